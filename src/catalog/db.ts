@@ -1,0 +1,61 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CustodyError, errorMessage } from '../core/errors.js';
+import { migrations, type Migration } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+/**
+ * Open (creating if needed) a catalog database with the pragmas custody relies on,
+ * and bring its schema up to date.
+ */
+export function openDatabase(file: string, opts: { readonly?: boolean; migrate?: boolean } = {}): Db {
+  if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (e) {
+    throw new CustodyError('CATALOG_OPEN_FAILED', `cannot open catalog ${file}: ${errorMessage(e)}`, { cause: e });
+  }
+  try {
+    if (!opts.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('synchronous = FULL');
+    if (opts.migrate !== false && !opts.readonly) migrate(db);
+  } catch (e) {
+    db.close();
+    if (e instanceof CustodyError) throw e;
+    throw new CustodyError('CATALOG_OPEN_FAILED', `cannot use catalog ${file}: ${errorMessage(e)}`, { cause: e });
+  }
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Apply every migration newer than the database's user_version. Each runs in one
+ * synchronous transaction that also bumps user_version, so a crash leaves the
+ * schema at a whole version.
+ */
+export function migrate(db: Db, list: readonly Migration[] = migrations, target?: number): void {
+  const current = schemaVersion(db);
+  const latest = list.length;
+  if (current > latest) {
+    throw new CustodyError(
+      'CATALOG_TOO_NEW',
+      `catalog schema version ${current} is newer than this custody understands (${latest}); upgrade custody`,
+    );
+  }
+  for (const m of list) {
+    if (m.version <= current) continue;
+    if (target !== undefined && m.version > target) break;
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,3 @@
+export { Catalog, catalogPath } from './catalog.js';
+export { openDatabase, migrate, schemaVersion, type Db } from './db.js';
+export { migrations, type Migration } from './migrations/index.js';

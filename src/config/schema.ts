@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Is the string an IANA time zone this Node.js knows? */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const s3Schema = z
+  .object({
+    /** e.g. http://127.0.0.1:9000; omit for AWS itself. */
+    endpoint: z.string().url().optional(),
+    region: z.string().min(1).default('us-east-1'),
+    bucket: z.string().min(3),
+    /** Key prefix inside the bucket, e.g. "custody/"; empty for the bucket root. */
+    prefix: z
+      .string()
+      .default('')
+      .refine((p) => p === '' || (p.endsWith('/') && !p.startsWith('/')), 'must be empty or end with "/" and not start with "/"'),
+    forcePathStyle: z.boolean().default(true),
+    /** Compatibility profile: which S3 features the store really has. */
+    profile: z.enum(['aws', 'swift', 'minio', 's3rver']).default('aws'),
+    accessKeyId: z.string().min(1).optional(),
+    /** Prefer CUSTODY_VAULT_S3_SECRET_ACCESS_KEY or secretAccessKeyFile; never printed. */
+    secretAccessKey: z.string().min(1).optional(),
+    secretAccessKeyFile: z.string().min(1).optional(),
+    /** Multipart part size in MiB (5..5120). */
+    partSizeMiB: z.number().int().min(5).max(5120).default(16),
+    /** Parts uploaded at once per object. */
+    queueSize: z.number().int().min(1).max(16).default(2),
+    /** Attempts for a transient error before giving up. */
+    maxAttempts: z.number().int().min(1).max(20).default(5),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** IANA zone in which "24 hours" and "6 months" are computed. */
+    timezone: z.string().default('Asia/Shanghai').refine(isTimeZone, 'not a known IANA time zone'),
+    log: z.object({ level: logLevel.default('info') }).strict().prefault({}),
+    vault: z
+      .object({
+        kind: z.enum(['fs', 's3']).default('fs'),
+        /**
+         * How a stored object is checked after writing: "size" compares the stored size
+         * and the hash computed while writing (and the store's own checksum where it has
+         * one); "full" also reads the object back and re-hashes it.
+         */
+        readBack: z.enum(['size', 'full']).default('size'),
+        fs: z
+          .object({
+            /** Defaults to <home>/vault. */
+            path: z.string().min(1).optional(),
+            /** fsync files and folders before an object is published. */
+            fsync: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        s3: s3Schema.optional(),
+      })
+      .strict()
+      .prefault({}),
+    ledger: z
+      .object({
+        /** Entries per sealed ledger segment object. */
+        segmentEntries: z.number().int().min(10).max(1_000_000).default(1000),
+        /** The daemon seals a partial segment this often (seconds); 0 disables the timer. */
+        sealIntervalSeconds: z.number().int().min(0).default(300),
+      })
+      .strict()
+      .prefault({}),
+    ingest: z
+      .object({
+        /** Delete a file from the recorder after its vault copy is verified and ledgered. */
+        wipeAfterIngest: z.boolean().default(false),
+        /** Before a wipe, read the source again and require the same hash. */
+        wipeRereadSource: z.boolean().default(true),
+        /** Files copied at once across all recorders (bounded total I/O). */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** A file whose mtime is younger than this is treated as still being written. */
+        settleSeconds: z.number().min(0).max(3600).default(2),
+        /** Read buffer per open file, KiB (memory per copy is about twice this). */
+        readBufferKiB: z.number().int().min(16).max(16384).default(1024),
+      })
+      .strict()
+      .prefault({}),
+    jobs: z
+      .object({
+        /** BullMQ on Redis when set (e.g. redis://127.0.0.1:6379); in-process otherwise. */
+        redisUrl: z.string().url().optional(),
+        /** BullMQ key prefix, so several stations can share one Redis. */
+        prefix: z.string().min(1).default('custody'),
+        concurrency: z.number().int().min(1).max(32).default(2),
+        maxAttempts: z.number().int().min(1).max(50).default(5),
+      })
+      .strict()
+      .prefault({}),
+    media: z
+      .object({
+        /** Explicit binaries; otherwise the system's, otherwise the bundled ones. */
+        ffmpegPath: z.string().min(1).optional(),
+        ffprobePath: z.string().min(1).optional(),
+        timeoutSeconds: z.number().int().min(1).max(3600).default(60),
+        thumbnailWidth: z.number().int().min(32).max(1920).default(320),
+      })
+      .strict()
+      .prefault({}),
+    api: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8470),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.vault.kind === 's3' && c.vault.s3 === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['vault', 's3'], message: 'required when vault.kind is "s3"' });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The configuration the rest of custody sees: parsed once, with the home folder resolved, frozen. */
+export type Config = ParsedConfig & {
+  readonly home: string;
+  readonly vault: ParsedConfig['vault'] & { fs: ParsedConfig['vault']['fs'] & { path: string } };
+};

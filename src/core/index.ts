@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './hash.js';
+export * from './time.js';
+export * from './logger.js';

@@ -1,0 +1,176 @@
+import canonicalizeModule from 'canonicalize';
+import type { Db } from '../catalog/db.js';
+import { LedgerError } from '../core/errors.js';
+import { sha256Hex } from '../core/hash.js';
+import { rfc3339, systemClock, type Clock } from '../core/time.js';
+
+// The package is CommonJS whose typings claim an ES default export; at run time the
+// default import is the function itself.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+export const GENESIS_PREV = '0'.repeat(64);
+
+/** One ledger entry, exactly the fields of the public format (docs/ledger.md). */
+export interface LedgerEntry {
+  seq: number;
+  time: string;
+  type: string;
+  actor: string;
+  subject: string | null;
+  data: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+export type UnhashedEntry = Omit<LedgerEntry, 'hash'>;
+
+export interface NewLedgerEntry {
+  type: string;
+  actor: string;
+  subject?: string | null;
+  data?: Record<string, unknown>;
+}
+
+/** RFC 8785 (JCS) canonical JSON. Throws on values JSON cannot carry. */
+export function canonicalJson(value: unknown): string {
+  const s = canonicalize(value);
+  if (s === undefined) throw new LedgerError('LEDGER_NOT_JSON', 'value has no JSON form');
+  return s;
+}
+
+/** hash = SHA-256 of the canonical JSON of the entry without its hash. */
+export function entryHash(e: UnhashedEntry): string {
+  const { seq, time, type, actor, subject, data, prev } = e;
+  return sha256Hex(canonicalJson({ seq, time, type, actor, subject, data, prev }));
+}
+
+/** The entry's line in `custody ledger export` and in sealed segments (no newline). */
+export function canonicalLine(e: LedgerEntry): string {
+  const { seq, time, type, actor, subject, data, prev, hash } = e;
+  return canonicalJson({ seq, time, type, actor, subject, data, prev, hash });
+}
+
+interface Row {
+  seq: number;
+  time: string;
+  type: string;
+  actor: string;
+  subject: string | null;
+  data: string;
+  prev: string;
+  hash: string;
+}
+
+function fromRow(r: Row): LedgerEntry {
+  return { ...r, data: JSON.parse(r.data) as Record<string, unknown> };
+}
+
+const TYPE_RE = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
+
+/**
+ * The append-only, hash-chained ledger in the catalog.
+ *
+ * Invariant: an entry that records a change is appended in the same SQLite
+ * transaction as the change, so neither exists without the other. Appends are
+ * serialised by SQLite's write lock (callers use IMMEDIATE transactions).
+ */
+export class Ledger {
+  private readonly stmtHead;
+  private readonly stmtInsert;
+  private readonly stmtGet;
+  private readonly stmtRange;
+  private readonly stmtCount;
+  private readonly listeners = new Set<(e: LedgerEntry) => void>();
+  private pending: LedgerEntry[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.stmtHead = db.prepare<[], Row>('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1');
+    this.stmtInsert = db.prepare(
+      'INSERT INTO ledger (seq, time, type, actor, subject, data, prev, hash) VALUES (@seq, @time, @type, @actor, @subject, @data, @prev, @hash)',
+    );
+    this.stmtGet = db.prepare<[number], Row>('SELECT * FROM ledger WHERE seq = ?');
+    this.stmtRange = db.prepare<[number, number], Row>('SELECT * FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq');
+    this.stmtCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger');
+  }
+
+  /**
+   * Append an entry. Inside a caller's transaction it joins it (the entry commits or
+   * rolls back with the change it records); outside one it runs in its own.
+   */
+  append(input: NewLedgerEntry): LedgerEntry {
+    if (!TYPE_RE.test(input.type)) throw new LedgerError('LEDGER_BAD_TYPE', `bad ledger entry type "${input.type}"`);
+    const run = (): LedgerEntry => {
+      const head = this.stmtHead.get();
+      const unhashed: UnhashedEntry = {
+        seq: head ? head.seq + 1 : 1,
+        time: rfc3339(this.clock.now()),
+        type: input.type,
+        actor: input.actor,
+        subject: input.subject ?? null,
+        data: JSON.parse(canonicalJson(input.data ?? {})) as Record<string, unknown>,
+        prev: head ? head.hash : GENESIS_PREV,
+      };
+      const entry: LedgerEntry = { ...unhashed, hash: entryHash(unhashed) };
+      this.stmtInsert.run({ ...entry, data: canonicalJson(entry.data) });
+      return entry;
+    };
+    const entry = this.db.inTransaction ? run() : this.db.transaction(run).immediate();
+    if (this.listeners.size > 0) {
+      // Listeners hear of an entry only once it is durable, never of one that rolls back.
+      if (this.db.inTransaction) this.pending.push(entry);
+      else for (const l of this.listeners) l(entry);
+    }
+    return entry;
+  }
+
+  /** Call after a transaction that appended entries has committed. */
+  flushCommitted(): void {
+    const list = this.pending;
+    this.pending = [];
+    for (const e of list) for (const l of this.listeners) l(e);
+  }
+
+  /** Drop entries heard of in a transaction that rolled back. */
+  discardPending(): void {
+    this.pending = [];
+  }
+
+  onAppend(listener: (e: LedgerEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  head(): LedgerEntry | null {
+    const r = this.stmtHead.get();
+    return r ? fromRow(r) : null;
+  }
+
+  get(seq: number): LedgerEntry | null {
+    const r = this.stmtGet.get(seq);
+    return r ? fromRow(r) : null;
+  }
+
+  count(): number {
+    return this.stmtCount.get()!.n;
+  }
+
+  /** Entries from..to inclusive, in order, streamed from the database in pages. */
+  *entries(from = 1, to = Number.MAX_SAFE_INTEGER, pageSize = 5000): Generator<LedgerEntry> {
+    let next = from;
+    while (next <= to) {
+      const rows = this.stmtRange.all(next, Math.min(to, next + pageSize - 1));
+      for (const r of rows) yield fromRow(r);
+      if (rows.length === 0) {
+        // A gap (deleted rows): keep scanning for what follows, if anything does.
+        const after = this.db.prepare<[number, number], { seq: number }>('SELECT seq FROM ledger WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1').get(next, to);
+        if (!after) return;
+        next = after.seq;
+        continue;
+      }
+      next = rows[rows.length - 1]!.seq + 1;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+import { SHA256_HEX } from '../core/hash.js';
+import { VaultError } from '../core/errors.js';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface PutResult {
+  key: string;
+  sha256: string;
+  size: number;
+  /** false when the content was already in the vault (the put was a no-op). */
+  created: boolean;
+}
+
+export interface PutOptions {
+  /** When known, a mismatch fails the put and nothing is published. */
+  expectedSha256?: string;
+  expectedSize?: number;
+  signal?: AbortSignal;
+  /** Called as bytes are written (for progress). */
+  onProgress?: (bytesSoFar: number) => void;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive; to the end when omitted. */
+  end?: number;
+}
+
+/**
+ * The vault's object store. Two adapters: the local filesystem and S3.
+ *
+ * Invariants every adapter keeps (checked by the conformance suite):
+ * - A reader never sees a partial object: an object is published whole or not at all.
+ * - Objects are never overwritten; putting content that exists is a no-op.
+ * - Content objects live at {@link contentKey}(sha256) and hold exactly those bytes.
+ * - Memory stays bounded whatever the object's size: bodies are streamed.
+ */
+export interface ObjectStore {
+  readonly kind: 'fs' | 's3';
+  /** A human-readable location for messages (a folder, or s3://bucket/prefix). */
+  readonly location: string;
+
+  /** Create the folder or check the bucket. Idempotent. */
+  init(): Promise<void>;
+
+  /**
+   * Store a stream by its content: hash while writing, publish atomically at
+   * contentKey(sha256), and check what was stored (size and hash, with a full
+   * read-back when the store is configured for it) before resolving.
+   */
+  putContent(body: Readable, opts?: PutOptions): Promise<PutResult>;
+
+  /**
+   * Store a small immutable named object (ledger segments, checkpoints). Identical
+   * content under an existing key is a no-op; different content fails with
+   * VAULT_OBJECT_EXISTS and changes nothing.
+   */
+  putNamed(key: string, data: Buffer): Promise<PutResult>;
+
+  /** Stream an object, or a byte range of it. Missing: VaultError VAULT_OBJECT_MISSING. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+
+  /** Size of an object, or null when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | null>;
+
+  /** Every object under a key prefix, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+
+  /** Remove an object (retention purge only). Missing is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Release clients and handles. */
+  close(): Promise<void>;
+}
+
+export const CONTENT_PREFIX = 'objects/sha256/';
+
+/** objects/sha256/<hex[0:2]>/<hex[2:4]>/<hex> */
+export function contentKey(sha256: string): string {
+  if (!SHA256_HEX.test(sha256)) throw new VaultError('VAULT_BAD_KEY', `not a lowercase hex SHA-256: ${sha256}`);
+  return `${CONTENT_PREFIX}${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+}
+
+/** The sha256 of a content key, or null when the key is not one. */
+export function shaOfContentKey(key: string): string | null {
+  const m = /^objects\/sha256\/([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key);
+  if (!m || !m[3]!.startsWith(m[1]! + m[2]!)) return null;
+  return m[3]!;
+}
+
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+
+/**
+ * Keys are relative, slash-separated, with no empty, "." or ".." parts, so no key
+ * can name a path outside the store.
+ */
+export function assertSafeKey(key: string): void {
+  if (key.length > 512 || !KEY_RE.test(key) || key.split('/').some((p) => p === '.' || p === '..')) {
+    throw new VaultError('VAULT_BAD_KEY', `unsafe object key: ${JSON.stringify(key)}`);
+  }
+}
+
+export function assertSafePrefix(prefix: string): void {
+  if (prefix === '') return;
+  assertSafeKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+}
