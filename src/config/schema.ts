@@ -65,6 +65,11 @@ export const configSchema = z
         s3: s3Schema.optional(),
       })
       .strict()
+      .superRefine((v, ctx) => {
+        if (v.kind === 's3' && v.s3 === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['s3'], message: 'required when vault.kind is "s3"' });
+        }
+      })
       .prefault({}),
     ledger: z
       .object({
@@ -119,12 +124,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.vault.kind === 's3' && c.vault.s3 === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['vault', 's3'], message: 'required when vault.kind is "s3"' });
-    }
-  });
+  .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

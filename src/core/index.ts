@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './hash.js';
 export * from './time.js';
 export * from './logger.js';
+export * from './semaphore.js';

@@ -1,0 +1,78 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.js';
+import { configLeaves, loadConfig, redactConfig } from './load.js';
+
+function home(): string {
+  return mkdtempSync(join(tmpdir(), 'custody-config-'));
+}
+
+describe('loadConfig', () => {
+  it('uses the defaults when there is no file', () => {
+    const h = home();
+    const c = loadConfig({ home: h, env: {} });
+    expect(c.timezone).toBe('Asia/Shanghai');
+    expect(c.vault.kind).toBe('fs');
+    expect(c.vault.fs.path).toBe(join(h, 'vault'));
+    expect(c.api.host).toBe('127.0.0.1');
+    expect(Object.isFrozen(c.vault)).toBe(true);
+  });
+
+  it('reads <home>/custody.yaml and lets CUSTODY_* variables override any key', () => {
+    const h = home();
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  port: 9000\ningest:\n  concurrency: 3\n');
+    const c = loadConfig({ home: h, env: { CUSTODY_API_PORT: '8471', CUSTODY_INGEST_WIPE_AFTER_INGEST: 'true', CUSTODY_TIMEZONE: 'Europe/Berlin' } });
+    expect(c.api.port).toBe(8471);
+    expect(c.ingest.concurrency).toBe(3);
+    expect(c.ingest.wipeAfterIngest).toBe(true);
+    expect(c.timezone).toBe('Europe/Berlin');
+  });
+
+  it('names every environment variable after the upper-snake key path', () => {
+    const names = configLeaves().map((l) => l.env);
+    expect(names).toContain('CUSTODY_API_PORT');
+    expect(names).toContain('CUSTODY_VAULT_S3_FORCE_PATH_STYLE');
+    expect(names).toContain('CUSTODY_VAULT_FS_PATH');
+  });
+
+  it('reports every problem at once', () => {
+    const h = home();
+    const f = join(h, 'bad.yaml');
+    writeFileSync(f, 'api:\n  port: "x"\n  colour: blue\ntimezone: Mars/Olympus\nvault:\n  kind: s3\n');
+    let err: unknown;
+    try {
+      loadConfig({ home: h, configFile: f, env: { CUSTODY_INGEST_CONCURRENCY: 'many', CUSTODY_NOPE: '1' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/api\.port/);
+    expect(problems).toMatch(/colour/);
+    expect(problems).toMatch(/timezone/);
+    expect(problems).toMatch(/vault\.s3: required/);
+    expect(problems).toMatch(/CUSTODY_INGEST_CONCURRENCY/);
+    expect(problems).toMatch(/CUSTODY_NOPE: not a configuration key/);
+  });
+
+  it('rejects a file that is not YAML or not a mapping, naming the file', () => {
+    const h = home();
+    const f = join(h, 'c.yaml');
+    writeFileSync(f, 'api: [unclosed');
+    expect(() => loadConfig({ home: h, configFile: f, env: {} })).toThrow(/c\.yaml is not valid YAML/);
+    writeFileSync(f, '- a\n- b\n');
+    expect(() => loadConfig({ home: h, configFile: f, env: {} })).toThrow(/must be a mapping/);
+    expect(() => loadConfig({ home: h, configFile: join(h, 'missing.yaml'), env: {} })).toThrow(/cannot read config file/);
+  });
+
+  it('reads the S3 secret from a file and never prints it', () => {
+    const h = home();
+    writeFileSync(join(h, 'secret'), 'hunter2\n');
+    writeFileSync(join(h, 'custody.yaml'), 'vault:\n  kind: s3\n  s3:\n    bucket: evidence\n    accessKeyId: AK\n    secretAccessKeyFile: secret\n');
+    const c = loadConfig({ home: h, env: {} });
+    expect(c.vault.s3?.secretAccessKey).toBe('hunter2');
+    expect(JSON.stringify(redactConfig(c))).not.toContain('hunter2');
+  });
+});
