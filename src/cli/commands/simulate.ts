@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { simulateRecorder, type SimulatedRecorder } from '../../devices/index.js';
+import { MediaTools } from '../../media/index.js';
+import { cliLogger, globals, loadCliConfig, output } from '../context.js';
+
+interface RecorderFlags {
+  out: string;
+  serial?: string;
+  officer?: string;
+  officerName?: string;
+  unit?: string;
+  model?: string;
+  clips?: string;
+  seconds?: string;
+  recordedAt?: string;
+  clockOffset?: string;
+  battery?: string;
+  firstNumber?: string;
+  clipBytes?: string;
+  timezone?: string;
+}
+
+function integer(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+function seconds(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number of seconds, got "${raw}"`);
+  return n;
+}
+
+/** An ISO 8601 time with an explicit zone, so "when" never depends on this machine's TZ. */
+function instant(flag: string, raw: string | undefined): Date | undefined {
+  if (raw === undefined) return undefined;
+  const d = new Date(raw);
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(raw.trim()) || Number.isNaN(d.getTime())) {
+    throw new UsageError(`${flag} must be an ISO 8601 time with a zone, e.g. 2026-11-20T08:30:00+08:00; got "${raw}"`);
+  }
+  return d;
+}
+
+function human(r: SimulatedRecorder): string {
+  const count = (k: string): number => r.files.filter((f) => f.kind === k).length;
+  const bytes = r.files.reduce((n, f) => n + f.size, 0);
+  const offset = r.status.clockOffsetSeconds;
+  return [
+    `simulated recorder ${r.status.serial} (${r.status.model}, officer ${r.status.officer}, unit ${r.status.unit}) at ${r.root}`,
+    `  ${count('video')} video, ${count('audio')} audio, ${count('photo')} photo files: ${bytes} bytes`,
+    `  clock ${offset >= 0 ? '+' : ''}${offset} s, battery ${r.status.battery} %, ffmpeg ${r.ffmpeg.path} (${r.ffmpeg.source})`,
+    ...r.files.map((f) => `  ${f.relPath}`),
+  ].join('\n');
+}
+
+export function registerSimulate(program: Command): void {
+  const simulate = program.command('simulate').description('simulate hardware, for tests and demonstrations');
+  simulate
+    .command('recorder')
+    .description('write a simulated body-worn recorder (clips, audio, photos, RECORDER.JSON) into an empty folder')
+    .requiredOption('--out <dir>', 'the recorder root (created; must be empty)')
+    .option('--serial <serial>', 'recorder serial (default SIM0001)')
+    .option('--officer <number>', 'officer number (default 100001)')
+    .option('--officer-name <name>', 'officer name')
+    .option('--unit <number>', 'unit number (default 350200000000)')
+    .option('--model <model>', 'recorder model (default SIM-DSJ-1)')
+    .option('--clips <n>', 'video clips (default 3)')
+    .option('--seconds <s>', 'length of each clip and of the audio recording (default 5)')
+    .option('--recorded-at <iso>', 'true time of the first recording (default one hour ago)')
+    .option('--clock-offset <sec>', 'recorder clock minus true time in seconds, e.g. 90 or -45 (default 0)')
+    .option('--battery <pct>', 'battery percent (default 80)')
+    .option('--first-number <n>', "the recorder's file counter at the first file (default 1)")
+    .option('--clip-bytes <n>', 'pad each clip to at least this many bytes (benchmarks)')
+    .option('--timezone <zone>', 'zone of the recorder clock (default: the configured timezone)')
+    .action(async (flags: RecorderFlags, cmd: Command) => {
+      const g = globals(cmd);
+      const config = loadCliConfig(g);
+      const log = cliLogger(g, config);
+      const result = await simulateRecorder({
+        out: flags.out,
+        serial: flags.serial,
+        officer: flags.officer,
+        officerName: flags.officerName,
+        unit: flags.unit,
+        model: flags.model,
+        clips: integer('--clips', flags.clips),
+        seconds: integer('--seconds', flags.seconds),
+        recordedAt: instant('--recorded-at', flags.recordedAt),
+        clockOffsetSeconds: seconds('--clock-offset', flags.clockOffset),
+        battery: integer('--battery', flags.battery),
+        firstNumber: integer('--first-number', flags.firstNumber),
+        clipBytes: integer('--clip-bytes', flags.clipBytes),
+        timeZone: flags.timezone ?? config.timezone,
+        media: MediaTools.fromConfig(config.media, log),
+      });
+      log.info({ serial: result.status.serial, root: result.root, files: result.files.length }, 'simulated recorder written');
+      output(g, result, human(result));
+    });
+}
