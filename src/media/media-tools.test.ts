@@ -265,6 +265,17 @@ describe('thumbnail', () => {
     expect(await webpMeta(t.webp)).toMatchObject({ format: 'webp', width: 64, height: 36 });
   });
 
+  it('kills ffmpeg when the frame takes longer than the timeout', async () => {
+    const dir = await tempDir();
+    const target = await clip(dir);
+    const pidFile = join(dir, 'pid');
+    const stuck = new MediaTools({ ffmpegPath: await fakeTool(dir, 'ffmpeg', `echo $$ > '${pidFile}'\nexec sleep 30`) });
+    const t0 = Date.now();
+    await expectMediaError(stuck.thumbnail(target, { width: 64, timeoutMs: 1500 }), 'MEDIA_TIMEOUT');
+    expect(Date.now() - t0).toBeLessThan(6000);
+    expect(alive(Number(await readFile(pidFile, 'utf8')))).toBe(false);
+  });
+
   it('fails typed on broken media', async () => {
     const dir = await tempDir();
     const random = join(dir, 'random.mp4');
@@ -306,6 +317,16 @@ describe('creationTimeOf', () => {
     const mkv = join(dir, 'c.mkv');
     await media.generateSample(mkv, { kind: 'video', seconds: 1, container: 'matroska', creationTime: CREATED, width: 320, height: 240 });
     expect(await media.creationTimeOf(mkv)).toEqual(CREATED);
+  });
+
+  it('gives up on a stuck ffprobe within its short limit and returns null', async () => {
+    const dir = await tempDir();
+    const mkv = join(dir, 'c.mkv');
+    await media.generateSample(mkv, { kind: 'video', seconds: 1, container: 'matroska', creationTime: CREATED, width: 320, height: 240 });
+    const stuck = new MediaTools({ ffprobePath: await fakeTool(dir, 'ffprobe', 'exec sleep 30'), creationTimeTimeoutMs: 300 });
+    const t0 = Date.now();
+    expect(await stuck.creationTimeOf(mkv)).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it('returns null, never throws, for media without one and for bad files', async () => {
