@@ -1,0 +1,42 @@
+import type { Catalog } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/logger.js';
+import { BullmqJobRunner } from './bullmq-runner.js';
+import { SqliteJobRunner } from './sqlite-runner.js';
+import type { JobRunner } from './types.js';
+
+export type {
+  EnqueueOptions,
+  JobContext,
+  JobError,
+  JobEvent,
+  JobEventListener,
+  JobHandler,
+  JobRunner,
+  JobStats,
+  JsonValue,
+  StopOptions,
+} from './types.js';
+export { SqliteJobRunner, type SqliteJobRunnerOptions } from './sqlite-runner.js';
+export { BullmqJobRunner, jobIdForKey, type BullmqJobRunnerOptions } from './bullmq-runner.js';
+export { runnerDefaults, type RunnerOptions } from './shared.js';
+
+export interface CreateJobRunnerDeps {
+  config: Pick<Config, 'jobs'>;
+  /** Holds the SQLite adapter's queue; unused with BullMQ. */
+  catalog: Catalog;
+  log: Logger;
+}
+
+/**
+ * The job runner the configuration asks for: BullMQ on Redis when `jobs.redisUrl`
+ * is set, otherwise the in-process runner on the catalog. Nothing connects until
+ * the runner is used.
+ */
+export function createJobRunner({ config, catalog, log }: CreateJobRunnerDeps): JobRunner {
+  const { redisUrl, prefix, concurrency, maxAttempts } = config.jobs;
+  if (redisUrl !== undefined) {
+    return new BullmqJobRunner({ redisUrl, prefix, concurrency, maxAttempts, log: log.child({ module: 'jobs', adapter: 'bullmq' }) });
+  }
+  return new SqliteJobRunner({ catalog, concurrency, maxAttempts, log: log.child({ module: 'jobs', adapter: 'sqlite' }) });
+}
