@@ -23,10 +23,12 @@ export function loadCliConfig(g: GlobalOptions): Config {
   return loadConfig({ home: g.home, configFile: g.config });
 }
 
-/** Logs of one-shot commands go to stderr, so stdout stays for results. */
-export function cliLogger(g: GlobalOptions, config?: Config): Logger {
-  const level = g.logLevel ?? (config ? config.log.level : 'info');
-  return createLogger({ level: g.json && !g.logLevel ? 'warn' : level, destination: 2 });
+/**
+ * Logs of one-shot commands go to stderr, so stdout stays for results; only
+ * warnings and errors unless --log-level asks for more (the daemon uses log.level).
+ */
+export function cliLogger(g: GlobalOptions, _config?: Config): Logger {
+  return createLogger({ level: g.logLevel ?? 'warn', destination: 2 });
 }
 
 export interface Runtime {

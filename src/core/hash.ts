@@ -15,10 +15,17 @@ export class HashingPassThrough extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private _bytes = 0;
   private _digest: string | undefined;
+  private readonly onProgress: ((bytesSoFar: number) => void) | undefined;
+
+  constructor(opts: { highWaterMark?: number; onProgress?: ((bytesSoFar: number) => void) | undefined } = {}) {
+    super(opts.highWaterMark === undefined ? {} : { highWaterMark: opts.highWaterMark });
+    this.onProgress = opts.onProgress;
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
     this._bytes += chunk.length;
+    this.onProgress?.(this._bytes);
     cb(null, chunk);
   }
 

@@ -12,3 +12,5 @@ export {
   parseRecorderStatus,
   type RecorderStatus,
 } from './status-file.js';
+export type { RecorderDriver, RecorderIdentity, RecorderHealth, RecorderFile } from './driver.js';
+export { FolderDriver, type FolderDriverOptions } from './folder-driver.js';

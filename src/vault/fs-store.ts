@@ -77,24 +77,13 @@ export class FsObjectStore implements ObjectStore {
 
   async putContent(body: Readable, opts: PutOptions = {}): Promise<PutResult> {
     const tmp = join(this.root, TMP_DIR, `${randomUUID()}.part`);
-    const hasher = new HashingPassThrough({ highWaterMark: this.hwm });
-    if (opts.onProgress) {
-      const cb = opts.onProgress;
-      hasher.on('data', () => cb(hasher.bytes));
-    }
-    let fh;
-    try {
-      fh = await open(tmp, 'wx');
-    } catch (e) {
-      throw this.writeError(e, tmp);
-    }
+    const hasher = new HashingPassThrough({ highWaterMark: this.hwm, onProgress: opts.onProgress });
     let published = false;
     try {
-      const out = createWriteStream('', { fd: fh, autoClose: false, highWaterMark: this.hwm });
+      // 'wx': a fresh temp file; flush: fsync before close, so the bytes are durable
+      // before the object is published.
+      const out = createWriteStream(tmp, { flags: 'wx', flush: this.fsync, highWaterMark: this.hwm });
       await pipeline(body, hasher, out, opts.signal ? { signal: opts.signal } : {});
-      if (this.fsync) await fh.sync();
-      await fh.close();
-      fh = undefined;
 
       const sha256 = hasher.digest;
       const size = hasher.bytes;
@@ -112,7 +101,6 @@ export class FsObjectStore implements ObjectStore {
     } catch (e) {
       throw this.writeError(e, tmp);
     } finally {
-      if (fh) await fh.close().catch(() => undefined);
       if (!published) await rm(tmp, { force: true });
     }
   }

@@ -1,9 +1,17 @@
 import type { Command } from 'commander';
+import { registerInit } from './init.js';
+import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
+import { registerLedger } from './ledger.js';
+import { registerVerify } from './verify.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  registerInit,
+  registerIngest,
   registerSimulate,
+  registerVerify,
+  registerLedger,
 ];

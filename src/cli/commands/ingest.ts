@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import { userInfo } from 'node:os';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { FolderDriver } from '../../devices/index.js';
+import { IngestService, createFollowUps, type SessionReport } from '../../ingest/index.js';
+import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
+import { IngestProgressBars } from '../progress.js';
+
+
+interface IngestOpts {
+  serial?: string;
+  officer?: string;
+  unit?: string;
+  model?: string;
+  wipe?: boolean;
+  followUp: boolean;
+}
+
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:uid${process.getuid?.() ?? '?'}`;
+  }
+}
+
+function toJson(r: SessionReport): unknown {
+  return {
+    ingested: r.ingested,
+    skipped: r.skipped,
+    failed: r.failed,
+    bytes: r.bytes,
+    status: r.status,
+    sessionId: r.sessionId,
+    serial: r.serial,
+    items: r.items.map(({ evidenceId, sha256, path, size, recordedAt, wiped }) => ({ evidenceId, sha256, path, size, recordedAt, wiped })),
+    errors: r.error && !r.errors.some((e) => e.code === r.error!.code) ? [...r.errors, r.error] : r.errors,
+  };
+}
+
+function human(r: SessionReport, dir: string): string {
+  const lines = [
+    `${dir}: recorder ${r.serial ?? '?'}: ${r.ingested} ingested, ${r.skipped} skipped, ${r.failed} failed, ${(r.bytes / 1e6).toFixed(1)} MB (${r.status})`,
+  ];
+  for (const e of r.errors) lines.push(`  failed ${e.path}: ${e.message}`);
+  if (r.error) lines.push(`  session stopped: ${r.error.message}`);
+  return lines.join('\n');
+}
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .description('ingest a mounted recorder or folder into the vault (one-shot)')
+    .argument('<dir>', 'the recorder mount point or folder')
+    .option('--serial <serial>', 'recorder serial (else from the recorder status file)')
+    .option('--officer <number>', 'officer number')
+    .option('--unit <unit>', 'unit (科室)')
+    .option('--model <model>', 'recorder model')
+    .option('--wipe', 'delete each file from the recorder once its vault copy is verified (overrides ingest.wipeAfterIngest)')
+    .option('--no-follow-up', 'do not run media probes and thumbnails now (they stay queued)')
+    .action(async (dir: string, opts: IngestOpts, cmd: Command) => {
+      const g = globals(cmd);
+      const root = resolve(dir);
+      const st = await stat(root).catch(() => null);
+      if (!st || !st.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
+      await withRuntime(g, async (rt) => {
+        const { config } = rt;
+        const driver = new FolderDriver({
+          root,
+          identity: {
+            ...(opts.serial ? { serial: opts.serial } : {}),
+            ...(opts.officer ? { officer: opts.officer } : {}),
+            ...(opts.unit ? { unit: opts.unit } : {}),
+            ...(opts.model ? { model: opts.model } : {}),
+          },
+        });
+        const followUps = await createFollowUps({ config, catalog: rt.catalog, store: rt.store, log: rt.log });
+        try {
+          const service = new IngestService({
+            catalog: rt.catalog,
+            store: rt.store,
+            log: rt.log,
+            concurrency: config.ingest.concurrency,
+            settings: {
+              timezone: config.timezone,
+              wipeAfterIngest: opts.wipe ?? config.ingest.wipeAfterIngest,
+              wipeRereadSource: config.ingest.wipeRereadSource,
+              settleSeconds: config.ingest.settleSeconds,
+              readBufferKiB: config.ingest.readBufferKiB,
+              perRecorder: 2,
+            },
+            probe: followUps.headerProbe,
+            afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),
+          });
+          const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
+          const { session, done } = service.start(driver, { actor: cliActor() });
+          session.on('progress', (p) => bars.update(p));
+          const report = await done;
+          bars.stop();
+          if (opts.followUp) await followUps.drain();
+          if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
+          else process.stdout.write(human(report, dir) + '\n');
+          if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
+        } finally {
+          await followUps.close();
+        }
+      });
+    });
+}

@@ -1,0 +1,192 @@
+import { constants, createReadStream } from 'node:fs';
+import { lstat, open, readdir, readFile, statfs, unlink, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { CustodyError, SourceFileError, errorMessage } from '../core/errors.js';
+import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from './driver.js';
+import { recorderStatusSchema, type RecorderStatus } from './status-file.js';
+
+export interface FolderDriverOptions {
+  root: string;
+  /** Identity given on the command line; each field overrides the status file. */
+  identity?: Partial<RecorderIdentity>;
+  /** Name of a status file in the root (default RECORDER.JSON); absent is fine. */
+  statusFile?: string;
+  now?: () => Date;
+}
+
+/** Folders a recorder or an operating system keeps for itself; never evidence. */
+const SYSTEM_DIRS = new Set(['system volume information', '$recycle.bin', 'lost.dir', 'found.000', '.trashes', '.spotlight-v100', '.fseventsd']);
+
+/**
+ * A recorder mounted as a plain folder (USB mass storage, a drop folder, or the
+ * simulated recorder). Identity comes from flags or the status file, else unknown.
+ */
+export class FolderDriver implements RecorderDriver {
+  readonly location: string;
+  private readonly root: string;
+  private readonly statusFile: string;
+  private readonly now: () => Date;
+  private status: RecorderStatus | null | undefined;
+
+  constructor(private readonly opts: FolderDriverOptions) {
+    this.root = resolve(opts.root);
+    this.location = this.root;
+    this.statusFile = opts.statusFile ?? 'RECORDER.JSON';
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private async readStatus(): Promise<RecorderStatus | null> {
+    if (this.status !== undefined) return this.status;
+    let text: string;
+    try {
+      text = await readFile(join(this.root, this.statusFile), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return (this.status = null);
+      throw new CustodyError('RECORDER_STATUS_UNREADABLE', `cannot read ${this.statusFile} on ${this.root}: ${errorMessage(e)}`, { cause: e });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+    } catch (e) {
+      throw new CustodyError('RECORDER_STATUS_INVALID', `${this.statusFile} on ${this.root} is not JSON: ${errorMessage(e)}`);
+    }
+    const r = recorderStatusSchema.safeParse(parsed);
+    if (!r.success) {
+      throw new CustodyError(
+        'RECORDER_STATUS_INVALID',
+        `${this.statusFile} on ${this.root} is not a recorder status: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    return (this.status = r.data);
+  }
+
+  async identify(): Promise<RecorderIdentity> {
+    const s = await this.readStatus();
+    const given = this.opts.identity ?? {};
+    const serial = given.serial ?? s?.serial;
+    if (!serial) {
+      throw new CustodyError('RECORDER_UNIDENTIFIED', `cannot tell which recorder ${this.root} is: no ${this.statusFile} and no serial given (use --serial)`);
+    }
+    return {
+      serial,
+      model: given.model ?? s?.model ?? null,
+      officer: given.officer ?? s?.officer ?? null,
+      unit: given.unit ?? s?.unit ?? null,
+    };
+  }
+
+  async health(): Promise<RecorderHealth> {
+    const s = await this.readStatus();
+    let total: number | null = s?.storageTotalBytes ?? null;
+    let free: number | null = s?.storageFreeBytes ?? null;
+    if (total === null || free === null) {
+      const fs = await statfs(this.root);
+      total = fs.blocks * fs.bsize;
+      free = fs.bavail * fs.bsize;
+    }
+    const drift = s ? s.clockOffsetSeconds * 1000 : null;
+    return {
+      batteryPercent: s?.battery ?? null,
+      deviceClock: drift === null ? null : new Date(this.now().getTime() + drift),
+      clockDriftMs: drift,
+      storageTotalBytes: total,
+      storageFreeBytes: free,
+    };
+  }
+
+  /** Resolve a recorder-relative path, refusing anything that would leave the root. */
+  private abs(path: string): string {
+    if (path.includes('\0') || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '')) {
+      throw new SourceFileError('RECORDER_BAD_PATH', `not a path on the recorder: ${JSON.stringify(path)}`);
+    }
+    const p = resolve(this.root, ...path.split('/'));
+    if (!p.startsWith(this.root + sep)) throw new SourceFileError('RECORDER_BAD_PATH', `path leaves the recorder: ${path}`);
+    return p;
+  }
+
+  async *listFiles(): AsyncIterable<RecorderFile> {
+    yield* this.walk('');
+  }
+
+  private async *walk(rel: string): AsyncIterable<RecorderFile> {
+    const dir = rel ? this.abs(rel) : this.root;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${dir}: ${errorMessage(e)}`, { cause: e, retryable: true });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const ent of entries) {
+      // Symlinks are never followed: a link could point out of the recorder.
+      if (ent.isSymbolicLink()) continue;
+      if (ent.name.startsWith('.') || ent.name.startsWith('$')) continue;
+      const childRel = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isDirectory()) {
+        if (SYSTEM_DIRS.has(ent.name.toLowerCase())) continue;
+        yield* this.walk(childRel);
+      } else if (ent.isFile()) {
+        if (!rel && ent.name === this.statusFile) continue;
+        const st = await lstat(join(dir, ent.name)).catch(() => null);
+        if (st && st.isFile()) yield { path: childRel, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+      }
+    }
+  }
+
+  async stat(path: string): Promise<RecorderFile> {
+    try {
+      const st = await lstat(this.abs(path));
+      if (!st.isFile()) throw new SourceFileError('RECORDER_NOT_A_FILE', `${path} is not a regular file`);
+      return { path, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+    } catch (e) {
+      if (e instanceof SourceFileError) throw e;
+      throw sourceError(e, path);
+    }
+  }
+
+  async open(path: string, opts: { highWaterMark?: number; signal?: AbortSignal } = {}): Promise<Readable> {
+    let fh;
+    try {
+      // O_NOFOLLOW: a file swapped for a symlink between listing and opening is refused.
+      fh = await open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (e) {
+      throw sourceError(e, path);
+    }
+    return createReadStream('', { fd: fh, highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
+  }
+
+  localPath(path: string): string {
+    return this.abs(path);
+  }
+
+  async delete(path: string): Promise<void> {
+    try {
+      await unlink(this.abs(path));
+    } catch (e) {
+      throw sourceError(e, path);
+    }
+  }
+
+  async present(): Promise<boolean> {
+    try {
+      return (await stat(this.root)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function sourceError(e: unknown, path: string): SourceFileError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+  const map: Record<string, string> = {
+    ENOENT: 'SOURCE_GONE',
+    EACCES: 'SOURCE_UNREADABLE',
+    EPERM: 'SOURCE_UNREADABLE',
+    EIO: 'SOURCE_IO_ERROR',
+    ELOOP: 'SOURCE_IS_SYMLINK',
+    ENXIO: 'SOURCE_GONE',
+    ENODEV: 'SOURCE_GONE',
+  };
+  return new SourceFileError(map[code] ?? 'SOURCE_READ_FAILED', `${path}: ${errorMessage(e)}`, { cause: e, retryable: true });
+}

@@ -1,0 +1,157 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Catalog } from '../catalog/catalog.js';
+import { EvidenceRepo } from '../catalog/evidence-repo.js';
+import type { Config } from '../config/index.js';
+import { CustodyError, errorMessage, isCustodyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { rfc3339 } from '../core/time.js';
+import { createJobRunner, type JobRunner } from '../jobs/index.js';
+import { MediaTools } from '../media/index.js';
+import { FsObjectStore } from '../vault/fs-store.js';
+import { contentKey, type ObjectStore } from '../vault/store.js';
+import type { HeaderProbe } from './session.js';
+
+export const ANALYSE_JOB = 'evidence.analyse';
+
+export interface FollowUpDeps {
+  catalog: Catalog;
+  store: ObjectStore;
+  media: MediaTools;
+  log: Logger;
+  thumbnailWidth: number;
+}
+
+/**
+ * A local file holding an object's bytes, for tools that need a path (ffprobe).
+ * The fs store has one already; other stores are streamed to a temp file.
+ */
+async function withLocalCopy<T>(store: ObjectStore, key: string, signal: AbortSignal, fn: (file: string) => Promise<T>): Promise<T> {
+  if (store instanceof FsObjectStore) return fn(store.filePath(key));
+  const dir = await mkdtemp(join(tmpdir(), 'custody-media-'));
+  try {
+    const file = join(dir, 'object');
+    await pipeline(await store.get(key), createWriteStream(file), { signal });
+    return await fn(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The follow-up job for one evidence item: probe its media and make a thumbnail.
+ * Idempotent: an item already analysed is left alone. A file that cannot be probed
+ * (truncated, hostile) is recorded as such; its evidence is untouched.
+ */
+export function analyseHandler(deps: FollowUpDeps) {
+  const repo = new EvidenceRepo(deps.catalog.db);
+  return async (payload: unknown, ctx: { signal: AbortSignal; log: Logger }): Promise<void> => {
+    const id = (payload as { evidenceId?: unknown } | null)?.evidenceId;
+    if (typeof id !== 'string') throw new CustodyError('JOB_BAD_PAYLOAD', 'evidence.analyse needs { evidenceId }');
+    const ev = repo.get(id);
+    if (!ev || ev.status !== 'live' || ev.media !== null) return;
+    const key = contentKey(ev.sha256);
+    let media: Record<string, unknown>;
+    let durationMs: number | null = null;
+    let thumb: { sha256: string; size: number } | null = null;
+    await withLocalCopy(deps.store, key, ctx.signal, async (file) => {
+      try {
+        const info = await deps.media.probe(file, { signal: ctx.signal });
+        durationMs = info.durationMs > 0 ? info.durationMs : null;
+        media = { ok: true, ...info, creationTime: info.creationTime ? rfc3339(info.creationTime) : null };
+      } catch (e) {
+        if (isCustodyError(e) && e.retryable) throw e;
+        media = { ok: false, error: { code: isCustodyError(e) ? e.code : 'MEDIA_PROBE_FAILED', message: errorMessage(e) } };
+        ctx.log.warn({ evidenceId: id, err: e }, 'media could not be probed; the evidence is kept as it is');
+        return;
+      }
+      try {
+        const t = await deps.media.thumbnail(file, { width: deps.thumbnailWidth, signal: ctx.signal });
+        if (t.hasPicture) {
+          const put = await deps.store.putContent(Readable.from([t.webp]));
+          thumb = { sha256: put.sha256, size: put.size };
+        }
+      } catch (e) {
+        if (isCustodyError(e) && e.retryable) throw e;
+        ctx.log.warn({ evidenceId: id, err: e }, 'no thumbnail could be made');
+      }
+    });
+    const end = durationMs !== null ? new Date(Date.parse(ev.recordedStart) + durationMs) : null;
+    const endCorrected = durationMs !== null && ev.recordedStartCorrected ? new Date(Date.parse(ev.recordedStartCorrected) + durationMs) : null;
+    deps.catalog.tx(() => {
+      const current = repo.get(id);
+      if (!current || current.media !== null) return;
+      repo.setMedia(id, media, durationMs, end ? rfc3339(end) : null, endCorrected ? rfc3339(endCorrected) : null);
+      if (thumb) repo.setThumbnail(id, (thumb as { sha256: string }).sha256);
+      deps.catalog.ledger.append({
+        type: 'evidence.analysed',
+        actor: 'custody:media',
+        subject: id,
+        data: {
+          sha256: ev.sha256,
+          ok: media.ok === true,
+          durationMs,
+          recordedEnd: current.recordedEnd ?? (end ? rfc3339(end) : null),
+          thumbnail: thumb,
+          ...(media.ok === true ? {} : { error: media.error as Record<string, unknown> }),
+        },
+      });
+    });
+  };
+}
+
+export interface FollowUps {
+  /** Header-only read of a media file's creation time, for the ingest critical path. */
+  headerProbe: HeaderProbe;
+  enqueueFor(evidenceIds: string[]): Promise<void>;
+  /** Queue follow-ups for every live item never analysed (after a crash between commit and enqueue). */
+  sweep(): Promise<number>;
+  /** Run the queued follow-ups now (in-process runner); with BullMQ, workers elsewhere do it. */
+  drain(): Promise<void>;
+  readonly runner: JobRunner;
+  close(): Promise<void>;
+}
+
+export async function createFollowUps(deps: { config: Config; catalog: Catalog; store: ObjectStore; log: Logger }): Promise<FollowUps> {
+  const media = MediaTools.fromConfig(deps.config.media, deps.log);
+  const runner = createJobRunner({ config: deps.config, catalog: deps.catalog, log: deps.log });
+  runner.register(ANALYSE_JOB, analyseHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, thumbnailWidth: deps.config.media.thumbnailWidth }));
+  const repo = new EvidenceRepo(deps.catalog.db);
+  let started = false;
+  const enqueueFor = async (ids: string[]): Promise<void> => {
+    for (const id of ids) await runner.enqueue(ANALYSE_JOB, { evidenceId: id }, { key: `analyse:${id}` });
+  };
+  return {
+    runner,
+    headerProbe: async (file, signal) => ({ creationTime: await media.creationTimeOf(file, { signal }), durationMs: null }),
+    enqueueFor,
+    async sweep() {
+      const ids = repo.withoutMedia(10_000);
+      await enqueueFor(ids);
+      return ids.length;
+    },
+    async drain() {
+      if (runner.kind !== 'sqlite') return;
+      await new Promise<void>((resolve, reject) => {
+        const check = async (): Promise<void> => {
+          const s = await runner.stats();
+          if (s.waiting === 0 && s.active === 0) {
+            off();
+            resolve();
+          }
+        };
+        const off = runner.on(() => {
+          check().catch(reject);
+        });
+        (started ? Promise.resolve() : runner.start().then(() => void (started = true))).then(check, reject);
+      });
+    },
+    async close() {
+      if (started || runner.kind === 'bullmq') await runner.stop();
+    },
+  };
+}

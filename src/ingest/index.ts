@@ -1,0 +1,13 @@
+export { IngestService, type IngestServiceDeps } from './service.js';
+export {
+  IngestSession,
+  type SessionReport,
+  type SessionProgress,
+  type IngestedItem,
+  type FileError,
+  type HeaderProbe,
+  type IngestSettings,
+} from './session.js';
+export { mediaTypeOf, type MediaType } from './media-types.js';
+export { recordedTime, timestampFromName, type RecordedTime } from './recorded-time.js';
+export { createFollowUps, analyseHandler, ANALYSE_JOB, type FollowUps } from './follow-ups.js';

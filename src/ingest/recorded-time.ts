@@ -1,0 +1,73 @@
+import { DateTime } from 'luxon';
+
+export type RecordedSource = 'metadata' | 'filename' | 'mtime';
+
+export interface RecordedTime {
+  /** As the recorder's clock said. */
+  start: Date;
+  end: Date | null;
+  source: RecordedSource;
+  /** Corrected by the clock drift measured at dock, when one was measured. */
+  startCorrected: Date | null;
+  endCorrected: Date | null;
+}
+
+// 20261120083000, 20261120_083000, 2026-11-20_08-30-00, 2026-11-20 08.30.00, …
+const NAME_TS = /(?<!\d)(20\d{2}|19\d{2})[-_.]?(\d{2})[-_.]?(\d{2})[-_. T]?(\d{2})[-_.:]?(\d{2})[-_.:]?(\d{2})(?!\d)/;
+
+/**
+ * A timestamp in a recorder's file name, read as local time in the bureau's zone
+ * (recorders name files by their own local clock). Null when there is none or it
+ * is not a real date and time.
+ */
+export function timestampFromName(name: string, zone: string): Date | null {
+  const m = NAME_TS.exec(name);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const dt = DateTime.fromObject({ year: y, month: mo, day: d, hour: h, minute: mi, second: s }, { zone });
+  if (!dt.isValid) return null;
+  // Luxon rolls invalid fields over in some zones; insist the fields survived.
+  if (dt.month !== mo || dt.day !== d || dt.hour !== h || dt.minute !== mi) return null;
+  return dt.toJSDate();
+}
+
+/** A creation time earlier than this is a recorder whose clock was never set. */
+const EPOCH_FLOOR = Date.UTC(2000, 0, 1);
+
+/**
+ * Recorded time: container metadata first, then the file name, then mtime; the
+ * source used is kept. Duration, when known, gives the end. mtime is when the
+ * recorder closed the file, so from mtime the start is mtime - duration.
+ */
+export function recordedTime(input: {
+  name: string;
+  mtimeMs: number;
+  creationTime: Date | null;
+  durationMs: number | null;
+  zone: string;
+  clockDriftMs: number | null;
+}): RecordedTime {
+  const { durationMs } = input;
+  let start: Date;
+  let source: RecordedSource;
+  const fromName = timestampFromName(input.name, input.zone);
+  if (input.creationTime && input.creationTime.getTime() >= EPOCH_FLOOR) {
+    start = input.creationTime;
+    source = 'metadata';
+  } else if (fromName) {
+    start = fromName;
+    source = 'filename';
+  } else {
+    start = new Date(input.mtimeMs - (durationMs ?? 0));
+    source = 'mtime';
+  }
+  const end = durationMs !== null ? new Date(start.getTime() + durationMs) : null;
+  const drift = input.clockDriftMs;
+  return {
+    start,
+    end,
+    source,
+    startCorrected: drift === null ? null : new Date(start.getTime() - drift),
+    endCorrected: drift === null || end === null ? null : new Date(end.getTime() - drift),
+  };
+}

@@ -1,0 +1,93 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Logger } from '../core/logger.js';
+import { Semaphore } from '../core/semaphore.js';
+import { systemClock, type Clock } from '../core/time.js';
+import type { RecorderDriver } from '../devices/driver.js';
+import type { ObjectStore } from '../vault/store.js';
+import { IngestSession, type HeaderProbe, type IngestSettings, type SessionReport } from './session.js';
+
+export interface IngestServiceDeps {
+  catalog: Catalog;
+  store: ObjectStore;
+  log: Logger;
+  settings: IngestSettings;
+  /** Total files copied at once across every recorder. */
+  concurrency: number;
+  probe?: HeaderProbe | undefined;
+  clock?: Clock;
+  /** Called once a session has committed evidence (queue probes and thumbnails). */
+  afterSession?: ((report: SessionReport) => Promise<void>) | undefined;
+}
+
+/**
+ * Runs dock sessions, many recorders at once, under one bound on total I/O. The
+ * semaphore is FIFO and each session keeps at most `perRecorder` files waiting, so
+ * a rack of recorders makes fair progress.
+ */
+export class IngestService {
+  private readonly slots: Semaphore;
+  private readonly sessions = new Set<IngestSession>();
+  private accepting = true;
+
+  constructor(private readonly deps: IngestServiceDeps) {
+    this.slots = new Semaphore(deps.concurrency);
+  }
+
+  /** Start a session; listen to its 'progress' and 'file' events, await `done`. */
+  start(driver: RecorderDriver, opts: { actor: string }): { session: IngestSession; done: Promise<SessionReport> } {
+    if (!this.accepting) throw new Error('ingest service is stopping');
+    const session = new IngestSession(driver, {
+      catalog: this.deps.catalog,
+      store: this.deps.store,
+      slots: this.slots,
+      log: this.deps.log,
+      clock: this.deps.clock ?? systemClock,
+      settings: this.deps.settings,
+      probe: this.deps.probe,
+      actor: opts.actor,
+    });
+    this.sessions.add(session);
+    const done = session.run().then(async (report) => {
+      this.sessions.delete(session);
+      if (report.ingested > 0 && this.deps.afterSession) {
+        try {
+          await this.deps.afterSession(report);
+        } catch (e) {
+          // Follow-up work is re-queued by the sweep for unprobed evidence; the evidence is safe.
+          this.deps.log.error({ err: e, session: report.sessionId }, 'could not queue follow-up jobs');
+        }
+      }
+      return report;
+    });
+    return { session, done };
+  }
+
+  async ingest(driver: RecorderDriver, opts: { actor: string }): Promise<SessionReport> {
+    return this.start(driver, opts).done;
+  }
+
+  get active(): IngestSession[] {
+    return [...this.sessions];
+  }
+
+  /**
+   * Stop intake; copies in flight get `graceMs` to finish, then are aborted (an
+   * aborted copy leaves no object and no entry).
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.accepting = false;
+    const running = [...this.sessions];
+    for (const s of running) s.stop({ path: '', code: 'SHUTDOWN', message: 'custody is stopping' }, 'graceful');
+    const all = Promise.all(running.map((s) => new Promise((r) => s.once('end', r))));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), graceMs);
+    });
+    const outcome = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      for (const s of running) s.stop({ path: '', code: 'SHUTDOWN', message: 'custody is stopping' }, 'abort');
+      await all;
+    }
+  }
+}

@@ -1,0 +1,480 @@
+import { EventEmitter } from 'node:events';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { v7 as uuidv7 } from 'uuid';
+import type { Catalog } from '../catalog/catalog.js';
+import { EvidenceRepo } from '../catalog/evidence-repo.js';
+import { CustodyError, ObjectCorruptError, SourceFileError, VaultFullError, errorMessage, isCustodyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Semaphore } from '../core/semaphore.js';
+import { rfc3339, type Clock } from '../core/time.js';
+import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../devices/driver.js';
+import { sourceError } from '../devices/folder-driver.js';
+import type { ObjectStore } from '../vault/store.js';
+import { hashStream } from '../vault/read-back.js';
+import { mediaTypeOf, type MediaType } from './media-types.js';
+import { recordedTime } from './recorded-time.js';
+
+/** What ingest needs to know about a file's media before it is stored (fast, header only). */
+export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
+
+export interface IngestSettings {
+  timezone: string;
+  wipeAfterIngest: boolean;
+  wipeRereadSource: boolean;
+  settleSeconds: number;
+  readBufferKiB: number;
+  /** Files of one recorder in flight at once (each also needs a global slot). */
+  perRecorder: number;
+}
+
+export interface IngestedItem {
+  evidenceId: string;
+  sha256: string;
+  path: string;
+  size: number;
+  recordedAt: string;
+  wiped: boolean;
+}
+
+export interface FileError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export type SessionStatus = 'complete' | 'paused' | 'aborted' | 'recorder-gone' | 'failed';
+
+export interface SessionReport {
+  sessionId: string;
+  serial: string | null;
+  status: SessionStatus;
+  ingested: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  items: IngestedItem[];
+  errors: FileError[];
+  identity: RecorderIdentity | null;
+  health: RecorderHealth | null;
+  /** Set when the whole session stopped early (vault full, recorder pulled, …). */
+  error: FileError | null;
+}
+
+export interface SessionProgress {
+  sessionId: string;
+  serial: string | null;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the session so far. */
+  rate: number;
+  etaSeconds: number | null;
+}
+
+export interface SessionDeps {
+  catalog: Catalog;
+  store: ObjectStore;
+  slots: Semaphore;
+  log: Logger;
+  clock: Clock;
+  settings: IngestSettings;
+  probe?: HeaderProbe | undefined;
+  actor: string;
+}
+
+interface PlannedFile extends RecorderFile {
+  mediaType: MediaType;
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * One dock session: everything that is ingested from one recorder in one go.
+ *
+ * Safety invariants:
+ * - an `evidence.ingested` entry is written only after the object is published and
+ *   checked, in the same transaction as the catalog row;
+ * - a file is deleted from the recorder only after that transaction committed, and
+ *   (by default) after a second read of the source hashed the same;
+ * - an aborted or crashed session leaves no partial object (the store publishes
+ *   whole objects only) and no entry for an incomplete file; the next run skips what
+ *   was committed and redoes the rest.
+ */
+export class IngestSession extends EventEmitter {
+  readonly id = uuidv7();
+  private readonly abortController = new AbortController();
+  private readonly repo: EvidenceRepo;
+  private readonly log: Logger;
+  private identity: RecorderIdentity | null = null;
+  private health: RecorderHealth | null = null;
+  private stopIntake = false;
+  private stopReason: FileError | null = null;
+  private status: SessionStatus = 'complete';
+  private readonly report: Omit<SessionReport, 'sessionId' | 'serial' | 'status' | 'identity' | 'health' | 'error'> = {
+    ingested: 0,
+    skipped: 0,
+    failed: 0,
+    bytes: 0,
+    items: [],
+    errors: [],
+  };
+  private filesTotal = 0;
+  private filesDone = 0;
+  private bytesTotal = 0;
+  private bytesDone = 0;
+  private startedAt = 0;
+  private lastProgress = 0;
+
+  constructor(
+    readonly driver: RecorderDriver,
+    private readonly deps: SessionDeps,
+  ) {
+    super();
+    this.repo = new EvidenceRepo(deps.catalog.db);
+    this.log = deps.log.child({ session: this.id, recorder: driver.location });
+  }
+
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  /** Stop taking new files; copies in flight finish (graceful) or are rolled back (abort). */
+  stop(reason: FileError, mode: 'graceful' | 'abort', status: SessionStatus = 'aborted'): void {
+    if (!this.stopReason) {
+      this.stopReason = reason;
+      this.status = status;
+    }
+    this.stopIntake = true;
+    if (mode === 'abort') this.abortController.abort(new CustodyError(reason.code, reason.message));
+  }
+
+  async run(): Promise<SessionReport> {
+    this.startedAt = Date.now();
+    try {
+      this.identity = await this.driver.identify();
+      this.log.info({ serial: this.identity.serial, officer: this.identity.officer }, 'dock session started');
+      this.health = await this.driver.health().catch((e: unknown) => {
+        this.log.warn({ err: e }, 'recorder health could not be read');
+        return null;
+      });
+      const plan = await this.plan(this.identity);
+      await this.copyAll(plan);
+    } catch (e) {
+      if (!this.stopReason) {
+        this.stopReason = { path: '', code: isCustodyError(e) ? e.code : 'SESSION_FAILED', message: errorMessage(e) };
+        this.status = 'failed';
+      }
+      this.log.error({ err: e }, 'dock session failed');
+    }
+    this.emitProgress(true);
+    const report: SessionReport = {
+      sessionId: this.id,
+      serial: this.identity?.serial ?? null,
+      status: this.status,
+      ...this.report,
+      identity: this.identity,
+      health: this.health,
+      error: this.stopReason,
+    };
+    this.log.info(
+      { serial: report.serial, status: report.status, ingested: report.ingested, skipped: report.skipped, failed: report.failed, bytes: report.bytes },
+      'dock session ended',
+    );
+    this.emit('end', report);
+    return report;
+  }
+
+  /** List media, skip what the vault has (same recorder, path, size, mtime), finish interrupted wipes. */
+  private async plan(identity: RecorderIdentity): Promise<PlannedFile[]> {
+    const todo: PlannedFile[] = [];
+    for await (const f of this.driver.listFiles()) {
+      const mediaType = mediaTypeOf(f.path);
+      if (!mediaType) continue;
+      const known = this.repo.bySource(identity.serial, f.path).find((e) => e.size === f.size && e.sourceMtimeMs === f.mtimeMs);
+      if (known) {
+        this.report.skipped++;
+        if (this.deps.settings.wipeAfterIngest && known.wipedAt === null && known.status === 'live') {
+          // A previous run committed the evidence but stopped before its wipe.
+          await this.wipe(identity, f, known.id, known.sha256);
+        }
+        continue;
+      }
+      todo.push({ ...f, mediaType });
+    }
+    this.filesTotal = todo.length;
+    this.bytesTotal = todo.reduce((n, f) => n + f.size, 0);
+    this.emitProgress(true);
+    return todo;
+  }
+
+  private async copyAll(plan: PlannedFile[]): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!this.stopIntake && next < plan.length) {
+        const file = plan[next++]!;
+        let release: (() => void) | undefined;
+        try {
+          release = await this.deps.slots.acquire(this.signal);
+        } catch {
+          return; // aborted while waiting for a slot
+        }
+        try {
+          if (this.stopIntake) return;
+          await this.ingestOne(this.identity!, file);
+        } finally {
+          release();
+        }
+      }
+    };
+    const n = Math.max(1, Math.min(this.deps.settings.perRecorder, plan.length));
+    await Promise.all(Array.from({ length: n }, worker));
+  }
+
+  private async ingestOne(identity: RecorderIdentity, file: PlannedFile): Promise<void> {
+    const now = this.deps.clock.now();
+    try {
+      if (file.size === 0) throw new SourceFileError('SOURCE_EMPTY', `${file.path} is empty (0 bytes)`, { retryable: true });
+      if (now.getTime() - file.mtimeMs < this.deps.settings.settleSeconds * 1000) {
+        throw new SourceFileError('SOURCE_STILL_WRITING', `${file.path} was modified moments ago and may still be written`, { retryable: true });
+      }
+      const before = await this.driver.stat(file.path);
+      const header = await this.readHeader(file);
+      const sha256Size = await this.copy(file, before);
+      const after = await this.driver.stat(file.path);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed while it was copied`, { retryable: true });
+      }
+      const { sha256, size } = sha256Size;
+      const dup = this.repo.byRecorderSha(identity.serial, sha256);
+      if (dup) {
+        // Same bytes from this recorder already in the vault (renamed or re-stamped file).
+        this.deps.catalog.tx(() => this.repo.clearFailure(identity.serial, file.path));
+        this.report.skipped++;
+        this.log.info({ file: file.path, sha256, evidenceId: dup.id }, 'already in the vault under another name');
+        this.fileDone(file.size);
+        return;
+      }
+      const item = this.record(identity, file, sha256, size, header);
+      this.report.ingested++;
+      this.report.bytes += size;
+      this.log.info({ file: file.path, bytes: size, sha256, evidenceId: item.evidenceId }, 'ingested');
+      if (this.deps.settings.wipeAfterIngest) item.wiped = await this.wipe(identity, file, item.evidenceId, sha256);
+      this.report.items.push(item);
+      this.emit('file', item);
+      this.fileDone(file.size);
+    } catch (e) {
+      this.fileDone(file.size);
+      await this.fail(identity, file, e);
+    }
+  }
+
+  private async readHeader(file: PlannedFile): Promise<{ creationTime: Date | null; durationMs: number | null }> {
+    const local = this.driver.localPath(file.path);
+    if (!this.deps.probe || !local || file.mediaType === 'photo') return { creationTime: null, durationMs: null };
+    try {
+      return await this.deps.probe(local, this.signal);
+    } catch (e) {
+      // A file ffprobe cannot read is still evidence: fall back to name and mtime.
+      this.log.warn({ file: file.path, err: e }, 'could not read media header; recorded time falls back');
+      return { creationTime: null, durationMs: null };
+    }
+  }
+
+  /** Read the source once, hashing while it is written into the vault. */
+  private async copy(file: PlannedFile, before: RecorderFile): Promise<{ sha256: string; size: number }> {
+    let sourceErr: unknown = null;
+    let source: Readable;
+    try {
+      source = await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKiB * 1024 });
+    } catch (e) {
+      throw isCustodyError(e) ? e : sourceError(e, file.path);
+    }
+    source.once('error', (e) => {
+      sourceErr = e;
+    });
+    let last = 0;
+    try {
+      const put = await this.deps.store.putContent(source, {
+        expectedSize: before.size,
+        signal: this.signal,
+        onProgress: (n) => {
+          this.bytesDone += n - last;
+          last = n;
+          this.emitProgress(false);
+        },
+      });
+      return { sha256: put.sha256, size: put.size };
+    } catch (e) {
+      this.bytesDone -= last;
+      if (sourceErr) throw isCustodyError(sourceErr) ? sourceErr : sourceError(sourceErr, file.path);
+      if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
+        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`, { retryable: true });
+      }
+      throw e;
+    } finally {
+      source.destroy();
+    }
+  }
+
+  /** The catalog row and its ledger entry, in one transaction. */
+  private record(
+    identity: RecorderIdentity,
+    file: PlannedFile,
+    sha256: string,
+    size: number,
+    header: { creationTime: Date | null; durationMs: number | null },
+  ): IngestedItem {
+    const drift = this.health?.clockDriftMs ?? null;
+    const t = recordedTime({
+      name: basename(file.path),
+      mtimeMs: file.mtimeMs,
+      creationTime: header.creationTime,
+      durationMs: header.durationMs,
+      zone: this.deps.settings.timezone,
+      clockDriftMs: drift,
+    });
+    const id = uuidv7();
+    const iso = (d: Date | null): string | null => (d ? rfc3339(d) : null);
+    const { catalog } = this.deps;
+    catalog.tx(() => {
+      const ingestedAt = rfc3339(catalog.clock.now());
+      const recorder = { serial: identity.serial, model: identity.model, officer: identity.officer, unit: identity.unit };
+      if (this.repo.upsertRecorder(recorder, ingestedAt)) {
+        catalog.ledger.append({ type: 'recorder.registered', actor: this.deps.actor, subject: identity.serial, data: recorder });
+      }
+      const row = {
+        id,
+        sha256,
+        size,
+        mediaType: file.mediaType,
+        recorderSerial: identity.serial,
+        officer: identity.officer,
+        unit: identity.unit,
+        sourcePath: file.path,
+        sourceName: basename(file.path),
+        sourceMtimeMs: file.mtimeMs,
+        recordedStart: rfc3339(t.start),
+        recordedEnd: iso(t.end),
+        recordedSource: t.source,
+        clockDriftMs: drift,
+        recordedStartCorrected: iso(t.startCorrected),
+        recordedEndCorrected: iso(t.endCorrected),
+        ingestedAt,
+        sessionId: this.id,
+        durationMs: header.durationMs,
+      };
+      this.repo.insert(row);
+      this.repo.clearFailure(identity.serial, file.path);
+      catalog.ledger.append({
+        type: 'evidence.ingested',
+        actor: this.deps.actor,
+        subject: id,
+        data: {
+          sha256,
+          size,
+          mediaType: file.mediaType,
+          recorder: { serial: identity.serial, model: identity.model },
+          officer: identity.officer,
+          unit: identity.unit,
+          sourcePath: file.path,
+          sourceName: row.sourceName,
+          sourceMtime: rfc3339(new Date(file.mtimeMs)),
+          recordedStart: row.recordedStart,
+          recordedEnd: row.recordedEnd,
+          recordedSource: row.recordedSource,
+          clockDriftMs: drift,
+          recordedStartCorrected: row.recordedStartCorrected,
+          recordedEndCorrected: row.recordedEndCorrected,
+          ingestedAt,
+          sessionId: this.id,
+        },
+      });
+    });
+    return { evidenceId: id, sha256, path: file.path, size, recordedAt: rfc3339(t.start), wiped: false };
+  }
+
+  /**
+   * Delete a file from the recorder. Only called once its evidence is committed;
+   * by default the source is read again and must hash the same as the vault copy.
+   */
+  private async wipe(identity: RecorderIdentity, file: RecorderFile, evidenceId: string, sha256: string): Promise<boolean> {
+    try {
+      if (this.deps.settings.wipeRereadSource) {
+        const again = await hashStream(await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKiB * 1024 }));
+        if (again.sha256 !== sha256) {
+          throw new SourceFileError('WIPE_SOURCE_MISMATCH', `${file.path} no longer hashes as its vault copy; not wiped`);
+        }
+      }
+      if (this.signal.aborted) return false;
+      await this.driver.delete(file.path);
+      this.deps.catalog.tx(() => {
+        const at = rfc3339(this.deps.catalog.clock.now());
+        this.repo.setWiped(evidenceId, at);
+        this.deps.catalog.ledger.append({
+          type: 'evidence.wiped',
+          actor: this.deps.actor,
+          subject: evidenceId,
+          data: { sha256, recorder: identity.serial, sourcePath: file.path, reread: this.deps.settings.wipeRereadSource },
+        });
+      });
+      this.log.info({ file: file.path, evidenceId }, 'wiped from recorder');
+      return true;
+    } catch (e) {
+      this.report.errors.push({ path: file.path, code: isCustodyError(e) ? e.code : 'WIPE_FAILED', message: `not wiped: ${errorMessage(e)}` });
+      this.log.warn({ file: file.path, err: e }, 'wipe failed; the file stays on the recorder');
+      return false;
+    }
+  }
+
+  private async fail(identity: RecorderIdentity, file: PlannedFile, e: unknown): Promise<void> {
+    if (this.signal.aborted) {
+      // Rolled back by an abort: nothing was recorded for this file; it is redone next time.
+      return;
+    }
+    const code = isCustodyError(e) ? e.code : 'INGEST_FAILED';
+    const message = errorMessage(e);
+    if (e instanceof VaultFullError) {
+      this.stop({ path: file.path, code, message }, 'graceful', 'paused');
+      this.log.error({ file: file.path, err: e }, 'vault is full: session paused, nothing is wiped');
+    } else if (e instanceof SourceFileError && !(await this.driver.present())) {
+      this.stop({ path: file.path, code: 'RECORDER_GONE', message: `recorder ${this.driver.location} disappeared` }, 'abort', 'recorder-gone');
+      this.log.warn({ file: file.path }, 'recorder pulled mid-session');
+      return;
+    }
+    this.report.failed++;
+    this.report.errors.push({ path: file.path, code, message });
+    this.log.warn({ file: file.path, code, err: e }, 'file not ingested; will be retried');
+    try {
+      this.deps.catalog.tx(() => this.repo.recordFailure(identity.serial, file.path, code, message, rfc3339(this.deps.clock.now())));
+    } catch (dbErr) {
+      this.log.error({ err: dbErr, file: file.path }, 'could not record the failure');
+    }
+  }
+
+  private fileDone(_size: number): void {
+    this.filesDone++;
+    this.emitProgress(false);
+  }
+
+  private emitProgress(force: boolean): void {
+    const t = Date.now();
+    if (!force && t - this.lastProgress < PROGRESS_INTERVAL_MS && this.filesDone < this.filesTotal) return;
+    this.lastProgress = t;
+    const elapsed = Math.max(0.001, (t - this.startedAt) / 1000);
+    const rate = this.bytesDone / elapsed;
+    const remaining = Math.max(0, this.bytesTotal - this.bytesDone);
+    const p: SessionProgress = {
+      sessionId: this.id,
+      serial: this.identity?.serial ?? null,
+      filesDone: this.filesDone,
+      filesTotal: this.filesTotal,
+      bytesDone: this.bytesDone,
+      bytesTotal: this.bytesTotal,
+      rate,
+      etaSeconds: rate > 0 ? remaining / rate : null,
+    };
+    this.emit('progress', p);
+  }
+}
