@@ -91,7 +91,7 @@ export const configSchema = z
         /** A file whose mtime is younger than this is treated as still being written. */
         settleSeconds: z.number().min(0).max(3600).default(2),
         /** Read buffer per open file, KiB (memory per copy is about twice this). */
-        readBufferKiB: z.number().int().min(16).max(16384).default(1024),
+        readBufferKb: z.number().int().min(16).max(16384).default(1024),
       })
       .strict()
       .prefault({}),

@@ -23,7 +23,7 @@ export interface IngestSettings {
   wipeAfterIngest: boolean;
   wipeRereadSource: boolean;
   settleSeconds: number;
-  readBufferKiB: number;
+  readBufferKb: number;
   /** Files of one recorder in flight at once (each also needs a global slot). */
   perRecorder: number;
 }
@@ -287,7 +287,7 @@ export class IngestSession extends EventEmitter {
     let sourceErr: unknown = null;
     let source: Readable;
     try {
-      source = await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKiB * 1024 });
+      source = await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKb * 1024 });
     } catch (e) {
       throw isCustodyError(e) ? e : sourceError(e, file.path);
     }
@@ -402,7 +402,7 @@ export class IngestSession extends EventEmitter {
   private async wipe(identity: RecorderIdentity, file: RecorderFile, evidenceId: string, sha256: string): Promise<boolean> {
     try {
       if (this.deps.settings.wipeRereadSource) {
-        const again = await hashStream(await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKiB * 1024 }));
+        const again = await hashStream(await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKb * 1024 }));
         if (again.sha256 !== sha256) {
           throw new SourceFileError('WIPE_SOURCE_MISMATCH', `${file.path} no longer hashes as its vault copy; not wiped`);
         }

@@ -28,7 +28,7 @@ export const settings: IngestSettings = {
   wipeAfterIngest: false,
   wipeRereadSource: true,
   settleSeconds: 2,
-  readBufferKiB: 64,
+  readBufferKb: 64,
   perRecorder: 2,
 };
 

@@ -88,7 +88,7 @@ export function registerIngest(program: Command): void {
               wipeAfterIngest: opts.wipe ?? config.ingest.wipeAfterIngest,
               wipeRereadSource: config.ingest.wipeRereadSource,
               settleSeconds: config.ingest.settleSeconds,
-              readBufferKiB: config.ingest.readBufferKiB,
+              readBufferKb: config.ingest.readBufferKb,
               perRecorder: 2,
             },
             probe: followUps.headerProbe,

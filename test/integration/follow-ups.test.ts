@@ -1,0 +1,79 @@
+import { writeFile, utimes } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
+import { IngestService, createFollowUps } from '../../src/ingest/index.js';
+import { contentKey } from '../../src/vault/store.js';
+import { rig, settings } from '../helpers/ingest-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('follow-up media analysis', () => {
+  it('reads creation time at ingest, then probes and thumbnails after the evidence is safe; a hostile file never blocks', async () => {
+    const dir = await tempDir();
+    const rec = join(dir, 'rec');
+    const sim = await simulateRecorder({ out: rec, serial: 'SIM7', clips: 2, seconds: 2, clockOffsetSeconds: 90, recordedAt: new Date('2026-11-20T01:00:00Z') });
+    // A truncated / hostile "video" beside the real ones.
+    const bad = join(rec, 'DCIM', 'broken_0099.MP4');
+    await writeFile(bad, randomBytes(4096));
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(bad, old, old);
+
+    const r = await rig(dir);
+    const config = loadConfig({ home: join(dir, 'home'), env: {} });
+    const followUps = await createFollowUps({ config, catalog: r.catalog, store: r.store, log: silentLogger });
+    const service = new IngestService({
+      catalog: r.catalog,
+      store: r.store,
+      log: silentLogger,
+      concurrency: 2,
+      settings,
+      probe: followUps.headerProbe,
+      afterSession: (rep) => followUps.enqueueFor(rep.items.map((i) => i.evidenceId)),
+    });
+    const report = await service.ingest(new FolderDriver({ root: rec }), { actor: 'test' });
+    expect(report.failed).toBe(0);
+    expect(report.ingested).toBe(sim.files.length + 1);
+    await followUps.drain();
+    await followUps.close();
+
+    const repo = new EvidenceRepo(r.catalog.db);
+    const clips = sim.files.filter((f) => f.kind === 'video');
+    expect(clips.length).toBe(2);
+    for (const clip of clips) {
+      const item = report.items.find((i) => i.path === clip.relPath)!;
+      const ev = repo.get(item.evidenceId)!;
+      // Recorded time from the container, raw (device clock) and corrected by the measured drift.
+      expect(ev.recordedSource).toBe('metadata');
+      expect(ev.recordedStart).toBe(clip.deviceStart.toISOString());
+      expect(ev.clockDriftMs).toBe(90_000);
+      expect(ev.recordedStartCorrected).toBe(clip.recordedStart.toISOString());
+      expect(ev.durationMs).toBeGreaterThanOrEqual(1900);
+      expect(ev.media).toMatchObject({ ok: true, kind: 'video' });
+      expect(ev.thumbnailSha256).toMatch(/^[0-9a-f]{64}$/);
+      const webp = await sharp(r.store.filePath(contentKey(ev.thumbnailSha256!))).metadata();
+      expect(webp.format).toBe('webp');
+      expect(webp.width).toBe(config.media.thumbnailWidth);
+    }
+    const broken = repo.get(report.items.find((i) => i.path === 'DCIM/broken_0099.MP4')!.evidenceId)!;
+    expect(broken.status).toBe('live');
+    expect(broken.media).toMatchObject({ ok: false, error: { code: 'MEDIA_PROBE_FAILED' } });
+    expect(broken.thumbnailSha256).toBeNull();
+
+    const analysed = [...r.catalog.ledger.entries()].filter((e) => e.type === 'evidence.analysed');
+    expect(analysed).toHaveLength(report.ingested);
+    expect(analysed.find((e) => e.subject === broken.id)!.data).toMatchObject({ ok: false });
+    // Idempotent: running the sweep and the jobs again changes nothing.
+    const again = await createFollowUps({ config, catalog: r.catalog, store: r.store, log: silentLogger });
+    expect(await again.sweep()).toBe(0);
+    await again.enqueueFor([broken.id]);
+    await again.drain();
+    await again.close();
+    expect([...r.catalog.ledger.entries()].filter((e) => e.type === 'evidence.analysed')).toHaveLength(report.ingested);
+    r.close();
+  });
+});
