@@ -3,7 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { Catalog, catalogPath } from '../catalog/index.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { CustodyError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { openObjectStore } from '../vault/open.js';
 import type { ObjectStore } from '../vault/store.js';
 import { existsSync } from 'node:fs';
@@ -49,7 +49,7 @@ export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: bo
   const log = cliLogger(g, config);
   const file = catalogPath(config.home);
   if (!existsSync(file)) {
-    throw new CustodyError('NOT_INITIALISED', `no custody home at ${config.home} (run: custody init --home ${config.home})`);
+    throw new ConfigError(`no custody home at ${config.home} (run: custody init --home ${config.home})`);
   }
   const catalog = Catalog.open(file, { readonly: opts.readonlyCatalog ?? false });
   const store = await openObjectStore(config);
