@@ -108,3 +108,39 @@ describe('ingest survives being killed', () => {
     expect(await walk(rec)).toEqual([]);
   });
 });
+
+describe('ingest stops cleanly on SIGTERM', () => {
+  it('finishes the copy in flight, records it, takes no new file and reports the stop', async () => {
+    const dir = await tempDir();
+    const home = join(dir, 'home');
+    const rec = join(dir, 'rec');
+    expect((await runCli(['init', '--home', home])).code).toBe(0);
+    const spec: Record<string, number> = {};
+    for (let i = 1; i <= 4; i++) spec[`clip_${i}.mp4`] = 24 * 1024 * 1024 + i;
+    const files = await writeTree(rec, spec);
+    const child = startCli(['ingest', rec, '--home', home, '--serial', 'T1', '--no-follow-up', '--json'], {
+      CUSTODY_INGEST_CONCURRENCY: '1',
+      CUSTODY_INGEST_READ_BUFFER_KB: '64',
+    });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const tmp = join(home, 'vault', '.tmp');
+    await waitFor('a copy in flight', async () => {
+      for (const name of await readdir(tmp)) {
+        const st = await stat(join(tmp, name)).catch(() => null);
+        if (st && st.size > 1024 * 1024) return true;
+      }
+      return false;
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    const report = JSON.parse(stdout) as { ingested: number; status: string; errors: Array<{ code: string }> };
+    expect(report.status).toBe('aborted');
+    expect(report.errors.map((e) => e.code)).toContain('SHUTDOWN');
+    expect(report.ingested).toBeGreaterThanOrEqual(1);
+    expect(report.ingested).toBeLessThan(4);
+    expect(await checkInvariants(home, rec, files)).toBe(report.ingested);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+});

@@ -18,6 +18,8 @@ interface IngestOpts {
   followUp: boolean;
 }
 
+const STOP_GRACE_MS = 60_000;
+
 export function cliActor(): string {
   try {
     return `cli:${userInfo().username}`;
@@ -97,7 +99,18 @@ export function registerIngest(program: Command): void {
           const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
           const { session, done } = service.start(driver, { actor: cliActor() });
           session.on('progress', (p) => bars.update(p));
-          const report = await done;
+          // SIGTERM/SIGINT: stop taking files; copies in flight finish (or roll back
+          // after the grace period), then the report is printed as usual.
+          const onSignal = (): void => {
+            rt.log.warn('stopping: letting copies in flight finish');
+            void service.stop(STOP_GRACE_MS);
+          };
+          process.once('SIGTERM', onSignal);
+          process.once('SIGINT', onSignal);
+          const report = await done.finally(() => {
+            process.off('SIGTERM', onSignal);
+            process.off('SIGINT', onSignal);
+          });
           bars.stop();
           if (opts.followUp) await followUps.drain();
           if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
