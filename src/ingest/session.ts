@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
@@ -282,18 +283,23 @@ export class IngestSession extends EventEmitter {
     }
   }
 
-  /** Read the source once, hashing while it is written into the vault. */
+  /**
+   * Read the source once, hashing while it is written into the vault. Errors of the
+   * recorder are turned into SourceFileError where they happen, so a failure of the
+   * vault (say ENOSPC) is never mistaken for one of the recorder, or the reverse.
+   */
   private async copy(file: PlannedFile, before: RecorderFile): Promise<{ sha256: string; size: number }> {
-    let sourceErr: unknown = null;
-    let source: Readable;
+    const highWaterMark = this.deps.settings.readBufferKb * 1024;
+    let raw: Readable;
     try {
-      source = await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKb * 1024 });
+      raw = await this.driver.open(file.path, { highWaterMark });
     } catch (e) {
       throw isCustodyError(e) ? e : sourceError(e, file.path);
     }
-    source.once('error', (e) => {
-      sourceErr = e;
-    });
+    const source = new PassThrough({ highWaterMark });
+    raw.once('error', (e) => source.destroy(isCustodyError(e) ? e : sourceError(e, file.path)));
+    source.once('close', () => raw.destroy());
+    raw.pipe(source);
     let last = 0;
     try {
       const put = await this.deps.store.putContent(source, {
@@ -308,7 +314,6 @@ export class IngestSession extends EventEmitter {
       return { sha256: put.sha256, size: put.size };
     } catch (e) {
       this.bytesDone -= last;
-      if (sourceErr) throw isCustodyError(sourceErr) ? sourceErr : sourceError(sourceErr, file.path);
       if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
         throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`, { retryable: true });
       }

@@ -4,7 +4,7 @@ import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { ObjectCorruptError, VaultError, VaultFullError, isDiskFull, errorMessage } from '../core/errors.js';
+import { CustodyError, ObjectCorruptError, VaultError, VaultFullError, isDiskFull, errorMessage } from '../core/errors.js';
 import { HashingPassThrough, sha256Hex } from '../core/hash.js';
 import {
   assertSafeKey,
@@ -157,7 +157,8 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private writeError(e: unknown, where: string): Error {
-    if (e instanceof VaultError) return e;
+    // Errors already typed (the vault's own, or the source's) pass through unchanged.
+    if (e instanceof CustodyError) return e;
     if (isDiskFull(e)) return new VaultFullError(`vault disk is full (${this.root}): ${errorMessage(e)}`, { cause: e });
     if ((e as Error).name === 'AbortError') return e as Error;
     return new VaultError('VAULT_WRITE_FAILED', `cannot write to the vault at ${where}: ${errorMessage(e)}`, {
@@ -235,7 +236,12 @@ export class FsObjectStore implements ObjectStore {
     const abs = relDir ? join(this.root, ...relDir.split('/')) : this.root;
     let names: string[];
     try {
-      names = (await readdir(abs)).sort();
+      // Key order is byte order of the whole key, so a folder "a" sorts as "a/": after
+      // "a-b" and "a.b", before "a0". A plain name sort would list "a/c" before "a-b".
+      names = (await readdir(abs, { withFileTypes: true }))
+        .map((d) => ({ name: d.name, sortKey: d.isDirectory() ? `${d.name}/` : d.name }))
+        .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
+        .map((d) => d.name);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
       throw e;
