@@ -31,7 +31,7 @@ const s3Schema = z
     secretAccessKey: z.string().min(1).optional(),
     secretAccessKeyFile: z.string().min(1).optional(),
     /** Multipart part size in MiB (5..5120). */
-    partSizeMiB: z.number().int().min(5).max(5120).default(16),
+    partSizeMb: z.number().int().min(5).max(5120).default(16),
     /** Parts uploaded at once per object. */
     queueSize: z.number().int().min(1).max(16).default(2),
     /** Attempts for a transient error before giving up. */

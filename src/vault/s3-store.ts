@@ -63,7 +63,7 @@ export interface S3StoreOptions {
   secretAccessKey?: string | undefined;
   /** Read by the config loader into secretAccessKey; ignored here. */
   secretAccessKeyFile?: string | undefined;
-  partSizeMiB?: number;
+  partSizeMb?: number;
   queueSize?: number;
   maxAttempts?: number;
   readBack?: 'size' | 'full';
@@ -159,17 +159,21 @@ export class S3ObjectStore implements ObjectStore {
     this.prefix = prefix;
     this.location = `s3://${opts.bucket}/${prefix}`;
     this.endpointLabel = displayEndpoint(opts.endpoint, opts.region);
-    this.partSize = (opts.partSizeMiB ?? 16) * MiB;
+    this.partSize = (opts.partSizeMb ?? 16) * MiB;
     this.queueSize = opts.queueSize ?? 2;
     this.readBack = opts.readBack ?? 'size';
     this.log = (opts.log ?? silentLogger).child({ module: 'vault.s3', bucket: opts.bucket });
     this.staleTempMs = opts.staleTempMs ?? STALE_TMP_MS;
-    if (this.partSize < 5 * MiB) throw new VaultError('VAULT_MISCONFIGURED', `S3 part size must be at least 5 MiB, got ${opts.partSizeMiB} MiB`);
+    if (this.partSize < 5 * MiB) throw new VaultError('VAULT_MISCONFIGURED', `S3 part size must be at least 5 MiB, got ${opts.partSizeMb} MiB`);
 
     const credentials =
       opts.accessKeyId !== undefined && opts.secretAccessKey !== undefined
         ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey }
         : undefined; // the SDK's default chain: environment, shared files, instance role
+    // The SDK warns on every start under Node 20 that its releases after January 2027
+    // need Node 22; custody pins the SDK version exactly, so the warning would only
+    // clutter every command's stderr. Operators are told once in the docs instead.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: opts.region,
       endpoint: opts.endpoint,

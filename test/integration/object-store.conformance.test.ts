@@ -63,7 +63,7 @@ interface StoreUnderTest {
 interface StoreOptions {
   readBack?: 'size' | 'full';
   /** Multipart part size for stores that have parts. */
-  partSizeMiB?: number;
+  partSizeMb?: number;
 }
 
 type StoreFactory = (opts?: StoreOptions) => Promise<StoreUnderTest>;
@@ -261,7 +261,7 @@ function objectStoreConformance(name: string, makeStore: StoreFactory, traits: S
     });
 
     it('a source stream that fails mid-way leaves no object and no temp', async () => {
-      await withStore({ partSizeMiB: 5 }, async ({ store, tempNames }) => {
+      await withStore({ partSizeMb: 5 }, async ({ store, tempNames }) => {
         const small = [randomBytes(100_000), randomBytes(100_000)];
         await expect(store.putContent(failingStream(small, new Error('recorder unplugged')))).rejects.toThrow(/recorder unplugged/);
         // Past the first part, so an S3 store has a multipart upload under way.
@@ -300,7 +300,7 @@ function objectStoreConformance(name: string, makeStore: StoreFactory, traits: S
     });
 
     it('stores a stream larger than the part size (multipart) and reads it back intact', async () => {
-      await withStore({ partSizeMiB: 5, readBack: 'full' }, async ({ store, tempNames }) => {
+      await withStore({ partSizeMb: 5, readBack: 'full' }, async ({ store, tempNames }) => {
         const gen = generated(12 * MiB + 4321);
         let progress = 0;
         const put = await store.putContent(gen.stream(), { expectedSize: gen.size, onProgress: (n) => (progress = n) });
@@ -417,7 +417,7 @@ function s3Options(bucket: string, extra: Partial<S3StoreOptions> = {}): S3Store
     profile: 's3rver',
     accessKeyId: S3RVER_ACCESS_KEY_ID,
     secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
-    partSizeMiB: 5,
+    partSizeMb: 5,
     queueSize: 2,
     maxAttempts: 2,
     ...extra,
@@ -435,7 +435,7 @@ objectStoreConformance(
   'S3 (s3rver)',
   async (opts = {}) => {
     const bucket = await s3rver.createBucket('conformance');
-    const store = new S3ObjectStore(s3Options(bucket, { readBack: opts.readBack ?? 'size', partSizeMiB: opts.partSizeMiB ?? 5 }));
+    const store = new S3ObjectStore(s3Options(bucket, { readBack: opts.readBack ?? 'size', partSizeMb: opts.partSizeMb ?? 5 }));
     return {
       store,
       tempNames: async () => (await collect(store.listTemporary())).map((o) => o.key),
