@@ -89,3 +89,20 @@ describe('catalog migrations', () => {
     db.close();
   });
 });
+
+describe('migration 004 (devices)', () => {
+  it('adds a status to every recorder, existing ones in service, and a dock history', () => {
+    const db = new Database(dbFile());
+    db.pragma('foreign_keys = ON');
+    migrate(db, migrations, 3);
+    db.prepare("INSERT INTO recorders (serial, first_seen, last_seen) VALUES ('OLD', 't', 't')").run();
+    migrate(db, migrations, 4);
+    expect(schemaVersion(db)).toBe(4);
+    expect(db.prepare("SELECT status FROM recorders WHERE serial = 'OLD'").get()).toEqual({ status: 'in-service' });
+    expect(() => db.prepare("UPDATE recorders SET status = 'lost'").run()).toThrow(/CHECK/);
+    db.prepare("INSERT INTO docks (id, recorder_serial, location, docked_at, verdict) VALUES ('d1', 'OLD', '/media/x', 't', 'ready')").run();
+    expect(() => db.prepare("INSERT INTO docks (id, recorder_serial, location, docked_at) VALUES ('d2', 'NOPE', '/m', 't')").run()).toThrow(/FOREIGN KEY/);
+    expect(() => db.prepare("INSERT INTO docks (id, location, docked_at, verdict) VALUES ('d3', '/m', 't', 'maybe')").run()).toThrow(/CHECK/);
+    db.close();
+  });
+});
