@@ -32,7 +32,7 @@ describe('migration 003 (jobs)', () => {
 
   it('applies on a version-2 catalog, bumps user_version and gives a usable table', () => {
     const db = catalogAtVersion2();
-    migrate(db);
+    migrate(db, migrations, 3);
     expect(schemaVersion(db)).toBe(3);
     expect(migrations[2]).toMatchObject({ version: 3, name: 'jobs' });
 
