@@ -3,3 +3,4 @@ export * from './hash.js';
 export * from './time.js';
 export * from './logger.js';
 export * from './semaphore.js';
+export * from './activity.js';

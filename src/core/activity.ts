@@ -1,0 +1,74 @@
+import { EventEmitter } from 'node:events';
+
+/** A recorder docked and its session is running (or about to). */
+export interface DockInfo {
+  dockId: string;
+  sessionId: string | null;
+  serial: string | null;
+  location: string;
+  dockedAt: string;
+  verdict: 'ready' | 'not-ready' | null;
+  reasons: string[];
+}
+
+export interface DockProgress {
+  dockId: string;
+  serial: string | null;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  rate: number;
+  etaSeconds: number | null;
+}
+
+export type ActivityEvent =
+  | { type: 'dock'; dock: DockInfo }
+  | { type: 'progress'; progress: DockProgress }
+  | { type: 'ingested'; dockId: string; serial: string; evidenceId: string; sha256: string; size: number; path: string }
+  | { type: 'undock'; dockId: string; serial: string | null; status: string; ingested: number; failed: number; bytes: number }
+  | { type: 'flag'; flag: Record<string, unknown> };
+
+/**
+ * What is happening now, in this process: docks in progress and their events. The
+ * daemon publishes; the HTTP API (GET /docks, GET /events) and metrics read. It
+ * keeps only live state; history is in the catalog and the ledger.
+ */
+export class ActivityBus {
+  private readonly emitter = new EventEmitter();
+  private readonly live = new Map<string, { dock: DockInfo; progress: DockProgress | null }>();
+
+  constructor() {
+    // Many SSE clients may listen at once.
+    this.emitter.setMaxListeners(0);
+  }
+
+  publish(event: ActivityEvent): void {
+    switch (event.type) {
+      case 'dock':
+        this.live.set(event.dock.dockId, { dock: event.dock, progress: null });
+        break;
+      case 'progress': {
+        const cur = this.live.get(event.progress.dockId);
+        if (cur) cur.progress = event.progress;
+        break;
+      }
+      case 'undock':
+        this.live.delete(event.dockId);
+        break;
+      default:
+        break;
+    }
+    this.emitter.emit('event', event);
+  }
+
+  /** Docks in progress with their latest progress. */
+  docks(): Array<{ dock: DockInfo; progress: DockProgress | null }> {
+    return [...this.live.values()].map((v) => ({ dock: { ...v.dock }, progress: v.progress ? { ...v.progress } : null }));
+  }
+
+  subscribe(listener: (event: ActivityEvent) => void): () => void {
+    this.emitter.on('event', listener);
+    return () => this.emitter.off('event', listener);
+  }
+}
