@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../vault/verify.js';
+import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
+
+const PHASE_LABEL: Record<VerifyProgress['phase'], string> = { ledger: 'ledger  ', segments: 'segments', objects: 'objects ' };
+
+/** One bar on stderr that follows verify through its phases. */
+class VerifyBar {
+  private readonly bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: ' {phase} |{bar}| {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  private phase: string | null = null;
+
+  update(p: VerifyProgress): void {
+    const total = Math.max(1, p.total);
+    if (this.phase === null) this.bar.start(total, p.done, { phase: PHASE_LABEL[p.phase] });
+    else if (this.phase !== p.phase) this.bar.setTotal(total);
+    this.phase = p.phase;
+    this.bar.update(p.done, { phase: PHASE_LABEL[p.phase] });
+  }
+
+  stop(): void {
+    if (this.phase !== null) this.bar.stop();
+  }
+}
+
+export function describeProblem(p: VerifyProblem): string {
+  const where = [p.seq !== undefined ? `seq ${p.seq}` : null, p.key ?? null].filter(Boolean).join(', ');
+  return `${p.code}${where ? ` (${where})` : ''}: ${p.message}`;
+}
+
+function humanSummary(r: VerifyResult): string {
+  const mb = (r.bytesHashed / 1e6).toFixed(1);
+  const lines = [
+    `${r.ok ? 'Vault intact' : 'Vault NOT intact'} (${r.deep ? 'deep' : 'sizes only; --deep re-hashes objects'}, ${(r.durationMs / 1000).toFixed(1)} s)`,
+    `  ledger:   ${r.entries} entries`,
+    `  segments: ${r.segments} sealed, ${r.unsealed} entries not yet sealed`,
+    `  objects:  ${r.objects} referenced, ${r.purged} purged${r.deep ? `, ${mb} MB re-hashed` : ''}`,
+  ];
+  if (!r.ok) {
+    lines.push(`  problems: ${r.problems.length + r.problemsOmitted}`);
+    for (const p of r.problems) lines.push(`    - ${describeProblem(p)}`);
+    if (r.problemsOmitted > 0) lines.push(`    … and ${r.problemsOmitted} more`);
+  }
+  return lines.join('\n');
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check the ledger hash chain, the sealed ledger segments and every object the ledger references')
+    .option('--deep', 're-hash every referenced object (reads all footage)')
+    .action(async (opts: { deep?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const bar = process.stderr.isTTY && !g.json ? new VerifyBar() : null;
+        let result: VerifyResult;
+        try {
+          result = await verifyVault({
+            catalog: rt.catalog,
+            store: rt.store,
+            deep: opts.deep ?? false,
+            ...(bar ? { onProgress: (p: VerifyProgress) => bar.update(p) } : {}),
+          });
+        } finally {
+          bar?.stop();
+        }
+        const { ok, entries, objects, problems, ...rest } = result;
+        output(g, { ok, entries, objects, problems, ...rest }, humanSummary(result));
+        rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
+        if (!ok) {
+          const first = problems[0];
+          process.stderr.write(`custody: vault does not verify: ${first ? describeProblem(first) : 'problems found'}\n`);
+          process.exitCode = EXIT_PROBLEM;
+        }
+      });
+    });
+}

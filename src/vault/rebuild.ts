@@ -1,0 +1,316 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Db } from '../catalog/db.js';
+import { LedgerError, errorMessage } from '../core/errors.js';
+import { SHA256_HEX } from '../core/hash.js';
+import type { Logger } from '../core/logger.js';
+import { rfc3339 } from '../core/time.js';
+import { canonicalJson, canonicalLine, type LedgerEntry } from './ledger.js';
+import {
+  CatalogRowWindow,
+  ChainCursor,
+  SEGMENT_PREFIX,
+  SegmentReader,
+  parseEntryLine,
+  parseSegmentKey,
+  rawCanonicalLine,
+  recordSegment,
+  type SealedSegment,
+} from './segments.js';
+import type { ObjectStore } from './store.js';
+import type { VerifyProblem } from './verify.js';
+
+export interface RebuildOptions {
+  catalog: Catalog;
+  store: ObjectStore;
+  log?: Logger;
+  /** Also rebuild `evidence` and `recorders` rows from the entries (default true; only into empty tables). */
+  evidence?: boolean;
+  onProgress?: (p: { pass: 'check' | 'insert' | 'compare'; segments: number; entries: number }) => void;
+}
+
+export interface RebuildResult {
+  /** rebuilt: the catalog ledger was empty and now holds the sealed entries; compared: it was not, and was only read. */
+  mode: 'rebuilt' | 'compared';
+  ok: boolean;
+  /** Sealed entries inserted (rebuilt) or compared. */
+  entries: number;
+  segments: number;
+  /** The first problem found; rebuild stops there. */
+  problems: VerifyProblem[];
+  evidence: { rebuilt: number; skipped: number; reason?: string };
+}
+
+interface ScanVisitor {
+  entry?(e: LedgerEntry, seg: { key: string }): VerifyProblem | null;
+  segmentDone?(seg: SealedSegment): void;
+}
+
+/**
+ * Walk the segment objects in seq order, checking as it goes that the keys are
+ * well-formed and contiguous from 1, that each line is the canonical line of an
+ * entry, that the entry's range matches its key, and that the chain holds. Stops at
+ * the first problem. Reads each object once, a line at a time.
+ */
+async function scanSegments(
+  store: ObjectStore,
+  visit: ScanVisitor,
+  progress: (segments: number, entries: number) => void,
+): Promise<{ problem: VerifyProblem | null; segments: number; entries: number }> {
+  const cursor = new ChainCursor();
+  let segments = 0;
+  let entries = 0;
+  for await (const obj of store.list(SEGMENT_PREFIX)) {
+    const range = parseSegmentKey(obj.key);
+    if (!range) {
+      return { problem: { code: 'SEGMENT_BAD_KEY', key: obj.key, message: `${obj.key} is under ${SEGMENT_PREFIX} but is not a segment key` }, segments, entries };
+    }
+    if (range.firstSeq !== cursor.expectSeq) {
+      const message =
+        range.firstSeq > cursor.expectSeq
+          ? `no segment holds entries ${cursor.expectSeq}..${range.firstSeq - 1} (next segment is ${obj.key})`
+          : `segment ${obj.key} overlaps the one before it (which ends at ${cursor.expectSeq - 1})`;
+      return { problem: { code: 'SEGMENT_RANGE', seq: cursor.expectSeq, key: obj.key, message }, segments, entries };
+    }
+    const reader = new SegmentReader(await store.get(obj.key));
+    try {
+      for await (const line of reader.lines()) {
+        const seq = cursor.expectSeq;
+        if (seq > range.lastSeq) {
+          return { problem: { code: 'SEGMENT_LINE_MISMATCH', seq, key: obj.key, message: `segment ${obj.key} has lines past entry ${range.lastSeq}` }, segments, entries };
+        }
+        if (!line.terminated) {
+          return { problem: { code: 'SEGMENT_TRUNCATED', seq, key: obj.key, message: `segment ${obj.key} ends inside the line of entry ${seq}` }, segments, entries };
+        }
+        let e: LedgerEntry;
+        try {
+          e = parseEntryLine(line.text);
+        } catch (err) {
+          return { problem: { code: 'SEGMENT_BAD_LINE', seq, key: obj.key, message: `line for entry ${seq} in ${obj.key}: ${errorMessage(err)}` }, segments, entries };
+        }
+        const broken = cursor.check(e);
+        if (broken) return { problem: { code: broken.code, seq, key: obj.key, message: `${broken.message} (in ${obj.key})` }, segments, entries };
+        const p = visit.entry?.(e, obj) ?? null;
+        if (p) return { problem: p, segments, entries };
+        cursor.advance(e);
+        entries++;
+      }
+    } catch (err) {
+      return { problem: { code: 'SEGMENT_UNREADABLE', seq: cursor.expectSeq, key: obj.key, message: `cannot read ${obj.key}: ${errorMessage(err)}` }, segments, entries };
+    }
+    if (cursor.expectSeq !== range.lastSeq + 1) {
+      return {
+        problem: { code: 'SEGMENT_TRUNCATED', seq: cursor.expectSeq, key: obj.key, message: `segment ${obj.key} ends before entry ${cursor.expectSeq} (it should run to ${range.lastSeq})` },
+        segments,
+        entries,
+      };
+    }
+    segments++;
+    visit.segmentDone?.({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, key: obj.key, sha256: reader.sha256, size: reader.size, sealedAt: '' });
+    progress(segments, entries);
+  }
+  return { problem: null, segments, entries };
+}
+
+/**
+ * Rebuild the catalog's ledger from the sealed segment objects alone (after the
+ * catalog was lost), or, when the catalog's ledger is not empty, compare the two and
+ * report the first difference. It never overwrites or deletes a catalog entry.
+ *
+ * A rebuild first checks every segment, and inserts nothing unless all of them hold
+ * one unbroken chain; then it inserts segment by segment, each in one transaction
+ * with its `ledger_segments` row (sealed_at is the time of the rebuild: the original
+ * sealing time is not part of the segment).
+ *
+ * Entries after the last sealed segment were only in the lost catalog; they cannot
+ * be recovered from the vault.
+ */
+export async function rebuildLedger(opts: RebuildOptions): Promise<RebuildResult> {
+  const { catalog, store } = opts;
+  const db = catalog.db;
+  const onProgress = opts.onProgress ?? (() => undefined);
+  const ledgerRows = catalog.ledger.count();
+  const segmentRows = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger_segments').get()!.n;
+
+  if (ledgerRows > 0) {
+    const window = new CatalogRowWindow(db);
+    const scan = await scanSegments(
+      store,
+      {
+        entry(e, seg) {
+          const row = window.get(e.seq);
+          if (!row) return { code: 'REBUILD_CATALOG_MISSING', seq: e.seq, key: seg.key, message: `the catalog ledger has no entry ${e.seq}, which ${seg.key} holds` };
+          if (rawCanonicalLine(row) !== canonicalLine(e)) {
+            return { code: 'REBUILD_DIFFERS', seq: e.seq, key: seg.key, message: `entry ${e.seq} in the catalog differs from its sealed copy in ${seg.key}` };
+          }
+          return null;
+        },
+      },
+      (segments, entries) => onProgress({ pass: 'compare', segments, entries }),
+    );
+    return {
+      mode: 'compared',
+      ok: scan.problem === null,
+      entries: scan.entries,
+      segments: scan.segments,
+      problems: scan.problem ? [scan.problem] : [],
+      evidence: { rebuilt: 0, skipped: 0, reason: 'the catalog ledger is not empty; nothing was written' },
+    };
+  }
+  if (segmentRows > 0) {
+    throw new LedgerError('LEDGER_REBUILD_CONFLICT', `the catalog ledger is empty but records ${segmentRows} sealed segments; refusing to rebuild into it`);
+  }
+
+  const check = await scanSegments(store, {}, (segments, entries) => onProgress({ pass: 'check', segments, entries }));
+  if (check.problem) {
+    return { mode: 'rebuilt', ok: false, entries: 0, segments: 0, problems: [check.problem], evidence: { rebuilt: 0, skipped: 0, reason: 'nothing inserted' } };
+  }
+
+  const evidenceEmpty = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM evidence').get()!.n === 0;
+  const evidence = opts.evidence !== false && evidenceEmpty ? new EvidenceRebuilder(db) : null;
+  const insert = db.prepare('INSERT INTO ledger (seq, time, type, actor, subject, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  let batch: LedgerEntry[] = [];
+  const done = await scanSegments(
+    store,
+    {
+      entry(e) {
+        batch.push(e);
+        return null;
+      },
+      segmentDone(seg) {
+        const entries = batch;
+        batch = [];
+        // One transaction per segment: its entries, the derived rows and its segment row.
+        catalog.tx(() => {
+          for (const e of entries) {
+            insert.run(e.seq, e.time, e.type, e.actor, e.subject, canonicalJson(e.data), e.prev, e.hash);
+            evidence?.apply(e);
+          }
+          recordSegment(db, { ...seg, sealedAt: rfc3339(catalog.clock.now()) });
+        });
+      },
+    },
+    (segments, entries) => onProgress({ pass: 'insert', segments, entries }),
+  );
+  if (done.problem) {
+    // Only possible if the vault changed between the two passes.
+    opts.log?.error({ problem: done.problem }, 'ledger rebuild stopped part-way: the segments changed during the rebuild');
+  }
+  if (evidence && evidence.skipped > 0) {
+    opts.log?.warn({ skipped: evidence.skipped }, 'some evidence.ingested entries lacked the fields of an evidence row and were not rebuilt');
+  }
+  return {
+    mode: 'rebuilt',
+    ok: done.problem === null,
+    entries: done.entries,
+    segments: done.segments,
+    problems: done.problem ? [done.problem] : [],
+    evidence: evidence
+      ? { rebuilt: evidence.rebuilt, skipped: evidence.skipped }
+      : { rebuilt: 0, skipped: 0, reason: opts.evidence === false ? 'not asked for' : 'the evidence table is not empty' },
+  };
+}
+
+const MEDIA_TYPES = new Set(['video', 'audio', 'photo']);
+const RECORDED_SOURCES = new Set(['metadata', 'filename', 'mtime']);
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+function optStr(v: unknown): string | null | undefined {
+  return v === undefined || v === null ? null : typeof v === 'string' ? v : undefined;
+}
+
+function optInt(v: unknown): number | null | undefined {
+  return v === undefined || v === null ? null : Number.isSafeInteger(v) ? (v as number) : undefined;
+}
+
+/**
+ * Rebuilds `recorders` and `evidence` rows from the ledger, the only record that
+ * survives a lost catalog. It uses the fields ingest writes into `evidence.ingested`
+ * (subject = evidence id; data: sha256, size, mediaType, recorder {serial, model},
+ * officer, unit, sourcePath, sourceName, sourceMtime, recordedStart/End,
+ * recordedSource, clockDriftMs, recordedStart/EndCorrected, ingestedAt, sessionId),
+ * `evidence.wiped` (sets wiped_at) and `evidence.purged` (sets status). What the
+ * ledger does not carry (duration, media details, thumbnail) stays empty; an entry
+ * lacking a required field is counted as skipped, never guessed.
+ */
+class EvidenceRebuilder {
+  rebuilt = 0;
+  skipped = 0;
+  private readonly q;
+
+  constructor(db: Db) {
+    this.q = {
+      recorder: db.prepare(
+        `INSERT INTO recorders (serial, model, officer, unit, first_seen, last_seen) VALUES (@serial, @model, @officer, @unit, @time, @time)
+         ON CONFLICT(serial) DO UPDATE SET model = coalesce(excluded.model, model), officer = coalesce(excluded.officer, officer),
+           unit = coalesce(excluded.unit, unit), last_seen = excluded.last_seen`,
+      ),
+      evidence: db.prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, officer, unit, source_path, source_name,
+        source_mtime_ms, recorded_start, recorded_end, recorded_source, clock_drift_ms, recorded_start_corrected, recorded_end_corrected,
+        ingested_at, session_id)
+        VALUES (@id, @sha256, @size, @mediaType, @serial, @officer, @unit, @sourcePath, @sourceName,
+        @sourceMtimeMs, @recordedStart, @recordedEnd, @recordedSource, @clockDriftMs, @recordedStartCorrected, @recordedEndCorrected,
+        @ingestedAt, @sessionId)`),
+      wiped: db.prepare('UPDATE evidence SET wiped_at = ? WHERE id = ?'),
+      purged: db.prepare("UPDATE evidence SET status = 'purged' WHERE id = ?"),
+    };
+  }
+
+  /** Call inside the transaction that inserts the entry. */
+  apply(e: LedgerEntry): void {
+    if (e.type === 'evidence.wiped' && e.subject) this.q.wiped.run(e.time, e.subject);
+    else if (e.type === 'evidence.purged' && e.subject) this.q.purged.run(e.subject);
+    else if (e.type === 'evidence.ingested') {
+      const row = this.row(e);
+      if (!row) {
+        this.skipped++;
+        return;
+      }
+      try {
+        this.q.recorder.run({ serial: row.serial, model: row.model, officer: row.officer, unit: row.unit, time: e.time });
+        this.q.evidence.run(row);
+        this.rebuilt++;
+      } catch {
+        // A constraint refused the row (e.g. the same id twice). SQLite undid just that
+        // statement; the ledger entry itself is still inserted, and the skip is counted.
+        this.skipped++;
+      }
+    }
+  }
+
+  private row(e: LedgerEntry): Record<string, string | number | null> | null {
+    const d = e.data;
+    const recorder = (d.recorder ?? null) as Record<string, unknown> | null;
+    const serial = recorder && typeof recorder === 'object' ? str(recorder.serial) : null;
+    const mtime = str(d.sourceMtime);
+    const sourceMtimeMs = mtime ? Date.parse(mtime) : NaN;
+    const fields = {
+      id: str(e.subject),
+      sha256: typeof d.sha256 === 'string' && SHA256_HEX.test(d.sha256) ? d.sha256 : null,
+      size: Number.isSafeInteger(d.size) && (d.size as number) >= 0 ? (d.size as number) : null,
+      mediaType: typeof d.mediaType === 'string' && MEDIA_TYPES.has(d.mediaType) ? d.mediaType : null,
+      serial,
+      sourcePath: str(d.sourcePath),
+      sourceName: str(d.sourceName),
+      sourceMtimeMs: Number.isFinite(sourceMtimeMs) ? sourceMtimeMs : null,
+      recordedStart: str(d.recordedStart),
+      recordedSource: typeof d.recordedSource === 'string' && RECORDED_SOURCES.has(d.recordedSource) ? d.recordedSource : null,
+      ingestedAt: str(d.ingestedAt),
+      sessionId: str(d.sessionId),
+    };
+    if (Object.values(fields).some((v) => v === null)) return null;
+    const optional = {
+      model: recorder ? optStr(recorder.model) : null,
+      officer: optStr(d.officer),
+      unit: optStr(d.unit),
+      recordedEnd: optStr(d.recordedEnd),
+      clockDriftMs: optInt(d.clockDriftMs),
+      recordedStartCorrected: optStr(d.recordedStartCorrected),
+      recordedEndCorrected: optStr(d.recordedEndCorrected),
+    };
+    if (Object.values(optional).some((v) => v === undefined)) return null;
+    return { ...fields, ...(optional as Record<string, string | number | null>) };
+  }
+}

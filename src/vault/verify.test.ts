@@ -1,0 +1,100 @@
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../core/logger.js';
+import { appendEntries, ingest, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
+import { LedgerSealer, segmentKey } from './segments.js';
+import { verifyVault, type VerifyProgress } from './verify.js';
+
+async function seal(v: TestVault, segmentEntries = 10): Promise<void> {
+  await new LedgerSealer({ catalog: v.catalog, store: v.store, log: silentLogger, segmentEntries, sealIntervalSeconds: 0 }).seal({ partial: true });
+}
+
+describe('verifyVault', () => {
+  it('passes a clean vault and counts what it checked', async () => {
+    const v = await testVault();
+    appendEntries(v.catalog, 15);
+    await ingest(v, 'footage one', 'ev-1');
+    await ingest(v, 'footage two', 'ev-2');
+    await seal(v);
+    appendEntries(v.catalog, 3); // an unsealed tail is normal
+
+    const phases = new Set<string>();
+    const r = await verifyVault({ catalog: v.catalog, store: v.store, deep: true, onProgress: (p: VerifyProgress) => phases.add(p.phase) });
+    expect(r).toMatchObject({ ok: true, entries: 20, objects: 2, segments: 2, unsealed: 3, purged: 0, problems: [], deep: true });
+    expect(r.bytesHashed).toBe('footage one'.length + 'footage two'.length);
+    expect([...phases]).toEqual(['ledger', 'segments', 'objects']);
+  });
+
+  it('passes an empty vault', async () => {
+    const v = await testVault();
+    expect(await verifyVault({ catalog: v.catalog, store: v.store })).toMatchObject({ ok: true, entries: 0, objects: 0, segments: 0 });
+  });
+
+  it('reports a purged object as purged, whether it is gone or still present', async () => {
+    const v = await testVault();
+    const gone = await ingest(v, 'purged and deleted', 'ev-1');
+    const kept = await ingest(v, 'purged but still there', 'ev-2');
+    v.catalog.ledger.append({ type: 'evidence.purged', actor: 'test', subject: 'ev-1', data: { sha256: gone.sha256 } });
+    v.catalog.ledger.append({ type: 'evidence.purged', actor: 'test', subject: 'ev-2', data: { sha256: kept.sha256 } });
+    await rm(v.store.filePath(gone.key));
+    const r = await verifyVault({ catalog: v.catalog, store: v.store, deep: true });
+    expect(r).toMatchObject({ ok: true, objects: 2, purged: 2 });
+  });
+
+  it('still requires an object when a purge released only one of its references', async () => {
+    const v = await testVault();
+    const first = await ingest(v, 'same bytes twice', 'ev-1');
+    await ingest(v, 'same bytes twice', 'ev-2');
+    v.catalog.ledger.append({ type: 'evidence.purged', actor: 'test', subject: 'ev-1', data: { sha256: first.sha256 } });
+    await rm(v.store.filePath(first.key));
+    const r = await verifyVault({ catalog: v.catalog, store: v.store });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'OBJECT_MISSING', seq: first.entry.seq, key: first.key })]);
+  });
+
+  it('names an object whose size differs from the recorded one', async () => {
+    const v = await testVault();
+    const put = await v.store.putContent(Readable.from([Buffer.from('abc')]));
+    const e = v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'x', data: { sha256: put.sha256, size: 4 } });
+    const r = await verifyVault({ catalog: v.catalog, store: v.store });
+    expect(r.problems).toEqual([expect.objectContaining({ code: 'OBJECT_SIZE_MISMATCH', seq: e.seq, key: put.key })]);
+  });
+
+  it('names references without a valid sha256 and size, and entries that disagree on a size', async () => {
+    const v = await testVault();
+    const put = await ingest(v, 'twelve bytes', 'ev-1');
+    v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-2', data: { sha256: put.sha256, size: 13 } });
+    const bad = v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-3', data: { sha256: 'nope', size: 1 } });
+    const r = await verifyVault({ catalog: v.catalog, store: v.store });
+    expect(r.problems.map((p) => [p.code, p.seq])).toEqual([
+      ['REFERENCE_INVALID', bad.seq],
+      ['REFERENCE_CONFLICT', put.entry.seq],
+    ]);
+    expect(r.problems[1]!.message).toMatch(/12 and 13/);
+  });
+
+  it('reports segment objects the catalog does not know, and gaps between sealed segments', async () => {
+    const v = await testVault();
+    appendEntries(v.catalog, 30);
+    await seal(v);
+    await v.store.putNamed('ledger/segments/000000000031-000000000040.jsonl', Buffer.from('{}\n'));
+    v.catalog.db.prepare('DELETE FROM ledger_segments WHERE first_seq = 11').run();
+    const r = await verifyVault({ catalog: v.catalog, store: v.store });
+    expect(r.problems.map((p) => [p.code, p.key])).toEqual([
+      ['SEGMENT_RANGE', segmentKey(21, 30)],
+      ['SEGMENT_UNKNOWN', segmentKey(11, 20)],
+      ['SEGMENT_UNKNOWN', 'ledger/segments/000000000031-000000000040.jsonl'],
+    ]);
+    expect(r.problems[0]!.message).toMatch(/11\.\.20 unsealed/);
+  });
+
+  it('keeps at most maxProblems problems and counts the rest', async () => {
+    const v = await testVault();
+    for (let i = 0; i < 5; i++) v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: `x${i}`, data: {} });
+    const r = await verifyVault({ catalog: v.catalog, store: v.store, maxProblems: 2 });
+    expect(r.problems).toHaveLength(2);
+    expect(r.problemsOmitted).toBe(3);
+    expect(r.ok).toBe(false);
+  });
+});
