@@ -7,6 +7,7 @@ import { FolderDriver } from '../../devices/index.js';
 import { IngestService, createFollowUps, type SessionReport } from '../../ingest/index.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
+import { LedgerSealer } from '../../vault/segments.js';
 
 
 interface IngestOpts {
@@ -113,6 +114,20 @@ export function registerIngest(program: Command): void {
           });
           bars.stop();
           if (opts.followUp) await followUps.drain();
+          // A one-shot command's clean shutdown: seal what it added, so the vault alone
+          // can rebuild and check the ledger. A failure here loses nothing (the entries
+          // are in the catalog and are sealed by the next run or the daemon).
+          try {
+            await new LedgerSealer({
+              catalog: rt.catalog,
+              store: rt.store,
+              log: rt.log,
+              segmentEntries: config.ledger.segmentEntries,
+              sealIntervalSeconds: 0,
+            }).seal({ partial: true });
+          } catch (e) {
+            rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
+          }
           if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
           else process.stdout.write(human(report, dir) + '\n');
           if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
