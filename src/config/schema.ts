@@ -120,8 +120,22 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8470),
+        /** Take the client address from X-Forwarded-For (only behind a reverse proxy you run). */
+        trustProxy: z.boolean().default(false),
+        /** Lifetime of a token issued by `custody users add`, in days; 0 = never expires. */
+        tokenTtlDays: z.number().int().min(0).max(3650).default(365),
+        /** Length of an access grant when the approver gives no expiresAt. */
+        grantDefaultHours: z.number().min(0.1).max(8760).default(24),
+        /** The longest grant an approver may give. */
+        grantMaxHours: z.number().min(0.1).max(8760).default(168),
+        /** Failed sign-ins from one address within the window before it is refused (429). */
+        authFailureLimit: z.number().int().min(1).max(10000).default(20),
+        authFailureWindowSeconds: z.number().int().min(1).max(86400).default(60),
+        /** How long refused sign-ins are kept in the catalog. */
+        authFailureRetentionDays: z.number().int().min(1).max(3650).default(180),
       })
       .strict()
+      .refine((a) => a.grantDefaultHours <= a.grantMaxHours, { message: 'must not exceed grantMaxHours', path: ['grantDefaultHours'] })
       .prefault({}),
   })
   .strict();

@@ -2,12 +2,13 @@ import { m001 } from './001-ledger.js';
 import { m002 } from './002-evidence.js';
 import { m003 } from './003-jobs.js';
 import { m004 } from './004-devices.js';
+import { m005 } from './005-access.js';
 import type { Migration } from './types.js';
 
 export type { Migration };
 
 /** Every migration, in order. Append only; never edit one that has shipped. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005];
 
 for (const [i, m] of migrations.entries()) {
   if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);

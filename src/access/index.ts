@@ -1,0 +1,14 @@
+export { ROLES, isRole, can, inScope, actorOf, permissionsOf, type Role, type Permission, type Principal } from './roles.js';
+export { AuthenticationError, AccessDeniedError, HiddenError, InvalidInputError, ConflictError, type AuthFailureReason } from './errors.js';
+export { TOKEN_RE, hashToken, newToken } from './tokens.js';
+export { UsersService, validateNewUser, type User, type NewUser, type AuthResult } from './users.js';
+export {
+  AccessRequests,
+  MAX_ITEMS_PER_REQUEST,
+  type AccessRequest,
+  type AccessRequestStatus,
+  type AccessRequestsOptions,
+  type Grant,
+  type ListPosition,
+} from './access-requests.js';
+export { Audit, type Denial, type AuthFailure } from './audit.js';

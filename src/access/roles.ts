@@ -1,0 +1,75 @@
+/**
+ * Roles, what each may do, and unit scoping. Every check of "may this caller do or
+ * see this" goes through here, so the rules are in one table.
+ */
+
+export const ROLES = ['operator', 'supervisor', 'archivist', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(s: string): s is Role {
+  return (ROLES as readonly string[]).includes(s);
+}
+
+export type Permission =
+  /** Search evidence, read its metadata and thumbnail (within the unit scope). */
+  | 'evidence.read'
+  /** Ask to view footage. Viewing itself also needs an approved, unexpired grant. */
+  | 'access.request'
+  /** Approve or deny someone else's access request (Art. 13: the leader's consent). */
+  | 'access.decide'
+  /** Recorders, their health history, live docks and the event stream. */
+  | 'devices.read'
+  /** Per-unit and per-officer statistics. */
+  | 'stats.read'
+  /** The ledger and the record of refused sign-ins. */
+  | 'ledger.read'
+  /** Start a vault verification. */
+  | 'ledger.verify';
+
+const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read'];
+
+/**
+ * What each role may do. Nobody — not even an admin — views footage without an
+ * approved grant: that is checked per item, not here.
+ */
+const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  operator: new Set(ALL),
+  supervisor: new Set([...ALL, 'access.decide']),
+  archivist: new Set([...ALL, 'ledger.read']),
+  auditor: new Set([...ALL, 'ledger.read', 'ledger.verify']),
+  admin: new Set([...ALL, 'access.decide', 'ledger.read', 'ledger.verify']),
+};
+
+/** Permissions that span every unit: a unit-scoped user never has them. */
+const UNSCOPED_ONLY: ReadonlySet<Permission> = new Set(['ledger.read', 'ledger.verify']);
+
+/** The authenticated caller. */
+export interface Principal {
+  id: string;
+  name: string;
+  role: Role;
+  /** The unit (科室) the user is limited to, or null for the whole bureau. */
+  unit: string | null;
+}
+
+export function can(p: Principal, permission: Permission): boolean {
+  if (!PERMISSIONS[p.role].has(permission)) return false;
+  return !(UNSCOPED_ONLY.has(permission) && p.unit !== null);
+}
+
+export function permissionsOf(p: Principal): Permission[] {
+  return [...PERMISSIONS[p.role]].filter((perm) => can(p, perm)).sort();
+}
+
+/**
+ * May this caller see something that belongs to `unit`? A unit-scoped user sees only
+ * their unit's items; items with no unit are visible only to unscoped users.
+ */
+export function inScope(p: Principal, unit: string | null): boolean {
+  return p.unit === null || unit === p.unit;
+}
+
+/** The ledger actor for something a user did through the API. */
+export function actorOf(p: Pick<Principal, 'id'>): string {
+  return `user:${p.id}`;
+}

@@ -1,0 +1,121 @@
+import type { FastifyRequest } from 'fastify';
+import type { Audit } from '../access/audit.js';
+import { AuthenticationError, type AuthFailureReason } from '../access/errors.js';
+import type { Principal } from '../access/roles.js';
+import type { UsersService } from '../access/users.js';
+import type { Logger } from '../core/logger.js';
+import type { ApiMetrics } from './metrics.js';
+
+interface Window {
+  start: number;
+  failures: number;
+  /** Set once the limit is passed: the address is refused until the window ends. */
+  blockedUntil: number;
+}
+
+/**
+ * Counts refused sign-ins per client address in fixed windows. Past `limit` failures,
+ * the address is refused outright (429, token not even checked) until its window
+ * ends. Memory is bounded: at most `maxAddresses` windows are kept, oldest dropped.
+ */
+export class FailedAuthLimiter {
+  private readonly windows = new Map<string, Window>();
+
+  constructor(
+    private readonly opts: { limit: number; windowMs: number; maxAddresses?: number; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  /** Seconds until this address may try again, or 0 when it may now. */
+  blockedFor(ip: string): number {
+    const w = this.windows.get(ip);
+    if (!w) return 0;
+    const now = this.now();
+    if (w.blockedUntil > now) return Math.ceil((w.blockedUntil - now) / 1000);
+    if (now - w.start >= this.opts.windowMs) this.windows.delete(ip);
+    return 0;
+  }
+
+  /** Count a failure; true when this one crossed the limit (the address is now blocked). */
+  fail(ip: string): boolean {
+    const now = this.now();
+    let w = this.windows.get(ip);
+    if (!w || now - w.start >= this.opts.windowMs) {
+      if (w) this.windows.delete(ip);
+      w = { start: now, failures: 0, blockedUntil: 0 };
+      this.windows.set(ip, w);
+      const max = this.opts.maxAddresses ?? 10_000;
+      if (this.windows.size > max) this.windows.delete(this.windows.keys().next().value!);
+    }
+    w.failures++;
+    if (w.failures > this.opts.limit && w.blockedUntil === 0) {
+      w.blockedUntil = w.start + this.opts.windowMs;
+      return true;
+    }
+    return false;
+  }
+}
+
+const MESSAGES: Record<AuthFailureReason, string> = {
+  missing: 'authentication required: send Authorization: Bearer <token>',
+  malformed: 'the token is not valid',
+  unknown: 'the token is not valid',
+  revoked: 'the token is not valid',
+  expired: 'the token has expired; ask an administrator for a new one',
+  'rate-limited': 'too many failed sign-ins from this address',
+};
+
+export interface Authenticator {
+  /** Who is calling, or throws AuthenticationError (recorded, logged, counted). */
+  authenticate(req: FastifyRequest): Principal;
+}
+
+/**
+ * Bearer-token authentication with failure accounting. Unknown, malformed and revoked
+ * tokens get the same answer, so a caller learns nothing about which tokens exist;
+ * the log and the auth_failures table keep the real reason.
+ */
+export function createAuthenticator(deps: {
+  users: UsersService;
+  audit: Audit;
+  limiter: FailedAuthLimiter;
+  metrics: ApiMetrics;
+  log: Logger;
+}): Authenticator {
+  const { users, audit, limiter, metrics, log } = deps;
+
+  const record = (req: FastifyRequest, reason: AuthFailureReason, userId: string | null): void => {
+    metrics.authFailures.inc({ reason });
+    try {
+      audit.authFailure({ ip: req.ip, reason, method: req.method, url: req.url, userId });
+    } catch (e) {
+      log.error({ err: e, reqId: req.id }, 'could not record a refused sign-in');
+    }
+  };
+
+  return {
+    authenticate(req) {
+      const wait = limiter.blockedFor(req.ip);
+      if (wait > 0) {
+        metrics.authFailures.inc({ reason: 'rate-limited' });
+        log.debug({ ip: req.ip, reqId: req.id }, 'sign-in refused: address is rate-limited');
+        throw new AuthenticationError('rate-limited', `too many failed sign-ins from this address; try again in ${wait} s`, wait);
+      }
+      const header = req.headers.authorization;
+      const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
+      const result = m ? users.authenticate(m[1]!) : ({ ok: false, reason: header === undefined ? 'missing' : 'malformed', userId: null } as const);
+      if (result.ok) return result.principal;
+
+      record(req, result.reason, result.userId);
+      log.warn({ ip: req.ip, reason: result.reason, userId: result.userId, method: req.method, url: req.url.slice(0, 256), reqId: req.id }, 'sign-in refused');
+      if (limiter.fail(req.ip)) {
+        record(req, 'rate-limited', null);
+        log.warn({ ip: req.ip }, 'too many failed sign-ins: address refused until its window ends');
+      }
+      throw new AuthenticationError(result.reason, MESSAGES[result.reason]);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { FastifyRequest } from 'fastify';
+import type { AccessRequests } from '../access/access-requests.js';
+import type { Audit } from '../access/audit.js';
+import { HiddenError } from '../access/errors.js';
+import { inScope, type Permission, type Principal } from '../access/roles.js';
+import type { UsersService } from '../access/users.js';
+import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import type { ActivityBus } from '../core/activity.js';
+import { CustodyError, NotFoundError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ObjectStore } from '../vault/store.js';
+import type { ApiMetrics } from './metrics.js';
+import type { DeviceQueries } from './queries/devices.js';
+import type { EvidenceQueries } from './queries/evidence.js';
+import type { StatsQueries } from './queries/stats.js';
+import type { VerifyRunner } from './verify-runner.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on every /api/v1 route; null elsewhere. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * What the route needs: a permission, "authenticated" (any valid user), or
+     * "public" (no token). Every /api/v1 route must say; the server refuses to start
+     * otherwise.
+     */
+    access?: Permission | 'authenticated' | 'public';
+  }
+}
+
+/** Everything the routes use, built once by createApiServer. */
+export interface ApiContext {
+  config: Config;
+  catalog: Catalog;
+  store: ObjectStore;
+  log: Logger;
+  activity: ActivityBus;
+  users: UsersService;
+  access: AccessRequests;
+  audit: Audit;
+  evidence: EvidenceRepo;
+  evidenceQueries: EvidenceQueries;
+  devices: DeviceQueries;
+  stats: StatsQueries;
+  verify: VerifyRunner;
+  metrics: ApiMetrics;
+  /** Closers of open event streams, ended when the server stops. */
+  streams: Set<() => void>;
+}
+
+export const API_PREFIX = '/api/v1';
+
+/** The caller of an authenticated route (the hook guarantees one). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new CustodyError('API_NO_PRINCIPAL', 'route reached without authentication');
+  return req.principal;
+}
+
+/**
+ * An evidence item the caller may see. Another unit's item answers exactly like a
+ * missing one (404), and is recorded as a denial.
+ */
+export function visibleEvidence(ctx: ApiContext, p: Principal, id: string): Evidence {
+  const ev = ctx.evidence.get(id);
+  if (!ev) throw new NotFoundError('evidence', id);
+  if (!inScope(p, ev.unit)) throw new HiddenError('evidence', id);
+  return ev;
+}
+
+/** A request timestamp (already checked as RFC 3339 by the schema), normalised to UTC. */
+export function isoParam(name: string, value: string): string {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new CustodyError('INVALID_INPUT', `${name} is not a valid date-time`);
+  return d.toISOString();
+}

@@ -1,0 +1,178 @@
+import type { Db } from '../../catalog/index.js';
+
+export type DeviceStatus = 'in-service' | 'reported-damaged' | 'in-repair' | 'retired';
+
+/** One dock of a recorder with the pre-duty health snapshot taken then (Art. 4). */
+export interface DockRecord {
+  id: string;
+  location: string;
+  dockedAt: string;
+  undockedAt: string | null;
+  batteryPercent: number | null;
+  deviceClock: string | null;
+  clockDriftMs: number | null;
+  storageTotalBytes: number | null;
+  storageFreeBytes: number | null;
+  verdict: 'ready' | 'not-ready' | null;
+  reasons: string[];
+  clockSyncedAt: string | null;
+  sessionStatus: string | null;
+  filesIngested: number;
+  filesFailed: number;
+  bytesIngested: number;
+}
+
+export interface Device {
+  serial: string;
+  model: string | null;
+  officer: string | null;
+  unit: string | null;
+  status: DeviceStatus;
+  statusChangedAt: string | null;
+  statusNote: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  lastDock: DockRecord | null;
+}
+
+interface RecorderRow {
+  serial: string;
+  model: string | null;
+  officer: string | null;
+  unit: string | null;
+  status: DeviceStatus;
+  status_changed_at: string | null;
+  status_note: string | null;
+  first_seen: string;
+  last_seen: string;
+}
+
+interface DockRow {
+  id: string;
+  location: string;
+  docked_at: string;
+  undocked_at: string | null;
+  battery_percent: number | null;
+  device_clock: string | null;
+  clock_drift_ms: number | null;
+  storage_total_bytes: number | null;
+  storage_free_bytes: number | null;
+  verdict: 'ready' | 'not-ready' | null;
+  reasons: string;
+  clock_synced_at: string | null;
+  session_status: string | null;
+  files_ingested: number;
+  files_failed: number;
+  bytes_ingested: number;
+}
+
+const RECORDER_COLUMNS = 'serial, model, officer, unit, status, status_changed_at, status_note, first_seen, last_seen';
+const DOCK_COLUMNS = `id, location, docked_at, undocked_at, battery_percent, device_clock, clock_drift_ms, storage_total_bytes,
+  storage_free_bytes, verdict, reasons, clock_synced_at, session_status, files_ingested, files_failed, bytes_ingested`;
+
+function reasons(text: string): string[] {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+function dock(r: DockRow): DockRecord {
+  return {
+    id: r.id,
+    location: r.location,
+    dockedAt: r.docked_at,
+    undockedAt: r.undocked_at,
+    batteryPercent: r.battery_percent,
+    deviceClock: r.device_clock,
+    clockDriftMs: r.clock_drift_ms,
+    storageTotalBytes: r.storage_total_bytes,
+    storageFreeBytes: r.storage_free_bytes,
+    verdict: r.verdict,
+    reasons: reasons(r.reasons),
+    clockSyncedAt: r.clock_synced_at,
+    sessionStatus: r.session_status,
+    filesIngested: r.files_ingested,
+    filesFailed: r.files_failed,
+    bytesIngested: r.bytes_ingested,
+  };
+}
+
+export interface DeviceFilter {
+  unit?: string | undefined;
+  officer?: string | undefined;
+  status?: DeviceStatus | undefined;
+}
+
+/** The recorder registry and dock history (migrations 002 and 004), read-only. */
+export class DeviceQueries {
+  private readonly q;
+
+  constructor(db: Db) {
+    this.q = {
+      list: db.prepare<Record<string, string | number | null>, RecorderRow>(
+        `SELECT ${RECORDER_COLUMNS} FROM recorders
+         WHERE serial > @after
+           AND (@scope IS NULL OR unit = @scope)
+           AND (@unit IS NULL OR unit = @unit)
+           AND (@officer IS NULL OR officer = @officer)
+           AND (@status IS NULL OR status = @status)
+         ORDER BY serial LIMIT @limit`,
+      ),
+      get: db.prepare<[string], RecorderRow>(`SELECT ${RECORDER_COLUMNS} FROM recorders WHERE serial = ?`),
+      unitOf: db.prepare<[string], { unit: string | null }>('SELECT unit FROM recorders WHERE serial = ?'),
+      lastDock: db.prepare<[string], DockRow>(`SELECT ${DOCK_COLUMNS} FROM docks WHERE recorder_serial = ? ORDER BY docked_at DESC, id DESC LIMIT 1`),
+      docks: db.prepare<[string, string, string, string, number], DockRow>(
+        `SELECT ${DOCK_COLUMNS} FROM docks WHERE recorder_serial = ? AND (docked_at < ? OR (docked_at = ? AND id < ?))
+         ORDER BY docked_at DESC, id DESC LIMIT ?`,
+      ),
+    };
+  }
+
+  list(scopeUnit: string | null, f: DeviceFilter, afterSerial: string | null, limit: number): Device[] {
+    const rows = this.q.list.all({
+      after: afterSerial ?? '',
+      scope: scopeUnit,
+      unit: f.unit ?? null,
+      officer: f.officer ?? null,
+      status: f.status ?? null,
+      limit,
+    });
+    return rows.map((r) => this.device(r));
+  }
+
+  get(serial: string): Device | null {
+    const r = this.q.get.get(serial);
+    return r ? this.device(r) : null;
+  }
+
+  /** The unit a recorder belongs to; undefined when the recorder is unknown. */
+  unitOf(serial: string): string | null | undefined {
+    const r = this.q.unitOf.get(serial);
+    return r ? r.unit : undefined;
+  }
+
+  /** Docks of one recorder, newest first. */
+  docks(serial: string, after: { dockedAt: string; id: string } | null, limit: number): DockRecord[] {
+    const at = after?.dockedAt ?? '\uffff';
+    return this.q.docks.all(serial, at, at, after?.id ?? '', limit).map(dock);
+  }
+
+  private device(r: RecorderRow): Device {
+    const last = this.q.lastDock.get(r.serial);
+    return {
+      serial: r.serial,
+      model: r.model,
+      officer: r.officer,
+      unit: r.unit,
+      status: r.status,
+      statusChangedAt: r.status_changed_at,
+      statusNote: r.status_note,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+      lastDock: last ? dock(last) : null,
+    };
+  }
+}

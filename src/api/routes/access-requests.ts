@@ -1,0 +1,143 @@
+import Type from 'typebox';
+import { MAX_ITEMS_PER_REQUEST, type AccessRequest } from '../../access/access-requests.js';
+import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, IdParams, Nullable, Uuid } from '../schemas.js';
+import type { ApiApp } from '../server.js';
+
+const Person = Type.Object({ id: Type.String(), name: Type.String() });
+
+const AccessRequestSchema = Type.Object({
+  id: Type.String(),
+  requester: Person,
+  reason: Type.String(),
+  status: Type.Enum(['pending', 'approved', 'denied', 'expired']),
+  createdAt: Type.String(),
+  decidedBy: Nullable(Person),
+  decidedAt: Nullable(Type.String()),
+  decisionNote: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String({ description: 'when the grant ends (approved and expired requests)' })),
+  expiredAt: Nullable(Type.String()),
+  evidenceIds: Type.Array(Type.String()),
+});
+
+const CreateBody = Type.Object(
+  {
+    evidenceIds: Type.Array(Uuid, { minItems: 1, maxItems: MAX_ITEMS_PER_REQUEST }),
+    reason: Type.String({ minLength: 1, maxLength: 2000 }),
+  },
+  { additionalProperties: false },
+);
+
+const Note = Type.String({ maxLength: 2000 });
+const ApproveBody = Type.Object({ expiresAt: Type.Optional(DateTime), note: Type.Optional(Note) }, { additionalProperties: false });
+const DenyBody = Type.Object({ note: Type.Optional(Note) }, { additionalProperties: false });
+
+const ListQuery = Type.Object(
+  {
+    view: Type.Optional(Type.Enum(['mine', 'to-decide'], { default: 'mine', description: 'mine: my requests; to-decide: pending requests I may decide' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+);
+
+const DECISION_ERRORS = { 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS } as const;
+
+export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.post(
+    `${API_PREFIX}/access-requests`,
+    {
+      config: { access: 'access.request' },
+      schema: {
+        tags: ['access'],
+        summary: 'Ask to view footage (Art. 13)',
+        description: `Names 1 to ${MAX_ITEMS_PER_REQUEST} evidence items in the caller's scope and a reason. Requests by case arrive with cases.`,
+        body: CreateBody,
+        response: { 201: AccessRequestSchema, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const created = ctx.access.create(principalOf(req), { evidenceIds: req.body.evidenceIds, reason: req.body.reason });
+      return reply.code(201).header('location', `${API_PREFIX}/access-requests/${created.id}`).send(created);
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/access-requests`,
+    {
+      config: { access: 'access.request' },
+      schema: {
+        tags: ['access'],
+        summary: 'My requests, or the pending requests I may decide',
+        querystring: ListQuery,
+        response: { 200: Type.Object({ items: Type.Array(AccessRequestSchema), next: Nullable(Type.String()) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const view = req.query.view ?? 'mine';
+      const limit = req.query.limit ?? 50;
+      const tag = `access-requests:${view}`;
+      const c = req.query.cursor === undefined ? null : decodeCursor(tag, req.query.cursor, ['string', 'string']);
+      const after = c ? { createdAt: c[0] as string, id: c[1] as string } : null;
+      const rows: AccessRequest[] = view === 'mine' ? ctx.access.listMine(p, after, limit + 1) : ctx.access.listToDecide(p, after, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items, next: rows.length > limit && last ? encodeCursor(tag, [last.createdAt, last.id]) : null };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/access-requests/:id`,
+    {
+      config: { access: 'access.request' },
+      schema: { tags: ['access'], summary: 'One access request', params: IdParams, response: { 200: AccessRequestSchema, 404: ErrorBody, ...COMMON_ERRORS } },
+    },
+    async (req) => ctx.access.get(principalOf(req), req.params.id),
+  );
+
+  // A decision may be posted with no body at all.
+  const emptyBodyIsObject = async (req: { body: unknown }): Promise<void> => {
+    if (req.body === undefined || req.body === null) req.body = {};
+  };
+
+  app.post(
+    `${API_PREFIX}/access-requests/:id/approve`,
+    {
+      config: { access: 'access.decide' },
+      preValidation: emptyBodyIsObject,
+      schema: {
+        tags: ['access'],
+        summary: "Approve someone else's request",
+        description: 'By a supervisor or admin who is not the requester, within their unit. expiresAt defaults to api.grantDefaultHours from now and may be at most api.grantMaxHours away.',
+        params: IdParams,
+        body: ApproveBody,
+        response: { 200: AccessRequestSchema, ...DECISION_ERRORS },
+      },
+    },
+    async (req) => {
+      const expiresAt = req.body.expiresAt === undefined ? undefined : new Date(isoParam('expiresAt', req.body.expiresAt));
+      return ctx.access.approve(principalOf(req), req.params.id, {
+        ...(expiresAt ? { expiresAt } : {}),
+        ...(req.body.note !== undefined ? { note: req.body.note } : {}),
+      });
+    },
+  );
+
+  app.post(
+    `${API_PREFIX}/access-requests/:id/deny`,
+    {
+      config: { access: 'access.decide' },
+      preValidation: emptyBodyIsObject,
+      schema: {
+        tags: ['access'],
+        summary: "Deny someone else's request",
+        params: IdParams,
+        body: DenyBody,
+        response: { 200: AccessRequestSchema, ...DECISION_ERRORS },
+      },
+    },
+    async (req) => ctx.access.deny(principalOf(req), req.params.id, req.body.note !== undefined ? { note: req.body.note } : {}),
+  );
+}

@@ -1,0 +1,246 @@
+import Type from 'typebox';
+import { HiddenError } from '../../access/errors.js';
+import { inScope, type Principal } from '../../access/roles.js';
+import type { ActivityEvent, DockInfo, DockProgress } from '../../core/activity.js';
+import { NotFoundError } from '../../core/errors.js';
+import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { COMMON_ERRORS, Cursor, ErrorBody, Label, Nullable, Serial } from '../schemas.js';
+import type { ApiApp } from '../server.js';
+
+const DeviceStatus = Type.Enum(['in-service', 'reported-damaged', 'in-repair', 'retired']);
+
+const Dock = Type.Object({
+  id: Type.String(),
+  location: Type.String(),
+  dockedAt: Type.String(),
+  undockedAt: Nullable(Type.String()),
+  batteryPercent: Nullable(Type.Number()),
+  deviceClock: Nullable(Type.String()),
+  clockDriftMs: Nullable(Type.Integer()),
+  storageTotalBytes: Nullable(Type.Integer()),
+  storageFreeBytes: Nullable(Type.Integer()),
+  verdict: Nullable(Type.Enum(['ready', 'not-ready'])),
+  reasons: Type.Array(Type.String()),
+  clockSyncedAt: Nullable(Type.String()),
+  sessionStatus: Nullable(Type.String()),
+  filesIngested: Type.Integer(),
+  filesFailed: Type.Integer(),
+  bytesIngested: Type.Integer(),
+});
+
+const Device = Type.Object({
+  serial: Type.String(),
+  model: Nullable(Type.String()),
+  officer: Nullable(Type.String()),
+  unit: Nullable(Type.String()),
+  status: DeviceStatus,
+  statusChangedAt: Nullable(Type.String()),
+  statusNote: Nullable(Type.String()),
+  firstSeen: Type.String(),
+  lastSeen: Type.String(),
+  lastDock: Nullable(Dock),
+});
+
+const LiveDock = Type.Object({
+  dockId: Type.String(),
+  sessionId: Nullable(Type.String()),
+  serial: Nullable(Type.String()),
+  location: Type.String(),
+  dockedAt: Type.String(),
+  verdict: Nullable(Type.Enum(['ready', 'not-ready'])),
+  reasons: Type.Array(Type.String()),
+  progress: Nullable(
+    Type.Object({
+      filesDone: Type.Integer(),
+      filesTotal: Type.Integer(),
+      bytesDone: Type.Integer(),
+      bytesTotal: Type.Integer(),
+      rate: Type.Number({ description: 'bytes per second' }),
+      etaSeconds: Nullable(Type.Number()),
+    }),
+  ),
+});
+
+/** Events a slow client has not read past this are not queued: the stream is closed. */
+const MAX_BUFFERED = 1024 * 1024;
+const HEARTBEAT_MS = 15_000;
+
+/** The serial an activity event is about (null: not known yet). */
+function serialOf(e: ActivityEvent): string | null {
+  switch (e.type) {
+    case 'dock':
+      return e.dock.serial;
+    case 'progress':
+      return e.progress.serial;
+    case 'ingested':
+    case 'undock':
+      return e.serial;
+    case 'flag':
+      return typeof e.flag.serial === 'string' ? e.flag.serial : null;
+  }
+}
+
+export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
+  /** Is a recorder (by serial) in the caller's scope? Unidentified recorders: only for unscoped users. */
+  const serialVisible = (p: Principal, serial: string | null): boolean => {
+    if (p.unit === null) return true;
+    if (serial === null) return false;
+    const unit = ctx.devices.unitOf(serial);
+    return unit !== undefined && inScope(p, unit);
+  };
+  const eventVisible = (p: Principal, e: ActivityEvent): boolean => {
+    if (p.unit === null) return true;
+    if (e.type === 'flag' && typeof e.flag.unit === 'string') return e.flag.unit === p.unit;
+    return serialVisible(p, serialOf(e));
+  };
+
+  app.get(
+    `${API_PREFIX}/devices`,
+    {
+      config: { access: 'devices.read' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Recorders with their status and last dock',
+        querystring: Type.Object(
+          {
+            unit: Type.Optional(Label),
+            officer: Type.Optional(Label),
+            status: Type.Optional(DeviceStatus),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+            cursor: Type.Optional(Cursor),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(Device), next: Nullable(Type.String()) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const limit = req.query.limit ?? 100;
+      const after = req.query.cursor === undefined ? null : (decodeCursor('devices', req.query.cursor, ['string'])[0] as string);
+      const rows = ctx.devices.list(p.unit, { unit: req.query.unit, officer: req.query.officer, status: req.query.status }, after, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items, next: rows.length > limit && last ? encodeCursor('devices', [last.serial]) : null };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/devices/:id`,
+    {
+      config: { access: 'devices.read' },
+      schema: {
+        tags: ['devices'],
+        summary: 'One recorder with its dock and health history, newest first',
+        params: Type.Object({ id: Serial }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })), cursor: Type.Optional(Cursor) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ device: Device, docks: Type.Array(Dock), next: Nullable(Type.String()) }), 404: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const device = ctx.devices.get(req.params.id);
+      if (!device) throw new NotFoundError('device', req.params.id);
+      if (!inScope(p, device.unit)) throw new HiddenError('device', req.params.id);
+      const limit = req.query.limit ?? 50;
+      const tag = `docks:${device.serial}`;
+      const c = req.query.cursor === undefined ? null : decodeCursor(tag, req.query.cursor, ['string', 'string']);
+      const rows = ctx.devices.docks(device.serial, c ? { dockedAt: c[0] as string, id: c[1] as string } : null, limit + 1);
+      const docks = rows.slice(0, limit);
+      const last = docks[docks.length - 1];
+      return { device, docks, next: rows.length > limit && last ? encodeCursor(tag, [last.dockedAt, last.id]) : null };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/docks`,
+    {
+      config: { access: 'devices.read' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Recorders docked now, with ingest progress',
+        response: { 200: Type.Object({ items: Type.Array(LiveDock) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const items = ctx.activity
+        .docks()
+        .filter((d) => serialVisible(p, d.dock.serial))
+        .map((d: { dock: DockInfo; progress: DockProgress | null }) => ({
+          ...d.dock,
+          progress: d.progress
+            ? {
+                filesDone: d.progress.filesDone,
+                filesTotal: d.progress.filesTotal,
+                bytesDone: d.progress.bytesDone,
+                bytesTotal: d.progress.bytesTotal,
+                rate: d.progress.rate,
+                etaSeconds: d.progress.etaSeconds,
+              }
+            : null,
+        }));
+      return { items };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/events`,
+    {
+      config: { access: 'devices.read' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag',
+        description:
+          'text/event-stream; each event has `event: <type>` and `data: <JSON>`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
+        response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...COMMON_ERRORS },
+      },
+    },
+    (req, reply) => {
+      const p = principalOf(req);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': String(req.id),
+      });
+      let open = true;
+      const close = (): void => {
+        if (!open) return;
+        open = false;
+        clearInterval(heartbeat);
+        unsubscribe();
+        ctx.streams.delete(close);
+        res.end();
+      };
+      const write = (text: string): void => {
+        if (!open) return;
+        if (res.writableLength > MAX_BUFFERED) {
+          ctx.log.warn({ reqId: req.id, user: p.id }, 'event stream client too slow; disconnected');
+          close();
+          return;
+        }
+        res.write(text);
+      };
+      const unsubscribe = ctx.activity.subscribe((e) => {
+        if (!eventVisible(p, e)) return;
+        const { type, ...rest } = e;
+        const data = type === 'dock' ? e.dock : type === 'progress' ? e.progress : type === 'flag' ? e.flag : rest;
+        write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+      });
+      const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      ctx.streams.add(close);
+      req.raw.on('close', close);
+      res.on('error', close);
+      write(': connected\n\n');
+    },
+  );
+}

@@ -1,0 +1,279 @@
+import Type from 'typebox';
+import type { Readable } from 'node:stream';
+import type { Evidence } from '../../catalog/index.js';
+import { CustodyError } from '../../core/errors.js';
+import { rfc3339 } from '../../core/time.js';
+import { actorOf } from '../../access/roles.js';
+import { AccessDeniedError, InvalidInputError } from '../../access/errors.js';
+import { contentKey } from '../../vault/store.js';
+import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { parseRange } from '../range.js';
+import { EvidenceQueries, type EvidenceSummary as Summary, type TimeField } from '../queries/evidence.js';
+import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, EvidenceSummary, IdParams, Label, LedgerEntry, MediaType, Nullable, Serial } from '../schemas.js';
+import type { ApiApp } from '../server.js';
+
+const SearchQuery = Type.Object(
+  {
+    officer: Type.Optional(Label),
+    device: Type.Optional(Serial),
+    unit: Type.Optional(Label),
+    type: Type.Optional(MediaType),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+    time: Type.Optional(Type.Enum(['recorded', 'ingested'], { default: 'recorded', description: 'which time from/to and the order use' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+);
+
+const EvidenceDetail = Type.Object({
+  ...EvidenceSummary.properties,
+  recorded: Type.Object({
+    start: Type.String({ description: 'as the recorder reported it' }),
+    end: Nullable(Type.String()),
+    source: Type.Enum(['metadata', 'filename', 'mtime']),
+    clockDriftMs: Nullable(Type.Integer()),
+    startCorrected: Nullable(Type.String()),
+    endCorrected: Nullable(Type.String()),
+  }),
+  source: Type.Object({ path: Type.String(), name: Type.String(), mtime: Type.String() }),
+  sessionId: Type.String(),
+  wipedAt: Nullable(Type.String()),
+  media: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  ledger: Type.Array(LedgerEntry, { description: "the item's custody history: its ledger entries other than access.*" }),
+  accessEntries: Type.Integer({ description: 'how many access.* ledger entries name this item (auditors read them at GET /ledger?subject=)' }),
+  grant: Nullable(Type.Object({ requestId: Type.String(), expiresAt: Type.String() }, { description: "the caller's grant to view the content, if any" })),
+});
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  avi: 'video/x-msvideo',
+  mkv: 'video/x-matroska',
+  ts: 'video/mp2t',
+  wav: 'audio/wav',
+  mp3: 'audio/mpeg',
+  aac: 'audio/aac',
+  amr: 'audio/amr',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+};
+
+function extensionOf(name: string): string {
+  const m = /\.([A-Za-z0-9]{1,5})$/.exec(name);
+  return m ? m[1]!.toLowerCase() : '';
+}
+
+function summaryOf(ev: Evidence): Summary {
+  return {
+    id: ev.id,
+    sha256: ev.sha256,
+    size: ev.size,
+    type: ev.mediaType,
+    officer: ev.officer,
+    device: ev.recorderSerial,
+    unit: ev.unit,
+    recordedAt: ev.recordedStartCorrected ?? ev.recordedStart,
+    recordedEnd: ev.recordedEndCorrected ?? ev.recordedEnd,
+    ingestedAt: ev.ingestedAt,
+    durationMs: ev.durationMs,
+    status: ev.status,
+    thumbnail: ev.thumbnailSha256 !== null,
+  };
+}
+
+/** A stream as a reply body (the schema-typed send() only knows the documented string form). */
+const asBody = (s: Readable): string => s as unknown as string;
+
+function requireLive(ev: Evidence): void {
+  if (ev.status === 'purged') throw new CustodyError('EVIDENCE_PURGED', `evidence ${ev.id} was purged under the retention policy; its record remains`);
+}
+
+export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.get(
+    `${API_PREFIX}/evidence`,
+    {
+      config: { access: 'evidence.read' },
+      schema: {
+        tags: ['evidence'],
+        summary: 'Search evidence, newest first',
+        description:
+          'Filters combine with AND and with the caller\'s unit scope. `from` is inclusive, `to` exclusive. Pages follow `next` (a cursor) until it is null.',
+        querystring: SearchQuery,
+        response: { 200: Type.Object({ items: Type.Array(EvidenceSummary), next: Nullable(Type.String()) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const q = req.query;
+      const time = (q.time ?? 'recorded') as TimeField;
+      const limit = q.limit ?? 50;
+      const from = q.from === undefined ? undefined : isoParam('from', q.from);
+      const to = q.to === undefined ? undefined : isoParam('to', q.to);
+      if (from !== undefined && to !== undefined && from >= to) throw new InvalidInputError('from must be before to');
+      const tag = `evidence:${time}`;
+      const after = q.cursor === undefined ? null : decodeCursor(tag, q.cursor, ['string', 'string']);
+      const items = ctx.evidenceQueries.search(
+        p.unit,
+        { officer: q.officer, device: q.device, unit: q.unit, type: q.type, from, to, time },
+        after ? { t: after[0] as string, id: after[1] as string } : null,
+        limit + 1,
+      );
+      const page = items.slice(0, limit);
+      const last = page[page.length - 1];
+      const next = items.length > limit && last ? EvidenceQueries.position(last, time) : null;
+      return { items: page, next: next ? encodeCursor(tag, [next.t, next.id]) : null };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/evidence/:id`,
+    {
+      config: { access: 'evidence.read' },
+      schema: {
+        tags: ['evidence'],
+        summary: 'One item: metadata, media information, custody history',
+        description: 'Retention dates, holds, cases and flags are added by later issues.',
+        params: IdParams,
+        response: { 200: EvidenceDetail, 404: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const ev = visibleEvidence(ctx, p, req.params.id);
+      const history = ctx.evidenceQueries.history(ev.id);
+      return {
+        ...summaryOf(ev),
+        recorded: {
+          start: ev.recordedStart,
+          end: ev.recordedEnd,
+          source: ev.recordedSource,
+          clockDriftMs: ev.clockDriftMs,
+          startCorrected: ev.recordedStartCorrected,
+          endCorrected: ev.recordedEndCorrected,
+        },
+        source: { path: ev.sourcePath, name: ev.sourceName, mtime: rfc3339(new Date(ev.sourceMtimeMs)) },
+        sessionId: ev.sessionId,
+        wipedAt: ev.wipedAt,
+        media: ev.media,
+        ledger: history.entries,
+        accessEntries: history.accessEntries,
+        grant: ctx.access.grantFor(p.id, ev.id),
+      };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/evidence/:id/thumbnail`,
+    {
+      config: { access: 'evidence.read' },
+      schema: {
+        tags: ['evidence'],
+        summary: 'The WebP thumbnail (no access request needed within scope)',
+        params: IdParams,
+        response: {
+          200: { description: 'image/webp', content: { 'image/webp': { schema: { type: 'string', format: 'binary' } } } },
+          304: { description: 'not modified (If-None-Match)', type: 'null' },
+          404: ErrorBody, 410: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const ev = visibleEvidence(ctx, p, req.params.id);
+      requireLive(ev);
+      if (ev.thumbnailSha256 === null) throw new CustodyError('NOT_FOUND', `evidence ${ev.id} has no thumbnail (yet)`);
+      const etag = `"${ev.thumbnailSha256}"`;
+      void reply.header('etag', etag).header('cache-control', 'private, max-age=86400, immutable');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send(null);
+      const body = await ctx.store.get(contentKey(ev.thumbnailSha256));
+      return reply.type('image/webp').send(asBody(body));
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/evidence/:id/content`,
+    {
+      exposeHeadRoute: false,
+      config: { access: 'evidence.read' },
+      schema: {
+        tags: ['evidence'],
+        summary: 'The footage itself, streamed; supports Range (206)',
+        description:
+          'Needs an approved, unexpired access request for this user and item, else 403 ACCESS_GRANT_REQUIRED. Every answer that carries footage (each range too) is registered in the ledger as access.viewed before any byte is sent. A range starting past the end: 416.',
+        params: IdParams,
+        headers: Type.Object({ range: Type.Optional(Type.String({ maxLength: 1024 })), 'if-range': Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: {
+          200: { description: 'the whole object', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          206: { description: 'one byte range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          404: ErrorBody,
+          410: ErrorBody,
+          416: ErrorBody,
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const ev = visibleEvidence(ctx, p, req.params.id);
+      requireLive(ev);
+      const grant = ctx.access.grantFor(p.id, ev.id);
+      if (!grant) {
+        throw new AccessDeniedError(
+          'ACCESS_GRANT_REQUIRED',
+          `viewing evidence ${ev.id} needs an approved access request: POST ${API_PREFIX}/access-requests, then approval by a supervisor`,
+          ev.id,
+        );
+      }
+      const etag = `"${ev.sha256}"`;
+      const ifRange = req.headers['if-range'];
+      const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
+      const range = parseRange(rangeHeader, ev.size);
+      if (range.kind === 'unsatisfiable') {
+        void reply.header('content-range', `bytes */${ev.size}`);
+        throw new CustodyError('RANGE_NOT_SATISFIABLE', `the range is outside the object's ${ev.size} bytes`);
+      }
+      const start = range.kind === 'range' ? range.start : 0;
+      const end = range.kind === 'range' ? range.end : ev.size - 1;
+      const bytes = ev.size === 0 ? 0 : end - start + 1;
+
+      // Open first (a missing object must not be registered as viewed), then register,
+      // then send: nothing is sent that the ledger does not record.
+      const body = await ctx.store.get(contentKey(ev.sha256), bytes > 0 ? { start, end } : undefined);
+      try {
+        ctx.catalog.tx(() =>
+          ctx.catalog.ledger.append({
+            type: 'access.viewed',
+            actor: actorOf(p),
+            subject: ev.id,
+            data: {
+              sha256: ev.sha256,
+              size: ev.size,
+              range: range.kind === 'range' ? { start, end } : null,
+              bytes,
+              grant: grant.requestId,
+              ip: req.ip,
+            },
+          }),
+        );
+      } catch (e) {
+        body.destroy();
+        throw e;
+      }
+      ctx.metrics.accessViews.inc();
+      ctx.metrics.accessViewBytes.inc(bytes);
+      const type = CONTENT_TYPES[extensionOf(ev.sourceName)] ?? 'application/octet-stream';
+      void reply
+        .header('accept-ranges', 'bytes')
+        .header('etag', etag)
+        .header('cache-control', 'private, no-store')
+        .header('content-disposition', `inline; filename="${ev.id}.${extensionOf(ev.sourceName) || 'bin'}"`)
+        .header('content-length', String(bytes))
+        .type(type);
+      if (range.kind === 'range') void reply.code(206).header('content-range', `bytes ${start}-${end}/${ev.size}`);
+      return reply.send(asBody(body));
+    },
+  );
+}

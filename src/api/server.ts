@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import formatsModule from 'ajv-formats';
+import Fastify, { LogController } from 'fastify';
+import { AccessRequests } from '../access/access-requests.js';
+import { Audit } from '../access/audit.js';
+import { AccessDeniedError, HiddenError } from '../access/errors.js';
+import { can } from '../access/roles.js';
+import { UsersService } from '../access/users.js';
+import { EvidenceRepo, type Catalog } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import type { ActivityBus } from '../core/activity.js';
+import type { Logger } from '../core/logger.js';
+import type { JobStats } from '../jobs/index.js';
+import type { ObjectStore } from '../vault/store.js';
+import { FailedAuthLimiter, createAuthenticator } from './auth.js';
+import { API_PREFIX, type ApiContext } from './context.js';
+import { toHttpError } from './errors.js';
+import { ApiMetrics } from './metrics.js';
+import { DeviceQueries } from './queries/devices.js';
+import { EvidenceQueries } from './queries/evidence.js';
+import { StatsQueries } from './queries/stats.js';
+import { accessRequestRoutes } from './routes/access-requests.js';
+import { deviceRoutes } from './routes/devices.js';
+import { evidenceRoutes } from './routes/evidence.js';
+import { healthRoutes } from './routes/health.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import { statsRoutes } from './routes/stats.js';
+import { VerifyRunner } from './verify-runner.js';
+
+
+export interface ApiServerDeps {
+  config: Config;
+  catalog: Catalog;
+  store: ObjectStore;
+  log: Logger;
+  activity: ActivityBus;
+  /** Queue depth for /metrics (the daemon passes its job runner's stats). */
+  jobStats?: (() => Promise<JobStats>) | undefined;
+  /** Milliseconds clock for the failed sign-in windows (tests move it). */
+  now?: () => number;
+}
+
+export interface ApiServer {
+  app: ApiApp;
+  /** Listen on api.host:api.port (port 0: any free port); resolves with the bound address. */
+  start(): Promise<{ host: string; port: number }>;
+  /** Stop taking requests, end event streams, let requests in flight finish (bounded), close. */
+  stop(): Promise<void>;
+  /** The services behind the routes (for the daemon and tests). */
+  readonly context: ApiContext;
+}
+
+/** Request bodies are small JSON documents. */
+const BODY_LIMIT = 64 * 1024;
+const SWEEP_INTERVAL_MS = 60_000;
+const CLOSE_GRACE_MS = 10_000;
+const DAY_MS = 86_400_000;
+
+// ajv-formats is CommonJS with an ES default export in its typings.
+const addFormats = ((formatsModule as unknown as { default?: unknown }).default ?? formatsModule) as (ajv: Ajv) => Ajv;
+
+function buildFastify(deps: ApiServerDeps) {
+  return Fastify({
+    loggerInstance: deps.log.child({ module: 'api' }),
+    // Requests are logged once each by the onResponse hook, without headers.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: deps.config.api.trustProxy,
+    // Request ids are ours, never taken from the client.
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+}
+
+export type ApiApp = ReturnType<typeof buildFastify>;
+
+/**
+ * Validators: query strings and path parameters are text, so they are coerced to the
+ * schema's types ("?limit=10"); bodies are JSON and are not (a number where a string
+ * is expected is a 400, not a silent conversion). Unknown properties are refused
+ * everywhere rather than dropped, so a misspelt filter is an error, not a wider search.
+ */
+function validators(): { text: Ajv; json: Ajv } {
+  const base = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false } as const;
+  const text = new Ajv({ ...base, coerceTypes: 'array' });
+  const json = new Ajv({ ...base, coerceTypes: false });
+  addFormats(text);
+  addFormats(json);
+  return { text, json };
+}
+
+/**
+ * The HTTP API: fastify on api.host:api.port. See docs/api.md.
+ *
+ * Invariants:
+ * - Every /api/v1 route declares what it needs (`config.access`); the server refuses
+ *   to build a route that does not.
+ * - Authentication runs before the body is read; a refused caller never gets a 400.
+ * - Errors become HTTP only in the error handler (errors.ts); 5xx never show internals.
+ * - Every refusal of an identified user is ledgered (access.denied); every refusal of
+ *   an unidentified one is recorded in auth_failures.
+ */
+export function createApiServer(deps: ApiServerDeps): ApiServer {
+  const { config, catalog, store, log, activity } = deps;
+  const apiLog = log.child({ module: 'api' });
+  const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats });
+  const users = new UsersService(catalog);
+  const audit = new Audit(catalog);
+  const ctx: ApiContext = {
+    config,
+    catalog,
+    store,
+    log: apiLog,
+    activity,
+    users,
+    audit,
+    access: new AccessRequests({ catalog, grantDefaultHours: config.api.grantDefaultHours, grantMaxHours: config.api.grantMaxHours }),
+    evidence: new EvidenceRepo(catalog.db),
+    evidenceQueries: new EvidenceQueries(catalog.db),
+    devices: new DeviceQueries(catalog.db),
+    stats: new StatsQueries(catalog.db),
+    verify: new VerifyRunner({ catalog, store, log: apiLog }),
+    metrics,
+    streams: new Set(),
+  };
+  const limiter = new FailedAuthLimiter({
+    limit: config.api.authFailureLimit,
+    windowMs: config.api.authFailureWindowSeconds * 1000,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const authenticator = createAuthenticator({ users, audit, limiter, metrics, log: apiLog });
+
+  const app = buildFastify(deps);
+  const { text, json } = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? json : text).compile(schema));
+  // Bodies are JSON only; anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRoute', (route) => {
+    const url = route.url ?? route.path;
+    if (url.startsWith(API_PREFIX) && route.config?.access === undefined) {
+      throw new Error(`route ${route.method} ${url} does not declare config.access`);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const access = req.routeOptions.config.access;
+    if (access === undefined || access === 'public') return;
+    const principal = authenticator.authenticate(req);
+    req.principal = principal;
+    if (access !== 'authenticated' && !can(principal, access)) {
+      throw new AccessDeniedError(
+        'FORBIDDEN',
+        principal.unit !== null && (access === 'ledger.read' || access === 'ledger.verify')
+          ? 'the ledger spans every unit: a unit-scoped user may not read it'
+          : `role ${principal.role} may not do this (needs ${access})`,
+      );
+    }
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    void reply.header('x-request-id', req.id).header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    apiLog.info(
+      { reqId: req.id, method: req.method, route, url: req.url.slice(0, 512), status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.principal?.id },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const h = toHttpError(err);
+    if (h.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
+    const p = req.principal;
+    if (p && (err instanceof AccessDeniedError || err instanceof HiddenError)) {
+      try {
+        audit.denied({
+          principal: p,
+          code: err instanceof HiddenError ? 'OUT_OF_SCOPE' : err.code,
+          message: err.message,
+          subject: err.subject,
+          method: req.method,
+          route: req.routeOptions.url ?? req.url.slice(0, 256),
+          ip: req.ip,
+        });
+      } catch (e) {
+        req.log.error({ err: e, reqId: req.id }, 'could not ledger a denied request');
+      }
+      req.log.warn({ reqId: req.id, user: p.id, code: err.code, subject: err.subject }, 'request denied');
+    }
+    void reply.code(h.status).headers(h.headers);
+    if (h.status >= 500) void reply.removeHeader('content-range');
+    return reply.send({ error: { code: h.code, message: h.message, ...(h.status >= 500 ? { requestId: String(req.id) } : {}) } });
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /docs` } }),
+  );
+
+  void app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'custody API',
+        version: '1',
+        description:
+          'Supervisors, archivists and auditors query the evidence vault; footage is viewed only under an approved, time-limited access request, and every view is ledgered. See docs/api.md.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'a token from `custody users add`' } } },
+      security: [{ bearerAuth: [] }],
+      tags: [
+        { name: 'evidence' },
+        { name: 'access', description: 'access requests and grants (Art. 13)' },
+        { name: 'devices' },
+        { name: 'ledger' },
+        { name: 'stats' },
+        { name: 'users' },
+        { name: 'health' },
+      ],
+    },
+  });
+  // The reference UI's assets are served from node_modules: it works offline.
+  void app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+
+  void app.register(async (scope) => {
+    const a = scope as unknown as ApiApp;
+    healthRoutes(a, ctx);
+    evidenceRoutes(a, ctx);
+    accessRequestRoutes(a, ctx);
+    deviceRoutes(a, ctx);
+    ledgerRoutes(a, ctx);
+    statsRoutes(a, ctx);
+  });
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const sweep = (): void => {
+    try {
+      const expired = ctx.access.expireDue();
+      if (expired > 0) apiLog.info({ expired }, 'access grants expired');
+      const now = catalog.clock.now().getTime();
+      const pruned = audit.pruneAuthFailures(new Date(now - config.api.authFailureRetentionDays * DAY_MS));
+      if (pruned > 0) apiLog.info({ pruned }, 'old refused sign-ins pruned');
+    } catch (e) {
+      apiLog.error({ err: e }, 'access sweep failed');
+    }
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    context: ctx,
+    async start() {
+      metrics.start();
+      sweep();
+      sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS);
+      sweepTimer.unref();
+      await app.listen({ host: config.api.host, port: config.api.port });
+      const addr = app.server.address() as AddressInfo;
+      apiLog.info({ host: addr.address, port: addr.port }, 'API listening');
+      return { host: addr.address, port: addr.port };
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweepTimer);
+        ctx.verify.stop();
+        for (const close of [...ctx.streams]) close();
+        let timer: NodeJS.Timeout | undefined;
+        const closed = app.close();
+        // Downloads in flight may take long: after a grace period they are cut.
+        await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, CLOSE_GRACE_MS)))]);
+        clearTimeout(timer);
+        if (app.server.listening) app.server.closeAllConnections();
+        await closed;
+        metrics.stop();
+        apiLog.info('API stopped');
+      })();
+      return stopping;
+    },
+  };
+}

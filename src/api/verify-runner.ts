@@ -1,0 +1,157 @@
+import type { Catalog } from '../catalog/index.js';
+import { ConflictError } from '../access/errors.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { rfc3339 } from '../core/time.js';
+import type { ObjectStore } from '../vault/store.js';
+import { verifyVault, type VerifyProblem, type VerifyProgress } from '../vault/verify.js';
+
+export interface VerifySummary {
+  ok: boolean;
+  deep: boolean;
+  startedAt: string;
+  finishedAt: string;
+  startedBy: string;
+  entries: number;
+  objects: number;
+  segments: number;
+  unsealed: number;
+  purged: number;
+  bytesHashed: number;
+  durationMs: number;
+  /** The first problems found (at most 50); `problemCount` counts them all. */
+  problems: VerifyProblem[];
+  problemCount: number;
+  /** Set when the run itself failed (the vault could not be read at all). */
+  error: string | null;
+}
+
+export interface VerifyRunning {
+  deep: boolean;
+  startedAt: string;
+  startedBy: string;
+  progress: VerifyProgress | null;
+}
+
+export interface VerifyStatus {
+  running: VerifyRunning | null;
+  last: VerifySummary | null;
+}
+
+const META_KEY = 'api.verify.last';
+const KEEP_PROBLEMS = 50;
+
+/**
+ * Runs vault verifications started through the API, one at a time, in this process.
+ * The last result is kept in the catalog (meta `api.verify.last`) so it survives a
+ * restart, and each finished run is ledgered as `vault.verified`.
+ */
+export class VerifyRunner {
+  private running: VerifyRunning | null = null;
+  private stopped = false;
+  private task: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: { catalog: Catalog; store: ObjectStore; log: Logger },
+  ) {}
+
+  status(): VerifyStatus {
+    return { running: this.running ? { ...this.running } : null, last: this.last() };
+  }
+
+  /** Start a verification in the background; 409 while one runs. */
+  start(opts: { deep: boolean; actor: string }): VerifyRunning {
+    if (this.running) throw new ConflictError('VERIFY_RUNNING', `a verification started at ${this.running.startedAt} is still running`);
+    const { catalog, store, log } = this.deps;
+    const run: VerifyRunning = { deep: opts.deep, startedAt: rfc3339(catalog.clock.now()), startedBy: opts.actor, progress: null };
+    this.running = run;
+    this.task = (async () => {
+      let summary: VerifySummary;
+      try {
+        const r = await verifyVault({ catalog, store, deep: opts.deep, onProgress: (p) => (run.progress = p) });
+        summary = {
+          ok: r.ok,
+          deep: r.deep,
+          startedAt: run.startedAt,
+          finishedAt: rfc3339(catalog.clock.now()),
+          startedBy: opts.actor,
+          entries: r.entries,
+          objects: r.objects,
+          segments: r.segments,
+          unsealed: r.unsealed,
+          purged: r.purged,
+          bytesHashed: r.bytesHashed,
+          durationMs: r.durationMs,
+          problems: r.problems.slice(0, KEEP_PROBLEMS),
+          problemCount: r.problems.length + r.problemsOmitted,
+          error: null,
+        };
+      } catch (e) {
+        summary = {
+          ok: false,
+          deep: opts.deep,
+          startedAt: run.startedAt,
+          finishedAt: rfc3339(catalog.clock.now()),
+          startedBy: opts.actor,
+          entries: 0,
+          objects: 0,
+          segments: 0,
+          unsealed: 0,
+          purged: 0,
+          bytesHashed: 0,
+          durationMs: 0,
+          problems: [],
+          problemCount: 0,
+          error: errorMessage(e),
+        };
+      }
+      // The server may have stopped (and the catalog closed) during a long deep run.
+      if (this.stopped) return;
+      try {
+        catalog.tx(() => {
+          catalog.setMeta(META_KEY, JSON.stringify(summary));
+          catalog.ledger.append({
+            type: 'vault.verified',
+            actor: opts.actor,
+            data: {
+              ok: summary.ok,
+              deep: summary.deep,
+              entries: summary.entries,
+              objects: summary.objects,
+              segments: summary.segments,
+              problems: summary.problemCount,
+              error: summary.error,
+              durationMs: summary.durationMs,
+            },
+          });
+        });
+        log.info({ ok: summary.ok, deep: summary.deep, problems: summary.problemCount, durationMs: summary.durationMs }, 'vault verification finished');
+      } catch (e) {
+        log.error({ err: e }, 'could not record the verification result');
+      } finally {
+        this.running = null;
+      }
+    })();
+    return { ...run };
+  }
+
+  /** Stop reporting; a running verification is left to finish unrecorded. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** For tests: resolves when the current run (if any) has been recorded. */
+  async settled(): Promise<void> {
+    await this.task;
+  }
+
+  private last(): VerifySummary | null {
+    const raw = this.deps.catalog.getMeta(META_KEY);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw) as VerifySummary;
+    } catch {
+      return null;
+    }
+  }
+}
