@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { S3_PROFILES, objectLockUse, requestUsesObjectLock } from './s3-profiles.js';
+import { partSizeFor } from './s3-store.js';
 
 describe('S3 compatibility profiles', () => {
   it('keep plain (WHEN_REQUIRED) checksums, path style and no Object Lock for s3rver and Swift', () => {
@@ -12,6 +13,17 @@ describe('S3 compatibility profiles', () => {
     expect(S3_PROFILES.swift.deleteObjectsContentMd5).toBe(true);
     expect(S3_PROFILES.s3rver.abortMultipartUpload).toBe(false);
     expect(S3_PROFILES.s3rver.multipartEtag).toBe('md5-of-object');
+  });
+
+  it("size parts to the store's part limit (Swift: 1,000)", () => {
+    const MiB = 1024 * 1024;
+    expect(S3_PROFILES.swift.maxParts).toBe(1_000);
+    expect(S3_PROFILES.aws.maxParts).toBe(10_000);
+    // 16 MiB parts hold 16,000 MiB on a default Swift; a 20 GiB recording needs bigger ones.
+    expect(partSizeFor(16 * MiB, S3_PROFILES.swift.maxParts, 1_000 * 16 * MiB)).toBe(16 * MiB);
+    expect(partSizeFor(16 * MiB, S3_PROFILES.swift.maxParts, 20 * 1024 * MiB)).toBe(21 * MiB);
+    expect(partSizeFor(16 * MiB, S3_PROFILES.aws.maxParts, 20 * 1024 * MiB)).toBe(16 * MiB);
+    expect(partSizeFor(16 * MiB, S3_PROFILES.swift.maxParts, undefined)).toBe(16 * MiB);
   });
 
   it('are frozen', () => {

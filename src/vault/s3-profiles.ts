@@ -36,6 +36,12 @@ export interface S3Profile {
   /** Largest object CopyObject copies in one request; above it UploadPartCopy is used. */
   readonly maxCopyObjectBytes: number;
   /**
+   * Most parts one multipart upload may have. S3 allows 10,000; Swift's s3api allows
+   * `max_upload_part_num` (1,000 unless its operator raised it). A put of known size
+   * raises its part size so that it fits.
+   */
+  readonly maxParts: number;
+  /**
    * Object Lock (retention, legal hold). Never sent where false: Swift treats
    * PutObjectRetention / PutObjectLegalHold as a plain PUT that REPLACES the object's
    * bytes with the XML body. custody does not use Object Lock yet.
@@ -57,6 +63,7 @@ export const S3_PROFILES: Readonly<Record<S3ProfileName, S3Profile>> = Object.fr
     conditionalCopy: true,
     abortMultipartUpload: true,
     maxCopyObjectBytes: 5 * GiB,
+    maxParts: 10_000,
     objectLock: true,
   }),
   swift: Object.freeze({
@@ -70,6 +77,7 @@ export const S3_PROFILES: Readonly<Record<S3ProfileName, S3Profile>> = Object.fr
     conditionalCopy: false,
     abortMultipartUpload: true,
     maxCopyObjectBytes: 5 * GiB,
+    maxParts: 1_000,
     objectLock: false,
   }),
   minio: Object.freeze({
@@ -83,6 +91,7 @@ export const S3_PROFILES: Readonly<Record<S3ProfileName, S3Profile>> = Object.fr
     conditionalCopy: false,
     abortMultipartUpload: true,
     maxCopyObjectBytes: 5 * GiB,
+    maxParts: 10_000,
     objectLock: false,
   }),
   s3rver: Object.freeze({
@@ -97,6 +106,7 @@ export const S3_PROFILES: Readonly<Record<S3ProfileName, S3Profile>> = Object.fr
     abortMultipartUpload: false,
     // s3rver copies a file on disk and has no UploadPartCopy (501), so never split.
     maxCopyObjectBytes: Number.POSITIVE_INFINITY,
+    maxParts: 10_000,
     objectLock: false,
   }),
 });

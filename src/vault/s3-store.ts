@@ -78,7 +78,6 @@ const MiB = 1024 * 1024;
 /** Uploads in progress live here, under the configured prefix; list() never shows them. */
 const TMP_DIR = 'tmp/';
 const STALE_TMP_MS = 6 * 60 * 60 * 1000;
-const MAX_PARTS = 10_000;
 /** UploadPartCopy part sizes: at least this, and at most S3's 5 GiB. */
 const MIN_COPY_PART = 512 * MiB;
 const MAX_COPY_PART = 5 * 1024 * MiB;
@@ -401,10 +400,8 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Part size: the configured one, raised when a known size would need more than 10,000 parts. */
   private partSizeFor(expectedSize: number | undefined): number {
-    if (expectedSize === undefined || expectedSize <= this.partSize * MAX_PARTS) return this.partSize;
-    return Math.ceil(expectedSize / MAX_PARTS / MiB) * MiB;
+    return partSizeFor(this.partSize, this.profile.maxParts, expectedSize);
   }
 
   /**
@@ -511,7 +508,7 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Server-side copy in parts, for objects larger than one CopyObject may copy. */
   private async copyMultipart(srcKey: string, dstKey: string, size: number): Promise<void> {
-    const partSize = Math.min(MAX_COPY_PART, Math.max(MIN_COPY_PART, Math.ceil(size / MAX_PARTS / MiB) * MiB));
+    const partSize = Math.min(MAX_COPY_PART, Math.max(MIN_COPY_PART, Math.ceil(size / this.profile.maxParts / MiB) * MiB));
     const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: dstKey, ContentType: 'application/octet-stream' }));
     if (!UploadId) throw new VaultError('VAULT_WRITE_FAILED', `${this.location} returned no upload id for ${dstKey}`, { retryable: true });
     const count = Math.ceil(size / partSize);
@@ -774,6 +771,16 @@ export class S3ObjectStore implements ObjectStore {
   async *listTemporary(): AsyncIterable<ObjectInfo> {
     for await (const obj of this.listRaw(this.prefix + TMP_DIR)) yield { key: obj.fullKey.slice(this.prefix.length), size: obj.size };
   }
+}
+
+/**
+ * Upload part size: the configured one, raised (in whole MiB) when a known size would
+ * need more parts than the store allows (the profile's maxParts: 10,000 on S3, 1,000 on
+ * a default Swift).
+ */
+export function partSizeFor(configured: number, maxParts: number, expectedSize: number | undefined): number {
+  if (expectedSize === undefined || expectedSize <= configured * maxParts) return configured;
+  return Math.ceil(expectedSize / maxParts / MiB) * MiB;
 }
 
 /** Skip `skip` bytes of a stream, then pass at most `want`; stops reading (and closes the source) once it has them. */
