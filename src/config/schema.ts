@@ -80,6 +80,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    checkpoints: z
+      .object({
+        /** Origin line (and signing key name) of the signed checkpoints; empty: custody/<key fingerprint, 16 hex>. */
+        origin: z.string().default('').refine((o) => o === '' || /^[^\s+]+$/u.test(o), 'must have no spaces and no "+"'),
+        /** The daemon signs a checkpoint this often when the ledger grew (seconds); 0 disables the timer. */
+        intervalSeconds: z.number().int().min(0).default(3600),
+        /** Witness folders (relative paths from the home) that receive every checkpoint. */
+        witnesses: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     ingest: z
       .object({
         /** Delete a file from the recorder after its vault copy is verified and ledgered. */

@@ -9,6 +9,7 @@ import { openObjectStore } from '../../vault/open.js';
 import { rebuildLedger } from '../../vault/rebuild.js';
 import { LedgerSealer, SEGMENT_PREFIX } from '../../vault/segments.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
+import { registerLedgerProofs } from './ledger-proof.js';
 import { describeProblem } from './verify.js';
 
 /** A positive integer option, or a UsageError naming the option. */
@@ -115,7 +116,7 @@ async function sealCommand(_opts: unknown, cmd: Command): Promise<void> {
 }
 
 export function registerLedger(program: Command): void {
-  const ledger = program.command('ledger').description('the hash-chained ledger: export, seal, rebuild');
+  const ledger = program.command('ledger').description('the hash-chained ledger: export, seal, rebuild, checkpoints and proofs');
   ledger
     .command('export')
     .description('write ledger entries as JSON Lines (one canonical entry per line; docs/ledger.md)')
@@ -132,5 +133,6 @@ export function registerLedger(program: Command): void {
     .description("rebuild the catalog's ledger from the vault's segments (or compare, when the catalog has one)")
     .option('--no-evidence', 'do not rebuild evidence rows from the entries')
     .action(rebuildCommand);
+  registerLedgerProofs(ledger);
   for (const c of ledger.commands) c.exitOverride();
 }

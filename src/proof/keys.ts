@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../core/errors.js';
+import { assertOrigin } from './checkpoint.js';
+import { ProofError } from './errors.js';
+import { ed25519Signer, ed25519Verifier, formatVerifierKey, parseVerifierKey, publicKeyFromPem, type NoteSigner, type NoteVerifier } from './note.js';
+
+/**
+ * The station key (created by `custody init`, see src/vault/station-key.ts) as the
+ * checkpoint signer. Read only: a missing key is an error, never replaced here,
+ * since checkpoints already handed out name it.
+ */
+
+function keyFiles(home: string): { privateKeyFile: string; publicKeyFile: string } {
+  const dir = join(home, 'keys');
+  return { privateKeyFile: join(dir, 'station.ed25519.pem'), publicKeyFile: join(dir, 'station.ed25519.pub.pem') };
+}
+
+async function readKeyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ProofError('CHECKPOINT_NO_KEY', `cannot read the station key ${file} (run custody init): ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+/** The origin custody uses when none is configured: custody/<first 16 hex digits of SHA-256(public key)>. */
+export function defaultOrigin(publicKey: Uint8Array): string {
+  return `custody/${createHash('sha256').update(publicKey).digest('hex').slice(0, 16)}`;
+}
+
+/** The configured origin (checkpoints.origin), or the default one for this key. */
+export function resolveOrigin(configured: string, publicKey: Uint8Array): string {
+  const origin = configured === '' ? defaultOrigin(publicKey) : configured;
+  assertOrigin(origin);
+  return origin;
+}
+
+/** The station's raw Ed25519 public key, from its public key file. */
+export async function loadStationPublicKey(home: string): Promise<Buffer> {
+  return publicKeyFromPem(await readKeyFile(keyFiles(home).publicKeyFile));
+}
+
+/** The station key as a checkpoint signer whose key name is the origin. */
+export async function loadStationSigner(home: string, configuredOrigin: string): Promise<NoteSigner> {
+  const { privateKeyFile, publicKeyFile } = keyFiles(home);
+  const pub = publicKeyFromPem(await readKeyFile(publicKeyFile));
+  const signer = ed25519Signer(resolveOrigin(configuredOrigin, pub), await readKeyFile(privateKeyFile));
+  if (!signer.publicKey.equals(pub)) throw new ProofError('CHECKPOINT_NO_KEY', `the station's public key file ${publicKeyFile} does not belong to its private key`);
+  return signer;
+}
+
+/**
+ * A trusted checkpoint key given by hand (an auditor's own copy): a verifier key
+ * string (name+keyid+base64, which names the origin), or an Ed25519 public key PEM
+ * file, used under the configured origin (or the default one for that key).
+ */
+export async function trustedVerifier(spec: string, configuredOrigin: string): Promise<NoteVerifier> {
+  if (/^[^+\s]+\+[0-9a-f]{8}\+/.test(spec.trim())) return parseVerifierKey(spec);
+  const pub = publicKeyFromPem(await readKeyFile(spec));
+  return ed25519Verifier(resolveOrigin(configuredOrigin, pub), pub);
+}
+
+/** The station's own public key as the trusted checkpoint key. */
+export async function stationVerifier(home: string, configuredOrigin: string): Promise<NoteVerifier> {
+  const pub = await loadStationPublicKey(home);
+  return ed25519Verifier(resolveOrigin(configuredOrigin, pub), pub);
+}
+
+export { formatVerifierKey };
