@@ -5,7 +5,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AccessRequests } from '../access/access-requests.js';
 import { Audit } from '../access/audit.js';
 import { AccessDeniedError, HiddenError } from '../access/errors.js';
@@ -64,6 +64,19 @@ const DAY_MS = 86_400_000;
 // ajv-formats is CommonJS with an ES default export in its typings.
 const addFormats = ((formatsModule as unknown as { default?: unknown }).default ?? formatsModule) as (ajv: Ajv) => Ajv;
 
+function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  const bad = tooLong || err.code === 'FST_ERR_BAD_URL';
+  void reply
+    .code(tooLong ? 414 : bad ? 400 : 500)
+    .header('cache-control', 'no-store')
+    .send({
+      error: bad
+        ? { code: tooLong ? 'URI_TOO_LONG' : 'BAD_REQUEST', message: tooLong ? 'a path parameter is too long' : 'the URL is not validly encoded' }
+        : { code: 'INTERNAL', message: 'internal error' },
+    });
+}
+
 function buildFastify(deps: ApiServerDeps) {
   return Fastify({
     loggerInstance: deps.log.child({ module: 'api' }),
@@ -76,6 +89,9 @@ function buildFastify(deps: ApiServerDeps) {
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    // Errors the router raises before any route or hook runs (a URL that does not
+    // decode, an over-long parameter): same error shape as everything else.
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 

@@ -4,6 +4,8 @@ import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
 import { registerLedger } from './ledger.js';
 import { registerVerify } from './verify.js';
+import { registerServe } from './serve.js';
+import { registerUsers } from './users.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -14,4 +16,6 @@ export const commands: RegisterCommand[] = [
   registerSimulate,
   registerVerify,
   registerLedger,
+  registerServe,
+  registerUsers,
 ];
