@@ -1,0 +1,290 @@
+/**
+ * npm run bench:api — GET /evidence search figures on a catalog of 1,000,000 items.
+ *
+ * 1. Seeds a fresh catalog (temp folder) with BENCH_ITEMS evidence rows (default
+ *    1,000,000) in batched transactions: 20 units, 500 officers, 400 recorders, a
+ *    year of recordings. Rows only: no footage and no per-item ledger entries (the
+ *    search does not read them).
+ * 2. Starts the real `custody serve` (via tsx) on 127.0.0.1, port 0, in a child
+ *    process, so the load generator and the server do not share an event loop.
+ * 3. For each search, runs autocannon on loopback for BENCH_SECONDS (default 10) with
+ *    BENCH_CONNECTIONS (default 10) connections, rotating the filter values, and
+ *    prints requests/s and p50/p99 latency; then runs the same query directly through
+ *    the SQL layer (EvidenceQueries.search) BENCH_SQL_RUNS times and prints its p99:
+ *    the floor under the HTTP figure.
+ *
+ * Only loopback is ever targeted; every run is bounded in time.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { v7 as uuidv7 } from 'uuid';
+import { UsersService } from '../src/access/users.js';
+import { encodeCursor } from '../src/api/cursor.js';
+import { EvidenceQueries, type EvidenceFilter } from '../src/api/queries/evidence.js';
+import { Catalog, catalogPath } from '../src/catalog/index.js';
+
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 1_000_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SQL_RUNS = Number(process.env.BENCH_SQL_RUNS ?? 2000);
+const PAGE = 50;
+const UNITS = 20;
+const OFFICERS = 500;
+const RECORDERS = 400;
+const NOW = Date.parse('2026-11-27T00:00:00.000Z');
+const YEAR_MS = 365 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const unitName = (u: number): string => `U${String(u + 1).padStart(2, '0')}`;
+const officerName = (o: number): string => `O${String(o + 1).padStart(4, '0')}`;
+const serialName = (s: number): string => `ZFY${String(s + 1).padStart(4, '0')}`;
+
+/** A small deterministic PRNG (mulberry32), so every run seeds the same catalog. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seed(catalog: Catalog): number {
+  const db = catalog.db;
+  const started = performance.now();
+  // Bench only: this catalog is thrown away, so skip the per-commit fsync.
+  db.pragma('synchronous = OFF');
+  // A large page cache keeps the 13 indexes' hot pages in memory while seeding.
+  db.pragma('cache_size = -1048576');
+  const rand = rng(42);
+  const insertRecorder = db.prepare('INSERT INTO recorders (serial, model, officer, unit, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (let s = 0; s < RECORDERS; s++) {
+      const o = Math.floor((s * OFFICERS) / RECORDERS);
+      insertRecorder.run(serialName(s), 'DSJ-T1', officerName(o), unitName(o % UNITS), '2025-11-01T00:00:00.000Z', '2026-11-26T00:00:00.000Z');
+    }
+  })();
+  const insert = db.prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, officer, unit, source_path, source_name,
+    source_mtime_ms, recorded_start, recorded_end, recorded_source, clock_drift_ms, recorded_start_corrected, recorded_end_corrected,
+    ingested_at, session_id, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const BATCH = 50_000;
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const o = Math.floor(rand() * OFFICERS);
+      const s = Math.floor((o * RECORDERS) / OFFICERS);
+      // Items arrive roughly in time order, as ingest adds them.
+      const recorded = NOW - YEAR_MS + Math.floor(((i + rand()) * YEAR_MS) / ITEMS);
+      const ingested = recorded + 1_800_000 + Math.floor(rand() * 30 * 3_600_000);
+      const r = rand();
+      const type = r < 0.8 ? 'video' : r < 0.95 ? 'audio' : 'photo';
+      const durationMs = type === 'photo' ? null : 30_000 + Math.floor(rand() * 1_800_000);
+      const drift = rand() < 0.1 ? Math.floor(rand() * 120_000) - 60_000 : null;
+      const startIso = new Date(recorded).toISOString();
+      const name = `${serialName(s)}_${i}.${type === 'video' ? 'MP4' : type === 'audio' ? 'WAV' : 'JPG'}`;
+      insert.run(
+        uuidv7({ msecs: ingested }),
+        (i.toString(16).padStart(16, '0') + 'ab').repeat(4).slice(0, 64),
+        1_000_000 + Math.floor(rand() * 500_000_000),
+        type,
+        serialName(s),
+        officerName(o),
+        unitName(o % UNITS),
+        `DCIM/${name}`,
+        name,
+        recorded,
+        startIso,
+        durationMs === null ? null : new Date(recorded + durationMs).toISOString(),
+        'metadata',
+        drift,
+        drift === null ? null : new Date(recorded - drift).toISOString(),
+        drift === null || durationMs === null ? null : new Date(recorded - drift + durationMs).toISOString(),
+        new Date(ingested).toISOString(),
+        'bench',
+        durationMs,
+      );
+    }
+  });
+  for (let i = 0; i < ITEMS; i += BATCH) {
+    batch(i, Math.min(ITEMS, i + BATCH));
+    if (process.stderr.isTTY) process.stderr.write(`\r  seeded ${Math.min(ITEMS, i + BATCH).toLocaleString('en')} / ${ITEMS.toLocaleString('en')}`);
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  db.pragma('synchronous = FULL');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  return performance.now() - started;
+}
+
+interface Scenario {
+  name: string;
+  token: 'admin' | 'scoped';
+  /** Filters, one set per request in rotation; the SQL floor uses the same sets. */
+  variants: { query: string; filter: EvidenceFilter; scope: string | null; after: { t: string; id: string } | null }[];
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The same query as the route, run directly: the floor under the HTTP latency. */
+function sqlFloor(q: EvidenceQueries, s: Scenario): { p50: number; p99: number } {
+  const times: number[] = [];
+  for (let i = 0; i < SQL_RUNS; i++) {
+    const v = s.variants[i % s.variants.length]!;
+    const t0 = performance.now();
+    q.search(v.scope, v.filter, v.after, PAGE + 1);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/** The cursor the API would give after `offset` items of this search. */
+function cursorAt(catalog: Catalog, where: string, params: unknown[], offset: number): { t: string; id: string } {
+  return catalog.db
+    .prepare(`SELECT recorded_at AS t, id FROM evidence WHERE ${where} ORDER BY recorded_at DESC, id DESC LIMIT 1 OFFSET ?`)
+    .get(...params, offset - 1) as { t: string; id: string };
+}
+
+async function startServer(home: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--home', home, '--port', '0', '--json', '--log-level', 'warn'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CUSTODY_HOME: home },
+  });
+  let out = '';
+  const url = await new Promise<string>((res, rej) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) res((JSON.parse(line) as { url: string }).url);
+    });
+    child.on('exit', (code) => rej(new Error(`custody serve exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((res) => {
+        child.on('exit', (code) => res(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function load(url: string, token: string, s: Scenario, seconds = SECONDS): Promise<autocannon.Result> {
+  let n = 0;
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { authorization: `Bearer ${token}` },
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => {
+          const v = s.variants[n++ % s.variants.length]!;
+          return { ...req, path: `/api/v1/evidence?${v.query}` };
+        },
+      },
+    ],
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'custody-bench-api-'));
+  const home = join(dir, 'home');
+  try {
+    console.log(`custody bench:api — ${ITEMS.toLocaleString('en')} evidence items, ${CONNECTIONS} connections, ${SECONDS} s per search, loopback`);
+    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+    const catalog = Catalog.open(catalogPath(home));
+    const seedMs = seed(catalog);
+    console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ITEMS / (seedMs / 1000)).toLocaleString('en')} rows/s, all 13 evidence indexes in place)`);
+    const users = new UsersService(catalog);
+    const admin = users.create({ name: 'Bench admin', role: 'admin', tokenExpiresAt: null }, 'bench').token;
+    const scoped = users.create({ name: 'Bench supervisor', role: 'supervisor', unit: unitName(6), tokenExpiresAt: null }, 'bench').token;
+
+    const from = new Date(NOW - 30 * DAY_MS).toISOString();
+    const to = new Date(NOW).toISOString();
+    const officers = Array.from({ length: 50 }, (_, i) => officerName(i * 10 + 3));
+    const units = Array.from({ length: UNITS }, (_, u) => unitName(u));
+    const recorded = (f: Partial<EvidenceFilter>): EvidenceFilter => ({ time: 'recorded', ...f });
+    const enc = (a: { t: string; id: string }): string => encodeCursor('evidence:recorded', [a.t, a.id]);
+
+    const deepUnit = units.slice(0, 5).map((u) => ({ u, after: cursorAt(catalog, 'unit = ?', [u], 20_000) }));
+    const deepAll = cursorAt(catalog, '1 = 1', [], 500_000);
+    const deepOfficer = officers.slice(0, 10).map((o) => ({ o, after: cursorAt(catalog, 'officer = ? AND recorded_at >= ? AND recorded_at < ?', [o, from, to], 2 * PAGE) }));
+    if (deepOfficer.some((d) => d.after === undefined)) throw new Error('too few items per officer for a third page: raise BENCH_ITEMS');
+
+    const scenarios: Scenario[] = [
+      {
+        name: 'officer + 30-day range, first page',
+        token: 'admin',
+        variants: officers.map((o) => ({ query: `officer=${o}&from=${from}&to=${to}&limit=${PAGE}`, filter: recorded({ officer: o, from, to }), scope: null, after: null })),
+      },
+      {
+        name: 'officer + 30-day range, page 3',
+        token: 'admin',
+        variants: deepOfficer.map(({ o, after }) => ({ query: `officer=${o}&from=${from}&to=${to}&limit=${PAGE}&cursor=${enc(after)}`, filter: recorded({ officer: o, from, to }), scope: null, after })),
+      },
+      {
+        name: 'unit, first page',
+        token: 'admin',
+        variants: units.map((u) => ({ query: `unit=${u}&limit=${PAGE}`, filter: recorded({ unit: u }), scope: null, after: null })),
+      },
+      {
+        name: 'unit, deep page (after 20,000 items)',
+        token: 'admin',
+        variants: deepUnit.map(({ u, after }) => ({ query: `unit=${u}&limit=${PAGE}&cursor=${enc(after)}`, filter: recorded({ unit: u }), scope: null, after })),
+      },
+      {
+        name: 'unit-scoped supervisor, no filter, first page',
+        token: 'scoped',
+        variants: [{ query: `limit=${PAGE}`, filter: recorded({}), scope: unitName(6), after: null }],
+      },
+      {
+        name: 'everything, deep page (after 500,000 items)',
+        token: 'admin',
+        variants: [{ query: `limit=${PAGE}&cursor=${enc(deepAll)}`, filter: recorded({}), scope: null, after: deepAll }],
+      },
+    ];
+
+    const q = new EvidenceQueries(catalog.db);
+    const floors = scenarios.map((s) => sqlFloor(q, s));
+    catalog.close();
+
+    const server = await startServer(home);
+    const rows: string[][] = [];
+    try {
+      // Warm up (JIT, schema compilation, page cache): 3 s of the first search, not counted.
+      await load(server.url, admin, scenarios[0]!, 3);
+      for (const [i, s] of scenarios.entries()) {
+        const r = await load(server.url, s.token === 'admin' ? admin : scoped, s);
+        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${s.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+        const f = floors[i]!;
+        rows.push([s.name, Math.round(r.requests.average).toLocaleString('en'), r.latency.p50.toFixed(1), r.latency.p99.toFixed(1), f.p50.toFixed(2), f.p99.toFixed(2)]);
+        console.log(`  ${s.name}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; SQL p99 ${f.p99.toFixed(2)} ms`);
+      }
+    } finally {
+      const code = await server.stop();
+      if (code !== 0) console.error(`custody serve exited with ${code}`);
+    }
+
+    const head = ['search (50 per page)', 'req/s', 'p50 ms', 'p99 ms', 'SQL p50 ms', 'SQL p99 ms'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+    console.log('');
+    console.log(line(head));
+    console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
+    for (const r of rows) console.log(line(r));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
