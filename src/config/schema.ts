@@ -127,6 +127,45 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    devices: z
+      .object({
+        /** Folders whose new entries are mounts (or users' folders of mounts); watched one level deep. */
+        mountRoots: z.array(z.string().min(1)).default(['/media', '/run/media']),
+        /** Folders into which recorders are copied by hand: each entry is docked once at rest. */
+        dropFolders: z.array(z.string().min(1)).default([]),
+        /** Seconds a drop-folder entry must be unchanged before it is docked. */
+        dropSettleSeconds: z.number().min(0).max(3600).default(10),
+        /** Profile for drop-folder entries that no status file identifies. */
+        dropProfile: z.string().min(1).default('generic-mass-storage'),
+        /** Recorder model profiles; default: the bundled config/recorders.yaml. */
+        profilesFile: z.string().min(1).optional(),
+        /** Listen to USB attach/detach (libusb). Without a USB bus: one warning, mounts only. */
+        usb: z.boolean().default(true),
+        /** Seconds a new folder under a mount root is looked at again in case it becomes a mount. */
+        mountWaitSeconds: z.number().min(0).max(600).default(10),
+        /** Everything is looked at again this often, in case an event was missed (0: never). */
+        rescanSeconds: z.number().min(0).max(3600).default(30),
+        /** Set a recorder's clock to the station's after a complete session, where the driver can. */
+        syncClock: z.boolean().default(true),
+        /** At shutdown, copies in flight get this long to finish before they are rolled back. */
+        stopGraceSeconds: z.number().min(0).max(3600).default(60),
+      })
+      .strict()
+      .prefault({}),
+    health: z
+      .object({
+        /** A recorder with less charge (percent) is not ready for duty. */
+        minBatteryPercent: z.number().min(0).max(100).default(30),
+        /** A device clock further off than this (seconds, either way) is not ready. */
+        maxClockDriftSeconds: z.number().min(0).default(30),
+        /** A shift's worth of free space is shiftHours x recordingGbPerHour. */
+        shiftHours: z.number().min(0).max(48).default(8),
+        recordingGbPerHour: z.number().min(0).max(100).default(2),
+        /** An unknown battery, clock or free space makes a recorder not ready. */
+        unknownIsNotReady: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     api: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

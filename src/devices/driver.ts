@@ -28,8 +28,9 @@ export interface RecorderFile {
 
 /**
  * The recorder-driver port. One driver instance serves one docked recorder.
- * Implementations: the mounted-folder driver (generic mass storage and the
- * simulated recorder); vendor drivers (GA/T 947.4) later.
+ * Implementations: the mounted-folder driver (generic mass storage, drop folders and
+ * the simulated recorder); vendor drivers (GA/T 947.4) plug in through the driver
+ * registry (see docs/devices.md).
  *
  * Invariants: paths never leave the recorder (no symlinks followed, no "..");
  * `delete` is only called by the ingest pipeline after the file's vault copy is
@@ -49,4 +50,10 @@ export interface RecorderDriver {
   delete(path: string): Promise<void>;
   /** Is the recorder still there? (false once unplugged or unmounted) */
   present(): Promise<boolean>;
+  /**
+   * Set the recorder's clock to the station's (GA/T 947.4 SyncDevTime) and resolve
+   * with the time written. Absent when the driver or model cannot. Never called
+   * before `health()` has measured the drift: a sync destroys the evidence of it.
+   */
+  readonly syncClock?: (() => Promise<Date>) | undefined;
 }

@@ -1,5 +1,5 @@
 import { constants, createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, statfs, unlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CustodyError, SourceFileError, errorMessage } from '../core/errors.js';
@@ -10,10 +10,27 @@ export interface FolderDriverOptions {
   root: string;
   /** Identity given on the command line; each field overrides the status file. */
   identity?: Partial<RecorderIdentity>;
-  /** Name of a status file in the root (default RECORDER.JSON); absent is fine. */
-  statusFile?: string;
+  /** Name of a status file in the root (default RECORDER.JSON; null: the model has none); absent is fine. */
+  statusFile?: string | null;
+  /**
+   * Identity for the fields neither the flags nor the status file give (a model
+   * profile's model name, the USB iSerial). Never invented: only what was read.
+   */
+  fallbackIdentity?: Partial<RecorderIdentity>;
+  /**
+   * The recorder writes its serial into its file names: the named group `serial` of
+   * this pattern, matched against base names, is the last resort for the serial.
+   */
+  serialFromNames?: RegExp;
+  /** Only these top-level folders hold footage (case-insensitive); absent or empty: the whole tree. */
+  mediaDirs?: readonly string[];
+  /** The recorder's clock can be set by rewriting its status file (the simulated recorder). */
+  clockSync?: boolean;
   now?: () => Date;
 }
+
+/** Files looked at when reading a serial from file names: enough to agree, few enough to be quick. */
+const SERIAL_SAMPLE = 50;
 
 /** Folders a recorder or an operating system keeps for itself; never evidence. */
 const SYSTEM_DIRS = new Set(['system volume information', '$recycle.bin', 'lost.dir', 'found.000', '.trashes', '.spotlight-v100', '.fseventsd']);
@@ -24,20 +41,25 @@ const SYSTEM_DIRS = new Set(['system volume information', '$recycle.bin', 'lost.
  */
 export class FolderDriver implements RecorderDriver {
   readonly location: string;
+  readonly syncClock: (() => Promise<Date>) | undefined;
   private readonly root: string;
-  private readonly statusFile: string;
+  private readonly statusFile: string | null;
   private readonly now: () => Date;
+  private readonly mediaDirs: Set<string> | null;
   private status: RecorderStatus | null | undefined;
 
   constructor(private readonly opts: FolderDriverOptions) {
     this.root = resolve(opts.root);
     this.location = this.root;
-    this.statusFile = opts.statusFile ?? 'RECORDER.JSON';
+    this.statusFile = opts.statusFile === undefined ? 'RECORDER.JSON' : opts.statusFile;
     this.now = opts.now ?? (() => new Date());
+    this.mediaDirs = opts.mediaDirs && opts.mediaDirs.length > 0 ? new Set(opts.mediaDirs.map((d) => d.toLowerCase())) : null;
+    this.syncClock = opts.clockSync && this.statusFile !== null ? () => this.setClockInStatusFile() : undefined;
   }
 
   private async readStatus(): Promise<RecorderStatus | null> {
     if (this.status !== undefined) return this.status;
+    if (this.statusFile === null) return (this.status = null);
     let text: string;
     try {
       text = await readFile(join(this.root, this.statusFile), 'utf8');
@@ -64,16 +86,55 @@ export class FolderDriver implements RecorderDriver {
   async identify(): Promise<RecorderIdentity> {
     const s = await this.readStatus();
     const given = this.opts.identity ?? {};
-    const serial = given.serial ?? s?.serial;
+    const fallback = this.opts.fallbackIdentity ?? {};
+    const serial = given.serial ?? s?.serial ?? fallback.serial ?? (await this.serialFromFileNames());
     if (!serial) {
-      throw new CustodyError('RECORDER_UNIDENTIFIED', `cannot tell which recorder ${this.root} is: no ${this.statusFile} and no serial given (use --serial)`);
+      const status = this.statusFile ? `no ${this.statusFile}` : 'no status file';
+      throw new CustodyError('RECORDER_UNIDENTIFIED', `cannot tell which recorder ${this.root} is: ${status} and no serial given (use --serial)`);
     }
     return {
       serial,
-      model: given.model ?? s?.model ?? null,
-      officer: given.officer ?? s?.officer ?? null,
-      unit: given.unit ?? s?.unit ?? null,
+      model: given.model ?? s?.model ?? fallback.model ?? null,
+      officer: given.officer ?? s?.officer ?? fallback.officer ?? null,
+      unit: given.unit ?? s?.unit ?? fallback.unit ?? null,
     };
+  }
+
+  /**
+   * The serial the recorder wrote into its file names, when the model does that and
+   * every sampled name agrees; null otherwise (two serials means a mixed folder, and
+   * identity is never guessed).
+   */
+  private async serialFromFileNames(): Promise<string | null> {
+    const re = this.opts.serialFromNames;
+    if (!re) return null;
+    const seen = new Set<string>();
+    let n = 0;
+    for await (const f of this.listFiles()) {
+      const m = re.exec(f.path.slice(f.path.lastIndexOf('/') + 1));
+      const serial = m?.groups?.serial;
+      if (!serial) continue;
+      seen.add(serial);
+      if (++n >= SERIAL_SAMPLE) break;
+    }
+    return seen.size === 1 ? [...seen][0]! : null;
+  }
+
+  /**
+   * The simulated recorder's SyncDevTime: its clock offset lives in the status file,
+   * so setting the clock rewrites that file with offset 0 (written beside it, then
+   * renamed, so a reader never sees half a file).
+   */
+  private async setClockInStatusFile(): Promise<Date> {
+    const name = this.statusFile!;
+    const file = join(this.root, name);
+    const current = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, '')) as Record<string, unknown>;
+    const at = this.now();
+    const tmp = join(this.root, `.${name}.sync.tmp`);
+    await writeFile(tmp, JSON.stringify({ ...current, clockOffsetSeconds: 0 }, null, 2) + '\n');
+    await rename(tmp, file);
+    this.status = undefined;
+    return at;
   }
 
   async health(): Promise<RecorderHealth> {
@@ -106,7 +167,20 @@ export class FolderDriver implements RecorderDriver {
   }
 
   async *listFiles(): AsyncIterable<RecorderFile> {
-    yield* this.walk('');
+    if (!this.mediaDirs) {
+      yield* this.walk('');
+      return;
+    }
+    // Only the model's media folders, whatever case the recorder wrote them in.
+    let top;
+    try {
+      top = await readdir(this.root, { withFileTypes: true });
+    } catch (e) {
+      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${this.root}: ${errorMessage(e)}`, { cause: e, retryable: true });
+    }
+    const dirs = top.filter((d) => d.isDirectory() && this.mediaDirs!.has(d.name.toLowerCase())).map((d) => d.name);
+    dirs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const d of dirs) yield* this.walk(d);
   }
 
   private async *walk(rel: string): AsyncIterable<RecorderFile> {

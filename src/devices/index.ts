@@ -14,3 +14,13 @@ export {
 } from './status-file.js';
 export type { RecorderDriver, RecorderIdentity, RecorderHealth, RecorderFile } from './driver.js';
 export { FolderDriver, type FolderDriverOptions } from './folder-driver.js';
+export { loadProfiles, parseProfiles, ProfileSet, BUNDLED_PROFILES_FILE, usbKey, type RecorderProfile, type IdentitySource } from './profiles.js';
+export { parseMountInfo, readMountInfo, mountAt, mountsBelow, isMountPoint, type MountEntry } from './mountinfo.js';
+export { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
+export { assessHealth, type HealthThresholds, type HealthAssessment, type HealthReason, type HealthReasonCode, type Verdict } from './health-check.js';
+export { DriverRegistry, folderDriverFor, type DriverContext, type DriverFactory } from './drivers.js';
+export { DeviceDetection, type DetectionOptions, type DockCandidate, type UndockReason } from './detection.js';
+export { DockManager, type DockManagerDeps, type DockOutcome } from './dock-manager.js';
+export { DeviceRepo, RECORDER_STATUSES, type DockRecord, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';
+export { DeviceRegistry, isRecorderStatus, type DeviceSummary, type DeviceDetail } from './registry.js';
+export { udevRules, UDEV_DEFAULTS, type UdevOptions } from './udev.js';

@@ -4,7 +4,7 @@ import { Semaphore } from '../core/semaphore.js';
 import { systemClock, type Clock } from '../core/time.js';
 import type { RecorderDriver } from '../devices/driver.js';
 import type { ObjectStore } from '../vault/store.js';
-import { IngestSession, type HeaderProbe, type IngestSettings, type SessionReport } from './session.js';
+import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 
 export interface IngestServiceDeps {
   catalog: Catalog;
@@ -33,8 +33,14 @@ export class IngestService {
     this.slots = new Semaphore(deps.concurrency);
   }
 
-  /** Start a session; listen to its 'progress' and 'file' events, await `done`. */
-  start(driver: RecorderDriver, opts: { actor: string }): { session: IngestSession; done: Promise<SessionReport> } {
+  /**
+   * Start a session; listen to its 'progress' and 'file' events, await `done`.
+   * `snapshot`: identity and health the caller has read already (see SessionDeps).
+   */
+  start(
+    driver: RecorderDriver,
+    opts: { actor: string; snapshot?: SessionDeps['snapshot'] },
+  ): { session: IngestSession; done: Promise<SessionReport> } {
     if (!this.accepting) throw new Error('ingest service is stopping');
     const session = new IngestSession(driver, {
       catalog: this.deps.catalog,
@@ -45,8 +51,12 @@ export class IngestService {
       settings: this.deps.settings,
       probe: this.deps.probe,
       actor: opts.actor,
+      snapshot: opts.snapshot,
     });
     this.sessions.add(session);
+    // Forget a session the moment it ends, so a stop() that comes after its 'end' event
+    // (a second stop, or one in the same tick) does not wait for an 'end' that has passed.
+    session.once('end', () => this.sessions.delete(session));
     const done = session.run().then(async (report) => {
       this.sessions.delete(session);
       if (report.ingested > 0 && this.deps.afterSession) {

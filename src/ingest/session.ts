@@ -83,6 +83,12 @@ export interface SessionDeps {
   settings: IngestSettings;
   probe?: HeaderProbe | undefined;
   actor: string;
+  /**
+   * Identity and health already read by the caller (the dock manager's pre-duty
+   * check). The drift in it was measured before any clock sync, so it is the one that
+   * corrects this session's recorded times; the driver is not asked again.
+   */
+  snapshot?: { identity: RecorderIdentity; health: RecorderHealth | null } | undefined;
 }
 
 interface PlannedFile extends RecorderFile {
@@ -154,12 +160,15 @@ export class IngestSession extends EventEmitter {
   async run(): Promise<SessionReport> {
     this.startedAt = Date.now();
     try {
-      this.identity = await this.driver.identify();
+      const snapshot = this.deps.snapshot;
+      this.identity = snapshot ? snapshot.identity : await this.driver.identify();
       this.log.info({ serial: this.identity.serial, officer: this.identity.officer }, 'dock session started');
-      this.health = await this.driver.health().catch((e: unknown) => {
-        this.log.warn({ err: e }, 'recorder health could not be read');
-        return null;
-      });
+      this.health = snapshot
+        ? snapshot.health
+        : await this.driver.health().catch((e: unknown) => {
+            this.log.warn({ err: e }, 'recorder health could not be read');
+            return null;
+          });
       const plan = await this.plan(this.identity);
       await this.copyAll(plan);
     } catch (e) {

@@ -6,6 +6,9 @@ import { registerLedger } from './ledger.js';
 import { registerVerify } from './verify.js';
 import { registerServe } from './serve.js';
 import { registerUsers } from './users.js';
+import { registerDaemon } from './daemon.js';
+import { registerDevices } from './devices.js';
+import { registerDemo } from './demo.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -18,4 +21,7 @@ export const commands: RegisterCommand[] = [
   registerLedger,
   registerServe,
   registerUsers,
+  registerDaemon,
+  registerDevices,
+  registerDemo,
 ];

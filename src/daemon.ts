@@ -1,0 +1,266 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Catalog, catalogPath } from './catalog/index.js';
+import type { Config } from './config/index.js';
+import { ActivityBus } from './core/activity.js';
+import { ConfigError, errorMessage } from './core/errors.js';
+import type { Logger } from './core/logger.js';
+import { DeviceDetection, DockManager, loadProfiles, type ProfileSet } from './devices/index.js';
+import { IngestService, createFollowUps, type FollowUps } from './ingest/index.js';
+import { openObjectStore } from './vault/open.js';
+import { LedgerSealer } from './vault/segments.js';
+import type { ObjectStore } from './vault/store.js';
+
+/** Who the ledger says acted, for everything the daemon does on its own. */
+export const DAEMON_ACTOR = 'custody:daemon';
+
+/** A long-lived part of the daemon. Started in order; stopped in reverse. */
+interface Component {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Parsed once, frozen; nothing below reads process.env. */
+  config: Config;
+  log: Logger;
+  /** Share a bus with an embedding process (the demo); default: a new one. */
+  activity?: ActivityBus;
+}
+
+export interface Daemon {
+  readonly config: Config;
+  readonly catalog: Catalog;
+  readonly store: ObjectStore;
+  readonly activity: ActivityBus;
+  readonly docks: DockManager;
+  readonly detection: DeviceDetection;
+  readonly ingest: IngestService;
+  readonly followUps: FollowUps;
+  readonly profiles: ProfileSet;
+  /** Start everything; intake (detection) last. On a failure, what started is stopped again. */
+  start(): Promise<void>;
+  /**
+   * Stop intake first, let copies in flight finish (or roll back after
+   * devices.stopGraceSeconds), then jobs, the ledger sealer (sealing the tail), the
+   * store and the catalog. Safe to call more than once.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every service of the daemon once from the
+ * configuration and wires them together. Nothing is opened until `createDaemon`
+ * is called; nothing runs until `start()`.
+ */
+export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { config } = opts;
+  const log = opts.log;
+  const file = catalogPath(config.home);
+  if (!existsSync(file)) throw new ConfigError(`no custody home at ${config.home} (run: custody init --home ${config.home})`);
+  const profiles = loadProfiles(config.devices.profilesFile ? resolve(config.home, config.devices.profilesFile) : undefined);
+  if (!profiles.get(config.devices.dropProfile)) {
+    throw new ConfigError(`devices.dropProfile: no profile "${config.devices.dropProfile}" in ${profiles.source}`);
+  }
+
+  const catalog = Catalog.open(file);
+  let store: ObjectStore;
+  try {
+    store = await openObjectStore(config);
+  } catch (e) {
+    catalog.close();
+    throw e;
+  }
+  const activity = opts.activity ?? new ActivityBus();
+  const followUps = await createFollowUps({ config, catalog, store, log: log.child({ module: 'follow-ups' }) });
+  const sealer = new LedgerSealer({
+    catalog,
+    store,
+    log: log.child({ module: 'sealer' }),
+    segmentEntries: config.ledger.segmentEntries,
+    sealIntervalSeconds: config.ledger.sealIntervalSeconds,
+  });
+  const ingest = new IngestService({
+    catalog,
+    store,
+    log: log.child({ module: 'ingest' }),
+    concurrency: config.ingest.concurrency,
+    settings: {
+      timezone: config.timezone,
+      wipeAfterIngest: config.ingest.wipeAfterIngest,
+      wipeRereadSource: config.ingest.wipeRereadSource,
+      settleSeconds: config.ingest.settleSeconds,
+      readBufferKb: config.ingest.readBufferKb,
+      perRecorder: 2,
+    },
+    probe: followUps.headerProbe,
+    afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),
+  });
+  const docks = new DockManager({
+    catalog,
+    ingest,
+    activity,
+    profiles,
+    thresholds: config.health,
+    syncClock: config.devices.syncClock,
+    dropProfile: config.devices.dropProfile,
+    log,
+    actor: DAEMON_ACTOR,
+  });
+  const detection = new DeviceDetection({
+    mountRoots: config.devices.mountRoots.map((p) => resolve(config.home, p)),
+    dropFolders: config.devices.dropFolders.map((p) => resolve(config.home, p)),
+    dropSettleMs: config.devices.dropSettleSeconds * 1000,
+    mountWaitMs: config.devices.mountWaitSeconds * 1000,
+    rescanMs: config.devices.rescanSeconds * 1000,
+    usb: config.devices.usb,
+    statusFiles: profiles.statusFiles,
+    isKnownUsb: (v, p) => profiles.byUsb(v, p) !== null,
+    log,
+    onDock: (c) => docks.dock(c),
+    onUndock: (location, reason) => docks.undock(location, reason),
+  });
+
+  const graceMs = config.devices.stopGraceSeconds * 1000;
+  const components: Component[] = [
+    {
+      name: 'store',
+      start: () => store.init(),
+      stop: () => store.close(),
+    },
+    {
+      name: 'jobs',
+      async start() {
+        await followUps.runner.start();
+        // Evidence committed just before a crash may never have had its follow-ups queued.
+        const n = await followUps.sweep();
+        if (n > 0) log.info({ items: n }, 'queued follow-up work left from before');
+      },
+      async stop() {
+        await followUps.runner.stop({ deadlineMs: 10_000 });
+        await followUps.close();
+      },
+    },
+    {
+      name: 'sealer',
+      start: async () => sealer.start(),
+      stop: () => sealer.stop(),
+    },
+    {
+      name: 'docks',
+      start: async () => docks.start(),
+      // Stops intake of files; copies in flight finish or are rolled back within the grace.
+      stop: () => docks.stop(graceMs),
+    },
+    // HTTP API: add here, so it starts after the services it reads and stops before
+    // the sealer, store and catalog close:
+    //   const api = createApiServer({ config, catalog, store, log, activity });
+    //   { name: 'api', start: () => api.start(), stop: () => api.stop() },
+    {
+      name: 'detection',
+      start: () => detection.start(),
+      stop: () => detection.stop(),
+    },
+  ];
+
+  const started: Component[] = [];
+  let stopping: Promise<void> | null = null;
+
+  const stopAll = async (): Promise<void> => {
+    let failed: unknown = null;
+    for (const c of [...started].reverse()) {
+      try {
+        await c.stop();
+        log.debug({ component: c.name }, 'stopped');
+      } catch (e) {
+        failed ??= e;
+        log.error({ err: e, component: c.name }, `could not stop ${c.name} cleanly`);
+      }
+    }
+    started.length = 0;
+    catalog.close();
+    if (failed) throw failed;
+  };
+
+  return {
+    config,
+    catalog,
+    store,
+    activity,
+    docks,
+    detection,
+    ingest,
+    followUps,
+    profiles,
+    async start() {
+      for (const c of components) {
+        try {
+          await c.start();
+          started.push(c);
+        } catch (e) {
+          log.error({ err: e, component: c.name }, `could not start ${c.name}: ${errorMessage(e)}`);
+          await stopAll().catch(() => undefined);
+          throw e;
+        }
+      }
+      log.info({ home: config.home, vault: store.location, jobs: followUps.runner.kind, profiles: profiles.profiles.map((p) => p.id) }, 'custody daemon started');
+    },
+    stop() {
+      stopping ??= stopAll();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Run the daemon as a process: start it, stop on SIGTERM or SIGINT, exit 0 when it
+ * stopped cleanly. An uncaught error is logged and the process exits 1, for systemd
+ * to restart it (interrupted sessions resume at the next dock).
+ */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const { log } = opts;
+  const fatal = (kind: string) => (err: unknown) => {
+    log.fatal({ err }, `${kind}: exiting`);
+    log.flush();
+    process.exit(1);
+  };
+  const onUncaught = fatal('uncaught exception');
+  const onUnhandled = fatal('unhandled promise rejection');
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUnhandled);
+
+  const daemon = await createDaemon(opts);
+  let stopRequested: (signal: string) => void = () => undefined;
+  const stopped = new Promise<string>((r) => (stopRequested = r));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now; copies in flight leave nothing behind and are redone at the next start');
+      log.flush();
+      process.exit(1);
+    }
+    log.info({ signal }, 'stopping: no new docks; copies in flight finish or roll back');
+    stopRequested(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await daemon.start();
+    await stopped;
+    await daemon.stop();
+    log.info('custody daemon stopped');
+    return 0;
+  } catch (e) {
+    log.error({ err: e }, 'custody daemon failed');
+    await daemon.stop().catch(() => undefined);
+    throw e;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
+    log.flush();
+  }
+}

@@ -1,0 +1,508 @@
+import { access, lstat, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
+import { isMountPoint, mountAt, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
+import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
+import { UsbWatcher, type UsbDeviceRef } from './usb-adapter.js';
+
+/** Something docked: a mount under a mount root, or a folder put into a drop folder. */
+export interface DockCandidate {
+  /** Absolute path of the mount point or drop-folder entry. */
+  location: string;
+  source: 'mount' | 'drop';
+  /** The mounted device (e.g. /dev/sdb1) when the location is a mount point. */
+  device: string | null;
+  /** The USB device behind the mount, found through mountinfo and sysfs, when there is one. */
+  usb: UsbDeviceInfo | null;
+}
+
+export type UndockReason = 'removed' | 'unmounted' | 'usb-detach';
+
+export interface DetectionOptions {
+  mountRoots: readonly string[];
+  dropFolders: readonly string[];
+  /** A drop-folder entry is docked once nothing in it has changed for this long. */
+  dropSettleMs: number;
+  /** A new folder under a mount root is looked at again for this long in case it becomes a mount. */
+  mountWaitMs: number;
+  /** Every so often everything is looked at again, in case an event was missed (0: never). */
+  rescanMs: number;
+  /** Listen to USB attach/detach. */
+  usb: boolean;
+  /** Status-file names that make a plain folder a recorder (the simulated recorder's RECORDER.JSON). */
+  statusFiles: readonly string[];
+  /** Is this USB id a known recorder model? (only for logging and prompt rescans) */
+  isKnownUsb: (vendorId: number, productId: number) => boolean;
+  log: Logger;
+  onDock: (c: DockCandidate) => void;
+  onUndock: (location: string, reason: UndockReason) => void;
+  mountInfoFile?: string;
+  sysRoot?: string;
+  usbBusDir?: string;
+}
+
+interface Candidate {
+  candidate: DockCandidate;
+  via: 'mount' | 'status' | 'drop';
+  /** Its USB device went away: it is not docked again until the folder goes and comes back. */
+  gone: boolean;
+}
+
+interface Pending {
+  firstSeen: number;
+  timer: NodeJS.Timeout | undefined;
+  attempt: number;
+  parent: string | null;
+}
+
+interface DropEntry {
+  timer: NodeJS.Timeout | undefined;
+  signature: string | null;
+  stableSince: number;
+}
+
+/** Logs an error once per key per interval, with how many were held back. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  constructor(
+    private readonly log: Logger,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  warn(key: string, obj: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    const l = this.last.get(key);
+    if (l && now - l.at < this.intervalMs) {
+      l.suppressed++;
+      return;
+    }
+    this.last.set(key, { at: now, suppressed: 0 });
+    this.log.warn({ ...obj, ...(l && l.suppressed > 0 ? { suppressed: l.suppressed } : {}) }, msg);
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const MAX_SIGNATURE_ENTRIES = 20_000;
+
+/** A cheap fingerprint of a folder tree (entries, bytes, newest mtime): unchanged means the copy is at rest. */
+async function treeSignature(dir: string): Promise<string | null> {
+  let count = 0;
+  let bytes = 0;
+  let newest = 0;
+  const stack = [dir];
+  try {
+    while (stack.length > 0 && count < MAX_SIGNATURE_ENTRIES) {
+      const d = stack.pop()!;
+      for (const ent of await readdir(d, { withFileTypes: true })) {
+        count++;
+        const p = join(d, ent.name);
+        if (ent.isSymbolicLink()) continue;
+        const st = await lstat(p);
+        newest = Math.max(newest, st.mtimeMs);
+        if (ent.isDirectory()) stack.push(p);
+        else bytes += st.size;
+      }
+    }
+  } catch {
+    return null;
+  }
+  return `${count}:${bytes}:${newest}`;
+}
+
+/**
+ * Finds docked recorders without ever watching a recorder's tree.
+ *
+ * Mount roots (default /media, /run/media) are watched one level deep. A folder
+ * directly under a root is a dock candidate when it is a mount point or holds a known
+ * status file; otherwise it may be a user's folder (/media/alice, /run/media/alice)
+ * whose entries are mounts, so it is watched one level deep too, and its entries are
+ * candidates by the same test. Nothing deeper is ever watched. A folder that is not
+ * (yet) a mount is looked at again for `mountWaitMs` (the mount point is created just
+ * before the mount), and everything is looked at again every `rescanMs`.
+ *
+ * Each entry of a drop folder is a candidate once its tree has been still for
+ * `dropSettleMs` (a copy by hand has finished).
+ *
+ * USB attach of a known model triggers prompt rescans; USB detach undocks the mount
+ * that sysfs tied to that device, even before the mount itself goes away.
+ */
+export class DeviceDetection {
+  private readonly log: Logger;
+  private readonly errors: RateLimitedLog;
+  private readonly roots: string[];
+  private readonly drops: string[];
+  private readonly rootWatches = new Map<string, ShallowWatch>();
+  private readonly containers = new Map<string, ShallowWatch>();
+  private readonly dropWatches = new Map<string, ShallowWatch>();
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly dropEntries = new Map<string, DropEntry>();
+  private readonly missingLogged = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private usbWatcher: UsbWatcher | null = null;
+  /** Classification runs one at a time, so events about one folder never race. */
+  private queue: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(private readonly opts: DetectionOptions) {
+    this.log = opts.log.child({ module: 'detection' });
+    this.errors = new RateLimitedLog(this.log);
+    this.roots = [...new Set(opts.mountRoots.map((r) => resolve(r)))];
+    this.drops = [...new Set(opts.dropFolders.map((r) => resolve(r)))];
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    if (this.opts.usb) {
+      this.usbWatcher = new UsbWatcher({
+        log: this.log,
+        busDir: this.opts.usbBusDir,
+        onAttach: (d) => this.usbAttached(d),
+        onDetach: (d) => this.usbDetached(d),
+      });
+      const present = await this.usbWatcher.start();
+      if (present) {
+        const known = present.filter((d) => this.opts.isKnownUsb(d.vendorId, d.productId));
+        this.log.info({ devices: present.length, knownRecorders: known.length }, 'USB detection on');
+      }
+    }
+    await this.ensureWatches();
+    // A folder that appeared while the watches were being set up may have been missed:
+    // look once at everything now that they are in place.
+    await this.rescanNow();
+    if (this.opts.rescanMs > 0) {
+      this.rescanTimer = setInterval(() => this.enqueue(() => this.rescan()), this.opts.rescanMs);
+      this.rescanTimer.unref();
+    }
+    this.log.info({ mountRoots: this.roots, dropFolders: this.drops }, 'watching for recorders');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
+    for (const d of this.dropEntries.values()) if (d.timer) clearTimeout(d.timer);
+    this.usbWatcher?.stop();
+    const watches = [...this.rootWatches.values(), ...this.containers.values(), ...this.dropWatches.values()];
+    this.rootWatches.clear();
+    this.containers.clear();
+    this.dropWatches.clear();
+    await Promise.all(watches.map((w) => w.close()));
+    await this.queue;
+  }
+
+  /** Docked locations, for tests and status. */
+  docked(): DockCandidate[] {
+    return [...this.candidates.values()].filter((c) => !c.gone).map((c) => c.candidate);
+  }
+
+  /** Look at everything again now (also runs on a timer). */
+  rescanNow(): Promise<void> {
+    return this.enqueue(() => this.rescan());
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(async () => {
+      if (!this.running) return;
+      try {
+        await fn();
+      } catch (e) {
+        this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again');
+      }
+    });
+    this.queue = run;
+    return run;
+  }
+
+  private later(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.running) fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+    return t;
+  }
+
+  // ---- watches -------------------------------------------------------------
+
+  /**
+   * Watch every root and drop folder that exists (those that do not are tried again at
+   * each rescan); resolves once the new watches are ready.
+   */
+  private async ensureWatches(): Promise<void> {
+    const added: ShallowWatch[] = [];
+    for (const root of this.roots) {
+      if (this.rootWatches.has(root)) continue;
+      if (!(await isDir(root))) {
+        this.noteMissing(root, 'mount root');
+        continue;
+      }
+      const w = this.watch(root, (ev, p) => this.onRootEvent(ev, p));
+      this.rootWatches.set(root, w);
+      added.push(w);
+    }
+    for (const drop of this.drops) {
+      if (this.dropWatches.has(drop)) continue;
+      if (!(await isDir(drop))) {
+        this.noteMissing(drop, 'drop folder');
+        continue;
+      }
+      const w = this.watch(drop, (ev, p) => this.onDropEvent(ev, p));
+      this.dropWatches.set(drop, w);
+      added.push(w);
+    }
+    await Promise.all(added.map((w) => w.ready));
+  }
+
+  private noteMissing(path: string, what: string): void {
+    if (this.missingLogged.has(path)) return;
+    this.missingLogged.add(path);
+    this.log.info({ path }, `${what} does not exist (yet); looking again at each rescan`);
+  }
+
+  private watch(dir: string, onEvent: (ev: ShallowEvent, path: string) => void): ShallowWatch {
+    return watchShallow(
+      dir,
+      (ev, p) => {
+        this.log.trace({ event: ev, path: p, watch: dir }, 'folder event');
+        if (this.running) onEvent(ev, resolve(p));
+      },
+      (err) => this.errors.warn(`watch:${dir}:${(err as NodeJS.ErrnoException).code ?? err.message}`, { dir, err }, 'folder watch error'),
+    );
+  }
+
+  private onRootEvent(ev: ShallowEvent, path: string): void {
+    if (ev === 'addDir') void this.enqueue(() => this.classify(path, null));
+    else if (ev === 'unlinkDir') void this.enqueue(async () => this.removed(path));
+  }
+
+  private onContainerEvent(container: string, ev: ShallowEvent, path: string): void {
+    if (ev === 'addDir') void this.enqueue(() => this.classify(path, container));
+    else if (ev === 'unlinkDir') void this.enqueue(async () => this.removed(path));
+    else if (ev === 'add' && this.opts.statusFiles.some((f) => path === join(container, f))) {
+      // A status file appeared: the "user folder" was a recorder being written.
+      void this.enqueue(() => this.classify(container, null));
+    }
+  }
+
+  // ---- classification ------------------------------------------------------
+
+  /**
+   * Decide what a folder under a mount root is. `parent` is the user folder it is in
+   * (level 1), or null for a folder directly under a root (level 0).
+   */
+  private async classify(path: string, parent: string | null, table?: MountEntry[] | null): Promise<void> {
+    const existing = this.candidates.get(path);
+    if (existing) return;
+    if (!(await isDir(path))) return;
+    const mounts = table === undefined ? await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO) : table;
+    const mounted = await isMountPoint(path, mounts);
+    const status = mounted ? false : await this.hasStatusFile(path);
+    if (mounted || status) {
+      this.clearPending(path);
+      await this.closeContainer(path);
+      const mount = mounted && mounts ? mountAt(mounts, path) : null;
+      const usb = mount ? await usbDeviceForBlock(mount.major, mount.minor, this.opts.sysRoot) : null;
+      const candidate: DockCandidate = { location: path, source: 'mount', device: mount?.source ?? null, usb };
+      this.candidates.set(path, { candidate, via: mounted ? 'mount' : 'status', gone: false });
+      this.log.debug({ location: path, device: candidate.device, usb }, 'dock candidate found');
+      this.opts.onDock(candidate);
+      return;
+    }
+    if (parent === null && !this.containers.has(path)) {
+      // Maybe a user folder of mounts (/run/media/<user>): watch its entries, never deeper.
+      const w = this.watch(path, (ev, p) => this.onContainerEvent(path, ev, p));
+      this.containers.set(path, w);
+      // Entries made while the watch was being set up: look at them once it is.
+      void w.ready.then(() => this.enqueue(() => this.lookInto(path, w)));
+    }
+    this.schedulePending(path, parent);
+  }
+
+  /** Classify what a user folder holds now (its watch reports only what comes after it is ready). */
+  private async lookInto(container: string, w: ShallowWatch): Promise<void> {
+    if (this.containers.get(container) !== w) return;
+    if (await this.hasStatusFile(container)) {
+      await this.classify(container, null);
+      return;
+    }
+    for (const name of await readdir(container).catch(() => [] as string[])) {
+      const p = join(container, name);
+      if (!this.candidates.has(p) && !this.pending.get(p)?.timer) await this.classify(p, container);
+    }
+  }
+
+  private async hasStatusFile(dir: string): Promise<boolean> {
+    for (const f of this.opts.statusFiles) if (await exists(join(dir, f))) return true;
+    return false;
+  }
+
+  /** Look again soon (backing off) while the folder may still become a mount. */
+  private schedulePending(path: string, parent: string | null): void {
+    const now = Date.now();
+    const p = this.pending.get(path) ?? { firstSeen: now, timer: undefined, attempt: 0, parent };
+    this.pending.set(path, p);
+    if (p.timer) return;
+    if (now - p.firstSeen >= this.opts.mountWaitMs) return; // the rescan still looks at it
+    const delay = Math.min(250 * 2 ** p.attempt, 4000, Math.max(50, this.opts.mountWaitMs - (now - p.firstSeen)));
+    p.attempt++;
+    p.timer = this.later(delay, () => {
+      p.timer = undefined;
+      void this.enqueue(() => this.classify(path, p.parent));
+    });
+  }
+
+  private clearPending(path: string): void {
+    const p = this.pending.get(path);
+    if (p?.timer) clearTimeout(p.timer);
+    this.pending.delete(path);
+  }
+
+  private async closeContainer(path: string): Promise<void> {
+    const w = this.containers.get(path);
+    if (!w) return;
+    this.containers.delete(path);
+    for (const k of [...this.pending.keys()]) if (this.pending.get(k)!.parent === path) this.clearPending(k);
+    await w.close();
+  }
+
+  private removed(path: string): void {
+    this.clearPending(path);
+    void this.closeContainer(path).then(() => {
+      for (const loc of [...this.candidates.keys()]) if (loc.startsWith(path + '/')) this.undock(loc, 'removed');
+    });
+    this.undock(path, 'removed');
+    const d = this.dropEntries.get(path);
+    if (d?.timer) clearTimeout(d.timer);
+    this.dropEntries.delete(path);
+  }
+
+  private undock(path: string, reason: UndockReason): void {
+    const c = this.candidates.get(path);
+    if (!c) return;
+    if (reason === 'usb-detach') {
+      // The folder may linger (a lazy unmount): keep it known, so a rescan does not dock it again.
+      if (c.gone) return;
+      c.gone = true;
+    } else {
+      this.candidates.delete(path);
+      if (c.gone) return; // already reported when its USB device went
+    }
+    this.log.info({ location: path, reason }, 'recorder undocked');
+    this.opts.onUndock(path, reason);
+  }
+
+  // ---- rescans -------------------------------------------------------------
+
+  /** Reconcile with what is really there: new roots, missed folders, vanished mounts. */
+  private async rescan(): Promise<void> {
+    await this.ensureWatches();
+    const table = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
+    for (const [loc, c] of [...this.candidates]) {
+      if (!(await isDir(loc))) this.undock(loc, 'removed');
+      else if (c.via === 'mount' && !(await isMountPoint(loc, table)) && !(await this.hasStatusFile(loc))) this.undock(loc, 'unmounted');
+    }
+    for (const root of this.rootWatches.keys()) {
+      for (const name of await readdir(root).catch(() => [] as string[])) {
+        const p = join(root, name);
+        if (!this.candidates.has(p)) await this.classify(p, null, table);
+      }
+    }
+    for (const container of [...this.containers.keys()]) {
+      for (const name of await readdir(container).catch(() => [] as string[])) {
+        const p = join(container, name);
+        if (!this.candidates.has(p)) await this.classify(p, container, table);
+      }
+    }
+    for (const drop of this.dropWatches.keys()) {
+      for (const name of await readdir(drop).catch(() => [] as string[])) {
+        const p = join(drop, name);
+        if (!this.candidates.has(p) && !this.dropEntries.has(p) && (await isDir(p))) this.trackDrop(p);
+      }
+    }
+  }
+
+  /** A burst of rescans after a known recorder attaches: its mount shows up within seconds. */
+  private rescanSoon(): void {
+    for (const ms of [500, 1500, 3500, 7500]) this.later(ms, () => void this.enqueue(() => this.rescan()));
+  }
+
+  // ---- drop folders --------------------------------------------------------
+
+  private onDropEvent(ev: ShallowEvent, path: string): void {
+    if (ev === 'addDir') void this.enqueue(async () => this.trackDrop(path));
+    else if (ev === 'unlinkDir') void this.enqueue(async () => this.removed(path));
+  }
+
+  private trackDrop(path: string): void {
+    if (this.candidates.has(path) || this.dropEntries.has(path)) return;
+    const entry: DropEntry = { timer: undefined, signature: null, stableSince: Date.now() };
+    this.dropEntries.set(path, entry);
+    const settle = this.opts.dropSettleMs;
+    const every = Math.min(1000, Math.max(100, Math.floor(settle / 4)));
+    const check = async (): Promise<void> => {
+      if (this.dropEntries.get(path) !== entry) return;
+      const sig = await treeSignature(path);
+      if (sig === null) {
+        this.dropEntries.delete(path);
+        return;
+      }
+      const now = Date.now();
+      if (sig !== entry.signature) {
+        entry.signature = sig;
+        entry.stableSince = now;
+      }
+      if (now - entry.stableSince >= settle) {
+        this.dropEntries.delete(path);
+        const candidate: DockCandidate = { location: path, source: 'drop', device: null, usb: null };
+        this.candidates.set(path, { candidate, via: 'drop', gone: false });
+        this.log.info({ location: path }, 'drop-folder entry at rest: docking it');
+        this.opts.onDock(candidate);
+        return;
+      }
+      entry.timer = this.later(every, () => void this.enqueue(check));
+    };
+    void this.enqueue(check);
+  }
+
+  // ---- USB -----------------------------------------------------------------
+
+  private usbAttached(d: UsbDeviceRef): void {
+    if (!this.opts.isKnownUsb(d.vendorId, d.productId)) return;
+    this.log.info({ vendorId: d.vendorId, productId: d.productId, bus: d.busNumber, address: d.deviceAddress }, 'known recorder attached over USB; waiting for its mount');
+    this.rescanSoon();
+  }
+
+  private usbDetached(d: UsbDeviceRef): void {
+    for (const [loc, c] of this.candidates) {
+      const u = c.candidate.usb;
+      if (u && u.busNumber === d.busNumber && u.deviceAddress === d.deviceAddress) {
+        void this.enqueue(async () => this.undock(loc, 'usb-detach'));
+      }
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import type { Db } from '../catalog/db.js';
+import type { Verdict } from './health-check.js';
+
+/** A recorder's service status (the rules' Att.1 Art.14). */
+export const RECORDER_STATUSES = ['in-service', 'reported-damaged', 'in-repair', 'retired'] as const;
+export type RecorderServiceStatus = (typeof RECORDER_STATUSES)[number];
+
+/** One dock of a recorder: its pre-duty health snapshot, verdict and what the session did. */
+export interface DockRecord {
+  id: string;
+  recorderSerial: string | null;
+  location: string;
+  dockedAt: string;
+  undockedAt: string | null;
+  batteryPercent: number | null;
+  deviceClock: string | null;
+  clockDriftMs: number | null;
+  storageTotalBytes: number | null;
+  storageFreeBytes: number | null;
+  verdict: Verdict | null;
+  /**
+   * Why not ready, one sentence each (column `reasons`, a JSON array of strings, as
+   * the API shows it). The stable codes are in the `device.docked` ledger entry.
+   */
+  reasons: string[];
+  clockSyncedAt: string | null;
+  /** complete | paused | aborted | recorder-gone | failed | interrupted (daemon stopped mid-way) | null (running). */
+  sessionStatus: string | null;
+  filesIngested: number;
+  filesFailed: number;
+  bytesIngested: number;
+}
+
+export interface DeviceRecord {
+  serial: string;
+  model: string | null;
+  officer: string | null;
+  unit: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  status: RecorderServiceStatus;
+  statusChangedAt: string | null;
+  statusNote: string | null;
+}
+
+interface DockRow {
+  id: string;
+  recorder_serial: string | null;
+  location: string;
+  docked_at: string;
+  undocked_at: string | null;
+  battery_percent: number | null;
+  device_clock: string | null;
+  clock_drift_ms: number | null;
+  storage_total_bytes: number | null;
+  storage_free_bytes: number | null;
+  verdict: Verdict | null;
+  reasons: string;
+  clock_synced_at: string | null;
+  session_status: string | null;
+  files_ingested: number;
+  files_failed: number;
+  bytes_ingested: number;
+}
+
+interface RecorderRow {
+  serial: string;
+  model: string | null;
+  officer: string | null;
+  unit: string | null;
+  first_seen: string;
+  last_seen: string;
+  status: RecorderServiceStatus;
+  status_changed_at: string | null;
+  status_note: string | null;
+}
+
+function parseReasons(text: string): string[] {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+function dockFromRow(r: DockRow): DockRecord {
+  return {
+    id: r.id,
+    recorderSerial: r.recorder_serial,
+    location: r.location,
+    dockedAt: r.docked_at,
+    undockedAt: r.undocked_at,
+    batteryPercent: r.battery_percent,
+    deviceClock: r.device_clock,
+    clockDriftMs: r.clock_drift_ms,
+    storageTotalBytes: r.storage_total_bytes,
+    storageFreeBytes: r.storage_free_bytes,
+    verdict: r.verdict,
+    reasons: parseReasons(r.reasons),
+    clockSyncedAt: r.clock_synced_at,
+    sessionStatus: r.session_status,
+    filesIngested: r.files_ingested,
+    filesFailed: r.files_failed,
+    bytesIngested: r.bytes_ingested,
+  };
+}
+
+function deviceFromRow(r: RecorderRow): DeviceRecord {
+  return {
+    serial: r.serial,
+    model: r.model,
+    officer: r.officer,
+    unit: r.unit,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    status: r.status,
+    statusChangedAt: r.status_changed_at,
+    statusNote: r.status_note,
+  };
+}
+
+export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested'>;
+
+/**
+ * The device registry and dock history in the catalog (tables `recorders` and
+ * `docks`, migration 004). Writes must run inside `Catalog.tx`, with the ledger
+ * entry that records them.
+ */
+export class DeviceRepo {
+  private readonly q;
+
+  constructor(db: Db) {
+    this.q = {
+      insertDock: db.prepare(`INSERT INTO docks (id, recorder_serial, location, docked_at, battery_percent, device_clock, clock_drift_ms,
+        storage_total_bytes, storage_free_bytes, verdict, reasons)
+        VALUES (@id, @recorderSerial, @location, @dockedAt, @batteryPercent, @deviceClock, @clockDriftMs,
+        @storageTotalBytes, @storageFreeBytes, @verdict, @reasons)`),
+      endSession: db.prepare(`UPDATE docks SET session_status = @status, files_ingested = @ingested, files_failed = @failed,
+        bytes_ingested = @bytes WHERE id = @id`),
+      clockSynced: db.prepare('UPDATE docks SET clock_synced_at = ? WHERE id = ?'),
+      undocked: db.prepare('UPDATE docks SET undocked_at = ? WHERE id = ? AND undocked_at IS NULL'),
+      interrupted: db.prepare("UPDATE docks SET session_status = 'interrupted' WHERE session_status IS NULL"),
+      dock: db.prepare<[string], DockRow>('SELECT * FROM docks WHERE id = ?'),
+      docksOf: db.prepare<[string, number], DockRow>('SELECT * FROM docks WHERE recorder_serial = ? ORDER BY docked_at DESC, rowid DESC LIMIT ?'),
+      recentDocks: db.prepare<[number], DockRow>('SELECT * FROM docks ORDER BY docked_at DESC, rowid DESC LIMIT ?'),
+      lastDocks: db.prepare<[], DockRow>(`SELECT d.* FROM docks d WHERE d.rowid = (SELECT d2.rowid FROM docks d2
+        WHERE d2.recorder_serial = d.recorder_serial ORDER BY d2.docked_at DESC, d2.rowid DESC LIMIT 1)`),
+      recorders: db.prepare<[], RecorderRow>('SELECT * FROM recorders ORDER BY serial'),
+      recorder: db.prepare<[string], RecorderRow>('SELECT * FROM recorders WHERE serial = ?'),
+      setStatus: db.prepare('UPDATE recorders SET status = @status, status_changed_at = @at, status_note = @note WHERE serial = @serial'),
+      evidenceCount: db.prepare<[string], { n: number; bytes: number | null }>(
+        "SELECT count(*) AS n, sum(size) AS bytes FROM evidence WHERE recorder_serial = ? AND status = 'live'",
+      ),
+    };
+  }
+
+  insertDock(d: NewDock): void {
+    this.q.insertDock.run({ ...d, reasons: JSON.stringify(d.reasons) });
+  }
+
+  endSession(id: string, s: { status: string; ingested: number; failed: number; bytes: number }): void {
+    this.q.endSession.run({ id, ...s });
+  }
+
+  setClockSynced(id: string, at: string): void {
+    this.q.clockSynced.run(at, id);
+  }
+
+  setUndocked(id: string, at: string): void {
+    this.q.undocked.run(at, id);
+  }
+
+  /** Sessions left running by a process that stopped: mark them interrupted; returns how many. */
+  markInterrupted(): number {
+    return this.q.interrupted.run().changes;
+  }
+
+  dock(id: string): DockRecord | null {
+    const r = this.q.dock.get(id);
+    return r ? dockFromRow(r) : null;
+  }
+
+  docksOf(serial: string, limit = 50): DockRecord[] {
+    return this.q.docksOf.all(serial, limit).map(dockFromRow);
+  }
+
+  recentDocks(limit = 50): DockRecord[] {
+    return this.q.recentDocks.all(limit).map(dockFromRow);
+  }
+
+  /** The latest dock of every recorder, by serial. */
+  lastDocks(): Map<string, DockRecord> {
+    const m = new Map<string, DockRecord>();
+    for (const r of this.q.lastDocks.all()) if (r.recorder_serial) m.set(r.recorder_serial, dockFromRow(r));
+    return m;
+  }
+
+  recorders(): DeviceRecord[] {
+    return this.q.recorders.all().map(deviceFromRow);
+  }
+
+  recorder(serial: string): DeviceRecord | null {
+    const r = this.q.recorder.get(serial);
+    return r ? deviceFromRow(r) : null;
+  }
+
+  setStatus(serial: string, status: RecorderServiceStatus, note: string | null, at: string): void {
+    this.q.setStatus.run({ serial, status, note, at });
+  }
+
+  evidenceCount(serial: string): { items: number; bytes: number } {
+    const r = this.q.evidenceCount.get(serial);
+    return { items: r?.n ?? 0, bytes: r?.bytes ?? 0 };
+  }
+}

@@ -1,0 +1,453 @@
+import { EventEmitter } from 'node:events';
+import { v7 as uuidv7 } from 'uuid';
+import type { Catalog } from '../catalog/catalog.js';
+import { EvidenceRepo } from '../catalog/evidence-repo.js';
+import type { ActivityBus } from '../core/activity.js';
+import { errorMessage, isCustodyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { rfc3339 } from '../core/time.js';
+import type { IngestedItem, IngestService, IngestSession, SessionProgress, SessionReport } from '../ingest/index.js';
+import type { DockCandidate, UndockReason } from './detection.js';
+import { DeviceRepo } from './device-repo.js';
+import type { RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
+import { DriverRegistry } from './drivers.js';
+import { assessHealth, type HealthAssessment, type HealthThresholds } from './health-check.js';
+import type { ProfileSet, RecorderProfile } from './profiles.js';
+
+export interface DockManagerDeps {
+  catalog: Catalog;
+  ingest: IngestService;
+  activity: ActivityBus;
+  profiles: ProfileSet;
+  thresholds: HealthThresholds;
+  /** Set the recorder's clock after a complete session, where the driver can. */
+  syncClock: boolean;
+  /** Profile for drop-folder entries that no status file identifies. */
+  dropProfile: string;
+  log: Logger;
+  drivers?: DriverRegistry;
+  /** Who the ledger says did it. */
+  actor?: string;
+}
+
+/** How a dock ended, for the demo, tests and the API. */
+export interface DockOutcome {
+  dockId: string;
+  location: string;
+  profile: string;
+  identity: RecorderIdentity | null;
+  health: RecorderHealth | null;
+  assessment: HealthAssessment;
+  report: SessionReport | null;
+  clockSyncedAt: string | null;
+  /** Why no session ran (unidentified, stopping, pulled during the check). */
+  skipped: string | null;
+}
+
+interface Dock {
+  id: string;
+  candidate: DockCandidate;
+  profile: RecorderProfile;
+  log: Logger;
+  serial: string | null;
+  session: IngestSession | null;
+  /** The recorder was removed (or its USB device went) while docked. */
+  gone: UndockReason | null;
+  /** Set while the dock's check or session runs. */
+  flow: Promise<void>;
+  ended: boolean;
+  midSession: boolean;
+}
+
+/**
+ * Turns docked recorders into ingest sessions: picks the model profile and driver,
+ * runs the pre-duty health check (drift measured before any clock sync), records
+ * the dock with its verdict (`device.docked`), ingests through the shared
+ * IngestService, then syncs the clock (`device.clock-synced`) and records the
+ * result. A recorder pulled mid-session has its session ended at once (copies in
+ * flight are rolled back, never half-recorded) and is reported (`device.undocked`).
+ *
+ * Events: 'docked' (DockOutcome without report, once the check is recorded),
+ * 'ended' (DockOutcome), 'ignored' ({ location, reason }).
+ */
+export class DockManager extends EventEmitter {
+  private readonly docks = new Map<string, Dock>();
+  private readonly ignored = new Set<string>();
+  /** Locations whose profile is being looked up (a status file read), so a repeated event does not dock twice. */
+  private readonly resolving = new Set<string>();
+  private readonly repo: DeviceRepo;
+  private readonly evidence: EvidenceRepo;
+  private readonly drivers: DriverRegistry;
+  private readonly actor: string;
+  private readonly log: Logger;
+  private accepting = false;
+
+  constructor(private readonly deps: DockManagerDeps) {
+    super();
+    this.repo = new DeviceRepo(deps.catalog.db);
+    this.evidence = new EvidenceRepo(deps.catalog.db);
+    this.drivers = deps.drivers ?? new DriverRegistry();
+    this.actor = deps.actor ?? 'custody:daemon';
+    this.log = deps.log.child({ module: 'docks' });
+    if (!deps.profiles.get(deps.dropProfile)) {
+      throw new Error(`devices.dropProfile names ${deps.dropProfile}, which is not a profile in ${deps.profiles.source}`);
+    }
+  }
+
+  start(): void {
+    // Sessions a previous process left running ended with it; their files are redone
+    // (ingest skips what was committed) when the recorder is docked again.
+    const n = this.deps.catalog.tx(() => this.repo.markInterrupted());
+    if (n > 0) this.log.warn({ docks: n }, 'dock sessions interrupted by the last stop; recorders still docked are docked again');
+    this.accepting = true;
+  }
+
+  /** Locations docked now, with their serial and whether a session runs. */
+  active(): Array<{ dockId: string; location: string; serial: string | null; ingesting: boolean }> {
+    return [...this.docks.values()].filter((d) => !d.gone).map((d) => ({ dockId: d.id, location: d.candidate.location, serial: d.serial, ingesting: d.session !== null && !d.ended }));
+  }
+
+  /** A candidate from detection (or a caller). Returns at once; the check and session run in the background. */
+  dock(candidate: DockCandidate): void {
+    if (!this.accepting) return;
+    const location = candidate.location;
+    if (this.docks.has(location) || this.ignored.has(location) || this.resolving.has(location)) return;
+    this.resolving.add(location);
+    void this.resolveProfile(candidate).then(
+      (profile) => {
+        // Undocked (or stopping) while the profile was looked up: nothing to do.
+        if (!this.resolving.delete(location) || !this.accepting || this.docks.has(location)) return;
+        if (!profile) {
+          this.ignored.add(location);
+          const usb = candidate.usb ? `${candidate.usb.vendorId.toString(16).padStart(4, '0')}:${candidate.usb.productId.toString(16).padStart(4, '0')}` : null;
+          this.log.info({ location, usb }, 'not a known recorder model; ignored');
+          this.emit('ignored', { location, reason: 'unknown model' });
+          return;
+        }
+        const id = uuidv7();
+        const dock: Dock = {
+          id,
+          candidate,
+          profile,
+          log: this.log.child({ dock: id, location }),
+          serial: null,
+          session: null,
+          gone: null,
+          flow: Promise.resolve(),
+          ended: false,
+          midSession: false,
+        };
+        this.docks.set(location, dock);
+        dock.flow = this.run(dock).catch((e: unknown) => {
+          dock.log.error({ err: e }, 'dock failed');
+        });
+      },
+      (e: unknown) => {
+        this.resolving.delete(location);
+        this.log.error({ err: e, location }, 'could not choose a profile for a docked device');
+      },
+    );
+  }
+
+  /** The recorder at `location` went away. A running session is ended at once. */
+  undock(location: string, reason: UndockReason): void {
+    this.ignored.delete(location);
+    this.resolving.delete(location);
+    const dock = this.docks.get(location);
+    if (!dock) return;
+    if (dock.gone) return;
+    dock.gone = reason;
+    if (dock.session && !dock.ended) {
+      dock.midSession = true;
+      dock.log.warn({ serial: dock.serial, reason }, 'recorder pulled mid-session: ending its session; copies in flight are rolled back');
+      dock.session.stop({ path: '', code: 'RECORDER_GONE', message: `recorder ${location} was removed` }, 'abort', 'recorder-gone');
+    }
+    // The dock row is closed when its flow ends (at once when nothing is running).
+    void dock.flow.then(() => this.closeDock(dock));
+  }
+
+  /**
+   * Stop: no new docks; sessions stop taking files, copies in flight get `graceMs`
+   * to finish, then are rolled back; dock rows are brought up to date.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    await this.deps.ingest.stop(graceMs);
+    await Promise.all([...this.docks.values()].map((d) => d.flow));
+  }
+
+  private async resolveProfile(c: DockCandidate): Promise<RecorderProfile | null> {
+    const { profiles } = this.deps;
+    if (c.usb) {
+      const p = profiles.byUsb(c.usb.vendorId, c.usb.productId);
+      if (p) return p;
+    }
+    const byStatus = await profiles.byStatusFile(c.location);
+    if (byStatus) return byStatus;
+    // Someone put this folder into a drop folder on purpose.
+    if (c.source === 'drop') return profiles.get(this.deps.dropProfile);
+    return null;
+  }
+
+  private async run(dock: Dock): Promise<void> {
+    const { catalog } = this.deps;
+    let driver: RecorderDriver;
+    try {
+      driver = this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb });
+    } catch (e) {
+      dock.log.error({ err: e, profile: dock.profile.id }, 'no driver for this recorder');
+      return;
+    }
+
+    // 1. Who is it, and how is it? Health first, before anything touches the clock.
+    let identity: RecorderIdentity | null = null;
+    let identifyError: string | null = null;
+    try {
+      identity = await driver.identify();
+    } catch (e) {
+      identifyError = errorMessage(e);
+      dock.log.warn({ err: e }, 'recorder could not be identified');
+    }
+    let health: RecorderHealth | null = null;
+    let healthError: string | null = null;
+    try {
+      health = await driver.health();
+    } catch (e) {
+      healthError = isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+      dock.log.warn({ err: e }, 'recorder health could not be read');
+    }
+    dock.serial = identity?.serial ?? null;
+    const registered = identity ? this.repo.recorder(identity.serial) : null;
+    const assessment = assessHealth(health, this.deps.thresholds, {
+      identified: identity !== null,
+      recorderStatus: registered?.status ?? null,
+      healthError,
+    });
+
+    // 2. Record the dock, its snapshot and verdict, with its ledger entry.
+    const dockedAt = rfc3339(catalog.clock.now());
+    catalog.tx(() => {
+      if (identity) {
+        const recorder = { serial: identity.serial, model: identity.model, officer: identity.officer, unit: identity.unit };
+        if (this.evidence.upsertRecorder(recorder, dockedAt)) {
+          catalog.ledger.append({ type: 'recorder.registered', actor: this.actor, subject: identity.serial, data: recorder });
+        }
+      }
+      this.repo.insertDock({
+        id: dock.id,
+        recorderSerial: identity?.serial ?? null,
+        location: dock.candidate.location,
+        dockedAt,
+        batteryPercent: health?.batteryPercent ?? null,
+        deviceClock: health?.deviceClock ? rfc3339(health.deviceClock) : null,
+        clockDriftMs: health?.clockDriftMs ?? null,
+        storageTotalBytes: health?.storageTotalBytes ?? null,
+        storageFreeBytes: health?.storageFreeBytes ?? null,
+        verdict: assessment.verdict,
+        reasons: assessment.reasons.map((r) => r.message),
+      });
+      catalog.ledger.append({
+        type: 'device.docked',
+        actor: this.actor,
+        subject: identity?.serial ?? null,
+        data: {
+          dockId: dock.id,
+          location: dock.candidate.location,
+          source: dock.candidate.source,
+          profile: dock.profile.id,
+          usb: dock.candidate.usb
+            ? {
+                vendorId: dock.candidate.usb.vendorId,
+                productId: dock.candidate.usb.productId,
+                serial: dock.candidate.usb.serial,
+                product: dock.candidate.usb.product,
+              }
+            : null,
+          identity: identity ?? null,
+          identifyError,
+          health: {
+            batteryPercent: health?.batteryPercent ?? null,
+            deviceClock: health?.deviceClock ? rfc3339(health.deviceClock) : null,
+            clockDriftMs: health?.clockDriftMs ?? null,
+            storageTotalBytes: health?.storageTotalBytes ?? null,
+            storageFreeBytes: health?.storageFreeBytes ?? null,
+            error: healthError,
+          },
+          verdict: assessment.verdict,
+          reasons: assessment.reasons,
+          thresholds: { ...this.deps.thresholds },
+        },
+      });
+    });
+    const logFields = {
+      serial: dock.serial,
+      profile: dock.profile.id,
+      verdict: assessment.verdict,
+      reasons: assessment.reasons.map((r) => r.code),
+      batteryPercent: health?.batteryPercent ?? null,
+      clockDriftMs: health?.clockDriftMs ?? null,
+      storageFreeBytes: health?.storageFreeBytes ?? null,
+    };
+    if (assessment.verdict === 'ready') dock.log.info(logFields, 'recorder docked: ready for duty');
+    else dock.log.warn(logFields, `recorder docked: NOT ready (${assessment.reasons.map((r) => r.message).join('; ')})`);
+
+    const outcome: DockOutcome = {
+      dockId: dock.id,
+      location: dock.candidate.location,
+      profile: dock.profile.id,
+      identity,
+      health,
+      assessment,
+      report: null,
+      clockSyncedAt: null,
+      skipped: null,
+    };
+    this.deps.activity.publish({
+      type: 'dock',
+      dock: {
+        dockId: dock.id,
+        sessionId: null,
+        serial: dock.serial,
+        location: dock.candidate.location,
+        dockedAt,
+        verdict: assessment.verdict,
+        reasons: assessment.reasons.map((r) => r.message),
+      },
+    });
+    this.emit('docked', { ...outcome });
+
+    // 3. Ingest. Footage is collected whatever the verdict: a recorder that is not
+    // ready for duty still holds evidence.
+    let report: SessionReport | null = null;
+    if (!identity) outcome.skipped = `unidentified: ${identifyError ?? 'unknown'}`;
+    else if (dock.gone) outcome.skipped = 'removed during the health check';
+    else if (!this.accepting) outcome.skipped = 'custody is stopping';
+    if (identity && outcome.skipped === null) {
+      try {
+        const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
+        dock.session = session;
+        this.deps.activity.publish({
+          type: 'dock',
+          dock: {
+            dockId: dock.id,
+            sessionId: session.id,
+            serial: dock.serial,
+            location: dock.candidate.location,
+            dockedAt,
+            verdict: assessment.verdict,
+            reasons: assessment.reasons.map((r) => r.message),
+          },
+        });
+        session.on('progress', (p: SessionProgress) =>
+          this.deps.activity.publish({
+            type: 'progress',
+            progress: {
+              dockId: dock.id,
+              serial: p.serial,
+              filesDone: p.filesDone,
+              filesTotal: p.filesTotal,
+              bytesDone: p.bytesDone,
+              bytesTotal: p.bytesTotal,
+              rate: p.rate,
+              etaSeconds: p.etaSeconds,
+            },
+          }),
+        );
+        session.on('file', (item: IngestedItem) =>
+          this.deps.activity.publish({ type: 'ingested', dockId: dock.id, serial: identity.serial, evidenceId: item.evidenceId, sha256: item.sha256, size: item.size, path: item.path }),
+        );
+        report = await done;
+      } catch (e) {
+        outcome.skipped = errorMessage(e);
+        dock.log.error({ err: e }, 'ingest session could not run');
+      }
+    }
+    dock.ended = true;
+    outcome.report = report;
+
+    // 4. Clock sync: only after the drift is recorded and every file is in, because the
+    // drift corrects the recorded times of files still on the recorder.
+    let syncedTo: Date | null = null;
+    if (report && this.deps.syncClock && driver.syncClock && !dock.gone && this.accepting) {
+      if (report.status === 'complete' && report.failed === 0) {
+        try {
+          syncedTo = await driver.syncClock();
+        } catch (e) {
+          dock.log.warn({ err: e }, 'recorder clock could not be set');
+        }
+      } else {
+        dock.log.info({ status: report.status, failed: report.failed }, 'clock not synced: files are still to be ingested with the measured drift');
+      }
+    }
+
+    // 5. Record how it went.
+    catalog.tx(() => {
+      if (report) this.repo.endSession(dock.id, { status: report.status, ingested: report.ingested, failed: report.failed, bytes: report.bytes });
+      else this.repo.endSession(dock.id, { status: 'not-run', ingested: 0, failed: 0, bytes: 0 });
+      if (syncedTo) {
+        const at = rfc3339(catalog.clock.now());
+        this.repo.setClockSynced(dock.id, at);
+        outcome.clockSyncedAt = at;
+        catalog.ledger.append({
+          type: 'device.clock-synced',
+          actor: this.actor,
+          subject: identity!.serial,
+          data: {
+            dockId: dock.id,
+            // The drift measured at the dock, before this sync.
+            clockDriftMsBefore: health?.clockDriftMs ?? null,
+            deviceClockBefore: health?.deviceClock ? rfc3339(health.deviceClock) : null,
+            setTo: rfc3339(syncedTo),
+          },
+        });
+      }
+    });
+    if (syncedTo) dock.log.info({ serial: dock.serial, clockDriftMsBefore: health?.clockDriftMs ?? null }, 'recorder clock set to the station clock');
+    this.deps.activity.publish({
+      type: 'undock',
+      dockId: dock.id,
+      serial: dock.serial,
+      status: report?.status ?? 'not-run',
+      ingested: report?.ingested ?? 0,
+      failed: report?.failed ?? 0,
+      bytes: report?.bytes ?? 0,
+    });
+    if (report?.status === 'recorder-gone') dock.log.warn({ serial: dock.serial, ingested: report.ingested }, 'session ended: the recorder was pulled; the rest is ingested at its next dock');
+    this.emit('ended', outcome);
+  }
+
+  /** The recorder is physically gone: close its dock row and say so in the ledger. */
+  private closeDock(dock: Dock): void {
+    if (this.docks.get(dock.candidate.location) !== dock) return;
+    this.docks.delete(dock.candidate.location);
+    const { catalog } = this.deps;
+    const row = this.repo.dock(dock.id);
+    if (!row) return; // never recorded (no driver)
+    // The session may have noticed the recorder was gone before detection did.
+    if (row.sessionStatus === 'recorder-gone') dock.midSession = true;
+    try {
+      catalog.tx(() => {
+        this.repo.setUndocked(dock.id, rfc3339(catalog.clock.now()));
+        catalog.ledger.append({
+          type: 'device.undocked',
+          actor: this.actor,
+          subject: dock.serial,
+          data: {
+            dockId: dock.id,
+            location: dock.candidate.location,
+            reason: dock.gone,
+            midSession: dock.midSession,
+            sessionId: dock.session?.id ?? null,
+            sessionStatus: row.sessionStatus,
+            ingested: row.filesIngested,
+            failed: row.filesFailed,
+            bytes: row.bytesIngested,
+          },
+        });
+      });
+    } catch (e) {
+      dock.log.error({ err: e }, 'could not record the undock');
+    }
+    this.emit('undocked', { dockId: dock.id, location: dock.candidate.location, serial: dock.serial, reason: dock.gone, midSession: dock.midSession });
+  }
+}
