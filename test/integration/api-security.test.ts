@@ -256,6 +256,22 @@ describe('API security (issue 5)', () => {
     for (const t of [expiring.token, revoked.token, good.token, unknown]) expect(dump).not.toContain(t);
   });
 
+  it('re-issuing a token retires the old one at once; a revoked user gets no new token', async () => {
+    const r = await rig();
+    const u = r.user('Rotating', 'operator');
+    const users = r.server.context.users;
+    const { token } = users.reissueToken(u.id, new Date(r.clock.t + 86_400_000), 'test');
+    expect(token).not.toBe(u.token);
+    expect((await r.call(u.token, { url: '/api/v1/me' })).statusCode).toBe(401);
+    expect((await r.call(token, { url: '/api/v1/me' })).statusCode).toBe(200);
+    expect(r.ledgerTypes().slice(-2)).toEqual(['user.created', 'user.token-issued']);
+    users.revoke(u.id, 'test');
+    expect(users.revoke(u.id, 'test').changed).toBe(false);
+    expect(() => users.reissueToken(u.id, null, 'test')).toThrow(/revoked/);
+    expect((await r.call(token, { url: '/api/v1/me' })).statusCode).toBe(401);
+    expect(r.ledgerTypes().slice(-2)).toEqual(['user.token-issued', 'user.revoked']);
+  });
+
   it('rate-limits failed sign-ins per address, then lets the address in again after the window', async () => {
     const r = await rig({ CUSTODY_API_AUTH_FAILURE_LIMIT: '3', CUSTODY_API_AUTH_FAILURE_WINDOW_SECONDS: '60' });
     const good = r.user('Good', 'operator');

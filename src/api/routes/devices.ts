@@ -191,6 +191,8 @@ export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
   app.get(
     `${API_PREFIX}/events`,
     {
+      // A HEAD would open a stream that sends nothing.
+      exposeHeadRoute: false,
       config: { access: 'devices.read' },
       schema: {
         tags: ['devices'],
