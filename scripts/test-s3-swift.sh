@@ -35,6 +35,8 @@ readonly REGION='us-east-1'
 readonly READY_TIMEOUT_S=${SWIFT_READY_TIMEOUT_S:-60}
 # Swift's own interpreter (the packages depend on it); used only to find free ports.
 readonly PY=/usr/bin/python3
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+readonly SELF
 
 die() { printf 'test-s3-swift: %s\n' "$*" >&2; exit 1; }
 
@@ -241,7 +243,8 @@ stop_processes() {
     [ -e "$pidfile" ] || continue
     read -r pid started <"$pidfile" || true
     rm -f "$pidfile"
-    [ -n "$pid" ] && [ "$pid" != "$BASHPID" ] || continue
+    # (the watchdog, stopping everything, skips itself)
+    [ -n "$pid" ] && [ "$pid" != "$$" ] || continue
     if [ "$(start_time "$pid" || true)" = "$started" ]; then
       kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
@@ -305,16 +308,29 @@ wait_ready() {
 
 # With SWIFT_OWNER_PID set (a test runner's pid), a watchdog stops everything once that
 # process is gone, so a runner killed before it could call stop leaves nothing behind.
+# It runs in a session of its own: a signal to the runner's process group (Ctrl-C, a CI
+# job being cancelled) must not take the watchdog down with it. (Swift's servers leave
+# the group themselves; memcached does not, and dies with the group.)
 watch_owner() {
   local dir=$1 owner=$2
-  (
-    while kill -0 "$owner" 2>/dev/null && [ -d "$dir/run" ]; do sleep 2; done
-    if [ -d "$dir/run" ]; then
-      stop_processes "$dir"
-      rm -rf "${dir:?}"
-    fi
-  ) >/dev/null 2>&1 </dev/null &
-  echo "$! $(start_time $! || echo gone)" >"$dir/run/watchdog.pid"
+  setsid bash "$SELF" watch "$dir" "$owner" >/dev/null 2>&1 </dev/null &
+  # The watchdog records its own pid; wait for it, so that stop always finds it.
+  local i
+  for i in $(seq 1 50); do
+    [ -e "$dir/run/watchdog.pid" ] && return 0
+    sleep 0.1
+  done
+  echo "test-s3-swift: the watchdog did not start" >&2
+}
+
+cmd_watch() {
+  local dir=$1 owner=$2
+  echo "$$ $(start_time $$)" >"$dir/run/watchdog.pid"
+  while kill -0 "$owner" 2>/dev/null && [ -d "$dir/run" ]; do sleep 1; done
+  if [ -d "$dir/run" ]; then
+    stop_processes "$dir"
+    rm -rf "${dir:?}"
+  fi
 }
 
 cmd_start() {
@@ -378,5 +394,6 @@ case "${1:-}" in
   check) cmd_check ;;
   start) cmd_start "${2:-}" ;;
   stop) cmd_stop "${2:-}" ;;
+  watch) cmd_watch "$2" "$3" ;; # internal: started by start with SWIFT_OWNER_PID
   *) die 'usage: test-s3-swift.sh check | start [DIR] | stop DIR' ;;
 esac
