@@ -38,7 +38,8 @@ export interface SubtreeSource {
   readonly size: number;
   /**
    * Hash of the perfect subtree of 2^level leaves starting at leaf index × 2^level.
-   * Callers ask only for subtrees that lie wholly inside the tree.
+   * Callers ask only for subtrees that lie wholly inside the tree. A source is
+   * append-only: a subtree's hash, once asked for, never changes.
    */
   subtree(level: number, index: number): Buffer;
 }
@@ -66,6 +67,14 @@ function exactLog2(n: number): number {
 }
 
 /**
+ * Hashes of the ranges that are not perfect subtrees (they end at some tree size's
+ * right edge), per source. A tree is append-only, so such a hash never changes; the
+ * cache makes every proof at a size after the first cost no hashing at all.
+ */
+const rangeCache = new WeakMap<SubtreeSource, Map<string, Buffer>>();
+const RANGE_CACHE_MAX = 8192;
+
+/**
  * MTH(D[start:end]) for a range the RFC's decomposition produces: start is a
  * multiple of the largest power of two below (or equal to) the range's length.
  */
@@ -76,7 +85,14 @@ function rangeHash(src: SubtreeSource, start: number, end: number): Buffer {
   if (n < 2) throw new ProofError('PROOF_INTERNAL', `range ${start}..${end} is not a subtree`);
   const k = largestPowerOfTwoBelow(n);
   if (start % k !== 0) throw new ProofError('PROOF_INTERNAL', `range ${start}..${end} is not aligned`);
-  return nodeHash(rangeHash(src, start, start + k), rangeHash(src, start + k, end));
+  let cache = rangeCache.get(src);
+  const key = `${start}-${end}`;
+  const hit = cache?.get(key);
+  if (hit) return Buffer.from(hit);
+  const h = nodeHash(rangeHash(src, start, start + k), rangeHash(src, start + k, end));
+  if (!cache || cache.size >= RANGE_CACHE_MAX) rangeCache.set(src, (cache = new Map()));
+  cache.set(key, h);
+  return Buffer.from(h);
 }
 
 function assertSize(src: SubtreeSource, size: number): void {

@@ -168,6 +168,21 @@ describe('a rewritten database (every later hash recomputed)', () => {
     expect((await errorOf(issuer(v, signer).issue())).message).toMatch(/do not hash to the latest checkpoint's root/);
   });
 
+  it('shows removed entries too, from the end or from the middle', async () => {
+    const { v, signer } = await station();
+    appendEntries(v.catalog, 12);
+    const cp = (await issuer(v, signer).issue())!.checkpoint;
+    appendEntries(v.catalog, 3);
+    v.catalog.db.exec('DROP TRIGGER ledger_no_delete');
+    v.catalog.db.prepare('DELETE FROM ledger WHERE seq = 6').run();
+    const middle = checkExtends(LedgerTree.build(v.catalog.ledger, { strict: false }).tree, cp);
+    expect(middle).toMatchObject({ ok: false, code: 'LEDGER_INCONSISTENT', size2: 14 });
+    truncateLedger(v.catalog, 10);
+    const end = checkExtends(LedgerTree.build(v.catalog.ledger, { strict: false }).tree, cp);
+    expect(end.reason).toMatch(/the ledger has 9 entries, fewer than the 12 the checkpoint signed: entries were removed/);
+    expect((await errorOf(issuer(v, signer).issue())).message).toMatch(/entry 12, which the signed tree holds, is gone/);
+  });
+
   it('and a proof of an old entry against the saved checkpoint cannot be made', async () => {
     const { v, signer, saved } = await signedThenRewritten();
     const tree = LedgerTree.build(v.catalog.ledger, { strict: false }).tree;

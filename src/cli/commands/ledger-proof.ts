@@ -118,7 +118,13 @@ async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): Promise<
 
     // The whole ledger as it is now, lines taken as they are: the tree to hold the
     // saved checkpoints against.
-    const tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
+    let tree: MerkleTree;
+    try {
+      tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
+    } catch (e) {
+      // A row whose data is not even JSON: the ledger was damaged (custody verify names it).
+      throw new ProofError('LEDGER_UNREADABLE', `the ledger cannot be read entry by entry: ${errorMessage(e)}`, { cause: e });
+    }
     const problems: string[] = [];
     let from: (ExtendsResult & { file: string }) | null = null;
     let bundle: ConsistencyBundle | null = null;
