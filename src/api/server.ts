@@ -14,6 +14,7 @@ import { UsersService } from '../access/users.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/activity.js';
+import { CustodyError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobStats } from '../jobs/index.js';
 import type { ObjectStore } from '../vault/store.js';
@@ -283,7 +284,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       sweep();
       sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS);
       sweepTimer.unref();
-      await app.listen({ host: config.api.host, port: config.api.port });
+      try {
+        await app.listen({ host: config.api.host, port: config.api.port });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const why = code === 'EADDRINUSE' ? 'the address is in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : code === 'EACCES' ? 'permission denied' : errorMessage(e);
+        throw new CustodyError('API_LISTEN_FAILED', `cannot listen on ${config.api.host}:${config.api.port}: ${why}`, { cause: e });
+      }
       const addr = app.server.address() as AddressInfo;
       apiLog.info({ host: addr.address, port: addr.port }, 'API listening');
       return { host: addr.address, port: addr.port };

@@ -108,7 +108,11 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
+    // Health routes need no token; everything else inherits the bearer requirement.
+    expect((doc as unknown as { security: unknown }).security).toEqual([{ bearerAuth: [] }]);
+    for (const open of ['/healthz', '/readyz', '/metrics']) expect(doc.paths[open]!.get!.security, open).toEqual([]);
     const search = doc.paths['/api/v1/evidence']!.get!;
+    expect(search.security).toBeUndefined();
     expect((search.parameters as { name: string }[]).map((p) => p.name).sort()).toEqual(['cursor', 'device', 'from', 'limit', 'officer', 'time', 'to', 'type', 'unit']);
     const html = await r.call(null, { url: '/docs' });
     expect(html.statusCode).toBe(200);

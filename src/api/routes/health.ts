@@ -26,7 +26,7 @@ export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
     '/healthz',
     {
       config: { access: 'public' },
-      schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+      schema: { tags: ['health'], security: [], summary: 'The process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -37,6 +37,7 @@ export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
       config: { access: 'public' },
       schema: {
         tags: ['health'],
+        security: [],
         summary: 'The catalog and the vault answer (503 when either does not)',
         response: {
           200: Type.Object({ status: Type.String(), catalog: Type.Boolean(), vault: Type.Boolean() }),
@@ -80,7 +81,7 @@ export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
     '/metrics',
     {
       config: { access: 'public' },
-      schema: { tags: ['health'], summary: 'Prometheus metrics', response: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+      schema: { tags: ['health'], security: [], summary: 'Prometheus metrics', response: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
     },
     async (_req, reply) => {
       const text = await ctx.metrics.registry.metrics();
