@@ -1,8 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Audit } from '../access/audit.js';
-import { AuthenticationError, type AuthFailureReason } from '../access/errors.js';
-import type { Principal } from '../access/roles.js';
-import type { UsersService } from '../access/users.js';
+import { type Audit, AuthenticationError, type AuthFailureReason, type Principal, type UsersService } from '../access/index.js';
 import type { Logger } from '../core/logger.js';
 import type { ApiMetrics } from './metrics.js';
 

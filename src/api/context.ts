@@ -1,9 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AccessRequests } from '../access/access-requests.js';
-import type { Audit } from '../access/audit.js';
-import { HiddenError } from '../access/errors.js';
-import { inScope, type Permission, type Principal } from '../access/roles.js';
-import type { UsersService } from '../access/users.js';
+import { type AccessRequests, type Audit, HiddenError, inScope, type Permission, type Principal, type UsersService } from '../access/index.js';
 import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/activity.js';

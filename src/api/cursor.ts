@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../access/errors.js';
+import { InvalidInputError } from '../access/index.js';
 
 /**
  * Opaque keyset cursors: base64url of a small JSON array tagged with the list it

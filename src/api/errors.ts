@@ -1,5 +1,5 @@
 import type { FastifyError } from 'fastify';
-import { AuthenticationError } from '../access/errors.js';
+import { AuthenticationError } from '../access/index.js';
 import { CustodyError } from '../core/errors.js';
 
 /** What a client is told about an error. */

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import { ConflictError } from '../access/errors.js';
+import { ConflictError } from '../access/index.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';

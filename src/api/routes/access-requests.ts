@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { MAX_ITEMS_PER_REQUEST, type AccessRequest } from '../../access/access-requests.js';
+import { type AccessRequest, MAX_ITEMS_PER_REQUEST } from '../../access/index.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, IdParams, Nullable, Uuid } from '../schemas.js';

@@ -1,6 +1,5 @@
 import Type from 'typebox';
-import { HiddenError } from '../../access/errors.js';
-import { inScope, type Principal } from '../../access/roles.js';
+import { HiddenError, inScope, type Principal } from '../../access/index.js';
 import type { ActivityEvent, DockInfo, DockProgress } from '../../core/activity.js';
 import { NotFoundError } from '../../core/errors.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { actorOf } from '../../access/roles.js';
+import { actorOf } from '../../access/index.js';
 import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../vault/segments.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';

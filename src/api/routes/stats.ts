@@ -1,6 +1,5 @@
 import Type from 'typebox';
-import { InvalidInputError } from '../../access/errors.js';
-import { permissionsOf } from '../../access/roles.js';
+import { InvalidInputError, permissionsOf } from '../../access/index.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, DateTime, Label, Nullable } from '../schemas.js';
 import type { ApiApp } from '../server.js';

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { ROLES, UsersService, validateNewUser, type User } from '../../access/index.js';
-import { InvalidInputError } from '../../access/errors.js';
+import { InvalidInputError, ROLES, type User, UsersService, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/errors.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
