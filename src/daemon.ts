@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createApiServer, type ApiServer } from './api/index.js';
 import { Catalog, catalogPath } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus } from './core/activity.js';
@@ -39,12 +40,15 @@ export interface Daemon {
   readonly ingest: IngestService;
   readonly followUps: FollowUps;
   readonly profiles: ProfileSet;
+  readonly api: ApiServer;
+  /** Where the HTTP API listens, once started (api.port 0 picks a free port). */
+  apiAddress(): { host: string; port: number; url: string } | null;
   /** Start everything; intake (detection) last. On a failure, what started is stopped again. */
   start(): Promise<void>;
   /**
    * Stop intake first, let copies in flight finish (or roll back after
-   * devices.stopGraceSeconds), then jobs, the ledger sealer (sealing the tail), the
-   * store and the catalog. Safe to call more than once.
+   * devices.stopGraceSeconds), then jobs, HTTP, the ledger sealer (sealing the tail),
+   * the store and the catalog. Safe to call more than once.
    */
   stop(): Promise<void>;
 }
@@ -122,12 +126,20 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     onUndock: (location, reason) => docks.undock(location, reason),
   });
 
+  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats() });
+  let apiAddress: { host: string; port: number; url: string } | null = null;
+
   const graceMs = config.devices.stopGraceSeconds * 1000;
   const components: Component[] = [
     {
       name: 'store',
       start: () => store.init(),
       stop: () => store.close(),
+    },
+    {
+      name: 'sealer',
+      start: async () => sealer.start(),
+      stop: () => sealer.stop(),
     },
     {
       name: 'jobs',
@@ -143,9 +155,16 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       },
     },
     {
-      name: 'sealer',
-      start: async () => sealer.start(),
-      stop: () => sealer.stop(),
+      // Started before intake so docks are visible from the first one; stopped after
+      // the docks and jobs (reverse order), before the sealer, store and catalog close.
+      name: 'api',
+      async start() {
+        const a = await api.start();
+        const host = a.host.includes(':') ? `[${a.host}]` : a.host;
+        apiAddress = { ...a, url: `http://${host}:${a.port}` };
+        log.info({ url: apiAddress.url, host: a.host, port: a.port }, 'HTTP API listening');
+      },
+      stop: () => api.stop(),
     },
     {
       name: 'docks',
@@ -153,10 +172,6 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       // Stops intake of files; copies in flight finish or are rolled back within the grace.
       stop: () => docks.stop(graceMs),
     },
-    // HTTP API: add here, so it starts after the services it reads and stops before
-    // the sealer, store and catalog close:
-    //   const api = createApiServer({ config, catalog, store, log, activity });
-    //   { name: 'api', start: () => api.start(), stop: () => api.stop() },
     {
       name: 'detection',
       start: () => detection.start(),
@@ -164,6 +179,9 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   ];
 
+  // Stopped in reverse: intake (detection, then docks: copies in flight finish or roll
+  // back), HTTP, jobs, then the sealer, which seals every entry the others appended,
+  // then the store; the catalog closes last.
   const started: Component[] = [];
   let stopping: Promise<void> | null = null;
 
@@ -193,6 +211,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     ingest,
     followUps,
     profiles,
+    api,
+    apiAddress: () => apiAddress,
     async start() {
       for (const c of components) {
         try {
@@ -204,7 +224,10 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
           throw e;
         }
       }
-      log.info({ home: config.home, vault: store.location, jobs: followUps.runner.kind, profiles: profiles.profiles.map((p) => p.id) }, 'custody daemon started');
+      log.info(
+        { home: config.home, vault: store.location, jobs: followUps.runner.kind, profiles: profiles.profiles.map((p) => p.id), api: apiAddress?.url ?? null },
+        'custody daemon started',
+      );
     },
     stop() {
       stopping ??= stopAll();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { UsersService } from '../../access/index.js';
 import { loadConfig } from '../../config/index.js';
 import { CustodyError, errorMessage } from '../../core/errors.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
@@ -54,6 +55,9 @@ devices:
   usb: false
 ledger:
   sealIntervalSeconds: 10
+api:
+  # Any free port, so the demo runs beside a station that uses 8470.
+  port: 0
 `;
 }
 
@@ -212,6 +216,19 @@ export function registerDemo(program: Command): void {
         say(`  node ${CLI_MAIN} devices show DEMO-C03 --home ${home}`);
         say(`  node ${CLI_MAIN} ledger export --home ${home} | tail -n 3`);
         if (interactive) {
+          const api = daemon.apiAddress();
+          if (api) {
+            const { token } = new UsersService(daemon.catalog).create(
+              { name: 'demo auditor', role: 'auditor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) },
+              'custody:demo',
+            );
+            say('');
+            say(`The HTTP API is at ${api.url} (reference: ${api.url}/docs). A token for a demo auditor (valid 24 h):`);
+            say(`  export CUSTODY_TOKEN=${token}`);
+            say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/devices`);
+            say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/docks`);
+            say(`  curl -sN -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/events     # live dock events`);
+          }
           say('');
           say('The daemon keeps running. Dock another simulated recorder:');
           say(`  node ${CLI_MAIN} simulate recorder --home ${home} --out ${join(home, 'media', 'MY-REC1')} --serial MY-REC1 --battery 20`);
