@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -148,6 +149,25 @@ describe('custody daemon (issue 4)', () => {
     const r = await runCli(['daemon', '--home', join(dir, 'nowhere')]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`custody: no custody home at ${join(dir, 'nowhere')} (run: custody init --home ${join(dir, 'nowhere')})`);
+  });
+
+  it('exits non-zero, with the error logged, when a part cannot start (the API port is taken)', async () => {
+    const dir = await tempDir();
+    const home = join(dir, 'home');
+    expect((await runCli(['init', '--home', home])).code).toBe(0);
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const d = startDaemon(home, { CUSTODY_API_PORT: String(port), CUSTODY_DEVICES_MOUNT_ROOTS: join(dir, 'media'), CUSTODY_DEVICES_USB: 'false' });
+      expect(await d.exited).toBe(1);
+      expect(d.lines.find((l) => l.level === 50 && String(l.msg).startsWith('could not start api'))).toBeTruthy();
+      expect(d.stderr()).toMatch(/^custody: cannot listen on 127\.0\.0\.1:\d+/m);
+    } finally {
+      blocker.close();
+    }
+    // Nothing was left half-open: the home still verifies.
+    expect((await runCli(['verify', '--home', home])).code).toBe(0);
   });
 
   it('custody devices: list, show and set-status (ledgered), with exit codes', async () => {

@@ -432,6 +432,18 @@ describe('docking through detection (issue 4)', () => {
     expect((await verifyVault({ catalog: s2.rig.catalog, store: s2.rig.store, deep: true })).ok).toBe(true);
   });
 
+  it('marks sessions a crashed process left running as interrupted when the dock manager starts', async () => {
+    const dir = await tempDir();
+    const r = await rig(dir);
+    r.catalog.db.prepare("INSERT INTO docks (id, location, docked_at, verdict) VALUES ('d-crashed', '/media/X', '2026-03-01T00:00:00Z', 'ready')").run();
+    r.catalog.db.prepare("INSERT INTO docks (id, location, docked_at, verdict, session_status) VALUES ('d-done', '/media/Y', '2026-03-01T00:00:00Z', 'ready', 'complete')").run();
+    r.close();
+    const s = await station(dir);
+    const repo = new DeviceRepo(s.rig.catalog.db);
+    expect(repo.dock('d-crashed')!.sessionStatus).toBe('interrupted');
+    expect(repo.dock('d-done')!.sessionStatus).toBe('complete');
+  });
+
   it('keeps device status in the registry, ledgered; a recorder reported damaged is not ready at its dock', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'media'), { recursive: true });
