@@ -6,7 +6,7 @@ import type { Config } from './config/index.js';
 import { ActivityBus } from './core/activity.js';
 import { ConfigError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
-import { DeviceDetection, DockManager, loadProfiles, type ProfileSet } from './devices/index.js';
+import { DeviceDetection, DockManager, DriverRegistry, loadProfiles, type ProfileSet } from './devices/index.js';
 import { IngestService, createFollowUps, type FollowUps } from './ingest/index.js';
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
@@ -28,6 +28,11 @@ export interface DaemonOptions {
   log: Logger;
   /** Share a bus with an embedding process (the demo); default: a new one. */
   activity?: ActivityBus;
+  /**
+   * Recorder drivers by name ("folder" is built in). Vendor drivers (GA/T 947.4)
+   * register here and are chosen by the profiles that name them (docs/devices.md).
+   */
+  drivers?: DriverRegistry;
 }
 
 export interface Daemon {
@@ -67,6 +72,9 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (!profiles.get(config.devices.dropProfile)) {
     throw new ConfigError(`devices.dropProfile: no profile "${config.devices.dropProfile}" in ${profiles.source}`);
   }
+  const drivers = opts.drivers ?? new DriverRegistry();
+  const noDriver = profiles.profiles.filter((p) => !drivers.has(p.driver)).map((p) => `profile ${p.id}: no driver "${p.driver}"`);
+  if (noDriver.length > 0) throw new ConfigError(`recorder profiles ${profiles.source}: ${noDriver.join('; ')}`, noDriver);
 
   const catalog = Catalog.open(file);
   let store: ObjectStore;
@@ -110,6 +118,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     syncClock: config.devices.syncClock,
     dropProfile: config.devices.dropProfile,
     log,
+    drivers,
     actor: DAEMON_ACTOR,
   });
   const detection = new DeviceDetection({
