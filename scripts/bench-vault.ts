@@ -1,0 +1,399 @@
+/**
+ * Vault benchmark: `npm run bench:vault [-- options]`.
+ *
+ * - put: FsObjectStore.putContent of one large file, fsync on (production), against
+ *   the two-pass baseline `openssl dgst -sha256` + `cp` + `sync` of the same file;
+ * - ledger: appending evidence.ingested entries, one per transaction (what ingest
+ *   does) and batched;
+ * - verify: verifyVault (non-deep) over the appended ledger, every entry referencing
+ *   its own object.
+ *
+ * Every measured step runs in its own child process, so its CPU and peak RSS are its
+ * own. Prints a table and a final JSON line; `--json` prints only the JSON.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, writeFile, readFile } from 'node:fs/promises';
+import { randomFillSync } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { v7 as uuidv7 } from 'uuid';
+import { Catalog } from '../src/catalog/index.js';
+import { rfc3339, sha256Hex } from '../src/core/index.js';
+import { FsObjectStore } from '../src/vault/fs-store.js';
+import { contentKey } from '../src/vault/store.js';
+import { verifyVault } from '../src/vault/verify.js';
+import {
+  MiB,
+  busyWarning,
+  parseOptions,
+  benchDir,
+  canDropCaches,
+  childMain,
+  machine,
+  mb,
+  measure,
+  median,
+  round,
+  runChild,
+  settle,
+  sh,
+  table,
+  timeShell,
+  usage,
+  type Measured,
+} from './bench-lib.js';
+
+const SCRIPT = fileURLToPath(import.meta.url);
+
+// ---------------------------------------------------------------------------
+// The ledger entries and the objects they reference (same in parent and children).
+
+/** Content of benchmark object i: small and distinct, so verify can stat 100k real objects. */
+function objectContent(i: number): Buffer {
+  return Buffer.from(`custody bench object ${i}\n`);
+}
+
+/** An evidence.ingested data object with every field ingest writes (src/ingest/session.ts). */
+function ingestedData(i: number, sha256: string, size: number, sessionId: string): Record<string, unknown> {
+  const start = new Date(Date.UTC(2026, 10, 27, 6, 0, 0) + i * 60_000);
+  const end = new Date(start.getTime() + 45_000);
+  const name = `BENCH0001_${start.toISOString().replace(/\D/g, '').slice(0, 14)}_${String(i % 10000).padStart(4, '0')}.MP4`;
+  return {
+    sha256,
+    size,
+    mediaType: 'video',
+    recorder: { serial: 'BENCH0001', model: 'SIM-DSJ-1' },
+    officer: '100001',
+    unit: '350200000000',
+    sourcePath: `DCIM/${name.slice(10, 18)}/${name}`,
+    sourceName: name,
+    sourceMtime: rfc3339(end),
+    recordedStart: rfc3339(start),
+    recordedEnd: rfc3339(end),
+    recordedSource: 'metadata',
+    clockDriftMs: 1500,
+    recordedStartCorrected: rfc3339(new Date(start.getTime() - 1500)),
+    recordedEndCorrected: rfc3339(new Date(end.getTime() - 1500)),
+    ingestedAt: rfc3339(new Date()),
+    sessionId,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Child steps: each measures only its own work.
+
+interface PutArgs {
+  file: string;
+  root: string;
+}
+interface PutResultOut {
+  m: Measured;
+  sha256: string;
+  size: number;
+}
+
+async function stepPut(a: PutArgs): Promise<PutResultOut> {
+  // As production opens it: fsync on, size read-back, 1 MiB buffers (ingest.readBufferKiB).
+  const store = new FsObjectStore({ root: a.root, fsync: true, readBack: 'size' });
+  await store.init();
+  const { value, m } = await measure(() => store.putContent(createReadStream(a.file, { highWaterMark: MiB })));
+  return { m, sha256: value.sha256, size: value.size };
+}
+
+interface LedgerArgs {
+  catalog: string;
+  entries: number;
+  perTx: number;
+}
+
+async function stepLedger(a: LedgerArgs): Promise<{ m: Measured; count: number }> {
+  const catalog = Catalog.open(a.catalog);
+  try {
+    // Hashes are known before the append in production too (computed while copying).
+    const refs = Array.from({ length: a.entries }, (_, i) => {
+      const c = objectContent(i);
+      return { sha256: sha256Hex(c), size: c.length };
+    });
+    const { m } = await measure(() => {
+      let sessionId = uuidv7();
+      for (let i = 0; i < a.entries; i += a.perTx) {
+        catalog.tx(() => {
+          for (let j = i; j < Math.min(a.entries, i + a.perTx); j++) {
+            if (j % 500 === 0) sessionId = uuidv7(); // one dock session per 500 files
+            catalog.ledger.append({ type: 'evidence.ingested', actor: 'bench', subject: uuidv7(), data: ingestedData(j, refs[j]!.sha256, refs[j]!.size, sessionId) });
+          }
+        });
+      }
+    });
+    return { m, count: catalog.ledger.count() };
+  } finally {
+    catalog.close();
+  }
+}
+
+interface VerifyArgs {
+  catalog: string;
+  root: string;
+}
+
+async function stepVerify(a: VerifyArgs): Promise<{ m: Measured; ok: boolean; entries: number; objects: number; problems: number }> {
+  const catalog = Catalog.open(a.catalog);
+  const store = new FsObjectStore({ root: a.root, fsync: true });
+  try {
+    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false }));
+    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted };
+  } finally {
+    catalog.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Parent: generate, run the steps, print.
+
+/**
+ * A file of `bytes` random-looking bytes, generated at disk speed: one random block
+ * written again and again with a counter stamped into every MiB, so no two MiB are
+ * equal (nothing dedupes or compresses it).
+ */
+async function generateFile(path: string, bytes: number): Promise<void> {
+  const block = randomFillSync(Buffer.allocUnsafe(Math.min(64 * MiB, Math.max(bytes, MiB))));
+  const fh = await open(path, 'w');
+  try {
+    let counter = 0;
+    for (let pos = 0; pos < bytes; pos += block.length) {
+      for (let off = 0; off < block.length; off += MiB) block.writeUInt32BE(counter++, off);
+      const len = Math.min(block.length, bytes - pos);
+      await fh.write(block, 0, len, pos);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The objects the ledger entries reference, written straight into the vault layout (setup, not measured). */
+async function writeObjects(store: FsObjectStore, n: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const c = objectContent(next++);
+      const p = store.filePath(contentKey(sha256Hex(c)));
+      await mkdir(dirname(p), { recursive: true });
+      await writeFile(p, c);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseOptions({
+    options: {
+      'size-mib': { type: 'string', default: '1024' },
+      runs: { type: 'string', default: '3' },
+      entries: { type: 'string', default: '100000' },
+      batch: { type: 'string', default: '1000' },
+      dir: { type: 'string' },
+      cold: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--dir PARENT] [--cold] [--keep] [--json]\n',
+    );
+    return;
+  }
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  const sizeMiB = int('size-mib', values['size-mib'], 1);
+  const runs = int('runs', values.runs, 1);
+  const entries = int('entries', values.entries, 1);
+  const batch = int('batch', values.batch, 1);
+  const cold = values.cold;
+  const json = values.json;
+  const log = (s: string): void => {
+    if (!json) process.stderr.write(`${s}\n`);
+  };
+  if (cold && !canDropCaches()) usage('--cold needs to write /proc/sys/vm/drop_caches (root on Linux)');
+
+  const before = machine();
+  const { dir, cleanup } = await benchDir('custody-bench-vault-', { parent: values.dir, keep: values.keep, log });
+  try {
+    const bytes = sizeMiB * MiB;
+    const file = join(dir, 'source.bin');
+    log(`generating ${sizeMiB} MiB in ${dir} …`);
+    await generateFile(file, bytes);
+
+    // Put and baseline alternate (custody first on odd runs), so neither always
+    // follows the other's writeback. Outputs are kept until every run is done: on a
+    // VM that hands freed memory back to the host (virtio-balloon free page
+    // reporting), whichever step reused just-freed page cache would otherwise be
+    // much faster than the one that did not.
+    const put: PutResultOut[] = [];
+    const base: Measured[] = [];
+    let baselineSha = '';
+    for (let r = 0; r < runs; r++) {
+      const doPut = async (): Promise<void> => {
+        settle(cold);
+        const root = join(dir, `vault-${r}`);
+        const out = await runChild<PutResultOut>(SCRIPT, 'put', { file, root } satisfies PutArgs);
+        put.push(out);
+        log(`  run ${r + 1}: custody put ${out.m.wallS.toFixed(2)} s`);
+      };
+      const doBase = async (): Promise<void> => {
+        settle(cold);
+        const dest = join(dir, `copy-${r}.bin`);
+        const shaFile = join(dir, 'baseline.sha256');
+        const m = await timeShell(`openssl dgst -sha256 -r ${sh(file)} > ${sh(shaFile)}; cp ${sh(file)} ${sh(dest)}; sync ${sh(dest)}`);
+        base.push(m);
+        baselineSha = (await readFile(shaFile, 'utf8')).split(/\s/)[0]!;
+        log(`  run ${r + 1}: baseline   ${m.wallS.toFixed(2)} s`);
+      };
+      if (r % 2 === 0) {
+        await doPut();
+        await doBase();
+      } else {
+        await doBase();
+        await doPut();
+      }
+    }
+    for (let r = 0; r < runs; r++) {
+      await rm(join(dir, `vault-${r}`), { recursive: true, force: true });
+      await rm(join(dir, `copy-${r}.bin`), { force: true });
+    }
+    const putS = median(put.map((p) => p.m.wallS));
+    const baseS = median(base.map((b) => b.wallS));
+    const sameHash = put.every((p) => p.sha256 === baselineSha && p.size === bytes);
+
+    log(`ledger: ${entries} entries, 1 per transaction …`);
+    settle(cold);
+    const catalogA = join(dir, 'ledger-1', 'catalog.db');
+    const perTx = await runChild<{ m: Measured; count: number }>(SCRIPT, 'ledger', { catalog: catalogA, entries, perTx: 1 } satisfies LedgerArgs);
+    log(`ledger: ${entries} entries, ${batch} per transaction …`);
+    settle(cold);
+    const batched = await runChild<{ m: Measured; count: number }>(SCRIPT, 'ledger', {
+      catalog: join(dir, 'ledger-batched', 'catalog.db'),
+      entries,
+      perTx: batch,
+    } satisfies LedgerArgs);
+
+    log(`writing ${entries} small objects for verify …`);
+    const root = join(dir, 'ledger-1', 'vault');
+    const store = new FsObjectStore({ root, fsync: false });
+    await store.init();
+    await writeObjects(store, entries);
+    log('verify …');
+    settle(cold);
+    const verify = await runChild<{ m: Measured; ok: boolean; entries: number; objects: number; problems: number }>(SCRIPT, 'verify', {
+      catalog: catalogA,
+      root,
+    } satisfies VerifyArgs);
+
+    const maxOf = (ms: Measured[]): number | null => round(Math.max(...ms.map((m) => m.maxRssMiB ?? 0)), 0);
+    const result = {
+      bench: 'vault',
+      date: new Date().toISOString(),
+      machine: before,
+      loadavg1mAfter: machine().loadavg1m,
+      cache: cold ? 'cold: page cache dropped before every step' : 'warm: every read is served from the page cache (custody and baseline alike)',
+      sizeBytes: bytes,
+      runs,
+      put: {
+        seconds: round(putS, 3),
+        MBps: round(mb(bytes) / putS, 0),
+        cpuS: round(median(put.map((p) => p.m.cpuS)), 2),
+        sysS: round(median(put.map((p) => p.m.sysS)), 2),
+        maxRssMiB: maxOf(put.map((p) => p.m)),
+        startRssMiB: round(put[0]!.m.startRssMiB, 0),
+        allSeconds: put.map((p) => round(p.m.wallS, 3)),
+        sha256MatchesOpenssl: sameHash,
+      },
+      baseline: {
+        command: 'openssl dgst -sha256 FILE; cp FILE DEST; sync DEST',
+        seconds: round(baseS, 3),
+        MBps: round(mb(bytes) / baseS, 0),
+        cpuS: round(median(base.map((b) => b.cpuS)), 2),
+        sysS: round(median(base.map((b) => b.sysS)), 2),
+        allSeconds: base.map((b) => round(b.wallS, 3)),
+      },
+      putOverBaseline: round(putS / baseS, 3),
+      ledger: {
+        entries,
+        perTx1: {
+          seconds: round(perTx.m.wallS, 2),
+          perS: round(entries / perTx.m.wallS, 0),
+          cpuS: round(perTx.m.cpuS, 2),
+          sysS: round(perTx.m.sysS, 2),
+          maxRssMiB: round(perTx.m.maxRssMiB, 0),
+        },
+        batched: {
+          perTx: batch,
+          seconds: round(batched.m.wallS, 2),
+          perS: round(entries / batched.m.wallS, 0),
+          cpuS: round(batched.m.cpuS, 2),
+          sysS: round(batched.m.sysS, 2),
+          maxRssMiB: round(batched.m.maxRssMiB, 0),
+        },
+        countsOk: perTx.count === entries && batched.count === entries,
+      },
+      verify: {
+        deep: false,
+        entries: verify.entries,
+        objects: verify.objects,
+        ok: verify.ok,
+        problems: verify.problems,
+        seconds: round(verify.m.wallS, 2),
+        perS: round(verify.entries / verify.m.wallS, 0),
+        cpuS: round(verify.m.cpuS, 2),
+        sysS: round(verify.m.sysS, 2),
+        maxRssMiB: round(verify.m.maxRssMiB, 0),
+      },
+    };
+
+    const warning = busyWarning(before.loadavg1m, result.loadavg1mAfter);
+    Object.assign(result, { warning });
+    if (!json) {
+      const r = result;
+      process.stdout.write(
+        [
+          '',
+          `custody vault benchmark — ${r.date} — ${before.cpus} CPUs, node ${before.node}`,
+          `cache: ${r.cache}`,
+          `put and baseline: median of ${runs} run(s); MB = 10^6 bytes; RSS in MiB (a bare node process is ~${r.put.startRssMiB} MiB)`,
+          '',
+          table([
+            ['step', 'amount', 'seconds', 'rate', 'CPU s', 'of which sys', 'peak RSS MiB'],
+            ['custody put (fsync on)', `${sizeMiB} MiB`, r.put.seconds, `${r.put.MBps} MB/s`, r.put.cpuS, r.put.sysS, r.put.maxRssMiB],
+            ['baseline openssl + cp + sync', `${sizeMiB} MiB`, r.baseline.seconds, `${r.baseline.MBps} MB/s`, r.baseline.cpuS, r.baseline.sysS, null],
+            ['ledger append, 1 entry/tx', `${entries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
+            [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
+            ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
+          ]),
+          '',
+          `custody put / baseline time: ${r.putOverBaseline} (below 1.0: custody is faster)`,
+          `put runs (s): ${r.put.allSeconds.join(', ')}; baseline runs (s): ${r.baseline.allSeconds.join(', ')}`,
+          `checks: put sha256 = openssl: ${r.put.sha256MatchesOpenssl}; ledger counts: ${r.ledger.countsOk}; verify ok: ${r.verify.ok} (${r.verify.problems} problems, ${r.verify.objects} objects)`,
+          `load average (1 min): ${before.loadavg1m} before, ${r.loadavg1mAfter} after`,
+          ...(warning ? [`WARNING: ${warning}`] : []),
+          '',
+        ].join('\n'),
+      );
+    }
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    cleanup();
+  }
+}
+
+const steps = {
+  put: stepPut,
+  ledger: stepLedger,
+  verify: stepVerify,
+} as Record<string, (args: never) => Promise<unknown>>;
+
+if (!(await childMain(process.argv, steps))) await main();
