@@ -32,5 +32,10 @@ describe('custody demo (the README first command, npm run demo)', () => {
       ['DEMO-C03', 'not-ready'],
       ['DEMO-D04', 'ready'],
     ]);
+
+    // It never writes its configuration over an existing home.
+    const again = await runCli(['demo', '--home', home]);
+    expect(again.code).toBe(2);
+    expect(again.stderr.trim()).toBe(`custody: ${home} already holds a custody home; the demo needs a new or empty folder`);
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { UsersService } from '../../access/index.js';
 import { loadConfig } from '../../config/index.js';
-import { CustodyError, errorMessage } from '../../core/errors.js';
+import { CustodyError, UsageError, errorMessage } from '../../core/errors.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
 import { simulateRecorder, type DockOutcome } from '../../devices/index.js';
 import { MediaTools } from '../../media/index.js';
@@ -114,11 +115,15 @@ export function registerDemo(program: Command): void {
     .action(async (opts: DemoOpts, cmd: Command) => {
       const g = globals(cmd);
       const clips = Number(opts.clips);
-      if (!Number.isInteger(clips) || clips < 0 || clips > 50) throw new CustodyError('USAGE', '--clips must be a whole number from 0 to 50');
+      if (!Number.isInteger(clips) || clips < 0 || clips > 50) throw new UsageError('--clips must be a whole number from 0 to 50');
       const interactive = !opts.exit && Boolean(process.stdin.isTTY);
       const say = (s: string): void => void process.stdout.write(s + '\n');
 
       const home = g.home ? resolve(g.home) : await mkdtemp(join(tmpdir(), 'custody-demo-'));
+      // Never write the demo's configuration over a real station's.
+      if (existsSync(join(home, 'catalog.db')) || existsSync(join(home, 'custody.yaml'))) {
+        throw new UsageError(`${home} already holds a custody home; the demo needs a new or empty folder`);
+      }
       await mkdir(home, { recursive: true });
       for (const d of ['media', 'drop', 'staging']) await mkdir(join(home, d), { recursive: true });
       await writeFile(join(home, 'custody.yaml'), demoConfig(home));
@@ -164,7 +169,7 @@ export function registerDemo(program: Command): void {
       let exitCode = 0;
       await daemon.start();
       try {
-        say(`daemon started (JSON logs in ${logFile}); docking ${RECORDERS.length} simulated recorders:`);
+        say(`daemon started (JSON logs in ${logFile}); making ${RECORDERS.length} simulated recorders:`);
         const media = MediaTools.fromConfig(config.media, log);
         const now = Date.now();
         for (const rec of RECORDERS) {
@@ -183,10 +188,13 @@ export function registerDemo(program: Command): void {
             recordedAt: new Date(now - rec.recordedAgoHours * 3600_000),
             timeZone: config.timezone,
           });
+          say(`  ${rec.serial}: ${rec.story}`);
+        }
+        say(`docking them (${RECORDERS.filter((r) => r.via === 'mount').length} under the mount root, ${RECORDERS.filter((r) => r.via === 'drop').length} into the drop folder):`);
+        for (const rec of RECORDERS) {
           // Docking: the whole recorder appears at once under a mount root or in the
           // drop folder, and the daemon's detection finds it like any other.
-          await rename(staged, join(home, rec.via === 'drop' ? 'drop' : 'media', rec.serial));
-          say(`  + ${rec.serial} (${rec.story})`);
+          await rename(join(home, 'staging', rec.serial), join(home, rec.via === 'drop' ? 'drop' : 'media', rec.serial));
         }
         await until(() => RECORDERS.every((r) => ended.has(r.serial)), 'every recorder to be ingested', 300_000);
         bars.stop();
