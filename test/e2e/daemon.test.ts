@@ -170,6 +170,25 @@ describe('custody daemon (issue 4)', () => {
     expect((await runCli(['verify', '--home', home])).code).toBe(0);
   });
 
+  it('logs an uncaught error and exits 1, for systemd to restart it', async () => {
+    const dir = await tempDir();
+    const home = join(dir, 'home');
+    expect((await runCli(['init', '--home', home])).code).toBe(0);
+    // A bug, simulated: on SIGUSR2 the process throws from a callback nobody catches.
+    const bug = "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('simulated bug'); }));";
+    const d = startDaemon(home, {
+      NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(bug)}`,
+      CUSTODY_API_PORT: '0',
+      CUSTODY_DEVICES_MOUNT_ROOTS: join(dir, 'media'),
+      CUSTODY_DEVICES_USB: 'false',
+    });
+    await waitFor('the daemon to start', async () => d.lines.some((l) => l.msg === 'custody daemon started'), 30_000, 20);
+    d.child.kill('SIGUSR2');
+    expect(await d.exited).toBe(1);
+    expect(d.lines.find((l) => l.msg === 'uncaught exception: exiting')).toMatchObject({ level: 60, err: { message: 'simulated bug' } });
+    expect((await runCli(['verify', '--home', home])).code).toBe(0);
+  });
+
   it('custody devices: list, show and set-status (ledgered), with exit codes', async () => {
     const dir = await tempDir();
     const home = join(dir, 'home');
