@@ -104,7 +104,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       wipeRereadSource: config.ingest.wipeRereadSource,
       settleSeconds: config.ingest.settleSeconds,
       readBufferKb: config.ingest.readBufferKb,
-      perRecorder: 2,
+      perRecorder: config.ingest.concurrency,
     },
     probe: followUps.headerProbe,
     afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),

@@ -119,10 +119,10 @@ export class FsObjectStore implements ObjectStore {
     }
     await unlink(tmp);
     if (created) {
-      if (this.fsync) {
-        await this.syncDir(dir);
-        await this.syncDir(join(this.root, TMP_DIR));
-      }
+      // The object's name is durable once its folder is synced. The temp name's removal
+      // need not be: were a crash to bring it back, it is only a second name for the
+      // same bytes in .tmp, which init() tidies.
+      if (this.fsync) await this.syncDir(dir);
     } else {
       const st = await stat(final);
       if (st.size !== size) {

@@ -92,7 +92,7 @@ export function registerIngest(program: Command): void {
               wipeRereadSource: config.ingest.wipeRereadSource,
               settleSeconds: config.ingest.settleSeconds,
               readBufferKb: config.ingest.readBufferKb,
-              perRecorder: 2,
+              perRecorder: config.ingest.concurrency,
             },
             probe: followUps.headerProbe,
             afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),
