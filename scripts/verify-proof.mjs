@@ -220,7 +220,11 @@ function inclusion(key, file) {
 
 function consistency(key, file) {
   let b = json(file);
-  if (b && b.bundle !== undefined) b = b.bundle; // the --json output of custody ledger consistency
+  if (b && b.bundle !== undefined) {
+    // The --json output of custody ledger consistency.
+    if (b.bundle === null) throw new Fail('this consistency output carries no proof between two signed checkpoints (no later checkpoint covered the saved one)');
+    b = b.bundle;
+  }
   if (!b || b.format !== 'custody-consistency-proof/v1') throw new Fail('not a custody-consistency-proof/v1 document');
   if (typeof b.checkpoint1 !== 'string' || typeof b.checkpoint2 !== 'string') throw new Fail('the proof lacks a signed checkpoint');
   const from = openCheckpoint(b.checkpoint1, key);

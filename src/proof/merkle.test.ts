@@ -3,6 +3,7 @@
  * §2.1.1, §2.1.3.1 and §2.1.4.1, on seeded random data; and proofs in trees far past
  * 2^31 leaves (issue 9), built on a synthetic tree that never holds its leaves.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ProofError } from './errors.js';
 import { EMPTY_ROOT, Frontier, MerkleTree, consistencyProof, inclusionProof, leafHash, nodeHash, rootAt, type SubtreeSource } from './merkle.js';
@@ -119,6 +120,22 @@ describe('MerkleTree against the RFC definitions', () => {
     expect(() => t.consistencyProof(4, 3)).toThrow(/larger than size2/);
     expect(() => t.appendLeafHash(Buffer.alloc(31))).toThrow(/32 bytes/);
     expect(t.consistencyProof(5, 5)).toEqual([]);
+  });
+});
+
+describe('the worked example of docs/proofs.md', () => {
+  it('gives the documented leaf hashes and root for the two entry lines of docs/ledger.md', () => {
+    const text = readFileSync(new URL('../../docs/ledger.md', import.meta.url), 'utf8');
+    const lines = text.split('\n').filter((l) => l.startsWith('{"actor"') && l.includes('"hash"'));
+    expect(lines).toHaveLength(2);
+    const t = new MerkleTree();
+    for (const l of lines) t.append(l);
+    expect(t.leaf(0).toString('hex')).toBe('8d266ea5a30d842339c9aabdb41c1d37defb9c692ca7199ff4029e1d35413534');
+    expect(t.leaf(1).toString('hex')).toBe('70606f2daeb35cca91e6cbf1962f7879e32eac6162f091d479e94401501c0e2d');
+    expect(t.root().toString('base64')).toBe('qopfx0fhPvuoQYeOC39ppGp+RABMTfy+RCKq7Isx1dQ=');
+    expect(t.inclusionProof(1)).toEqual([t.leaf(0)]);
+    const doc = readFileSync(new URL('../../docs/proofs.md', import.meta.url), 'utf8');
+    for (const h of [t.leaf(0).toString('hex'), t.leaf(1).toString('hex'), t.root().toString('hex'), t.root().toString('base64')]) expect(doc).toContain(h);
   });
 });
 

@@ -57,7 +57,11 @@ export class CheckpointService {
     return run;
   }
 
-  /** The latest signed checkpoint note (what GET /api/v1/ledger/checkpoint serves), or null. */
+  /**
+   * The latest signed checkpoint note (what GET /api/v1/ledger/checkpoint serves), or
+   * null: the one this service last signed or loaded, else the vault's latest. (One
+   * signed meanwhile by `custody ledger checkpoint` shows after the next issue.)
+   */
   async latest(): Promise<string | null> {
     return this.issuer.latest?.note ?? latestCheckpoint(this.store);
   }

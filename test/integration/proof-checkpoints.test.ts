@@ -22,13 +22,16 @@ import {
   latestCheckpoint,
   loadStationSigner,
   proveConsistency,
+  leafHash,
   proveInclusion,
+  signCheckpoint,
   signNote,
   treeStateKey,
   verifyConsistencyBundle,
   verifyInclusionBundle,
   type NoteSigner,
 } from '../../src/proof/index.js';
+import { putCheckpoint } from '../../src/proof/checkpoint-store.js';
 import { ensureStationKey } from '../../src/vault/station-key.js';
 import { verifyVault } from '../../src/vault/verify.js';
 import { rewriteHistory, truncateLedger } from '../helpers/ledger-attack.js';
@@ -267,6 +270,26 @@ describe('witnesses', () => {
     const later = (await issuer(v, signer, [witness]).issue())!;
     expect(later).toMatchObject({ issued: false, witnesses: [{ ok: true, had: null, wrote: true }] });
     expect(await readFile(join(witness.folder, '000000000003.checkpoint'), 'utf8')).toBe(r.checkpoint.note);
+  });
+});
+
+describe('write-once storage', () => {
+  it('refuses a second, different checkpoint for a size, in the vault and in a witness', async () => {
+    const { v, signer } = await station();
+    appendEntries(v.catalog, 3);
+    const cp = (await issuer(v, signer).issue())!.checkpoint;
+    const other = signCheckpoint({ origin: signer.name, size: 3, root: leafHash('another history') }, signer);
+    const e = await errorOf(putCheckpoint(v.store, other));
+    expect(e.code).toBe('CHECKPOINT_CONFLICT');
+    expect(await putCheckpoint(v.store, cp)).toEqual({ key: 'ledger/checkpoints/000000000003.checkpoint', created: false });
+
+    const dir = join(v.dir, 'w');
+    await mkdir(dir);
+    const w = new FolderWitness(dir, signer.name);
+    expect((await w.put(cp)).created).toBe(true);
+    expect((await w.put(cp)).created).toBe(false);
+    expect((await errorOf(w.put(other))).code).toBe('CHECKPOINT_WITNESS_CONFLICT');
+    expect((await readdir(w.folder)).filter((n) => n.startsWith('.'))).toEqual([]); // no temp files left
   });
 });
 
