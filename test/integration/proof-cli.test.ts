@@ -56,7 +56,8 @@ async function save(v: TestVault, name: string, text: string): Promise<string> {
   return file;
 }
 
-describe('custody ledger checkpoint and proof', () => {
+// Each test runs the CLI a dozen times as a child process: give a busy machine room.
+describe('custody ledger checkpoint and proof', { timeout: 180_000 }, () => {
   it('prints a signed checkpoint, proves entries against it, and an auditor checks both offline', async () => {
     const v = await home(20);
     const cp = await custody(v, 'ledger', 'checkpoint');
@@ -117,7 +118,7 @@ describe('custody ledger checkpoint and proof', () => {
   });
 });
 
-describe('custody ledger consistency', () => {
+describe('custody ledger consistency', { timeout: 180_000 }, () => {
   it('passes while the ledger grows, and fails with the reason once history is rewritten', async () => {
     const v = await home(12);
     const saved = await save(v, 'saved.checkpoint', (await custody(v, 'ledger', 'checkpoint')).stdout);
