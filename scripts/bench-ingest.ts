@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       recorders: { type: 'string', default: '8' },
       'recorder-mib': { type: 'string', default: '256' },
       concurrency: { type: 'string', default: '4' },
-      'per-recorder': { type: 'string', default: '2' },
+      'per-recorder': { type: 'string' },
       'read-buffer-kib': { type: 'string', default: '1024' },
       runs: { type: 'string', default: '3' },
       dir: { type: 'string' },
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench:ingest -- [--size-gib 2] [--clip-mib 256] [--small-files 2000] [--small-kib 64]\n' +
-        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder 2] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json]\n',
+        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json]\n',
     );
     return;
   }
@@ -191,7 +191,8 @@ async function main(): Promise<void> {
   const recorders = num('recorders', values.recorders, 0);
   const recorderMiB = num('recorder-mib', values['recorder-mib'], 4);
   const concurrency = num('concurrency', values.concurrency, 1);
-  const perRecorder = num('per-recorder', values['per-recorder'], 1);
+  // As custody itself runs: a session gets as many workers as there are copy slots.
+  const perRecorder = values['per-recorder'] === undefined ? concurrency : num('per-recorder', values['per-recorder'], 1);
   const readBufferKiB = num('read-buffer-kib', values['read-buffer-kib'], 16);
   const runs = num('runs', values.runs, 1);
   const cold = values.cold;
