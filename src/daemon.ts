@@ -10,6 +10,7 @@ import { DeviceDetection, DockManager, DriverRegistry, loadProfiles, type Profil
 import { IngestService, createFollowUps, type FollowUps } from './ingest/index.js';
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
+import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
 import type { ObjectStore } from './vault/store.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
@@ -93,6 +94,17 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     segmentEntries: config.ledger.segmentEntries,
     sealIntervalSeconds: config.ledger.sealIntervalSeconds,
   });
+  // Signed checkpoints of the ledger's Merkle tree (docs/proofs.md): on a timer, after
+  // significant events, and a final one at a clean stop.
+  const signer = await loadStationSigner(config.home, config.checkpoints.origin);
+  const checkpoints = new CheckpointService({
+    catalog,
+    store,
+    signer,
+    log: log.child({ module: 'checkpoints' }),
+    witnesses: witnessesFor(config.checkpoints.witnesses, config.home, signer.name),
+    intervalSeconds: config.checkpoints.intervalSeconds,
+  });
   const ingest = new IngestService({
     catalog,
     store,
@@ -135,7 +147,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     onUndock: (location, reason) => docks.undock(location, reason),
   });
 
-  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats() });
+  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints });
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
@@ -149,6 +161,13 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       name: 'sealer',
       start: async () => sealer.start(),
       stop: () => sealer.stop(),
+    },
+    {
+      // Stopped after the docks, the API and the jobs, so its final checkpoint covers
+      // their last entries.
+      name: 'checkpoints',
+      start: async () => checkpoints.start(),
+      stop: () => checkpoints.stop(),
     },
     {
       name: 'jobs',

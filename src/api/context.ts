@@ -45,6 +45,8 @@ export interface ApiContext {
   metrics: ApiMetrics;
   /** Closers of open event streams, ended when the server stops. */
   streams: Set<() => void>;
+  /** The daemon's checkpoint service, when there is one. */
+  checkpoints: { latest(): Promise<string | null> } | undefined;
 }
 
 export const API_PREFIX = '/api/v1';

@@ -40,6 +40,8 @@ export interface ApiServerDeps {
   jobStats?: (() => Promise<JobStats>) | undefined;
   /** Milliseconds clock for the failed sign-in windows (tests move it). */
   now?: () => number;
+  /** The daemon's checkpoint service; without it the vault's latest checkpoint is served. */
+  checkpoints?: { latest(): Promise<string | null> } | undefined;
 }
 
 export interface ApiServer {
@@ -142,6 +144,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     verify: new VerifyRunner({ catalog, store, log: apiLog }),
     metrics,
     streams: new Set(),
+    checkpoints: deps.checkpoints,
   };
   const limiter = new FailedAuthLimiter({
     limit: config.api.authFailureLimit,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, rm, mkdir } from 'node:fs/promises';
+import { readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -117,9 +117,22 @@ describe('custody daemon (issue 4)', () => {
       100,
     );
 
+    // A supervisor saves the signed checkpoint the daemon serves (issue 9).
+    const cp = await fetch(url + '/api/v1/ledger/checkpoint', { headers: { authorization: `Bearer ${token}` } });
+    expect(cp.status).toBe(200);
+    expect(cp.headers.get('content-type')).toMatch(/^text\/plain/);
+    const note = await cp.text();
+    expect(note.split('\n')[1]).toMatch(/^\d+$/);
+    expect(note).toMatch(/\n\n\u2014 /); // a signed note: blank line, then "— <key name> <signature>"
+    await writeFile(join(dir, 'saved.checkpoint'), note);
+
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
     expect(d.lines.map((l) => l.msg)).toContain('custody daemon stopped');
+    // The ledger after the daemon's last entries still extends the saved checkpoint.
+    const consistency = await runCli(['ledger', 'consistency', '--from', join(dir, 'saved.checkpoint'), '--home', home]);
+    expect(consistency.stderr).toBe('');
+    expect(consistency.code).toBe(0);
     expect(d.stray).toEqual([]); // stdout is JSON lines only, for journald
     expect(d.lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
     const types = new Set(d.lines.map((l) => l.msg));

@@ -1,5 +1,7 @@
 import Type from 'typebox';
 import { actorOf } from '../../access/index.js';
+import { NotFoundError } from '../../core/errors.js';
+import { latestCheckpoint } from '../../proof/index.js';
 import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../vault/segments.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -88,6 +90,28 @@ export function ledgerRoutes(app: ApiApp, ctx: ApiContext): void {
       // Sent with JSON.stringify, not the schema serializer: data must go out untouched.
       const body = JSON.stringify({ entries: shown.map(entryFromRaw), next });
       return reply.type('application/json; charset=utf-8').send(body);
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/ledger/checkpoint`,
+    {
+      config: { access: 'ledger.read' },
+      schema: {
+        tags: ['ledger'],
+        summary: 'The latest signed checkpoint of the ledger',
+        description:
+          'A C2SP tlog-checkpoint (origin, tree size, base64 Merkle root) signed as a C2SP signed note with the station key. Save it: a later consistency proof shows the ledger still extends it (custody ledger consistency --from FILE, docs/proofs.md).',
+        response: {
+          200: { description: 'signed note', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    async (_req, reply) => {
+      const note = ctx.checkpoints ? await ctx.checkpoints.latest() : await latestCheckpoint(ctx.store);
+      if (note === null) throw new NotFoundError('checkpoint', 'latest (none issued yet)');
+      return reply.type('text/plain; charset=utf-8').send(note);
     },
   );
 
