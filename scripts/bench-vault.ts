@@ -6,13 +6,17 @@
  * - ledger: appending evidence.ingested entries, one per transaction (what ingest
  *   does) and batched;
  * - verify: verifyVault (non-deep) over the appended ledger, every entry referencing
- *   its own object.
+ *   its own object;
+ * - swift: the S3 store (swift profile, production part size and queue) putting and
+ *   getting the same file on a single-node OpenStack Swift on loopback, started by
+ *   scripts/test-s3-swift.sh, beside the fs put. Skipped, with the reason printed, when
+ *   Swift's packages are not installed.
  *
  * Every measured step runs in its own child process, so its CPU and peak RSS are its
  * own. Prints a table and a final JSON line; `--json` prints only the JSON.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, open, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +24,11 @@ import { v7 as uuidv7 } from 'uuid';
 import { Catalog } from '../src/catalog/index.js';
 import { rfc3339, sha256Hex } from '../src/core/index.js';
 import { FsObjectStore } from '../src/vault/fs-store.js';
+import { hashStream } from '../src/vault/read-back.js';
+import { S3ObjectStore } from '../src/vault/s3-store.js';
 import { contentKey } from '../src/vault/store.js';
 import { verifyVault } from '../src/vault/verify.js';
+import { startSwift, swiftAvailability } from '../test/helpers/swift.js';
 import {
   MiB,
   busyWarning,
@@ -98,6 +105,90 @@ async function stepPut(a: PutArgs): Promise<PutResultOut> {
   await store.init();
   const { value, m } = await measure(() => store.putContent(createReadStream(a.file, { highWaterMark: MiB })));
   return { m, sha256: value.sha256, size: value.size };
+}
+
+interface SwiftArgs {
+  file: string;
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  /** For get: the key the put stored. */
+  key?: string;
+}
+
+function swiftStore(a: SwiftArgs): S3ObjectStore {
+  // As production opens it with vault.s3.profile "swift" and the config defaults
+  // (16 MiB parts, 2 in flight, size read-back).
+  return new S3ObjectStore({
+    endpoint: a.endpoint,
+    region: a.region,
+    bucket: a.bucket,
+    profile: 'swift',
+    accessKeyId: a.accessKeyId,
+    secretAccessKey: a.secretAccessKey,
+    readBack: 'size',
+  });
+}
+
+/** Put to Swift: upload to a temp key, HEAD and ETag check, server-side copy, delete the temp. */
+async function stepSwiftPut(a: SwiftArgs): Promise<PutResultOut & { key: string }> {
+  const store = swiftStore(a);
+  try {
+    await store.init();
+    const size = (await stat(a.file)).size;
+    const { value, m } = await measure(() => store.putContent(createReadStream(a.file, { highWaterMark: MiB }), { expectedSize: size }));
+    return { m, sha256: value.sha256, size: value.size, key: value.key };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Get from Swift: stream the whole object through SHA-256 (what verify --deep and export do). */
+async function stepSwiftGet(a: SwiftArgs): Promise<PutResultOut> {
+  const store = swiftStore(a);
+  try {
+    const { value, m } = await measure(async () => hashStream(await store.get(a.key!)));
+    return { m, sha256: value.sha256, size: value.size };
+  } finally {
+    await store.close();
+  }
+}
+
+type SwiftBench = { measured: false; reason: string } | { measured: true; put: PutResultOut[]; get: PutResultOut[] };
+
+/** Start Swift, put and get the file `runs` times (a bucket per run), stop Swift. */
+async function benchSwift(file: string, runs: number, cold: boolean, log: (s: string) => void): Promise<SwiftBench> {
+  const available = swiftAvailability();
+  if (!available.ok) return { measured: false, reason: available.reason };
+  log('starting a single-node Swift on loopback …');
+  const swift = await startSwift();
+  try {
+    const put: PutResultOut[] = [];
+    const get: PutResultOut[] = [];
+    for (let r = 0; r < runs; r++) {
+      const args: SwiftArgs = {
+        file,
+        endpoint: swift.endpoint,
+        region: swift.region,
+        accessKeyId: swift.accessKeyId,
+        secretAccessKey: swift.secretAccessKey,
+        bucket: await swift.createBucket(`bench-${r}`),
+      };
+      settle(cold);
+      const p = await runChild<PutResultOut & { key: string }>(SCRIPT, 'swift-put', args);
+      put.push(p);
+      settle(cold);
+      const g = await runChild<PutResultOut>(SCRIPT, 'swift-get', { ...args, key: p.key } satisfies SwiftArgs);
+      get.push(g);
+      log(`  run ${r + 1}: Swift put ${p.m.wallS.toFixed(2)} s, get ${g.m.wallS.toFixed(2)} s`);
+    }
+    return { measured: true, put, get };
+  } finally {
+    // Stopping removes Swift's folder, and with it every object stored.
+    await swift.stop();
+  }
 }
 
 interface LedgerArgs {
@@ -270,6 +361,17 @@ async function main(): Promise<void> {
     const baseS = median(base.map((b) => b.wallS));
     const sameHash = put.every((p) => p.sha256 === baselineSha && p.size === bytes);
 
+    const swift = await benchSwift(file, runs, cold, log);
+    const swiftResult = swift.measured
+      ? {
+          endpoint: 'single-node OpenStack Swift (s3api) on 127.0.0.1, profile swift, 16 MiB parts, queue 2',
+          put: swiftFigures(swift.put, bytes),
+          get: swiftFigures(swift.get, bytes),
+          sha256MatchesOpenssl: [...swift.put, ...swift.get].every((p) => p.sha256 === baselineSha && p.size === bytes),
+        }
+      : null;
+    const swiftNotMeasured = swift.measured ? null : swift.reason;
+
     log(`ledger: ${entries} entries, 1 per transaction …`);
     settle(cold);
     const catalogA = join(dir, 'ledger-1', 'catalog.db');
@@ -322,6 +424,7 @@ async function main(): Promise<void> {
         allSeconds: base.map((b) => round(b.wallS, 3)),
       },
       putOverBaseline: round(putS / baseS, 3),
+      swift: swiftResult ?? { notMeasured: swiftNotMeasured },
       ledger: {
         entries,
         perTx1: {
@@ -370,12 +473,21 @@ async function main(): Promise<void> {
             ['step', 'amount', 'seconds', 'rate', 'CPU s', 'of which sys', 'peak RSS MiB'],
             ['custody put (fsync on)', `${sizeMiB} MiB`, r.put.seconds, `${r.put.MBps} MB/s`, r.put.cpuS, r.put.sysS, r.put.maxRssMiB],
             ['baseline openssl + cp + sync', `${sizeMiB} MiB`, r.baseline.seconds, `${r.baseline.MBps} MB/s`, r.baseline.cpuS, r.baseline.sysS, null],
+            ...(swiftResult
+              ? [
+                  ['custody put to Swift (loopback)', `${sizeMiB} MiB`, swiftResult.put.seconds, `${swiftResult.put.MBps} MB/s`, swiftResult.put.cpuS, swiftResult.put.sysS, swiftResult.put.maxRssMiB],
+                  ['custody get from Swift + sha256', `${sizeMiB} MiB`, swiftResult.get.seconds, `${swiftResult.get.MBps} MB/s`, swiftResult.get.cpuS, swiftResult.get.sysS, swiftResult.get.maxRssMiB],
+                ]
+              : []),
             ['ledger append, 1 entry/tx', `${entries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
             [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
             ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
           ]),
           '',
           `custody put / baseline time: ${r.putOverBaseline} (below 1.0: custody is faster)`,
+          swiftResult
+            ? `Swift: ${swiftResult.endpoint}; CPU and RSS are custody's only (Swift's servers share the machine); a put includes Swift's server-side copy; sha256 = openssl: ${swiftResult.sha256MatchesOpenssl}; put runs (s): ${swiftResult.put.allSeconds.join(', ')}; get runs (s): ${swiftResult.get.allSeconds.join(', ')}`
+            : `Swift: not measured: ${swiftNotMeasured}`,
           `put runs (s): ${r.put.allSeconds.join(', ')}; baseline runs (s): ${r.baseline.allSeconds.join(', ')}`,
           `checks: put sha256 = openssl: ${r.put.sha256MatchesOpenssl}; ledger counts: ${r.ledger.countsOk}; verify ok: ${r.verify.ok} (${r.verify.problems} problems, ${r.verify.objects} objects)`,
           `load average (1 min): ${before.loadavg1m} before, ${r.loadavg1mAfter} after`,
@@ -390,8 +502,23 @@ async function main(): Promise<void> {
   }
 }
 
+/** Median figures of one Swift step over the runs. */
+function swiftFigures(outs: PutResultOut[], bytes: number): { seconds: number | null; MBps: number | null; cpuS: number | null; sysS: number | null; maxRssMiB: number | null; allSeconds: Array<number | null> } {
+  const s = median(outs.map((o) => o.m.wallS));
+  return {
+    seconds: round(s, 3),
+    MBps: round(mb(bytes) / s, 0),
+    cpuS: round(median(outs.map((o) => o.m.cpuS)), 2),
+    sysS: round(median(outs.map((o) => o.m.sysS)), 2),
+    maxRssMiB: round(Math.max(...outs.map((o) => o.m.maxRssMiB ?? 0)), 0),
+    allSeconds: outs.map((o) => round(o.m.wallS, 3)),
+  };
+}
+
 const steps = {
   put: stepPut,
+  'swift-put': stepSwiftPut,
+  'swift-get': stepSwiftGet,
   ledger: stepLedger,
   verify: stepVerify,
 } as Record<string, (args: never) => Promise<unknown>>;
