@@ -36,6 +36,11 @@ const s3Schema = z
     queueSize: z.number().int().min(1).max(16).default(2),
     /** Attempts for a transient error before giving up. */
     maxAttempts: z.number().int().min(1).max(20).default(5),
+    /**
+     * S3 Object Lock (issue 7): each object gets a retain-until date equal to its
+     * retention date, held items a legal hold. Only on a profile that supports it.
+     */
+    objectLock: z.enum(['off', 'governance', 'compliance']).default('off'),
   })
   .strict();
 
@@ -163,6 +168,26 @@ export const configSchema = z
         recordingGbPerHour: z.number().min(0).max(100).default(2),
         /** An unknown battery, clock or free space makes a recorder not ready. */
         unknownIsNotReady: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        /** Items are kept this many calendar months after recording (Art. 11), in `timezone`. */
+        months: z.number().int().min(1).max(1200).default(6),
+        /** …and never less than this many days after ingest (a late clip is not purged on arrival). */
+        minDaysAfterIngest: z.number().int().min(0).max(3650).default(30),
+        /** Items are announced (pending-purge) this many days before they go; 0: purged by the run that finds them. */
+        noticeDays: z.number().int().min(0).max(365).default(7),
+        /** A run refuses to purge more than this fraction of the live vault without --force. */
+        maxPurgeFraction: z.number().min(0).max(1).default(0.1),
+        /** A run refuses when the clock moved further than this since the last run or ledger entry (or backwards). */
+        maxClockJumpDays: z.number().min(1).max(3650).default(7),
+        /** The daemon's daily purge run, local time HH:MM in `timezone`; empty: no scheduled run. */
+        dailyAt: z
+          .string()
+          .default('03:30')
+          .refine((t) => t === '' || /^([01]\d|2[0-3]):[0-5]\d$/.test(t), 'must be HH:MM (24-hour) or empty'),
       })
       .strict()
       .prefault({}),
