@@ -9,6 +9,7 @@ import { registerUsers } from './users.js';
 import { registerDaemon } from './daemon.js';
 import { registerDevices } from './devices.js';
 import { registerDemo } from './demo.js';
+import { registerVerifyExport } from './verify-export.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -24,4 +25,5 @@ export const commands: RegisterCommand[] = [
   registerDaemon,
   registerDevices,
   registerDemo,
+  registerVerifyExport,
 ];

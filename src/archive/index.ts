@@ -1,0 +1,7 @@
+/**
+ * Archival export (issue 8): BagIt copies of a protected case and their offline
+ * verification. docs/archive.md describes the layout and the checks.
+ */
+export { decodeTagFile, validateBag, type BagProblem, type BagReport, type ValidateBagOptions } from './bagit.js';
+export { verifyExport, type ExcerptReport, type ExportProblem, type ExportReport, type VerifyExportOptions } from './verify.js';
+export { EXPORT_FORMAT, PROOFS_FORMAT, TAG, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
