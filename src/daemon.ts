@@ -7,7 +7,7 @@ import { ActivityBus } from './core/activity.js';
 import { ConfigError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import { DeviceDetection, DockManager, DriverRegistry, loadProfiles, type ProfileSet } from './devices/index.js';
-import { IngestService, createFollowUps, type FollowUps } from './ingest/index.js';
+import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
@@ -105,22 +105,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     witnesses: witnessesFor(config.checkpoints.witnesses, config.home, signer.name),
     intervalSeconds: config.checkpoints.intervalSeconds,
   });
-  const ingest = new IngestService({
-    catalog,
-    store,
-    log: log.child({ module: 'ingest' }),
-    concurrency: config.ingest.concurrency,
-    settings: {
-      timezone: config.timezone,
-      wipeAfterIngest: config.ingest.wipeAfterIngest,
-      wipeRereadSource: config.ingest.wipeRereadSource,
-      settleSeconds: config.ingest.settleSeconds,
-      readBufferKb: config.ingest.readBufferKb,
-      perRecorder: config.ingest.concurrency,
-    },
-    probe: followUps.headerProbe,
-    afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),
-  });
+  const ingest = ingestServiceFromConfig(config, { catalog, store, log: log.child({ module: 'ingest' }), followUps });
   const docks = new DockManager({
     catalog,
     ingest,

@@ -11,3 +11,4 @@ export {
 export { mediaTypeOf, type MediaType } from './media-types.js';
 export { recordedTime, timestampFromName, type RecordedTime } from './recorded-time.js';
 export { createFollowUps, analyseHandler, ANALYSE_JOB, type FollowUps } from './follow-ups.js';
+export { ingestServiceFromConfig } from './compose.js';

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { FolderDriver } from '../../devices/index.js';
-import { IngestService, createFollowUps, type SessionReport } from '../../ingest/index.js';
+import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
 import { LedgerSealer } from '../../vault/segments.js';
@@ -81,22 +81,11 @@ export function registerIngest(program: Command): void {
         });
         const followUps = await createFollowUps({ config, catalog: rt.catalog, store: rt.store, log: rt.log });
         try {
-          const service = new IngestService({
-            catalog: rt.catalog,
-            store: rt.store,
-            log: rt.log,
-            concurrency: config.ingest.concurrency,
-            settings: {
-              timezone: config.timezone,
-              wipeAfterIngest: opts.wipe ?? config.ingest.wipeAfterIngest,
-              wipeRereadSource: config.ingest.wipeRereadSource,
-              settleSeconds: config.ingest.settleSeconds,
-              readBufferKb: config.ingest.readBufferKb,
-              perRecorder: config.ingest.concurrency,
-            },
-            probe: followUps.headerProbe,
-            afterSession: (r) => followUps.enqueueFor(r.items.map((i) => i.evidenceId)),
-          });
+          const service = ingestServiceFromConfig(
+            config,
+            { catalog: rt.catalog, store: rt.store, log: rt.log, followUps },
+            opts.wipe ? { wipeAfterIngest: true } : {},
+          );
           const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
           const { session, done } = service.start(driver, { actor: cliActor() });
           session.on('progress', (p) => bars.update(p));
