@@ -199,4 +199,30 @@ describe('custody ledger consistency', { timeout: 180_000 }, () => {
     expect(check.code).toBe(1);
     expect(check.stderr).toMatch(/LEDGER_INCONSISTENT/);
   });
+
+  it('custody verify holds the ledger against every witness copy it can reach', async () => {
+    const elsewhere = await testVault('custody-witness-');
+    const witness = join(elsewhere.dir, 'witness');
+    const gone = join(elsewhere.dir, 'unmounted-share');
+    await mkdir(witness);
+    const w = await home(6, `checkpoints:\n  witnesses: [${witness}]\n`);
+    expect((await custody(w, 'ledger', 'checkpoint')).code).toBe(0);
+    const clean = await custody(w, '--json', 'verify');
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, witnesses: [{ dir: witness, reachable: true, ok: true, size: 7 }] });
+
+    // The attacker rewrites an old entry and recomputes every later hash: the chain
+    // checks pass, the witness copy does not. An unreachable witness is only reported.
+    rewriteHistory(w.catalog, 3, (e) => {
+      e.data = { forged: true };
+    });
+    await writeFile(join(w.home, 'custody.yaml'), `checkpoints:\n  witnesses: [${witness}, ${gone}]\n`);
+    const caught = await custody(w, '--json', 'verify');
+    expect(caught.code).toBe(1);
+    const out = JSON.parse(caught.stdout) as { ok: boolean; problems: Array<{ code: string; key?: string }>; witnesses: Array<{ dir: string; reachable: boolean }> };
+    expect(out.ok).toBe(false);
+    expect(out.problems).toEqual([expect.objectContaining({ key: witness })]);
+    expect(out.witnesses.find((x) => x.dir === gone)).toMatchObject({ reachable: false });
+    expect(caught.stderr).toMatch(/does not extend witness/);
+  });
 });

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { errorMessage } from '../../core/errors.js';
+import { LedgerTree, checkWitnesses, stationVerifier, witnessesFor, type WitnessCheck } from '../../proof/index.js';
 import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../vault/verify.js';
+import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
 const PHASE_LABEL: Record<VerifyProgress['phase'], string> = { ledger: 'ledger  ', segments: 'segments', objects: 'objects ' };
@@ -47,6 +50,27 @@ function humanSummary(r: VerifyResult): string {
   return lines.join('\n');
 }
 
+/**
+ * Hold the ledger against every configured witness copy of its checkpoints (issue 9):
+ * a history rewritten with every hash recomputed still passes the chain checks, but
+ * no longer extends what the witnesses saw. Unreachable witnesses are reported, not failed.
+ */
+async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; problems: VerifyProblem[] }> {
+  const dirs = rt.config.checkpoints.witnesses;
+  if (dirs.length === 0) return { checks: [], problems: [] };
+  try {
+    const verifier = await stationVerifier(rt.config.home, rt.config.checkpoints.origin);
+    const tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
+    const checks = await checkWitnesses(tree, witnessesFor(dirs, rt.config.home, verifier.name), { verifiers: [verifier], origin: verifier.name });
+    const problems = checks
+      .filter((c) => c.reachable && !c.ok)
+      .map((c) => ({ code: c.code ?? 'WITNESS_INCONSISTENT', key: c.dir, message: `the ledger does not extend witness ${c.dir}: ${c.reason ?? 'inconsistent'}` }));
+    return { checks, problems };
+  } catch (e) {
+    return { checks: [], problems: [{ code: 'WITNESS_CHECK_FAILED', message: `witness copies could not be checked: ${errorMessage(e)}` }] };
+  }
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
@@ -67,8 +91,13 @@ export function registerVerify(program: Command): void {
         } finally {
           bar?.stop();
         }
+        const witnesses = await witnessProblems(rt);
+        if (witnesses.problems.length > 0) result = { ...result, ok: false, problems: [...result.problems, ...witnesses.problems] };
         const { ok, entries, objects, problems, ...rest } = result;
-        output(g, { ok, entries, objects, problems, ...rest }, humanSummary(result));
+        const witnessLines = witnesses.checks.map(
+          (c) => `  witness:  ${c.dir}: ${!c.reachable ? `not reachable (${c.reason ?? ''})` : c.ok ? (c.size !== undefined ? `extends its checkpoint of ${c.size} entries` : 'no checkpoint yet') : 'INCONSISTENT'}`,
+        );
+        output(g, { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks }, [humanSummary(result), ...witnessLines].join('\n'));
         rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
         if (!ok) {
           const first = problems[0];
