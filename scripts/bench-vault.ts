@@ -28,6 +28,7 @@ import { hashStream } from '../src/vault/read-back.js';
 import { S3ObjectStore } from '../src/vault/s3-store.js';
 import { contentKey } from '../src/vault/store.js';
 import { verifyVault } from '../src/vault/verify.js';
+import { benchProof, type ProofBenchResult } from './bench-proof.js';
 import { startSwift, swiftAvailability } from '../test/helpers/swift.js';
 import {
   MiB,
@@ -282,6 +283,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       entries: { type: 'string', default: '100000' },
       batch: { type: 'string', default: '1000' },
+      'proof-entries': { type: 'string', default: '1000000' },
       dir: { type: 'string' },
       cold: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -292,7 +294,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--dir PARENT] [--cold] [--keep] [--json]\n',
+      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--keep] [--json]\n',
     );
     return;
   }
@@ -305,6 +307,7 @@ async function main(): Promise<void> {
   const runs = int('runs', values.runs, 1);
   const entries = int('entries', values.entries, 1);
   const batch = int('batch', values.batch, 1);
+  const proofEntries = int('proof-entries', values['proof-entries'], 0);
   const cold = values.cold;
   const json = values.json;
   const log = (s: string): void => {
@@ -396,6 +399,14 @@ async function main(): Promise<void> {
       root,
     } satisfies VerifyArgs);
 
+    // The provable ledger (issue 9): appends with the Merkle tree kept up, building the
+    // tree, checkpoints, proof generation and verification of every entry.
+    let proof: ProofBenchResult | null = null;
+    if (proofEntries > 0) {
+      log(`Merkle tree and proofs over ${proofEntries} entries …`);
+      proof = await benchProof({ entries: proofEntries, appends: 2000, proofs: 1000, dir });
+    }
+
     const maxOf = (ms: Measured[]): number | null => round(Math.max(...ms.map((m) => m.maxRssMiB ?? 0)), 0);
     const result = {
       bench: 'vault',
@@ -444,6 +455,7 @@ async function main(): Promise<void> {
         },
         countsOk: perTx.count === entries && batched.count === entries,
       },
+      proof,
       verify: {
         deep: false,
         entries: verify.entries,
@@ -482,6 +494,16 @@ async function main(): Promise<void> {
             ['ledger append, 1 entry/tx', `${entries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
             [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
             ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
+            ...(proof
+              ? [
+                  ['append with Merkle upkeep, 1 entry/tx', '2000 entries', null, `${proof.append.perSecond} /s`, null, null, null],
+                  ['build Merkle tree from the ledger', `${proof.entries} entries`, round(proof.build.lenientMs / 1000, 2), `${proof.build.entriesPerSecond} /s`, null, null, null],
+                  ['first signed checkpoint', `${proof.entries} entries`, round(proof.checkpoint.firstMs / 1000, 2), null, null, null, null],
+                  ['next checkpoint', `+${proof.checkpoint.incrementalEntries} entries`, round(proof.checkpoint.incrementalMs / 1000, 3), null, null, null, null],
+                  ['inclusion proof (generate / verify)', `size ${proof.entries}`, null, `${proof.proofs.inclusionUs} / ${proof.proofs.verifyInclusionUs} µs`, null, null, null],
+                  ['prove and verify every entry', `${proof.entries} entries`, round(proof.verifyAll.ms / 1000, 1), `${proof.verifyAll.entriesPerSecond} /s`, null, null, null],
+                ]
+              : []),
           ]),
           '',
           `custody put / baseline time: ${r.putOverBaseline} (below 1.0: custody is faster)`,
