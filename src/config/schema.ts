@@ -212,6 +212,23 @@ export const configSchema = z
       .strict()
       .refine((a) => a.grantDefaultHours <= a.grantMaxHours, { message: 'must not exceed grantMaxHours', path: ['grantDefaultHours'] })
       .prefault({}),
+    compliance: z
+      .object({
+        /** Art. 9: footage handed in later than this after the clip's recorded end is late. */
+        uploadDeadlineHours: z.number().min(1).max(720).default(24),
+        /** Art. 16: a longer stop between consecutive clips of one shift is flagged. */
+        maxGapMinutes: z.number().min(1).max(1440).default(30),
+        /** Clock drift measured at dock beyond this many seconds (either way) is flagged. */
+        maxClockDriftSeconds: z.number().min(0).default(30),
+        /** Art. 14: a recorder reported damaged must be handed in for repair within this. */
+        repairDeadlineHours: z.number().min(1).max(720).default(24),
+        /** A flag unresolved this long after it was raised is escalated. */
+        resolveWithinHours: z.number().min(1).max(8760).default(72),
+        /** The daemon scans this often (minutes; 0: only after each dock). */
+        scanIntervalMinutes: z.number().int().min(0).max(1440).default(15),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -1,0 +1,400 @@
+import type { Catalog } from '../catalog/index.js';
+import type { ActivityBus } from '../core/activity.js';
+import { rfc3339 } from '../core/time.js';
+import type { AssignmentsService } from './assignments.js';
+import type { Finding, Flag, FlagsService } from './flags.js';
+import { localText, plusHours } from './time.js';
+
+export interface ComplianceSettings {
+  timezone: string;
+  /** Art. 9: footage later than this after the clip's recorded end is late. */
+  uploadDeadlineHours: number;
+  /** Art. 16: a longer stop between consecutive clips of one shift needs a written reason. */
+  maxGapMinutes: number;
+  /** Drift measured at dock beyond this (seconds, either way) is flagged. */
+  maxClockDriftSeconds: number;
+  /** Art. 14: a reported-damaged recorder must be handed in within this. */
+  repairDeadlineHours: number;
+}
+
+/** The evidence columns the rules read; times are drift-corrected when the drift is known. */
+interface EvRow {
+  id: string;
+  recorder_serial: string;
+  officer: string | null;
+  unit: string | null;
+  media_type: string;
+  source_name: string;
+  recorded_start: string;
+  start: string;
+  end: string;
+  ingested_at: string;
+}
+
+const EV_COLS = `e.id, e.recorder_serial, e.officer, e.unit, e.media_type, e.source_name, e.recorded_start,
+  e.recorded_at AS start,
+  coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start) AS "end",
+  e.ingested_at`;
+
+const NOT_FLAGGED = (key: string) => `NOT EXISTS (SELECT 1 FROM flags f WHERE f.dedupe_key = ${key})`;
+
+/** Cap on the numbers or clips named in one flag (the count is always given). */
+const MAX_LISTED = 200;
+
+/** The recorder's own file number: the digits just before the extension ("ZFY001_20261120083000_0007.MP4" → 7 of 4 digits). */
+export function fileNumber(name: string): { n: number; digits: number } | null {
+  const m = /(?:^|[_-])(\d{1,6})\.[A-Za-z0-9]+$/u.exec(name);
+  return m ? { n: Number(m[1]), digits: m[1]!.length } : null;
+}
+
+/**
+ * The compliance rules (docs/compliance.md). Every rule is a query for findings not
+ * flagged yet, so running a scan again raises nothing twice (the unique dedupe key in
+ * the catalog guarantees it even for two scans at once).
+ */
+export class ComplianceRules {
+  constructor(
+    private readonly deps: {
+      catalog: Catalog;
+      settings: ComplianceSettings;
+      assignments: AssignmentsService;
+      flags: FlagsService;
+      actor: string;
+      activity?: ActivityBus | undefined;
+    },
+  ) {}
+
+  private get db() {
+    return this.deps.catalog.db;
+  }
+
+  private now(): string {
+    return rfc3339(this.deps.catalog.clock.now());
+  }
+
+  private local(iso: string): string {
+    return localText(iso, this.deps.settings.timezone);
+  }
+
+  private raise(findings: Finding[]): Flag[] {
+    const out: Flag[] = [];
+    for (const f of findings) {
+      const flag = this.deps.flags.raise(f, this.deps.actor);
+      if (!flag) continue;
+      out.push(flag);
+      this.deps.activity?.publish({
+        type: 'flag',
+        flag: {
+          id: flag.id,
+          rule: flag.rule,
+          state: flag.state,
+          unit: flag.unit,
+          serial: flag.recorderSerial,
+          officer: flag.officer,
+          evidenceId: flag.evidenceId,
+          summary: flag.summary,
+          raisedAt: flag.raisedAt,
+          dueBy: flag.dueBy,
+        },
+      });
+    }
+    return out;
+  }
+
+  /** The officer footage is attributed to: who had the recorder then, else who the recorder says. */
+  private attribute(ev: EvRow): { officer: string | null; unit: string | null; assignmentId: string | null; assigned: string | null } {
+    const a = this.deps.assignments.coveringAt(ev.recorder_serial, ev.start);
+    return { officer: a?.officer ?? ev.officer, unit: ev.unit ?? a?.unit ?? null, assignmentId: a?.id ?? null, assigned: a?.officer ?? null };
+  }
+
+  private lateFinding(ev: EvRow): Finding | null {
+    const { uploadDeadlineHours: hours, timezone } = this.deps.settings;
+    // Strictly later than the deadline: handed in exactly 24 h after is on time.
+    if (Date.parse(ev.ingested_at) <= Date.parse(plusHours(ev.end, hours, timezone))) return null;
+    const who = this.attribute(ev);
+    const delayHours = Math.round(((Date.parse(ev.ingested_at) - Date.parse(ev.end)) / 3_600_000) * 100) / 100;
+    return {
+      rule: 'late-upload',
+      key: `late-upload:${ev.id}`,
+      officer: who.officer,
+      recorderSerial: ev.recorder_serial,
+      evidenceId: ev.id,
+      assignmentId: who.assignmentId,
+      unit: who.unit,
+      seen: { recordedEnd: ev.end, ingestedAt: ev.ingested_at, delayHours, deadlineHours: hours, file: ev.source_name },
+      summary: `${ev.source_name} from ${ev.recorder_serial} was handed in ${delayHours} h after recording ended (${this.local(ev.end)}); the limit is ${hours} h`,
+    };
+  }
+
+  private conflictFinding(ev: EvRow): Finding | null {
+    if (ev.officer === null) return null;
+    const who = this.attribute(ev);
+    if (who.assigned === null || who.assigned === ev.officer) return null;
+    return {
+      rule: 'attribution-conflict',
+      key: `attribution-conflict:${ev.id}`,
+      officer: who.assigned,
+      recorderSerial: ev.recorder_serial,
+      evidenceId: ev.id,
+      assignmentId: who.assignmentId,
+      unit: who.unit,
+      seen: { recorderReports: ev.officer, assignedTo: who.assigned, recordedAt: ev.start, file: ev.source_name },
+      summary: `${ev.source_name}: recorder ${ev.recorder_serial} reports officer ${ev.officer}, but it was assigned to officer ${who.assigned} at ${this.local(ev.start)}`,
+    };
+  }
+
+  /** At ingest: late-upload and attribution conflict for one new item. */
+  checkEvidence(id: string): Flag[] {
+    const ev = this.db.prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.id = ?`).get(id);
+    if (!ev) return [];
+    return this.raise([this.lateFinding(ev), this.conflictFinding(ev)].filter((f): f is Finding => f !== null));
+  }
+
+  lateUploads(): Flag[] {
+    // A coarse filter in SQL (floating-point days), the exact comparison in lateFinding.
+    const rows = this.db
+      .prepare<[number], EvRow>(
+        `SELECT ${EV_COLS} FROM evidence e
+         WHERE (julianday(e.ingested_at) - julianday(coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start))) * 24 > ?
+           AND ${NOT_FLAGGED("'late-upload:' || e.id")}`,
+      )
+      .all(this.deps.settings.uploadDeadlineHours - 1.5);
+    return this.raise(rows.map((r) => this.lateFinding(r)).filter((f): f is Finding => f !== null));
+  }
+
+  attributionConflicts(): Flag[] {
+    const rows = this.db
+      .prepare<[], EvRow>(
+        `SELECT ${EV_COLS} FROM evidence e JOIN assignments a ON a.recorder_serial = e.recorder_serial
+           AND a.starts_at <= e.recorded_at AND coalesce(a.ends_at, '9999-12-31T23:59:59.999Z') > e.recorded_at
+         WHERE e.officer IS NOT NULL AND e.officer <> a.officer AND ${NOT_FLAGGED("'attribution-conflict:' || e.id")}`,
+      )
+      .all();
+    return this.raise(rows.map((r) => this.conflictFinding(r)).filter((f): f is Finding => f !== null));
+  }
+
+  /**
+   * Art. 9: a shift that ended more than the deadline ago with no footage recorded in
+   * it, and a recorder not docked between the start of its shift and the deadline.
+   */
+  missingUploads(): Flag[] {
+    const { uploadDeadlineHours: hours, timezone } = this.deps.settings;
+    const now = Date.parse(this.now());
+    const findings: Finding[] = [];
+    const ended = this.db
+      .prepare<[string], { id: string }>(
+        `SELECT a.id FROM assignments a WHERE a.ends_at IS NOT NULL AND a.ends_at < ?
+           AND (${NOT_FLAGGED("'missing-upload:' || a.id || ':no-footage'")} OR ${NOT_FLAGGED("'missing-upload:' || a.id || ':not-docked'")})
+         ORDER BY a.ends_at`,
+      )
+      .all(this.now());
+    for (const { id } of ended) {
+      const a = this.deps.assignments.get(id)!;
+      const deadline = plusHours(a.endsAt!, hours, timezone);
+      if (Date.parse(deadline) >= now) continue; // "more than 24 h ago"
+      const clips = this.db
+        .prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM evidence WHERE recorder_serial = ? AND recorded_at >= ? AND recorded_at < ?')
+        .get(a.recorderSerial, a.startsAt, a.endsAt!)!.n;
+      const base = { rule: 'missing-upload' as const, officer: a.officer, recorderSerial: a.recorderSerial, assignmentId: a.id, unit: a.unit };
+      const shift = `${this.local(a.startsAt)} – ${this.local(a.endsAt!)}`;
+      if (clips === 0) {
+        findings.push({
+          ...base,
+          key: `missing-upload:${a.id}:no-footage`,
+          seen: { kind: 'no-footage', startsAt: a.startsAt, endsAt: a.endsAt, deadline, deadlineHours: hours },
+          summary: `no footage recorded during officer ${a.officer}'s shift with ${a.recorderSerial} (${shift}) has been handed in within ${hours} h`,
+        });
+      }
+      const docked = this.db
+        .prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM docks WHERE recorder_serial = ? AND docked_at > ? AND docked_at <= ?')
+        .get(a.recorderSerial, a.startsAt, deadline)!.n;
+      if (docked === 0) {
+        const ever = this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM docks WHERE recorder_serial = ?').get(a.recorderSerial)!.n;
+        findings.push({
+          ...base,
+          key: `missing-upload:${a.id}:not-docked`,
+          seen: { kind: 'not-docked', startsAt: a.startsAt, endsAt: a.endsAt, deadline, deadlineHours: hours, everDocked: ever > 0 },
+          summary: `recorder ${a.recorderSerial} was not docked within ${hours} h of the end of officer ${a.officer}'s shift (${shift})${ever > 0 ? '' : '; it has never been docked'}`,
+        });
+      }
+    }
+    return this.raise(findings);
+  }
+
+  /** The recorder's own numbering skips numbers: files may have been deleted on the device (Art. 17). */
+  sequenceGaps(): Flag[] {
+    const findings: Finding[] = [];
+    const serials = this.db.prepare<[], { serial: string }>('SELECT DISTINCT recorder_serial AS serial FROM evidence ORDER BY 1').all();
+    for (const { serial } of serials) {
+      const rows = this.db
+        .prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.recorder_serial = ? ORDER BY e.recorded_start, e.source_name, e.id`)
+        .all(serial);
+      let prev: { row: EvRow; n: number; digits: number } | null = null;
+      for (const row of rows) {
+        const num = fileNumber(row.source_name);
+        if (!num) continue;
+        if (prev && prev.digits === num.digits) {
+          const mod = 10 ** num.digits;
+          // Recorders count to 99…9 and wrap.
+          const step = (num.n - prev.n + mod) % mod;
+          if (step > 1) {
+            const missing: number[] = [];
+            for (let k = 1; k < step && missing.length < MAX_LISTED; k++) missing.push((prev.n + k) % mod);
+            const who = this.attribute(row);
+            const pad = (n: number) => String(n).padStart(num.digits, '0');
+            findings.push({
+              rule: 'sequence-gap',
+              key: `sequence-gap:${serial}:${prev.row.id}:${row.id}`,
+              officer: who.officer,
+              recorderSerial: serial,
+              evidenceId: row.id,
+              assignmentId: who.assignmentId,
+              unit: who.unit,
+              seen: { after: prev.row.source_name, before: row.source_name, missing: missing.map(pad), missingCount: step - 1 },
+              summary: `recorder ${serial} skipped file number${step > 2 ? 's' : ''} ${step - 1 > MAX_LISTED ? `${pad(missing[0]!)}…(${step - 1})` : missing.map(pad).join(', ')} between ${prev.row.source_name} and ${row.source_name}`,
+            });
+          }
+        }
+        if (!prev || num.n !== prev.n) prev = { row, n: num.n, digits: num.digits };
+      }
+    }
+    return this.raise(findings);
+  }
+
+  /**
+   * Art. 16: within a shift, consecutive clips more than maxGapMinutes apart. A shift is
+   * judged once it has ended and its recorder has been docked after it (or the upload
+   * deadline has passed), so clips still on the recorder do not count as gaps.
+   */
+  recordingGaps(): Flag[] {
+    const { maxGapMinutes, uploadDeadlineHours, timezone } = this.deps.settings;
+    const now = Date.parse(this.now());
+    const findings: Finding[] = [];
+    const ended = this.db.prepare<[string], { id: string }>('SELECT id FROM assignments WHERE ends_at IS NOT NULL AND ends_at < ? ORDER BY ends_at').all(this.now());
+    for (const { id } of ended) {
+      const a = this.deps.assignments.get(id)!;
+      const dockedAfter = this.db
+        .prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM docks WHERE recorder_serial = ? AND docked_at >= ?')
+        .get(a.recorderSerial, a.endsAt!)!.n;
+      if (dockedAfter === 0 && Date.parse(plusHours(a.endsAt!, uploadDeadlineHours, timezone)) >= now) continue;
+      const clips = this.db
+        .prepare<[string, string, string], EvRow>(
+          `SELECT ${EV_COLS} FROM evidence e WHERE e.recorder_serial = ? AND e.media_type IN ('video', 'audio') AND e.recorded_at >= ? AND e.recorded_at < ?
+           ORDER BY e.recorded_at, e.id`,
+        )
+        .all(a.recorderSerial, a.startsAt, a.endsAt!);
+      let last: EvRow | null = null;
+      let lastEnd = 0;
+      for (const c of clips) {
+        const start = Date.parse(c.start);
+        if (last && start - lastEnd > maxGapMinutes * 60_000) {
+          const minutes = Math.round((start - lastEnd) / 60_000);
+          const from = new Date(lastEnd).toISOString();
+          findings.push({
+            rule: 'recording-gap',
+            key: `recording-gap:${a.id}:${last.id}`,
+            officer: a.officer,
+            recorderSerial: a.recorderSerial,
+            evidenceId: c.id,
+            assignmentId: a.id,
+            unit: a.unit,
+            seen: { from, to: c.start, minutes, maxGapMinutes, after: last.source_name, before: c.source_name },
+            summary: `officer ${a.officer} recorded nothing for ${minutes} min (${this.local(from)} – ${this.local(c.start)}) during the shift; a written reason is needed`,
+          });
+        }
+        if (!last || Date.parse(c.end) > lastEnd) lastEnd = Math.max(lastEnd, Date.parse(c.end));
+        last = c;
+      }
+    }
+    return this.raise(findings);
+  }
+
+  /** The drift measured at a dock beyond the tolerance; names the clips ingested in that dock. */
+  clockDrift(): Flag[] {
+    const tolMs = this.deps.settings.maxClockDriftSeconds * 1000;
+    const docks = this.db
+      .prepare<[number], { id: string; serial: string; docked_at: string; undocked_at: string | null; drift: number; officer: string | null; unit: string | null }>(
+        `SELECT d.id, d.recorder_serial AS serial, d.docked_at, d.undocked_at, d.clock_drift_ms AS drift, r.officer, r.unit
+         FROM docks d JOIN recorders r ON r.serial = d.recorder_serial
+         WHERE abs(d.clock_drift_ms) > ? AND (d.session_status IS NOT NULL OR d.undocked_at IS NOT NULL)
+           AND ${NOT_FLAGGED("'clock-drift:' || d.id")}`,
+      )
+      .all(tolMs);
+    const findings: Finding[] = docks.map((d) => {
+      const clips = this.db
+        .prepare<[string, string, string], { id: string; source_name: string }>(
+          'SELECT id, source_name FROM evidence WHERE recorder_serial = ? AND ingested_at >= ? AND ingested_at <= ? ORDER BY recorded_start, id',
+        )
+        .all(d.serial, d.docked_at, d.undocked_at ?? this.now());
+      const a = this.deps.assignments.coveringAt(d.serial, d.docked_at);
+      const seconds = Math.round(d.drift / 1000);
+      return {
+        rule: 'clock-drift',
+        key: `clock-drift:${d.id}`,
+        officer: a?.officer ?? d.officer,
+        recorderSerial: d.serial,
+        dockId: d.id,
+        unit: d.unit ?? a?.unit ?? null,
+        seen: {
+          driftMs: d.drift,
+          toleranceSeconds: this.deps.settings.maxClockDriftSeconds,
+          dockedAt: d.docked_at,
+          clips: clips.slice(0, MAX_LISTED).map((c) => ({ id: c.id, file: c.source_name })),
+          clipCount: clips.length,
+        },
+        summary: `recorder ${d.serial}'s clock was ${seconds >= 0 ? '+' : ''}${seconds} s off at the dock of ${this.local(d.docked_at)} (tolerance ${this.deps.settings.maxClockDriftSeconds} s); ${clips.length} clip(s) affected`,
+      };
+    });
+    return this.raise(findings);
+  }
+
+  /** Art. 14: reported damaged and not handed in (in repair) within the deadline. */
+  repairOverdue(): Flag[] {
+    const { repairDeadlineHours: hours, timezone } = this.deps.settings;
+    const now = Date.parse(this.now());
+    const rows = this.db
+      .prepare<[], { serial: string; officer: string | null; unit: string | null; since: string; note: string | null }>(
+        `SELECT serial, officer, unit, status_changed_at AS since, status_note AS note FROM recorders
+         WHERE status = 'reported-damaged' AND status_changed_at IS NOT NULL
+           AND ${NOT_FLAGGED("'repair-overdue:' || serial || ':' || status_changed_at")}`,
+      )
+      .all();
+    const findings: Finding[] = [];
+    for (const r of rows) {
+      const deadline = plusHours(r.since, hours, timezone);
+      if (Date.parse(deadline) >= now) continue;
+      const a = this.deps.assignments.coveringAt(r.serial, r.since);
+      findings.push({
+        rule: 'repair-overdue',
+        key: `repair-overdue:${r.serial}:${r.since}`,
+        officer: a?.officer ?? r.officer,
+        recorderSerial: r.serial,
+        unit: r.unit ?? a?.unit ?? null,
+        seen: { reportedAt: r.since, deadline, deadlineHours: hours, note: r.note },
+        summary: `recorder ${r.serial} was reported damaged at ${this.local(r.since)} and has not been handed in for repair within ${hours} h`,
+      });
+    }
+    return this.raise(findings);
+  }
+
+  /** Every rule, then escalation of overdue flags. Idempotent. */
+  scan(): { raised: Flag[]; escalated: Flag[] } {
+    const raised = [
+      ...this.lateUploads(),
+      ...this.attributionConflicts(),
+      ...this.missingUploads(),
+      ...this.sequenceGaps(),
+      ...this.recordingGaps(),
+      ...this.clockDrift(),
+      ...this.repairOverdue(),
+    ];
+    const escalated = this.deps.flags.escalateOverdue(this.deps.actor);
+    for (const f of escalated) {
+      this.deps.activity?.publish({
+        type: 'flag',
+        flag: { id: f.id, rule: f.rule, state: f.state, unit: f.unit, serial: f.recorderSerial, officer: f.officer, summary: f.summary, raisedAt: f.raisedAt, dueBy: f.dueBy },
+      });
+    }
+    return { raised, escalated };
+  }
+}
