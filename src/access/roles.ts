@@ -24,7 +24,19 @@ export type Permission =
   /** The ledger and the record of refused sign-ins. */
   | 'ledger.read'
   /** Start a vault verification. */
-  | 'ledger.verify';
+  | 'ledger.verify'
+  /** Cases and their holds (within the unit scope). */
+  | 'cases.read'
+  /** Create cases and link evidence to them. */
+  | 'cases.write'
+  /** Protect a case with a hold, and ask for a hold's release (Art. 12). */
+  | 'holds.manage'
+  /** Approve the release of a hold someone else asked to release. */
+  | 'holds.release'
+  /** Items announced for purge (within the unit scope). */
+  | 'retention.read'
+  /** The record of purge runs (spans every unit). */
+  | 'retention.runs';
 
 const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read'];
 
@@ -33,15 +45,15 @@ const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.
  * approved grant: that is checked per item, not here.
  */
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
-  operator: new Set(ALL),
-  supervisor: new Set([...ALL, 'access.decide']),
-  archivist: new Set([...ALL, 'ledger.read']),
-  auditor: new Set([...ALL, 'ledger.read', 'ledger.verify']),
-  admin: new Set([...ALL, 'access.decide', 'ledger.read', 'ledger.verify']),
+  operator: new Set([...ALL, 'cases.read']),
+  supervisor: new Set([...ALL, 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
+  archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'retention.read', 'retention.runs']),
+  auditor: new Set([...ALL, 'ledger.read', 'ledger.verify', 'cases.read', 'retention.read', 'retention.runs']),
+  admin: new Set([...ALL, 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
 };
 
 /** Permissions that span every unit: a unit-scoped user never has them. */
-const UNSCOPED_ONLY: ReadonlySet<Permission> = new Set(['ledger.read', 'ledger.verify']);
+const UNSCOPED_ONLY: ReadonlySet<Permission> = new Set(['ledger.read', 'ledger.verify', 'retention.runs']);
 
 /** The authenticated caller. */
 export interface Principal {

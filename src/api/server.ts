@@ -22,10 +22,12 @@ import { DeviceQueries } from './queries/devices.js';
 import { EvidenceQueries } from './queries/evidence.js';
 import { StatsQueries } from './queries/stats.js';
 import { accessRequestRoutes } from './routes/access-requests.js';
+import { caseRoutes } from './routes/cases.js';
 import { deviceRoutes } from './routes/devices.js';
 import { evidenceRoutes } from './routes/evidence.js';
 import { healthRoutes } from './routes/health.js';
 import { ledgerRoutes } from './routes/ledger.js';
+import { retentionRoutes } from './routes/retention.js';
 import { statsRoutes } from './routes/stats.js';
 import { VerifyRunner } from './verify-runner.js';
 
@@ -243,6 +245,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         { name: 'devices' },
         { name: 'ledger' },
         { name: 'stats' },
+        { name: 'cases', description: 'cases, their evidence and holds (Art. 12)' },
+        { name: 'retention', description: 'the 6-month purge: pending items and runs (Art. 11)' },
         { name: 'users' },
         { name: 'health' },
       ],
@@ -259,6 +263,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     deviceRoutes(a, ctx);
     ledgerRoutes(a, ctx);
     statsRoutes(a, ctx);
+    caseRoutes(a, ctx);
+    retentionRoutes(a, ctx);
   });
 
   let sweepTimer: NodeJS.Timeout | undefined;

@@ -11,3 +11,4 @@ export {
   type PurgeSettings,
 } from './purge.js';
 export { PurgeScheduler, purgeSettings } from './scheduler.js';
+export { RetentionView, type ItemRetention } from './view.js';

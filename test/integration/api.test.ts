@@ -130,7 +130,18 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
       name: 'Li Wei',
       role: 'supervisor',
       unit: '执法一科',
-      permissions: ['access.decide', 'access.request', 'devices.read', 'evidence.read', 'stats.read'],
+      permissions: [
+        'access.decide',
+        'access.request',
+        'cases.read',
+        'cases.write',
+        'devices.read',
+        'evidence.read',
+        'holds.manage',
+        'holds.release',
+        'retention.read',
+        'stats.read',
+      ],
     });
   });
 
@@ -244,7 +255,9 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     });
     expect(detail.ledger.map((e) => e.type)).toEqual(['evidence.ingested']);
     expect(entryHash(detail.ledger[0]!)).toBe(detail.ledger[0]!.hash);
-    expect(detail).not.toHaveProperty('retention');
+    // Issue 7: the retention date and state, holds and cases are on every item.
+    expect(detail).toMatchObject({ retention: { state: 'retained' }, holds: [], cases: [] });
+    expect(detail).toHaveProperty('retentionDate');
 
     const thumb = await r.call(op.token, { url: `/api/v1/evidence/${s.e.id}/thumbnail` });
     expect(thumb.statusCode).toBe(200);

@@ -4,6 +4,7 @@ import type { Evidence } from '../../catalog/index.js';
 import { CustodyError } from '../../core/errors.js';
 import { rfc3339 } from '../../core/time.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
+import { RetentionView } from '../../retention/index.js';
 import { contentKey } from '../../vault/store.js';
 import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
@@ -44,6 +45,25 @@ const EvidenceDetail = Type.Object({
   ledger: Type.Array(LedgerEntry, { description: "the item's custody history: its ledger entries other than access.*" }),
   accessEntries: Type.Integer({ description: 'how many access.* ledger entries name this item (auditors read them at GET /ledger?subject=)' }),
   grant: Nullable(Type.Object({ requestId: Type.String(), expiresAt: Type.String() }, { description: "the caller's grant to view the content, if any" })),
+  retentionDate: Type.String({ description: 'when the retention policy lets the item go (docs/retention.md); holds keep it longer' }),
+  retention: Type.Object({
+    state: Type.Enum(['retained', 'pending-purge', 'held', 'purged']),
+    announcedAt: Nullable(Type.String()),
+    dueAt: Nullable(Type.String({ description: 'pending-purge: the first purge run from then on purges it' })),
+    purgedAt: Nullable(Type.String()),
+  }),
+  holds: Type.Array(
+    Type.Object({
+      holdId: Type.String(),
+      caseId: Type.String(),
+      caseNumber: Type.String(),
+      reason: Type.Enum(['dispute', 'obstruction', 'sensitive', 'other']),
+      reasonText: Nullable(Type.String()),
+      placedAt: Type.String(),
+    }),
+    { description: 'the unreleased holds that protect the item from the purge' },
+  ),
+  cases: Type.Array(Type.Object({ id: Type.String(), number: Type.String(), name: Type.String() })),
 });
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -92,6 +112,7 @@ function requireLive(ev: Evidence): void {
 }
 
 export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
+  const retention = new RetentionView(ctx.catalog, { ...ctx.config.retention, timezone: ctx.config.timezone });
   app.get(
     `${API_PREFIX}/evidence`,
     {
@@ -135,7 +156,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         tags: ['evidence'],
         summary: 'One item: metadata, media information, custody history',
-        description: 'Retention dates, holds, cases and flags are added by later issues.',
+        description: 'With its retention date and state, the holds that protect it and its cases. Flags are added by a later issue.',
         params: IdParams,
         response: { 200: EvidenceDetail, 404: ErrorBody, ...COMMON_ERRORS },
       },
@@ -161,6 +182,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
         ledger: history.entries,
         accessEntries: history.accessEntries,
         grant: ctx.access.grantFor(p.id, ev.id),
+        ...retention.of(ev.id)!,
       };
     },
   );
