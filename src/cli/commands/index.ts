@@ -9,6 +9,8 @@ import { registerUsers } from './users.js';
 import { registerDaemon } from './daemon.js';
 import { registerDevices } from './devices.js';
 import { registerDemo } from './demo.js';
+import { registerAssignments } from './assignments.js';
+import { registerFlags } from './flags.js';
 import { registerVerifyExport } from './verify-export.js';
 
 /** Each command module registers itself on the program. */
@@ -25,5 +27,7 @@ export const commands: RegisterCommand[] = [
   registerDaemon,
   registerDevices,
   registerDemo,
+  registerAssignments,
+  registerFlags,
   registerVerifyExport,
 ];
