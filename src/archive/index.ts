@@ -5,3 +5,5 @@
 export { decodeTagFile, validateBag, type BagProblem, type BagReport, type ValidateBagOptions } from './bagit.js';
 export { verifyExport, type ExcerptReport, type ExportProblem, type ExportReport, type VerifyExportOptions } from './verify.js';
 export { EXPORT_FORMAT, PROOFS_FORMAT, TAG, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
+export { ArchiveService, ExportError, findXorriso, type ArchiveServiceOptions, type CopyResult, type ExportRequest, type ExportResult } from './export.js';
+export { CaseSource, type CaseRecord } from './case-source.js';

@@ -9,9 +9,12 @@ import { registerUsers } from './users.js';
 import { registerDaemon } from './daemon.js';
 import { registerDevices } from './devices.js';
 import { registerDemo } from './demo.js';
+import { registerCases } from './cases.js';
+import { registerPurge } from './purge.js';
 import { registerAssignments } from './assignments.js';
 import { registerFlags } from './flags.js';
 import { registerVerifyExport } from './verify-export.js';
+import { registerExport } from './export.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -27,7 +30,10 @@ export const commands: RegisterCommand[] = [
   registerDaemon,
   registerDevices,
   registerDemo,
+  registerCases,
+  registerPurge,
   registerAssignments,
   registerFlags,
   registerVerifyExport,
+  registerExport,
 ];

@@ -1,0 +1,71 @@
+import type { Db } from '../catalog/index.js';
+import { EvidenceRepo, type Evidence } from '../catalog/index.js';
+
+/** A case as the export reads it (table `cases`, migration 006). */
+export interface CaseRecord {
+  id: string;
+  number: string;
+  name: string;
+  unit: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+interface CaseRow {
+  id: string;
+  number: string;
+  name: string;
+  unit: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+/**
+ * The catalog reads an export needs: the case, its items, and the seqs of the ledger
+ * entries about them. Read-only; every statement prepared once.
+ */
+export class CaseSource {
+  private readonly evidence: EvidenceRepo;
+  private readonly byId;
+  private readonly byNumber;
+  private readonly links;
+  private readonly ingestSeq;
+  private readonly subjectSeqs;
+
+  constructor(db: Db) {
+    this.evidence = new EvidenceRepo(db);
+    this.byId = db.prepare<[string], CaseRow>('SELECT id, number, name, unit, created_at, created_by FROM cases WHERE id = ?');
+    this.byNumber = db.prepare<[string], CaseRow>('SELECT id, number, name, unit, created_at, created_by FROM cases WHERE number = ?');
+    this.links = db.prepare<[string], { evidence_id: string }>('SELECT evidence_id FROM case_evidence WHERE case_id = ? ORDER BY evidence_id');
+    this.ingestSeq = db.prepare<[string], { seq: number }>("SELECT seq FROM ledger WHERE subject = ? AND type = 'evidence.ingested' ORDER BY seq LIMIT 1");
+    this.subjectSeqs = db.prepare<[string], { seq: number }>('SELECT seq FROM ledger WHERE subject = ? ORDER BY seq');
+  }
+
+  /** A case by its id or, failing that, by its number. */
+  findCase(idOrNumber: string): CaseRecord | null {
+    const r = this.byId.get(idOrNumber) ?? this.byNumber.get(idOrNumber);
+    return r ? { id: r.id, number: r.number, name: r.name, unit: r.unit, createdAt: r.created_at, createdBy: r.created_by } : null;
+  }
+
+  /** The case's items, in recorded-time order. */
+  items(caseId: string): Evidence[] {
+    const out: Evidence[] = [];
+    for (const { evidence_id } of this.links.all(caseId)) {
+      const e = this.evidence.get(evidence_id);
+      if (e) out.push(e);
+    }
+    return out.sort((a, b) => (a.recordedStart < b.recordedStart ? -1 : a.recordedStart > b.recordedStart ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  /** seq of the evidence.ingested entry of an item. */
+  ingestEntry(evidenceId: string): number | null {
+    return this.ingestSeq.get(evidenceId)?.seq ?? null;
+  }
+
+  /** seqs of every ledger entry whose subject is one of `subjects`, ascending. */
+  entriesAbout(subjects: readonly string[]): number[] {
+    const seqs = new Set<number>();
+    for (const s of subjects) for (const { seq } of this.subjectSeqs.all(s)) seqs.add(seq);
+    return [...seqs].sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,298 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
+import { DateTime } from 'luxon';
+import { v7 as uuidv7 } from 'uuid';
+import type { Catalog } from '../catalog/index.js';
+import { CustodyError, NotFoundError, UsageError, errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { LedgerTree, type SignedCheckpoint } from '../proof/index.js';
+import { canonicalLine, type LedgerEntry } from '../vault/ledger.js';
+import { contentKey, type ObjectStore } from '../vault/store.js';
+import { CaseSource, type CaseRecord } from './case-source.js';
+import { payloadName, safeName } from './documents.js';
+import { EXPORT_FORMAT, PROOFS_FORMAT, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
+import { verifyExport, type ExportProblem } from './verify.js';
+import { ExportWriteError, writeCopy } from './writer.js';
+
+/**
+ * Archival export of a protected case (the rules' Att. 1 Art. 12; issue 8): two (or
+ * `copies`) independent BagIt copies, each read back from its destination and fully
+ * verified before the export is reported good, labelled with the making unit, the
+ * maker, the time and the case, and recorded in the ledger as `export.created`.
+ *
+ * Invariants:
+ * - Copies share nothing: each reads its payload from the vault itself and writes into
+ *   a temporary folder on its own destination; no hard links, no common temp.
+ * - A copy is published (renamed to its final name) only when whole and synced; a copy
+ *   that fails leaves nothing behind and is named in the result, and the other copies
+ *   are still reported as they are.
+ * - The result and the ledger entry report a copy good only after verifyExport
+ *   accepted it as read back from its destination.
+ */
+
+export interface ArchiveServiceOptions {
+  catalog: Catalog;
+  store: ObjectStore;
+  log: Logger;
+  /** Zone for readable names, the bagging date and the label (config.timezone). */
+  timezone: string;
+  /** Copies an export must make (config.archive.copies). */
+  copies: number;
+  /** The making unit when the case has none (config.archive.sourceOrganization). */
+  sourceOrganization: string;
+  /**
+   * A signed checkpoint covering the ledger as it is now (the CLI issues one with the
+   * station key; the daemon asks its CheckpointService). null: none (the copy then has
+   * the ledger excerpt without proofs).
+   */
+  checkpoint?: () => Promise<SignedCheckpoint | null>;
+  /** The station's checkpoint verifier key string, written into each copy. */
+  verifierKey?: string | null;
+  /** Called after export.created was appended (e.g. to sign a checkpoint covering it). */
+  afterExport?: () => Promise<void>;
+  now?: () => Date;
+}
+
+export interface ExportRequest {
+  /** Case id or number. */
+  caseRef: string;
+  destinations: string[];
+  maker: string;
+  actor: string;
+  iso?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CopyResult {
+  copy: number;
+  destination: string;
+  /** The bag folder, when written. */
+  dir: string | null;
+  ok: boolean;
+  /** SHA-256 of the copy's tagmanifest-sha256.txt (as written and as read back). */
+  tagManifestSha256: string | null;
+  verified: boolean;
+  problems: ExportProblem[];
+  error: { code: string; message: string } | null;
+  warnings: string[];
+  iso: { path: string; size: number; sha256: string } | null;
+}
+
+export interface ExportResult {
+  ok: boolean;
+  exportId: string;
+  case: CaseRecord;
+  items: number;
+  bytes: number;
+  checkpointSize: number | null;
+  copies: CopyResult[];
+  seq: number;
+}
+
+export class ExportError extends CustodyError {}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('end', () => res(h.digest('hex')))
+      .on('error', rej);
+  });
+}
+
+/** xorriso on PATH, or null. */
+export function findXorriso(): Promise<string | null> {
+  return new Promise((res) => {
+    execFile('xorriso', ['-version'], { timeout: 10_000 }, (err) => res(err ? null : 'xorriso'));
+  });
+}
+
+export class ArchiveService {
+  private readonly source: CaseSource;
+
+  constructor(private readonly o: ArchiveServiceOptions) {
+    this.source = new CaseSource(o.catalog.db);
+  }
+
+  async exportCase(req: ExportRequest): Promise<ExportResult> {
+    const log = this.o.log;
+    const kase = this.source.findCase(req.caseRef);
+    if (!kase) throw new NotFoundError('case', req.caseRef);
+    const dests = req.destinations.map((d) => resolve(d));
+    if (dests.length !== this.o.copies) throw new UsageError(`an export makes ${this.o.copies} copies: give ${this.o.copies} destinations (--to), got ${dests.length}`);
+    for (const [i, a] of dests.entries()) {
+      for (const b of dests.slice(i + 1)) {
+        if (a === b || a.startsWith(b + sep) || b.startsWith(a + sep)) throw new UsageError(`the copies must go to separate places: ${a} and ${b} overlap`);
+      }
+    }
+    if (!req.maker.trim()) throw new UsageError('the maker (--maker) must be named: it goes on the label');
+    const xorriso = req.iso ? await findXorriso() : null;
+    if (req.iso && !xorriso) {
+      throw new ExportError('EXPORT_ISO_UNAVAILABLE', '--iso needs xorriso, which is not installed (Debian/Ubuntu: apt-get install xorriso); export without --iso and burn the folders, or install it');
+    }
+
+    const evidence = this.source.items(kase.id);
+    const live = evidence.filter((e) => e.status === 'live');
+    if (live.length === 0) throw new ExportError('EXPORT_EMPTY', `case ${kase.number} has no live items to export`);
+    const now = this.o.now?.() ?? new Date();
+    const exportId = uuidv7({ msecs: now.getTime() });
+
+    // The ledger: a checkpoint first (so it covers every entry exported), then the excerpt.
+    const checkpoint = (await this.o.checkpoint?.()) ?? null;
+    const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]);
+    const entries: LedgerEntry[] = seqs.map((s) => this.o.catalog.ledger.get(s)!).filter(Boolean);
+    const ledgerJsonl = entries.map((e) => canonicalLine(e) + '\n').join('');
+    let proofs: ExportProofs | null = null;
+    if (checkpoint) {
+      const tree = LedgerTree.build(this.o.catalog.ledger, { strict: false }).tree;
+      if (tree.size < checkpoint.size || !tree.root(checkpoint.size).equals(checkpoint.root)) {
+        throw new ExportError('LEDGER_INCONSISTENT', `the ledger's first ${checkpoint.size} entries no longer hash to the signed checkpoint's root: nothing exported`);
+      }
+      proofs = { format: PROOFS_FORMAT, treeSize: checkpoint.size, rootHash: checkpoint.root.toString('base64'), proofs: {} };
+      for (const e of entries) {
+        if (e.seq <= checkpoint.size) proofs.proofs[String(e.seq)] = tree.inclusionProof(e.seq - 1, checkpoint.size).map((h) => h.toString('base64'));
+      }
+    }
+
+    const taken = new Set<string>();
+    const items: ExportItem[] = live.map((e) => {
+      const ingestSeq = this.source.ingestEntry(e.id);
+      if (ingestSeq === null) throw new ExportError('EXPORT_UNRECORDED', `evidence ${e.id} has no evidence.ingested entry in the ledger`);
+      const recordedStart = e.recordedStartCorrected ?? e.recordedStart;
+      return {
+        path: payloadName({ officer: e.officer, recorder: e.recorderSerial, recordedStart, sourceName: e.sourceName, evidenceId: e.id }, this.o.timezone, taken),
+        evidenceId: e.id,
+        sha256: e.sha256,
+        size: e.size,
+        mediaType: e.mediaType,
+        officer: e.officer,
+        recorder: e.recorderSerial,
+        recordedStart,
+        sourceName: e.sourceName,
+        ingestSeq,
+      };
+    });
+    const bytes = items.reduce((s, i) => s + i.size, 0);
+    // Missing objects stop the export before anything is written.
+    for (const i of items) {
+      const st = await this.o.store.stat(contentKey(i.sha256));
+      if (!st || st.size !== i.size) throw new ExportError('EXPORT_SOURCE_MISSING', `the vault object of ${i.evidenceId} is ${st ? `${st.size} bytes, not ${i.size}` : 'missing'}`);
+    }
+
+    const organization = kase.unit ?? this.o.sourceOrganization;
+    const baggingDate = DateTime.fromJSDate(now).setZone(this.o.timezone).toFormat('yyyy-MM-dd');
+    const vaultDev = this.o.store.kind === 'fs' ? await stat(this.o.store.location).then((s) => s.dev).catch(() => null) : null;
+    const devs = new Map<number, number>();
+    const copies: CopyResult[] = [];
+    for (const [i, dest] of dests.entries()) {
+      const copy = i + 1;
+      const manifest: ExportManifest = {
+        format: EXPORT_FORMAT,
+        exportId,
+        createdAt: now.toISOString(),
+        case: { id: kase.id, number: kase.number, name: kase.name, unit: kase.unit },
+        organization,
+        maker: req.maker.trim(),
+        copy,
+        copies: dests.length,
+        items,
+      };
+      const bagName = `${safeName(kase.number, 60)}_${exportId.slice(-12)}_copy${copy}of${dests.length}`;
+      const r: CopyResult = { copy, destination: dest, dir: null, ok: false, tagManifestSha256: null, verified: false, problems: [], error: null, warnings: [], iso: null };
+      copies.push(r);
+      try {
+        await mkdir(dest, { recursive: true });
+        const dev = (await stat(dest)).dev;
+        if (vaultDev !== null && dev === vaultDev) r.warnings.push(`copy ${copy} is on the same disk as the vault (${dest}): it does not protect against losing that disk`);
+        if (devs.has(dev)) r.warnings.push(`copies ${devs.get(dev)} and ${copy} are on the same disk`);
+        else devs.set(dev, copy);
+        const finalDir = join(dest, bagName);
+        const written = await writeCopy({
+          store: this.o.store,
+          manifest,
+          ledgerJsonl,
+          checkpointNote: checkpoint?.note ?? null,
+          verifierKey: this.o.verifierKey ?? null,
+          proofs,
+          zone: this.o.timezone,
+          baggingDate,
+          finalDir,
+          tempDir: join(dest, `.${bagName}.partial`),
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+        r.dir = finalDir;
+        r.tagManifestSha256 = written.tagManifestSha256;
+        // Read back from the destination: the whole bag, every checksum, the excerpt and proofs.
+        const check = await verifyExport(finalDir, this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {});
+        const readBack = await sha256File(join(finalDir, 'tagmanifest-sha256.txt'));
+        r.problems = check.problems;
+        if (readBack !== written.tagManifestSha256) r.problems.push({ code: 'TAG_MANIFEST_CHANGED', path: 'tagmanifest-sha256.txt', message: 'the tag manifest read back differs from the one written' });
+        r.verified = r.problems.length === 0;
+        if (r.verified && xorriso) r.iso = await this.makeIso(xorriso, finalDir, dest, bagName, copy, dests.length, exportId);
+        r.ok = r.verified;
+        if (!r.ok) r.error = { code: 'EXPORT_COPY_INVALID', message: `copy ${copy} does not verify as read back from ${dest}` };
+      } catch (e) {
+        r.ok = false;
+        r.error = { code: e instanceof CustodyError ? e.code : 'EXPORT_WRITE_FAILED', message: errorMessage(e) };
+      }
+      if (r.ok) log.info({ exportId, copy, dir: r.dir, tagManifestSha256: r.tagManifestSha256 }, 'export copy written and verified');
+      else log.error({ exportId, copy, destination: dest, err: r.error, problems: r.problems.slice(0, 5) }, 'export copy failed');
+    }
+
+    const ok = copies.every((c) => c.ok);
+    const entry = this.o.catalog.tx(() =>
+      this.o.catalog.ledger.append({
+        type: 'export.created',
+        actor: req.actor,
+        subject: kase.id,
+        data: {
+          exportId,
+          caseNumber: kase.number,
+          caseName: kase.name,
+          organization,
+          maker: req.maker.trim(),
+          items: items.map((i) => ({ evidenceId: i.evidenceId, sha256: i.sha256 })),
+          bytes,
+          checkpointSize: checkpoint?.size ?? null,
+          ok,
+          copies: copies.map((c) => ({
+            copy: c.copy,
+            destination: c.destination,
+            dir: c.dir === null ? null : basename(c.dir),
+            ok: c.ok,
+            verified: c.verified,
+            tagManifestSha256: c.tagManifestSha256,
+            error: c.error?.code ?? null,
+            problems: c.problems.length,
+            iso: c.iso ? { sha256: c.iso.sha256, size: c.iso.size } : null,
+          })),
+        },
+      }),
+    );
+    await this.o.afterExport?.().catch((e: unknown) => log.error({ err: e }, 'no checkpoint after the export'));
+    return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: checkpoint?.size ?? null, copies, seq: entry.seq };
+  }
+
+  private async makeIso(xorriso: string, bagDir: string, dest: string, bagName: string, copy: number, copies: number, exportId: string): Promise<CopyResult['iso']> {
+    const iso = join(dest, `${bagName}.iso`);
+    const tmp = join(dest, `.${bagName}.iso.partial`);
+    const volid = `CUSTODY_${exportId.slice(-8).toUpperCase()}_${copy}OF${copies}`;
+    try {
+      await new Promise<void>((res, rej) => {
+        // ISO 9660 with Rock Ridge and Joliet (long Unicode names), readable on any system.
+        execFile(xorriso, ['-as', 'mkisofs', '-quiet', '-R', '-J', '-joliet-long', '-V', volid, '-o', tmp, bagDir], { timeout: 3_600_000 }, (err, _o, stderr) =>
+          err ? rej(new ExportWriteError('EXPORT_ISO_FAILED', `xorriso failed: ${stderr.trim() || err.message}`)) : res(),
+        );
+      });
+      await rename(tmp, iso);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    return { path: iso, size: (await stat(iso)).size, sha256: await sha256File(iso) };
+  }
+}
