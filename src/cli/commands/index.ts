@@ -14,7 +14,6 @@ import { registerPurge } from './purge.js';
 import { registerAssignments } from './assignments.js';
 import { registerFlags } from './flags.js';
 import { registerVerifyExport } from './verify-export.js';
-import { registerExport } from './export.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -35,5 +34,4 @@ export const commands: RegisterCommand[] = [
   registerAssignments,
   registerFlags,
   registerVerifyExport,
-  registerExport,
 ];

@@ -1,0 +1,162 @@
+import type { Command } from 'commander';
+import { userInfo } from 'node:os';
+import { CustodyError, UsageError } from '../../core/errors.js';
+import { CasesService, HOLD_REASONS, RetentionView, type Case, type Hold } from '../../retention/index.js';
+import { globals, output, withRuntime } from '../context.js';
+
+/**
+ * Who ran the command, for the ledger: the operating-system account and, with --by,
+ * the person at the keyboard. A release is approved under a different actor than
+ * the one who asked for it.
+ */
+function cliActor(by: string | undefined): string {
+  let who: string;
+  try {
+    who = userInfo().username;
+  } catch {
+    who = `uid ${process.getuid?.() ?? '?'}`;
+  }
+  return by ? `cli:${who}:${by}` : `cli:${who}`;
+}
+
+/** Bad input is a usage error (exit 2). */
+function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof CustodyError && e.code === 'INVALID_INPUT') throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function holdLine(h: Hold): string {
+  const why = h.reasonText ? `${h.reason}: ${h.reasonText}` : h.reason;
+  const state =
+    h.state === 'released'
+      ? `released ${h.releasedAt} by ${h.releasedBy}`
+      : h.state === 'release-requested'
+        ? `release asked ${h.releaseRequestedAt} by ${h.releaseRequestedBy} (${h.releaseReason}); still holding`
+        : 'active';
+  return `  hold ${h.id}  ${why}  placed ${h.placedAt} by ${h.placedBy}  ${state}`;
+}
+
+function caseTable(list: Case[]): string {
+  if (list.length === 0) return 'No cases. Create one: custody cases create --number N --name NAME [--unit U]';
+  const rows = list.map((c) => [c.number, c.name, c.unit ?? '(all units)', c.createdAt.slice(0, 10), c.id]);
+  const head = ['number', 'name', 'unit', 'created', 'id'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+const BY = ['--by <name>', 'the person acting, recorded in the ledger with the OS account'] as const;
+
+export function registerCases(program: Command): void {
+  const cases = program.command('cases').description('cases, their evidence and their holds (Art. 12; docs/retention.md); every change is ledgered');
+
+  cases
+    .command('create')
+    .description('create a case')
+    .requiredOption('--number <number>', 'the case number (unique)')
+    .requiredOption('--name <name>', 'the case or activity name')
+    .option('--unit <unit>', 'the unit (科室) it belongs to; default: bureau-wide')
+    .option(...BY)
+    .action(async (opts: { number: string; name: string; unit?: string; by?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const c = asUsage(() => new CasesService(rt.catalog).create({ number: opts.number, name: opts.name, unit: opts.unit ?? null }, cliActor(opts.by)));
+        output(g, c, `Case ${c.number} (${c.name}) created: ${c.id}`);
+      });
+    });
+
+  cases
+    .command('list')
+    .description('list cases, newest first')
+    .option('--unit <unit>', "only this unit's cases")
+    .action(async (opts: { unit?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const list = new CasesService(rt.catalog).list(opts.unit ?? null);
+        output(g, { cases: list }, caseTable(list));
+      });
+    });
+
+  cases
+    .command('show <case>')
+    .description('a case (id or number): its evidence with retention dates, and its holds')
+    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const svc = new CasesService(rt.catalog);
+        const view = new RetentionView(rt.catalog, { ...rt.config.retention, timezone: rt.config.timezone });
+        const c = svc.find(ref);
+        const evidence = svc.evidenceOf(c.id).map((id) => ({ id, ...view.of(id)! }));
+        const holds = svc.holdsOf(c.id);
+        output(
+          g,
+          { ...c, evidence, holds },
+          [
+            `Case ${c.number}: ${c.name}${c.unit ? ` (${c.unit})` : ''}  id ${c.id}`,
+            `Evidence (${evidence.length}):`,
+            ...evidence.map((e) => `  ${e.id}  ${e.retention.state}  retention date ${e.retentionDate}`),
+            `Holds (${holds.length}):`,
+            ...holds.map(holdLine),
+          ].join('\n'),
+        );
+      });
+    });
+
+  cases
+    .command('link <case> <evidenceIds...>')
+    .description('link evidence items to a case (id or number); linking to a held case holds them too')
+    .option(...BY)
+    .action(async (ref: string, ids: string[], opts: { by?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const svc = new CasesService(rt.catalog);
+        const c = svc.find(ref);
+        const linked = svc.link(c.id, ids, cliActor(opts.by));
+        output(g, { caseId: c.id, linked }, `${linked.length} item(s) linked to case ${c.number}${linked.length < ids.length ? ` (${ids.length - linked.length} already linked)` : ''}.`);
+      });
+    });
+
+  cases
+    .command('hold <case>')
+    .description('protect a case (Art. 12): its items are never purged until the hold is released')
+    .requiredOption('--reason <reason>', `one of ${HOLD_REASONS.join(', ')}`)
+    .option('--text <text>', 'what happened (required with --reason other)')
+    .option(...BY)
+    .action(async (ref: string, opts: { reason: string; text?: string; by?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const svc = new CasesService(rt.catalog);
+        const c = svc.find(ref);
+        const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, cliActor(opts.by)));
+        output(g, h, `Hold ${h.id} placed on case ${c.number} (${h.reason}): ${svc.evidenceOf(c.id).length} item(s) protected.`);
+      });
+    });
+
+  cases
+    .command('release-request <holdId>')
+    .description('ask for a hold to be released; it keeps holding until someone else approves')
+    .requiredOption('--reason <text>', 'why the hold may end')
+    .option(...BY)
+    .action(async (holdId: string, opts: { reason: string; by?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const h = asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, cliActor(opts.by)));
+        output(g, h, `Release of hold ${h.id} asked; it holds until someone other than ${h.releaseRequestedBy} approves (custody cases release-approve ${h.id} --by NAME).`);
+      });
+    });
+
+  cases
+    .command('release-approve <holdId>')
+    .description('approve a requested release: by someone other than who asked')
+    .option(...BY)
+    .action(async (holdId: string, opts: { by?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const h = new CasesService(rt.catalog).approveRelease(holdId, cliActor(opts.by));
+        output(g, h, `Hold ${h.id} released by ${h.releasedBy}.`);
+      });
+    });
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { userInfo } from 'node:os';
+import { PurgeService, purgeSettings, type PurgeReport } from '../../retention/index.js';
+import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
+
+function cliActor(): string {
+  try {
+    return `cli:purge:${userInfo().username}`;
+  } catch {
+    return `cli:purge:uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+function human(r: PurgeReport): string {
+  const mb = (r.bytesFreed / 1e6).toFixed(1);
+  const head = r.dryRun ? 'Dry run (nothing changed)' : `Purge run ${r.runId}`;
+  if (r.status === 'refused') return `${head}: REFUSED (${r.refusal!.code}): ${r.refusal!.message}`;
+  const lines = [
+    `${head}: ${r.status}`,
+    `  counted:   ${r.counted} item(s) in the notice window or past their retention date`,
+    `  announced: ${r.announced} (pending-purge)`,
+    `  purged:    ${r.purged}, ${mb} MB freed`,
+    `  skipped:   ${r.skipped}`,
+  ];
+  if (r.resumed > 0) lines.push(`  resumed:   ${r.resumed} object(s) left by an interrupted run deleted`);
+  for (const i of r.items) lines.push(`    ${i.outcome.padEnd(9)} ${i.evidenceId}  retention ${i.retentionDate}${i.dueAt ? `  due ${i.dueAt}` : ''}${i.reason ? `  (${i.reason})` : ''}`);
+  return lines.join('\n');
+}
+
+export function registerPurge(program: Command): void {
+  program
+    .command('purge')
+    .description('run the retention purge now (Art. 11; docs/retention.md): announce items entering the notice period, purge announced items that are due')
+    .option('--dry-run', 'report what a run would do and change nothing')
+    .option('--force', 'run even when the clock jumped or more than retention.maxPurgeFraction would go (never when the vault does not verify)')
+    .action(async (opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      await withRuntime(g, async (rt) => {
+        const purge = new PurgeService({ catalog: rt.catalog, store: rt.store, settings: purgeSettings(rt.config), log: rt.log.child({ module: 'purge' }) });
+        const report = await purge.execute({ actor: cliActor(), dryRun: opts.dryRun ?? false, force: opts.force ?? false });
+        output(g, report, human(report));
+        if (report.status !== 'completed') process.exitCode = EXIT_PROBLEM;
+      });
+    });
+}
