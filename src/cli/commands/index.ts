@@ -14,6 +14,7 @@ import { registerPurge } from './purge.js';
 import { registerAssignments } from './assignments.js';
 import { registerFlags } from './flags.js';
 import { registerVerifyExport } from './verify-export.js';
+import { registerExport } from './export.js';
 
 /** Each command module registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -34,4 +35,5 @@ export const commands: RegisterCommand[] = [
   registerAssignments,
   registerFlags,
   registerVerifyExport,
+  registerExport,
 ];
