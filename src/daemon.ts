@@ -11,6 +11,7 @@ import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestSe
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
+import { PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
 import type { ObjectStore } from './vault/store.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
@@ -133,6 +134,18 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
 
   const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints });
+  // The daily retention purge (docs/retention.md); a run that changed the ledger is
+  // covered by a signed checkpoint at once.
+  const purgeLog = log.child({ module: 'retention' });
+  const purgeScheduler = new PurgeScheduler({
+    purge: new PurgeService({ catalog, store, settings: purgeSettings(config), log: purgeLog }),
+    dailyAt: config.retention.dailyAt,
+    timezone: config.timezone,
+    clock: catalog.clock,
+    log: purgeLog,
+    actor: DAEMON_ACTOR,
+    afterRun: () => checkpoints.issueIfGrown(),
+  });
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
@@ -178,6 +191,12 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
         log.info({ url: apiAddress.url, host: a.host, port: a.port }, 'HTTP API listening');
       },
       stop: () => api.stop(),
+    },
+    {
+      name: 'retention',
+      start: async () => purgeScheduler.start(),
+      // Waits for a purge run in progress (each item is one transaction; a run cut short resumes next time).
+      stop: () => purgeScheduler.stop(),
     },
     {
       name: 'docks',
