@@ -36,20 +36,26 @@ export type Permission =
   /** Items announced for purge (within the unit scope). */
   | 'retention.read'
   /** The record of purge runs (spans every unit). */
-  | 'retention.runs';
+  | 'retention.runs'
+  /** Compliance: assignments, flags and the compliance report (within the unit scope). */
+  | 'compliance.read'
+  /** Enter and end assignments of recorders to officers. */
+  | 'assignments.write'
+  /** Resolve a flag with a written reason, as its approver (Art. 16: the leader approves). */
+  | 'flags.resolve';
 
-const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read'];
+const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read', 'compliance.read'];
 
 /**
  * What each role may do. Nobody — not even an admin — views footage without an
  * approved grant: that is checked per item, not here.
  */
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
-  operator: new Set([...ALL, 'cases.read']),
-  supervisor: new Set([...ALL, 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
+  operator: new Set([...ALL, 'cases.read', 'assignments.write']),
+  supervisor: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
   archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'retention.read', 'retention.runs']),
   auditor: new Set([...ALL, 'ledger.read', 'ledger.verify', 'cases.read', 'retention.read', 'retention.runs']),
-  admin: new Set([...ALL, 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
+  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
 };
 
 /** Permissions that span every unit: a unit-scoped user never has them. */

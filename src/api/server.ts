@@ -23,8 +23,10 @@ import { EvidenceQueries } from './queries/evidence.js';
 import { StatsQueries } from './queries/stats.js';
 import { accessRequestRoutes } from './routes/access-requests.js';
 import { caseRoutes } from './routes/cases.js';
+import { complianceRoutes } from './routes/compliance.js';
 import { deviceRoutes } from './routes/devices.js';
 import { evidenceRoutes } from './routes/evidence.js';
+import { flagRoutes } from './routes/flags.js';
 import { healthRoutes } from './routes/health.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { retentionRoutes } from './routes/retention.js';
@@ -247,6 +249,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         { name: 'stats' },
         { name: 'cases', description: 'cases, their evidence and holds (Art. 12)' },
         { name: 'retention', description: 'the 6-month purge: pending items and runs (Art. 11)' },
+        { name: 'compliance', description: 'assignments, flags and the compliance report (Art. 9, 14, 16)' },
         { name: 'users' },
         { name: 'health' },
       ],
@@ -265,6 +268,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     statsRoutes(a, ctx);
     caseRoutes(a, ctx);
     retentionRoutes(a, ctx);
+    flagRoutes(a, ctx);
+    complianceRoutes(a, ctx);
   });
 
   let sweepTimer: NodeJS.Timeout | undefined;

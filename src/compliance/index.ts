@@ -12,3 +12,4 @@ export { ComplianceRules, fileNumber, type ComplianceSettings } from './rules.js
 export { ComplianceScanner } from './scanner.js';
 export { parseLocalTime, startOfLocalDay, localText } from './time.js';
 export { createCompliance, type Compliance } from './compliance.js';
+export { complianceReport, type ComplianceFigures, type ComplianceReport } from './report.js';

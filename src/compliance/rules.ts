@@ -17,7 +17,10 @@ export interface ComplianceSettings {
   repairDeadlineHours: number;
 }
 
-/** The evidence columns the rules read; times are drift-corrected when the drift is known. */
+/**
+ * The evidence columns the rules read; times are drift-corrected when the drift is
+ * known, and the end is the start plus the probed duration when the recorder gave none.
+ */
 interface EvRow {
   id: string;
   recorder_serial: string;
@@ -33,7 +36,8 @@ interface EvRow {
 
 const EV_COLS = `e.id, e.recorder_serial, e.officer, e.unit, e.media_type, e.source_name, e.recorded_start,
   e.recorded_at AS start,
-  coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start) AS "end",
+  coalesce(e.recorded_end_corrected, e.recorded_end,
+    strftime('%Y-%m-%dT%H:%M:%fZ', e.recorded_at, '+' || (e.duration_ms / 1000.0) || ' seconds'), e.recorded_at) AS "end",
   e.ingested_at`;
 
 const NOT_FLAGGED = (key: string) => `NOT EXISTS (SELECT 1 FROM flags f WHERE f.dedupe_key = ${key})`;

@@ -133,10 +133,13 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
       permissions: [
         'access.decide',
         'access.request',
+        'assignments.write',
         'cases.read',
         'cases.write',
+        'compliance.read',
         'devices.read',
         'evidence.read',
+        'flags.resolve',
         'holds.manage',
         'holds.release',
         'retention.read',

@@ -1,0 +1,177 @@
+import Type from 'typebox';
+import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
+import { FLAG_RULES, complianceReport, createCompliance, type NewAssignment } from '../../compliance/index.js';
+import { NotFoundError } from '../../core/errors.js';
+import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
+import { COMMON_ERRORS, DateTime, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
+import type { ApiApp } from '../server.js';
+
+const DAY_MS = 86_400_000;
+const MAX_DAYS = 366;
+
+const AssignmentBody = Type.Object({
+  id: Type.String(),
+  officer: Type.String(),
+  officerName: Type.String(),
+  recorderSerial: Type.String(),
+  unit: Nullable(Type.String()),
+  startsAt: Type.String(),
+  endsAt: Nullable(Type.String()),
+  source: Type.Enum(['manual', 'import']),
+  createdAt: Type.String(),
+  createdBy: Type.String(),
+  endedBy: Nullable(Type.String()),
+});
+
+const Officer = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' });
+
+const Figures = {
+  assignments: Type.Integer(),
+  clips: Type.Integer(),
+  hoursRecorded: Type.Number(),
+  onTimeRate: Nullable(Type.Number()),
+  uploadDelay: Type.Object({ medianHours: Nullable(Type.Number()), worstHours: Nullable(Type.Number()) }),
+  openFlags: Type.Object(Object.fromEntries(FLAG_RULES.map((r) => [r, Type.Integer()]))),
+};
+
+/** Assignments (who had which recorder) and the compliance report (docs/compliance.md). */
+export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
+  const compliance = (actor: string) => createCompliance({ catalog: ctx.catalog, config: ctx.config, actor, activity: ctx.activity });
+
+  app.get(
+    `${API_PREFIX}/assignments`,
+    {
+      config: { access: 'compliance.read' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'Assignments of recorders to officers, oldest first',
+        querystring: Type.Object(
+          {
+            unit: Type.Optional(Label),
+            officer: Type.Optional(Officer),
+            device: Type.Optional(Serial),
+            from: Type.Optional(DateTime),
+            to: Type.Optional(DateTime),
+            open: Type.Optional(Type.Boolean()),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(AssignmentBody) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const q = req.query;
+      if (p.unit !== null && q.unit !== undefined && q.unit !== p.unit) return { items: [] };
+      const items = compliance(actorOf(p)).assignments.list(
+        {
+          unit: p.unit ?? q.unit,
+          officer: q.officer,
+          recorder: q.device,
+          from: q.from === undefined ? undefined : isoParam('from', q.from),
+          to: q.to === undefined ? undefined : isoParam('to', q.to),
+          open: q.open,
+        },
+        q.limit ?? 200,
+      );
+      return { items };
+    },
+  );
+
+  app.post(
+    `${API_PREFIX}/assignments`,
+    {
+      config: { access: 'assignments.write' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'Assign a recorder to an officer for a shift',
+        body: Type.Object(
+          {
+            officer: Officer,
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            unit: Type.Optional(Label),
+            recorder: Serial,
+            startsAt: DateTime,
+            endsAt: Type.Optional(DateTime),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: AssignmentBody, 200: AssignmentBody, 409: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const b = req.body;
+      const c = compliance(actorOf(p));
+      const officer = c.assignments.officer(b.officer);
+      const unit = b.unit ?? officer?.unit ?? null;
+      // A unit-scoped user assigns only within their unit.
+      if (!inScope(p, unit)) throw new HiddenError('officer', b.officer);
+      const input: NewAssignment = { officer: b.officer, name: b.name, unit: b.unit, recorder: b.recorder, start: b.startsAt, end: b.endsAt ?? null };
+      const r = c.assignments.add(input, actorOf(p));
+      return reply.code(r.created ? 201 : 200).send(r.assignment);
+    },
+  );
+
+  app.post(
+    `${API_PREFIX}/assignments/:id/end`,
+    {
+      config: { access: 'assignments.write' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'End an open assignment (the recorder was handed back), now or at endsAt',
+        params: IdParams,
+        body: Type.Optional(Type.Object({ endsAt: Type.Optional(DateTime) }, { additionalProperties: false })),
+        response: { 200: AssignmentBody, 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const c = compliance(actorOf(p));
+      const a = c.assignments.get(req.params.id);
+      if (!a) throw new NotFoundError('assignment', req.params.id);
+      if (!inScope(p, a.unit)) throw new HiddenError('assignment', req.params.id);
+      return c.assignments.end(a.id, actorOf(p), req.body?.endsAt);
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/reports/compliance`,
+    {
+      config: { access: 'compliance.read' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'Per unit and officer: assignments, clips, hours recorded, on-time rate, median and worst upload delay, open flags by rule',
+        description: `Footage recorded in [from, to); default the last 30 days, at most ${MAX_DAYS} days.`,
+        querystring: Type.Object({ from: Type.Optional(DateTime), to: Type.Optional(DateTime), unit: Type.Optional(Label) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            from: Type.String(),
+            to: Type.String(),
+            timezone: Type.String(),
+            uploadDeadlineHours: Type.Number(),
+            units: Type.Array(Type.Object({ unit: Nullable(Type.String()), ...Figures })),
+            officers: Type.Array(Type.Object({ unit: Nullable(Type.String()), officer: Nullable(Type.String()), name: Nullable(Type.String()), ...Figures })),
+          }),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const to = req.query.to === undefined ? ctx.catalog.clock.now().toISOString() : isoParam('to', req.query.to);
+      const from = req.query.from === undefined ? new Date(Date.parse(to) - 30 * DAY_MS).toISOString() : isoParam('from', req.query.from);
+      if (from >= to) throw new InvalidInputError('from must be before to');
+      if (Date.parse(to) - Date.parse(from) > MAX_DAYS * DAY_MS) throw new InvalidInputError(`the period may be at most ${MAX_DAYS} days`);
+      return complianceReport(ctx.catalog, {
+        from,
+        to,
+        unit: req.query.unit,
+        scopeUnit: p.unit,
+        timezone: ctx.config.timezone,
+        uploadDeadlineHours: ctx.config.compliance.uploadDeadlineHours,
+      });
+    },
+  );
+}
