@@ -42,7 +42,9 @@ export type Permission =
   /** Enter and end assignments of recorders to officers. */
   | 'assignments.write'
   /** Resolve a flag with a written reason, as its approver (Art. 16: the leader approves). */
-  | 'flags.resolve';
+  | 'flags.resolve'
+  /** Art. 12: write the archival copies of a case (within the unit scope). */
+  | 'cases.export';
 
 const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read', 'compliance.read'];
 
@@ -53,9 +55,9 @@ const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   operator: new Set([...ALL, 'cases.read', 'assignments.write']),
   supervisor: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
-  archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'retention.read', 'retention.runs']),
+  archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'cases.export', 'retention.read', 'retention.runs']),
   auditor: new Set([...ALL, 'ledger.read', 'ledger.verify', 'cases.read', 'retention.read', 'retention.runs']),
-  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
+  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs', 'cases.export']),
 };
 
 /** Permissions that span every unit: a unit-scoped user never has them. */

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/activity.js';
 import { CustodyError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { SignedCheckpoint } from '../proof/index.js';
 import type { ObjectStore } from '../vault/store.js';
 import type { ApiMetrics } from './metrics.js';
 import type { DeviceQueries } from './queries/devices.js';
@@ -46,7 +47,13 @@ export interface ApiContext {
   /** Closers of open event streams, ended when the server stops. */
   streams: Set<() => void>;
   /** The daemon's checkpoint service, when there is one. */
-  checkpoints: { latest(): Promise<string | null> } | undefined;
+  checkpoints: ApiCheckpoints | undefined;
+}
+
+/** What the API uses of the daemon's CheckpointService (issueIfGrown: after an export). */
+export interface ApiCheckpoints {
+  latest(): Promise<string | null>;
+  issueIfGrown?(): Promise<{ checkpoint: SignedCheckpoint } | null>;
 }
 
 export const API_PREFIX = '/api/v1';

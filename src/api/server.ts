@@ -15,7 +15,7 @@ import type { Logger } from '../core/logger.js';
 import type { JobStats } from '../jobs/index.js';
 import type { ObjectStore } from '../vault/store.js';
 import { FailedAuthLimiter, createAuthenticator } from './auth.js';
-import { API_PREFIX, type ApiContext } from './context.js';
+import { API_PREFIX, type ApiCheckpoints, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';
 import { ApiMetrics } from './metrics.js';
 import { DeviceQueries } from './queries/devices.js';
@@ -26,6 +26,7 @@ import { caseRoutes } from './routes/cases.js';
 import { complianceRoutes } from './routes/compliance.js';
 import { deviceRoutes } from './routes/devices.js';
 import { evidenceRoutes } from './routes/evidence.js';
+import { exportRoutes } from './routes/exports.js';
 import { flagRoutes } from './routes/flags.js';
 import { healthRoutes } from './routes/health.js';
 import { ledgerRoutes } from './routes/ledger.js';
@@ -45,7 +46,7 @@ export interface ApiServerDeps {
   /** Milliseconds clock for the failed sign-in windows (tests move it). */
   now?: () => number;
   /** The daemon's checkpoint service; without it the vault's latest checkpoint is served. */
-  checkpoints?: { latest(): Promise<string | null> } | undefined;
+  checkpoints?: ApiCheckpoints | undefined;
 }
 
 export interface ApiServer {
@@ -268,6 +269,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     statsRoutes(a, ctx);
     caseRoutes(a, ctx);
     retentionRoutes(a, ctx);
+    exportRoutes(a, ctx);
     flagRoutes(a, ctx);
     complianceRoutes(a, ctx);
   });

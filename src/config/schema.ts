@@ -229,6 +229,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    archive: z
+      .object({
+        /** Art. 12: an archival export makes this many independent copies (one destination each). */
+        copies: z.number().int().min(1).max(10).default(2),
+        /** Source-Organization (the making unit) when the case has no unit. */
+        sourceOrganization: z.string().default('custody'),
+        /**
+         * Folders the API may write exports into (burner staging folders, removable disks);
+         * a destination must be inside one. Empty: the API refuses exports (the CLI is not limited).
+         */
+        destinationRoots: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

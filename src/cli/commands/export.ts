@@ -10,9 +10,6 @@ import { EXIT_PROBLEM, globals, output, withRuntime, type Runtime } from '../con
  * copy was written and verified as read back, 1 when any was not (each named).
  */
 
-/** Copies per export until config.archive.copies exists in the loaded config. */
-export const DEFAULT_COPIES = 2;
-
 function copyLine(c: CopyResult): string {
   const head = `  copy ${c.copy}: ${c.ok ? 'OK, verified' : 'FAILED'} ${c.dir ?? c.destination}`;
   const lines = [head];
@@ -67,8 +64,8 @@ export function registerExport(program: Command): void {
           store: rt.store,
           log: rt.log.child({ module: 'archive' }),
           timezone: rt.config.timezone,
-          copies: DEFAULT_COPIES,
-          sourceOrganization: 'custody',
+          copies: rt.config.archive.copies,
+          sourceOrganization: rt.config.archive.sourceOrganization,
           verifierKey: issuer ? issuer.verifierKey : null,
           // A checkpoint signed now covers every entry the copies carry; another after
           // export.created covers the record of the export itself.

@@ -1,0 +1,126 @@
+import { resolve, sep } from 'node:path';
+import Type from 'typebox';
+import { actorOf, HiddenError, inScope } from '../../access/index.js';
+import { ArchiveService, CaseSource } from '../../archive/index.js';
+import { CustodyError, NotFoundError } from '../../core/errors.js';
+import { CheckpointIssuer, formatVerifierKey, loadStationSigner, witnessesFor, type SignedCheckpoint } from '../../proof/index.js';
+import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { COMMON_ERRORS, ErrorBody, IdParams, Nullable } from '../schemas.js';
+import type { ApiApp } from '../server.js';
+
+const Problem = Type.Object({ code: Type.String(), path: Type.Optional(Type.String()), seq: Type.Optional(Type.Integer()), message: Type.String() });
+
+const CopySchema = Type.Object({
+  copy: Type.Integer(),
+  destination: Type.String(),
+  dir: Nullable(Type.String()),
+  ok: Type.Boolean({ description: 'written, read back from its destination and verified' }),
+  verified: Type.Boolean(),
+  tagManifestSha256: Nullable(Type.String()),
+  problems: Type.Array(Problem),
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  warnings: Type.Array(Type.String()),
+  iso: Nullable(Type.Object({ path: Type.String(), size: Type.Integer(), sha256: Type.String() })),
+});
+
+const ExportSchema = Type.Object({
+  ok: Type.Boolean({ description: 'every copy written and verified; false: see each copy' }),
+  exportId: Type.String(),
+  caseId: Type.String(),
+  items: Type.Integer(),
+  bytes: Type.Integer(),
+  checkpointSize: Nullable(Type.Integer()),
+  seq: Type.Integer({ description: 'seq of the export.created ledger entry' }),
+  copies: Type.Array(CopySchema),
+});
+
+const Body = Type.Object(
+  {
+    destinations: Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: '^/' }), { minItems: 1, maxItems: 10 }),
+    maker: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+    iso: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+
+class ExportRouteError extends CustodyError {}
+
+/**
+ * POST /api/v1/cases/{id}/exports: the archival copies of a case (Art. 12; issue 8;
+ * docs/archive.md), by an archivist or an admin. Destinations are folders on the
+ * station, each inside one of `archive.destinationRoots` (none configured: refused).
+ * Runs to the end before answering (each copy is written and verified as read back);
+ * one export at a time.
+ */
+export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
+  const cases = new CaseSource(ctx.catalog.db);
+  const roots = ctx.config.archive.destinationRoots.map((r) => resolve(r));
+  let running = false;
+
+  /** A checkpoint covering the ledger now: the daemon's service when there is one, else the station key. */
+  const checkpointing = async (): Promise<{ checkpoint: () => Promise<SignedCheckpoint | null>; verifierKey: string | null }> => {
+    const signer = await loadStationSigner(ctx.config.home, ctx.config.checkpoints.origin).catch(() => null);
+    if (!signer) return { checkpoint: () => Promise.resolve(null), verifierKey: null };
+    const svc = ctx.checkpoints;
+    if (svc?.issueIfGrown) {
+      const issue = svc.issueIfGrown.bind(svc);
+      return { checkpoint: async () => (await issue())?.checkpoint ?? null, verifierKey: formatVerifierKey(signer) };
+    }
+    const issuer = new CheckpointIssuer({
+      catalog: ctx.catalog,
+      store: ctx.store,
+      signer,
+      witnesses: witnessesFor(ctx.config.checkpoints.witnesses, ctx.config.home, signer.name),
+      log: ctx.log.child({ module: 'checkpoints' }),
+    });
+    return { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, verifierKey: issuer.verifierKey };
+  };
+
+  app.post(
+    `${API_PREFIX}/cases/:id/exports`,
+    {
+      config: { access: 'cases.export' },
+      schema: {
+        tags: ['cases'],
+        summary: 'Write the archival copies of a case (BagIt, each verified as read back)',
+        description:
+          'One copy per destination (archive.copies of them), each a folder inside archive.destinationRoots. Answers 201 when the export ran: ok tells whether every copy was written and verified; a failed copy is named with its error, the others reported as they are. The export is ledgered as export.created.',
+        params: IdParams,
+        body: Body,
+        response: { 201: ExportSchema, 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const kase = cases.findCase(req.params.id);
+      if (!kase || kase.id !== req.params.id) throw new NotFoundError('case', req.params.id);
+      if (!inScope(p, kase.unit)) throw new HiddenError('case', req.params.id);
+      if (roots.length === 0) throw new ExportRouteError('EXPORT_DESTINATION_FORBIDDEN', 'the API writes exports only inside archive.destinationRoots, and none is configured');
+      for (const d of req.body.destinations) {
+        const abs = resolve(d);
+        if (!roots.some((r) => abs.startsWith(r + sep))) throw new ExportRouteError('EXPORT_DESTINATION_FORBIDDEN', `${d} is not inside a folder of archive.destinationRoots`);
+      }
+      if (running) throw new ExportRouteError('EXPORT_RUNNING', 'an export is running; try again when it has finished');
+      running = true;
+      try {
+        const cp = await checkpointing();
+        const archive = new ArchiveService({
+          catalog: ctx.catalog,
+          store: ctx.store,
+          log: ctx.log.child({ module: 'archive' }),
+          timezone: ctx.config.timezone,
+          copies: ctx.config.archive.copies,
+          sourceOrganization: ctx.config.archive.sourceOrganization,
+          verifierKey: cp.verifierKey,
+          checkpoint: cp.checkpoint,
+          afterExport: async () => void (await cp.checkpoint()),
+        });
+        const r = await archive.exportCase({ caseRef: kase.id, destinations: req.body.destinations, maker: req.body.maker, actor: actorOf(p), iso: req.body.iso ?? false });
+        const { case: c, ...rest } = r;
+        return reply.code(201).send({ ...rest, caseId: c.id });
+      } finally {
+        running = false;
+      }
+    },
+  );
+}
