@@ -11,6 +11,7 @@ import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestSe
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
+import { ComplianceScanner, createCompliance } from './compliance/index.js';
 import { PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
 import type { ObjectStore } from './vault/store.js';
 
@@ -133,6 +134,16 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     onUndock: (location, reason) => docks.undock(location, reason),
   });
 
+  // Compliance flags (docs/compliance.md): each item checked as it is ingested, a scan
+  // after every undock and every compliance.scanIntervalMinutes.
+  const compliance = createCompliance({ catalog, config, actor: DAEMON_ACTOR, activity });
+  const complianceScanner = new ComplianceScanner({
+    rules: compliance.rules,
+    activity,
+    log: log.child({ module: 'compliance' }),
+    intervalMinutes: config.compliance.scanIntervalMinutes,
+  });
+
   const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints });
   // The daily retention purge (docs/retention.md); a run that changed the ledger is
   // covered by a signed checkpoint at once.
@@ -197,6 +208,13 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       start: async () => purgeScheduler.start(),
       // Waits for a purge run in progress (each item is one transaction; a run cut short resumes next time).
       stop: () => purgeScheduler.stop(),
+    },
+    {
+      // Before the docks, so it hears every ingest and undock; stopped after them, so
+      // the last undock is still scanned.
+      name: 'compliance',
+      start: async () => complianceScanner.start(),
+      stop: () => complianceScanner.stop(),
     },
     {
       name: 'docks',
