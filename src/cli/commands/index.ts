@@ -13,6 +13,7 @@ import { registerCases } from './cases.js';
 import { registerPurge } from './purge.js';
 import { registerAssignments } from './assignments.js';
 import { registerFlags } from './flags.js';
+import { registerReport } from './report.js';
 import { registerVerifyExport } from './verify-export.js';
 import { registerExport } from './export.js';
 
@@ -34,6 +35,7 @@ export const commands: RegisterCommand[] = [
   registerPurge,
   registerAssignments,
   registerFlags,
+  registerReport,
   registerVerifyExport,
   registerExport,
 ];
