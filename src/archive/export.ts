@@ -143,7 +143,9 @@ export class ArchiveService {
 
     // The ledger: a checkpoint first (so it covers every entry exported), then the excerpt.
     const checkpoint = (await this.o.checkpoint?.()) ?? null;
-    const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]);
+    // With a checkpoint, the excerpt stops at it: an entry appended meanwhile (a follow-up
+    // job's evidence.analysed, say) could not be proven, and goes into the next export.
+    const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]).filter((s) => !checkpoint || s <= checkpoint.size);
     const entries: LedgerEntry[] = seqs.map((s) => this.o.catalog.ledger.get(s)!).filter(Boolean);
     const ledgerJsonl = entries.map((e) => canonicalLine(e) + '\n').join('');
     let proofs: ExportProofs | null = null;
