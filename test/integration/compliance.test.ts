@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RosterError, type Flag } from '../../src/compliance/index.js';
+import { ComplianceScanner, RosterError, type Flag } from '../../src/compliance/index.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 import { complianceRig } from './compliance-fixtures.js';
 
@@ -215,6 +216,31 @@ describe('resolving flags (issue 6)', () => {
     const types = rig.ledgerTypes();
     expect(types.filter((t) => t.startsWith('flag.'))).toEqual(['flag.raised', 'flag.raised', 'flag.escalated', 'flag.escalated', 'flag.resolved']);
     expect(rig.c.flags.list({ state: 'unresolved' })).toHaveLength(1);
+    rig.catalog.close();
+  });
+});
+
+describe('the daemon part (issue 6)', () => {
+  it('checks each ingested item, scans after an undock, and stops listening when stopped', async () => {
+    const rig = complianceRig(await tempDir());
+    const scanner = new ComplianceScanner({ rules: rig.c.rules, activity: rig.activity, log: silentLogger, intervalMinutes: 0 });
+    scanner.start();
+    await scanner.idle();
+    const late = rig.clip({ serial: 'R1', name: 'R1_0001.MP4', start: '2026-12-01T00:00:00.000Z', end: '2026-12-01T00:10:00.000Z', ingestedAt: '2026-12-04T00:00:00.000Z' });
+    rig.activity.publish({ type: 'ingested', dockId: 'd', serial: 'R1', evidenceId: late, sha256: 'a'.repeat(64), size: 1, path: 'R1_0001.MP4' });
+    await scanner.idle();
+    expect(rig.c.flags.list().map((f) => [f.rule, f.evidenceId])).toEqual([['late-upload', late]]);
+
+    rig.clip({ serial: 'R1', name: 'R1_0004.MP4', start: '2026-12-04T00:00:00.000Z', end: '2026-12-04T00:10:00.000Z', ingestedAt: '2026-12-04T01:00:00.000Z' });
+    rig.activity.publish({ type: 'undock', dockId: 'd', serial: 'R1', status: 'complete', ingested: 1, failed: 0, bytes: 1 });
+    await scanner.idle();
+    expect(rig.c.flags.list({ rule: 'sequence-gap' })[0]!.seen).toMatchObject({ missing: ['0002', '0003'] });
+
+    await scanner.stop();
+    rig.clip({ serial: 'R1', name: 'R1_0009.MP4', start: '2026-12-04T01:00:00.000Z', end: '2026-12-04T01:10:00.000Z', ingestedAt: '2026-12-04T02:00:00.000Z' });
+    rig.activity.publish({ type: 'undock', dockId: 'd', serial: 'R1', status: 'complete', ingested: 1, failed: 0, bytes: 1 });
+    await scanner.idle();
+    expect(rig.c.flags.list({ rule: 'sequence-gap' })).toHaveLength(1);
     rig.catalog.close();
   });
 });
