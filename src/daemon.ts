@@ -12,7 +12,7 @@ import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
 import { ComplianceScanner, createCompliance } from './compliance/index.js';
-import { PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
+import { objectLockSyncFor, PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
 import type { ObjectStore } from './vault/store.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
@@ -157,6 +157,10 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     actor: DAEMON_ACTOR,
     afterRun: () => checkpoints.issueIfGrown(),
   });
+  // With S3 Object Lock on, each ingested object is retained in the store until its retention date.
+  const lockSync = objectLockSyncFor(store, { catalog, policy: purgeSettings(config), log: purgeLog });
+  const locking = new Set<Promise<void>>();
+  let unsubscribeLocks: (() => void) | undefined;
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
@@ -205,9 +209,23 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     {
       name: 'retention',
-      start: async () => purgeScheduler.start(),
+      start: async () => {
+        if (lockSync) {
+          unsubscribeLocks = activity.subscribe((e) => {
+            if (e.type !== 'ingested') return;
+            const p = lockSync.itemIngested(e.evidenceId).catch((err: unknown) => purgeLog.error({ err, evidenceId: e.evidenceId }, 'could not set the object retention'));
+            locking.add(p);
+            void p.finally(() => locking.delete(p));
+          });
+        }
+        purgeScheduler.start();
+      },
       // Waits for a purge run in progress (each item is one transaction; a run cut short resumes next time).
-      stop: () => purgeScheduler.stop(),
+      stop: async () => {
+        unsubscribeLocks?.();
+        await Promise.all([...locking]);
+        await purgeScheduler.stop();
+      },
     },
     {
       // Before the docks, so it hears every ingest and undock; stopped after them, so

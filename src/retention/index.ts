@@ -12,3 +12,4 @@ export {
 } from './purge.js';
 export { PurgeScheduler, purgeSettings } from './scheduler.js';
 export { RetentionView, type ItemRetention } from './view.js';
+export { ObjectLockSync, objectLockSyncFor, objectLockerOf, type ObjectLocker } from './object-lock.js';

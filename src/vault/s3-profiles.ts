@@ -44,7 +44,7 @@ export interface S3Profile {
   /**
    * Object Lock (retention, legal hold). Never sent where false: Swift treats
    * PutObjectRetention / PutObjectLegalHold as a plain PUT that REPLACES the object's
-   * bytes with the XML body. custody does not use Object Lock yet.
+   * bytes with the XML body. Used only when vault.s3.objectLock is on (docs/retention.md).
    */
   readonly objectLock: boolean;
 }

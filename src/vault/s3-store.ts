@@ -11,7 +11,10 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCopyCommand,
@@ -72,6 +75,11 @@ export interface S3StoreOptions {
   staleTempMs?: number;
   /** Called for every HTTP request sent (tests use it to see what reaches the store). */
   onRequest?: (req: S3RequestRecord) => void;
+  /**
+   * S3 Object Lock (issue 7, docs/retention.md): retain-until dates and legal holds on
+   * content objects, and deletes of every version. Refused on a profile without it.
+   */
+  objectLock?: 'off' | 'governance' | 'compliance';
 }
 
 const MiB = 1024 * 1024;
@@ -148,6 +156,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly staleTempMs: number;
   /** Per-key queues of publishes in this process (see oneAtATime). */
   private readonly keyLocks = new Map<string, Promise<void>>();
+  /** Object Lock mode, or null when off. */
+  readonly objectLock: 'GOVERNANCE' | 'COMPLIANCE' | null;
 
   constructor(opts: S3StoreOptions) {
     const prefix = opts.prefix ?? '';
@@ -164,6 +174,11 @@ export class S3ObjectStore implements ObjectStore {
     this.log = (opts.log ?? silentLogger).child({ module: 'vault.s3', bucket: opts.bucket });
     this.staleTempMs = opts.staleTempMs ?? STALE_TMP_MS;
     if (this.partSize < 5 * MiB) throw new VaultError('VAULT_MISCONFIGURED', `S3 part size must be at least 5 MiB, got ${opts.partSizeMb} MiB`);
+    const lock = opts.objectLock ?? 'off';
+    if (lock !== 'off' && !this.profile.objectLock) {
+      throw new VaultError('VAULT_MISCONFIGURED', `vault.s3.objectLock is ${lock}, but the ${this.profile.name} profile has no Object Lock`);
+    }
+    this.objectLock = lock === 'off' ? null : lock === 'governance' ? 'GOVERNANCE' : 'COMPLIANCE';
 
     const credentials =
       opts.accessKeyId !== undefined && opts.secretAccessKey !== undefined
@@ -760,10 +775,65 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const fullKey = this.full(key);
     try {
+      if (this.objectLock !== null) {
+        await this.deleteVersions(fullKey);
+        return;
+      }
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: fullKey }));
     } catch (e) {
       if (isMissing(e)) return;
       throw this.mapError(e, 'write', `deleting ${key}`, key);
+    }
+  }
+
+  /**
+   * In an Object Lock bucket (always versioned) a plain delete only adds a delete
+   * marker and the bytes stay: delete every version and marker of the key explicitly.
+   * A version still under retention or legal hold is refused by the store, and the
+   * error surfaces (the purge retries at its next run).
+   */
+  private async deleteVersions(fullKey: string): Promise<void> {
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: fullKey, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+      );
+      for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+        if (v.Key !== fullKey || v.VersionId === undefined) continue;
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: fullKey, VersionId: v.VersionId }));
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker !== undefined);
+  }
+
+  /**
+   * Object Lock: keep the object at least until `until`. Callers pass the latest
+   * retention date of the live items with this content, so the date only grows
+   * (compliance mode refuses to shorten one; governance would need a bypass, which
+   * custody never sends). No-op when Object Lock is off.
+   */
+  async retainUntil(key: string, until: Date): Promise<void> {
+    if (this.objectLock === null) return;
+    const fullKey = this.full(key);
+    try {
+      await this.client.send(
+        new PutObjectRetentionCommand({ Bucket: this.bucket, Key: fullKey, Retention: { Mode: this.objectLock, RetainUntilDate: until } }),
+      );
+    } catch (e) {
+      throw this.mapError(e, 'write', `setting the retention of ${key}`, key);
+    }
+  }
+
+  /** Object Lock: set or clear the legal hold of an object (held items). No-op when Object Lock is off. */
+  async legalHold(key: string, on: boolean): Promise<void> {
+    if (this.objectLock === null) return;
+    const fullKey = this.full(key);
+    try {
+      await this.client.send(new PutObjectLegalHoldCommand({ Bucket: this.bucket, Key: fullKey, LegalHold: { Status: on ? 'ON' : 'OFF' } }));
+    } catch (e) {
+      throw this.mapError(e, 'write', `setting the legal hold of ${key}`, key);
     }
   }
 

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
 import { NotFoundError } from '../../core/errors.js';
-import { CasesService, HOLD_REASONS, type Case, type Hold } from '../../retention/index.js';
+import { CasesService, HOLD_REASONS, objectLockSyncFor, type Case, type Hold } from '../../retention/index.js';
 import { API_PREFIX, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Label, Nullable, Uuid } from '../schemas.js';
 import type { ApiApp } from '../server.js';
@@ -62,6 +62,8 @@ const ERRORS = { 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS } as const;
  */
 export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
   const cases = new CasesService(ctx.catalog);
+  // With S3 Object Lock on, held items' objects carry a legal hold in the store too.
+  const lock = objectLockSyncFor(ctx.store, { catalog: ctx.catalog, policy: { ...ctx.config.retention, timezone: ctx.config.timezone }, log: ctx.log });
 
   const visibleCase = (p: Principal, id: string): Case => {
     const c = cases.get(id);
@@ -140,7 +142,9 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       const c = visibleCase(p, req.params.id);
       for (const id of req.body.evidenceIds) visibleEvidence(ctx, p, id);
       const linked = cases.link(c.id, req.body.evidenceIds, actorOf(p));
-      return { linked, case: detail(c) };
+      const d = detail(c);
+      if (d.held) await lock?.holdsChanged(linked);
+      return { linked, case: d };
     },
   );
 
@@ -161,6 +165,7 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       const p = principalOf(req);
       const c = visibleCase(p, req.params.id);
       const h = cases.placeHold(c.id, { reason: req.body.reason, text: req.body.text ?? null }, actorOf(p));
+      await lock?.holdsChanged(cases.evidenceOf(c.id));
       return reply.code(201).send(h);
     },
   );
@@ -198,7 +203,9 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
     async (req) => {
       const p = principalOf(req);
       const h = holdOf(p, req.params.id, req.params.holdId);
-      return cases.approveRelease(h.id, actorOf(p));
+      const released = cases.approveRelease(h.id, actorOf(p));
+      await lock?.holdsChanged(cases.evidenceOf(h.caseId));
+      return released;
     },
   );
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { CustodyError, UsageError } from '../../core/errors.js';
-import { CasesService, HOLD_REASONS, RetentionView, type Case, type Hold } from '../../retention/index.js';
+import { CasesService, HOLD_REASONS, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
+import type { Runtime } from '../context.js';
 import { globals, output, withRuntime } from '../context.js';
 
 /**
@@ -46,6 +47,12 @@ function caseTable(list: Case[]): string {
   const head = ['number', 'name', 'unit', 'created', 'id'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** With S3 Object Lock on, held items' objects carry a legal hold in the store too. */
+async function syncLegalHolds(rt: Runtime, evidenceIds: readonly string[]): Promise<void> {
+  const lock = objectLockSyncFor(rt.store, { catalog: rt.catalog, policy: { ...rt.config.retention, timezone: rt.config.timezone }, log: rt.log });
+  await lock?.holdsChanged(evidenceIds);
 }
 
 const BY = ['--by <name>', 'the person acting, recorded in the ledger with the OS account'] as const;
@@ -115,6 +122,7 @@ export function registerCases(program: Command): void {
         const svc = new CasesService(rt.catalog);
         const c = svc.find(ref);
         const linked = svc.link(c.id, ids, cliActor(opts.by));
+        if (svc.holdsOf(c.id).some((h) => h.state !== 'released')) await syncLegalHolds(rt, linked);
         output(g, { caseId: c.id, linked }, `${linked.length} item(s) linked to case ${c.number}${linked.length < ids.length ? ` (${ids.length - linked.length} already linked)` : ''}.`);
       });
     });
@@ -131,6 +139,7 @@ export function registerCases(program: Command): void {
         const svc = new CasesService(rt.catalog);
         const c = svc.find(ref);
         const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, cliActor(opts.by)));
+        await syncLegalHolds(rt, svc.evidenceOf(c.id));
         output(g, h, `Hold ${h.id} placed on case ${c.number} (${h.reason}): ${svc.evidenceOf(c.id).length} item(s) protected.`);
       });
     });
@@ -155,7 +164,9 @@ export function registerCases(program: Command): void {
     .action(async (holdId: string, opts: { by?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withRuntime(g, async (rt) => {
-        const h = new CasesService(rt.catalog).approveRelease(holdId, cliActor(opts.by));
+        const svc = new CasesService(rt.catalog);
+        const h = svc.approveRelease(holdId, cliActor(opts.by));
+        await syncLegalHolds(rt, svc.evidenceOf(h.caseId));
         output(g, h, `Hold ${h.id} released by ${h.releasedBy}.`);
       });
     });
