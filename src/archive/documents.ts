@@ -103,3 +103,32 @@ export function labelHtml(m: ExportManifest, zone: string): string {
 </div></body></html>
 `;
 }
+
+/** README.txt: what the copy is and how to check it without custody's database, in Chinese and English. */
+export function readmeText(m: ExportManifest, zone: string): string {
+  return [
+    `${m.case.name} (${m.case.number})`,
+    `制作单位 Making unit: ${m.organization}    制作人 Maker: ${m.maker}`,
+    `制作时间 Made: ${localTime(m.createdAt, zone)}    第 ${m.copy} 份，共 ${m.copies} 份 / copy ${m.copy} of ${m.copies}    Export ${m.exportId}`,
+    '',
+    '本盘为执法音视频记录的长期保存副本（BagIt 1.0 格式，RFC 8493）。data/ 目录为原始文件；',
+    'manifest-sha256.txt / manifest-sha512.txt 为每个文件的校验值；index.html 为文件清单。',
+    '',
+    'This is an archival copy of enforcement recordings as a BagIt 1.0 bag (RFC 8493).',
+    'data/ holds the files exactly as recorded; manifest-sha256.txt and manifest-sha512.txt',
+    'hold their checksums; tagmanifest-sha256.txt the checksums of every other file here;',
+    'index.html lists every item; label.html is the printable disc label.',
+    '',
+    'To check this copy (no database, no network needed):',
+    '  custody verify-export <this folder> [--key <station verifier key held elsewhere>]',
+    'or any BagIt validator (e.g. bagit.py --validate <folder>) for the files alone, or by hand:',
+    '  sha256sum -c manifest-sha256.txt && sha256sum -c tagmanifest-sha256.txt',
+    '',
+    'custody/ledger.jsonl holds the ledger entries of these items and of the case, one RFC 8785',
+    'JSON line each, exactly as hashed (hash = SHA-256 of the entry without "hash");',
+    'custody/checkpoint.txt is the station\'s signed checkpoint (C2SP signed note) and',
+    'custody/proofs.json the RFC 9162 inclusion proof of every entry against it.',
+    'The formats are described in custody\'s docs/ledger.md, docs/proofs.md and docs/archive.md.',
+    '',
+  ].join('\n');
+}

@@ -21,6 +21,8 @@ export const TAG = {
   index: 'index.html',
   /** Printable disc label. */
   label: 'label.html',
+  /** Plain-text note: what this is and how to check it, for whoever finds the disc. */
+  readme: 'README.txt',
 } as const;
 
 export interface ExportItem {

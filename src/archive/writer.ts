@@ -6,7 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CustodyError, isDiskFull } from '../core/errors.js';
 import { contentKey, type ObjectStore } from '../vault/store.js';
-import { bagInfo, indexHtml, labelHtml } from './documents.js';
+import { bagInfo, indexHtml, labelHtml, readmeText } from './documents.js';
 import { TAG, type ExportManifest, type ExportProofs } from './layout.js';
 
 /**
@@ -106,6 +106,7 @@ export async function writeCopy(c: CopyInput): Promise<{ tagManifestSha256: stri
     if (c.proofs !== null) tags.set(TAG.proofs, JSON.stringify(c.proofs) + '\n');
     tags.set(TAG.index, indexHtml(c.manifest, c.zone));
     tags.set(TAG.label, labelHtml(c.manifest, c.zone));
+    tags.set(TAG.readme, readmeText(c.manifest, c.zone));
     for (const [name, text] of tags) await writeSynced(join(c.tempDir, name), text);
     const tagManifest = [...tags].map(([name, text]) => `${sha('sha256', text)}  ${name}\n`).join('');
     await writeSynced(join(c.tempDir, 'tagmanifest-sha256.txt'), tagManifest);

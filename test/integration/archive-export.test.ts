@@ -143,7 +143,7 @@ describe('custody export (issue 8)', { timeout: 180_000 }, () => {
         expect(info).toContain(`External-Description: ${CASE_NAME}\n`);
         expect(info).toContain(`Bag-Count: ${n + 1} of 2\n`);
         expect(await readFile(join(dir, 'bagit.txt'), 'utf8')).toBe('BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n');
-        for (const f of ['manifest-sha256.txt', 'manifest-sha512.txt', 'tagmanifest-sha256.txt', 'index.html', 'label.html', 'custody/ledger.jsonl', 'custody/checkpoint.txt', 'custody/proofs.json']) {
+        for (const f of ['manifest-sha256.txt', 'manifest-sha512.txt', 'tagmanifest-sha256.txt', 'index.html', 'label.html', 'README.txt', 'custody/ledger.jsonl', 'custody/checkpoint.txt', 'custody/proofs.json']) {
           expect(existsSync(join(dir, f)), f).toBe(true);
         }
         // Readable names: officer, recorder, recorded time (local), original name; Chinese kept.
@@ -154,6 +154,9 @@ describe('custody export (issue 8)', { timeout: 180_000 }, () => {
         expect(names.filter((x) => /\.WAV$/.test(x))).toHaveLength(1);
         const label = await readFile(join(dir, 'label.html'), 'utf8');
         for (const s of [CASE_NAME, CASE_NUMBER, '一中队', '王芳', `Copy ${n + 1} of 2`, r.exportId]) expect(label).toContain(s);
+        expect(await readFile(join(dir, 'README.txt'), 'utf8')).toContain('custody verify-export <this folder>');
+        // The README's by-hand check works: every payload checksum with sha256sum.
+        expect(execFileSync('sha256sum', ['-c', '--quiet', 'manifest-sha256.txt'], { cwd: dir, encoding: 'utf8' })).toBe('');
         const index = await readFile(join(dir, 'index.html'), 'utf8');
         expect(index).toContain(CHINESE_PHOTO);
         // Independent copies: every payload file its own inode, not a link to the vault.
