@@ -5,9 +5,11 @@
  * the built `custody verify-export` accepts both copies with the station's verifier key.
  */
 import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ed25519Signer, formatVerifierKey } from '../../src/proof/index.js';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -88,10 +90,11 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
       expect(rep.custody).toMatchObject({ items: 4, checkpoint: { key: 'given', size: r.checkpointSize } });
       expect(rep.custody.proven).toBe(rep.custody.entries);
     }
-    // A key that is not the station's is refused.
-    const stranger = 'custody/0000000000000000+00000000+AQ' + 'A'.repeat(42) + '=';
+    // A key of the station's name that is not the station's is refused.
+    const stranger = formatVerifierKey(ed25519Signer(key.split('+')[0]!, generateKeyPairSync('ed25519').privateKey));
     const bad = await runCli(['verify-export', r.copies[0]!.dir, '--key', stranger]);
     expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/CHECKPOINT_INVALID/);
     // The station still verifies, export.created included.
     await cli('verify');
   });
