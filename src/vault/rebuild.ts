@@ -234,6 +234,9 @@ function optInt(v: unknown): number | null | undefined {
  * `evidence.wiped` (sets wiped_at) and `evidence.purged` (sets status). What the
  * ledger does not carry (duration, media details, thumbnail) stays empty; an entry
  * lacking a required field is counted as skipped, never guessed.
+ *
+ * Cases, links, holds and purge announcements (issue 7) are replayed too: a catalog
+ * rebuilt without its holds would let the purge take protected footage.
  */
 class EvidenceRebuilder {
   rebuilt = 0;
@@ -254,14 +257,59 @@ class EvidenceRebuilder {
         @sourceMtimeMs, @recordedStart, @recordedEnd, @recordedSource, @clockDriftMs, @recordedStartCorrected, @recordedEndCorrected,
         @ingestedAt, @sessionId)`),
       wiped: db.prepare('UPDATE evidence SET wiped_at = ? WHERE id = ?'),
-      purged: db.prepare("UPDATE evidence SET status = 'purged' WHERE id = ?"),
+      purged: db.prepare("UPDATE evidence SET status = 'purged', purged_at = ?, purge_run_id = ? WHERE id = ?"),
+      caseCreated: db.prepare('INSERT INTO cases (id, number, name, unit, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)'),
+      caseLinked: db.prepare('INSERT OR IGNORE INTO case_evidence (case_id, evidence_id, linked_at, linked_by) VALUES (?, ?, ?, ?)'),
+      holdPlaced: db.prepare('INSERT INTO holds (id, case_id, reason, reason_text, placed_at, placed_by) VALUES (?, ?, ?, ?, ?, ?)'),
+      holdRequested: db.prepare('UPDATE holds SET release_requested_at = ?, release_requested_by = ?, release_reason = ? WHERE id = ?'),
+      holdReleased: db.prepare('UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?'),
+      announced: db.prepare('UPDATE evidence SET purge_announced_at = ?, purge_due_at = ? WHERE id = ?'),
+      unannounced: db.prepare('UPDATE evidence SET purge_announced_at = NULL, purge_due_at = NULL WHERE id = ?'),
     };
+  }
+
+  /** Cases, holds and purge announcements; returns false when the entry is not one of them. */
+  private applyRetention(e: LedgerEntry): boolean {
+    const d = e.data;
+    const s = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+    switch (e.type) {
+      case 'case.created':
+        this.q.caseCreated.run(e.subject, s(d.number), s(d.name), s(d.unit), e.time, e.actor);
+        return true;
+      case 'case.linked':
+        this.q.caseLinked.run(s(d.caseId), e.subject, e.time, e.actor);
+        if (d.purgeAnnouncementWithdrawn === true) this.q.unannounced.run(e.subject);
+        return true;
+      case 'hold.placed':
+        this.q.holdPlaced.run(s(d.holdId), e.subject, s(d.reason), s(d.text), e.time, e.actor);
+        for (const id of Array.isArray(d.purgeAnnouncementsWithdrawn) ? d.purgeAnnouncementsWithdrawn : []) this.q.unannounced.run(s(id));
+        return true;
+      case 'hold.release-requested':
+        this.q.holdRequested.run(e.time, e.actor, s(d.reason), s(d.holdId));
+        return true;
+      case 'hold.released':
+        this.q.holdReleased.run(e.time, e.actor, s(d.holdId));
+        return true;
+      case 'evidence.purge-announced':
+        this.q.announced.run(e.time, s(d.dueAt), e.subject);
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** Call inside the transaction that inserts the entry. */
   apply(e: LedgerEntry): void {
     if (e.type === 'evidence.wiped' && e.subject) this.q.wiped.run(e.time, e.subject);
-    else if (e.type === 'evidence.purged' && e.subject) this.q.purged.run(e.subject);
+    else if (e.type === 'evidence.purged' && e.subject) this.q.purged.run(e.time, typeof e.data.runId === 'string' ? e.data.runId : null, e.subject);
+    else if (e.type.startsWith('case.') || e.type.startsWith('hold.') || e.type === 'evidence.purge-announced') {
+      try {
+        this.applyRetention(e);
+      } catch {
+        // A constraint refused it (as for evidence rows): counted, never guessed.
+        this.skipped++;
+      }
+    }
     else if (e.type === 'evidence.ingested') {
       const row = this.row(e);
       if (!row) {
