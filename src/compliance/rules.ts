@@ -42,6 +42,23 @@ const EV_COLS = `e.id, e.recorder_serial, e.officer, e.unit, e.media_type, e.sou
 
 const NOT_FLAGGED = (key: string) => `NOT EXISTS (SELECT 1 FROM flags f WHERE f.dedupe_key = ${key})`;
 
+/**
+ * What a scan looks at. Without it a rule looks at everything; the daemon's scans
+ * look only at what changed since the previous scan: evidence rows by rowid (never
+ * reused: evidence is never deleted, a purge keeps the row), assignments by rowid,
+ * and shifts whose upload deadline may have passed since `judgedAfter`.
+ */
+export interface ScanScope {
+  evidenceAfter: number;
+  assignmentsAfter: number;
+  /** Shifts that ended after this (ISO) are judged; older ones were judged already. */
+  endedAfter: string;
+}
+
+const META_EVIDENCE = 'compliance.scan.evidence-rowid';
+const META_ASSIGNMENTS = 'compliance.scan.assignment-rowid';
+const META_TIME = 'compliance.scan.time';
+
 /** Cap on the numbers or clips named in one flag (the count is always given). */
 const MAX_LISTED = 200;
 
@@ -154,26 +171,28 @@ export class ComplianceRules {
     return this.raise([this.lateFinding(ev), this.conflictFinding(ev)].filter((f): f is Finding => f !== null));
   }
 
-  lateUploads(): Flag[] {
+  lateUploads(scope?: ScanScope): Flag[] {
     // A coarse filter in SQL (floating-point days), the exact comparison in lateFinding.
     const rows = this.db
-      .prepare<[number], EvRow>(
+      .prepare<[number, number], EvRow>(
         `SELECT ${EV_COLS} FROM evidence e
-         WHERE (julianday(e.ingested_at) - julianday(coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start))) * 24 > ?
+         WHERE e.rowid > ? AND (julianday(e.ingested_at) - julianday(coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start))) * 24 > ?
            AND ${NOT_FLAGGED("'late-upload:' || e.id")}`,
       )
-      .all(this.deps.settings.uploadDeadlineHours - 1.5);
+      .all(scope?.evidenceAfter ?? 0, this.deps.settings.uploadDeadlineHours - 1.5);
     return this.raise(rows.map((r) => this.lateFinding(r)).filter((f): f is Finding => f !== null));
   }
 
-  attributionConflicts(): Flag[] {
+  attributionConflicts(scope?: ScanScope): Flag[] {
+    // New evidence, or evidence that a new assignment now covers.
     const rows = this.db
-      .prepare<[], EvRow>(
+      .prepare<[number, number], EvRow>(
         `SELECT ${EV_COLS} FROM evidence e JOIN assignments a ON a.recorder_serial = e.recorder_serial
            AND a.starts_at <= e.recorded_at AND coalesce(a.ends_at, '9999-12-31T23:59:59.999Z') > e.recorded_at
-         WHERE e.officer IS NOT NULL AND e.officer <> a.officer AND ${NOT_FLAGGED("'attribution-conflict:' || e.id")}`,
+         WHERE (e.rowid > ? OR a.rowid > ?)
+           AND e.officer IS NOT NULL AND e.officer <> a.officer AND ${NOT_FLAGGED("'attribution-conflict:' || e.id")}`,
       )
-      .all();
+      .all(scope?.evidenceAfter ?? 0, scope?.assignmentsAfter ?? 0);
     return this.raise(rows.map((r) => this.conflictFinding(r)).filter((f): f is Finding => f !== null));
   }
 
@@ -181,17 +200,17 @@ export class ComplianceRules {
    * Art. 9: a shift that ended more than the deadline ago with no footage recorded in
    * it, and a recorder not docked between the start of its shift and the deadline.
    */
-  missingUploads(): Flag[] {
+  missingUploads(scope?: ScanScope): Flag[] {
     const { uploadDeadlineHours: hours, timezone } = this.deps.settings;
     const now = Date.parse(this.now());
     const findings: Finding[] = [];
     const ended = this.db
-      .prepare<[string], { id: string }>(
-        `SELECT a.id FROM assignments a WHERE a.ends_at IS NOT NULL AND a.ends_at < ?
+      .prepare<[string, string, number], { id: string }>(
+        `SELECT a.id FROM assignments a WHERE a.ends_at IS NOT NULL AND a.ends_at < ? AND (a.ends_at > ? OR a.rowid > ?)
            AND (${NOT_FLAGGED("'missing-upload:' || a.id || ':no-footage'")} OR ${NOT_FLAGGED("'missing-upload:' || a.id || ':not-docked'")})
          ORDER BY a.ends_at`,
       )
-      .all(this.now());
+      .all(this.now(), scope?.endedAfter ?? '', scope?.assignmentsAfter ?? 0);
     for (const { id } of ended) {
       const a = this.deps.assignments.get(id)!;
       const deadline = plusHours(a.endsAt!, hours, timezone);
@@ -226,9 +245,12 @@ export class ComplianceRules {
   }
 
   /** The recorder's own numbering skips numbers: files may have been deleted on the device (Art. 17). */
-  sequenceGaps(): Flag[] {
+  sequenceGaps(scope?: ScanScope): Flag[] {
     const findings: Finding[] = [];
-    const serials = this.db.prepare<[], { serial: string }>('SELECT DISTINCT recorder_serial AS serial FROM evidence ORDER BY 1').all();
+    // Recorders with new evidence; each is checked whole (a late file may sit between old ones).
+    const serials = this.db
+      .prepare<[number], { serial: string }>('SELECT DISTINCT recorder_serial AS serial FROM evidence WHERE rowid > ? ORDER BY 1')
+      .all(scope?.evidenceAfter ?? 0);
     for (const { serial } of serials) {
       const rows = this.db
         .prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.recorder_serial = ? ORDER BY e.recorded_start, e.source_name, e.id`)
@@ -270,11 +292,15 @@ export class ComplianceRules {
    * judged once it has ended and its recorder has been docked after it (or the upload
    * deadline has passed), so clips still on the recorder do not count as gaps.
    */
-  recordingGaps(): Flag[] {
+  recordingGaps(scope?: ScanScope): Flag[] {
     const { maxGapMinutes, uploadDeadlineHours, timezone } = this.deps.settings;
     const now = Date.parse(this.now());
     const findings: Finding[] = [];
-    const ended = this.db.prepare<[string], { id: string }>('SELECT id FROM assignments WHERE ends_at IS NOT NULL AND ends_at < ? ORDER BY ends_at').all(this.now());
+    const ended = this.db
+      .prepare<[string, string, number], { id: string }>(
+        'SELECT id FROM assignments WHERE ends_at IS NOT NULL AND ends_at < ? AND (ends_at > ? OR rowid > ?) ORDER BY ends_at',
+      )
+      .all(this.now(), scope?.endedAfter ?? '', scope?.assignmentsAfter ?? 0);
     for (const { id } of ended) {
       const a = this.deps.assignments.get(id)!;
       const dockedAfter = this.db
@@ -381,17 +407,47 @@ export class ComplianceRules {
     return this.raise(findings);
   }
 
-  /** Every rule, then escalation of overdue flags. Idempotent. */
-  scan(): { raised: Flag[]; escalated: Flag[] } {
+  /**
+   * The scope of an incremental scan: what changed since the last one. A shift is
+   * judged until well past its upload deadline (a day more), because it may be judged
+   * only once its recorder has docked; after that its findings can no longer appear.
+   */
+  private incrementalScope(): ScanScope {
+    const meta = (k: string) => this.deps.catalog.getMeta(k);
+    const last = meta(META_TIME);
+    const endedAfter = last === null ? '' : new Date(Date.parse(last) - (this.deps.settings.uploadDeadlineHours + 24) * 3_600_000).toISOString();
+    return { evidenceAfter: Number(meta(META_EVIDENCE) ?? 0), assignmentsAfter: Number(meta(META_ASSIGNMENTS) ?? 0), endedAfter };
+  }
+
+  /**
+   * Every rule, then escalation of overdue flags. Idempotent. Incremental unless
+   * `full`: evidence and assignments already scanned are not read again (a full scan
+   * finds nothing an incremental one missed, it only costs more).
+   */
+  scan(opts: { full?: boolean } = {}): { raised: Flag[]; escalated: Flag[] } {
+    const scope = opts.full ? undefined : this.incrementalScope();
+    // Taken before the rules run: rows added meanwhile are scanned next time.
+    const top = this.db
+      .prepare<[], { e: number | null; a: number | null }>('SELECT (SELECT max(rowid) FROM evidence) AS e, (SELECT max(rowid) FROM assignments) AS a')
+      .get()!;
+    const startedAt = this.now();
     const raised = [
-      ...this.lateUploads(),
-      ...this.attributionConflicts(),
-      ...this.missingUploads(),
-      ...this.sequenceGaps(),
-      ...this.recordingGaps(),
+      ...this.lateUploads(scope),
+      ...this.attributionConflicts(scope),
+      ...this.missingUploads(scope),
+      ...this.sequenceGaps(scope),
+      ...this.recordingGaps(scope),
       ...this.clockDrift(),
       ...this.repairOverdue(),
     ];
+    this.deps.catalog.tx(() => {
+      const prevE = Number(this.deps.catalog.getMeta(META_EVIDENCE) ?? 0);
+      const prevA = Number(this.deps.catalog.getMeta(META_ASSIGNMENTS) ?? 0);
+      this.deps.catalog.setMeta(META_EVIDENCE, String(Math.max(prevE, top.e ?? 0)));
+      this.deps.catalog.setMeta(META_ASSIGNMENTS, String(Math.max(prevA, top.a ?? 0)));
+      const prevT = this.deps.catalog.getMeta(META_TIME);
+      if (prevT === null || prevT < startedAt) this.deps.catalog.setMeta(META_TIME, startedAt);
+    });
     const escalated = this.deps.flags.escalateOverdue(this.deps.actor);
     for (const f of escalated) {
       this.deps.activity?.publish({

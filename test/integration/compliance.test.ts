@@ -244,3 +244,27 @@ describe('the daemon part (issue 6)', () => {
     rig.catalog.close();
   });
 });
+
+describe('incremental scans (issue 6)', () => {
+  it('look only at what changed, yet find a conflict or a missing upload that a roster entered afterwards reveals', async () => {
+    const rig = complianceRig(await tempDir());
+    const clip = rig.clip({ serial: 'R1', name: 'R1_0001.MP4', start: '2026-11-01T01:00:00.000Z', end: '2026-11-01T01:10:00.000Z', ingestedAt: '2026-11-01T02:00:00.000Z', officer: '0999' });
+    rig.dock('R1', '2026-11-01T01:50:00.000Z');
+    expect(rig.c.rules.scan().raised).toEqual([]);
+    expect(rig.catalog.getMeta('compliance.scan.evidence-rowid')).toBe('1');
+    // A month later the roster for 1 November is entered: 0417 had R1, and R2 was never handed in.
+    rig.c.assignments.importCsv(
+      'officer,name,unit,recorder,start,end\n0417,Li Wei,U1,R1,2026-11-01 08:00,2026-11-01 18:00\n0418,Wang,U1,R2,2026-11-01 08:00,2026-11-01 18:00\n',
+      'x',
+    );
+    const raised = rig.c.rules.scan().raised;
+    expect(raised.map((f) => `${f.rule}:${f.evidenceId ?? f.recorderSerial}`).sort()).toEqual([
+      `attribution-conflict:${clip}`,
+      'missing-upload:R2',
+      'missing-upload:R2',
+    ]);
+    expect(rig.c.rules.scan().raised).toEqual([]);
+    expect(rig.c.rules.scan({ full: true }).raised).toEqual([]);
+    rig.catalog.close();
+  });
+});

@@ -65,11 +65,12 @@ export function registerFlags(program: Command): void {
   cmd
     .command('scan')
     .description('run every rule now (the daemon does this on a timer and after every dock); idempotent')
-    .action(async (_opts: unknown, c: Command) => {
+    .option('--full', 'read all evidence and assignments again, not only what changed since the last scan')
+    .action(async (opts: { full?: boolean }, c: Command) => {
       const g = globals(c);
       await withRuntime(g, async (rt) => {
         const { rules } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
-        const r = rules.scan();
+        const r = rules.scan({ full: opts.full === true });
         output(
           g,
           { raised: r.raised, escalated: r.escalated.map((f) => f.id) },
