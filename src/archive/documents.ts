@@ -20,13 +20,29 @@ export function safeName(s: string, max = 120): string {
   return [...t.slice(0, t.length - ext.length)].slice(0, max - [...ext].length).join('') + ext;
 }
 
+/**
+ * Longest payload file name: Joliet (the ISO's Windows names) keeps 103 UTF-16 units with
+ * -joliet-long, and Linux file systems 255 bytes (a Chinese character is 3 bytes).
+ */
+const MAX_NAME_CHARS = 100;
+const MAX_NAME_BYTES = 240;
+
 /** `data/<officer>_<recorder>_<yyyyMMdd-HHmmss local>_<original name>`; unique within the export. */
 export function payloadName(i: { officer: string | null; recorder: string; recordedStart: string; sourceName: string; evidenceId: string }, zone: string, taken: Set<string>): string {
   const at = DateTime.fromISO(i.recordedStart, { zone: 'utc' }).setZone(zone);
   const stamp = at.isValid ? at.toFormat('yyyyMMdd-HHmmss') : 'unknown-time';
-  const base = `${safeName(i.officer ?? 'unknown-officer', 40)}_${safeName(i.recorder, 40)}_${stamp}_${safeName(i.sourceName)}`;
-  let name = `data/${base}`;
-  if (taken.has(name.toLowerCase())) name = `data/${safeName(i.evidenceId, 40)}_${base}`;
+  const make = (prefix: string): string => {
+    let room = Math.max(12, MAX_NAME_CHARS - [...prefix].length);
+    let base = prefix + safeName(i.sourceName, room);
+    while ((Buffer.byteLength(base) > MAX_NAME_BYTES || [...base].length > MAX_NAME_CHARS) && room > 12) {
+      room--;
+      base = prefix + safeName(i.sourceName, room);
+    }
+    return `data/${base}`;
+  };
+  const prefix = `${safeName(i.officer ?? 'unknown-officer', 24)}_${safeName(i.recorder, 24)}_${stamp}_`;
+  let name = make(prefix);
+  if (taken.has(name.toLowerCase())) name = make(`${safeName(i.evidenceId, 36)}_${prefix}`);
   taken.add(name.toLowerCase());
   return name;
 }
