@@ -34,16 +34,24 @@ export class RetentionView {
     };
   }
 
-  of(evidenceId: string): ItemRetention | null {
+  /**
+   * The item's retention. With `scope` (a unit-scoped caller's unit), cases of other
+   * units are left out of `holds` and `cases` (an item may be linked to another unit's
+   * case by an unscoped user); the state still says `held`.
+   */
+  of(evidenceId: string, scope: string | null = null): ItemRetention | null {
     const r = this.q.row.get(evidenceId);
     if (!r) return null;
-    const holds = this.cases.holdsOn(evidenceId);
-    const state = r.status === 'purged' ? 'purged' : holds.length > 0 ? 'held' : r.purge_announced_at !== null ? 'pending-purge' : 'retained';
+    const allHolds = this.cases.holdsOn(evidenceId);
+    const cases = this.cases.casesOf(evidenceId).filter((c) => scope === null || c.unit === scope);
+    const visible = new Set(cases.map((c) => c.id));
+    const holds = allHolds.filter((h) => visible.has(h.caseId));
+    const state = r.status === 'purged' ? 'purged' : allHolds.length > 0 ? 'held' : r.purge_announced_at !== null ? 'pending-purge' : 'retained';
     return {
       retentionDate: rfc3339(retentionDate({ recordedAt: r.recorded_at, ingestedAt: r.ingested_at }, this.policy)),
       retention: { state, announcedAt: r.purge_announced_at, dueAt: r.purge_due_at, purgedAt: r.purged_at },
       holds,
-      cases: this.cases.casesOf(evidenceId).map((c) => ({ id: c.id, number: c.number, name: c.name })),
+      cases: cases.map((c) => ({ id: c.id, number: c.number, name: c.name })),
     };
   }
 }

@@ -56,6 +56,13 @@ describe('cases, holds and retention over HTTP (issue 7)', () => {
     expect(body(await rig.call(op.token, { url: `/api/v1/evidence/${item.id}` }))).toMatchObject({ retention: { state: 'retained' }, holds: [] });
     expect(body(await rig.call(op.token, { url: '/api/v1/cases' }))).toMatchObject({ items: [{ id: c.id }] });
     expect(body(await rig.call(u2.token, { url: '/api/v1/cases' }))).toEqual({ items: [] });
+
+    // An unscoped admin links another unit's item to this case and protects it: U2 sees it held, but not U1's case.
+    const admin = rig.user('Admin', 'admin');
+    await rig.call(admin.token, { method: 'POST', url: `/api/v1/cases/${c.id}/evidence`, payload: { evidenceIds: [other.id] } });
+    await rig.call(admin.token, { method: 'POST', url: `/api/v1/cases/${c.id}/holds`, payload: { reason: 'sensitive' } });
+    expect(body(await rig.call(u2.token, { url: `/api/v1/evidence/${other.id}` }))).toMatchObject({ retention: { state: 'held' }, holds: [], cases: [] });
+    expect(body(await rig.call(admin.token, { url: `/api/v1/evidence/${other.id}` }))).toMatchObject({ holds: [{ caseId: c.id }], cases: [{ id: c.id }] });
     expect(rig.ledgerTypes()).toEqual(expect.arrayContaining(['case.created', 'case.linked', 'hold.placed', 'hold.release-requested', 'hold.released']));
     await rig.close();
   });

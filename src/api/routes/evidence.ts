@@ -182,7 +182,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
         ledger: history.entries,
         accessEntries: history.accessEntries,
         grant: ctx.access.grantFor(p.id, ev.id),
-        ...retention.of(ev.id)!,
+        ...retention.of(ev.id, p.unit)!,
       };
     },
   );
