@@ -324,7 +324,8 @@ export class AssignmentsService {
           const input: NewAssignment = {
             officer: col(row.fields, 'officer'),
             name: col(row.fields, 'name'),
-            unit: col(row.fields, 'unit') || null,
+            // An empty or absent unit keeps the officer's unit (a roster does not move people by omission).
+            unit: col(row.fields, 'unit') || undefined,
             recorder: col(row.fields, 'recorder'),
             start: col(row.fields, 'start'),
             end: col(row.fields, 'end') || null,

@@ -13,3 +13,4 @@ export { ComplianceScanner } from './scanner.js';
 export { parseLocalTime, startOfLocalDay, localText } from './time.js';
 export { createCompliance, type Compliance } from './compliance.js';
 export { complianceReport, type ComplianceFigures, type ComplianceReport } from './report.js';
+export { parseCsv } from './csv.js';

@@ -37,6 +37,15 @@ describe('compliance API (issue 6)', () => {
     expect(body<{ items: unknown[] }>(await r.call(opU2, { url: '/api/v1/assignments' })).items).toEqual([]);
     expect(body<{ items: unknown[] }>(await r.call(opU1, { url: '/api/v1/assignments?officer=0417' })).items).toHaveLength(1);
 
+    const roster = (unit: string) => `officer,name,unit,recorder,start,end\n0419,Zhao,${unit},ZFY007,2026-11-26 08:00,2026-11-26 18:00\n`;
+    expect((await post(opU1, '/api/v1/assignments/import', { csv: roster('U2') })).statusCode).toBe(400);
+    const badRoster = await post(opU1, '/api/v1/assignments/import', { csv: roster('U1') + '0420,Sun,U1,ZFY008,yesterday,\n' });
+    expect(badRoster.statusCode).toBe(400);
+    expect(body<{ error: { code: string; message: string } }>(badRoster).error).toMatchObject({ code: 'ROSTER_INVALID', message: expect.stringMatching(/line 3: start "yesterday"/) });
+    const imported = await post(opU1, '/api/v1/assignments/import', { csv: roster('U1') });
+    expect(imported.statusCode).toBe(200);
+    expect(body(imported)).toMatchObject({ created: 1, unchanged: 0 });
+
     // Two clips of the shift: one handed in on time, one 30 h after it ended.
     await r.seed({ officer: '0417', unit: 'U1', serial: 'ZFY001', recordedStart: '2026-11-25T01:00:00.000Z', ingestedAt: '2026-11-25T11:00:00.000Z', durationMs: 600_000 });
     // openFlags counts unresolved flags raised in the period; these are raised on the 27th.

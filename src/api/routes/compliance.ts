@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
-import { FLAG_RULES, complianceReport, createCompliance, type NewAssignment } from '../../compliance/index.js';
+import { FLAG_RULES, complianceReport, createCompliance, parseCsv, type NewAssignment } from '../../compliance/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, DateTime, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
@@ -33,6 +33,14 @@ const Figures = {
   uploadDelay: Type.Object({ medianHours: Nullable(Type.Number()), worstHours: Nullable(Type.Number()) }),
   openFlags: Type.Object(Object.fromEntries(FLAG_RULES.map((r) => [r, Type.Integer()]))),
 };
+
+/** The units a roster names (its `unit` column; an empty cell counts as no unit). */
+function unitsOf(csv: string): string[] {
+  const rows = parseCsv(csv);
+  const header = rows.shift();
+  const i = header ? header.fields.map((f) => f.trim().toLowerCase()).indexOf('unit') : -1;
+  return rows.map((r) => (i < 0 ? '' : (r.fields[i] ?? '').trim()));
+}
 
 /** Assignments (who had which recorder) and the compliance report (docs/compliance.md). */
 export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
@@ -111,6 +119,29 @@ export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
       const input: NewAssignment = { officer: b.officer, name: b.name, unit: b.unit, recorder: b.recorder, start: b.startsAt, end: b.endsAt ?? null };
       const r = c.assignments.add(input, actorOf(p));
       return reply.code(r.created ? 201 : 200).send(r.assignment);
+    },
+  );
+
+  app.post(
+    `${API_PREFIX}/assignments/import`,
+    {
+      config: { access: 'assignments.write' },
+      schema: {
+        tags: ['compliance'],
+        summary: 'Import a duty roster (the CSV of docs/compliance.md, as a JSON string); every bad line is reported and then nothing is imported',
+        body: Type.Object({ csv: Type.String({ minLength: 1, maxLength: 60_000 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ created: Type.Integer(), unchanged: Type.Integer(), items: Type.Array(AssignmentBody) }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      // A unit-scoped user imports only their own unit's lines: checked before anything is written.
+      if (p.unit !== null) {
+        const units = new Set(unitsOf(req.body.csv));
+        for (const u of units) if (u !== p.unit) throw new InvalidInputError(`the roster names unit "${u}"; a user of unit ${p.unit} may import only that unit's lines`);
+      }
+      const r = compliance(actorOf(p)).assignments.importCsv(req.body.csv, actorOf(p));
+      return { created: r.created, unchanged: r.unchanged, items: r.assignments };
     },
   );
 
