@@ -31,6 +31,7 @@ export class CaseSource {
   private readonly links;
   private readonly ingestSeq;
   private readonly subjectSeqs;
+  private readonly activeHold;
 
   constructor(db: Db) {
     this.evidence = new EvidenceRepo(db);
@@ -39,12 +40,18 @@ export class CaseSource {
     this.links = db.prepare<[string], { evidence_id: string }>('SELECT evidence_id FROM case_evidence WHERE case_id = ? ORDER BY evidence_id');
     this.ingestSeq = db.prepare<[string], { seq: number }>("SELECT seq FROM ledger WHERE subject = ? AND type = 'evidence.ingested' ORDER BY seq LIMIT 1");
     this.subjectSeqs = db.prepare<[string], { seq: number }>('SELECT seq FROM ledger WHERE subject = ? ORDER BY seq');
+    this.activeHold = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM holds WHERE case_id = ? AND released_at IS NULL LIMIT 1');
   }
 
   /** A case by its id or, failing that, by its number. */
   findCase(idOrNumber: string): CaseRecord | null {
     const r = this.byId.get(idOrNumber) ?? this.byNumber.get(idOrNumber);
     return r ? { id: r.id, number: r.number, name: r.name, unit: r.unit, createdAt: r.created_at, createdBy: r.created_by } : null;
+  }
+
+  /** Is the case protected (an unreleased hold, Art. 12)? */
+  isHeld(caseId: string): boolean {
+    return this.activeHold.get(caseId) !== undefined;
   }
 
   /** The case's items, in recorded-time order. */

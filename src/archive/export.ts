@@ -88,6 +88,8 @@ export interface ExportResult {
   items: number;
   bytes: number;
   checkpointSize: number | null;
+  /** The case was protected by an unreleased hold. */
+  held: boolean;
   copies: CopyResult[];
   seq: number;
 }
@@ -186,6 +188,7 @@ export class ArchiveService {
     }
 
     const organization = kase.unit ?? this.o.sourceOrganization;
+    const held = this.source.isHeld(kase.id);
     const baggingDate = DateTime.fromJSDate(now).setZone(this.o.timezone).toFormat('yyyy-MM-dd');
     const vaultDev = this.o.store.kind === 'fs' ? await stat(this.o.store.location).then((s) => s.dev).catch(() => null) : null;
     const devs = new Map<number, number>();
@@ -196,7 +199,7 @@ export class ArchiveService {
         format: EXPORT_FORMAT,
         exportId,
         createdAt: now.toISOString(),
-        case: { id: kase.id, number: kase.number, name: kase.name, unit: kase.unit },
+        case: { id: kase.id, number: kase.number, name: kase.name, unit: kase.unit, held },
         organization,
         maker: req.maker.trim(),
         copy,
@@ -255,6 +258,7 @@ export class ArchiveService {
           exportId,
           caseNumber: kase.number,
           caseName: kase.name,
+          held,
           organization,
           maker: req.maker.trim(),
           items: items.map((i) => ({ evidenceId: i.evidenceId, sha256: i.sha256 })),
@@ -276,7 +280,7 @@ export class ArchiveService {
       }),
     );
     await this.o.afterExport?.().catch((e: unknown) => log.error({ err: e }, 'no checkpoint after the export'));
-    return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: checkpoint?.size ?? null, copies, seq: entry.seq };
+    return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: checkpoint?.size ?? null, held, copies, seq: entry.seq };
   }
 
   private async makeIso(xorriso: string, bagDir: string, dest: string, bagName: string, copy: number, copies: number, exportId: string): Promise<CopyResult['iso']> {

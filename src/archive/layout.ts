@@ -44,7 +44,8 @@ export interface ExportManifest {
   format: typeof EXPORT_FORMAT;
   exportId: string;
   createdAt: string;
-  case: { id: string; number: string; name: string; unit: string | null };
+  /** held: the case was protected by an unreleased hold when exported. */
+  case: { id: string; number: string; name: string; unit: string | null; held: boolean };
   /** Source-Organization: the making unit. */
   organization: string;
   maker: string;

@@ -70,8 +70,9 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
     });
     const text = await res.text();
     expect(res.status, text).toBe(201);
-    const r = JSON.parse(text) as { ok: boolean; seq: number; checkpointSize: number; copies: Array<{ ok: boolean; dir: string }> };
+    const r = JSON.parse(text) as { held: boolean; ok: boolean; seq: number; checkpointSize: number; copies: Array<{ ok: boolean; dir: string }> };
     expect(r.ok).toBe(true);
+    expect(r.held).toBe(true);
     // The daemon's CheckpointService signed the checkpoint the copies carry (follow-up
     // jobs may append entries between it and export.created).
     expect(r.checkpointSize).toBeGreaterThan(0);

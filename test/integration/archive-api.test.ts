@@ -52,7 +52,7 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     });
     expect(res.statusCode, res.body).toBe(201);
     const out = body<{ ok: boolean; exportId: string; caseId: string; items: number; seq: number; checkpointSize: number | null; copies: Array<{ ok: boolean; dir: string; tagManifestSha256: string }> }>(res);
-    expect(out).toMatchObject({ ok: true, caseId, items: 2 });
+    expect(out).toMatchObject({ ok: true, caseId, items: 2, held: false });
     expect(out.checkpointSize).not.toBeNull();
     expect(out.copies).toHaveLength(2);
     for (const c of out.copies) {

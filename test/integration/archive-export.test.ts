@@ -98,6 +98,7 @@ beforeAll(async () => {
         catalog.db.prepare("INSERT INTO case_evidence (case_id, evidence_id, linked_at, linked_by) VALUES ('case-1', ?, ?, 'user:1')").run(id, new Date().toISOString());
         catalog.ledger.append({ type: 'case.linked', actor: 'user:1', subject: id, data: { caseId: 'case-1', caseNumber: CASE_NUMBER } });
       }
+      catalog.db.prepare("INSERT INTO holds (id, case_id, reason, placed_at, placed_by) VALUES ('hold-1', 'case-1', 'dispute', ?, 'user:1')").run(new Date().toISOString());
       catalog.ledger.append({ type: 'hold.placed', actor: 'user:1', subject: 'case-1', data: { reason: 'dispute' } });
     });
   } finally {
@@ -178,6 +179,7 @@ describe('custody export (issue 8)', { timeout: 180_000 }, () => {
         expect(created.subject).toBe('case-1');
         expect(created.data).toMatchObject({
           exportId: r.exportId,
+          held: true,
           ok: true,
           copies: [
             { copy: 1, ok: true, verified: true, tagManifestSha256: r.copies[0]!.tagManifestSha256 },

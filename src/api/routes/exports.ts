@@ -30,6 +30,7 @@ const ExportSchema = Type.Object({
   items: Type.Integer(),
   bytes: Type.Integer(),
   checkpointSize: Nullable(Type.Integer()),
+  held: Type.Boolean({ description: 'the case was protected by an unreleased hold' }),
   seq: Type.Integer({ description: 'seq of the export.created ledger entry' }),
   copies: Type.Array(CopySchema),
 });
