@@ -159,8 +159,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   // With S3 Object Lock on, each ingested object is retained in the store until its retention date.
   const lockSync = objectLockSyncFor(store, { catalog, policy: purgeSettings(config), log: purgeLog });
-  const locking = new Set<Promise<void>>();
-  let unsubscribeLocks: (() => void) | undefined;
+  let lockFollower: { stop(): Promise<void> } | undefined;
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
@@ -210,20 +209,12 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     {
       name: 'retention',
       start: async () => {
-        if (lockSync) {
-          unsubscribeLocks = activity.subscribe((e) => {
-            if (e.type !== 'ingested') return;
-            const p = lockSync.itemIngested(e.evidenceId).catch((err: unknown) => purgeLog.error({ err, evidenceId: e.evidenceId }, 'could not set the object retention'));
-            locking.add(p);
-            void p.finally(() => locking.delete(p));
-          });
-        }
+        lockFollower = lockSync?.follow(activity);
         purgeScheduler.start();
       },
       // Waits for a purge run in progress (each item is one transaction; a run cut short resumes next time).
       stop: async () => {
-        unsubscribeLocks?.();
-        await Promise.all([...locking]);
+        await lockFollower?.stop();
         await purgeScheduler.stop();
       },
     },

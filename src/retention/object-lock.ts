@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
+import type { ActivityEvent } from '../core/activity.js';
 import type { Logger } from '../core/logger.js';
 import { contentKey, type ObjectStore } from '../vault/store.js';
 import { retentionDate, type RetentionPolicy } from './policy.js';
@@ -48,6 +49,26 @@ export class ObjectLockSync {
     const dates = this.q.sharers.all(row.sha256).map((r) => retentionDate({ recordedAt: r.recorded_at, ingestedAt: r.ingested_at }, this.deps.policy).getTime());
     if (dates.length === 0) return;
     await this.deps.locker.retainUntil(contentKey(row.sha256), new Date(Math.max(...dates)));
+  }
+
+  /**
+   * Set the retention of every object ingested from now on (the daemon hears ingests
+   * on its activity bus). A failure is logged; stop() waits for calls in flight.
+   */
+  follow(activity: { subscribe(listener: (e: ActivityEvent) => void): () => void }): { stop(): Promise<void> } {
+    const inFlight = new Set<Promise<void>>();
+    const unsubscribe = activity.subscribe((e) => {
+      if (e.type !== 'ingested') return;
+      const p = this.itemIngested(e.evidenceId).catch((err: unknown) => this.deps.log.error({ err, evidenceId: e.evidenceId }, 'could not set the object retention'));
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    });
+    return {
+      async stop() {
+        unsubscribe();
+        await Promise.all([...inFlight]);
+      },
+    };
   }
 
   /** After holds changed for these items: each object's legal hold is on while any live item with its content is held. */

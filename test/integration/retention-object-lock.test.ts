@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CasesService, ObjectLockSync, objectLockerOf, PurgeService } from '../../src/retention/index.js';
 import { S3ObjectStore, type S3StoreOptions } from '../../src/vault/s3-store.js';
@@ -132,9 +133,16 @@ describe('S3 Object Lock requests (issue 7)', () => {
     const sync = new ObjectLockSync({ catalog: rig.catalog, locker: objectLockerOf(st)!, policy: { months: 6, minDaysAfterIngest: 30, timezone: 'Asia/Shanghai' }, log: silentLogger });
     const key = contentKey(a.sha256);
 
-    // The object is kept to the later of the two items' retention dates (30 Mar 2027).
-    await sync.itemIngested(a.id);
+    // As the daemon does: an ingest on the activity bus sets the object's retention, kept
+    // to the later of the two items' retention dates (30 Mar 2027).
+    const bus = new ActivityBus();
+    const follower = sync.follow(bus);
+    bus.publish({ type: 'ingested', dockId: 'd1', serial: 'R1', evidenceId: a.id, sha256: a.sha256, size: content.length, path: 'DCIM/A.MP4' });
+    await follower.stop();
+    expect(s3.seen.map((r) => [r.method, r.path, [...r.query.keys()]])).toEqual([['PUT', `/b/${key}`, ['retention']]]);
     expect(s3.seen.at(-1)!.body).toContain('<RetainUntilDate>2027-03-30T04:00:00');
+    bus.publish({ type: 'ingested', dockId: 'd1', serial: 'R2', evidenceId: b.id, sha256: b.sha256, size: content.length, path: 'DCIM/B.MP4' });
+    expect(s3.seen).toHaveLength(1); // stopped: no longer listening
 
     const cases = new CasesService(rig.catalog);
     const c = cases.create({ number: 'C1', name: 'dispute' }, 'user:li');
