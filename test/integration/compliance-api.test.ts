@@ -1,6 +1,8 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCompliance, type Flag } from '../../src/compliance/index.js';
 import type { ActivityEvent } from '../../src/core/activity.js';
+import { waitFor } from '../helpers/cli.js';
 import { apiRig, body, type ApiRig } from './api-fixtures.js';
 
 const rigs: ApiRig[] = [];
@@ -88,5 +90,51 @@ describe('compliance API (issue 6)', () => {
     expect(rep.officers).toEqual([expect.objectContaining({ officer: '0417', name: 'Li Wei', clips: 2 })]);
     const scoped = body<{ units: unknown[] }>(await r.call(opU2, { url: '/api/v1/reports/compliance?from=2026-11-25T00:00:00%2B08:00&to=2026-11-26T00:00:00%2B08:00' }));
     expect(scoped.units).toEqual([]);
+  });
+});
+
+describe('flag events (issue 6)', () => {
+  it('reach the event stream of the flag unit only', async () => {
+    const r = await apiRig();
+    rigs.push(r);
+    const u1 = r.user('U1 supervisor', 'supervisor', 'U1').token;
+    const u2 = r.user('U2 supervisor', 'supervisor', 'U2').token;
+    const { port } = await r.server.start();
+    const stream = (token: string) => {
+      const events: { event: string; data: Record<string, unknown> }[] = [];
+      let opened!: (s: number) => void;
+      const open = new Promise<number>((res) => (opened = res));
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/events', headers: { authorization: `Bearer ${token}` } }, (res) => {
+        opened(res.statusCode!);
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev = /^event: (.+)$/mu.exec(block);
+            const data = /^data: (.+)$/mu.exec(block);
+            if (ev && data) events.push({ event: ev[1]!, data: JSON.parse(data[1]!) as Record<string, unknown> });
+          }
+        });
+      });
+      req.end();
+      return { events, open, req };
+    };
+    const a = stream(u1);
+    const b = stream(u2);
+    expect(await a.open).toBe(200);
+    expect(await b.open).toBe(200);
+
+    await r.seed({ officer: '0417', unit: 'U1', serial: 'ZFY001', recordedStart: '2026-11-20T01:00:00.000Z', ingestedAt: '2026-11-27T08:00:00.000Z' });
+    await r.seed({ officer: '0500', unit: 'U2', serial: 'ZFY002', recordedStart: '2026-11-20T01:00:00.000Z', ingestedAt: '2026-11-27T08:00:00.000Z' });
+    const c = createCompliance({ catalog: r.catalog, config: r.server.context.config, actor: 'custody:test', activity: r.activity });
+    expect(c.rules.scan().raised).toHaveLength(2);
+    await waitFor('both streams to get their flag', async () => (a.events.length >= 1 && b.events.length >= 1) || null, 10_000, 10);
+    expect(a.events.map((e) => [e.event, e.data.unit, e.data.serial, e.data.rule])).toEqual([['flag', 'U1', 'ZFY001', 'late-upload']]);
+    expect(b.events.map((e) => [e.event, e.data.unit, e.data.serial])).toEqual([['flag', 'U2', 'ZFY002']]);
+    await r.server.stop();
   });
 });
