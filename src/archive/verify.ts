@@ -184,7 +184,11 @@ export async function verifyExport(dir: string, opts: VerifyExportOptions = {}):
 
   // The checkpoint and the inclusion proofs.
   const note = await readText(dir, TAG.checkpoint);
-  if (note === null) return finish();
+  if (note === null) {
+    // Asked to check the signature, the caller must not be told "valid" about a copy that has none.
+    if (opts.verifierKey !== undefined) problems.push({ code: 'CHECKPOINT_MISSING', path: TAG.checkpoint, message: 'a key was given but the copy has no signed checkpoint to check it against' });
+    return finish();
+  }
   let verifier: NoteVerifier;
   let keySource: 'given' | 'bag' = 'given';
   try {

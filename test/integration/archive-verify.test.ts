@@ -23,7 +23,7 @@ afterEach(async () => {
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 /** One fresh copy of a two-item case; returns its folder. */
-async function exportedCopy(): Promise<string> {
+async function exportedCopy(opts: { checkpoint?: boolean } = {}): Promise<string> {
   const r = await apiRig();
   rig = r;
   await ensureStationKey(r.home);
@@ -42,8 +42,7 @@ async function exportedCopy(): Promise<string> {
     timezone: 'Asia/Shanghai',
     copies: 1,
     sourceOrganization: 'custody',
-    verifierKey: issuer.verifierKey,
-    checkpoint: async () => (await issuer.issue())?.checkpoint ?? null,
+    ...(opts.checkpoint === false ? {} : { verifierKey: issuer.verifierKey, checkpoint: async () => (await issuer.issue())?.checkpoint ?? null }),
   });
   const res = await archive.exportCase({ caseRef: caseId, destinations: [join(r.dir, 'out')], maker: 'm', actor: 'test' });
   expect(res.ok).toBe(true);
@@ -133,5 +132,12 @@ describe('verify-export on forged custody copies (issue 8)', { timeout: 60_000 }
     expect(await codes(dir, stranger)).toEqual(['CHECKPOINT_INVALID']);
     // The station's own key, given independently, passes.
     expect(await codes(dir, (await readFile(join(dir, 'custody', 'verifier-key.txt'), 'utf8')).trim())).toEqual([]);
+  });
+
+  it('a copy without a checkpoint is valid on its own, but not when a key was given to check', async () => {
+    const dir = await exportedCopy({ checkpoint: false });
+    expect(await codes(dir)).toEqual([]);
+    const key = formatVerifierKey(ed25519Signer('custody/0123456789abcdef', generateKeyPairSync('ed25519').privateKey));
+    expect(await codes(dir, key)).toEqual(['CHECKPOINT_MISSING']);
   });
 });
