@@ -4,6 +4,7 @@ import { CustodyError, NotFoundError } from '../core/errors.js';
 import { rfc3339 } from '../core/time.js';
 import { parseCsv } from './csv.js';
 import { parseLocalTime } from './time.js';
+import { cachedPreparer, type Preparer } from './statements.js';
 
 export interface Officer {
   number: string;
@@ -122,9 +123,11 @@ const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
 export class AssignmentsService {
   constructor(private readonly deps: { catalog: Catalog; timezone: string }) {}
 
-  private get db() {
-    return this.deps.catalog.db;
+  private get db(): Preparer {
+    return (this.stmts ??= cachedPreparer(this.deps.catalog.db));
   }
+
+  private stmts: Preparer | undefined;
 
   officer(number: string): Officer | null {
     const r = this.db.prepare<[string], OfficerRow>('SELECT * FROM officers WHERE number = ?').get(number);

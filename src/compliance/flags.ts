@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, NotFoundError } from '../core/errors.js';
 import { rfc3339 } from '../core/time.js';
+import { cachedPreparer, type Preparer } from './statements.js';
 
 export const FLAG_RULES = [
   'late-upload',
@@ -124,9 +125,11 @@ export class FlagResolveError extends CustodyError {}
 export class FlagsService {
   constructor(private readonly deps: { catalog: Catalog; resolveWithinHours: number }) {}
 
-  private get db() {
-    return this.deps.catalog.db;
+  private get db(): Preparer {
+    return (this.stmts ??= cachedPreparer(this.deps.catalog.db));
   }
+
+  private stmts: Preparer | undefined;
 
   get(id: string): Flag | null {
     const r = this.db.prepare<[string], Row>('SELECT * FROM flags WHERE id = ?').get(id);

@@ -4,6 +4,7 @@ import { rfc3339 } from '../core/time.js';
 import type { AssignmentsService } from './assignments.js';
 import type { Finding, Flag, FlagsService } from './flags.js';
 import { localText, plusHours } from './time.js';
+import { cachedPreparer, type Preparer } from './statements.js';
 
 export interface ComplianceSettings {
   timezone: string;
@@ -85,9 +86,11 @@ export class ComplianceRules {
     },
   ) {}
 
-  private get db() {
-    return this.deps.catalog.db;
+  private get db(): Preparer {
+    return (this.stmts ??= cachedPreparer(this.deps.catalog.db));
   }
+
+  private stmts: Preparer | undefined;
 
   private now(): string {
     return rfc3339(this.deps.catalog.clock.now());
