@@ -106,3 +106,19 @@ describe('migration 004 (devices)', () => {
     db.close();
   });
 });
+
+describe('migration 008 (flags by evidence)', () => {
+  it('indexes flags by the evidence they name', () => {
+    const db = new Database(dbFile());
+    migrate(db, migrations, 7);
+    migrate(db, migrations, 8);
+    expect(schemaVersion(db)).toBe(8);
+    const plan = db
+      .prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT id FROM flags WHERE evidence_id = 'x' AND state <> 'resolved'")
+      .all()
+      .map((r) => r.detail)
+      .join(' ');
+    expect(plan).toMatch(/USING INDEX flags_evidence/);
+    db.close();
+  });
+});

@@ -113,7 +113,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     for (const open of ['/healthz', '/readyz', '/metrics']) expect(doc.paths[open]!.get!.security, open).toEqual([]);
     const search = doc.paths['/api/v1/evidence']!.get!;
     expect(search.security).toBeUndefined();
-    expect((search.parameters as { name: string }[]).map((p) => p.name).sort()).toEqual(['cursor', 'device', 'from', 'limit', 'officer', 'time', 'to', 'type', 'unit']);
+    expect((search.parameters as { name: string }[]).map((p) => p.name).sort()).toEqual(['case', 'cursor', 'device', 'flag', 'from', 'limit', 'officer', 'time', 'to', 'type', 'unit']);
     const html = await r.call(null, { url: '/docs' });
     expect(html.statusCode).toBe(200);
     expect(html.headers['content-type']).toMatch(/text\/html/);

@@ -15,6 +15,20 @@ export interface EvidenceFilter {
   /** RFC 3339 UTC (normalised), exclusive. */
   to?: string | undefined;
   time: TimeField;
+  /** Only items linked to this case. */
+  caseId?: string | undefined;
+  /** Only items named by an unresolved flag of this rule ('any': of any rule). */
+  flag?: string | undefined;
+}
+
+export interface ItemFlag {
+  id: string;
+  rule: string;
+  state: 'open' | 'escalated' | 'resolved';
+  summary: string;
+  raisedAt: string;
+  dueBy: string;
+  resolvedAt: string | null;
 }
 
 export interface EvidenceSummary {
@@ -92,12 +106,22 @@ export class EvidenceQueries {
   private readonly cache = new Map<string, ReturnType<Db['prepare']>>();
   private readonly stmtLedger;
   private readonly stmtAccessCount;
+  private readonly stmtFlags;
 
   constructor(private readonly db: Db) {
     this.stmtLedger = db.prepare<[string, number], RawLedgerRow>(
       "SELECT * FROM ledger WHERE subject = ? AND type NOT LIKE 'access.%' ORDER BY seq LIMIT ?",
     );
     this.stmtAccessCount = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM ledger WHERE subject = ? AND type LIKE 'access.%'");
+    this.stmtFlags = db.prepare<[string], ItemFlag>(
+      `SELECT id, rule, state, summary, raised_at AS raisedAt, due_by AS dueBy, resolved_at AS resolvedAt
+         FROM flags WHERE evidence_id = ? ORDER BY raised_at, id`,
+    );
+  }
+
+  /** The compliance flags that name an item, resolved ones included. */
+  flags(evidenceId: string): ItemFlag[] {
+    return this.stmtFlags.all(evidenceId);
   }
 
   /**
@@ -120,6 +144,19 @@ export class EvidenceQueries {
 
     const where: string[] = [];
     const params: Record<string, string | number> = { limit };
+    // A case or a flag names few items: let SQLite drive from those (their primary
+    // keys) rather than walk a time index for matches.
+    const narrow = f.caseId !== undefined || f.flag !== undefined;
+    if (f.caseId !== undefined) {
+      where.push('id IN (SELECT evidence_id FROM case_evidence WHERE case_id = @caseId)');
+      params.caseId = f.caseId;
+    }
+    if (f.flag !== undefined) {
+      where.push(
+        `id IN (SELECT evidence_id FROM flags WHERE evidence_id IS NOT NULL AND state <> 'resolved'${f.flag === 'any' ? '' : ' AND rule = @flag'})`,
+      );
+      if (f.flag !== 'any') params.flag = f.flag;
+    }
     const eq = (column: string, name: string, value: string | undefined): void => {
       if (value === undefined) return;
       where.push(`${column} = @${name}`);
@@ -144,7 +181,7 @@ export class EvidenceQueries {
       params.ct = after.t;
       params.cid = after.id;
     }
-    const sql = `SELECT ${COLUMNS} FROM evidence INDEXED BY ${index}
+    const sql = `SELECT ${COLUMNS} FROM evidence ${narrow ? '' : `INDEXED BY ${index}`}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${col} DESC, id DESC LIMIT @limit`;
     const rows = this.prepare(sql).all(params) as SummaryRow[];

@@ -8,9 +8,10 @@ import { RetentionView } from '../../retention/index.js';
 import { contentKey } from '../../vault/store.js';
 import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { FLAG_RULES } from '../../compliance/index.js';
 import { parseRange } from '../range.js';
 import { EvidenceQueries, type EvidenceSummary as Summary, type TimeField } from '../queries/evidence.js';
-import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, EvidenceSummary, IdParams, Label, LedgerEntry, MediaType, Nullable, Serial } from '../schemas.js';
+import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, EvidenceSummary, IdParams, Label, LedgerEntry, MediaType, Nullable, Serial, Uuid } from '../schemas.js';
 import type { ApiApp } from '../server.js';
 
 const SearchQuery = Type.Object(
@@ -24,6 +25,10 @@ const SearchQuery = Type.Object(
     time: Type.Optional(Type.Enum(['recorded', 'ingested'], { default: 'recorded', description: 'which time from/to and the order use' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
     cursor: Type.Optional(Cursor),
+    case: Type.Optional({ ...Uuid, description: 'only items linked to this case (its id)' }),
+    flag: Type.Optional(
+      Type.Enum([...FLAG_RULES, 'any'], { description: 'only items named by an unresolved compliance flag of this rule (any: of any rule)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -64,6 +69,18 @@ const EvidenceDetail = Type.Object({
     { description: 'the unreleased holds that protect the item from the purge' },
   ),
   cases: Type.Array(Type.Object({ id: Type.String(), number: Type.String(), name: Type.String() })),
+  flags: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      rule: Type.String(),
+      state: Type.Enum(['open', 'escalated', 'resolved']),
+      summary: Type.String(),
+      raisedAt: Type.String(),
+      dueBy: Type.String(),
+      resolvedAt: Nullable(Type.String()),
+    }),
+    { description: 'the compliance flags that name this item (docs/compliance.md), resolved ones included' },
+  ),
 });
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -138,7 +155,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       const after = q.cursor === undefined ? null : decodeCursor(tag, q.cursor, ['string', 'string']);
       const items = ctx.evidenceQueries.search(
         p.unit,
-        { officer: q.officer, device: q.device, unit: q.unit, type: q.type, from, to, time },
+        { officer: q.officer, device: q.device, unit: q.unit, type: q.type, from, to, time, caseId: q.case, flag: q.flag },
         after ? { t: after[0] as string, id: after[1] as string } : null,
         limit + 1,
       );
@@ -156,7 +173,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         tags: ['evidence'],
         summary: 'One item: metadata, media information, custody history',
-        description: 'With its retention date and state, the holds that protect it and its cases. Flags are added by a later issue.',
+        description: 'With its retention date and state, the holds that protect it, its cases and the compliance flags that name it.',
         params: IdParams,
         response: { 200: EvidenceDetail, 404: ErrorBody, ...COMMON_ERRORS },
       },
@@ -183,6 +200,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
         accessEntries: history.accessEntries,
         grant: ctx.access.grantFor(p.id, ev.id),
         ...retention.of(ev.id, p.unit)!,
+        flags: ctx.evidenceQueries.flags(ev.id),
       };
     },
   );
