@@ -169,6 +169,8 @@ export class ComplianceRules {
 
   /** At ingest: late-upload and attribution conflict for one new item. */
   checkEvidence(id: string): Flag[] {
+    if (!this.db.prepare<[string], { id: string }>('SELECT id FROM evidence WHERE id = ?').get(id)) return [];
+    this.attributeOne(id);
     const ev = this.db.prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.id = ?`).get(id);
     if (!ev) return [];
     return this.raise([this.lateFinding(ev), this.conflictFinding(ev)].filter((f): f is Finding => f !== null));
@@ -184,6 +186,46 @@ export class ComplianceRules {
       )
       .all(scope?.evidenceAfter ?? 0, this.deps.settings.uploadDeadlineHours - 1.5);
     return this.raise(rows.map((r) => this.lateFinding(r)).filter((f): f is Finding => f !== null));
+  }
+
+  /** attributeUnassigned for one new item (at ingest). */
+  private attributeOne(id: string): void {
+    const row = this.db.prepare<[string], { rowid: number }>('SELECT rowid FROM evidence WHERE id = ? AND officer IS NULL').get(id);
+    if (row) this.attributeUnassigned({ evidenceAfter: row.rowid - 1, assignmentsAfter: Number.MAX_SAFE_INTEGER, endedAfter: '' });
+  }
+
+  /**
+   * Footage whose recorder reported no officer is attributed to the officer who had
+   * the recorder at the recorded time (and that shift's unit where the item has none),
+   * so searches by officer find it. Each attribution is ledgered (`evidence.attributed`)
+   * in the same transaction. Only items never attributed are touched: an officer the
+   * recorder reported is never overwritten (a disagreement is a flag instead).
+   */
+  attributeUnassigned(scope?: ScanScope): number {
+    const rows = this.db
+      .prepare<[number, number], { id: string; officer: string; unit: string | null; assignment_id: string; ev_unit: string | null }>(
+        `SELECT e.id, a.officer, a.unit, a.id AS assignment_id, e.unit AS ev_unit
+           FROM evidence e JOIN assignments a ON a.recorder_serial = e.recorder_serial
+            AND a.starts_at <= e.recorded_at AND coalesce(a.ends_at, '9999-12-31T23:59:59.999Z') > e.recorded_at
+          WHERE (e.rowid > ? OR a.rowid > ?) AND e.officer IS NULL AND e.status = 'live'`,
+      )
+      .all(scope?.evidenceAfter ?? 0, scope?.assignmentsAfter ?? 0);
+    if (rows.length === 0) return 0;
+    const set = this.db.prepare('UPDATE evidence SET officer = @officer, unit = coalesce(unit, @unit) WHERE id = @id AND officer IS NULL');
+    let n = 0;
+    this.deps.catalog.tx(() => {
+      for (const r of rows) {
+        if (set.run({ id: r.id, officer: r.officer, unit: r.unit }).changes === 0) continue;
+        n++;
+        this.deps.catalog.ledger.append({
+          type: 'evidence.attributed',
+          actor: 'custody:compliance',
+          subject: r.id,
+          data: { officer: r.officer, unit: r.ev_unit ?? r.unit, assignmentId: r.assignment_id, source: 'assignment' },
+        });
+      }
+    });
+    return n;
   }
 
   attributionConflicts(scope?: ScanScope): Flag[] {
@@ -434,6 +476,7 @@ export class ComplianceRules {
       .prepare<[], { e: number | null; a: number | null }>('SELECT (SELECT max(rowid) FROM evidence) AS e, (SELECT max(rowid) FROM assignments) AS a')
       .get()!;
     const startedAt = this.now();
+    this.attributeUnassigned(scope);
     const raised = [
       ...this.lateUploads(scope),
       ...this.attributionConflicts(scope),

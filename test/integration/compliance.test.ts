@@ -175,6 +175,25 @@ describe('compliance rules (issue 6)', () => {
     rig.catalog.close();
   });
 
+  it('attributes footage from a recorder that reported no officer to the officer who had it then, ledgered, never overwriting a reported one', async () => {
+    const rig = complianceRig(await tempDir());
+    rig.c.assignments.add({ officer: '0417', name: 'Li Wei', unit: 'U1', recorder: 'R9', start: '2026-12-04 08:00', end: '2026-12-04 12:00' }, 'x');
+    const inShift = rig.clip({ serial: 'R9', name: 'a.MP4', start: '2026-12-04T01:00:00.000Z', end: '2026-12-04T01:10:00.000Z', ingestedAt: '2026-12-04T05:00:00.000Z' });
+    const outside = rig.clip({ serial: 'R9', name: 'b.MP4', start: '2026-12-04T05:00:00.000Z', end: '2026-12-04T05:10:00.000Z', ingestedAt: '2026-12-04T06:00:00.000Z' });
+    const reported = rig.clip({ serial: 'R9', name: 'c.MP4', start: '2026-12-04T02:00:00.000Z', end: '2026-12-04T02:10:00.000Z', ingestedAt: '2026-12-04T05:00:00.000Z', officer: '0555', unit: 'U2' });
+    rig.c.rules.checkEvidence(inShift);
+    const row = (id: string) => rig.catalog.db.prepare<[string], { officer: string | null; unit: string | null }>('SELECT officer, unit FROM evidence WHERE id = ?').get(id);
+    expect(row(inShift)).toEqual({ officer: '0417', unit: 'U1' });
+    expect(row(outside)).toEqual({ officer: null, unit: null });
+    expect(row(reported)).toEqual({ officer: '0555', unit: 'U2' });
+    const attributed = [...rig.catalog.ledger.entries()].filter((e) => e.type === 'evidence.attributed');
+    expect(attributed).toEqual([expect.objectContaining({ subject: inShift, data: expect.objectContaining({ officer: '0417', unit: 'U1', source: 'assignment' }) })]);
+    // A later scan attributes nothing twice.
+    rig.c.rules.scan({ full: true });
+    expect([...rig.catalog.ledger.entries()].filter((e) => e.type === 'evidence.attributed')).toHaveLength(1);
+    rig.catalog.close();
+  });
+
   it('repair-overdue: reported damaged and not handed in within 24 h', async () => {
     const rig = complianceRig(await tempDir());
     rig.dock('R9', '2026-12-01T00:00:00.000Z');
