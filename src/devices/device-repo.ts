@@ -43,7 +43,8 @@ export interface DeviceRecord {
   statusNote: string | null;
 }
 
-interface DockRow {
+/** A `docks` row as SQLite returns it (SELECT * or the same columns). */
+export interface DockRow {
   id: string;
   recorder_serial: string | null;
   location: string;
@@ -84,7 +85,8 @@ function parseReasons(text: string): string[] {
   }
 }
 
-function dockFromRow(r: DockRow): DockRecord {
+/** A dock row as a domain record; the one mapping, used by the registry and the API. */
+export function dockFromRow(r: DockRow): DockRecord {
   return {
     id: r.id,
     recorderSerial: r.recorder_serial,

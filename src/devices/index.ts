@@ -21,6 +21,6 @@ export { assessHealth, type HealthThresholds, type HealthAssessment, type Health
 export { DriverRegistry, folderDriverFor, type DriverContext, type DriverFactory } from './drivers.js';
 export { DeviceDetection, type DetectionOptions, type DockCandidate, type UndockReason } from './detection.js';
 export { DockManager, type DockManagerDeps, type DockOutcome } from './dock-manager.js';
-export { DeviceRepo, RECORDER_STATUSES, type DockRecord, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';
+export { DeviceRepo, RECORDER_STATUSES, dockFromRow, type DockRecord, type DockRow, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';
 export { DeviceRegistry, isRecorderStatus, type DeviceSummary, type DeviceDetail } from './registry.js';
 export { udevRules, UDEV_DEFAULTS, type UdevOptions } from './udev.js';

@@ -1,26 +1,10 @@
 import type { Db } from '../../catalog/index.js';
+import { dockFromRow, type DockRecord as RegistryDockRecord, type DockRow } from '../../devices/index.js';
 
 export type DeviceStatus = 'in-service' | 'reported-damaged' | 'in-repair' | 'retired';
 
 /** One dock of a recorder with the pre-duty health snapshot taken then (Art. 4). */
-export interface DockRecord {
-  id: string;
-  location: string;
-  dockedAt: string;
-  undockedAt: string | null;
-  batteryPercent: number | null;
-  deviceClock: string | null;
-  clockDriftMs: number | null;
-  storageTotalBytes: number | null;
-  storageFreeBytes: number | null;
-  verdict: 'ready' | 'not-ready' | null;
-  reasons: string[];
-  clockSyncedAt: string | null;
-  sessionStatus: string | null;
-  filesIngested: number;
-  filesFailed: number;
-  bytesIngested: number;
-}
+export type DockRecord = Omit<RegistryDockRecord, 'recorderSerial'>;
 
 export interface Device {
   serial: string;
@@ -47,57 +31,15 @@ interface RecorderRow {
   last_seen: string;
 }
 
-interface DockRow {
-  id: string;
-  location: string;
-  docked_at: string;
-  undocked_at: string | null;
-  battery_percent: number | null;
-  device_clock: string | null;
-  clock_drift_ms: number | null;
-  storage_total_bytes: number | null;
-  storage_free_bytes: number | null;
-  verdict: 'ready' | 'not-ready' | null;
-  reasons: string;
-  clock_synced_at: string | null;
-  session_status: string | null;
-  files_ingested: number;
-  files_failed: number;
-  bytes_ingested: number;
-}
 
 const RECORDER_COLUMNS = 'serial, model, officer, unit, status, status_changed_at, status_note, first_seen, last_seen';
-const DOCK_COLUMNS = `id, location, docked_at, undocked_at, battery_percent, device_clock, clock_drift_ms, storage_total_bytes,
+const DOCK_COLUMNS = `id, recorder_serial, location, docked_at, undocked_at, battery_percent, device_clock, clock_drift_ms, storage_total_bytes,
   storage_free_bytes, verdict, reasons, clock_synced_at, session_status, files_ingested, files_failed, bytes_ingested`;
 
-function reasons(text: string): string[] {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.map(String) : [];
-  } catch {
-    return [];
-  }
-}
-
+/** The registry's mapping, without the serial the API already puts around it. */
 function dock(r: DockRow): DockRecord {
-  return {
-    id: r.id,
-    location: r.location,
-    dockedAt: r.docked_at,
-    undockedAt: r.undocked_at,
-    batteryPercent: r.battery_percent,
-    deviceClock: r.device_clock,
-    clockDriftMs: r.clock_drift_ms,
-    storageTotalBytes: r.storage_total_bytes,
-    storageFreeBytes: r.storage_free_bytes,
-    verdict: r.verdict,
-    reasons: reasons(r.reasons),
-    clockSyncedAt: r.clock_synced_at,
-    sessionStatus: r.session_status,
-    filesIngested: r.files_ingested,
-    filesFailed: r.files_failed,
-    bytesIngested: r.bytes_ingested,
-  };
+  const { recorderSerial: _serial, ...rest } = dockFromRow(r);
+  return rest;
 }
 
 export interface DeviceFilter {
