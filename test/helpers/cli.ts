@@ -22,8 +22,7 @@ export function startCli(args: string[], env: Record<string, string> = {}): Chil
   return spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = startCli(args, env);
+function collect(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -32,6 +31,18 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Run the built CLI as a child process, with no CUSTODY_* variables but those given. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return collect(startCli(args, env));
+}
+
+/** The CLI's TypeScript source, run through tsx: for integration tests that need no build. */
+export const CLI_SOURCE = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export function runCliFromSource(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return collect(spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Poll a condition (no fixed sleeps): resolves when it holds, rejects after timeoutMs. */

@@ -1,32 +1,17 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCliFromSource, type CliResult } from '../helpers/cli.js';
 import { canonicalLine } from '../../src/vault/ledger.js';
 import { appendEntries, dropLedgerTriggers, ingest, testVault, type TestVault } from '../helpers/ledger-vault.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /** Run the CLI from source as a child process, with only this test's home. */
 function custody(v: TestVault, ...args: string[]): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CUSTODY_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--home', v.home, '--log-level', 'warn', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCliFromSource(['--home', v.home, '--log-level', 'warn', ...args]);
 }
 
 /** A home the CLI can open: catalog and default fs vault under it. The catalog is closed so the CLI is its only user. */
