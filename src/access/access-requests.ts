@@ -119,7 +119,7 @@ export class AccessRequests {
   }
 
   /** Ask to view items. Every item must exist and be in the requester's scope. */
-  create(p: Principal, input: { evidenceIds: string[]; reason: string }): AccessRequest {
+  create(p: Principal, input: { evidenceIds: string[]; reason: string; caseId?: string | undefined }): AccessRequest {
     if (!can(p, 'access.request')) throw new AccessDeniedError('FORBIDDEN', `role ${p.role} may not request access`);
     const ids = [...new Set(input.evidenceIds)];
     if (ids.length === 0 || ids.length > MAX_ITEMS_PER_REQUEST) {
@@ -140,7 +140,7 @@ export class AccessRequests {
         type: 'access.request.created',
         actor: actorOf(p),
         subject: id,
-        data: { requester: p.id, evidenceIds: [...ids].sort(), reason },
+        data: { requester: p.id, evidenceIds: [...ids].sort(), reason, ...(input.caseId !== undefined ? { caseId: input.caseId } : {}) },
       });
     });
     return this.load(id)!;

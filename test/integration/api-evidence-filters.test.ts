@@ -70,3 +70,42 @@ describe('evidence search by case and flag', () => {
     }
   });
 });
+
+describe('access requests by case (issue 5)', () => {
+  it('asks for every item of a case in the caller scope, ledgered with the case; refuses a hidden case and a mixed body', async () => {
+    rig = await apiRig();
+    const r = rig;
+    const opA = r.user('operator A', 'operator', 'U1');
+    const opB = r.user('operator B', 'operator', 'U2');
+    const a1 = await r.seed({ unit: 'U1' });
+    const a2 = await r.seed({ unit: 'U1' });
+    const b1 = await r.seed({ unit: 'U2', serial: 'ZFY002' });
+    const cases = new CasesService(r.catalog);
+    // A unit A case that also names an item of unit B (a joint operation).
+    const shared = cases.create({ number: 'A-2026-002', name: 'joint case', unit: 'U1' }, 'test');
+    cases.link(shared.id, [a1.id, a2.id, b1.id], 'test');
+    const unitB = cases.create({ number: 'B-2026-001', name: 'unit B only', unit: 'U2' }, 'test');
+    cases.link(unitB.id, [b1.id], 'test');
+
+    const res = await r.call(opA.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId: shared.id, reason: '复议审查 / review' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const created = body<{ id: string; items: Array<{ evidenceId: string }> | undefined; evidenceIds?: string[] }>(res);
+    const entry = [...r.catalog.ledger.entries()].find((e) => e.type === 'access.request.created' && e.subject === created.id)!;
+    expect(entry.data).toMatchObject({ caseId: shared.id, evidenceIds: [a1.id, a2.id].sort() });
+
+    const before = r.snapshot();
+    const hidden = await r.call(opA.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId: unitB.id, reason: 'x' } });
+    expect(hidden.statusCode).toBe(404);
+    const both = await r.call(opA.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId: shared.id, evidenceIds: [a1.id], reason: 'x' } });
+    expect(both.statusCode).toBe(400);
+    const neither = await r.call(opA.token, { method: 'POST', url: '/api/v1/access-requests', payload: { reason: 'x' } });
+    expect(neither.statusCode).toBe(400);
+    expect(r.snapshot().access_requests).toBe(before.access_requests);
+    // Unit B's operator cannot see unit A's case at all; its own case works.
+    expect((await r.call(opB.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId: shared.id, reason: 'y' } })).statusCode).toBe(404);
+    const forB = await r.call(opB.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId: unitB.id, reason: 'y' } });
+    expect(forB.statusCode).toBe(201);
+    const entryB = [...r.catalog.ledger.entries()].find((e) => e.type === 'access.request.created' && e.subject === body<{ id: string }>(forB).id)!;
+    expect(entryB.data).toMatchObject({ caseId: unitB.id, evidenceIds: [b1.id] });
+  });
+});

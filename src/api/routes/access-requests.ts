@@ -1,5 +1,7 @@
 import Type from 'typebox';
-import { type AccessRequest, MAX_ITEMS_PER_REQUEST } from '../../access/index.js';
+import { type AccessRequest, HiddenError, inScope, InvalidInputError, MAX_ITEMS_PER_REQUEST } from '../../access/index.js';
+import { NotFoundError } from '../../core/errors.js';
+import { CasesService } from '../../retention/index.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, IdParams, Nullable, Uuid } from '../schemas.js';
@@ -23,7 +25,8 @@ const AccessRequestSchema = Type.Object({
 
 const CreateBody = Type.Object(
   {
-    evidenceIds: Type.Array(Uuid, { minItems: 1, maxItems: MAX_ITEMS_PER_REQUEST }),
+    evidenceIds: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: MAX_ITEMS_PER_REQUEST })),
+    caseId: Type.Optional({ ...Uuid, description: "a case: every item of it in the caller's scope" }),
     reason: Type.String({ minLength: 1, maxLength: 2000 }),
   },
   { additionalProperties: false },
@@ -45,6 +48,7 @@ const ListQuery = Type.Object(
 const DECISION_ERRORS = { 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS } as const;
 
 export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
+  const cases = new CasesService(ctx.catalog);
   app.post(
     `${API_PREFIX}/access-requests`,
     {
@@ -52,13 +56,31 @@ export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
       schema: {
         tags: ['access'],
         summary: 'Ask to view footage (Art. 13)',
-        description: `Names 1 to ${MAX_ITEMS_PER_REQUEST} evidence items in the caller's scope and a reason. Requests by case arrive with cases.`,
+        description: `Names 1 to ${MAX_ITEMS_PER_REQUEST} evidence items in the caller's scope, or a case (its items in the caller's scope), and a reason.`,
         body: CreateBody,
         response: { 201: AccessRequestSchema, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, ...COMMON_ERRORS },
       },
     },
     async (req, reply) => {
-      const created = ctx.access.create(principalOf(req), { evidenceIds: req.body.evidenceIds, reason: req.body.reason });
+      const p = principalOf(req);
+      const { evidenceIds, caseId, reason } = req.body;
+      if ((evidenceIds === undefined) === (caseId === undefined)) throw new InvalidInputError('give either evidenceIds or caseId');
+      let ids: string[];
+      if (caseId !== undefined) {
+        // Another unit's case answers like a missing one; of a visible case, only the
+        // items in the caller's scope are asked for.
+        const c = cases.get(caseId);
+        if (!c) throw new NotFoundError('case', caseId);
+        if (!inScope(p, c.unit)) throw new HiddenError('case', caseId);
+        ids = cases.evidenceOf(caseId).filter((id) => {
+          const ev = ctx.evidence.get(id);
+          return ev !== null && inScope(p, ev.unit);
+        });
+        if (ids.length === 0) throw new InvalidInputError(`case ${c.number} has no evidence in your scope`);
+      } else {
+        ids = evidenceIds!;
+      }
+      const created = ctx.access.create(p, { evidenceIds: ids, reason, caseId });
       return reply.code(201).header('location', `${API_PREFIX}/access-requests/${created.id}`).send(created);
     },
   );
