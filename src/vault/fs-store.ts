@@ -96,7 +96,17 @@ export class FsObjectStore implements ObjectStore {
       const key = contentKey(sha256);
       const created = await this.publish(tmp, key, size);
       published = true;
-      if (created) await this.checkStored(key, sha256, size);
+      if (created) {
+        try {
+          await this.checkStored(key, sha256, size);
+        } catch (e) {
+          // What this put stored is not what it was given: take it down again, so a
+          // damaged copy never stands under the content's name (where every later put
+          // of the same content would take it as already there).
+          await rm(this.pathOf(key), { force: true });
+          throw e;
+        }
+      }
       return { key, sha256, size, created };
     } catch (e) {
       throw this.writeError(e, tmp);
