@@ -60,7 +60,10 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
 
   /** A checkpoint covering the ledger now: the daemon's service when there is one, else the station key. */
   const checkpointing = async (): Promise<{ checkpoint: () => Promise<SignedCheckpoint | null>; verifierKey: string | null }> => {
-    const signer = await loadStationSigner(ctx.config.home, ctx.config.checkpoints.origin).catch(() => null);
+    const signer = await loadStationSigner(ctx.config.home, ctx.config.checkpoints.origin).catch((err: unknown) => {
+      ctx.log.warn({ err }, 'station key not readable: this export carries no checkpoint or inclusion proofs');
+      return null;
+    });
     if (!signer) return { checkpoint: () => Promise.resolve(null), verifierKey: null };
     const svc = ctx.checkpoints;
     if (svc?.issueIfGrown) {
