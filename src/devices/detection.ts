@@ -1,9 +1,9 @@
-import { access, lstat, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, lstat, readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
-import { isMountPoint, mountAt, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
+import { isMountPoint, mountAt, parseMountInfo, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
 import { UsbWatcher, type UsbDeviceRef } from './usb-adapter.js';
 
@@ -18,7 +18,13 @@ export interface DockCandidate {
   usb: UsbDeviceInfo | null;
 }
 
-export type UndockReason = 'removed' | 'unmounted' | 'usb-detach';
+/**
+ * Why a dock ended: its folder went (`removed`), its mount went or was replaced by
+ * another mount (`unmounted`), its USB device went (`usb-detach`), the session found
+ * the recorder's file system gone before detection did (`recorder-gone`), or custody
+ * stopped while it was docked (`custody-stopped`; it is docked again at the next start).
+ */
+export type UndockReason = 'removed' | 'unmounted' | 'usb-detach' | 'recorder-gone' | 'custody-stopped';
 
 export interface DetectionOptions {
   mountRoots: readonly string[];
@@ -29,6 +35,13 @@ export interface DetectionOptions {
   mountWaitMs: number;
   /** Every so often everything is looked at again, in case an event was missed (0: never). */
   rescanMs: number;
+  /**
+   * How often the mount table is looked at for mounts that came, went or were replaced
+   * (default 1000; 0: only at rescans and folder events). Reading it is cheap, and it is
+   * the only thing that notices a recorder mounted on a folder that already existed, or
+   * a pulled recorder whose mount point stays behind (a lazy unmount).
+   */
+  mountPollMs?: number;
   /** Listen to USB attach/detach. */
   usb: boolean;
   /** Status-file names that make a plain folder a recorder (the simulated recorder's RECORDER.JSON). */
@@ -46,8 +59,15 @@ export interface DetectionOptions {
 interface Candidate {
   candidate: DockCandidate;
   via: 'mount' | 'status' | 'drop';
-  /** Its USB device went away: it is not docked again until the folder goes and comes back. */
+  /** Its USB device went away: it is not docked again until its mount goes or is replaced. */
   gone: boolean;
+  /**
+   * The mount this candidate is (mountinfo's mount id, new for every mount even of the
+   * same device at the same path), or null when it is not a mount. A dock is keyed to
+   * the mount as it is now: when the id at the path changes, the old dock ends and the
+   * new mount is a new dock.
+   */
+  mountId: number | null;
 }
 
 interface Pending {
@@ -158,6 +178,10 @@ export class DeviceDetection {
   private readonly missingLogged = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private rescanTimer: NodeJS.Timeout | undefined;
+  private mountTimer: NodeJS.Timeout | undefined;
+  /** The mount table's text when last looked at, so an unchanged table costs one read. */
+  private mountText: string | null = null;
+  private mountPolling = false;
   private usbWatcher: UsbWatcher | null = null;
   /** Classification runs one at a time, so events about one folder never race. */
   private queue: Promise<void> = Promise.resolve();
@@ -190,6 +214,11 @@ export class DeviceDetection {
     // A folder that appeared while the watches were being set up may have been missed:
     // look once at everything now that they are in place.
     await this.rescanNow();
+    const pollMs = this.opts.mountPollMs ?? 1000;
+    if (pollMs > 0) {
+      this.mountTimer = setInterval(() => void this.pollMounts(), pollMs);
+      this.mountTimer.unref();
+    }
     if (this.opts.rescanMs > 0) {
       this.rescanTimer = setInterval(() => this.enqueue(() => this.rescan()), this.opts.rescanMs);
       this.rescanTimer.unref();
@@ -201,6 +230,7 @@ export class DeviceDetection {
     if (!this.running) return;
     this.running = false;
     if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.mountTimer) clearInterval(this.mountTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
@@ -328,7 +358,7 @@ export class DeviceDetection {
       const mount = mounted && mounts ? mountAt(mounts, path) : null;
       const usb = mount ? await usbDeviceForBlock(mount.major, mount.minor, this.opts.sysRoot) : null;
       const candidate: DockCandidate = { location: path, source: 'mount', device: mount?.source ?? null, usb };
-      this.candidates.set(path, { candidate, via: mounted ? 'mount' : 'status', gone: false });
+      this.candidates.set(path, { candidate, via: mounted ? 'mount' : 'status', gone: false, mountId: mount?.mountId ?? null });
       this.log.debug({ location: path, device: candidate.device, usb }, 'dock candidate found');
       this.opts.onDock(candidate);
       return;
@@ -424,8 +454,9 @@ export class DeviceDetection {
     const table = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
     for (const [loc, c] of [...this.candidates]) {
       if (!(await isDir(loc))) this.undock(loc, 'removed');
-      else if (c.via === 'mount' && !(await isMountPoint(loc, table)) && !(await this.hasStatusFile(loc))) this.undock(loc, 'unmounted');
+      else if (c.via === 'mount' && table === null && !(await isMountPoint(loc, null))) this.undock(loc, 'unmounted');
     }
+    if (table) await this.reconcileMounts(table);
     for (const root of this.rootWatches.keys()) {
       for (const name of await readdir(root).catch(() => [] as string[])) {
         const p = join(root, name);
@@ -444,6 +475,65 @@ export class DeviceDetection {
         if (!this.candidates.has(p) && !this.dropEntries.has(p) && (await isDir(p))) this.trackDrop(p);
       }
     }
+  }
+
+  /** Read the mount table; when it changed, reconcile the docks with it. */
+  private async pollMounts(): Promise<void> {
+    if (!this.running || this.mountPolling) return;
+    this.mountPolling = true;
+    try {
+      let text: string;
+      try {
+        text = await readFile(this.opts.mountInfoFile ?? PROC_MOUNTINFO, 'utf8');
+      } catch {
+        return; // no mount table here (not Linux): folder events and rescans still work
+      }
+      if (text === this.mountText) return;
+      this.mountText = text;
+      await this.enqueue(() => this.reconcileMounts(parseMountInfo(text)));
+    } finally {
+      this.mountPolling = false;
+    }
+  }
+
+  /**
+   * Bring the docks in line with the mount table: a docked mount that is gone, or whose
+   * path now holds another mount (pulled and plugged back in), is undocked, and the new
+   * mount is classified as a new dock; a mount that appeared under a root (or a user
+   * folder of one) is classified at once, also on a folder that already existed.
+   */
+  private async reconcileMounts(table: MountEntry[]): Promise<void> {
+    for (const [loc, c] of [...this.candidates]) {
+      if (c.via !== 'mount') continue;
+      const now = mountAt(table, loc);
+      if (now && (c.mountId === null || now.mountId === c.mountId)) continue;
+      if (c.gone) this.candidates.delete(loc); // its USB device already went: reported then
+      else this.undock(loc, 'unmounted');
+      if (now) await this.classify(loc, this.parentFolderOf(loc), table);
+    }
+    for (const m of table) {
+      if (this.candidates.has(m.mountPoint)) continue;
+      const parent = this.levelOf(m.mountPoint);
+      if (parent === undefined) continue;
+      await this.classify(m.mountPoint, parent, table);
+    }
+  }
+
+  /** The user folder a location is in (level 1), or null when it is directly under a root. */
+  private parentFolderOf(path: string): string | null {
+    return this.roots.includes(dirname(path)) ? null : dirname(path);
+  }
+
+  /**
+   * Where a mount point sits among the watched folders: null when it is directly under a
+   * root, its user folder when it is one level below a root, undefined when it is not
+   * under a root at all (nothing deeper is ever a dock).
+   */
+  private levelOf(mountPoint: string): string | null | undefined {
+    const parent = dirname(mountPoint);
+    if (this.roots.includes(parent)) return null;
+    if (this.roots.includes(dirname(parent))) return parent;
+    return undefined;
   }
 
   /** A burst of rescans after a known recorder attaches: its mount shows up within seconds. */
@@ -479,7 +569,7 @@ export class DeviceDetection {
       if (now - entry.stableSince >= settle) {
         this.dropEntries.delete(path);
         const candidate: DockCandidate = { location: path, source: 'drop', device: null, usb: null };
-        this.candidates.set(path, { candidate, via: 'drop', gone: false });
+        this.candidates.set(path, { candidate, via: 'drop', gone: false, mountId: null });
         this.log.info({ location: path }, 'drop-folder entry at rest: docking it');
         this.opts.onDock(candidate);
         return;

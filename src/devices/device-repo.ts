@@ -29,6 +29,10 @@ export interface DockRecord {
   filesIngested: number;
   filesFailed: number;
   bytesIngested: number;
+  /** Why the dock ended (removed, unmounted, usb-detach, recorder-gone, custody-stopped); null while docked or before migration 009. */
+  undockReason: string | null;
+  /** The recorder went while its check or session was still running. */
+  pulled: boolean;
 }
 
 export interface DeviceRecord {
@@ -62,6 +66,8 @@ export interface DockRow {
   files_ingested: number;
   files_failed: number;
   bytes_ingested: number;
+  undock_reason: string | null;
+  pulled: number;
 }
 
 interface RecorderRow {
@@ -105,6 +111,8 @@ export function dockFromRow(r: DockRow): DockRecord {
     filesIngested: r.files_ingested,
     filesFailed: r.files_failed,
     bytesIngested: r.bytes_ingested,
+    undockReason: r.undock_reason,
+    pulled: r.pulled === 1,
   };
 }
 
@@ -122,7 +130,7 @@ function deviceFromRow(r: RecorderRow): DeviceRecord {
   };
 }
 
-export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested'>;
+export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested' | 'undockReason' | 'pulled'>;
 
 /**
  * The device registry and dock history in the catalog (tables `recorders` and
@@ -141,7 +149,8 @@ export class DeviceRepo {
       endSession: db.prepare(`UPDATE docks SET session_status = @status, files_ingested = @ingested, files_failed = @failed,
         bytes_ingested = @bytes WHERE id = @id`),
       clockSynced: db.prepare('UPDATE docks SET clock_synced_at = ? WHERE id = ?'),
-      undocked: db.prepare('UPDATE docks SET undocked_at = ? WHERE id = ? AND undocked_at IS NULL'),
+      undocked: db.prepare('UPDATE docks SET undocked_at = @at, undock_reason = @reason, pulled = @pulled WHERE id = @id AND undocked_at IS NULL'),
+      openDocks: db.prepare<[], DockRow>('SELECT * FROM docks WHERE undocked_at IS NULL ORDER BY docked_at, rowid'),
       interrupted: db.prepare("UPDATE docks SET session_status = 'interrupted' WHERE session_status IS NULL"),
       dock: db.prepare<[string], DockRow>('SELECT * FROM docks WHERE id = ?'),
       docksOf: db.prepare<[string, number], DockRow>('SELECT * FROM docks WHERE recorder_serial = ? ORDER BY docked_at DESC, rowid DESC LIMIT ?'),
@@ -169,8 +178,14 @@ export class DeviceRepo {
     this.q.clockSynced.run(at, id);
   }
 
-  setUndocked(id: string, at: string): void {
-    this.q.undocked.run(at, id);
+  /** Close a dock row; false when it was closed already. */
+  setUndocked(id: string, at: string, reason: string, pulled: boolean): boolean {
+    return this.q.undocked.run({ id, at, reason, pulled: pulled ? 1 : 0 }).changes > 0;
+  }
+
+  /** Docks with no undock time: at start-up, those a stopped process left open. */
+  openDocks(): DockRecord[] {
+    return this.q.openDocks.all().map(dockFromRow);
   }
 
   /** Sessions left running by a process that stopped: mark them interrupted; returns how many. */

@@ -56,7 +56,12 @@ interface Dock {
   /** Set while the dock's check or session runs. */
   flow: Promise<void>;
   ended: boolean;
+  /** The recorder went while its session was running. */
   midSession: boolean;
+  /** The recorder went before its check and session were over (the board says "pulled"). */
+  pulled: boolean;
+  /** Its row has its undock time and its `device.undocked` entry. */
+  closed: boolean;
 }
 
 /**
@@ -71,7 +76,13 @@ interface Dock {
  * 'ended' (DockOutcome), 'ignored' ({ location, reason }).
  */
 export class DockManager extends EventEmitter {
+  /**
+   * The dock at each location now. A dock leaves this map the moment its recorder goes,
+   * so the same location can be docked again at once (a recorder plugged back in) while
+   * the old dock still winds down in `leaving`.
+   */
   private readonly docks = new Map<string, Dock>();
+  private readonly leaving = new Set<Dock>();
   private readonly ignored = new Set<string>();
   /** Locations whose profile is being looked up (a status file read), so a repeated event does not dock twice. */
   private readonly resolving = new Set<string>();
@@ -96,9 +107,17 @@ export class DockManager extends EventEmitter {
 
   start(): void {
     // Sessions a previous process left running ended with it; their files are redone
-    // (ingest skips what was committed) when the recorder is docked again.
-    const n = this.deps.catalog.tx(() => this.repo.markInterrupted());
-    if (n > 0) this.log.warn({ docks: n }, 'dock sessions interrupted by the last stop; recorders still docked are docked again');
+    // (ingest skips what was committed) when the recorder is docked again, as a new dock.
+    const { catalog } = this.deps;
+    const { interrupted, closed } = catalog.tx(() => {
+      const interrupted = this.repo.markInterrupted();
+      const open = this.repo.openDocks();
+      const at = rfc3339(catalog.clock.now());
+      for (const d of open) this.recordUndock(d.id, d.recorderSerial, d.location, 'custody-stopped', { midSession: d.sessionStatus === 'interrupted', pulled: false, sessionId: null }, at);
+      return { interrupted, closed: open.length };
+    });
+    if (interrupted > 0) this.log.warn({ docks: interrupted }, 'dock sessions interrupted by the last stop; recorders still docked are docked again');
+    if (closed > 0) this.log.info({ docks: closed }, 'docks left open by the last stop closed; recorders still docked are docked again');
     this.accepting = true;
   }
 
@@ -125,6 +144,9 @@ export class DockManager extends EventEmitter {
           return;
         }
         const id = uuidv7();
+        // The recorder that was at this location may still be winding down (a copy rolled
+        // back, its row written): the new dock starts after it.
+        const before = [...this.leaving].filter((d) => d.candidate.location === location).map((d) => d.flow);
         const dock: Dock = {
           id,
           candidate,
@@ -136,11 +158,15 @@ export class DockManager extends EventEmitter {
           flow: Promise.resolve(),
           ended: false,
           midSession: false,
+          pulled: false,
+          closed: false,
         };
         this.docks.set(location, dock);
-        dock.flow = this.run(dock).catch((e: unknown) => {
-          dock.log.error({ err: e }, 'dock failed');
-        });
+        dock.flow = Promise.all(before)
+          .then(() => this.run(dock))
+          .catch((e: unknown) => {
+            dock.log.error({ err: e }, 'dock failed');
+          });
       },
       (e: unknown) => {
         this.resolving.delete(location);
@@ -154,16 +180,21 @@ export class DockManager extends EventEmitter {
     this.ignored.delete(location);
     this.resolving.delete(location);
     const dock = this.docks.get(location);
-    if (!dock) return;
-    if (dock.gone) return;
+    if (!dock || dock.gone) return;
+    this.docks.delete(location);
+    this.leaving.add(dock);
     dock.gone = reason;
+    if (!dock.ended) dock.pulled = true;
     if (dock.session && !dock.ended) {
       dock.midSession = true;
       dock.log.warn({ serial: dock.serial, reason }, 'recorder pulled mid-session: ending its session; copies in flight are rolled back');
       dock.session.stop({ path: '', code: 'RECORDER_GONE', message: `recorder ${location} was removed` }, 'abort', 'recorder-gone');
     }
     // The dock row is closed when its flow ends (at once when nothing is running).
-    void dock.flow.then(() => this.closeDock(dock));
+    void dock.flow.then(() => {
+      this.leaving.delete(dock);
+      this.closeDock(dock);
+    });
   }
 
   /**
@@ -173,7 +204,13 @@ export class DockManager extends EventEmitter {
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
     await this.deps.ingest.stop(graceMs);
-    await Promise.all([...this.docks.values()].map((d) => d.flow));
+    await Promise.all([...this.docks.values(), ...this.leaving].map((d) => d.flow));
+    // Recorders still docked are docked again, as new docks, when custody starts.
+    for (const d of [...this.docks.values()]) {
+      this.docks.delete(d.candidate.location);
+      d.gone = 'custody-stopped';
+      this.closeDock(d);
+    }
   }
 
   private async resolveProfile(c: DockCandidate): Promise<RecorderProfile | null> {
@@ -217,6 +254,10 @@ export class DockManager extends EventEmitter {
       dock.log.warn({ err: e }, 'recorder health could not be read');
     }
     dock.serial = identity?.serial ?? null;
+    // The same recorder may still be winding down at another location (pulled and put
+    // into another slot before its old session ended): its session finishes first, so
+    // two sessions never copy one recorder's files at once.
+    const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
     const registered = identity ? this.repo.recorder(identity.serial) : null;
     const assessment = assessHealth(health, this.deps.thresholds, {
       identified: identity !== null,
@@ -319,6 +360,10 @@ export class DockManager extends EventEmitter {
     // 3. Ingest. Footage is collected whatever the verdict: a recorder that is not
     // ready for duty still holds evidence.
     let report: SessionReport | null = null;
+    if (sameRecorder.length > 0) {
+      dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
+      await Promise.all(sameRecorder);
+    }
     if (!identity) outcome.skipped = `unidentified: ${identifyError ?? 'unknown'}`;
     else if (dock.gone) outcome.skipped = 'removed during the health check';
     else if (!this.accepting) outcome.skipped = 'custody is stopping';
@@ -412,42 +457,69 @@ export class DockManager extends EventEmitter {
       failed: report?.failed ?? 0,
       bytes: report?.bytes ?? 0,
     });
-    if (report?.status === 'recorder-gone') dock.log.warn({ serial: dock.serial, ingested: report.ingested }, 'session ended: the recorder was pulled; the rest is ingested at its next dock');
+    if (report?.status === 'recorder-gone') {
+      dock.log.warn({ serial: dock.serial, ingested: report.ingested }, 'session ended: the recorder was pulled; the rest is ingested at its next dock');
+      // The session saw the recorder go before detection did: it is undocked now, so
+      // the recorder is docked afresh when it comes back, wherever that is.
+      if (!dock.gone) {
+        dock.midSession = true;
+        dock.pulled = true;
+        this.undock(dock.candidate.location, 'recorder-gone');
+      }
+    }
     this.emit('ended', outcome);
   }
 
-  /** The recorder is physically gone: close its dock row and say so in the ledger. */
+  /** The recorder is gone (or custody stops): close its dock row and say so in the ledger. */
   private closeDock(dock: Dock): void {
-    if (this.docks.get(dock.candidate.location) !== dock) return;
-    this.docks.delete(dock.candidate.location);
+    if (dock.closed) return;
+    dock.closed = true;
     const { catalog } = this.deps;
     const row = this.repo.dock(dock.id);
     if (!row) return; // never recorded (no driver)
     // The session may have noticed the recorder was gone before detection did.
-    if (row.sessionStatus === 'recorder-gone') dock.midSession = true;
+    if (row.sessionStatus === 'recorder-gone') {
+      dock.midSession = true;
+      dock.pulled = true;
+    }
+    const reason = dock.gone ?? 'removed';
     try {
-      catalog.tx(() => {
-        this.repo.setUndocked(dock.id, rfc3339(catalog.clock.now()));
-        catalog.ledger.append({
-          type: 'device.undocked',
-          actor: this.actor,
-          subject: dock.serial,
-          data: {
-            dockId: dock.id,
-            location: dock.candidate.location,
-            reason: dock.gone,
-            midSession: dock.midSession,
-            sessionId: dock.session?.id ?? null,
-            sessionStatus: row.sessionStatus,
-            ingested: row.filesIngested,
-            failed: row.filesFailed,
-            bytes: row.bytesIngested,
-          },
-        });
-      });
+      catalog.tx(() =>
+        this.recordUndock(dock.id, dock.serial, dock.candidate.location, reason, { midSession: dock.midSession, pulled: dock.pulled, sessionId: dock.session?.id ?? null }, rfc3339(catalog.clock.now())),
+      );
     } catch (e) {
       dock.log.error({ err: e }, 'could not record the undock');
     }
-    this.emit('undocked', { dockId: dock.id, location: dock.candidate.location, serial: dock.serial, reason: dock.gone, midSession: dock.midSession });
+    this.emit('undocked', { dockId: dock.id, location: dock.candidate.location, serial: dock.serial, reason, midSession: dock.midSession, pulled: dock.pulled });
+  }
+
+  /** The undock time and reason on the row, and `device.undocked`; inside a transaction. */
+  private recordUndock(
+    dockId: string,
+    serial: string | null,
+    location: string,
+    reason: UndockReason,
+    how: { midSession: boolean; pulled: boolean; sessionId: string | null },
+    at: string,
+  ): void {
+    if (!this.repo.setUndocked(dockId, at, reason, how.pulled)) return;
+    const row = this.repo.dock(dockId)!;
+    this.deps.catalog.ledger.append({
+      type: 'device.undocked',
+      actor: this.actor,
+      subject: serial,
+      data: {
+        dockId,
+        location,
+        reason,
+        midSession: how.midSession,
+        pulled: how.pulled,
+        sessionId: how.sessionId,
+        sessionStatus: row.sessionStatus,
+        ingested: row.filesIngested,
+        failed: row.filesFailed,
+        bytes: row.bytesIngested,
+      },
+    });
   }
 }

@@ -47,6 +47,12 @@ export class FolderDriver implements RecorderDriver {
   private readonly now: () => Date;
   private readonly mediaDirs: Set<string> | null;
   private status: RecorderStatus | null | undefined;
+  /**
+   * The root's device and inode when the driver first reached it. A recorder pulled
+   * with a lazy unmount leaves its mount point behind as an empty folder of another
+   * file system; only this tells the two apart.
+   */
+  private pinned: { dev: number; ino: number } | null = null;
 
   constructor(private readonly opts: FolderDriverOptions) {
     this.root = resolve(opts.root);
@@ -57,7 +63,15 @@ export class FolderDriver implements RecorderDriver {
     this.syncClock = opts.clockSync && this.statusFile !== null ? () => this.setClockInStatusFile() : undefined;
   }
 
+  /** Remember which file system the root is, the first time it is reached. */
+  private async pin(): Promise<void> {
+    if (this.pinned) return;
+    const st = await stat(this.root).catch(() => null);
+    if (st?.isDirectory()) this.pinned = { dev: st.dev, ino: st.ino };
+  }
+
   private async readStatus(): Promise<RecorderStatus | null> {
+    await this.pin();
     if (this.status !== undefined) return this.status;
     if (this.statusFile === null) return (this.status = null);
     let text: string;
@@ -167,6 +181,7 @@ export class FolderDriver implements RecorderDriver {
   }
 
   async *listFiles(): AsyncIterable<RecorderFile> {
+    await this.pin();
     if (!this.mediaDirs) {
       yield* this.walk('');
       return;
@@ -242,9 +257,15 @@ export class FolderDriver implements RecorderDriver {
     }
   }
 
+  /**
+   * The root is still the folder (the same file system) it was when first reached: a
+   * pulled recorder's mount point may linger as an empty folder of the parent's.
+   */
   async present(): Promise<boolean> {
     try {
-      return (await stat(this.root)).isDirectory();
+      const st = await stat(this.root);
+      if (!st.isDirectory()) return false;
+      return this.pinned === null || (st.dev === this.pinned.dev && st.ino === this.pinned.ino);
     } catch {
       return false;
     }

@@ -173,10 +173,17 @@ export class IngestSession extends EventEmitter {
       await this.copyAll(plan);
     } catch (e) {
       if (!this.stopReason) {
-        this.stopReason = { path: '', code: isCustodyError(e) ? e.code : 'SESSION_FAILED', message: errorMessage(e) };
-        this.status = 'failed';
+        if (e instanceof SourceFileError && !(await this.driver.present())) {
+          // The listing (or the identity) failed because the recorder was pulled.
+          this.stopReason = { path: '', code: 'RECORDER_GONE', message: `recorder ${this.driver.location} disappeared` };
+          this.status = 'recorder-gone';
+        } else {
+          this.stopReason = { path: '', code: isCustodyError(e) ? e.code : 'SESSION_FAILED', message: errorMessage(e) };
+          this.status = 'failed';
+        }
       }
-      this.log.error({ err: e }, 'dock session failed');
+      if (this.status === 'recorder-gone') this.log.warn({ err: e }, 'recorder pulled mid-session');
+      else this.log.error({ err: e }, 'dock session failed');
     }
     this.emitProgress(true);
     const report: SessionReport = {

@@ -26,6 +26,10 @@ const Dock = Type.Object({
   filesIngested: Type.Integer(),
   filesFailed: Type.Integer(),
   bytesIngested: Type.Integer(),
+  undockReason: Nullable(
+    Type.String({ description: 'why the dock ended: removed, unmounted, usb-detach, recorder-gone, custody-stopped (null while docked)' }),
+  ),
+  pulled: Type.Boolean({ description: 'the recorder was taken away while its check or session was still running' }),
 });
 
 const Device = Type.Object({
