@@ -87,7 +87,8 @@ function buildFastify(deps: ApiServerDeps) {
     // Requests are logged once each by the onResponse hook, without headers.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: deps.config.api.trustProxy,
+    // X-Forwarded-For only from the configured proxies (issue 14); from anyone else the peer counts.
+    trustProxy: deps.config.api.trustedProxies.length > 0 ? [...deps.config.api.trustedProxies] : false,
     // Request ids are ours, never taken from the client.
     requestIdHeader: false,
     genReqId: () => randomUUID(),

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -195,8 +196,19 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8470),
-        /** Take the client address from X-Forwarded-For (only behind a reverse proxy you run). */
-        trustProxy: z.boolean().default(false),
+        /**
+         * Reverse proxies (addresses or CIDRs, e.g. 127.0.0.1, 10.0.0.0/8) whose
+         * X-Forwarded-For is believed; from any other peer it is ignored. Empty: none.
+         */
+        trustedProxies: z
+          .array(z.string().refine((v) => isIP(v.split('/')[0]!) !== 0 && /^[^/]+(\/\d{1,3})?$/.test(v), 'must be an IP address or CIDR'))
+          .default([]),
+        /**
+         * Thumbnails without an access grant: 'none' (default: a thumbnail is content,
+         * it needs the same grant as the footage) or 'video-frames' (a video's small
+         * frame is served without a grant, and still registered). Photos always need one.
+         */
+        previews: z.enum(['none', 'video-frames']).default('none'),
         /** Lifetime of a token issued by `custody users add`, in days; 0 = never expires. */
         tokenTtlDays: z.number().int().min(0).max(3650).default(365),
         /** Length of an access grant when the approver gives no expiresAt. */
