@@ -82,7 +82,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const catalog = Catalog.open(file);
   let store: ObjectStore;
   try {
-    store = await openObjectStore(config);
+    store = await openObjectStore(config, log);
   } catch (e) {
     catalog.close();
     throw e;

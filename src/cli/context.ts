@@ -52,7 +52,7 @@ export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: bo
     throw new ConfigError(`no custody home at ${config.home} (run: custody init --home ${config.home})`);
   }
   const catalog = Catalog.open(file, { readonly: opts.readonlyCatalog ?? false });
-  const store = await openObjectStore(config);
+  const store = await openObjectStore(config, log);
   try {
     await store.init();
   } catch (e) {
@@ -86,6 +86,5 @@ export function output(g: GlobalOptions, json: unknown, human: string): void {
   else if (human) process.stdout.write(human.endsWith('\n') ? human : human + '\n');
 }
 
-/** Exit code for "the operation ran and found a problem". */
-export const EXIT_PROBLEM = 1;
-export const EXIT_USAGE = 2;
+// In their own light module, so the program can name them without loading the runtime.
+export { EXIT_PROBLEM, EXIT_USAGE } from './exit-codes.js';

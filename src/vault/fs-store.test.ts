@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -39,5 +40,70 @@ describe('FsObjectStore full read-back', () => {
     // An honest disk then stores it normally.
     const honest = new FsObjectStore({ root, fsync: false, readBack: 'full' });
     expect(await honest.putContent(Readable.from([data]))).toMatchObject({ created: true, sha256: sha256Hex(data) });
+  });
+});
+
+describe('FsObjectStore temp sweep (issue 21)', () => {
+  /** `<pid>-<start>` of a process, as the store names its temp files. */
+  async function ownerOf(pid: number): Promise<string> {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return `${pid}-${text.slice(text.lastIndexOf(')') + 2).split(' ')[19]}`;
+  }
+
+  it('removes the copies of processes that are gone (also a reused pid) and keeps live writers\' and its own', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: false });
+    await store.init();
+    const tmp = join(root, '.tmp');
+    // A writer that has exited: its pid is free (or someone else's now).
+    const dead = spawn(process.execPath, ['-e', '0']);
+    const deadTag = await ownerOf(dead.pid!);
+    await new Promise((r) => dead.once('exit', r));
+    // A writer that still runs (the daemon while `custody ingest` starts, say).
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      const liveTag = await ownerOf(live.pid!);
+      const [livePid, liveStart] = liveTag.split('-') as [string, string];
+      const files: Record<string, number> = {
+        [`${deadTag}.0b6d2c1e-1111-4a4a-8888-000000000001.part`]: 400_000,
+        // The live process's pid with another start time: an earlier process that had the pid.
+        [`${livePid}-${Number(liveStart) - 1}.0b6d2c1e-1111-4a4a-8888-000000000002.part`]: 300_000,
+        [`${liveTag}.0b6d2c1e-1111-4a4a-8888-000000000003.part`]: 10,
+        [`${await ownerOf(process.pid)}.0b6d2c1e-1111-4a4a-8888-000000000004.part`]: 10,
+        // The naming of before: kept while young (its writer may still run), removed when old.
+        ['0b6d2c1e-1111-4a4a-8888-000000000005.part']: 10,
+        ['0b6d2c1e-1111-4a4a-8888-000000000006.part']: 20,
+      };
+      for (const [name, size] of Object.entries(files)) await writeFile(join(tmp, name), Buffer.alloc(size));
+      const old = new Date(Date.now() - 7 * 3600_000);
+      await utimes(join(tmp, '0b6d2c1e-1111-4a4a-8888-000000000006.part'), old, old);
+
+      expect(await store.sweepTemps()).toEqual({ files: 3, bytes: 700_020 });
+      expect((await readdir(tmp)).sort()).toEqual(
+        [`${liveTag}.0b6d2c1e-1111-4a4a-8888-000000000003.part`, `${await ownerOf(process.pid)}.0b6d2c1e-1111-4a4a-8888-000000000004.part`, '0b6d2c1e-1111-4a4a-8888-000000000005.part'].sort(),
+      );
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
+
+  it('names its own temp files by this process, so a later start knows whose they are', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: false });
+    await store.init();
+    // A put whose source fails midway leaves nothing; catch the temp name while it is written.
+    const source = new PassThrough();
+    const put = store.putContent(source);
+    source.write(Buffer.alloc(64 * 1024, 7));
+    let names: string[] = [];
+    for (let i = 0; i < 200 && names.length === 0; i++) {
+      names = await readdir(join(root, '.tmp'));
+      if (names.length === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(names).toHaveLength(1);
+    expect(names[0]!.startsWith(`${await ownerOf(process.pid)}.`)).toBe(true);
+    source.end();
+    await put;
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, link, rm, readFile } from 'node:fs/promises';
+import type { Logger } from '../core/logger.js';
 import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -26,11 +27,61 @@ export interface FsStoreOptions {
   readBack?: 'size' | 'full';
   /** Write buffer size in bytes. */
   highWaterMark?: number;
+  /** Where init() says what it freed. */
+  log?: Logger;
 }
 
 const TMP_DIR = '.tmp';
-/** A temp file untouched this long belongs to a writer that died. */
+/** A temp file of the old, ownerless naming untouched this long belongs to a writer that died. */
 const STALE_TMP_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * This process as an owner of temp files: its pid and its start time in clock ticks
+ * since boot (field 22 of /proc/<pid>/stat), so a pid reused by another process after
+ * a crash is not taken for the writer. Where there is no /proc, the start time is 0 and
+ * only the pid is compared.
+ */
+async function processStart(pid: number): Promise<string | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let selfOwner: Promise<string> | null = null;
+/** `<pid>-<start>`: the prefix of every temp file this process writes. */
+function ownerTag(): Promise<string> {
+  selfOwner ??= processStart(process.pid).then((start) => `${process.pid}-${start ?? '0'}`);
+  return selfOwner;
+}
+
+/** Temp names: `<pid>-<start>.<uuid>.part`. */
+const OWNED_TMP = /^(\d+)-(\d+)\.[0-9a-f-]+\.part$/;
+
+/** Does a live process own this temp file? Unknown naming: decided by its age. */
+async function tempOwnerAlive(name: string, mtimeMs: number, now: number): Promise<boolean> {
+  const m = OWNED_TMP.exec(name);
+  if (!m) return now - mtimeMs <= STALE_TMP_MS;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return `${pid}-${m[2]}` === (await ownerTag());
+  if (!pidAlive(pid)) return false;
+  const start = await processStart(pid);
+  // No /proc: a live pid is taken as the owner (a reused pid keeps a file until it exits).
+  return start === null || m[2] === '0' || start === m[2];
+}
 
 /**
  * The local-disk object store. A put writes a temp file in the same filesystem,
@@ -45,6 +96,7 @@ export class FsObjectStore implements ObjectStore {
   private readonly fsync: boolean;
   private readonly readBack: 'size' | 'full';
   private readonly hwm: number;
+  private readonly log: Logger | undefined;
 
   constructor(opts: FsStoreOptions) {
     this.root = opts.root;
@@ -52,6 +104,7 @@ export class FsObjectStore implements ObjectStore {
     this.fsync = opts.fsync ?? true;
     this.readBack = opts.readBack ?? 'size';
     this.hwm = opts.highWaterMark ?? 1024 * 1024;
+    this.log = opts.log?.child({ module: 'vault' });
   }
 
   private pathOf(key: string): string {
@@ -66,17 +119,43 @@ export class FsObjectStore implements ObjectStore {
     } catch (e) {
       throw new VaultError('VAULT_UNAVAILABLE', `cannot create vault folder ${this.root}: ${errorMessage(e)}`, { cause: e });
     }
-    // Temp files of writers that crashed are never visible as objects; tidy old ones.
+    await this.sweepTemps();
+  }
+
+  /**
+   * Remove the temp files no running process owns: copies a crash (power loss, SIGKILL)
+   * interrupted. They are never objects (an object is published by a link from a whole,
+   * synced temp file), so removing them loses nothing; a live writer's files (the daemon
+   * while `custody ingest` starts, say) are left alone. Returns what was freed.
+   */
+  async sweepTemps(): Promise<{ files: number; bytes: number }> {
+    const dir = join(this.root, TMP_DIR);
     const now = Date.now();
-    for (const name of await readdir(join(this.root, TMP_DIR))) {
-      const p = join(this.root, TMP_DIR, name);
+    let files = 0;
+    let bytes = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const p = join(dir, name);
       const st = await stat(p).catch(() => null);
-      if (st && now - st.mtimeMs > STALE_TMP_MS) await rm(p, { force: true });
+      if (!st?.isFile()) continue;
+      if (await tempOwnerAlive(name, st.mtimeMs, now)) continue;
+      try {
+        await rm(p, { force: true });
+        files++;
+        bytes += st.size;
+      } catch (e) {
+        this.log?.warn({ err: e, file: p }, 'could not remove an interrupted copy from the vault temp folder');
+      }
     }
+    if (files > 0) this.log?.info({ files, bytes, dir }, 'removed interrupted copies left in the vault temp folder by a process that stopped');
+    return { files, bytes };
+  }
+
+  private async tempPath(): Promise<string> {
+    return join(this.root, TMP_DIR, `${await ownerTag()}.${randomUUID()}.part`);
   }
 
   async putContent(body: Readable, opts: PutOptions = {}): Promise<PutResult> {
-    const tmp = join(this.root, TMP_DIR, `${randomUUID()}.part`);
+    const tmp = await this.tempPath();
     const hasher = new HashingPassThrough({ highWaterMark: this.hwm, onProgress: opts.onProgress });
     let published = false;
     try {
@@ -188,7 +267,7 @@ export class FsObjectStore implements ObjectStore {
       if (sha256Hex(existing) === sha256) return { key, sha256, size: data.length, created: false };
       throw new VaultError('VAULT_OBJECT_EXISTS', `object ${key} already exists with other content`, { details: { key } });
     }
-    const tmp = join(this.root, TMP_DIR, `${randomUUID()}.part`);
+    const tmp = await this.tempPath();
     let created = false;
     try {
       const fh = await open(tmp, 'wx');

@@ -11,6 +11,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectLegalHoldCommand,
@@ -352,6 +353,38 @@ export class S3ObjectStore implements ObjectStore {
       throw this.mapError(e, 'write', 'removing stale temp objects');
     }
     if (removed > 0) this.log.info({ removed }, 'removed temp objects left by interrupted uploads');
+    await this.abortStaleUploads(cutoff);
+  }
+
+  /**
+   * Abort the multipart uploads to temp keys that a crashed writer left incomplete:
+   * their parts are stored (and billed) but never become an object. Only uploads
+   * started before the cutoff: a live writer's upload is younger. Where the store cannot
+   * abort (s3rver), the bucket's lifecycle rule is the only remedy (docs/object-stores.md).
+   */
+  private async abortStaleUploads(cutoff: number): Promise<void> {
+    if (!this.profile.abortMultipartUpload) return;
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix + TMP_DIR, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || u.Initiated === undefined || u.Initiated.getTime() > cutoff) continue;
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
+          aborted++;
+        }
+        if (!page.IsTruncated) break;
+        keyMarker = page.NextKeyMarker;
+        uploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (e) {
+      throw this.mapError(e, 'write', 'aborting interrupted multipart uploads');
+    }
+    if (aborted > 0) this.log.info({ aborted }, 'aborted multipart uploads left incomplete by interrupted uploads');
   }
 
   async close(): Promise<void> {
