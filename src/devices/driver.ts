@@ -7,6 +7,39 @@ export interface RecorderIdentity {
   /** Officer number (警号) the recorder reports or was given. */
   officer: string | null;
   unit: string | null;
+  /** Names the recorder itself reports (GA/T 947.4 ZFY_INFO), when it does. */
+  officerName?: string | null;
+  unitName?: string | null;
+  /** The maker and model code the recorder reports (GA/T 947.4 GetIDCode). */
+  idCode?: string | null;
+  /**
+   * Where another source names the recorder differently (its files, its USB serial):
+   * the driver believes the device and keeps the disagreement here.
+   */
+  conflicts?: IdentityConflict[];
+}
+
+export interface IdentityConflict {
+  field: 'serial';
+  source: 'usb-serial' | 'file-name' | 'status-file';
+  value: string;
+  deviceValue: string;
+}
+
+/**
+ * The drift estimated from the newest file when the device clock cannot be read
+ * (see Gat947Driver.estimateDrift): how, from what, and the result when there is one.
+ */
+export interface ClockEstimate {
+  method: 'newest-file';
+  /** The estimate is a lower bound on how far the clock is ahead. */
+  bound: 'at-least';
+  driftMs: number | null;
+  file: string;
+  fileTime: string;
+  embeddedCreation: string | null;
+  dockTime: string;
+  note: string;
 }
 
 /** The pre-duty health snapshot (the rules' Art. 4). Unknown fields are null. */
@@ -17,6 +50,10 @@ export interface RecorderHealth {
   clockDriftMs: number | null;
   storageTotalBytes: number | null;
   storageFreeBytes: number | null;
+  /** How the drift was found; absent or null with a drift: read from the recorder. */
+  clockDriftMethod?: 'device-clock' | 'status-file' | 'newest-file-estimate' | null;
+  /** The estimate's workings, when the clock could not be read. */
+  clockEstimate?: ClockEstimate | null;
 }
 
 export interface RecorderFile {
