@@ -29,6 +29,14 @@ export interface Grant {
   expiresAt: string;
 }
 
+/** An approved, unexpired request for a whole case (`POST /access-requests {caseId}`). */
+export interface CaseGrant {
+  requestId: string;
+  expiresAt: string;
+  approvedBy: string | null;
+  evidenceIds: string[];
+}
+
 /** A position in a list ordered newest first. */
 export interface ListPosition {
   createdAt: string;
@@ -113,6 +121,16 @@ export class AccessRequests {
          WHERE i.evidence_id = ? AND r.requester_id = ? AND r.status = 'approved' AND r.expires_at > ?
          ORDER BY r.expires_at DESC LIMIT 1`,
       ),
+      // The case a request was made for is in its access.request.created entry.
+      caseGrants: db.prepare<[string, string, string], { id: string; expires_at: string; decided_by: string | null }>(
+        `SELECT r.id, r.expires_at, r.decided_by FROM access_requests r
+           JOIN ledger l ON l.subject = r.id AND l.type = 'access.request.created'
+          WHERE r.requester_id = ? AND r.status = 'approved' AND r.expires_at > ? AND json_extract(l.data, '$.caseId') = ?
+          ORDER BY r.expires_at DESC`,
+      ),
+      revoke: db.prepare<[string, string, string]>(
+        "UPDATE access_requests SET status = 'expired', expired_at = ?, expires_at = ? WHERE id = ? AND status = 'approved'",
+      ),
       due: db.prepare<[string, number], Row>(`${SELECT} WHERE r.status = 'approved' AND r.expires_at <= ? ORDER BY r.expires_at LIMIT ?`),
       expire: db.prepare<[string, string]>("UPDATE access_requests SET status = 'expired', expired_at = ? WHERE id = ? AND status = 'approved'"),
     };
@@ -189,6 +207,47 @@ export class AccessRequests {
   grantFor(userId: string, evidenceId: string): Grant | null {
     const r = this.q.grant.get(evidenceId, userId, rfc3339(this.catalog.clock.now()));
     return r ? { requestId: r.id, expiresAt: r.expires_at } : null;
+  }
+
+  /** The user's approved, unexpired requests made for a case, longest-lasting first. */
+  caseGrantsFor(userId: string, caseId: string): CaseGrant[] {
+    return this.q.caseGrants.all(userId, rfc3339(this.catalog.clock.now()), caseId).map((r) => ({
+      requestId: r.id,
+      expiresAt: r.expires_at,
+      approvedBy: r.decided_by,
+      evidenceIds: this.q.items.all(r.id).map((i) => i.evidence_id),
+    }));
+  }
+
+  /**
+   * End a grant before its expiry (issue 14): by the one who approved it, or by an admin
+   * whose scope covers its items. The request becomes `expired` at once (the grant
+   * stops working on the next use) and `access.request.revoked` is ledgered.
+   */
+  revoke(p: Principal, id: string, opts: { note?: string } = {}): AccessRequest {
+    const note = opts.note ?? null;
+    if (note !== null && note.length > 2000) throw new InvalidInputError('note is longer than 2000 characters');
+    this.catalog.tx(() => {
+      const r = this.load(id);
+      if (!r) throw new NotFoundError('access request', id);
+      if (!this.visible(p, r)) throw new HiddenError('access request', id);
+      const approver = r.decidedBy?.id === p.id;
+      if (!approver && !(p.role === 'admin' && this.itemsInScope(p, id))) {
+        throw new AccessDeniedError('FORBIDDEN', 'a grant is revoked by the one who approved it or by an administrator', id);
+      }
+      const now = rfc3339(this.catalog.clock.now());
+      if (r.status !== 'approved' || (r.expiresAt !== null && r.expiresAt <= now)) {
+        throw new ConflictError('ACCESS_REQUEST_NOT_GRANTED', `access request ${id} is ${r.status === 'approved' ? 'expired' : r.status}: there is no grant to revoke`);
+      }
+      this.q.revoke.run(now, now, id);
+      this.catalog.ledger.append({
+        type: 'access.request.revoked',
+        actor: actorOf(p),
+        subject: id,
+        data: { requester: r.requester.id, evidenceIds: r.evidenceIds, expiresAt: r.expiresAt, note },
+      });
+    });
+    return this.load(id)!;
   }
 
   /**

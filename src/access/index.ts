@@ -9,6 +9,7 @@ export {
   type AccessRequestStatus,
   type AccessRequestsOptions,
   type Grant,
+  type CaseGrant,
   type ListPosition,
 } from './access-requests.js';
-export { Audit, type Denial, type AuthFailure } from './audit.js';
+export { Audit, DenialLedger, PreviewLedger, PREVIEWS_PER_ENTRY, type Denial, type Repeats, type AuthFailure } from './audit.js';

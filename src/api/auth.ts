@@ -56,6 +56,53 @@ export class FailedAuthLimiter {
   }
 }
 
+/** Query parameters that carry credentials in other APIs. */
+const TOKEN_KEYS = /^(access_token|token|bearer|auth|authorization|api_key|apikey|key)$/i;
+const TOKEN_TEXT = /cst_[A-Za-z0-9_%-]*/g;
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Does the URL's query string carry a credential (issue 14)? Tokens are accepted only
+ * in the Authorization header: a URL ends up in logs, histories and proxies.
+ */
+export function tokenInUrl(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  return url
+    .slice(q + 1)
+    .split('&')
+    .some((kv) => {
+      const eq = kv.indexOf('=');
+      const key = decoded(eq < 0 ? kv : kv.slice(0, eq));
+      return TOKEN_KEYS.test(key) || /cst_/.test(decoded(kv));
+    });
+}
+
+/** The URL as it may be stored or logged: credentials in it are replaced. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).replace(TOKEN_TEXT, 'cst_[redacted]');
+  if (q < 0) return path;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      const key = eq < 0 ? kv : kv.slice(0, eq);
+      if (TOKEN_KEYS.test(decoded(key)) || /cst_/.test(decoded(kv))) return `${key.replace(TOKEN_TEXT, 'cst_[redacted]')}=[redacted]`;
+      return kv;
+    })
+    .join('&');
+  return `${path}?${query}`;
+}
+
 const MESSAGES: Record<AuthFailureReason, string> = {
   missing: 'authentication required: send Authorization: Bearer <token>',
   malformed: 'the token is not valid',
@@ -87,7 +134,7 @@ export function createAuthenticator(deps: {
   const record = (req: FastifyRequest, reason: AuthFailureReason, userId: string | null): void => {
     metrics.authFailures.inc({ reason });
     try {
-      audit.authFailure({ ip: req.ip, reason, method: req.method, url: req.url, userId });
+      audit.authFailure({ ip: req.ip, reason, method: req.method, url: redactUrl(req.url), userId });
     } catch (e) {
       log.error({ err: e, reqId: req.id }, 'could not record a refused sign-in');
     }
@@ -107,7 +154,7 @@ export function createAuthenticator(deps: {
       if (result.ok) return result.principal;
 
       record(req, result.reason, result.userId);
-      log.warn({ ip: req.ip, reason: result.reason, userId: result.userId, method: req.method, url: req.url.slice(0, 256), reqId: req.id }, 'sign-in refused');
+      log.warn({ ip: req.ip, reason: result.reason, userId: result.userId, method: req.method, url: redactUrl(req.url).slice(0, 256), reqId: req.id }, 'sign-in refused');
       if (limiter.fail(req.ip)) {
         record(req, 'rate-limited', null);
         log.warn({ ip: req.ip }, 'too many failed sign-ins: address refused until its window ends');

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { type AccessRequests, type Audit, HiddenError, inScope, type Permission, type Principal, type UsersService } from '../access/index.js';
+import { type AccessRequests, type Audit, type DenialLedger, HiddenError, inScope, type Permission, type PreviewLedger, type Principal, type UsersService } from '../access/index.js';
 import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/activity.js';
@@ -7,6 +7,7 @@ import { CustodyError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SignedCheckpoint } from '../proof/index.js';
 import type { ObjectStore } from '../vault/store.js';
+import type { IntegrityReporter } from './integrity.js';
 import type { ApiMetrics } from './metrics.js';
 import type { DeviceQueries } from './queries/devices.js';
 import type { EvidenceQueries } from './queries/evidence.js';
@@ -48,6 +49,12 @@ export interface ApiContext {
   streams: Set<() => void>;
   /** The daemon's checkpoint service, when there is one. */
   checkpoints: ApiCheckpoints | undefined;
+  /** Refusals of identified users, coalesced per user, route and code per minute. */
+  denials: DenialLedger;
+  /** Previews served without a grant (api.previews), registered in batches. */
+  previews: PreviewLedger;
+  /** Objects whose size or hash is wrong: never served, reported in the ledger. */
+  integrity: IntegrityReporter;
 }
 
 /** What the API uses of the daemon's CheckpointService (issueIfGrown: after an export). */

@@ -37,6 +37,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   EXPORT_EMPTY: 409,
   EXPORT_ISO_UNAVAILABLE: 409,
   EXPORT_DESTINATION_FORBIDDEN: 403,
+  EXPORT_CASE_NOT_PROTECTED: 403,
+  EXPORT_GRANT_REQUIRED: 403,
+  EXPORT_APPROVER_INVALID: 403,
+  ACCESS_REQUEST_NOT_GRANTED: 409,
+  TOKEN_IN_URL: 400,
   EVIDENCE_PURGED: 410,
   RANGE_NOT_SATISFIABLE: 416,
   AUTH_RATE_LIMITED: 429,
@@ -45,6 +50,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 /** Codes of 5xx answers that say what kind of trouble it is, without details. */
 const SERVER_ERRORS: Readonly<Record<string, { status: number; message: string }>> = {
   VAULT_OBJECT_MISSING: { status: 500, message: 'the stored object for this item cannot be found; the vault needs verification' },
+  VAULT_OBJECT_CORRUPT: { status: 500, message: 'the stored object for this item is damaged (its size or hash is wrong); it was not served, and the vault needs verification' },
   VAULT_READ_FAILED: { status: 503, message: 'the vault cannot be read right now; try again' },
   CATALOG_BUSY: { status: 503, message: 'the catalog is busy; try again' },
 };

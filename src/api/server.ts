@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AccessDeniedError, AccessRequests, Audit, can, HiddenError, UsersService } from '../access/index.js';
+import { AccessDeniedError, AccessRequests, Audit, can, DenialLedger, HiddenError, PreviewLedger, UsersService } from '../access/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/activity.js';
@@ -14,9 +14,10 @@ import { CustodyError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobStats } from '../jobs/index.js';
 import type { ObjectStore } from '../vault/store.js';
-import { FailedAuthLimiter, createAuthenticator } from './auth.js';
+import { FailedAuthLimiter, createAuthenticator, redactUrl, tokenInUrl } from './auth.js';
 import { API_PREFIX, type ApiCheckpoints, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';
+import { IntegrityReporter } from './integrity.js';
 import { ApiMetrics } from './metrics.js';
 import { DeviceQueries } from './queries/devices.js';
 import { EvidenceQueries } from './queries/evidence.js';
@@ -134,6 +135,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats });
   const users = new UsersService(catalog);
   const audit = new Audit(catalog);
+  const denials = new DenialLedger(audit, {
+    windowMs: 60_000,
+    now: deps.now ?? (() => Date.now()),
+    onError: (e) => apiLog.error({ err: e }, 'could not ledger repeated denied requests'),
+  });
   const ctx: ApiContext = {
     config,
     catalog,
@@ -151,6 +157,9 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     metrics,
     streams: new Set(),
     checkpoints: deps.checkpoints,
+    denials,
+    previews: new PreviewLedger(catalog, { windowMs: 60_000, now: deps.now ?? (() => Date.now()) }),
+    integrity: new IntegrityReporter(catalog, apiLog),
   };
   const limiter = new FailedAuthLimiter({
     limit: config.api.authFailureLimit,
@@ -170,6 +179,17 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const url = route.url ?? route.path;
     if (url.startsWith(API_PREFIX) && route.config?.access === undefined) {
       throw new Error(`route ${route.method} ${url} does not declare config.access`);
+    }
+  });
+
+  // Before authentication: a token in the URL is refused, and never looked up, stored
+  // or logged as it is (issue 14).
+  app.addHook('onRequest', async (req) => {
+    if (tokenInUrl(req.url)) {
+      throw new CustodyError(
+        'TOKEN_IN_URL',
+        'tokens are accepted only in the Authorization header (Bearer); a token sent in a URL may be exposed in logs: have it re-issued',
+      );
     }
   });
 
@@ -198,7 +218,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     apiLog.info(
-      { reqId: req.id, method: req.method, route, url: req.url.slice(0, 512), status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.principal?.id },
+      { reqId: req.id, method: req.method, route, url: redactUrl(req.url).slice(0, 512), status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.principal?.id },
       'request',
     );
   });
@@ -207,21 +227,24 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const h = toHttpError(err);
     if (h.status >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
     const p = req.principal;
-    if (p && (err instanceof AccessDeniedError || err instanceof HiddenError)) {
+    // Every refusal of an identified user (any 403, and out-of-scope answered as 404)
+    // is ledgered; identical ones are coalesced per minute (DenialLedger).
+    if (p && (h.status === 403 || err instanceof HiddenError)) {
+      const subject = err instanceof CustodyError && typeof (err as { subject?: unknown }).subject === 'string' ? (err as unknown as { subject: string }).subject : null;
       try {
-        audit.denied({
+        denials.record({
           principal: p,
-          code: err instanceof HiddenError ? 'OUT_OF_SCOPE' : err.code,
-          message: err.message,
-          subject: err.subject,
+          code: err instanceof HiddenError ? 'OUT_OF_SCOPE' : h.code,
+          message: h.message,
+          subject,
           method: req.method,
-          route: req.routeOptions.url ?? req.url.slice(0, 256),
+          route: req.routeOptions.url ?? redactUrl(req.url).slice(0, 256),
           ip: req.ip,
         });
       } catch (e) {
         req.log.error({ err: e, reqId: req.id }, 'could not ledger a denied request');
       }
-      req.log.warn({ reqId: req.id, user: p.id, code: err.code, subject: err.subject }, 'request denied');
+      req.log.warn({ reqId: req.id, user: p.id, code: h.code, subject }, 'request denied');
     }
     void reply.code(h.status).headers(h.headers);
     if (h.status >= 500) void reply.removeHeader('content-range');
@@ -278,6 +301,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = (): void => {
     try {
+      denials.flush();
+      ctx.previews.flush();
       const expired = ctx.access.expireDue();
       if (expired > 0) apiLog.info({ expired }, 'access grants expired');
       const now = catalog.clock.now().getTime();
@@ -320,6 +345,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         clearTimeout(timer);
         if (app.server.listening) app.server.closeAllConnections();
         await closed;
+        try {
+          denials.flush(true);
+          ctx.previews.flush(true);
+        } catch (e) {
+          apiLog.error({ err: e }, 'could not ledger repeated denied requests or previews');
+        }
         metrics.stop();
         apiLog.info('API stopped');
       })();

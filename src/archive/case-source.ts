@@ -49,6 +49,12 @@ export class CaseSource {
     return r ? { id: r.id, number: r.number, name: r.name, unit: r.unit, createdAt: r.created_at, createdBy: r.created_by } : null;
   }
 
+  /** The unit of an evidence item (undefined: no such item). */
+  unitOf(evidenceId: string): string | null | undefined {
+    const e = this.evidence.get(evidenceId);
+    return e ? e.unit : undefined;
+  }
+
   /** Is the case protected (an unreleased hold, Art. 12)? */
   isHeld(caseId: string): boolean {
     return this.activeHold.get(caseId) !== undefined;

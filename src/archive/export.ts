@@ -2,16 +2,17 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { basename, join } from 'node:path';
 import { DateTime } from 'luxon';
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, NotFoundError, UsageError, errorMessage } from '../core/errors.js';
+import { CustodyError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { LedgerTree, type SignedCheckpoint } from '../proof/index.js';
 import { canonicalLine, type LedgerEntry } from '../vault/ledger.js';
 import { contentKey, type ObjectStore } from '../vault/store.js';
 import { CaseSource, type CaseRecord } from './case-source.js';
+import { confirmDestination, resolveDestinations } from './destinations.js';
 import { payloadName, safeName } from './documents.js';
 import { EXPORT_FORMAT, PROOFS_FORMAT, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
 import { verifyExport, type ExportProblem } from './verify.js';
@@ -51,6 +52,12 @@ export interface ArchiveServiceOptions {
   checkpoint?: () => Promise<SignedCheckpoint | null>;
   /** The station's checkpoint verifier key string, written into each copy. */
   verifierKey?: string | null;
+  /**
+   * Folders every destination must resolve inside (config.archive.destinationRoots;
+   * symlinks resolved, none allowed below a root). Empty or absent: no such limit (the
+   * CLI without destinationRoots); the API never builds the service without roots.
+   */
+  destinationRoots?: readonly string[];
   /** Called after export.created was appended (e.g. to sign a checkpoint covering it). */
   afterExport?: () => Promise<void>;
   now?: () => Date;
@@ -62,8 +69,26 @@ export interface ExportRequest {
   destinations: string[];
   maker: string;
   actor: string;
+  /**
+   * The exporter's grant (issue 14: an archival export is an access). Only the case's
+   * items that it names are exported, and each one is registered in the ledger
+   * (`access.exported`) before anything is written. Every export registers its items;
+   * without a grant (a station-local export by the operating-system account) every live
+   * item of the case is exported and registered with `request: null`.
+   */
+  access?: ExportAccess;
   iso?: boolean;
   signal?: AbortSignal;
+}
+
+/** What authorizeExport found: the access request that lets this user export these items. */
+export interface ExportAccess {
+  /** The approved access request for the case. */
+  requestId: string;
+  /** Who approved it (user id). */
+  approvedBy: string;
+  /** The items the exporter may export: in their scope and named by the request. */
+  evidenceIds: ReadonlySet<string>;
 }
 
 export interface CopyResult {
@@ -96,6 +121,24 @@ export interface ExportResult {
 
 export class ExportError extends CustodyError {}
 
+const finalDirOf = (dest: string, bagName: string): string => join(dest, bagName);
+
+/** " (ENOSPC)" for a system error, else "". */
+function errnoOf(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? ` (${code})` : '';
+}
+
+/**
+ * A message fit for the caller: a system error's text ("EACCES: permission denied,
+ * open '/var/lib/…'") becomes its code, and absolute paths are left out (issue 14).
+ */
+export function scrub(message: string): string {
+  return message
+    .replace(/\b(E[A-Z]{2,}): [^,'\n]*(?:, \w+ '[^']*'(?: -> '[^']*')?)?/g, '$1')
+    .replace(/(^|[\s('"=:])\/[^\s'"),;]*/g, '$1…');
+}
+
 function sha256File(file: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
@@ -124,13 +167,11 @@ export class ArchiveService {
     const log = this.o.log;
     const kase = this.source.findCase(req.caseRef);
     if (!kase) throw new NotFoundError('case', req.caseRef);
-    const dests = req.destinations.map((d) => resolve(d));
-    if (dests.length !== this.o.copies) throw new UsageError(`an export makes ${this.o.copies} copies: give ${this.o.copies} destinations (--to), got ${dests.length}`);
-    for (const [i, a] of dests.entries()) {
-      for (const b of dests.slice(i + 1)) {
-        if (a === b || a.startsWith(b + sep) || b.startsWith(a + sep)) throw new UsageError(`the copies must go to separate places: ${a} and ${b} overlap`);
-      }
+    if (req.destinations.length !== this.o.copies) {
+      throw new UsageError(`an export makes ${this.o.copies} copies: give ${this.o.copies} destinations (--to), got ${req.destinations.length}`);
     }
+    // Resolved (symlinks too) before any check; separate folders; inside the roots.
+    const dests = await resolveDestinations(req.destinations, this.o.destinationRoots ?? []);
     if (!req.maker.trim()) throw new UsageError('the maker (--maker) must be named: it goes on the label');
     const xorriso = req.iso ? await findXorriso() : null;
     if (req.iso && !xorriso) {
@@ -138,7 +179,7 @@ export class ArchiveService {
     }
 
     const evidence = this.source.items(kase.id);
-    const live = evidence.filter((e) => e.status === 'live');
+    const live = evidence.filter((e) => e.status === 'live' && (req.access === undefined || req.access.evidenceIds.has(e.id)));
     if (live.length === 0) throw new ExportError('EXPORT_EMPTY', `case ${kase.number} has no live items to export`);
     const now = this.o.now?.() ?? new Date();
     const exportId = uuidv7({ msecs: now.getTime() });
@@ -147,8 +188,12 @@ export class ArchiveService {
     const checkpoint = (await this.o.checkpoint?.()) ?? null;
     // With a checkpoint, the excerpt stops at it: an entry appended meanwhile (a follow-up
     // job's evidence.analysed, say) could not be proven, and goes into the next export.
+    // Only the custody history of the case and its items: access.* entries (other
+    // people's views, refusals, with their addresses) are not the exporter's to copy.
     const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]).filter((s) => !checkpoint || s <= checkpoint.size);
-    const entries: LedgerEntry[] = seqs.map((s) => this.o.catalog.ledger.get(s)!).filter(Boolean);
+    const entries: LedgerEntry[] = seqs
+      .map((s) => this.o.catalog.ledger.get(s)!)
+      .filter((e) => e !== undefined && e !== null && !e.type.startsWith('access.'));
     const ledgerJsonl = entries.map((e) => canonicalLine(e) + '\n').join('');
     let proofs: ExportProofs | null = null;
     if (checkpoint) {
@@ -187,6 +232,28 @@ export class ArchiveService {
       if (!st || st.size !== i.size) throw new ExportError('EXPORT_SOURCE_MISSING', `the vault object of ${i.evidenceId} is ${st ? `${st.size} bytes, not ${i.size}` : 'missing'}`);
     }
 
+    // Art. 13: an export is a retrieval. Each item is registered (who, under which
+    // request, in which export) before a byte of it is written anywhere.
+    this.o.catalog.tx(() => {
+      for (const i of items) {
+        this.o.catalog.ledger.append({
+          type: 'access.exported',
+          actor: req.actor,
+          subject: i.evidenceId,
+          data: {
+            exportId,
+            caseId: kase.id,
+            caseNumber: kase.number,
+            request: req.access?.requestId ?? null,
+            approvedBy: req.access?.approvedBy ?? null,
+            sha256: i.sha256,
+            size: i.size,
+            copies: dests.length,
+          },
+        });
+      }
+    });
+
     const organization = kase.unit ?? this.o.sourceOrganization;
     const held = this.source.isHeld(kase.id);
     const baggingDate = DateTime.fromJSDate(now).setZone(this.o.timezone).toFormat('yyyy-MM-dd');
@@ -207,15 +274,17 @@ export class ArchiveService {
         items,
       };
       const bagName = `${safeName(kase.number, 60)}_${exportId.slice(-12)}_copy${copy}of${dests.length}`;
-      const r: CopyResult = { copy, destination: dest, dir: null, ok: false, tagManifestSha256: null, verified: false, problems: [], error: null, warnings: [], iso: null };
+      const given = req.destinations[i]!;
+      const r: CopyResult = { copy, destination: given, dir: null, ok: false, tagManifestSha256: null, verified: false, problems: [], error: null, warnings: [], iso: null };
       copies.push(r);
       try {
         await mkdir(dest, { recursive: true });
+        await confirmDestination(dest);
         const dev = (await stat(dest)).dev;
-        if (vaultDev !== null && dev === vaultDev) r.warnings.push(`copy ${copy} is on the same disk as the vault (${dest}): it does not protect against losing that disk`);
+        if (vaultDev !== null && dev === vaultDev) r.warnings.push(`copy ${copy} is on the same disk as the vault (${given}): it does not protect against losing that disk`);
         if (devs.has(dev)) r.warnings.push(`copies ${devs.get(dev)} and ${copy} are on the same disk`);
         else devs.set(dev, copy);
-        const finalDir = join(dest, bagName);
+        const finalDir = finalDirOf(dest, bagName);
         const written = await writeCopy({
           store: this.o.store,
           manifest,
@@ -229,23 +298,28 @@ export class ArchiveService {
           tempDir: join(dest, `.${bagName}.partial`),
           ...(req.signal ? { signal: req.signal } : {}),
         });
-        r.dir = finalDir;
+        r.dir = join(given, bagName);
         r.tagManifestSha256 = written.tagManifestSha256;
         // Read back from the destination: the whole bag, every checksum, the excerpt and proofs.
         const check = await verifyExport(finalDir, this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {});
         const readBack = await sha256File(join(finalDir, 'tagmanifest-sha256.txt'));
-        r.problems = check.problems;
+        r.problems = check.problems.map((p) => ({ ...p, message: scrub(p.message) }));
         if (readBack !== written.tagManifestSha256) r.problems.push({ code: 'TAG_MANIFEST_CHANGED', path: 'tagmanifest-sha256.txt', message: 'the tag manifest read back differs from the one written' });
         r.verified = r.problems.length === 0;
         if (r.verified && xorriso) r.iso = await this.makeIso(xorriso, finalDir, dest, bagName, copy, dests.length, exportId);
         r.ok = r.verified;
-        if (!r.ok) r.error = { code: 'EXPORT_COPY_INVALID', message: `copy ${copy} does not verify as read back from ${dest}` };
+        if (!r.ok) r.error = { code: 'EXPORT_COPY_INVALID', message: `copy ${copy} does not verify as read back from ${given}` };
       } catch (e) {
         r.ok = false;
-        r.error = { code: e instanceof CustodyError ? e.code : 'EXPORT_WRITE_FAILED', message: errorMessage(e) };
+        // The caller sees the code and a plain sentence; the system's own message (with
+        // station paths) stays in the log.
+        r.error = e instanceof CustodyError
+          ? { code: e.code, message: scrub(e.message) }
+          : { code: 'EXPORT_WRITE_FAILED', message: `copy ${copy} could not be written${errnoOf(e)}` };
+        log.error({ exportId, copy, destination: dest, err: e }, 'export copy failed');
       }
-      if (r.ok) log.info({ exportId, copy, dir: r.dir, tagManifestSha256: r.tagManifestSha256 }, 'export copy written and verified');
-      else log.error({ exportId, copy, destination: dest, err: r.error, problems: r.problems.slice(0, 5) }, 'export copy failed');
+      if (r.ok) log.info({ exportId, copy, dir: finalDirOf(dest, bagName), tagManifestSha256: r.tagManifestSha256 }, 'export copy written and verified');
+      else log.error({ exportId, copy, destination: dest, error: r.error, problems: r.problems.slice(0, 5) }, 'export copy failed');
     }
 
     const ok = copies.every((c) => c.ok);

@@ -5,5 +5,7 @@
 export { decodeTagFile, validateBag, type BagProblem, type BagReport, type ValidateBagOptions } from './bagit.js';
 export { verifyExport, type ExcerptReport, type ExportProblem, type ExportReport, type VerifyExportOptions } from './verify.js';
 export { EXPORT_FORMAT, PROOFS_FORMAT, TAG, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
-export { ArchiveService, ExportError, findXorriso, type ArchiveServiceOptions, type CopyResult, type ExportRequest, type ExportResult } from './export.js';
+export { ArchiveService, ExportError, findXorriso, scrub, type ArchiveServiceOptions, type CopyResult, type ExportAccess, type ExportRequest, type ExportResult } from './export.js';
 export { CaseSource, type CaseRecord } from './case-source.js';
+export { authorizeExport, ExportRefusedError, type ExportRefusal } from './authorize.js';
+export { resolveDestinations, DestinationForbiddenError } from './destinations.js';

@@ -50,7 +50,9 @@ describe('access requests, grants and registered viewing (issue 5)', () => {
     expect(req).toMatchObject({ status: 'pending', requester: { id: op.id, name: 'Operator Wang' }, decidedBy: null, expiresAt: null });
     expect(req.evidenceIds.sort()).toEqual([a.id, b.id].sort());
 
-    // Still no viewing while pending.
+    // Still no viewing while pending. (A minute later, so this refusal is not a repeat
+    // of the first one, which would be coalesced into one entry with its count.)
+    r.clock.advance(61_000);
     expect((await r.call(op.token, { url: `/api/v1/evidence/${a.id}/content` })).statusCode).toBe(403);
 
     const toDecide = body<{ items: AccessRequestBody[] }>(await r.call(sup.token, { url: '/api/v1/access-requests?view=to-decide' }));

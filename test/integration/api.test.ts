@@ -228,18 +228,22 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     // Items without a unit are for unscoped users only.
     expect((await r.call(sup.token, { url: `/api/v1/evidence/${s.g.id}` })).statusCode).toBe(404);
 
+    // The second probe of /evidence/:id within the minute is a repeat: counted, and
+    // ledgered with its subjects when the window closes (issue 14).
+    r.server.context.denials.flush(true);
     const denials = [...r.catalog.ledger.entries()].filter((e) => e.type === 'access.denied');
-    expect(denials.map((e) => [e.subject, e.data.code, e.data.route])).toEqual([
-      [s.d.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id'],
-      [s.e.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id/thumbnail'],
-      [s.e.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id/content'],
-      [s.g.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id'],
+    expect(denials.map((e) => [e.subject, e.data.code, e.data.route, e.data.repeated])).toEqual([
+      [s.d.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id', undefined],
+      [s.e.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id/thumbnail', undefined],
+      [s.e.id, 'OUT_OF_SCOPE', '/api/v1/evidence/:id/content', undefined],
+      [null, 'OUT_OF_SCOPE', '/api/v1/evidence/:id', 1],
     ]);
+    expect(denials[3]!.data.subjects).toEqual([s.g.id]);
     expect(denials[0]!.actor).toBe(`user:${sup.id}`);
     expect(denials[0]!.data).toMatchObject({ role: 'supervisor', unit: 'U1', method: 'GET', ip: '127.0.0.1' });
   });
 
-  it('gives an item with its custody history and a thumbnail without an access request', async () => {
+  it('gives an item with its custody history; its thumbnail only under a grant, registered', async () => {
     const r = await rig();
     const s = await seeded(r);
     const op = r.user('Operator', 'operator', 'U2');
@@ -262,17 +266,25 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect(detail).toMatchObject({ retention: { state: 'retained' }, holds: [], cases: [] });
     expect(detail).toHaveProperty('retentionDate');
 
+    // Issue 14: a thumbnail is content — it needs a grant, and each one served is registered.
+    const refused = await r.call(op.token, { url: `/api/v1/evidence/${s.e.id}/thumbnail` });
+    expect(refused.statusCode).toBe(403);
+    expect(body(refused)).toMatchObject({ error: { code: 'ACCESS_GRANT_REQUIRED' } });
+    expect(r.ledgerTypes()).not.toContain('access.viewed');
+    const sup = r.user('Supervisor', 'supervisor', 'U2');
+    const req = body<{ id: string }>(await r.call(op.token, { method: 'POST', url: '/api/v1/access-requests', payload: { evidenceIds: [s.e.id, s.d.id], reason: 'review' } }));
+    expect((await r.call(sup.token, { method: 'POST', url: `/api/v1/access-requests/${req.id}/approve` })).statusCode).toBe(200);
     const thumb = await r.call(op.token, { url: `/api/v1/evidence/${s.e.id}/thumbnail` });
     expect(thumb.statusCode).toBe(200);
     expect(thumb.headers['content-type']).toBe('image/webp');
+    expect(thumb.headers['cache-control']).toBe('private, no-store');
     expect(thumb.rawPayload.toString()).toBe('RIFF....WEBPVP8 thumb');
-    const again = await r.call(op.token, { url: `/api/v1/evidence/${s.e.id}/thumbnail`, headers: { 'if-none-match': String(thumb.headers.etag) } });
-    expect(again.statusCode).toBe(304);
+    const viewed = [...r.catalog.ledger.entries()].filter((e) => e.type === 'access.viewed');
+    expect(viewed.map((e) => [e.actor, e.subject, e.data.grant])).toEqual([[`user:${op.id}`, s.e.id, req.id]]);
+    expect(viewed[0]!.data).toMatchObject({ thumbnail: expect.any(String), bytes: thumb.rawPayload.length });
     const none = await r.call(op.token, { url: `/api/v1/evidence/${s.d.id}/thumbnail` });
     expect(none.statusCode).toBe(404);
     expect(body(none)).toMatchObject({ error: { code: 'NOT_FOUND' } });
-    // Thumbnails are not footage: no access.viewed for them.
-    expect(r.ledgerTypes()).not.toContain('access.viewed');
   });
 
   it('lists devices with their dock and health history, scoped by unit', async () => {

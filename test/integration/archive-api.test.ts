@@ -32,6 +32,8 @@ async function setup(): Promise<{ r: ApiRig; caseId: string; otherCaseId: string
     const now = r.clock.now().toISOString();
     r.catalog.db.prepare("INSERT INTO cases (id, number, name, unit, created_at, created_by) VALUES (?, '2026-088', '王某某投诉案', 'U1', ?, 'test')").run(caseId, now);
     r.catalog.db.prepare("INSERT INTO cases (id, number, name, unit, created_at, created_by) VALUES (?, '2026-089', 'other', 'U2', ?, 'test')").run(otherCaseId, now);
+    // Issue 14: only a protected case is exported.
+    r.catalog.db.prepare("INSERT INTO holds (id, case_id, reason, placed_at, placed_by) VALUES (?, ?, 'dispute', ?, 'test')").run(uuidv7(), caseId, now);
     r.catalog.ledger.append({ type: 'case.created', actor: 'test', subject: caseId, data: { number: '2026-088' } });
     for (const id of [a.id, b.id]) {
       r.catalog.db.prepare("INSERT INTO case_evidence (case_id, evidence_id, linked_at, linked_by) VALUES (?, ?, ?, 'test')").run(caseId, id, now);
@@ -41,10 +43,21 @@ async function setup(): Promise<{ r: ApiRig; caseId: string; otherCaseId: string
   return { r, caseId, otherCaseId, roots };
 }
 
+/** Issue 14: the exporter's own access request for the case, approved by a supervisor. */
+async function grant(r: ApiRig, exporter: { token: string }, caseId: string): Promise<string> {
+  const created = await r.call(exporter.token, { method: 'POST', url: '/api/v1/access-requests', payload: { caseId, reason: '归档：当事人投诉' } });
+  expect(created.statusCode, created.body).toBe(201);
+  const id = body<{ id: string }>(created).id;
+  const sup = r.user(`supervisor ${id.slice(-4)}`, 'supervisor');
+  expect((await r.call(sup.token, { method: 'POST', url: `/api/v1/access-requests/${id}/approve` })).statusCode).toBe(200);
+  return id;
+}
+
 describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () => {
   it('an archivist exports two verified copies; the export is ledgered', async () => {
     const { r, caseId, roots } = await setup();
     const archivist = r.user('档案员', 'archivist');
+    await grant(r, archivist, caseId);
     const res = await r.call(archivist.token, {
       method: 'POST',
       url: `/api/v1/cases/${caseId}/exports`,
@@ -52,7 +65,7 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     });
     expect(res.statusCode, res.body).toBe(201);
     const out = body<{ ok: boolean; exportId: string; caseId: string; items: number; seq: number; checkpointSize: number | null; copies: Array<{ ok: boolean; dir: string; tagManifestSha256: string }> }>(res);
-    expect(out).toMatchObject({ ok: true, caseId, items: 2, held: false });
+    expect(out).toMatchObject({ ok: true, caseId, items: 2, held: true });
     expect(out.checkpointSize).not.toBeNull();
     expect(out.copies).toHaveLength(2);
     for (const c of out.copies) {
@@ -77,6 +90,7 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     const scoped = r.user('scoped', 'archivist', 'U1');
     expect((await r.call(scoped.token, { method: 'POST', url: `/api/v1/cases/${otherCaseId}/exports`, payload })).statusCode).toBe(404);
     const admin = r.user('admin', 'admin');
+    await grant(r, admin, caseId);
     const outside = await r.call(admin.token, { method: 'POST', url: `/api/v1/cases/${caseId}/exports`, payload: { destinations: ['/tmp/x', join(roots, 'b')], maker: 'm' } });
     expect(outside.statusCode).toBe(403);
     expect(body<{ error: { code: string } }>(outside).error.code).toBe('EXPORT_DESTINATION_FORBIDDEN');

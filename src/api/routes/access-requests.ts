@@ -162,4 +162,22 @@ export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
     },
     async (req) => ctx.access.deny(principalOf(req), req.params.id, req.body.note !== undefined ? { note: req.body.note } : {}),
   );
+
+  app.post(
+    `${API_PREFIX}/access-requests/:id/revoke`,
+    {
+      config: { access: 'access.decide' },
+      preValidation: emptyBodyIsObject,
+      schema: {
+        tags: ['access'],
+        summary: 'End a grant before its expiry',
+        description:
+          'By the one who approved it, or by an admin whose scope covers its items. The request becomes expired at once and access.request.revoked is ledgered; a request that is not a current grant: 409 ACCESS_REQUEST_NOT_GRANTED.',
+        params: IdParams,
+        body: DenyBody,
+        response: { 200: AccessRequestSchema, ...DECISION_ERRORS },
+      },
+    },
+    async (req) => ctx.access.revoke(principalOf(req), req.params.id, req.body.note !== undefined ? { note: req.body.note } : {}),
+  );
 }

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
+import { AccessDeniedError, actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { CasesService, HOLD_REASONS, objectLockSyncFor, type Case, type Hold } from '../../retention/index.js';
 import { API_PREFIX, principalOf, visibleEvidence, type ApiContext } from '../context.js';
@@ -71,12 +71,30 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
     if (!inScope(p, c.unit)) throw new HiddenError('case', id);
     return c;
   };
-  const detail = (c: Case) => {
+  const unitOfItem = (id: string): string | null => ctx.evidence.get(id)?.unit ?? null;
+  // A case may hold items of other units (linked by a bureau-wide user): a scoped
+  // caller sees only the ids of their own unit's items (issue 14).
+  const detail = (p: Principal, c: Case) => {
     const holds = cases.holdsOf(c.id);
-    return { ...c, evidenceIds: cases.evidenceOf(c.id), holds, held: holds.some((h) => h.state !== 'released') };
+    const ids = cases.evidenceOf(c.id).filter((id) => p.unit === null || inScope(p, unitOfItem(id)));
+    return { ...c, evidenceIds: ids, holds, held: holds.some((h) => h.state !== 'released') };
+  };
+  /**
+   * A hold covers every item of its case: a scoped caller may not place or release one
+   * that would protect or free items of other units. Refused without naming them.
+   */
+  const holdsWithinScope = (p: Principal, c: Case): void => {
+    if (p.unit === null) return;
+    if (cases.evidenceOf(c.id).some((id) => !inScope(p, unitOfItem(id)))) {
+      throw new AccessDeniedError(
+        'FORBIDDEN',
+        `case ${c.number} also holds items outside your unit: its holds are placed and released by a bureau-wide supervisor`,
+        c.id,
+      );
+    }
   };
   const holdOf = (p: Principal, caseId: string, holdId: string): Hold => {
-    visibleCase(p, caseId);
+    holdsWithinScope(p, visibleCase(p, caseId));
     const h = cases.getHold(holdId);
     if (!h || h.caseId !== caseId) throw new NotFoundError('hold', holdId);
     return h;
@@ -99,7 +117,7 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       const unit = req.body.unit ?? p.unit;
       if (p.unit !== null && unit !== p.unit) throw new InvalidInputError(`you may create cases only in your unit (${p.unit})`);
       const c = cases.create({ number: req.body.number, name: req.body.name, unit }, actorOf(p));
-      return reply.code(201).header('location', `${API_PREFIX}/cases/${c.id}`).send(detail(c));
+      return reply.code(201).header('location', `${API_PREFIX}/cases/${c.id}`).send(detail(p, c));
     },
   );
 
@@ -121,7 +139,10 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       config: { access: 'cases.read' },
       schema: { tags: ['cases'], summary: 'One case: its evidence and holds', params: IdParams, response: { 200: CaseDetail, 404: ErrorBody, ...COMMON_ERRORS } },
     },
-    async (req) => detail(visibleCase(principalOf(req), req.params.id)),
+    async (req) => {
+      const p = principalOf(req);
+      return detail(p, visibleCase(p, req.params.id));
+    },
   );
 
   app.post(
@@ -142,7 +163,7 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       const c = visibleCase(p, req.params.id);
       for (const id of req.body.evidenceIds) visibleEvidence(ctx, p, id);
       const linked = cases.link(c.id, req.body.evidenceIds, actorOf(p));
-      const d = detail(c);
+      const d = detail(p, c);
       if (d.held) await lock?.holdsChanged(linked);
       return { linked, case: d };
     },
@@ -164,6 +185,7 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
     async (req, reply) => {
       const p = principalOf(req);
       const c = visibleCase(p, req.params.id);
+      holdsWithinScope(p, c);
       const h = cases.placeHold(c.id, { reason: req.body.reason, text: req.body.text ?? null }, actorOf(p));
       await lock?.holdsChanged(cases.evidenceOf(c.id));
       return reply.code(201).send(h);

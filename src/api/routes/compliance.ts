@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
-import { FLAG_RULES, complianceReport, createCompliance, parseCsv, type NewAssignment } from '../../compliance/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { FLAG_RULES, complianceReport, createCompliance, parseCsv, RosterError, type NewAssignment } from '../../compliance/index.js';
+import { CustodyError, NotFoundError } from '../../core/errors.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, DateTime, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
 import type { ApiApp } from '../server.js';
@@ -34,11 +34,11 @@ const Figures = {
   openFlags: Type.Object(Object.fromEntries(FLAG_RULES.map((r) => [r, Type.Integer()]))),
 };
 
-/** The units a roster names (its `unit` column; an empty cell counts as no unit). */
-function unitsOf(csv: string): string[] {
+/** One column of a roster, per line (an empty or missing cell is ''). */
+function columnOf(csv: string, name: string): string[] {
   const rows = parseCsv(csv);
   const header = rows.shift();
-  const i = header ? header.fields.map((f) => f.trim().toLowerCase()).indexOf('unit') : -1;
+  const i = header ? header.fields.map((f) => f.trim().toLowerCase()).indexOf(name) : -1;
   return rows.map((r) => (i < 0 ? '' : (r.fields[i] ?? '').trim()));
 }
 
@@ -112,13 +112,27 @@ export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
     async (req, reply) => {
       const p = principalOf(req);
       const b = req.body;
+      // Every object the write touches must be in the caller's scope (issue 14): the
+      // officer as registered (else a unit could move another unit's officer), the unit
+      // the assignment would get, and the recorder (else its clips would be credited to
+      // someone of another unit). Out of scope answers like missing.
       const officer = compliance.assignments.officer(b.officer);
+      if (officer && !inScope(p, officer.unit)) throw new HiddenError('officer', b.officer);
       const unit = b.unit ?? officer?.unit ?? null;
-      // A unit-scoped user assigns only within their unit.
       if (!inScope(p, unit)) throw new HiddenError('officer', b.officer);
+      const recorderUnit = ctx.devices.unitOf(b.recorder);
+      if (recorderUnit !== undefined && !inScope(p, recorderUnit)) throw new HiddenError('recorder', b.recorder);
       const input: NewAssignment = { officer: b.officer, name: b.name, unit: b.unit, recorder: b.recorder, start: b.startsAt, end: b.endsAt ?? null };
-      const r = compliance.assignments.add(input, actorOf(p));
-      return reply.code(r.created ? 201 : 200).send(r.assignment);
+      try {
+        const r = compliance.assignments.add(input, actorOf(p));
+        return reply.code(r.created ? 201 : 200).send(r.assignment);
+      } catch (e) {
+        // The clash may be another unit's assignment: a scoped caller is not told whose.
+        if (p.unit !== null && e instanceof CustodyError && e.code === 'ASSIGNMENT_OVERLAP') {
+          throw new CustodyError('ASSIGNMENT_OVERLAP', `recorder ${b.recorder} is already assigned for part of that time`);
+        }
+        throw e;
+      }
     },
   );
 
@@ -135,13 +149,31 @@ export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
     },
     async (req) => {
       const p = principalOf(req);
-      // A unit-scoped user imports only their own unit's lines: checked before anything is written.
+      // A unit-scoped user imports only their own unit's lines, for officers and
+      // recorders of their unit: checked before anything is written.
       if (p.unit !== null) {
-        const units = new Set(unitsOf(req.body.csv));
+        const units = new Set(columnOf(req.body.csv, 'unit'));
         for (const u of units) if (u !== p.unit) throw new InvalidInputError(`the roster names unit "${u}"; a user of unit ${p.unit} may import only that unit's lines`);
+        for (const number of new Set(columnOf(req.body.csv, 'officer'))) {
+          const o = number === '' ? null : compliance.assignments.officer(number);
+          if (o && !inScope(p, o.unit)) throw new HiddenError('officer', number);
+        }
+        for (const serial of new Set(columnOf(req.body.csv, 'recorder'))) {
+          const u = serial === '' ? undefined : ctx.devices.unitOf(serial);
+          if (u !== undefined && !inScope(p, u)) throw new HiddenError('recorder', serial);
+        }
       }
-      const r = compliance.assignments.importCsv(req.body.csv, actorOf(p));
-      return { created: r.created, unchanged: r.unchanged, items: r.assignments };
+      try {
+        const r = compliance.assignments.importCsv(req.body.csv, actorOf(p));
+        return { created: r.created, unchanged: r.unchanged, items: r.assignments };
+      } catch (e) {
+        // A line's clash may be with another unit's assignment: a scoped caller is told
+        // only that the recorder is taken, not by whom.
+        if (p.unit !== null && e instanceof RosterError) {
+          throw new RosterError(e.problems.map((x) => (/ is already assigned to officer /.test(x.message) ? { line: x.line, message: `${x.message.split(' is already assigned')[0]} is already assigned for part of that time` } : x)));
+        }
+        throw e;
+      }
     },
   );
 

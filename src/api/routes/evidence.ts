@@ -4,8 +4,9 @@ import type { Evidence } from '../../catalog/index.js';
 import { CustodyError } from '../../core/errors.js';
 import { rfc3339 } from '../../core/time.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
-import { RetentionView } from '../../retention/index.js';
+import { CasesService, RetentionView } from '../../retention/index.js';
 import { contentKey } from '../../vault/store.js';
+import { webpSize } from '../integrity.js';
 import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { FLAG_RULES } from '../../compliance/index.js';
@@ -124,12 +125,29 @@ function summaryOf(ev: Evidence): Summary {
 /** A stream as a reply body (the schema-typed send() only knows the documented string form). */
 const asBody = (s: Readable): string => s as unknown as string;
 
+/** The longest side of a frame served as a preview without a grant (api.previews: video-frames). */
+const PREVIEW_MAX_PX = 320;
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
 function requireLive(ev: Evidence): void {
   if (ev.status === 'purged') throw new CustodyError('EVIDENCE_PURGED', `evidence ${ev.id} was purged under the retention policy; its record remains`);
 }
 
 export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
   const retention = new RetentionView(ctx.catalog, { ...ctx.config.retention, timezone: ctx.config.timezone });
+  const cases = new CasesService(ctx.catalog);
+  /** A ledger entry naming a case (case.linked …) is shown only when that case is in the caller's scope. */
+  const caseVisible = (unit: string | null, data: unknown): boolean => {
+    const caseId = (data as { caseId?: unknown } | null)?.caseId;
+    if (unit === null || typeof caseId !== 'string') return true;
+    const c = cases.get(caseId);
+    return c !== null && c.unit === unit;
+  };
   app.get(
     `${API_PREFIX}/evidence`,
     {
@@ -182,6 +200,8 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       const p = principalOf(req);
       const ev = visibleEvidence(ctx, p, req.params.id);
       const history = ctx.evidenceQueries.history(ev.id);
+      // Another unit's case (its id and number) is not shown to a scoped caller (issue 14).
+      const entries = history.entries.filter((e) => caseVisible(p.unit, e.data));
       return {
         ...summaryOf(ev),
         recorded: {
@@ -196,7 +216,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
         sessionId: ev.sessionId,
         wipedAt: ev.wipedAt,
         media: ev.media,
-        ledger: history.entries,
+        ledger: entries,
         accessEntries: history.accessEntries,
         grant: ctx.access.grantFor(p.id, ev.id),
         ...retention.of(ev.id, p.unit)!,
@@ -211,11 +231,12 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       config: { access: 'evidence.read' },
       schema: {
         tags: ['evidence'],
-        summary: 'The WebP thumbnail (no access request needed within scope)',
+        summary: 'The WebP thumbnail: content, under the same grant as the footage, and registered',
+        description:
+          'A thumbnail shows the footage, so it needs an approved access request like /content (403 ACCESS_GRANT_REQUIRED) and is registered as access.viewed. With api.previews: video-frames, a video\'s frame of at most 320 px is served without a grant and registered in batches (access.previewed); a photo\'s thumbnail always needs a grant.',
         params: IdParams,
         response: {
           200: { description: 'image/webp', content: { 'image/webp': { schema: { type: 'string', format: 'binary' } } } },
-          304: { description: 'not modified (If-None-Match)', type: 'null' },
           404: ErrorBody, 410: ErrorBody, ...COMMON_ERRORS },
       },
     },
@@ -223,12 +244,38 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       const p = principalOf(req);
       const ev = visibleEvidence(ctx, p, req.params.id);
       requireLive(ev);
-      if (ev.thumbnailSha256 === null) throw new CustodyError('NOT_FOUND', `evidence ${ev.id} has no thumbnail (yet)`);
-      const etag = `"${ev.thumbnailSha256}"`;
-      void reply.header('etag', etag).header('cache-control', 'private, max-age=86400, immutable');
-      if (req.headers['if-none-match'] === etag) return reply.code(304).send(null);
-      const body = await ctx.store.get(contentKey(ev.thumbnailSha256));
-      return reply.type('image/webp').send(asBody(body));
+      const thumb = ev.thumbnailSha256;
+      const grant = ctx.access.grantFor(p.id, ev.id);
+      // Without a grant, only a small frame of a video, and only when the bureau allows previews.
+      const mayPreview = grant === null && ctx.config.api.previews === 'video-frames' && ev.mediaType === 'video';
+      if (grant === null && !mayPreview) {
+        throw new AccessDeniedError(
+          'ACCESS_GRANT_REQUIRED',
+          `the thumbnail of evidence ${ev.id} shows the footage: it needs an approved access request, like the content`,
+          ev.id,
+        );
+      }
+      if (thumb === null) throw new CustodyError('NOT_FOUND', `evidence ${ev.id} has no thumbnail (yet)`);
+      // Thumbnails are small: read whole, so the size can be checked before anything is sent.
+      const image = await readAll(await ctx.store.get(contentKey(thumb)));
+      if (grant === null) {
+        const size = webpSize(image);
+        if (size === null || Math.max(size.width, size.height) > PREVIEW_MAX_PX) {
+          throw new AccessDeniedError('ACCESS_GRANT_REQUIRED', `the thumbnail of evidence ${ev.id} is larger than a preview: it needs an approved access request`, ev.id);
+        }
+        ctx.previews.record(p, ev.id, thumb, req.ip);
+      } else {
+        ctx.catalog.tx(() =>
+          ctx.catalog.ledger.append({
+            type: 'access.viewed',
+            actor: actorOf(p),
+            subject: ev.id,
+            data: { thumbnail: thumb, sha256: ev.sha256, size: image.length, range: null, bytes: image.length, grant: grant.requestId, ip: req.ip },
+          }),
+        );
+        ctx.metrics.accessViews.inc();
+      }
+      return reply.header('etag', `"${thumb}"`).header('cache-control', 'private, no-store').type('image/webp').send(image as unknown as string);
     },
   );
 
@@ -278,9 +325,15 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       const end = range.kind === 'range' ? range.end : ev.size - 1;
       const bytes = ev.size === 0 ? 0 : end - start + 1;
 
+      // The stored size first: a truncated or grown object is never served (issue 14).
+      const stored = await ctx.store.stat(contentKey(ev.sha256));
+      if (stored && stored.size !== ev.size) throw ctx.integrity.sizeMismatch(ev, stored.size);
       // Open first (a missing object must not be registered as viewed), then register,
       // then send: nothing is sent that the ledger does not record.
-      const body = await ctx.store.get(contentKey(ev.sha256), bytes > 0 ? { start, end } : undefined);
+      const opened = await ctx.store.get(contentKey(ev.sha256), bytes > 0 ? { start, end } : undefined);
+      // A whole read is hashed on the way: a wrong hash ends the response short.
+      const body = range.kind === 'range' ? opened : opened.pipe(ctx.integrity.verifying(ev));
+      if (body !== opened) opened.on('error', (e) => body.destroy(e));
       try {
         ctx.catalog.tx(() =>
           ctx.catalog.ledger.append({
@@ -298,6 +351,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
           }),
         );
       } catch (e) {
+        opened.destroy();
         body.destroy();
         throw e;
       }

@@ -1,7 +1,6 @@
-import { resolve, sep } from 'node:path';
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope } from '../../access/index.js';
-import { ArchiveService, CaseSource } from '../../archive/index.js';
+import { ArchiveService, authorizeExport, CaseSource, DestinationForbiddenError, resolveDestinations } from '../../archive/index.js';
 import { CustodyError, NotFoundError } from '../../core/errors.js';
 import { CheckpointIssuer, formatVerifierKey, loadStationSigner, witnessesFor, type SignedCheckpoint } from '../../proof/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
@@ -49,13 +48,18 @@ class ExportRouteError extends CustodyError {}
 /**
  * POST /api/v1/cases/{id}/exports: the archival copies of a case (Art. 12; issue 8;
  * docs/archive.md), by an archivist or an admin. Destinations are folders on the
- * station, each inside one of `archive.destinationRoots` (none configured: refused).
- * Runs to the end before answering (each copy is written and verified as read back);
- * one export at a time.
+ * station, each resolving (symlinks too) inside one of `archive.destinationRoots`
+ * (none configured: refused). Runs to the end before answering (each copy is written
+ * and verified as read back); one export at a time.
+ *
+ * An export is an access (Art. 13, issue 14): the case must be protected and the
+ * caller must hold an approved access request for it, approved by someone else; only
+ * the items of that request in the caller's scope are exported, each registered in
+ * the ledger before it is written.
  */
 export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
   const cases = new CaseSource(ctx.catalog.db);
-  const roots = ctx.config.archive.destinationRoots.map((r) => resolve(r));
+  const roots = ctx.config.archive.destinationRoots;
   let running = false;
 
   /** A checkpoint covering the ledger now: the daemon's service when there is one, else the station key. */
@@ -88,7 +92,7 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
         tags: ['cases'],
         summary: 'Write the archival copies of a case (BagIt, each verified as read back)',
         description:
-          'One copy per destination (archive.copies of them), each a folder inside archive.destinationRoots. Answers 201 when the export ran: ok tells whether every copy was written and verified; a failed copy is named with its error, the others reported as they are. The export is ledgered as export.created.',
+          'An export is an access: the case must be protected by an unreleased hold (else 403 EXPORT_CASE_NOT_PROTECTED) and the caller must hold an approved, unexpired access request for the case (POST /access-requests {caseId}; else 403 EXPORT_GRANT_REQUIRED) approved by someone who may approve for the case\'s unit (else 403 EXPORT_APPROVER_INVALID). Only the items of that request in the caller\'s scope are exported, each registered as access.exported before it is written. One copy per destination (archive.copies of them), each a folder resolving inside archive.destinationRoots with no symlink below the root. Answers 201 when the export ran: ok tells whether every copy was written and verified; a failed copy is named with its error, the others reported as they are. The export is ledgered as export.created.',
         params: IdParams,
         body: Body,
         response: { 201: ExportSchema, 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS },
@@ -99,11 +103,10 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
       const kase = cases.findCase(req.params.id);
       if (!kase || kase.id !== req.params.id) throw new NotFoundError('case', req.params.id);
       if (!inScope(p, kase.unit)) throw new HiddenError('case', req.params.id);
-      if (roots.length === 0) throw new ExportRouteError('EXPORT_DESTINATION_FORBIDDEN', 'the API writes exports only inside archive.destinationRoots, and none is configured');
-      for (const d of req.body.destinations) {
-        const abs = resolve(d);
-        if (!roots.some((r) => abs.startsWith(r + sep))) throw new ExportRouteError('EXPORT_DESTINATION_FORBIDDEN', `${d} is not inside a folder of archive.destinationRoots`);
-      }
+      if (roots.length === 0) throw new DestinationForbiddenError('the API writes exports only inside archive.destinationRoots, and none is configured');
+      const access = authorizeExport({ cases, access: ctx.access, users: ctx.users }, p, kase);
+      // Checked here to refuse early, and again by the export itself just before writing.
+      await resolveDestinations(req.body.destinations, roots);
       if (running) throw new ExportRouteError('EXPORT_RUNNING', 'an export is running; try again when it has finished');
       running = true;
       try {
@@ -118,8 +121,16 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
           verifierKey: cp.verifierKey,
           checkpoint: cp.checkpoint,
           afterExport: async () => void (await cp.checkpoint()),
+          destinationRoots: roots,
         });
-        const r = await archive.exportCase({ caseRef: kase.id, destinations: req.body.destinations, maker: req.body.maker, actor: actorOf(p), iso: req.body.iso ?? false });
+        const r = await archive.exportCase({
+          caseRef: kase.id,
+          destinations: req.body.destinations,
+          maker: req.body.maker,
+          actor: actorOf(p),
+          access,
+          iso: req.body.iso ?? false,
+        });
         const { case: c, ...rest } = r;
         return reply.code(201).send({ ...rest, caseId: c.id });
       } finally {
