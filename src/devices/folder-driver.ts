@@ -240,6 +240,8 @@ export class FolderDriver implements RecorderDriver {
       // O_NOFOLLOW: a file swapped for a symlink between listing and opening is refused.
       fh = await open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (e) {
+      // A path refused before the open keeps its own code (RECORDER_BAD_PATH).
+      if (e instanceof SourceFileError) throw e;
       throw sourceError(e, path);
     }
     return createReadStream('', { fd: fh, highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
