@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FailedAuthLimiter } from './auth.js';
+import { FailedAuthLimiter, redactUrl, tokenInUrl } from './auth.js';
 
 describe('FailedAuthLimiter', () => {
   it('blocks an address past the limit until its window ends, and keeps others apart', () => {
@@ -30,5 +30,24 @@ describe('FailedAuthLimiter', () => {
     expect(['a', 'b', 'c', 'd'].map((ip) => l.blockedFor(ip) > 0)).toEqual([false, true, true, true]);
     now = 5000;
     expect(['b', 'c', 'd'].map((ip) => l.blockedFor(ip))).toEqual([0, 0, 0]);
+  });
+});
+
+describe('tokens in URLs (issue 14)', () => {
+  const token = `cst_${'A1b2_-'.repeat(7)}x`;
+  it('finds a credential in the query string, by name or by form', () => {
+    expect(tokenInUrl(`/api/v1/me?access_token=${token}`)).toBe(true);
+    expect(tokenInUrl(`/api/v1/me?ACCESS_TOKEN=abc`)).toBe(true);
+    expect(tokenInUrl(`/api/v1/evidence?officer=0417&q=${token}`)).toBe(true);
+    expect(tokenInUrl(`/api/v1/evidence?officer=0417&q=${encodeURIComponent(token)}`)).toBe(true);
+    expect(tokenInUrl('/api/v1/evidence?officer=0417&limit=5')).toBe(false);
+    expect(tokenInUrl('/api/v1/evidence')).toBe(false);
+  });
+
+  it('never lets a token through into what is stored or logged', () => {
+    const out = redactUrl(`/api/v1/x/${token}?officer=0417&access_token=${token}&q=${token}`);
+    expect(out).not.toContain(token.slice(4));
+    expect(out).toBe('/api/v1/x/cst_[redacted]?officer=0417&access_token=[redacted]&q=[redacted]');
+    expect(redactUrl('/api/v1/evidence?officer=0417')).toBe('/api/v1/evidence?officer=0417');
   });
 });

@@ -4,6 +4,8 @@
  */
 import { mkdir, readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/vault/ledger.js';
@@ -379,6 +381,19 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     for (const row of rows) expect(row.url).not.toContain(op.token.slice(4, 20));
     const ledger = JSON.stringify(entries(r));
     expect(ledger).not.toContain(op.token.slice(4, 20));
+  });
+
+  it('finding 9: a token in a URL never reaches the log', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }));
+    rig = await apiRig({}, { log });
+    const r = rig;
+    const op = r.user('操作员', 'operator', 'U1');
+    await r.call(null, { url: `/api/v1/me?access_token=${op.token}` });
+    await r.call(null, { url: `/api/v1/evidence/${op.token}` });
+    await r.call(`cst_${'y'.repeat(43)}`, { url: `/api/v1/evidence/${op.token}` });
+    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.join('')).not.toContain(op.token.slice(4, 20));
   });
 
   it('finding 9: a truncated or altered vault object is never served as a good answer, and is reported corrupt', async () => {

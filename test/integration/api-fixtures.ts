@@ -7,7 +7,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ActivityBus } from '../../src/core/activity.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/time.js';
 import type { JobStats } from '../../src/jobs/index.js';
 import { FsObjectStore } from '../../src/vault/fs-store.js';
@@ -78,7 +78,7 @@ export interface ApiRig {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-export async function apiRig(env: Record<string, string> = {}, opts: { jobStats?: () => Promise<JobStats> } = {}): Promise<ApiRig> {
+export async function apiRig(env: Record<string, string> = {}, opts: { jobStats?: () => Promise<JobStats>; log?: Logger } = {}): Promise<ApiRig> {
   const dir = await tempDir('custody-api-');
   const home = join(dir, 'home');
   const config = loadConfig({ home, env: { CUSTODY_API_PORT: '0', ...env } });
@@ -87,7 +87,7 @@ export async function apiRig(env: Record<string, string> = {}, opts: { jobStats?
   const store = new FsObjectStore({ root: config.vault.fs.path, fsync: false });
   await store.init();
   const activity = new ActivityBus();
-  const server = createApiServer({ config, catalog, store, log: silentLogger, activity, now: () => clock.t, jobStats: opts.jobStats });
+  const server = createApiServer({ config, catalog, store, log: opts.log ?? silentLogger, activity, now: () => clock.t, jobStats: opts.jobStats });
   const repo = new EvidenceRepo(catalog.db);
   let n = 0;
 
