@@ -1,7 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, CustodyError, UsageError, errorMessage } from '../core/errors.js';
-import { commands } from './commands/index.js';
-import { EXIT_PROBLEM, EXIT_USAGE } from './context.js';
+import { registerCommands } from './commands/index.js';
+import { EXIT_USAGE } from './exit-codes.js';
 
 export function buildProgram(): Command {
   const program = new Command('custody')
@@ -13,25 +12,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .showHelpAfterError(false)
     .exitOverride();
-  for (const register of commands) register(program);
-  for (const c of program.commands) c.exitOverride();
+  // From the light table: each command's module loads only when it runs.
+  registerCommands(program);
   return program;
-}
-
-/** Exit code for an error: 2 for usage and configuration, 1 for everything else. */
-export function exitCodeFor(e: unknown): number {
-  if (e instanceof ConfigError || e instanceof UsageError) return EXIT_USAGE;
-  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
-  return EXIT_PROBLEM;
-}
-
-/** One clear line on stderr: no stack traces for errors custody understands. */
-export function describeError(e: unknown): string {
-  if (e instanceof ConfigError && e.problems.length > 1) {
-    return `${e.message.split(':')[0]}:\n  - ${e.problems.join('\n  - ')}`;
-  }
-  if (e instanceof CustodyError) return e.message;
-  return `unexpected error: ${errorMessage(e)}`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,7 +23,10 @@ export async function run(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return exitCodeFor(e); // commander has printed its message
+    // commander has printed its message (or the help, or the version: exit code 0)
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    // Only a command that ran gets here, so custody's error classes are loaded already.
+    const { describeError, exitCodeFor } = await import('./errors.js');
     process.stderr.write(`custody: ${describeError(e)}\n`);
     return exitCodeFor(e);
   }

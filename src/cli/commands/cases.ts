@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { CustodyError, UsageError } from '../../core/errors.js';
-import { CasesService, HOLD_REASONS, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
+import { CasesService, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
 import type { Runtime } from '../context.js';
 import { globals, output, withRuntime } from '../context.js';
 
@@ -55,119 +55,80 @@ async function syncLegalHolds(rt: Runtime, evidenceIds: readonly string[]): Prom
   await lock?.holdsChanged(evidenceIds);
 }
 
-const BY = ['--by <name>', 'the person acting, recorded in the ledger with the OS account'] as const;
+export async function casesCreateCommand(opts: { number: string; name: string; unit?: string; by?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const c = asUsage(() => new CasesService(rt.catalog).create({ number: opts.number, name: opts.name, unit: opts.unit ?? null }, cliActor(opts.by)));
+    output(g, c, `Case ${c.number} (${c.name}) created: ${c.id}`);
+  });
+}
 
-export function registerCases(program: Command): void {
-  const cases = program.command('cases').description('cases, their evidence and their holds (Art. 12; docs/retention.md); every change is ledgered');
+export async function casesListCommand(opts: { unit?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const list = new CasesService(rt.catalog).list(opts.unit ?? null);
+    output(g, { cases: list }, caseTable(list));
+  });
+}
 
-  cases
-    .command('create')
-    .description('create a case')
-    .requiredOption('--number <number>', 'the case number (unique)')
-    .requiredOption('--name <name>', 'the case or activity name')
-    .option('--unit <unit>', 'the unit (科室) it belongs to; default: bureau-wide')
-    .option(...BY)
-    .action(async (opts: { number: string; name: string; unit?: string; by?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const c = asUsage(() => new CasesService(rt.catalog).create({ number: opts.number, name: opts.name, unit: opts.unit ?? null }, cliActor(opts.by)));
-        output(g, c, `Case ${c.number} (${c.name}) created: ${c.id}`);
-      });
-    });
+export async function casesShowCommand(ref: string, _opts: unknown, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = new CasesService(rt.catalog);
+    const view = new RetentionView(rt.catalog, { ...rt.config.retention, timezone: rt.config.timezone });
+    const c = svc.find(ref);
+    const evidence = svc.evidenceOf(c.id).map((id) => ({ id, ...view.of(id)! }));
+    const holds = svc.holdsOf(c.id);
+    output(
+      g,
+      { ...c, evidence, holds },
+      [
+        `Case ${c.number}: ${c.name}${c.unit ? ` (${c.unit})` : ''}  id ${c.id}`,
+        `Evidence (${evidence.length}):`,
+        ...evidence.map((e) => `  ${e.id}  ${e.retention.state}  retention date ${e.retentionDate}`),
+        `Holds (${holds.length}):`,
+        ...holds.map(holdLine),
+      ].join('\n'),
+    );
+  });
+}
 
-  cases
-    .command('list')
-    .description('list cases, newest first')
-    .option('--unit <unit>', "only this unit's cases")
-    .action(async (opts: { unit?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const list = new CasesService(rt.catalog).list(opts.unit ?? null);
-        output(g, { cases: list }, caseTable(list));
-      });
-    });
+export async function casesLinkCommand(ref: string, ids: string[], opts: { by?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = new CasesService(rt.catalog);
+    const c = svc.find(ref);
+    const linked = svc.link(c.id, ids, cliActor(opts.by));
+    if (svc.holdsOf(c.id).some((h) => h.state !== 'released')) await syncLegalHolds(rt, linked);
+    output(g, { caseId: c.id, linked }, `${linked.length} item(s) linked to case ${c.number}${linked.length < ids.length ? ` (${ids.length - linked.length} already linked)` : ''}.`);
+  });
+}
 
-  cases
-    .command('show <case>')
-    .description('a case (id or number): its evidence with retention dates, and its holds')
-    .action(async (ref: string, _opts: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const svc = new CasesService(rt.catalog);
-        const view = new RetentionView(rt.catalog, { ...rt.config.retention, timezone: rt.config.timezone });
-        const c = svc.find(ref);
-        const evidence = svc.evidenceOf(c.id).map((id) => ({ id, ...view.of(id)! }));
-        const holds = svc.holdsOf(c.id);
-        output(
-          g,
-          { ...c, evidence, holds },
-          [
-            `Case ${c.number}: ${c.name}${c.unit ? ` (${c.unit})` : ''}  id ${c.id}`,
-            `Evidence (${evidence.length}):`,
-            ...evidence.map((e) => `  ${e.id}  ${e.retention.state}  retention date ${e.retentionDate}`),
-            `Holds (${holds.length}):`,
-            ...holds.map(holdLine),
-          ].join('\n'),
-        );
-      });
-    });
+export async function casesHoldCommand(ref: string, opts: { reason: string; text?: string; by?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = new CasesService(rt.catalog);
+    const c = svc.find(ref);
+    const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, cliActor(opts.by)));
+    await syncLegalHolds(rt, svc.evidenceOf(c.id));
+    output(g, h, `Hold ${h.id} placed on case ${c.number} (${h.reason}): ${svc.evidenceOf(c.id).length} item(s) protected.`);
+  });
+}
 
-  cases
-    .command('link <case> <evidenceIds...>')
-    .description('link evidence items to a case (id or number); linking to a held case holds them too')
-    .option(...BY)
-    .action(async (ref: string, ids: string[], opts: { by?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const svc = new CasesService(rt.catalog);
-        const c = svc.find(ref);
-        const linked = svc.link(c.id, ids, cliActor(opts.by));
-        if (svc.holdsOf(c.id).some((h) => h.state !== 'released')) await syncLegalHolds(rt, linked);
-        output(g, { caseId: c.id, linked }, `${linked.length} item(s) linked to case ${c.number}${linked.length < ids.length ? ` (${ids.length - linked.length} already linked)` : ''}.`);
-      });
-    });
+export async function casesReleaseRequestCommand(holdId: string, opts: { reason: string; by?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const h = asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, cliActor(opts.by)));
+    output(g, h, `Release of hold ${h.id} asked; it holds until someone other than ${h.releaseRequestedBy} approves (custody cases release-approve ${h.id} --by NAME).`);
+  });
+}
 
-  cases
-    .command('hold <case>')
-    .description('protect a case (Art. 12): its items are never purged until the hold is released')
-    .requiredOption('--reason <reason>', `one of ${HOLD_REASONS.join(', ')}`)
-    .option('--text <text>', 'what happened (required with --reason other)')
-    .option(...BY)
-    .action(async (ref: string, opts: { reason: string; text?: string; by?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const svc = new CasesService(rt.catalog);
-        const c = svc.find(ref);
-        const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, cliActor(opts.by)));
-        await syncLegalHolds(rt, svc.evidenceOf(c.id));
-        output(g, h, `Hold ${h.id} placed on case ${c.number} (${h.reason}): ${svc.evidenceOf(c.id).length} item(s) protected.`);
-      });
-    });
-
-  cases
-    .command('release-request <holdId>')
-    .description('ask for a hold to be released; it keeps holding until someone else approves')
-    .requiredOption('--reason <text>', 'why the hold may end')
-    .option(...BY)
-    .action(async (holdId: string, opts: { reason: string; by?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const h = asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, cliActor(opts.by)));
-        output(g, h, `Release of hold ${h.id} asked; it holds until someone other than ${h.releaseRequestedBy} approves (custody cases release-approve ${h.id} --by NAME).`);
-      });
-    });
-
-  cases
-    .command('release-approve <holdId>')
-    .description('approve a requested release: by someone other than who asked')
-    .option(...BY)
-    .action(async (holdId: string, opts: { by?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const svc = new CasesService(rt.catalog);
-        const h = svc.approveRelease(holdId, cliActor(opts.by));
-        await syncLegalHolds(rt, svc.evidenceOf(h.caseId));
-        output(g, h, `Hold ${h.id} released by ${h.releasedBy}.`);
-      });
-    });
+export async function casesReleaseApproveCommand(holdId: string, opts: { by?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = new CasesService(rt.catalog);
+    const h = svc.approveRelease(holdId, cliActor(opts.by));
+    await syncLegalHolds(rt, svc.evidenceOf(h.caseId));
+    output(g, h, `Hold ${h.id} released by ${h.releasedBy}.`);
+  });
 }

@@ -106,158 +106,151 @@ function summary(results: Result[]): string {
   return lines.join('\n');
 }
 
-export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('a temporary custody station: the daemon, four simulated recorders docked through detection, pre-duty verdicts, ingest, a verified ledger')
-    .option('--exit', 'stop when the summary is printed (the default when stdin is not a terminal)')
-    .option('--clips <n>', 'video clips per recorder', '2')
-    .action(async (opts: DemoOpts, cmd: Command) => {
-      const g = globals(cmd);
-      const clips = Number(opts.clips);
-      if (!Number.isInteger(clips) || clips < 0 || clips > 50) throw new UsageError('--clips must be a whole number from 0 to 50');
-      const interactive = !opts.exit && Boolean(process.stdin.isTTY);
-      const say = (s: string): void => void process.stdout.write(s + '\n');
+export async function demoCommand(opts: DemoOpts, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const clips = Number(opts.clips);
+  if (!Number.isInteger(clips) || clips < 0 || clips > 50) throw new UsageError('--clips must be a whole number from 0 to 50');
+  const interactive = !opts.exit && Boolean(process.stdin.isTTY);
+  const say = (s: string): void => void process.stdout.write(s + '\n');
 
-      const home = g.home ? resolve(g.home) : await mkdtemp(join(tmpdir(), 'custody-demo-'));
-      // Never write the demo's configuration over a real station's.
-      if (existsSync(join(home, 'catalog.db')) || existsSync(join(home, 'custody.yaml'))) {
-        throw new UsageError(`${home} already holds a custody home; the demo needs a new or empty folder`);
-      }
-      await mkdir(home, { recursive: true });
-      for (const d of ['media', 'drop', 'staging']) await mkdir(join(home, d), { recursive: true });
-      await writeFile(join(home, 'custody.yaml'), demoConfig(home));
-      say(`custody demo: a station in ${home}`);
-      await runInit(home);
+  const home = g.home ? resolve(g.home) : await mkdtemp(join(tmpdir(), 'custody-demo-'));
+  // Never write the demo's configuration over a real station's.
+  if (existsSync(join(home, 'catalog.db')) || existsSync(join(home, 'custody.yaml'))) {
+    throw new UsageError(`${home} already holds a custody home; the demo needs a new or empty folder`);
+  }
+  await mkdir(home, { recursive: true });
+  for (const d of ['media', 'drop', 'staging']) await mkdir(join(home, d), { recursive: true });
+  await writeFile(join(home, 'custody.yaml'), demoConfig(home));
+  say(`custody demo: a station in ${home}`);
+  await runInit(home);
 
-      const config = loadConfig({ home });
-      const logFile = join(home, 'daemon.log');
-      const log = pino(
-        { level: g.logLevel ?? 'info', base: { app: 'custody' }, timestamp: pino.stdTimeFunctions.isoTime },
-        pino.destination({ dest: logFile, sync: true }),
-      );
-      const daemon: Daemon = await createDaemon({ config, log });
-      const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
-      const results: Result[] = [];
-      const started = new Map<string, number>();
-      const ended = new Map<string, { outcome: DockOutcome; at: number }>();
-      const waiters: Array<() => void> = [];
-      daemon.activity.subscribe((e) => {
-        if (e.type === 'progress') {
-          bars.update({ ...e.progress, sessionId: e.progress.dockId });
-        } else if (e.type === 'dock' && e.dock.sessionId === null && !process.stderr.isTTY) {
-          say(`  docked ${e.dock.serial ?? '?'}: ${e.dock.verdict === 'ready' ? 'ready for duty' : `NOT ready (${e.dock.reasons.join('; ')})`}`);
-        }
+  const config = loadConfig({ home });
+  const logFile = join(home, 'daemon.log');
+  const log = pino(
+    { level: g.logLevel ?? 'info', base: { app: 'custody' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: logFile, sync: true }),
+  );
+  const daemon: Daemon = await createDaemon({ config, log });
+  const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
+  const results: Result[] = [];
+  const started = new Map<string, number>();
+  const ended = new Map<string, { outcome: DockOutcome; at: number }>();
+  const waiters: Array<() => void> = [];
+  daemon.activity.subscribe((e) => {
+    if (e.type === 'progress') {
+      bars.update({ ...e.progress, sessionId: e.progress.dockId });
+    } else if (e.type === 'dock' && e.dock.sessionId === null && !process.stderr.isTTY) {
+      say(`  docked ${e.dock.serial ?? '?'}: ${e.dock.verdict === 'ready' ? 'ready for duty' : `NOT ready (${e.dock.reasons.join('; ')})`}`);
+    }
+  });
+  daemon.docks.on('docked', (o: DockOutcome) => started.set(o.dockId, Date.now()));
+  daemon.docks.on('ended', (o: DockOutcome) => {
+    ended.set(o.identity?.serial ?? o.location, { outcome: o, at: Date.now() });
+    if (!process.stderr.isTTY && o.report) say(`  ingested ${o.report.serial ?? '?'}: ${o.report.ingested} files, ${mb(o.report.bytes)} (${o.report.status})`);
+    for (const w of waiters.splice(0)) w();
+  });
+  const until = async (cond: () => boolean, what: string, ms: number): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new CustodyError('DEMO_TIMEOUT', `timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 500).unref();
       });
-      daemon.docks.on('docked', (o: DockOutcome) => started.set(o.dockId, Date.now()));
-      daemon.docks.on('ended', (o: DockOutcome) => {
-        ended.set(o.identity?.serial ?? o.location, { outcome: o, at: Date.now() });
-        if (!process.stderr.isTTY && o.report) say(`  ingested ${o.report.serial ?? '?'}: ${o.report.ingested} files, ${mb(o.report.bytes)} (${o.report.status})`);
-        for (const w of waiters.splice(0)) w();
+    }
+  };
+
+  let exitCode = 0;
+  await daemon.start();
+  try {
+    say(`daemon started (JSON logs in ${logFile}); making ${RECORDERS.length} simulated recorders:`);
+    const media = MediaTools.fromConfig(config.media, log);
+    const now = Date.now();
+    for (const rec of RECORDERS) {
+      const staged = join(home, 'staging', rec.serial);
+      await simulateRecorder({
+        out: staged,
+        media,
+        serial: rec.serial,
+        officer: rec.officer,
+        unit: rec.unit,
+        model: 'SIM-DSJ-1',
+        clips,
+        seconds: 3,
+        battery: rec.battery,
+        clockOffsetSeconds: rec.clockOffsetSeconds,
+        recordedAt: new Date(now - rec.recordedAgoHours * 3600_000),
+        timeZone: config.timezone,
       });
-      const until = async (cond: () => boolean, what: string, ms: number): Promise<void> => {
-        const deadline = Date.now() + ms;
-        while (!cond()) {
-          if (Date.now() > deadline) throw new CustodyError('DEMO_TIMEOUT', `timed out waiting for ${what}`);
-          await new Promise<void>((r) => {
-            waiters.push(r);
-            setTimeout(r, 500).unref();
-          });
-        }
-      };
+      say(`  ${rec.serial}: ${rec.story}`);
+    }
+    say(`docking them (${RECORDERS.filter((r) => r.via === 'mount').length} under the mount root, ${RECORDERS.filter((r) => r.via === 'drop').length} into the drop folder):`);
+    for (const rec of RECORDERS) {
+      // Docking: the whole recorder appears at once under a mount root or in the
+      // drop folder, and the daemon's detection finds it like any other.
+      await rename(join(home, 'staging', rec.serial), join(home, rec.via === 'drop' ? 'drop' : 'media', rec.serial));
+    }
+    await until(() => RECORDERS.every((r) => ended.has(r.serial)), 'every recorder to be ingested', 300_000);
+    bars.stop();
 
-      let exitCode = 0;
-      await daemon.start();
-      try {
-        say(`daemon started (JSON logs in ${logFile}); making ${RECORDERS.length} simulated recorders:`);
-        const media = MediaTools.fromConfig(config.media, log);
-        const now = Date.now();
-        for (const rec of RECORDERS) {
-          const staged = join(home, 'staging', rec.serial);
-          await simulateRecorder({
-            out: staged,
-            media,
-            serial: rec.serial,
-            officer: rec.officer,
-            unit: rec.unit,
-            model: 'SIM-DSJ-1',
-            clips,
-            seconds: 3,
-            battery: rec.battery,
-            clockOffsetSeconds: rec.clockOffsetSeconds,
-            recordedAt: new Date(now - rec.recordedAgoHours * 3600_000),
-            timeZone: config.timezone,
-          });
-          say(`  ${rec.serial}: ${rec.story}`);
-        }
-        say(`docking them (${RECORDERS.filter((r) => r.via === 'mount').length} under the mount root, ${RECORDERS.filter((r) => r.via === 'drop').length} into the drop folder):`);
-        for (const rec of RECORDERS) {
-          // Docking: the whole recorder appears at once under a mount root or in the
-          // drop folder, and the daemon's detection finds it like any other.
-          await rename(join(home, 'staging', rec.serial), join(home, rec.via === 'drop' ? 'drop' : 'media', rec.serial));
-        }
-        await until(() => RECORDERS.every((r) => ended.has(r.serial)), 'every recorder to be ingested', 300_000);
-        bars.stop();
+    // Media analysis (probe, thumbnail) runs as jobs; let it finish so the ledger is quiet.
+    await drainJobs(daemon);
 
-        // Media analysis (probe, thumbnail) runs as jobs; let it finish so the ledger is quiet.
-        await drainJobs(daemon);
+    for (const rec of RECORDERS) {
+      const e = ended.get(rec.serial)!;
+      const items = e.outcome.report?.items ?? [];
+      const late = items.filter((i) => e.at - Date.parse(i.recordedAt) > DAY_MS).length;
+      results.push({ rec, outcome: e.outcome, seconds: Math.max(0.001, (e.at - (started.get(e.outcome.dockId) ?? e.at)) / 1000), late });
+    }
+    say(summary(results));
 
-        for (const rec of RECORDERS) {
-          const e = ended.get(rec.serial)!;
-          const items = e.outcome.report?.items ?? [];
-          const late = items.filter((i) => e.at - Date.parse(i.recordedAt) > DAY_MS).length;
-          results.push({ rec, outcome: e.outcome, seconds: Math.max(0.001, (e.at - (started.get(e.outcome.dockId) ?? e.at)) / 1000), late });
-        }
-        say(summary(results));
-
-        const v = await verifyVault({ catalog: daemon.catalog, store: daemon.store, deep: true });
+    const v = await verifyVault({ catalog: daemon.catalog, store: daemon.store, deep: true });
+    say('');
+    if (v.ok) say(`Ledger verified: ${v.entries} entries hash-chained, ${v.objects} objects re-hashed and intact.`);
+    else {
+      say(`Ledger does NOT verify: ${v.problems.map((p) => `${p.code}: ${p.message}`).join('; ')}`);
+      exitCode = EXIT_PROBLEM;
+    }
+    if (results.some((r) => !r.outcome.report || r.outcome.report.status !== 'complete' || r.outcome.report.failed > 0)) exitCode = EXIT_PROBLEM;
+    say('');
+    say('Look around:');
+    say(`  node ${CLI_MAIN} devices list --home ${home}`);
+    say(`  node ${CLI_MAIN} devices show DEMO-C03 --home ${home}`);
+    say(`  node ${CLI_MAIN} ledger export --home ${home} | tail -n 3`);
+    if (interactive) {
+      const api = daemon.apiAddress();
+      if (api) {
+        const { token } = new UsersService(daemon.catalog).create(
+          { name: 'demo auditor', role: 'auditor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) },
+          'custody:demo',
+        );
         say('');
-        if (v.ok) say(`Ledger verified: ${v.entries} entries hash-chained, ${v.objects} objects re-hashed and intact.`);
-        else {
-          say(`Ledger does NOT verify: ${v.problems.map((p) => `${p.code}: ${p.message}`).join('; ')}`);
-          exitCode = EXIT_PROBLEM;
-        }
-        if (results.some((r) => !r.outcome.report || r.outcome.report.status !== 'complete' || r.outcome.report.failed > 0)) exitCode = EXIT_PROBLEM;
-        say('');
-        say('Look around:');
-        say(`  node ${CLI_MAIN} devices list --home ${home}`);
-        say(`  node ${CLI_MAIN} devices show DEMO-C03 --home ${home}`);
-        say(`  node ${CLI_MAIN} ledger export --home ${home} | tail -n 3`);
-        if (interactive) {
-          const api = daemon.apiAddress();
-          if (api) {
-            const { token } = new UsersService(daemon.catalog).create(
-              { name: 'demo auditor', role: 'auditor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) },
-              'custody:demo',
-            );
-            say('');
-            say(`The HTTP API is at ${api.url} (reference: ${api.url}/docs). A token for a demo auditor (valid 24 h):`);
-            say(`  export CUSTODY_TOKEN=${token}`);
-            say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/devices`);
-            say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/docks`);
-            say(`  curl -sN -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/events     # live dock events`);
-          }
-          say('');
-          say('The daemon keeps running. Dock another simulated recorder:');
-          say(`  node ${CLI_MAIN} simulate recorder --home ${home} --out ${join(home, 'media', 'MY-REC1')} --serial MY-REC1 --battery 20`);
-          say('Press Ctrl-C to stop.');
-          await new Promise<void>((r) => {
-            process.once('SIGINT', () => r());
-            process.once('SIGTERM', () => r());
-          });
-          say('stopping…');
-        }
-      } catch (e) {
-        say(`demo failed: ${errorMessage(e)} (daemon log: ${logFile})`);
-        exitCode = EXIT_PROBLEM;
-      } finally {
-        bars.stop();
-        await daemon.stop();
-        log.flush();
+        say(`The HTTP API is at ${api.url} (reference: ${api.url}/docs). A token for a demo auditor (valid 24 h):`);
+        say(`  export CUSTODY_TOKEN=${token}`);
+        say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/devices`);
+        say(`  curl -s -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/docks`);
+        say(`  curl -sN -H "Authorization: Bearer $CUSTODY_TOKEN" ${api.url}/api/v1/events     # live dock events`);
       }
-      say(`stopped. The station stays in ${home} (custody verify --home ${home}).`);
-      process.exitCode = exitCode;
-    });
+      say('');
+      say('The daemon keeps running. Dock another simulated recorder:');
+      say(`  node ${CLI_MAIN} simulate recorder --home ${home} --out ${join(home, 'media', 'MY-REC1')} --serial MY-REC1 --battery 20`);
+      say('Press Ctrl-C to stop.');
+      await new Promise<void>((r) => {
+        process.once('SIGINT', () => r());
+        process.once('SIGTERM', () => r());
+      });
+      say('stopping…');
+    }
+  } catch (e) {
+    say(`demo failed: ${errorMessage(e)} (daemon log: ${logFile})`);
+    exitCode = EXIT_PROBLEM;
+  } finally {
+    bars.stop();
+    await daemon.stop();
+    log.flush();
+  }
+  say(`stopped. The station stays in ${home} (custody verify --home ${home}).`);
+  process.exitCode = exitCode;
 }
 
 /** Wait until the follow-up queue has nothing waiting or running. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { DeviceRegistry, RECORDER_STATUSES, UDEV_DEFAULTS, loadProfiles, udevRules, type DockRecord, type DeviceDetail, type DeviceSummary } from '../../devices/index.js';
+import { DeviceRegistry, loadProfiles, udevRules, type DockRecord, type DeviceDetail, type DeviceSummary } from '../../devices/index.js';
 import { globals, loadCliConfig, output, withRuntime } from '../context.js';
 import { cliActor } from './ingest.js';
 
@@ -55,63 +55,38 @@ function showText(d: DeviceDetail): string {
   ].join('\n');
 }
 
-export function registerDevices(program: Command): void {
-  const devices = program.command('devices').description('the device registry: recorders, their status and their dock and health history');
+export async function devicesListCommand(_opts: unknown, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const list = new DeviceRegistry(rt.catalog).list();
+    output(g, list, listText(list));
+  });
+}
 
-  devices
-    .command('list')
-    .description('every registered recorder with its status and last pre-duty verdict')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const list = new DeviceRegistry(rt.catalog).list();
-        output(g, list, listText(list));
-      });
-    });
+export async function devicesShowCommand(serial: string, opts: { docks: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const n = Number(opts.docks);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--docks must be a positive whole number, got "${opts.docks}"`);
+  await withRuntime(g, async (rt) => {
+    const d = new DeviceRegistry(rt.catalog).show(serial, { docks: n });
+    output(g, d, showText(d));
+  });
+}
 
-  devices
-    .command('show')
-    .description("one recorder: identity, status, evidence held, and its docks with each health snapshot")
-    .argument('<serial>', 'recorder serial')
-    .option('--docks <n>', 'how many recent docks to show', '20')
-    .action(async (serial: string, opts: { docks: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const n = Number(opts.docks);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--docks must be a positive whole number, got "${opts.docks}"`);
-      await withRuntime(g, async (rt) => {
-        const d = new DeviceRegistry(rt.catalog).show(serial, { docks: n });
-        output(g, d, showText(d));
-      });
-    });
+export async function devicesSetStatusCommand(serial: string, status: string, opts: { note?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const r = new DeviceRegistry(rt.catalog).setStatus(serial, status, { actor: cliActor(), note: opts.note ?? null });
+    output(g, r, r.changed ? `recorder ${serial} is now ${r.device.status}` : `recorder ${serial} already is ${r.device.status}; nothing changed`);
+  });
+}
 
-  devices
-    .command('set-status')
-    .description(`change a recorder's status (${RECORDER_STATUSES.join(', ')}); recorded in the ledger`)
-    .argument('<serial>', 'recorder serial')
-    .argument('<status>', RECORDER_STATUSES.join(' | '))
-    .option('--note <text>', 'why (e.g. "screen cracked, handed to the information centre")')
-    .action(async (serial: string, status: string, opts: { note?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const r = new DeviceRegistry(rt.catalog).setStatus(serial, status, { actor: cliActor(), note: opts.note ?? null });
-        output(g, r, r.changed ? `recorder ${serial} is now ${r.device.status}` : `recorder ${serial} already is ${r.device.status}; nothing changed`);
-      });
-    });
-
-  devices
-    .command('udev-rules')
-    .description('print udev rules for the known recorder models (scripts/install.sh installs them)')
-    .option('--user <user>', 'service user', UDEV_DEFAULTS.user)
-    .option('--group <group>', 'service group', UDEV_DEFAULTS.group)
-    .option('--mount-dir <dir>', 'where recorder filesystems are mounted (under a mount root)', UDEV_DEFAULTS.mountDir)
-    .option('--profiles <file>', 'profiles file (default: devices.profilesFile, else the bundled one)')
-    .action((opts: { user: string; group: string; mountDir: string; profiles?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      let file = opts.profiles ? resolve(opts.profiles) : undefined;
-      if (!file) {
-        const config = loadCliConfig(g);
-        if (config.devices.profilesFile) file = resolve(config.home, config.devices.profilesFile);
-      }
-      process.stdout.write(udevRules(loadProfiles(file), { user: opts.user, group: opts.group, mountDir: opts.mountDir }));
-    });
+export function devicesUdevRulesCommand(opts: { user: string; group: string; mountDir: string; profiles?: string }, cmd: Command): void {
+  const g = globals(cmd);
+  let file = opts.profiles ? resolve(opts.profiles) : undefined;
+  if (!file) {
+    const config = loadCliConfig(g);
+    if (config.devices.profilesFile) file = resolve(config.home, config.devices.profilesFile);
+  }
+  process.stdout.write(udevRules(loadProfiles(file), { user: opts.user, group: opts.group, mountDir: opts.mountDir }));
 }

@@ -47,38 +47,29 @@ async function issuerFor(rt: Runtime): Promise<CheckpointIssuer | null> {
   }
 }
 
-export function registerExport(program: Command): void {
-  program
-    .command('export')
-    .description('write the archival copies of a case (BagIt, verified as read back), one per --to')
-    .requiredOption('--case <case>', 'case id or number')
-    .option('--to <dir>', 'destination of one copy (repeat: one per copy)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--maker <name>', 'who makes the copies (on the label and in bag-info.txt; default: the system user)')
-    .option('--iso', 'also make an ISO 9660 image of each copy for burning (needs xorriso)')
-    .action(async (opts: { case: string; to: string[]; maker?: string; iso?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const issuer = await issuerFor(rt);
-        const archive = new ArchiveService({
-          catalog: rt.catalog,
-          store: rt.store,
-          log: rt.log.child({ module: 'archive' }),
-          timezone: rt.config.timezone,
-          copies: rt.config.archive.copies,
-          sourceOrganization: rt.config.archive.sourceOrganization,
-          verifierKey: issuer ? issuer.verifierKey : null,
-          // A checkpoint signed now covers every entry the copies carry; another after
-          // export.created covers the record of the export itself.
-          ...(issuer ? { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, afterExport: async () => void (await issuer.issue()) } : {}),
-        });
-        const maker = opts.maker ?? userInfo().username;
-        const r = await archive.exportCase({ caseRef: opts.case, destinations: opts.to, maker, actor: 'cli:export', iso: opts.iso ?? false });
-        output(g, r, human(r));
-        if (!r.ok) {
-          const bad = r.copies.filter((c) => !c.ok).map((c) => `copy ${c.copy} (${c.destination}): ${c.error?.message ?? 'failed'}`);
-          process.stderr.write(`custody: export incomplete: ${bad.join('; ')}\n`);
-          process.exitCode = EXIT_PROBLEM;
-        }
-      });
+export async function exportCaseCommand(opts: { case: string; to: string[]; maker?: string; iso?: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const issuer = await issuerFor(rt);
+    const archive = new ArchiveService({
+      catalog: rt.catalog,
+      store: rt.store,
+      log: rt.log.child({ module: 'archive' }),
+      timezone: rt.config.timezone,
+      copies: rt.config.archive.copies,
+      sourceOrganization: rt.config.archive.sourceOrganization,
+      verifierKey: issuer ? issuer.verifierKey : null,
+      // A checkpoint signed now covers every entry the copies carry; another after
+      // export.created covers the record of the export itself.
+      ...(issuer ? { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, afterExport: async () => void (await issuer.issue()) } : {}),
     });
+    const maker = opts.maker ?? userInfo().username;
+    const r = await archive.exportCase({ caseRef: opts.case, destinations: opts.to, maker, actor: 'cli:export', iso: opts.iso ?? false });
+    output(g, r, human(r));
+    if (!r.ok) {
+      const bad = r.copies.filter((c) => !c.ok).map((c) => `copy ${c.copy} (${c.destination}): ${c.error?.message ?? 'failed'}`);
+      process.stderr.write(`custody: export incomplete: ${bad.join('; ')}\n`);
+      process.exitCode = EXIT_PROBLEM;
+    }
+  });
 }

@@ -19,63 +19,40 @@ function text(list: Flag[], tz: string): string {
     .join('\n');
 }
 
-export function registerFlags(program: Command): void {
-  const cmd = program.command('flags').description('compliance flags: late and missing uploads, gaps, clock drift, overdue repairs (docs/compliance.md)');
+export async function flagsListCommand(opts: { rule?: string; unit?: string; officer?: string; recorder?: string; state?: string; limit: string }, c: Command): Promise<void> {
+  const g = globals(c);
+  if (opts.rule !== undefined && !(FLAG_RULES as readonly string[]).includes(opts.rule)) throw new UsageError(`--rule must be one of ${FLAG_RULES.join(', ')}`);
+  if (opts.state !== undefined && ![...FLAG_STATES, 'unresolved'].includes(opts.state)) throw new UsageError(`--state must be one of ${FLAG_STATES.join(', ')}, unresolved`);
+  await withRuntime(g, async (rt) => {
+    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
+    const list = flags.list(
+      { rule: opts.rule as FlagRule | undefined, unit: opts.unit, officer: opts.officer, recorder: opts.recorder, state: opts.state as FlagState | 'unresolved' | undefined },
+      { limit: Math.max(1, Number(opts.limit) || 500) },
+    );
+    output(g, list, text(list, rt.config.timezone));
+  });
+}
 
-  cmd
-    .command('list')
-    .description('flags, newest first')
-    .option('--rule <rule>', FLAG_RULES.join(' | '))
-    .option('--unit <unit>')
-    .option('--officer <number>')
-    .option('--recorder <serial>')
-    .option('--state <state>', `${FLAG_STATES.join(' | ')} | unresolved`)
-    .option('--limit <n>', 'at most this many', '500')
-    .action(async (opts: { rule?: string; unit?: string; officer?: string; recorder?: string; state?: string; limit: string }, c: Command) => {
-      const g = globals(c);
-      if (opts.rule !== undefined && !(FLAG_RULES as readonly string[]).includes(opts.rule)) throw new UsageError(`--rule must be one of ${FLAG_RULES.join(', ')}`);
-      if (opts.state !== undefined && ![...FLAG_STATES, 'unresolved'].includes(opts.state)) throw new UsageError(`--state must be one of ${FLAG_STATES.join(', ')}, unresolved`);
-      await withRuntime(g, async (rt) => {
-        const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
-        const list = flags.list(
-          { rule: opts.rule as FlagRule | undefined, unit: opts.unit, officer: opts.officer, recorder: opts.recorder, state: opts.state as FlagState | 'unresolved' | undefined },
-          { limit: Math.max(1, Number(opts.limit) || 500) },
-        );
-        output(g, list, text(list, rt.config.timezone));
-      });
-    });
+export async function flagsResolveCommand(id: string, opts: { reason: string; approver: string }, c: Command): Promise<void> {
+  const g = globals(c);
+  await withRuntime(g, async (rt) => {
+    const u = new UsersService(rt.catalog).get(opts.approver);
+    if (!u) throw new NotFoundError('user', opts.approver);
+    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
+    const f = flags.resolve(id, { reason: opts.reason, approver: { id: u.id, role: u.role, unit: u.unit, revoked: u.revokedAt !== null }, actor: cliActor() });
+    output(g, f, `resolved ${f.id} (${f.rule}), approved by ${u.name}`);
+  });
+}
 
-  cmd
-    .command('resolve')
-    .description('resolve a flag with a written reason, approved by a supervisor or admin who is not the officer it is about (Art. 16); ledgered')
-    .argument('<id>', 'flag id')
-    .requiredOption('--reason <text>', "the written reason (for a recording gap: the officer's work record)")
-    .requiredOption('--approver <user-id>', 'the approving supervisor or admin (an API user id)')
-    .action(async (id: string, opts: { reason: string; approver: string }, c: Command) => {
-      const g = globals(c);
-      await withRuntime(g, async (rt) => {
-        const u = new UsersService(rt.catalog).get(opts.approver);
-        if (!u) throw new NotFoundError('user', opts.approver);
-        const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
-        const f = flags.resolve(id, { reason: opts.reason, approver: { id: u.id, role: u.role, unit: u.unit, revoked: u.revokedAt !== null }, actor: cliActor() });
-        output(g, f, `resolved ${f.id} (${f.rule}), approved by ${u.name}`);
-      });
-    });
-
-  cmd
-    .command('scan')
-    .description('run every rule now (the daemon does this on a timer and after every dock); idempotent')
-    .option('--full', 'read all evidence and assignments again, not only what changed since the last scan')
-    .action(async (opts: { full?: boolean }, c: Command) => {
-      const g = globals(c);
-      await withRuntime(g, async (rt) => {
-        const { rules } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
-        const r = rules.scan({ full: opts.full === true });
-        output(
-          g,
-          { raised: r.raised, escalated: r.escalated.map((f) => f.id) },
-          `${r.raised.length} flag(s) raised, ${r.escalated.length} escalated${r.raised.length ? `\n${text(r.raised, rt.config.timezone)}` : ''}`,
-        );
-      });
-    });
+export async function flagsScanCommand(opts: { full?: boolean }, c: Command): Promise<void> {
+  const g = globals(c);
+  await withRuntime(g, async (rt) => {
+    const { rules } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
+    const r = rules.scan({ full: opts.full === true });
+    output(
+      g,
+      { raised: r.raised, escalated: r.escalated.map((f) => f.id) },
+      `${r.raised.length} flag(s) raised, ${r.escalated.length} escalated${r.raised.length ? `\n${text(r.raised, rt.config.timezone)}` : ''}`,
+    );
+  });
 }

@@ -52,77 +52,65 @@ function human(r: SessionReport, dir: string): string {
   return lines.join('\n');
 }
 
-export function registerIngest(program: Command): void {
-  program
-    .command('ingest')
-    .description('ingest a mounted recorder or folder into the vault (one-shot)')
-    .argument('<dir>', 'the recorder mount point or folder')
-    .option('--serial <serial>', 'recorder serial (else from the recorder status file)')
-    .option('--officer <number>', 'officer number')
-    .option('--unit <unit>', 'unit (科室)')
-    .option('--model <model>', 'recorder model')
-    .option('--wipe', 'delete each file from the recorder once its vault copy is verified (overrides ingest.wipeAfterIngest)')
-    .option('--no-follow-up', 'do not run media probes and thumbnails now (they stay queued)')
-    .action(async (dir: string, opts: IngestOpts, cmd: Command) => {
-      const g = globals(cmd);
-      const root = resolve(dir);
-      const st = await stat(root).catch(() => null);
-      if (!st || !st.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
-      await withRuntime(g, async (rt) => {
-        const { config } = rt;
-        const driver = new FolderDriver({
-          root,
-          identity: {
-            ...(opts.serial ? { serial: opts.serial } : {}),
-            ...(opts.officer ? { officer: opts.officer } : {}),
-            ...(opts.unit ? { unit: opts.unit } : {}),
-            ...(opts.model ? { model: opts.model } : {}),
-          },
-        });
-        const followUps = await createFollowUps({ config, catalog: rt.catalog, store: rt.store, log: rt.log });
-        try {
-          const service = ingestServiceFromConfig(
-            config,
-            { catalog: rt.catalog, store: rt.store, log: rt.log, followUps },
-            opts.wipe ? { wipeAfterIngest: true } : {},
-          );
-          const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
-          const { session, done } = service.start(driver, { actor: cliActor() });
-          session.on('progress', (p) => bars.update(p));
-          // SIGTERM/SIGINT: stop taking files; copies in flight finish (or roll back
-          // after the grace period), then the report is printed as usual.
-          const onSignal = (): void => {
-            rt.log.warn('stopping: letting copies in flight finish');
-            void service.stop(STOP_GRACE_MS);
-          };
-          process.once('SIGTERM', onSignal);
-          process.once('SIGINT', onSignal);
-          const report = await done.finally(() => {
-            process.off('SIGTERM', onSignal);
-            process.off('SIGINT', onSignal);
-          });
-          bars.stop();
-          if (opts.followUp) await followUps.drain();
-          // A one-shot command's clean shutdown: seal what it added, so the vault alone
-          // can rebuild and check the ledger. A failure here loses nothing (the entries
-          // are in the catalog and are sealed by the next run or the daemon).
-          try {
-            await new LedgerSealer({
-              catalog: rt.catalog,
-              store: rt.store,
-              log: rt.log,
-              segmentEntries: config.ledger.segmentEntries,
-              sealIntervalSeconds: 0,
-            }).seal({ partial: true });
-          } catch (e) {
-            rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
-          }
-          if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
-          else process.stdout.write(human(report, dir) + '\n');
-          if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
-        } finally {
-          await followUps.close();
-        }
-      });
+export async function ingestCommand(dir: string, opts: IngestOpts, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const root = resolve(dir);
+  const st = await stat(root).catch(() => null);
+  if (!st || !st.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
+  await withRuntime(g, async (rt) => {
+    const { config } = rt;
+    const driver = new FolderDriver({
+      root,
+      identity: {
+        ...(opts.serial ? { serial: opts.serial } : {}),
+        ...(opts.officer ? { officer: opts.officer } : {}),
+        ...(opts.unit ? { unit: opts.unit } : {}),
+        ...(opts.model ? { model: opts.model } : {}),
+      },
     });
+    const followUps = await createFollowUps({ config, catalog: rt.catalog, store: rt.store, log: rt.log });
+    try {
+      const service = ingestServiceFromConfig(
+        config,
+        { catalog: rt.catalog, store: rt.store, log: rt.log, followUps },
+        opts.wipe ? { wipeAfterIngest: true } : {},
+      );
+      const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
+      const { session, done } = service.start(driver, { actor: cliActor() });
+      session.on('progress', (p) => bars.update(p));
+      // SIGTERM/SIGINT: stop taking files; copies in flight finish (or roll back
+      // after the grace period), then the report is printed as usual.
+      const onSignal = (): void => {
+        rt.log.warn('stopping: letting copies in flight finish');
+        void service.stop(STOP_GRACE_MS);
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      const report = await done.finally(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      });
+      bars.stop();
+      if (opts.followUp) await followUps.drain();
+      // A one-shot command's clean shutdown: seal what it added, so the vault alone
+      // can rebuild and check the ledger. A failure here loses nothing (the entries
+      // are in the catalog and are sealed by the next run or the daemon).
+      try {
+        await new LedgerSealer({
+          catalog: rt.catalog,
+          store: rt.store,
+          log: rt.log,
+          segmentEntries: config.ledger.segmentEntries,
+          sealIntervalSeconds: 0,
+        }).seal({ partial: true });
+      } catch (e) {
+        rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
+      }
+      if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
+      else process.stdout.write(human(report, dir) + '\n');
+      if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
+    } finally {
+      await followUps.close();
+    }
+  });
 }

@@ -17,53 +17,48 @@ vault:
   kind: fs
 `;
 
-export function registerInit(program: Command): void {
-  program
-    .command('init')
-    .description('create the custody home: config, catalog, vault and station key (idempotent)')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      const home = resolveHome({ home: g.home });
-      await mkdir(home, { recursive: true, mode: 0o750 });
-      const configFile = g.config ?? defaultConfigPath(home);
-      let configCreated = false;
-      if (!g.config && !existsSync(configFile)) {
-        await writeFile(configFile, STARTER_CONFIG, { flag: 'wx' });
-        configCreated = true;
+export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const home = resolveHome({ home: g.home });
+  await mkdir(home, { recursive: true, mode: 0o750 });
+  const configFile = g.config ?? defaultConfigPath(home);
+  let configCreated = false;
+  if (!g.config && !existsSync(configFile)) {
+    await writeFile(configFile, STARTER_CONFIG, { flag: 'wx' });
+    configCreated = true;
+  }
+  const config = loadConfig({ home, configFile: g.config });
+  const log = cliLogger(g, config);
+  const store = await openObjectStore(config);
+  const catalog = Catalog.open(catalogPath(home));
+  try {
+    await store.init();
+    const key = await ensureStationKey(home);
+    let initialised = false;
+    if (catalog.ledger.count() > 0) {
+      // Never build on a vault whose history does not hold together.
+      const result = await verifyVault({ catalog, store, deep: false });
+      if (!result.ok) {
+        const first = result.problems[0];
+        throw new CustodyError('VAULT_NOT_INTACT', `refusing to initialise: the existing ledger does not verify (${first ? first.message : 'unknown problem'}); run custody verify`);
       }
-      const config = loadConfig({ home, configFile: g.config });
-      const log = cliLogger(g, config);
-      const store = await openObjectStore(config);
-      const catalog = Catalog.open(catalogPath(home));
-      try {
-        await store.init();
-        const key = await ensureStationKey(home);
-        let initialised = false;
-        if (catalog.ledger.count() > 0) {
-          // Never build on a vault whose history does not hold together.
-          const result = await verifyVault({ catalog, store, deep: false });
-          if (!result.ok) {
-            const first = result.problems[0];
-            throw new CustodyError('VAULT_NOT_INTACT', `refusing to initialise: the existing ledger does not verify (${first ? first.message : 'unknown problem'}); run custody verify`);
-          }
-        } else {
-          catalog.ledger.append({
-            type: 'station.initialized',
-            actor: 'cli:init',
-            subject: null,
-            data: { vault: { kind: store.kind, location: store.location }, stationKey: { alg: 'ed25519', publicKey: key.publicKey, fingerprint: key.fingerprint } },
-          });
-          initialised = true;
-        }
-        log.info({ home, vault: store.location }, initialised ? 'custody home initialised' : 'custody home already initialised');
-        output(
-          g,
-          { home, config: configFile, configCreated, catalog: catalogPath(home), vault: { kind: store.kind, location: store.location }, stationKey: key.fingerprint, initialised },
-          `${initialised ? 'Initialised' : 'Already initialised'} custody home ${home}\n  config:  ${configFile}${configCreated ? ' (created)' : ''}\n  catalog: ${catalogPath(home)}\n  vault:   ${store.kind} ${store.location}\n  station key: ${key.fingerprint.slice(0, 16)}…`,
-        );
-      } finally {
-        catalog.close();
-        await store.close();
-      }
-    });
+    } else {
+      catalog.ledger.append({
+        type: 'station.initialized',
+        actor: 'cli:init',
+        subject: null,
+        data: { vault: { kind: store.kind, location: store.location }, stationKey: { alg: 'ed25519', publicKey: key.publicKey, fingerprint: key.fingerprint } },
+      });
+      initialised = true;
+    }
+    log.info({ home, vault: store.location }, initialised ? 'custody home initialised' : 'custody home already initialised');
+    output(
+      g,
+      { home, config: configFile, configCreated, catalog: catalogPath(home), vault: { kind: store.kind, location: store.location }, stationKey: key.fingerprint, initialised },
+      `${initialised ? 'Initialised' : 'Already initialised'} custody home ${home}\n  config:  ${configFile}${configCreated ? ' (created)' : ''}\n  catalog: ${catalogPath(home)}\n  vault:   ${store.kind} ${store.location}\n  station key: ${key.fingerprint.slice(0, 16)}…`,
+    );
+  } finally {
+    catalog.close();
+    await store.close();
+  }
 }

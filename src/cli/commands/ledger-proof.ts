@@ -48,7 +48,7 @@ async function issuerFor(rt: Runtime): Promise<CheckpointIssuer> {
   });
 }
 
-async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Command): Promise<void> {
+export async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   if (opts.verifierKey) {
     const config = loadCliConfig(g);
@@ -70,7 +70,7 @@ async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Command):
   });
 }
 
-async function proofCommand(seqRaw: string, opts: { size?: string }, cmd: Command): Promise<void> {
+export async function proofCommand(seqRaw: string, opts: { size?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   const seq = positive('SEQ', seqRaw);
   const size = opts.size === undefined ? undefined : positive('--size', opts.size);
@@ -104,7 +104,7 @@ interface ConsistencyOpts {
   key?: string;
 }
 
-async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): Promise<void> {
+export async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): Promise<void> {
   const g = globals(cmd);
   if (opts.from === undefined && !opts.witnesses) throw new UsageError('give --from CHECKPOINT_FILE, --witnesses, or both');
   const saved = opts.from === undefined ? null : await readFile(opts.from).catch((e: unknown) => {
@@ -188,25 +188,4 @@ async function bundleToLatest(rt: Runtime, verifier: NoteVerifier, tree: MerkleT
     problems.push(`${e instanceof ProofError ? e.code : 'ERROR'}: the vault's latest checkpoint ${key}: ${errorMessage(e)}`);
     return null;
   }
-}
-
-export function registerLedgerProofs(ledger: Command): void {
-  ledger
-    .command('checkpoint')
-    .description("print the latest signed checkpoint of the ledger's Merkle tree, signing a new one first if the ledger grew")
-    .option('--verifier-key', 'print the key that verifies the checkpoints instead (for auditors)')
-    .action(checkpointCommand);
-  ledger
-    .command('proof')
-    .argument('<seq>', 'ledger entry to prove')
-    .description('prove that an entry is in the ledger: an inclusion proof to a signed checkpoint, as JSON (docs/proofs.md)')
-    .option('--size <n>', 'tree size to prove against (default: the latest checkpoint, signed first if the entry is newer)')
-    .action(proofCommand);
-  ledger
-    .command('consistency')
-    .description('verify that the current ledger extends a saved checkpoint (and the witnesses\'); exit 1 when history was rewritten')
-    .option('--from <file>', 'a saved signed checkpoint')
-    .option('--witnesses', 'check the latest checkpoint of every configured witness folder')
-    .option('--key <key>', 'trusted key: a verifier key (name+id+key) or an Ed25519 public key PEM file (default: the station public key)')
-    .action(consistencyCommand);
 }

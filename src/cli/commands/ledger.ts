@@ -9,7 +9,6 @@ import { openObjectStore } from '../../vault/open.js';
 import { rebuildLedger } from '../../vault/rebuild.js';
 import { LedgerSealer, SEGMENT_PREFIX } from '../../vault/segments.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
-import { registerLedgerProofs } from './ledger-proof.js';
 import { describeProblem } from './verify.js';
 
 /** A positive integer option, or a UsageError naming the option. */
@@ -27,7 +26,7 @@ interface ExportOpts {
   out?: string;
 }
 
-async function exportCommand(opts: ExportOpts, cmd: Command): Promise<void> {
+export async function exportCommand(opts: ExportOpts, cmd: Command): Promise<void> {
   const g = globals(cmd);
   const from = seqOption('--from', opts.from);
   const to = seqOption('--to', opts.to);
@@ -60,7 +59,7 @@ async function exportCommand(opts: ExportOpts, cmd: Command): Promise<void> {
   });
 }
 
-async function rebuildCommand(opts: { evidence: boolean }, cmd: Command): Promise<void> {
+export async function rebuildCommand(opts: { evidence: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   const config = loadCliConfig(g);
   const log = cliLogger(g, config);
@@ -96,7 +95,7 @@ async function rebuildCommand(opts: { evidence: boolean }, cmd: Command): Promis
   }
 }
 
-async function sealCommand(_opts: unknown, cmd: Command): Promise<void> {
+export async function sealCommand(_opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const sealer = new LedgerSealer({
@@ -113,26 +112,4 @@ async function sealCommand(_opts: unknown, cmd: Command): Promise<void> {
       sealed.length === 0 ? 'Nothing to seal: every entry is already sealed' : sealed.map((s) => `Sealed ${s.firstSeq}..${s.lastSeq} as ${s.key}`).join('\n'),
     );
   });
-}
-
-export function registerLedger(program: Command): void {
-  const ledger = program.command('ledger').description('the hash-chained ledger: export, seal, rebuild, checkpoints and proofs');
-  ledger
-    .command('export')
-    .description('write ledger entries as JSON Lines (one canonical entry per line; docs/ledger.md)')
-    .option('--from <seq>', 'first entry (default 1)')
-    .option('--to <seq>', 'last entry (default: the newest)')
-    .option('--out <file>', 'write to a new file instead of stdout')
-    .action(exportCommand);
-  ledger
-    .command('seal')
-    .description('seal every unsealed entry into the vault now, including a partial segment')
-    .action(sealCommand);
-  ledger
-    .command('rebuild')
-    .description("rebuild the catalog's ledger from the vault's segments (or compare, when the catalog has one)")
-    .option('--no-evidence', 'do not rebuild evidence rows from the entries')
-    .action(rebuildCommand);
-  registerLedgerProofs(ledger);
-  for (const c of ledger.commands) c.exitOverride();
 }

@@ -27,19 +27,12 @@ function human(r: PurgeReport): string {
   return lines.join('\n');
 }
 
-export function registerPurge(program: Command): void {
-  program
-    .command('purge')
-    .description('run the retention purge now (Art. 11; docs/retention.md): announce items entering the notice period, purge announced items that are due')
-    .option('--dry-run', 'report what a run would do and change nothing')
-    .option('--force', 'run even when the clock jumped or more than retention.maxPurgeFraction would go (never when the vault does not verify)')
-    .action(async (opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const purge = new PurgeService({ catalog: rt.catalog, store: rt.store, settings: purgeSettings(rt.config), log: rt.log.child({ module: 'purge' }) });
-        const report = await purge.execute({ actor: cliActor(), dryRun: opts.dryRun ?? false, force: opts.force ?? false });
-        output(g, report, human(report));
-        if (report.status !== 'completed') process.exitCode = EXIT_PROBLEM;
-      });
-    });
+export async function purgeCommand(opts: { dryRun?: boolean; force?: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const purge = new PurgeService({ catalog: rt.catalog, store: rt.store, settings: purgeSettings(rt.config), log: rt.log.child({ module: 'purge' }) });
+    const report = await purge.execute({ actor: cliActor(), dryRun: opts.dryRun ?? false, force: opts.force ?? false });
+    output(g, report, human(report));
+    if (report.status !== 'completed') process.exitCode = EXIT_PROBLEM;
+  });
 }

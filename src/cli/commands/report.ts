@@ -48,33 +48,23 @@ export function formatReport(r: ComplianceReport, format: (typeof FORMATS)[numbe
   return [`compliance ${r.from} .. ${r.to} (${r.timezone}; deadline ${r.uploadDeadlineHours} h)`, line(HEAD), ...rows.map(line)].join('\n') + '\n';
 }
 
-export function registerReport(program: Command): void {
-  const report = program.command('report').description('reports');
-  report
-    .command('compliance')
-    .description('per unit and officer, footage recorded in the period: assignments, clips, hours recorded, on-time rate, median and worst upload delay, open flags by rule')
-    .requiredOption('--from <date>', 'first day (YYYY-MM-DD, local) or a date-time')
-    .requiredOption('--to <date>', 'last day, inclusive (YYYY-MM-DD, local) or an exclusive date-time')
-    .option('--unit <unit>', 'only this unit')
-    .option('--format <format>', FORMATS.join(' | '), 'table')
-    .action(async (opts: { from: string; to: string; unit?: string; format: string }, c: Command) => {
-      const g = globals(c);
-      const format = g.json ? 'json' : opts.format;
-      if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
-      await withRuntime(g, async (rt) => {
-        const tz = rt.config.timezone;
-        let from: string;
-        let to: string;
-        try {
-          from = startOfLocalDay(opts.from, tz, '--from');
-          to = endOfPeriod(opts.to, tz);
-        } catch (e) {
-          throw new UsageError(e instanceof Error ? e.message : String(e));
-        }
-        if (from >= to) throw new UsageError('--from must be before --to');
-        const r = complianceReport(rt.catalog, { from, to, unit: opts.unit, timezone: tz, uploadDeadlineHours: rt.config.compliance.uploadDeadlineHours });
-        const text = formatReport(r, format as (typeof FORMATS)[number]);
-        process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-      });
-    });
+export async function reportComplianceCommand(opts: { from: string; to: string; unit?: string; format: string }, c: Command): Promise<void> {
+  const g = globals(c);
+  const format = g.json ? 'json' : opts.format;
+  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+  await withRuntime(g, async (rt) => {
+    const tz = rt.config.timezone;
+    let from: string;
+    let to: string;
+    try {
+      from = startOfLocalDay(opts.from, tz, '--from');
+      to = endOfPeriod(opts.to, tz);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    if (from >= to) throw new UsageError('--from must be before --to');
+    const r = complianceReport(rt.catalog, { from, to, unit: opts.unit, timezone: tz, uploadDeadlineHours: rt.config.compliance.uploadDeadlineHours });
+    const text = formatReport(r, format as (typeof FORMATS)[number]);
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  });
 }

@@ -26,60 +26,53 @@ function portOption(raw: string | undefined): number | undefined {
  * cleanly: no new requests, event streams ended, requests in flight finished, the
  * ledger tail sealed, the catalog closed; exit 0.
  */
-export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('serve the HTTP API (docs/api.md) in the foreground until SIGTERM; prints the address it listens on')
-    .option('--host <host>', 'address to bind (default api.host, 127.0.0.1)')
-    .option('--port <port>', 'port to bind; 0 picks a free one (default api.port, 8470)')
-    .action(async (opts: ServeOpts, cmd: Command) => {
-      const g = globals(cmd);
-      const port = portOption(opts.port);
-      // Listen for the stop signal before anything slow, so an early SIGTERM is clean too.
-      const signals = new AbortController();
-      const stopped = Promise.race([once(process, 'SIGTERM', { signal: signals.signal }), once(process, 'SIGINT', { signal: signals.signal })]).then(
-        ([sig]) => sig as string,
-        () => 'aborted',
-      );
-      let rt;
-      try {
-        rt = await openRuntime(g);
-      } catch (e) {
-        signals.abort();
-        throw e;
-      }
-      // A long-running command logs at the configured level (to stderr: stdout is for the address).
-      const log = createLogger({ level: g.logLevel ?? rt.config.log.level, destination: 2 });
-      const config: Config = {
-        ...rt.config,
-        api: { ...rt.config.api, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(port !== undefined ? { port } : {}) },
-      };
-      // Not started: only its queue depth is read, for /metrics.
-      const jobs = createJobRunner({ config, catalog: rt.catalog, log });
-      const sealer = new LedgerSealer({
-        catalog: rt.catalog,
-        store: rt.store,
-        log: log.child({ module: 'sealer' }),
-        segmentEntries: config.ledger.segmentEntries,
-        sealIntervalSeconds: config.ledger.sealIntervalSeconds,
-      });
-      const server = createApiServer({ config, catalog: rt.catalog, store: rt.store, log, activity: new ActivityBus(), jobStats: () => jobs.stats() });
+export async function serveCommand(opts: ServeOpts, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const port = portOption(opts.port);
+  // Listen for the stop signal before anything slow, so an early SIGTERM is clean too.
+  const signals = new AbortController();
+  const stopped = Promise.race([once(process, 'SIGTERM', { signal: signals.signal }), once(process, 'SIGINT', { signal: signals.signal })]).then(
+    ([sig]) => sig as string,
+    () => 'aborted',
+  );
+  let rt;
+  try {
+    rt = await openRuntime(g);
+  } catch (e) {
+    signals.abort();
+    throw e;
+  }
+  // A long-running command logs at the configured level (to stderr: stdout is for the address).
+  const log = createLogger({ level: g.logLevel ?? rt.config.log.level, destination: 2 });
+  const config: Config = {
+    ...rt.config,
+    api: { ...rt.config.api, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(port !== undefined ? { port } : {}) },
+  };
+  // Not started: only its queue depth is read, for /metrics.
+  const jobs = createJobRunner({ config, catalog: rt.catalog, log });
+  const sealer = new LedgerSealer({
+    catalog: rt.catalog,
+    store: rt.store,
+    log: log.child({ module: 'sealer' }),
+    segmentEntries: config.ledger.segmentEntries,
+    sealIntervalSeconds: config.ledger.sealIntervalSeconds,
+  });
+  const server = createApiServer({ config, catalog: rt.catalog, store: rt.store, log, activity: new ActivityBus(), jobStats: () => jobs.stats() });
 
-      try {
-        const addr = await server.start();
-        sealer.start();
-        const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
-        const url = `http://${host}:${addr.port}`;
-        output(g, { listening: addr, url, docs: `${url}/docs` }, `custody API listening on ${url} (reference: ${url}/docs)`);
-        const sig = await stopped;
-        log.info({ signal: sig }, 'stopping');
-      } finally {
-        signals.abort();
-        await server.stop();
-        await sealer.stop().catch((e: unknown) => log.error({ err: e }, 'could not seal the ledger tail; it will be sealed later'));
-        await jobs.stop().catch((e: unknown) => log.error({ err: e }, 'job runner did not close cleanly'));
-        await rt.close();
-        log.flush();
-      }
-    });
+  try {
+    const addr = await server.start();
+    sealer.start();
+    const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+    const url = `http://${host}:${addr.port}`;
+    output(g, { listening: addr, url, docs: `${url}/docs` }, `custody API listening on ${url} (reference: ${url}/docs)`);
+    const sig = await stopped;
+    log.info({ signal: sig }, 'stopping');
+  } finally {
+    signals.abort();
+    await server.stop();
+    await sealer.stop().catch((e: unknown) => log.error({ err: e }, 'could not seal the ledger tail; it will be sealed later'));
+    await jobs.stop().catch((e: unknown) => log.error({ err: e }, 'job runner did not close cleanly'));
+    await rt.close();
+    log.flush();
+  }
 }

@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { simulateRecorder, type SimulatedRecorder } from '../../devices/index.js';
 import { MediaTools } from '../../media/index.js';
 import { cliLogger, globals, loadCliConfig, output } from '../context.js';
+import { COMMANDS, registerCommand } from './index.js';
 
 interface RecorderFlags {
   out: string;
@@ -56,47 +57,32 @@ function human(r: SimulatedRecorder): string {
   ].join('\n');
 }
 
+export async function simulateRecorderCommand(flags: RecorderFlags, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const config = loadCliConfig(g);
+  const log = cliLogger(g, config);
+  const result = await simulateRecorder({
+    out: flags.out,
+    serial: flags.serial,
+    officer: flags.officer,
+    officerName: flags.officerName,
+    unit: flags.unit,
+    model: flags.model,
+    clips: integer('--clips', flags.clips),
+    seconds: integer('--seconds', flags.seconds),
+    recordedAt: instant('--recorded-at', flags.recordedAt),
+    clockOffsetSeconds: seconds('--clock-offset', flags.clockOffset),
+    battery: integer('--battery', flags.battery),
+    firstNumber: integer('--first-number', flags.firstNumber),
+    clipBytes: integer('--clip-bytes', flags.clipBytes),
+    timeZone: flags.timezone ?? config.timezone,
+    media: MediaTools.fromConfig(config.media, log),
+  });
+  log.info({ serial: result.status.serial, root: result.root, files: result.files.length }, 'simulated recorder written');
+  output(g, result, human(result));
+}
+
+/** `custody simulate` alone on a program, as the table registers it (for tests that build a small program). */
 export function registerSimulate(program: Command): void {
-  const simulate = program.command('simulate').description('simulate hardware, for tests and demonstrations');
-  simulate
-    .command('recorder')
-    .description('write a simulated body-worn recorder (clips, audio, photos, RECORDER.JSON) into an empty folder')
-    .requiredOption('--out <dir>', 'the recorder root (created; must be empty)')
-    .option('--serial <serial>', 'recorder serial (default SIM0001)')
-    .option('--officer <number>', 'officer number (default 100001)')
-    .option('--officer-name <name>', 'officer name')
-    .option('--unit <number>', 'unit number (default 350200000000)')
-    .option('--model <model>', 'recorder model (default SIM-DSJ-1)')
-    .option('--clips <n>', 'video clips (default 3)')
-    .option('--seconds <s>', 'length of each clip and of the audio recording (default 5)')
-    .option('--recorded-at <iso>', 'true time of the first recording (default one hour ago)')
-    .option('--clock-offset <sec>', 'recorder clock minus true time in seconds, e.g. 90 or -45 (default 0)')
-    .option('--battery <pct>', 'battery percent (default 80)')
-    .option('--first-number <n>', "the recorder's file counter at the first file (default 1)")
-    .option('--clip-bytes <n>', 'pad each clip to at least this many bytes (benchmarks)')
-    .option('--timezone <zone>', 'zone of the recorder clock (default: the configured timezone)')
-    .action(async (flags: RecorderFlags, cmd: Command) => {
-      const g = globals(cmd);
-      const config = loadCliConfig(g);
-      const log = cliLogger(g, config);
-      const result = await simulateRecorder({
-        out: flags.out,
-        serial: flags.serial,
-        officer: flags.officer,
-        officerName: flags.officerName,
-        unit: flags.unit,
-        model: flags.model,
-        clips: integer('--clips', flags.clips),
-        seconds: integer('--seconds', flags.seconds),
-        recordedAt: instant('--recorded-at', flags.recordedAt),
-        clockOffsetSeconds: seconds('--clock-offset', flags.clockOffset),
-        battery: integer('--battery', flags.battery),
-        firstNumber: integer('--first-number', flags.firstNumber),
-        clipBytes: integer('--clip-bytes', flags.clipBytes),
-        timeZone: flags.timezone ?? config.timezone,
-        media: MediaTools.fromConfig(config.media, log),
-      });
-      log.info({ serial: result.status.serial, root: result.root, files: result.files.length }, 'simulated recorder written');
-      output(g, result, human(result));
-    });
+  registerCommand(program, COMMANDS.find((c) => c.name === 'simulate')!);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { InvalidInputError, ROLES, type User, UsersService, validateNewUser } from '../../access/index.js';
+import { InvalidInputError, type User, UsersService, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/errors.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
@@ -55,77 +55,55 @@ function table(users: User[]): string {
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-export function registerUsers(program: Command): void {
-  const users = program.command('users').description('API users and their tokens (docs/api.md); every change is ledgered');
+export async function usersAddCommand(opts: { name: string; role: string; unit?: string; expiresDays?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const now = rt.catalog.clock.now();
+    const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, now);
+    const input = { name: opts.name, role: opts.role, unit: opts.unit ?? null, tokenExpiresAt };
+    asUsage(() => validateNewUser(input, now));
+    const { user, token } = new UsersService(rt.catalog).create(input, cliActor());
+    output(
+      g,
+      { id: user.id, token },
+      [
+        `User ${user.id} (${user.name}, ${user.role}${user.unit ? `, unit ${user.unit}` : ''}) created.`,
+        `Token (shown only now; send it as "Authorization: Bearer <token>"):`,
+        `  ${token}`,
+        user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.',
+      ].join('\n'),
+    );
+  });
+}
 
-  users
-    .command('add')
-    .description('create a user and print their token, once: it is stored only as a hash')
-    .requiredOption('--name <name>', 'the person, as shown in the ledger and to approvers')
-    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
-    .option('--unit <unit>', 'limit the user to one unit (科室); default: all units')
-    .option('--expires-days <days>', 'token lifetime in days; 0: never (default api.tokenTtlDays)')
-    .action(async (opts: { name: string; role: string; unit?: string; expiresDays?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const now = rt.catalog.clock.now();
-        const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, now);
-        const input = { name: opts.name, role: opts.role, unit: opts.unit ?? null, tokenExpiresAt };
-        asUsage(() => validateNewUser(input, now));
-        const { user, token } = new UsersService(rt.catalog).create(input, cliActor());
-        output(
-          g,
-          { id: user.id, token },
-          [
-            `User ${user.id} (${user.name}, ${user.role}${user.unit ? `, unit ${user.unit}` : ''}) created.`,
-            `Token (shown only now; send it as "Authorization: Bearer <token>"):`,
-            `  ${token}`,
-            user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.',
-          ].join('\n'),
-        );
-      });
-    });
+export async function usersListCommand(opts: { all?: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const list = new UsersService(rt.catalog).list({ includeRevoked: opts.all ?? false });
+    output(g, { users: list.map(publicUser) }, table(list));
+  });
+}
 
-  users
-    .command('list')
-    .description('list users (never their tokens)')
-    .option('--all', 'include revoked users')
-    .action(async (opts: { all?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const list = new UsersService(rt.catalog).list({ includeRevoked: opts.all ?? false });
-        output(g, { users: list.map(publicUser) }, table(list));
-      });
-    });
+export async function usersRevokeCommand(id: string, _opts: unknown, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const { user, changed } = new UsersService(rt.catalog).revoke(id, cliActor());
+    output(g, { id: user.id, revoked: true, revokedAt: user.revokedAt, changed }, changed ? `User ${user.id} (${user.name}) revoked.` : `User ${user.id} was already revoked on ${user.revokedAt}.`);
+  });
+}
 
-  users
-    .command('revoke <id>')
-    .description('revoke a user: their token stops working at once')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const { user, changed } = new UsersService(rt.catalog).revoke(id, cliActor());
-        output(g, { id: user.id, revoked: true, revokedAt: user.revokedAt, changed }, changed ? `User ${user.id} (${user.name}) revoked.` : `User ${user.id} was already revoked on ${user.revokedAt}.`);
-      });
-    });
-
-  users
-    .command('token <id>')
-    .description("issue a new token for a user (the old one stops working); printed once")
-    .option('--expires-days <days>', 'token lifetime in days; 0: never (default api.tokenTtlDays)')
-    .action(async (id: string, opts: { expiresDays?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const svc = new UsersService(rt.catalog);
-        const existing = svc.get(id);
-        if (existing?.revokedAt) {
-          process.stderr.write(`custody: user ${id} is revoked; add a new user instead\n`);
-          process.exitCode = EXIT_PROBLEM;
-          return;
-        }
-        const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, rt.catalog.clock.now());
-        const { user, token } = asUsage(() => svc.reissueToken(id, tokenExpiresAt, cliActor()));
-        output(g, { id: user.id, token }, `New token for ${user.id} (${user.name}), shown only now:\n  ${token}\n${user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.'}`);
-      });
-    });
+export async function usersTokenCommand(id: string, opts: { expiresDays?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = new UsersService(rt.catalog);
+    const existing = svc.get(id);
+    if (existing?.revokedAt) {
+      process.stderr.write(`custody: user ${id} is revoked; add a new user instead\n`);
+      process.exitCode = EXIT_PROBLEM;
+      return;
+    }
+    const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, rt.catalog.clock.now());
+    const { user, token } = asUsage(() => svc.reissueToken(id, tokenExpiresAt, cliActor()));
+    output(g, { id: user.id, token }, `New token for ${user.id} (${user.name}), shown only now:\n  ${token}\n${user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.'}`);
+  });
 }

@@ -33,19 +33,12 @@ function human(r: ExportReport): string {
   return lines.join('\n');
 }
 
-export function registerVerifyExport(program: Command): void {
-  program
-    .command('verify-export')
-    .description('check an archival export copy offline: the BagIt bag, every checksum, the ledger excerpt and its proofs')
-    .argument('<dir>', 'the copy (the bag directory)')
-    .option('--key <verifierKey>', 'the station checkpoint verifier key you hold (default: the one in the copy)')
-    .action(async (dir: string, opts: { key?: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const r = await verifyExport(dir, opts.key === undefined ? {} : { verifierKey: opts.key });
-      output(g, r, human(r));
-      if (!r.ok) {
-        process.stderr.write(`custody: export does not verify: ${r.problems.length} problem(s); first: ${describe(r.problems[0]!)}\n`);
-        process.exitCode = EXIT_PROBLEM;
-      }
-    });
+export async function verifyExportCommand(dir: string, opts: { key?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  const r = await verifyExport(dir, opts.key === undefined ? {} : { verifierKey: opts.key });
+  output(g, r, human(r));
+  if (!r.ok) {
+    process.stderr.write(`custody: export does not verify: ${r.problems.length} problem(s); first: ${describe(r.problems[0]!)}\n`);
+    process.exitCode = EXIT_PROBLEM;
+  }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { errorMessage } from '../../core/errors.js';
-import { LedgerTree, checkWitnesses, stationVerifier, witnessesFor, type WitnessCheck } from '../../proof/index.js';
+import type { WitnessCheck } from '../../proof/index.js';
 import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../vault/verify.js';
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
@@ -10,11 +10,20 @@ const PHASE_LABEL: Record<VerifyProgress['phase'], string> = { ledger: 'ledger  
 
 /** One bar on stderr that follows verify through its phases. */
 class VerifyBar {
-  private readonly bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: ' {phase} |{bar}| {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: true },
-    cliProgress.Presets.shades_classic,
-  );
   private phase: string | null = null;
+
+  private constructor(private readonly bar: SingleBar) {}
+
+  /** cli-progress is loaded only when there is a terminal to draw on. */
+  static async create(): Promise<VerifyBar> {
+    const { default: cliProgress } = await import('cli-progress');
+    return new VerifyBar(
+      new cliProgress.SingleBar(
+        { stream: process.stderr, format: ' {phase} |{bar}| {value}/{total} | {duration_formatted}', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      ),
+    );
+  }
 
   update(p: VerifyProgress): void {
     const total = Math.max(1, p.total);
@@ -59,6 +68,8 @@ async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; p
   const dirs = rt.config.checkpoints.witnesses;
   if (dirs.length === 0) return { checks: [], problems: [] };
   try {
+    // The proof module is loaded only when there are witnesses to hold the ledger against.
+    const { LedgerTree, checkWitnesses, stationVerifier, witnessesFor } = await import('../../proof/index.js');
     const verifier = await stationVerifier(rt.config.home, rt.config.checkpoints.origin);
     const tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
     const checks = await checkWitnesses(tree, witnessesFor(dirs, rt.config.home, verifier.name), { verifiers: [verifier], origin: verifier.name });
@@ -71,39 +82,33 @@ async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; p
   }
 }
 
-export function registerVerify(program: Command): void {
-  program
-    .command('verify')
-    .description('check the ledger hash chain, the sealed ledger segments and every object the ledger references')
-    .option('--deep', 're-hash every referenced object (reads all footage)')
-    .action(async (opts: { deep?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      await withRuntime(g, async (rt) => {
-        const bar = process.stderr.isTTY && !g.json ? new VerifyBar() : null;
-        let result: VerifyResult;
-        try {
-          result = await verifyVault({
-            catalog: rt.catalog,
-            store: rt.store,
-            deep: opts.deep ?? false,
-            ...(bar ? { onProgress: (p: VerifyProgress) => bar.update(p) } : {}),
-          });
-        } finally {
-          bar?.stop();
-        }
-        const witnesses = await witnessProblems(rt);
-        if (witnesses.problems.length > 0) result = { ...result, ok: false, problems: [...result.problems, ...witnesses.problems] };
-        const { ok, entries, objects, problems, ...rest } = result;
-        const witnessLines = witnesses.checks.map(
-          (c) => `  witness:  ${c.dir}: ${!c.reachable ? `not reachable (${c.reason ?? ''})` : c.ok ? (c.size !== undefined ? `extends its checkpoint of ${c.size} entries` : 'no checkpoint yet') : 'INCONSISTENT'}`,
-        );
-        output(g, { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks }, [humanSummary(result), ...witnessLines].join('\n'));
-        rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
-        if (!ok) {
-          const first = problems[0];
-          process.stderr.write(`custody: vault does not verify: ${first ? describeProblem(first) : 'problems found'}\n`);
-          process.exitCode = EXIT_PROBLEM;
-        }
+export async function verifyCommand(opts: { deep?: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const bar = process.stderr.isTTY && !g.json ? await VerifyBar.create() : null;
+    let result: VerifyResult;
+    try {
+      result = await verifyVault({
+        catalog: rt.catalog,
+        store: rt.store,
+        deep: opts.deep ?? false,
+        ...(bar ? { onProgress: (p: VerifyProgress) => bar.update(p) } : {}),
       });
-    });
+    } finally {
+      bar?.stop();
+    }
+    const witnesses = await witnessProblems(rt);
+    if (witnesses.problems.length > 0) result = { ...result, ok: false, problems: [...result.problems, ...witnesses.problems] };
+    const { ok, entries, objects, problems, ...rest } = result;
+    const witnessLines = witnesses.checks.map(
+      (c) => `  witness:  ${c.dir}: ${!c.reachable ? `not reachable (${c.reason ?? ''})` : c.ok ? (c.size !== undefined ? `extends its checkpoint of ${c.size} entries` : 'no checkpoint yet') : 'INCONSISTENT'}`,
+    );
+    output(g, { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks }, [humanSummary(result), ...witnessLines].join('\n'));
+    rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
+    if (!ok) {
+      const first = problems[0];
+      process.stderr.write(`custody: vault does not verify: ${first ? describeProblem(first) : 'problems found'}\n`);
+      process.exitCode = EXIT_PROBLEM;
+    }
+  });
 }
