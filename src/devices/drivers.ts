@@ -1,8 +1,17 @@
-import { CustodyError } from '../core/errors.js';
-import type { RecorderDriver } from './driver.js';
+import { CustodyError, isCustodyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IdentityConflict, RecorderDriver } from './driver.js';
 import { FolderDriver } from './folder-driver.js';
-import type { RecorderProfile } from './profiles.js';
+import { Gat947Driver } from './gat947/driver.js';
+import { Gat947Error } from './gat947/errors.js';
+import type { Gat947Link } from './gat947/link.js';
+import { gat947ParamsSchema, readPassword } from './gat947/params.js';
+import { TcpLink } from './gat947/tcp-link.js';
+import { UsbLink } from './gat947/usb-link.js';
+import type { UsbDeviceFinder } from './gat947/usb-port.js';
+import { GAT947_DRIVER, type RecorderProfile } from './profiles.js';
 import type { UsbDeviceInfo } from './sysfs.js';
+import { findUsbDevice } from './usb-adapter.js';
 
 /** What a driver is told about the recorder it is to serve. */
 export interface DriverContext {
@@ -35,13 +44,89 @@ export function folderDriverFor(ctx: DriverContext): FolderDriver {
   });
 }
 
+/** What the GA/T 947.4 driver needs from the station (the composition root gives it). */
+export interface Gat947Environment {
+  /** The zone of the recorder's wall clock (SyncDevTime sends host local time); default: the host's zone. */
+  zone?: string;
+  /** Where a profile's `password: { env }` is looked up; default: the process environment, read when a driver is made. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Finds the recorder's USB device; default: libusb through usb-adapter.ts. */
+  findUsbDevice?: UsbDeviceFinder;
+  /** The creation time in a media file's header, for the drift estimate. */
+  creationTimeOf?: (localPath: string) => Promise<Date | null>;
+  log?: Logger;
+  now?: () => Date;
+}
+
 /**
- * Drivers by the name a profile gives in `driver`. "folder" is built in; a vendor
- * driver (say GA/T 947.4 over SCSI pass-through) registers its own name and is then
- * chosen by the profiles of the models it serves.
+ * The GA/T 947.4 driver for a profile with `driver: gat947`: the calls over USB (the
+ * recorder's USB device, found by bus and address) or TCP (the profile's address),
+ * files through the folder driver on the mount.
+ *
+ * Over USB the calls need the mass-storage interface without the kernel's driver;
+ * `talkOverUsb` false (a recorder whose storage is mounted now) keeps them off it,
+ * since detaching usb-storage would pull the filesystem from under the mount: the
+ * driver then reads no battery or clock, and the verdict says "unchecked".
+ */
+export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}, opts: { talkOverUsb?: boolean } = {}): Gat947Driver {
+  const p = ctx.profile;
+  const params = p.gat947 ?? gat947ParamsSchema.parse({});
+  const log = envx.log?.child({ module: 'gat947', profile: p.id });
+  const zone = envx.zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const files = new FolderDriver({ root: ctx.location, statusFile: null, mediaDirs: p.layout.mediaDirs });
+  const byNames = p.namePattern ? new FolderDriver({ root: ctx.location, statusFile: null, mediaDirs: p.layout.mediaDirs, serialFromNames: new RegExp(p.namePattern, 'u') }) : null;
+  const usb = ctx.usb;
+  const canTalk = params.transport === 'tcp' || (opts.talkOverUsb ?? true);
+  const openLink = async (): Promise<Gat947Link> => {
+    const password = await readPassword(params, envx.env ?? process.env);
+    if (params.transport === 'tcp') return TcpLink.open(params, password);
+    if (!usb || usb.busNumber === null || usb.deviceAddress === null) throw new Gat947Error('GAT947_CONNECT_FAILED', 'no USB device is known for this recorder');
+    let dev;
+    try {
+      dev = await (envx.findUsbDevice ?? findUsbDevice)(usb.busNumber, usb.deviceAddress);
+    } catch (e) {
+      throw new Gat947Error('GAT947_CONNECT_FAILED', `USB is not available: ${isCustodyError(e) ? e.code : String(e)}`, { cause: e });
+    }
+    if (!dev) throw new Gat947Error('GAT947_DEVICE_GONE', `no USB device at bus ${usb.busNumber} address ${usb.deviceAddress}`);
+    return UsbLink.open(dev, params, password, log ?? null);
+  };
+  return new Gat947Driver({
+    location: ctx.location,
+    params,
+    model: p.model ?? null,
+    openLink: canTalk ? openLink : null,
+    fallbackIdentify: () => folderDriverFor(ctx).identify(),
+    files,
+    zone,
+    otherSerials: async () => {
+      const out: Array<{ source: IdentityConflict['source']; serial: string }> = [];
+      if (usb?.serial) out.push({ source: 'usb-serial', serial: usb.serial });
+      const named = byNames ? await byNames.identify().catch(() => null) : null;
+      if (named) out.push({ source: 'file-name', serial: named.serial });
+      return out;
+    },
+    ...(envx.creationTimeOf ? { creationTimeOf: envx.creationTimeOf } : {}),
+    ...(envx.now ? { now: envx.now } : {}),
+    ...(log ? { log } : {}),
+  });
+}
+
+/**
+ * Drivers by the name a profile gives in `driver`. "folder" (mass storage, drop
+ * folders, the simulated recorder) and "gat947" (GA/T 947.4) are built in; another
+ * vendor driver registers its own name and is then chosen by the profiles of the
+ * models it serves.
  */
 export class DriverRegistry {
-  private readonly factories = new Map<string, DriverFactory>([['folder', folderDriverFor]]);
+  private readonly factories: Map<string, DriverFactory>;
+
+  constructor(opts: { gat947?: Gat947Environment } = {}) {
+    this.factories = new Map<string, DriverFactory>([
+      ['folder', folderDriverFor],
+      // A dock is a mounted recorder: over USB its calls would unmount it (see gat947DriverFor).
+      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, opts.gat947, { talkOverUsb: false })],
+    ]);
+  }
 
   register(name: string, factory: DriverFactory): void {
     if (this.factories.has(name)) throw new CustodyError('DRIVER_DUPLICATE', `a driver named ${name} is already registered`);

@@ -12,13 +12,14 @@ export {
   parseRecorderStatus,
   type RecorderStatus,
 } from './status-file.js';
-export type { RecorderDriver, RecorderIdentity, RecorderHealth, RecorderFile } from './driver.js';
+export type { RecorderDriver, RecorderIdentity, RecorderHealth, RecorderFile, IdentityConflict, ClockEstimate } from './driver.js';
 export { FolderDriver, type FolderDriverOptions } from './folder-driver.js';
-export { loadProfiles, parseProfiles, ProfileSet, BUNDLED_PROFILES_FILE, usbKey, type RecorderProfile, type IdentitySource } from './profiles.js';
+export { loadProfiles, parseProfiles, ProfileSet, BUNDLED_PROFILES_FILE, GAT947_DRIVER, usbKey, type RecorderProfile, type IdentitySource } from './profiles.js';
 export { parseMountInfo, readMountInfo, mountAt, mountsBelow, isMountPoint, type MountEntry } from './mountinfo.js';
 export { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
 export { assessHealth, type HealthThresholds, type HealthAssessment, type HealthReason, type HealthReasonCode, type Verdict } from './health-check.js';
-export { DriverRegistry, folderDriverFor, type DriverContext, type DriverFactory } from './drivers.js';
+export { DriverRegistry, folderDriverFor, gat947DriverFor, type DriverContext, type DriverFactory, type Gat947Environment } from './drivers.js';
+export { Gat947Driver, Gat947Error, isGat947Error, gat947ParamsSchema, type Gat947ErrorCode, type Gat947Params } from './gat947/index.js';
 export { DeviceDetection, type DetectionOptions, type DockCandidate, type UndockReason } from './detection.js';
 export { DockManager, type DockManagerDeps, type DockOutcome } from './dock-manager.js';
 export { DeviceRepo, RECORDER_STATUSES, dockFromRow, type DockRecord, type DockRow, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';

@@ -88,4 +88,51 @@ profiles:
     expect(() => parseProfiles('profiles: [', 'x')).toThrow(/not valid YAML/);
     expect(() => loadProfiles('/nonexistent/recorders.yaml')).toThrow(/cannot read recorder profiles/);
   });
+
+  it('takes GA/T 947.4 parameters for driver gat947 (issue 16): hex opcodes, command numbers, a password secret, defaults from the reference', () => {
+    const p = parseProfiles(
+      `
+profiles:
+  - id: dsj-a
+    name: model A
+    driver: gat947
+    usb: ["abcd:0001"]
+    unknownIsNotReady: false
+    gat947:
+      scsi: { writeOpcode: 0xFA, readOpcode: 0xFC }
+      commands: { readBattery: 0x09, getTime: 0x20, getSdStatus: null }
+      zfyInfoLayout: "89"
+      password: { file: /etc/custody/secrets/dsj-a }
+  - id: dsj-b
+    name: model B (Android)
+    driver: gat947
+    gat947: { transport: tcp, tcp: { host: 192.168.8.1, port: 9000 }, password: { env: DSJ_B_PASSWORD } }
+  - id: dsj-c
+    name: model C, defaults
+    driver: gat947
+`,
+      'site.yaml',
+    );
+    expect(p.get('dsj-a')).toMatchObject({
+      unknownIsNotReady: false,
+      gat947: {
+        transport: 'usb',
+        scsi: { writeOpcode: 0xfa, writeCode: 0x82, readOpcode: 0xfc, readCode: 0x81 },
+        commands: { getIdCode: 2, getDevInfo: 3, syncDevTime: 5, setMsdc: 6, readBattery: 9, getSdStatus: null, getTime: 0x20, getReturnStatus: 0x0e },
+        zfyInfoLayout: '89',
+        password: { file: '/etc/custody/secrets/dsj-a' },
+      },
+    });
+    expect(p.get('dsj-b')?.gat947).toMatchObject({ transport: 'tcp', tcp: { host: '192.168.8.1', port: 9000, timeoutMs: 3000, lengthOrder: 'be' } });
+    expect(p.get('dsj-c')?.gat947).toBeUndefined();
+    expect(p.get('dsj-c')?.unknownIsNotReady).toBeUndefined();
+    expect(() => parseProfiles('profiles:\n  - { id: a, name: a, driver: folder, gat947: {} }\n', 'x')).toThrow(/need driver "gat947"/);
+    expect(() => parseProfiles('profiles:\n  - { id: a, name: a, driver: gat947, gat947: { transport: tcp } }\n', 'x')).toThrow(/needs tcp.host and tcp.port/);
+    expect(() => parseProfiles('profiles:\n  - { id: a, name: a, driver: gat947, gat947: { password: "plain" } }\n', 'x')).toThrow(/gat947.password/);
+    expect(() => parseProfiles('profiles:\n  - { id: a, name: a, driver: gat947, gat947: { commands: { setMsdc: 300 } } }\n', 'x')).toThrow(/setMsdc/);
+  });
+
+  it('ships no invented vendor id: no bundled profile claims a USB id', () => {
+    expect(loadProfiles(BUNDLED_PROFILES_FILE).profiles.flatMap((p) => p.usb)).toEqual([]);
+  });
 });

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../core/errors.js';
+import { gat947ParamsSchema } from './gat947/params.js';
 
 /** The profiles shipped with custody (config/recorders.yaml beside dist/ and src/). */
 export const BUNDLED_PROFILES_FILE = fileURLToPath(new URL('../../config/recorders.yaml', import.meta.url));
@@ -22,6 +23,9 @@ const pattern = z.string().refine((s) => {
     return false;
   }
 }, 'not a valid regular expression');
+
+/** The driver name of the GA/T 947.4 driver. */
+export const GAT947_DRIVER = 'gat947';
 
 export const identitySources = ['status-file', 'usb-serial', 'file-name'] as const;
 export type IdentitySource = (typeof identitySources)[number];
@@ -44,9 +48,19 @@ const profileSchema = z
       .default({ source: 'none' }),
     identity: z.array(z.enum(identitySources)).min(1).default(['status-file']),
     clockSync: z.boolean().default(false),
+    /**
+     * Does an unchecked recorder (battery or clock could not be read) count as not
+     * ready? Absent: config health.unknownIsNotReady decides.
+     */
+    unknownIsNotReady: z.boolean().optional(),
+    /** GA/T 947.4 parameters (driver "gat947"); absent with that driver: the defaults. */
+    gat947: gat947ParamsSchema.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.gat947 && p.driver !== GAT947_DRIVER) {
+      ctx.addIssue({ code: 'custom', path: ['gat947'], message: `GA/T 947.4 parameters need driver "${GAT947_DRIVER}"` });
+    }
     if (p.detectByStatusFile && p.status.source !== 'status-file') {
       ctx.addIssue({ code: 'custom', path: ['detectByStatusFile'], message: 'needs status.source "status-file"' });
     }
@@ -73,6 +87,10 @@ const fileSchema = z
   });
 
 export type RecorderProfile = z.output<typeof profileSchema>;
+
+/** The profile schema, for writing a profile a station learned (`custody devices learn`). */
+export const recorderProfileSchema = profileSchema;
+export const recorderProfilesFileSchema = fileSchema;
 
 /** A USB id as "vvvv:pppp", lower-case hex. */
 export function usbKey(vendorId: number, productId: number): string {

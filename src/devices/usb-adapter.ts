@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { UsbDevicePort } from './gat947/usb-port.js';
 
 /** A USB device as attach/detach events name it (no SDK types leave this file). */
 export interface UsbDeviceRef {
@@ -87,4 +88,19 @@ export class UsbWatcher {
       this.opts.log.error({ err: e }, 'USB event handler failed');
     }
   }
+}
+
+/**
+ * The USB device at `busNumber`/`deviceAddress`, as the GA/T 947.4 driver's port sees
+ * it (node-usb's Device has that shape), or null when it is not there. Imports `usb`
+ * only when called: a station without USB never loads libusb.
+ */
+export async function findUsbDevice(busNumber: number, deviceAddress: number): Promise<UsbDevicePort | null> {
+  const mod = await import('usb');
+  if (mod.usb.INIT_ERROR) return null;
+  const found = mod.usb.getDeviceList().find((d) => d.busNumber === busNumber && d.deviceAddress === deviceAddress);
+  if (!found) return null;
+  // node-usb's Device satisfies the port; the assignment checks it at compile time.
+  const port: UsbDevicePort = found;
+  return port;
 }

@@ -1,0 +1,226 @@
+import type { Readable } from 'node:stream';
+import { errorMessage, isCustodyError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { rfc3339 } from '../../core/time.js';
+import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../driver.js';
+import { Gat947Error } from './errors.js';
+import { instantOf, localTime, type Gat947Link } from './link.js';
+import type { Gat947Params } from './params.js';
+
+/** Video containers whose header carries a creation time (the estimate reads the newest one). */
+const TIMED_MEDIA = /\.(mp4|mov|m4v|3gp)$/i;
+
+export interface Gat947DriverOptions {
+  /** Where the recorder's storage is (or will be) mounted, absolute. */
+  location: string;
+  params: Gat947Params;
+  /** The model name the profile gives; else the recorder's ID code is recorded. */
+  model: string | null;
+  /**
+   * Opens a conversation with the recorder (USB or TCP); each call of the driver opens
+   * and closes its own. Null: no conversation is possible now (a USB recorder whose
+   * storage is mounted): identity then comes from `fallbackIdentify`, and battery and
+   * clock are unknown (the clock drift estimated).
+   */
+  openLink: (() => Promise<Gat947Link>) | null;
+  /** Identity from what the files and the USB descriptor say, for when the recorder cannot be asked. */
+  fallbackIdentify?: () => Promise<RecorderIdentity>;
+  /**
+   * Files on the recorder's storage once it is mass storage (usually the folder
+   * driver on the mount): listing, reading, removal and storage space.
+   */
+  files: RecorderDriver;
+  /** The station zone the recorder's wall clock is read and set in (the reference: host local time). */
+  zone: string;
+  /** Serials read elsewhere (USB iSerial, file names), to keep a disagreement with the device's. */
+  otherSerials?: () => Promise<Array<{ source: IdentityConflict['source']; serial: string }>>;
+  /** The creation time embedded in a media file (MP4 header), for the drift estimate. */
+  creationTimeOf?: (localPath: string) => Promise<Date | null>;
+  now?: () => Date;
+  log?: Logger;
+}
+
+/**
+ * A GA/T 947.4 recorder: identity (GetIDCode, ZFY_INFO), battery, storage (the vendor
+ * TF-card call, else the mounted filesystem), the device clock where the model can
+ * read it (else an estimate from the newest file), SyncDevTime and SetMSDC over a
+ * `Gat947Link`; its files through the mass-storage mount it switches to.
+ *
+ * What the device says about who it is wins over file names and the USB serial; a
+ * disagreement is kept in the identity (`conflicts`), never resolved silently.
+ */
+export class Gat947Driver implements RecorderDriver {
+  readonly location: string;
+  /** SyncDevTime; absent while the recorder cannot be asked. */
+  readonly syncClock: (() => Promise<Date>) | undefined;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: Gat947DriverOptions) {
+    this.location = o.location;
+    this.now = o.now ?? (() => new Date());
+    this.syncClock = o.openLink ? () => this.setClock() : undefined;
+  }
+
+  /** Can the recorder be asked now? */
+  get online(): boolean {
+    return this.o.openLink !== null;
+  }
+
+  private async withLink<T>(fn: (link: Gat947Link) => Promise<T>): Promise<T> {
+    if (!this.o.openLink) throw new Gat947Error('GAT947_NOT_SUPPORTED', 'the recorder cannot be asked now (its storage is mounted)');
+    const link = await this.o.openLink();
+    try {
+      return await fn(link);
+    } finally {
+      await link.close();
+    }
+  }
+
+  async identify(): Promise<RecorderIdentity> {
+    if (!this.o.openLink) {
+      if (!this.o.fallbackIdentify) throw new Gat947Error('GAT947_NOT_SUPPORTED', 'the recorder cannot be asked now and nothing else names it');
+      return this.o.fallbackIdentify();
+    }
+    const { info, idCode } = await this.withLink(async (link) => {
+      let code: string | null = null;
+      if (this.o.params.commands.getIdCode !== null) code = await link.getIdCode();
+      return { info: await link.getZfyInfo(), idCode: code };
+    });
+    const conflicts: IdentityConflict[] = [];
+    for (const other of (await this.o.otherSerials?.().catch(() => [])) ?? []) {
+      if (other.serial !== info.serial) conflicts.push({ field: 'serial', source: other.source, value: other.serial, deviceValue: info.serial });
+    }
+    if (conflicts.length > 0) this.o.log?.warn({ serial: info.serial, conflicts }, 'the recorder names itself differently from its files or USB serial; the device is believed');
+    return {
+      serial: info.serial,
+      model: this.o.model ?? idCode,
+      officer: info.officerNo,
+      unit: info.unitNo,
+      officerName: info.officerName,
+      unitName: info.unitName,
+      idCode,
+      ...(conflicts.length > 0 ? { conflicts } : {}),
+    };
+  }
+
+  async health(): Promise<RecorderHealth> {
+    const c = this.o.params.commands;
+    const none = { battery: null, sd: null, deviceClock: null, readAt: null };
+    const read = !this.o.openLink ? none : await this.withLink(async (link) => {
+      const battery = c.readBattery !== null ? await link.readBattery() : null;
+      const sd = c.getSdStatus !== null ? await link.getSdStatus() : null;
+      let deviceClock: Date | null = null;
+      let readAt: Date | null = null;
+      if (c.getTime !== null) {
+        const t = await link.getTime();
+        readAt = this.now();
+        deviceClock = instantOf(t, this.o.zone);
+        if (!deviceClock) throw new Gat947Error('GAT947_BAD_REPLY', 'the recorder clock reads an impossible time');
+      }
+      return { battery, sd, deviceClock, readAt };
+    });
+    let total = read.sd?.totalBytes ?? null;
+    let free = read.sd?.freeBytes ?? null;
+    if (total === null || free === null) {
+      // No storage call: the mounted filesystem says (when it is mounted yet).
+      const fs = await this.o.files.health().catch(() => null);
+      total = fs?.storageTotalBytes ?? null;
+      free = fs?.storageFreeBytes ?? null;
+    }
+    if (read.deviceClock && read.readAt) {
+      return {
+        batteryPercent: read.battery,
+        deviceClock: read.deviceClock,
+        clockDriftMs: read.deviceClock.getTime() - read.readAt.getTime(),
+        clockDriftMethod: 'device-clock',
+        storageTotalBytes: total,
+        storageFreeBytes: free,
+      };
+    }
+    const estimate = await this.estimateDrift();
+    return {
+      batteryPercent: read.battery,
+      deviceClock: null,
+      clockDriftMs: estimate?.driftMs ?? null,
+      clockDriftMethod: estimate?.driftMs != null ? 'newest-file-estimate' : null,
+      clockEstimate: estimate,
+      storageTotalBytes: total,
+      storageFreeBytes: free,
+    };
+  }
+
+  /**
+   * The drift when the device clock cannot be read. A recorder stamps a file with its
+   * own clock (the creation time in the MP4 header when recording starts, the
+   * filesystem time when it closes the file), and every file was closed before the
+   * dock. So the newest file's time beyond the dock time is how far the clock is at
+   * least ahead. A clock that is behind, or right, leaves no such trace: then the
+   * drift stays unknown, with the reading kept. Creation after closing means the two
+   * stamps come from different clocks: no estimate.
+   */
+  async estimateDrift(): Promise<ClockEstimate | null> {
+    let newest: RecorderFile | null = null;
+    try {
+      for await (const f of this.o.files.listFiles()) {
+        if (!TIMED_MEDIA.test(f.path)) continue;
+        if (!newest || f.mtimeMs > newest.mtimeMs) newest = f;
+      }
+    } catch (e) {
+      this.o.log?.debug({ err: e }, 'no drift estimate: the recorder files cannot be listed');
+      return null;
+    }
+    if (!newest) return null;
+    const dockTime = this.now();
+    const local = this.o.files.localPath(newest.path);
+    const created = local && this.o.creationTimeOf ? await this.o.creationTimeOf(local).catch(() => null) : null;
+    const base = { method: 'newest-file' as const, bound: 'at-least' as const, file: newest.path, fileTime: rfc3339(new Date(newest.mtimeMs)), embeddedCreation: created ? rfc3339(created) : null, dockTime: rfc3339(dockTime) };
+    // FAT keeps times to 2 s: a stamp within that of the dock is no evidence either way.
+    const slackMs = 2000;
+    if (created && created.getTime() > newest.mtimeMs + slackMs) return { ...base, driftMs: null, note: 'the embedded creation time is after the file time: the stamps disagree' };
+    const ahead = newest.mtimeMs - dockTime.getTime();
+    if (ahead > slackMs) return { ...base, driftMs: ahead, note: 'the newest file is dated after the dock: the clock is at least this far ahead' };
+    return { ...base, driftMs: null, note: 'the newest file is dated before the dock: the clock may be right or behind' };
+  }
+
+  private async setClock(): Promise<Date> {
+    return this.withLink(async (link) => {
+      const at = this.now();
+      await link.syncDevTime(localTime(at, this.o.zone));
+      return at;
+    });
+  }
+
+  /** Switch the recorder to USB mass storage (SetMSDC); its storage is then mounted by the system. */
+  async setMsdc(): Promise<void> {
+    await this.withLink((link) => link.setMsdc());
+  }
+
+  listFiles(): AsyncIterable<RecorderFile> {
+    return this.o.files.listFiles();
+  }
+
+  stat(path: string): Promise<RecorderFile> {
+    return this.o.files.stat(path);
+  }
+
+  open(path: string, opts?: { highWaterMark?: number; signal?: AbortSignal }): Promise<Readable> {
+    return this.o.files.open(path, opts);
+  }
+
+  localPath(path: string): string | null {
+    return this.o.files.localPath(path);
+  }
+
+  delete(path: string): Promise<void> {
+    return this.o.files.delete(path);
+  }
+
+  present(): Promise<boolean> {
+    return this.o.files.present();
+  }
+}
+
+/** A message for logs and dock records that names the code (never a payload). */
+export function describeFault(e: unknown): string {
+  return isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+}
