@@ -9,7 +9,10 @@ export interface HealthThresholds {
   /** A shift's worth of free space: shiftHours x recordingGbPerHour. */
   shiftHours: number;
   recordingGbPerHour: number;
-  /** An unknown battery, clock or free space makes a recorder not ready. */
+  /**
+   * An unchecked recorder (battery, clock or free space unknown) counts as not ready.
+   * A model profile may say otherwise (`unknownIsNotReady` in recorders.yaml).
+   */
   unknownIsNotReady: boolean;
 }
 
@@ -30,10 +33,28 @@ export interface HealthReason {
   message: string;
 }
 
+/** What the dock counts as for duty (the docks row and the API's `verdict`). */
 export type Verdict = 'ready' | 'not-ready';
+
+/**
+ * The honest verdict: 就绪 ready, 未就绪 not ready (a limit failed, with its reasons), or
+ * 未检测 unchecked (battery, clock or free space could not be read, and nothing read
+ * failed a limit). Whether unchecked counts as not ready is `unknownIsNotReady`'s call.
+ */
+export type HealthState = 'ready' | 'not-ready' | 'unchecked';
+
+export const HEALTH_STATES = ['ready', 'not-ready', 'unchecked'] as const;
+
+/** The verdicts as a user reads them. */
+export const HEALTH_STATE_ZH: Readonly<Record<HealthState, string>> = { ready: '就绪', 'not-ready': '未就绪', unchecked: '未检测' };
+
+/** Reasons that say something could not be checked, rather than that a check failed. */
+const UNCHECKED_CODES = new Set<HealthReasonCode>(['BATTERY_UNKNOWN', 'STORAGE_UNKNOWN', 'CLOCK_UNKNOWN', 'HEALTH_UNREADABLE']);
 
 export interface HealthAssessment {
   verdict: Verdict;
+  state: HealthState;
+  /** Every limit failed and everything not checked (listed whatever `unknownIsNotReady` says). */
   reasons: HealthReason[];
   /** The free space a shift needs, bytes. */
   requiredFreeBytes: number;
@@ -71,17 +92,17 @@ export function assessHealth(
   }
   if (!health) {
     reasons.push({ code: 'HEALTH_UNREADABLE', message: `health could not be read${extra.healthError ? `: ${extra.healthError}` : ''}` });
-    return { verdict: 'not-ready', reasons, requiredFreeBytes };
+    return decide(reasons, t, requiredFreeBytes);
   }
 
   if (health.batteryPercent === null) {
-    if (t.unknownIsNotReady) reasons.push({ code: 'BATTERY_UNKNOWN', message: 'battery charge unknown' });
+    reasons.push({ code: 'BATTERY_UNKNOWN', message: 'battery charge unknown' });
   } else if (health.batteryPercent < t.minBatteryPercent) {
     reasons.push({ code: 'BATTERY_LOW', message: `battery ${health.batteryPercent} % is below ${t.minBatteryPercent} %` });
   }
 
   if (health.storageFreeBytes === null) {
-    if (t.unknownIsNotReady) reasons.push({ code: 'STORAGE_UNKNOWN', message: 'free space unknown' });
+    reasons.push({ code: 'STORAGE_UNKNOWN', message: 'free space unknown' });
   } else if (health.storageFreeBytes < requiredFreeBytes) {
     reasons.push({
       code: 'STORAGE_LOW',
@@ -89,15 +110,29 @@ export function assessHealth(
     });
   }
 
+  const estimated = health.clockDriftMethod === 'newest-file-estimate';
   if (health.clockDriftMs === null) {
-    if (t.unknownIsNotReady) reasons.push({ code: 'CLOCK_UNKNOWN', message: 'device clock unknown' });
+    reasons.push({ code: 'CLOCK_UNKNOWN', message: 'device clock unknown' });
   } else if (Math.abs(health.clockDriftMs) > t.maxClockDriftSeconds * 1000) {
     const dir = health.clockDriftMs > 0 ? 'ahead of' : 'behind';
     reasons.push({
       code: 'CLOCK_DRIFT',
-      message: `device clock ${signedSeconds(health.clockDriftMs)} (${dir} the station) is beyond ±${t.maxClockDriftSeconds} s`,
+      message: estimated
+        ? `device clock at least ${signedSeconds(health.clockDriftMs)} (${dir} the station, estimated from the newest file) is beyond ±${t.maxClockDriftSeconds} s`
+        : `device clock ${signedSeconds(health.clockDriftMs)} (${dir} the station) is beyond ±${t.maxClockDriftSeconds} s`,
     });
+  } else if (estimated) {
+    // A lower bound within the limit says nothing about a clock that is behind.
+    reasons.push({ code: 'CLOCK_UNKNOWN', message: 'device clock not read; the newest file shows no drift beyond the limit' });
   }
 
-  return { verdict: reasons.length === 0 ? 'ready' : 'not-ready', reasons, requiredFreeBytes };
+  return decide(reasons, t, requiredFreeBytes);
+}
+
+/** A failed limit makes it not ready; otherwise anything unread makes it unchecked. */
+function decide(reasons: HealthReason[], t: HealthThresholds, requiredFreeBytes: number): HealthAssessment {
+  const failed = reasons.some((r) => !UNCHECKED_CODES.has(r.code));
+  const state: HealthState = failed ? 'not-ready' : reasons.length > 0 ? 'unchecked' : 'ready';
+  const verdict: Verdict = state === 'ready' || (state === 'unchecked' && !t.unknownIsNotReady) ? 'ready' : 'not-ready';
+  return { verdict, state, reasons, requiredFreeBytes };
 }
