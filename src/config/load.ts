@@ -126,7 +126,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     }
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith(ENV_PREFIX) && name !== 'CUSTODY_HOME' && !configLeaves().some((l) => l.env === name)) {
+    // CUSTODY_HOME picks the home; CUSTODY_TOKEN is the credential of the custody user a
+    // command acts as (src/cli/context.ts): neither is a configuration key.
+    if (name.startsWith(ENV_PREFIX) && name !== 'CUSTODY_HOME' && name !== 'CUSTODY_TOKEN' && !configLeaves().some((l) => l.env === name)) {
       problems.push(`${name}: not a configuration key`);
     }
   }
