@@ -1,6 +1,6 @@
 import { CustodyError, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { IdentityConflict, RecorderDriver } from './driver.js';
+import type { IdentityConflict, RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
 import { FolderDriver } from './folder-driver.js';
 import { Gat947Driver } from './gat947/driver.js';
 import { Gat947Error } from './gat947/errors.js';
@@ -44,6 +44,27 @@ export function folderDriverFor(ctx: DriverContext): FolderDriver {
   });
 }
 
+/** A failure kept to be reported later (a reading taken before the dock). */
+export interface Fault {
+  code: string;
+  message: string;
+}
+
+/**
+ * What a GA/T 947.4 recorder said over USB before its storage was mounted (see
+ * UsbPreDock), handed to the dock of that mount by its USB port.
+ */
+export interface PriorReading {
+  identity: RecorderIdentity | null;
+  identifyError: Fault | null;
+  health: RecorderHealth | null;
+  healthError: Fault | null;
+}
+
+export interface PriorReadings {
+  take(usb: UsbDeviceInfo | null): PriorReading | null;
+}
+
 /** What the GA/T 947.4 driver needs from the station (the composition root gives it). */
 export interface Gat947Environment {
   /** The zone of the recorder's wall clock (SyncDevTime sends host local time); default: the host's zone. */
@@ -68,7 +89,7 @@ export interface Gat947Environment {
  * since detaching usb-storage would pull the filesystem from under the mount: the
  * driver then reads no battery or clock, and the verdict says "unchecked".
  */
-export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}, opts: { talkOverUsb?: boolean } = {}): Gat947Driver {
+export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}, opts: { talkOverUsb?: boolean; prior?: PriorReading | null } = {}): Gat947Driver {
   const p = ctx.profile;
   const params = p.gat947 ?? gat947ParamsSchema.parse({});
   const log = envx.log?.child({ module: 'gat947', profile: p.id });
@@ -94,8 +115,10 @@ export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}
     location: ctx.location,
     params,
     model: p.model ?? null,
-    openLink: canTalk ? openLink : null,
+    openLink: canTalk && !opts.prior ? openLink : null,
+    clockSync: p.clockSync,
     fallbackIdentify: () => folderDriverFor(ctx).identify(),
+    ...(opts.prior ? { prior: opts.prior } : {}),
     files,
     zone,
     otherSerials: async () => {
@@ -120,11 +143,15 @@ export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}
 export class DriverRegistry {
   private readonly factories: Map<string, DriverFactory>;
 
-  constructor(opts: { gat947?: Gat947Environment } = {}) {
+  /**
+   * `readings`: what GA/T 947.4 recorders said over USB before their storage was
+   * mounted (UsbPreDock); the dock of that mount is served from it.
+   */
+  constructor(opts: { gat947?: Gat947Environment; readings?: PriorReadings } = {}) {
     this.factories = new Map<string, DriverFactory>([
       ['folder', folderDriverFor],
       // A dock is a mounted recorder: over USB its calls would unmount it (see gat947DriverFor).
-      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, opts.gat947, { talkOverUsb: false })],
+      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, opts.gat947, { talkOverUsb: false, prior: opts.readings?.take(ctx.usb) ?? null })],
     ]);
   }
 

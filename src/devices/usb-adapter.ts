@@ -10,6 +10,10 @@ export interface UsbDeviceRef {
   productId: number;
   busNumber: number;
   deviceAddress: number;
+  /** Port path from the root hub (sysfs names the device "<bus>-<ports joined by .>"). */
+  portNumbers?: number[];
+  /** bInterfaceClass of each interface of the active configuration, when libusb could read it. */
+  interfaceClasses?: number[];
 }
 
 export interface UsbWatcherOptions {
@@ -24,11 +28,20 @@ type UsbModule = typeof import('usb');
 type UsbDevice = InstanceType<UsbModule['usb']['Device']>;
 
 function ref(d: UsbDevice): UsbDeviceRef {
+  let interfaceClasses: number[] | undefined;
+  try {
+    // Descriptors come from the kernel's copy: no need to open the device.
+    interfaceClasses = d.configDescriptor?.interfaces.flatMap((alts) => alts.map((a) => a.bInterfaceClass));
+  } catch {
+    interfaceClasses = undefined;
+  }
   return {
     vendorId: d.deviceDescriptor.idVendor,
     productId: d.deviceDescriptor.idProduct,
     busNumber: d.busNumber,
     deviceAddress: d.deviceAddress,
+    portNumbers: d.portNumbers,
+    ...(interfaceClasses ? { interfaceClasses } : {}),
   };
 }
 

@@ -146,6 +146,7 @@ const usbTarget: Target = {
     const state = gat947State(spec);
     const dev = new SimUsbRecorder(state, { busNumber: 3, deviceAddress: 9 });
     const p = profile(`    driver: gat947
+    clockSync: true
     gat947:
       transport: usb
       usb: { timeoutMs: 300 }
@@ -183,6 +184,7 @@ const tcpTarget: Target = {
     const port = await sim.start();
     cleanups.push(() => sim.stop());
     const p = profile(`    driver: gat947
+    clockSync: true
     gat947:
       transport: tcp
       tcp: { host: 127.0.0.1, port: ${port}, timeoutMs: 500 }

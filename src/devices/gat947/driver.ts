@@ -6,6 +6,15 @@ import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, Rec
 import { Gat947Error } from './errors.js';
 import { instantOf, localTime, type Gat947Link } from './link.js';
 import type { Gat947Params } from './params.js';
+import { CustodyError } from '../../core/errors.js';
+
+/** A reading taken earlier (drivers.ts PriorReading, repeated here to keep this module free of drivers.ts). */
+interface PriorReading {
+  identity: RecorderIdentity | null;
+  identifyError: { code: string; message: string } | null;
+  health: RecorderHealth | null;
+  healthError: { code: string; message: string } | null;
+}
 
 /** Video containers whose header carries a creation time (the estimate reads the newest one). */
 const TIMED_MEDIA = /\.(mp4|mov|m4v|3gp)$/i;
@@ -25,6 +34,13 @@ export interface Gat947DriverOptions {
   openLink: (() => Promise<Gat947Link>) | null;
   /** Identity from what the files and the USB descriptor say, for when the recorder cannot be asked. */
   fallbackIdentify?: () => Promise<RecorderIdentity>;
+  /** The profile lets the driver set the clock (`clockSync`); default true. */
+  clockSync?: boolean;
+  /**
+   * What the recorder said before its storage was mounted (USB): identity and health
+   * are served from it, storage and a drift estimate filled in from the mount.
+   */
+  prior?: PriorReading;
   /**
    * Files on the recorder's storage once it is mass storage (usually the folder
    * driver on the mount): listing, reading, removal and storage space.
@@ -58,7 +74,7 @@ export class Gat947Driver implements RecorderDriver {
   constructor(private readonly o: Gat947DriverOptions) {
     this.location = o.location;
     this.now = o.now ?? (() => new Date());
-    this.syncClock = o.openLink ? () => this.setClock() : undefined;
+    this.syncClock = o.openLink && o.clockSync !== false ? () => this.setClock() : undefined;
   }
 
   /** Can the recorder be asked now? */
@@ -77,6 +93,12 @@ export class Gat947Driver implements RecorderDriver {
   }
 
   async identify(): Promise<RecorderIdentity> {
+    const prior = this.o.prior;
+    if (prior) {
+      if (!prior.identity) throw new CustodyError(prior.identifyError?.code ?? 'GAT947_CALL_FAILED', prior.identifyError?.message ?? 'the recorder was not identified');
+      const conflicts = await this.conflicts(prior.identity.serial);
+      return { ...prior.identity, ...(conflicts.length > 0 ? { conflicts } : {}) };
+    }
     if (!this.o.openLink) {
       if (!this.o.fallbackIdentify) throw new Gat947Error('GAT947_NOT_SUPPORTED', 'the recorder cannot be asked now and nothing else names it');
       return this.o.fallbackIdentify();
@@ -86,11 +108,7 @@ export class Gat947Driver implements RecorderDriver {
       if (this.o.params.commands.getIdCode !== null) code = await link.getIdCode();
       return { info: await link.getZfyInfo(), idCode: code };
     });
-    const conflicts: IdentityConflict[] = [];
-    for (const other of (await this.o.otherSerials?.().catch(() => [])) ?? []) {
-      if (other.serial !== info.serial) conflicts.push({ field: 'serial', source: other.source, value: other.serial, deviceValue: info.serial });
-    }
-    if (conflicts.length > 0) this.o.log?.warn({ serial: info.serial, conflicts }, 'the recorder names itself differently from its files or USB serial; the device is believed');
+    const conflicts = await this.conflicts(info.serial);
     return {
       serial: info.serial,
       model: this.o.model ?? idCode,
@@ -103,7 +121,35 @@ export class Gat947Driver implements RecorderDriver {
     };
   }
 
+  /** Where the files or the USB serial name the recorder otherwise than it does itself. */
+  private async conflicts(serial: string): Promise<IdentityConflict[]> {
+    const conflicts: IdentityConflict[] = [];
+    for (const other of (await this.o.otherSerials?.().catch(() => [])) ?? []) {
+      if (other.serial !== serial) conflicts.push({ field: 'serial', source: other.source, value: other.serial, deviceValue: serial });
+    }
+    if (conflicts.length > 0) this.o.log?.warn({ serial, conflicts }, 'the recorder names itself differently from its files or USB serial; the device is believed');
+    return conflicts;
+  }
+
   async health(): Promise<RecorderHealth> {
+    const prior = this.o.prior;
+    if (prior) {
+      if (!prior.health) throw new CustodyError(prior.healthError?.code ?? 'GAT947_CALL_FAILED', prior.healthError?.message ?? 'health was not read');
+      const h = { ...prior.health };
+      if (h.storageFreeBytes === null || h.storageTotalBytes === null) {
+        const fs = await this.o.files.health().catch(() => null);
+        h.storageTotalBytes = fs?.storageTotalBytes ?? null;
+        h.storageFreeBytes = fs?.storageFreeBytes ?? null;
+      }
+      if (h.clockDriftMs === null && !h.clockEstimate) {
+        // Read before the mount, there were no files to estimate from; now there are.
+        const estimate = await this.estimateDrift();
+        h.clockDriftMs = estimate?.driftMs ?? null;
+        h.clockDriftMethod = estimate?.driftMs != null ? 'newest-file-estimate' : null;
+        h.clockEstimate = estimate;
+      }
+      return h;
+    }
     const c = this.o.params.commands;
     const none = { battery: null, sd: null, deviceClock: null, readAt: null };
     const read = !this.o.openLink ? none : await this.withLink(async (link) => {
