@@ -51,6 +51,8 @@ export interface DetectionOptions {
   log: Logger;
   onDock: (c: DockCandidate) => void;
   onUndock: (location: string, reason: UndockReason) => void;
+  /** Every USB device attached (and those present at start, with `atStart`), known model or not. */
+  onUsbAttach?: (d: UsbDeviceRef, atStart: boolean) => void;
   mountInfoFile?: string;
   sysRoot?: string;
   usbBusDir?: string;
@@ -206,6 +208,7 @@ export class DeviceDetection {
       });
       const present = await this.usbWatcher.start();
       if (present) {
+        for (const d of present) this.tellAttach(d, true);
         const known = present.filter((d) => this.opts.isKnownUsb(d.vendorId, d.productId));
         this.log.info({ devices: present.length, knownRecorders: known.length }, 'USB detection on');
       }
@@ -581,7 +584,16 @@ export class DeviceDetection {
 
   // ---- USB -----------------------------------------------------------------
 
+  private tellAttach(d: UsbDeviceRef, atStart: boolean): void {
+    try {
+      this.opts.onUsbAttach?.(d, atStart);
+    } catch (e) {
+      this.errors.warn(`usb-attach:${errorMessage(e)}`, { err: e }, 'USB attach handler failed');
+    }
+  }
+
   private usbAttached(d: UsbDeviceRef): void {
+    this.tellAttach(d, false);
     if (!this.opts.isKnownUsb(d.vendorId, d.productId)) return;
     this.log.info({ vendorId: d.vendorId, productId: d.productId, bus: d.busNumber, address: d.deviceAddress }, 'known recorder attached over USB; waiting for its mount');
     this.rescanSoon();
