@@ -72,11 +72,9 @@ export interface ExportRequest {
   /**
    * The exporter's grant (issue 14: an archival export is an access). Only the case's
    * items that it names are exported, and each one is registered in the ledger
-   * (`access.exported`) before anything is written. Every export registers its items;
-   * without a grant (a station-local export by the operating-system account) every live
-   * item of the case is exported and registered with `request: null`.
+   * (`access.exported`) before anything is written. authorizeExport finds it.
    */
-  access?: ExportAccess;
+  access: ExportAccess;
   iso?: boolean;
   signal?: AbortSignal;
 }
@@ -179,7 +177,7 @@ export class ArchiveService {
     }
 
     const evidence = this.source.items(kase.id);
-    const live = evidence.filter((e) => e.status === 'live' && (req.access === undefined || req.access.evidenceIds.has(e.id)));
+    const live = evidence.filter((e) => e.status === 'live' && req.access.evidenceIds.has(e.id));
     if (live.length === 0) throw new ExportError('EXPORT_EMPTY', `case ${kase.number} has no live items to export`);
     const now = this.o.now?.() ?? new Date();
     const exportId = uuidv7({ msecs: now.getTime() });
@@ -244,8 +242,8 @@ export class ArchiveService {
             exportId,
             caseId: kase.id,
             caseNumber: kase.number,
-            request: req.access?.requestId ?? null,
-            approvedBy: req.access?.approvedBy ?? null,
+            request: req.access.requestId,
+            approvedBy: req.access.approvedBy,
             sha256: i.sha256,
             size: i.size,
             copies: dests.length,

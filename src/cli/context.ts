@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { readFile, stat } from 'node:fs/promises';
 import type { LevelWithSilent } from 'pino';
+import { Audit, AuthenticationError, HiddenError, type Principal, UsersService } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { Catalog, catalogPath } from '../catalog/index.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, CustodyError, UsageError } from '../core/errors.js';
 import { openObjectStore } from '../vault/open.js';
 import type { ObjectStore } from '../vault/store.js';
 import { existsSync } from 'node:fs';
@@ -80,10 +82,104 @@ export async function withRuntime<T>(g: GlobalOptions, fn: (rt: Runtime) => Prom
   }
 }
 
-/** Print a result: JSON on stdout with --json, else the human text. */
+// Characters a terminal acts on rather than shows: C0 and C1 controls, DEL, and the
+// bidirectional overrides that make text read other than it is stored.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- the same, but a line break or tab of the layout itself stays
+const CONTROL_INLINE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text from users (reasons, names, notes) as the CLI prints it: every control
+ * character escaped as \uXXXX, line breaks too, so stored text can neither drive the
+ * terminal (escape sequences) nor fake a line of custody's own output (issue 14).
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_ALL, escapeChar);
+}
+
+/**
+ * Print a result: JSON on stdout with --json, else the human text. Control characters
+ * are escaped in both (JSON leaves DEL, C1 and bidi controls raw; the human text keeps
+ * only its own line breaks and tabs).
+ */
 export function output(g: GlobalOptions, json: unknown, human: string): void {
-  if (g.json) process.stdout.write(JSON.stringify(json) + '\n');
-  else if (human) process.stdout.write(human.endsWith('\n') ? human : human + '\n');
+  if (g.json) process.stdout.write(JSON.stringify(json).replace(CONTROL_ALL, escapeChar) + '\n');
+  else if (human) {
+    const safe = human.replace(CONTROL_INLINE, escapeChar);
+    process.stdout.write(safe.endsWith('\n') ? safe : safe + '\n');
+  }
+}
+
+/** Options of commands that act as a custody user. */
+export interface ActingOptions {
+  tokenFile?: string;
+}
+
+/**
+ * The custody user a command acts as (issue 14: the second person is a person). The
+ * user proves who they are with their own token — from `--token-file FILE` (readable by
+ * its owner only) or the `CUSTODY_TOKEN` environment variable — never with a typed
+ * name. A refused token is recorded like a refused sign-in on the API (auth_failures).
+ */
+export async function actingUser(rt: Runtime, opts: ActingOptions, command: string): Promise<Principal> {
+  let token: string | undefined;
+  if (opts.tokenFile !== undefined) {
+    const st = await stat(opts.tokenFile).catch(() => null);
+    if (!st?.isFile()) throw new UsageError(`--token-file ${opts.tokenFile} is not a readable file`);
+    if ((st.mode & 0o077) !== 0) throw new UsageError(`--token-file ${opts.tokenFile} may be read by others: make it readable by its owner only (chmod 600)`);
+    token = (await readFile(opts.tokenFile, 'utf8')).trim();
+  } else {
+    token = process.env.CUSTODY_TOKEN?.trim();
+  }
+  if (!token) {
+    throw new UsageError(`custody ${command} is done as a custody user: give your own token in CUSTODY_TOKEN or --token-file FILE (custody users add prints it once)`);
+  }
+  const r = new UsersService(rt.catalog).authenticate(token);
+  if (r.ok) return r.principal;
+  new Audit(rt.catalog).authFailure({ ip: 'local', reason: r.reason, method: 'CLI', url: `custody ${command}`, userId: r.userId });
+  throw new AuthenticationError(r.reason, r.reason === 'expired' ? 'the token has expired; ask an administrator for a new one (custody users token)' : 'the token is not valid');
+}
+
+/** Codes of a refusal: an identified user asked for something they may not do. */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'FORBIDDEN',
+  'ACCESS_GRANT_REQUIRED',
+  'ACCESS_SELF_DECISION',
+  'HOLD_SELF_APPROVAL',
+  'FLAG_SELF_APPROVAL',
+  'EXPORT_DESTINATION_FORBIDDEN',
+  'EXPORT_CASE_NOT_PROTECTED',
+  'EXPORT_GRANT_REQUIRED',
+  'EXPORT_APPROVER_INVALID',
+]);
+
+/**
+ * Run what a custody user asked for; a refusal is ledgered as `access.denied`, as on
+ * the API (route: the command), then reported as usual.
+ */
+export async function asUser<T>(rt: Runtime, p: Principal, command: string, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof CustodyError && (e instanceof HiddenError || REFUSALS.has(e.code))) {
+      try {
+        new Audit(rt.catalog).denied({
+          principal: p,
+          code: e instanceof HiddenError ? 'OUT_OF_SCOPE' : e.code,
+          message: e.message,
+          subject: typeof (e as { subject?: unknown }).subject === 'string' ? (e as unknown as { subject: string }).subject : null,
+          method: 'CLI',
+          route: `custody ${command}`,
+          ip: 'local',
+        });
+      } catch (le) {
+        rt.log.error({ err: le }, 'could not ledger a refused command');
+      }
+    }
+    throw e;
+  }
 }
 
 // In their own light module, so the program can name them without loading the runtime.

@@ -10,7 +10,7 @@ describe('custody assignments and flags', () => {
     const dir = await tempDir();
     const home = join(dir, 'home');
     expect((await runCli(['init', '--home', home])).code).toBe(0);
-    const leader = JSON.parse((await runCli(['users', 'add', '--name', 'Chief', '--role', 'supervisor', '--json', '--home', home])).stdout) as { id: string };
+    const leader = JSON.parse((await runCli(['users', 'add', '--name', 'Chief', '--role', 'supervisor', '--json', '--home', home])).stdout) as { id: string; token: string };
 
     const bad = join(dir, 'bad.csv');
     await writeFile(bad, '\uFEFFofficer,name,unit,recorder,start,end\n0417,Li Wei,执法一科,ZFY001,2026-11-01 08:00,2026-11-01 18:00\n0418,Wang,执法一科,ZFY002,tomorrow,\n');
@@ -34,10 +34,15 @@ describe('custody assignments and flags', () => {
 
     const flags = JSON.parse((await runCli(['flags', 'list', '--state', 'open', '--json', '--home', home])).stdout) as { id: string }[];
     expect(flags).toHaveLength(2);
-    const noReason = await runCli(['flags', 'resolve', flags[0]!.id, '--reason', ' ', '--approver', leader.id, '--home', home]);
+    // Issue 14: the approver is whoever's own token the command presents.
+    const asLeader = { CUSTODY_TOKEN: leader.token };
+    const noToken = await runCli(['flags', 'resolve', flags[0]!.id, '--reason', 'x', '--home', home]);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toMatch(/CUSTODY_TOKEN or --token-file/);
+    const noReason = await runCli(['flags', 'resolve', flags[0]!.id, '--reason', ' ', '--home', home], asLeader);
     expect(noReason.code).toBe(1);
     expect(noReason.stderr).toMatch(/written reason/);
-    const ok = await runCli(['flags', 'resolve', flags[0]!.id, '--reason', 'recorder lost; report 2026-31 filed', '--approver', leader.id, '--json', '--home', home]);
+    const ok = await runCli(['flags', 'resolve', flags[0]!.id, '--reason', 'recorder lost; report 2026-31 filed', '--json', '--home', home], asLeader);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ state: 'resolved', approvedBy: leader.id });
     const ledger = (await runCli(['ledger', 'export', '--home', home])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });

@@ -61,12 +61,16 @@ describe('custody cases, custody purge and custody verify (e2e, issue 7)', () =>
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, purged: 2, objects: 3 });
 
-    // A release needs a second person; after it the item goes too.
-    expect((await cli(['cases', 'release-request', hold.id, '--reason', 'complaint withdrawn', '--by', 'li'])).code).toBe(0);
-    const self = await cli(['cases', 'release-approve', hold.id, '--by', 'li']);
+    // A release needs a second person, each proven by their own token (issue 14); after it the item goes too.
+    const li = JSON.parse((await cli(['users', 'add', '--name', 'Li', '--role', 'supervisor', '--json'])).stdout) as { token: string };
+    const wang = JSON.parse((await cli(['users', 'add', '--name', 'Wang', '--role', 'supervisor', '--json'])).stdout) as { token: string };
+    const as = (token: string, args: string[]) => runCli([...args, '--home', home], { ...env, CUSTODY_TOKEN: token });
+    expect((await as(li.token, ['cases', 'release-request', hold.id, '--reason', 'complaint withdrawn'])).code).toBe(0);
+    const self = await as(li.token, ['cases', 'release-approve', hold.id]);
     expect(self.code).not.toBe(0);
     expect(self.stderr).toMatch(/someone other than/);
-    expect((await cli(['cases', 'release-approve', hold.id, '--by', 'wang'])).code).toBe(0);
+    expect((await cli(['cases', 'release-approve', hold.id, '--by', 'wang'])).code).toBe(2);
+    expect((await as(wang.token, ['cases', 'release-approve', hold.id])).code).toBe(0);
 
     // A deleted object is missing, not purged.
     await rm(objectPath(home, kept.sha256));

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AccessRequests, UsersService } from '../../src/access/index.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { simulateRecorder } from '../../src/devices/index.js';
 import { canonicalLine } from '../../src/vault/ledger.js';
@@ -26,8 +27,9 @@ interface Run {
   stderr: string;
 }
 
+/** As the archivist (issue 14: an export is made by a custody user, proven by their token). */
 function custody(home: string, ...args: string[]): Promise<Run> {
-  return custodyEnv({}, home, ...args);
+  return custodyEnv(archivistToken ? { CUSTODY_TOKEN: archivistToken } : {}, home, ...args);
 }
 
 function custodyEnv(extra: Record<string, string>, home: string, ...args: string[]): Promise<Run> {
@@ -70,6 +72,7 @@ const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).di
 let root: string;
 let home: string;
 let itemIds: string[];
+let archivistToken: string | null = null;
 
 /** One station for the file: init, a recorder's footage ingested, a case linking all of it. */
 beforeAll(async () => {
@@ -101,6 +104,14 @@ beforeAll(async () => {
       catalog.db.prepare("INSERT INTO holds (id, case_id, reason, placed_at, placed_by) VALUES ('hold-1', 'case-1', 'dispute', ?, 'user:1')").run(new Date().toISOString());
       catalog.ledger.append({ type: 'hold.placed', actor: 'user:1', subject: 'case-1', data: { reason: 'dispute' } });
     });
+    // The archivist's access request for the case, approved by a supervisor (issue 14).
+    const users = new UsersService(catalog);
+    const archivist = users.create({ name: '王芳', role: 'archivist', unit: '一中队', tokenExpiresAt: null }, 'test');
+    const leader = users.create({ name: '李科长', role: 'supervisor', unit: '一中队', tokenExpiresAt: null }, 'test').user;
+    const access = new AccessRequests({ catalog, grantDefaultHours: 24, grantMaxHours: 168 });
+    const req = access.create({ ...archivist.user }, { evidenceIds: itemIds, reason: '归档', caseId: 'case-1' });
+    access.approve({ ...leader }, req.id);
+    archivistToken = archivist.token;
   } finally {
     catalog.close();
   }
@@ -300,7 +311,7 @@ describe('custody export (issue 8)', { timeout: 180_000 }, () => {
 
       const empty = join(out, 'no-tools');
       await mkdir(empty);
-      const none = await custodyEnv({ PATH: empty }, home, 'export', '--case', CASE_NUMBER, '--to', join(out, 'C'), '--to', join(out, 'D'), '--iso');
+      const none = await custodyEnv({ PATH: empty, CUSTODY_TOKEN: archivistToken! }, home, 'export', '--case', CASE_NUMBER, '--to', join(out, 'C'), '--to', join(out, 'D'), '--iso');
       expect(none.code).toBe(1);
       expect(none.stderr).toMatch(/--iso needs xorriso, which is not installed \(Debian\/Ubuntu: apt-get install xorriso\)/);
       expect(existsSync(join(out, 'C'))).toBe(false);

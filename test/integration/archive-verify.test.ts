@@ -44,7 +44,9 @@ async function exportedCopy(opts: { checkpoint?: boolean } = {}): Promise<string
     sourceOrganization: 'custody',
     ...(opts.checkpoint === false ? {} : { verifierKey: issuer.verifierKey, checkpoint: async () => (await issuer.issue())?.checkpoint ?? null }),
   });
-  const res = await archive.exportCase({ caseRef: caseId, destinations: [join(r.dir, 'out')], maker: 'm', actor: 'test' });
+  // The grant as authorizeExport would find it (the rule itself: api-access-paths.test.ts).
+  const access = { requestId: 'request-1', approvedBy: 'user-2', evidenceIds: new Set(items.map((i) => i.id)) };
+  const res = await archive.exportCase({ caseRef: caseId, destinations: [join(r.dir, 'out')], maker: 'm', actor: 'test', access });
   expect(res.ok).toBe(true);
   const dir = res.copies[0]!.dir!;
   expect((await verifyExport(dir)).problems).toEqual([]);

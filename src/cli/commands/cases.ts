@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
+import { AccessDeniedError, actorOf, can, HiddenError, inScope, type Principal } from '../../access/index.js';
 import { CustodyError, UsageError } from '../../core/errors.js';
 import { CasesService, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
 import type { Runtime } from '../context.js';
-import { globals, output, withRuntime } from '../context.js';
+import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
 
 /**
  * Who ran the command, for the ledger: the operating-system account and, with --by,
@@ -31,19 +32,19 @@ function asUsage<T>(fn: () => T): T {
 }
 
 function holdLine(h: Hold): string {
-  const why = h.reasonText ? `${h.reason}: ${h.reasonText}` : h.reason;
+  const why = h.reasonText ? `${h.reason}: ${printable(h.reasonText)}` : h.reason;
   const state =
     h.state === 'released'
-      ? `released ${h.releasedAt} by ${h.releasedBy}`
+      ? `released ${h.releasedAt} by ${printable(h.releasedBy ?? '')}`
       : h.state === 'release-requested'
-        ? `release asked ${h.releaseRequestedAt} by ${h.releaseRequestedBy} (${h.releaseReason}); still holding`
+        ? `release asked ${h.releaseRequestedAt} by ${printable(h.releaseRequestedBy ?? '')} (${printable(h.releaseReason ?? '')}); still holding`
         : 'active';
-  return `  hold ${h.id}  ${why}  placed ${h.placedAt} by ${h.placedBy}  ${state}`;
+  return `  hold ${h.id}  ${why}  placed ${h.placedAt} by ${printable(h.placedBy)}  ${state}`;
 }
 
 function caseTable(list: Case[]): string {
   if (list.length === 0) return 'No cases. Create one: custody cases create --number N --name NAME [--unit U]';
-  const rows = list.map((c) => [c.number, c.name, c.unit ?? '(all units)', c.createdAt.slice(0, 10), c.id]);
+  const rows = list.map((c) => [printable(c.number), printable(c.name), printable(c.unit ?? '(all units)'), c.createdAt.slice(0, 10), c.id]);
   const head = ['number', 'name', 'unit', 'created', 'id'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -83,7 +84,7 @@ export async function casesShowCommand(ref: string, _opts: unknown, cmd: Command
       g,
       { ...c, evidence, holds },
       [
-        `Case ${c.number}: ${c.name}${c.unit ? ` (${c.unit})` : ''}  id ${c.id}`,
+        `Case ${printable(c.number)}: ${printable(c.name)}${c.unit ? ` (${printable(c.unit)})` : ''}  id ${c.id}`,
         `Evidence (${evidence.length}):`,
         ...evidence.map((e) => `  ${e.id}  ${e.retention.state}  retention date ${e.retentionDate}`),
         `Holds (${holds.length}):`,
@@ -115,20 +116,50 @@ export async function casesHoldCommand(ref: string, opts: { reason: string; text
   });
 }
 
-export async function casesReleaseRequestCommand(holdId: string, opts: { reason: string; by?: string }, cmd: Command): Promise<void> {
+/**
+ * A hold the user may ask to release or release, as on the API: the permission, the
+ * case in their scope (else it answers as missing), and no item of another unit that
+ * the release would free.
+ */
+function holdFor(rt: Runtime, p: Principal, holdId: string, permission: 'holds.manage' | 'holds.release'): Hold {
+  if (!can(p, permission)) throw new AccessDeniedError('FORBIDDEN', `role ${p.role} may not do this (needs ${permission})`, holdId);
+  const svc = new CasesService(rt.catalog);
+  const h = svc.requireHold(holdId);
+  const c = svc.require(h.caseId);
+  if (!inScope(p, c.unit)) throw new HiddenError('hold', holdId);
+  if (p.unit !== null) {
+    const units = rt.catalog.db.prepare<[string], { unit: string | null }>('SELECT e.unit FROM case_evidence ce JOIN evidence e ON e.id = ce.evidence_id WHERE ce.case_id = ?').all(c.id);
+    if (units.some((u) => !inScope(p, u.unit))) {
+      throw new AccessDeniedError('FORBIDDEN', `case ${c.number} also holds items outside your unit: its holds are released by a bureau-wide supervisor`, c.id);
+    }
+  }
+  return h;
+}
+
+/** Asked by a custody user (their own token), so the approval can be checked to be someone else's. */
+export async function casesReleaseRequestCommand(holdId: string, opts: { reason: string } & ActingOptions, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const h = asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, cliActor(opts.by)));
-    output(g, h, `Release of hold ${h.id} asked; it holds until someone other than ${h.releaseRequestedBy} approves (custody cases release-approve ${h.id} --by NAME).`);
+    const p = await actingUser(rt, opts, 'cases release-request');
+    const h = await asUser(rt, p, 'cases release-request', () => {
+      holdFor(rt, p, holdId, 'holds.manage');
+      return asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, actorOf(p)));
+    });
+    output(g, h, `Release of hold ${h.id} asked by ${printable(p.name)}; it holds until another supervisor approves with their own token (custody cases release-approve ${h.id}).`);
   });
 }
 
-export async function casesReleaseApproveCommand(holdId: string, opts: { by?: string }, cmd: Command): Promise<void> {
+/** The second person (issue 14): a custody user identified by their own token, never a typed name. */
+export async function casesReleaseApproveCommand(holdId: string, opts: ActingOptions, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
+    const p = await actingUser(rt, opts, 'cases release-approve');
     const svc = new CasesService(rt.catalog);
-    const h = svc.approveRelease(holdId, cliActor(opts.by));
+    const h = await asUser(rt, p, 'cases release-approve', () => {
+      holdFor(rt, p, holdId, 'holds.release');
+      return svc.approveRelease(holdId, actorOf(p));
+    });
     await syncLegalHolds(rt, svc.evidenceOf(h.caseId));
-    output(g, h, `Hold ${h.id} released by ${h.releasedBy}.`);
+    output(g, h, `Hold ${h.id} released, approved by ${printable(p.name)}.`);
   });
 }

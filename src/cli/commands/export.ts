@@ -1,17 +1,23 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
-import { ArchiveService, type CopyResult, type ExportResult } from '../../archive/index.js';
+import { AccessRequests, actorOf, HiddenError, inScope, UsersService } from '../../access/index.js';
+import { ArchiveService, authorizeExport, CaseSource, resolveDestinations, type CopyResult, type ExportResult } from '../../archive/index.js';
+import { NotFoundError } from '../../core/errors.js';
 import { CheckpointIssuer, loadStationSigner, witnessesFor } from '../../proof/index.js';
-import { EXIT_PROBLEM, globals, output, withRuntime, type Runtime } from '../context.js';
+import { actingUser, asUser, EXIT_PROBLEM, globals, output, printable, withRuntime, type ActingOptions, type Runtime } from '../context.js';
 
 /**
  * `custody export --case CASE --to DIR_A --to DIR_B [--maker NAME] [--iso]`: the
  * archival copies of a protected case (issue 8; docs/archive.md). Exit 0 when every
  * copy was written and verified as read back, 1 when any was not (each named).
+ *
+ * An export is an access (issue 14): it runs as a custody user identified by their own
+ * token (CUSTODY_TOKEN or --token-file), under the same rule as the API — a protected
+ * case, and the user's approved access request for it, approved by someone else. With
+ * `archive.destinationRoots` set, every --to must resolve inside one of them.
  */
 
 function copyLine(c: CopyResult): string {
-  const head = `  copy ${c.copy}: ${c.ok ? 'OK, verified' : 'FAILED'} ${c.dir ?? c.destination}`;
+  const head = `  copy ${c.copy}: ${c.ok ? 'OK, verified' : 'FAILED'} ${printable(c.dir ?? c.destination)}`;
   const lines = [head];
   if (c.tagManifestSha256) lines.push(`    tag manifest sha256 ${c.tagManifestSha256}`);
   if (c.iso) lines.push(`    ISO image ${c.iso.path} (${c.iso.size} bytes, sha256 ${c.iso.sha256})`);
@@ -23,7 +29,7 @@ function copyLine(c: CopyResult): string {
 
 function human(r: ExportResult): string {
   return [
-    `${r.ok ? 'Export complete' : 'Export INCOMPLETE'}: ${r.exportId}, case ${r.case.number} ${r.case.name}, ${r.items} items, ${r.bytes} bytes` +
+    `${r.ok ? 'Export complete' : 'Export INCOMPLETE'}: ${r.exportId}, case ${printable(r.case.number)} ${printable(r.case.name)}, ${r.items} items, ${r.bytes} bytes` +
       (r.checkpointSize !== null ? `, checkpoint of ${r.checkpointSize} entries` : ', no checkpoint'),
     ...r.copies.map(copyLine),
     `  ledger: export.created at seq ${r.seq}`,
@@ -47,9 +53,25 @@ async function issuerFor(rt: Runtime): Promise<CheckpointIssuer | null> {
   }
 }
 
-export async function exportCaseCommand(opts: { case: string; to: string[]; maker?: string; iso?: boolean }, cmd: Command): Promise<void> {
+export async function exportCaseCommand(opts: { case: string; to: string[]; maker?: string; iso?: boolean } & ActingOptions, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
+    const p = await actingUser(rt, opts, 'export');
+    const cases = new CaseSource(rt.catalog.db);
+    const roots = rt.config.archive.destinationRoots;
+    const access = await asUser(rt, p, 'export', async () => {
+      const kase = cases.findCase(opts.case);
+      if (!kase) throw new NotFoundError('case', opts.case);
+      if (!inScope(p, kase.unit)) throw new HiddenError('case', opts.case);
+      const grant = authorizeExport(
+        { cases, access: new AccessRequests({ catalog: rt.catalog, grantDefaultHours: rt.config.api.grantDefaultHours, grantMaxHours: rt.config.api.grantMaxHours }), users: new UsersService(rt.catalog) },
+        p,
+        kase,
+      );
+      // Refused here (and ledgered) before anything else; the export checks again just before writing.
+      await resolveDestinations(opts.to, roots);
+      return grant;
+    });
     const issuer = await issuerFor(rt);
     const archive = new ArchiveService({
       catalog: rt.catalog,
@@ -62,12 +84,13 @@ export async function exportCaseCommand(opts: { case: string; to: string[]; make
       // A checkpoint signed now covers every entry the copies carry; another after
       // export.created covers the record of the export itself.
       ...(issuer ? { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, afterExport: async () => void (await issuer.issue()) } : {}),
+      destinationRoots: roots,
     });
-    const maker = opts.maker ?? userInfo().username;
-    const r = await archive.exportCase({ caseRef: opts.case, destinations: opts.to, maker, actor: 'cli:export', iso: opts.iso ?? false });
+    const maker = opts.maker ?? p.name;
+    const r = await archive.exportCase({ caseRef: opts.case, destinations: opts.to, maker, actor: actorOf(p), access, iso: opts.iso ?? false });
     output(g, r, human(r));
     if (!r.ok) {
-      const bad = r.copies.filter((c) => !c.ok).map((c) => `copy ${c.copy} (${c.destination}): ${c.error?.message ?? 'failed'}`);
+      const bad = r.copies.filter((c) => !c.ok).map((c) => `copy ${c.copy} (${printable(c.destination)}): ${printable(c.error?.message ?? 'failed')}`);
       process.stderr.write(`custody: export incomplete: ${bad.join('; ')}\n`);
       process.exitCode = EXIT_PROBLEM;
     }

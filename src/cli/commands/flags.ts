@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { UsersService } from '../../access/index.js';
+import { actorOf } from '../../access/index.js';
 import { FLAG_RULES, FLAG_STATES, createCompliance, localText, type Flag, type FlagRule, type FlagState } from '../../compliance/index.js';
-import { NotFoundError, UsageError } from '../../core/errors.js';
-import { globals, output, withRuntime } from '../context.js';
+import { UsageError } from '../../core/errors.js';
+import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
 import { cliActor } from './ingest.js';
 
 function text(list: Flag[], tz: string): string {
@@ -11,9 +11,9 @@ function text(list: Flag[], tz: string): string {
     .map((f) =>
       [
         `${f.id}  ${f.rule}  ${f.state.toUpperCase()}  raised ${localText(f.raisedAt, tz)}, due ${localText(f.dueBy, tz)}`,
-        `    ${f.summary}`,
-        `    officer ${f.officer ?? '-'}, recorder ${f.recorderSerial ?? '-'}, unit ${f.unit ?? '-'}`,
-        ...(f.state === 'resolved' ? [`    resolved ${localText(f.resolvedAt!, tz)}, approved by ${f.approvedBy}: ${f.resolution}`] : []),
+        `    ${printable(f.summary)}`,
+        `    officer ${printable(f.officer ?? '-')}, recorder ${printable(f.recorderSerial ?? '-')}, unit ${printable(f.unit ?? '-')}`,
+        ...(f.state === 'resolved' ? [`    resolved ${localText(f.resolvedAt!, tz)}, approved by ${printable(f.approvedBy ?? '-')}: ${printable(f.resolution ?? '')}`] : []),
       ].join('\n'),
     )
     .join('\n');
@@ -33,14 +33,19 @@ export async function flagsListCommand(opts: { rule?: string; unit?: string; off
   });
 }
 
-export async function flagsResolveCommand(id: string, opts: { reason: string; approver: string }, c: Command): Promise<void> {
+/**
+ * `custody flags resolve ID --reason T`: the approver is the custody user whose own
+ * token the command presents (CUSTODY_TOKEN or --token-file), never a typed id (issue 14).
+ */
+export async function flagsResolveCommand(id: string, opts: { reason: string } & ActingOptions, c: Command): Promise<void> {
   const g = globals(c);
   await withRuntime(g, async (rt) => {
-    const u = new UsersService(rt.catalog).get(opts.approver);
-    if (!u) throw new NotFoundError('user', opts.approver);
-    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
-    const f = flags.resolve(id, { reason: opts.reason, approver: { id: u.id, role: u.role, unit: u.unit, revoked: u.revokedAt !== null }, actor: cliActor() });
-    output(g, f, `resolved ${f.id} (${f.rule}), approved by ${u.name}`);
+    const p = await actingUser(rt, opts, 'flags resolve');
+    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: actorOf(p) });
+    const f = await asUser(rt, p, 'flags resolve', () =>
+      flags.resolve(id, { reason: opts.reason, approver: { id: p.id, role: p.role, unit: p.unit, revoked: false }, actor: actorOf(p) }),
+    );
+    output(g, f, `resolved ${f.id} (${f.rule}), approved by ${printable(p.name)}`);
   });
 }
 

@@ -53,6 +53,11 @@ export const HELP_LISTS = {
 
 const L = HELP_LISTS;
 const BY: OptionSpec = { flags: '--by <name>', description: 'the person acting, recorded in the ledger with the OS account' };
+/** Commands a second person must take act as a custody user, proven by their own token (issue 14). */
+const TOKEN_FILE: OptionSpec = {
+  flags: '--token-file <file>',
+  description: 'act as the custody user whose token this file holds (readable by its owner only); default: the CUSTODY_TOKEN environment variable',
+};
 
 const init: CommandSpec = {
   name: 'init',
@@ -309,13 +314,13 @@ const cases: CommandSpec = {
     {
       name: 'release-request <holdId>',
       description: 'ask for a hold to be released; it keeps holding until someone else approves',
-      options: [{ flags: '--reason <text>', description: 'why the hold may end', required: true }, BY],
+      options: [{ flags: '--reason <text>', description: 'why the hold may end', required: true }, TOKEN_FILE],
       load: () => import('./cases.js').then((m) => m.casesReleaseRequestCommand),
     },
     {
       name: 'release-approve <holdId>',
-      description: 'approve a requested release: by someone other than who asked',
-      options: [BY],
+      description: 'approve a requested release, as a custody user other than who asked',
+      options: [TOKEN_FILE],
       load: () => import('./cases.js').then((m) => m.casesReleaseApproveCommand),
     },
   ],
@@ -404,11 +409,11 @@ const flags: CommandSpec = {
     },
     {
       name: 'resolve',
-      description: 'resolve a flag with a written reason, approved by a supervisor or admin who is not the officer it is about (Art. 16); ledgered',
+      description: 'resolve a flag with a written reason, approved by the custody user running it: a supervisor or admin who is not the officer it is about (Art. 16); ledgered',
       arguments: [['<id>', 'flag id']],
       options: [
         { flags: '--reason <text>', description: "the written reason (for a recording gap: the officer's work record)", required: true },
-        { flags: '--approver <user-id>', description: 'the approving supervisor or admin (an API user id)', required: true },
+        TOKEN_FILE,
       ],
       load: () => import('./flags.js').then((m) => m.flagsResolveCommand),
     },
@@ -449,12 +454,13 @@ const verifyExport: CommandSpec = {
 
 const exportCase: CommandSpec = {
   name: 'export',
-  description: 'write the archival copies of a case (BagIt, verified as read back), one per --to',
+  description: 'write the archival copies of a protected case (BagIt, verified as read back), one per --to, as a custody user holding an approved access request for the case',
   options: [
     { flags: '--case <case>', description: 'case id or number', required: true },
     { flags: '--to <dir>', description: 'destination of one copy (repeat: one per copy)', parse: (v: string, prev: string[]) => [...prev, v], default: [] },
     { flags: '--maker <name>', description: 'who makes the copies (on the label and in bag-info.txt; default: the system user)' },
     { flags: '--iso', description: 'also make an ISO 9660 image of each copy for burning (needs xorriso)' },
+    TOKEN_FILE,
   ],
   load: () => import('./export.js').then((m) => m.exportCaseCommand),
 };
