@@ -28,6 +28,7 @@ export function createCompliance(deps: { catalog: Catalog; config: Pick<Config, 
       maxGapMinutes: c.maxGapMinutes,
       maxClockDriftSeconds: c.maxClockDriftSeconds,
       repairDeadlineHours: c.repairDeadlineHours,
+      maxFileNumberJump: c.maxFileNumberJump,
     },
   });
   return { assignments, flags, rules };

@@ -36,8 +36,16 @@ describe('times in the configured zone', () => {
 
 describe('fileNumber', () => {
   it("reads the recorder's counter before the extension", () => {
-    expect(fileNumber('ZFY001_20261120083000_0007.MP4')).toEqual({ n: 7, digits: 4 });
-    expect(fileNumber('REC-0123.WAV')).toEqual({ n: 123, digits: 4 });
+    expect(fileNumber('ZFY001_20261120083000_0007.MP4')).toEqual({ n: 7, digits: 4, prefix: 'ZFY001_#' });
+    expect(fileNumber('REC-0123.WAV')).toEqual({ n: 123, digits: 4, prefix: 'REC' });
     expect(fileNumber('clip.mp4')).toBeNull();
+  });
+
+  it('names the numbering by the name before the counter, without its date and time stamps (issue 13)', () => {
+    // The same numbering whatever the time stamp, the day folder or the case of the name.
+    expect(fileNumber('zfy001_20261121090000_0008.mp4')!.prefix).toBe(fileNumber('ZFY001_20261120083000_0007.MP4')!.prefix);
+    // Another recorder name or another scheme is another numbering.
+    expect(fileNumber('DSJ_20261120083000_0001.MP4')!.prefix).not.toBe(fileNumber('ZFY001_20261120083000_0007.MP4')!.prefix);
+    expect(fileNumber('0001.MP4')).toEqual({ n: 1, digits: 4, prefix: '' });
   });
 });

@@ -46,6 +46,8 @@ export interface Finding {
   officer?: string | null;
   recorderSerial?: string | null;
   evidenceId?: string | null;
+  /** Further items the finding names (a late dock: every late file of the session). */
+  evidenceIds?: readonly string[];
   assignmentId?: string | null;
   dockId?: string | null;
   unit?: string | null;
@@ -164,6 +166,9 @@ export class FlagsService {
           raisedAt,
           dueBy,
         );
+      // Every item the flag names, for the search by flag and the flags of an item.
+      const name = this.db.prepare('INSERT OR IGNORE INTO flag_evidence (flag_id, evidence_id) VALUES (?, ?)');
+      for (const evidenceId of new Set([...(f.evidenceId ? [f.evidenceId] : []), ...(f.evidenceIds ?? [])])) name.run(id, evidenceId);
       this.deps.catalog.ledger.append({
         type: 'flag.raised',
         actor,

@@ -16,6 +16,13 @@ export interface ComplianceSettings {
   maxClockDriftSeconds: number;
   /** Art. 14: a reported-damaged recorder must be handed in within this. */
   repairDeadlineHours: number;
+  /**
+   * A recorder's file number moving on by more than this (counted forward through the
+   * wrap at 99…9, so going back to a lower number is a jump of nearly the whole range;
+   * at most half the range) is a numbering reset (a formatted or replaced card, new
+   * firmware), reported as such, not as that many missing files.
+   */
+  maxFileNumberJump: number;
 }
 
 /**
@@ -29,19 +36,23 @@ interface EvRow {
   unit: string | null;
   media_type: string;
   source_name: string;
+  session_id: string;
   recorded_start: string;
   start: string;
   end: string;
   ingested_at: string;
 }
 
-const EV_COLS = `e.id, e.recorder_serial, e.officer, e.unit, e.media_type, e.source_name, e.recorded_start,
+const EV_COLS = `e.id, e.recorder_serial, e.officer, e.unit, e.media_type, e.source_name, e.session_id, e.recorded_start,
   e.recorded_at AS start,
   coalesce(e.recorded_end_corrected, e.recorded_end,
     strftime('%Y-%m-%dT%H:%M:%fZ', e.recorded_at, '+' || (e.duration_ms / 1000.0) || ' seconds'), e.recorded_at) AS "end",
   e.ingested_at`;
 
 const NOT_FLAGGED = (key: string) => `NOT EXISTS (SELECT 1 FROM flags f WHERE f.dedupe_key = ${key})`;
+
+/** An item no late-upload flag names yet (a flag names every late item of its dock). */
+const NOT_LATE_FLAGGED = `NOT EXISTS (SELECT 1 FROM flag_evidence fe JOIN flags f ON f.id = fe.flag_id WHERE fe.evidence_id = e.id AND f.rule = 'late-upload')`;
 
 /**
  * What a scan looks at. Without it a rule looks at everything; the daemon's scans
@@ -64,9 +75,20 @@ const META_TIME = 'compliance.scan.time';
 const MAX_LISTED = 200;
 
 /** The recorder's own file number: the digits just before the extension ("ZFY001_20261120083000_0007.MP4" → 7 of 4 digits). */
-export function fileNumber(name: string): { n: number; digits: number } | null {
+export function fileNumber(name: string): { n: number; digits: number; prefix: string } | null {
   const m = /(?:^|[_-])(\d{1,6})\.[A-Za-z0-9]+$/u.exec(name);
-  return m ? { n: Number(m[1]), digits: m[1]!.length } : null;
+  if (!m) return null;
+  // What names the numbering: the name before the number, its date and time stamps
+  // (runs of 8 or more digits) left out ("ZFY001_20261120083000_" → "ZFY001_#_").
+  const prefix = name.slice(0, m.index).replace(/\d{8,}/gu, '#').toUpperCase();
+  return { n: Number(m[1]), digits: m[1]!.length, prefix };
+}
+
+/** A late item of a late-upload finding. */
+interface LateItem {
+  ev: EvRow;
+  delayHours: number;
+  who: { officer: string | null; unit: string | null; assignmentId: string | null };
 }
 
 /**
@@ -131,23 +153,66 @@ export class ComplianceRules {
     return { officer: a?.officer ?? ev.officer, unit: ev.unit ?? a?.unit ?? null, assignmentId: a?.id ?? null, assigned: a?.officer ?? null };
   }
 
-  private lateFinding(ev: EvRow): Finding | null {
+  /** The item's delay in hours when it was handed in after the deadline; null when on time. */
+  private lateness(ev: EvRow): number | null {
     const { uploadDeadlineHours: hours, timezone } = this.deps.settings;
     // Strictly later than the deadline: handed in exactly 24 h after is on time.
     if (Date.parse(ev.ingested_at) <= Date.parse(plusHours(ev.end, hours, timezone))) return null;
-    const who = this.attribute(ev);
-    const delayHours = Math.round(((Date.parse(ev.ingested_at) - Date.parse(ev.end)) / 3_600_000) * 100) / 100;
-    return {
-      rule: 'late-upload',
-      key: `late-upload:${ev.id}`,
-      officer: who.officer,
-      recorderSerial: ev.recorder_serial,
-      evidenceId: ev.id,
-      assignmentId: who.assignmentId,
-      unit: who.unit,
-      seen: { recordedEnd: ev.end, ingestedAt: ev.ingested_at, delayHours, deadlineHours: hours, file: ev.source_name },
-      summary: `${ev.source_name} from ${ev.recorder_serial} was handed in ${delayHours} h after recording ended (${this.local(ev.end)}); the limit is ${hours} h`,
-    };
+    return Math.round(((Date.parse(ev.ingested_at) - Date.parse(ev.end)) / 3_600_000) * 100) / 100;
+  }
+
+  /**
+   * Art. 9: late items, one finding per recorder, session and officer (a late dock is one
+   * event, not one per file; a session that holds two officers' shifts gives each
+   * officer their own flag, so neither approves a resolution about themselves). The
+   * finding names every item (flag_evidence) and lists up to MAX_LISTED by file name.
+   * Its key holds the first item: the items a flag names are never flagged again, and
+   * late items of the same session found later (by a scan that ran while the session
+   * was still copying) get a flag of their own.
+   */
+  private lateFindings(rows: EvRow[]): Finding[] {
+    const hours = this.deps.settings.uploadDeadlineHours;
+    const groups = new Map<string, LateItem[]>();
+    for (const ev of rows) {
+      const delayHours = this.lateness(ev);
+      if (delayHours === null) continue;
+      const who = this.attribute(ev);
+      const group = `${ev.recorder_serial}\u0000${ev.session_id}\u0000${who.officer ?? ''}`;
+      const list = groups.get(group) ?? [];
+      list.push({ ev, delayHours, who });
+      groups.set(group, list);
+    }
+    return [...groups.values()].map((items): Finding => {
+      items.sort((x, y) => x.ev.recorded_start.localeCompare(y.ev.recorded_start) || x.ev.id.localeCompare(y.ev.id));
+      const first = items[0]!;
+      const worst = items.reduce((w, i) => (i.delayHours > w.delayHours ? i : w), first);
+      const serial = first.ev.recorder_serial;
+      return {
+        rule: 'late-upload',
+        key: `late-upload:${first.ev.session_id}:${first.ev.id}`,
+        officer: first.who.officer,
+        recorderSerial: serial,
+        evidenceId: first.ev.id,
+        evidenceIds: items.map((i) => i.ev.id),
+        assignmentId: first.who.assignmentId,
+        unit: first.who.unit,
+        seen: {
+          session: first.ev.session_id,
+          // The worst of the files: its delay, when it ended and when it came in.
+          delayHours: worst.delayHours,
+          recordedEnd: worst.ev.end,
+          ingestedAt: worst.ev.ingested_at,
+          deadlineHours: hours,
+          file: first.ev.source_name,
+          fileCount: items.length,
+          files: items.slice(0, MAX_LISTED).map((i) => ({ id: i.ev.id, file: i.ev.source_name, recordedEnd: i.ev.end, delayHours: i.delayHours })),
+        },
+        summary:
+          items.length === 1
+            ? `${first.ev.source_name} from ${serial} was handed in ${first.delayHours} h after recording ended (${this.local(first.ev.end)}); the limit is ${hours} h`
+            : `${items.length} files from ${serial} were handed in late in one dock, up to ${worst.delayHours} h after recording ended (${worst.ev.source_name}, ended ${this.local(worst.ev.end)}); the limit is ${hours} h`,
+      };
+    });
   }
 
   private conflictFinding(ev: EvRow): Finding | null {
@@ -167,25 +232,47 @@ export class ComplianceRules {
     };
   }
 
-  /** At ingest: late-upload and attribution conflict for one new item. */
+  /**
+   * At ingest: the attribution of one new item and its attribution conflict. Whether it
+   * was late is judged for its whole session once the session has ended (checkSession,
+   * or the daemon's scan after the dock), so that one late dock raises one flag.
+   */
   checkEvidence(id: string): Flag[] {
     if (!this.db.prepare<[string], { id: string }>('SELECT id FROM evidence WHERE id = ?').get(id)) return [];
     this.attributeOne(id);
     const ev = this.db.prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.id = ?`).get(id);
     if (!ev) return [];
-    return this.raise([this.lateFinding(ev), this.conflictFinding(ev)].filter((f): f is Finding => f !== null));
+    return this.raise([this.conflictFinding(ev)].filter((f): f is Finding => f !== null));
+  }
+
+  /**
+   * After an ingest session (`custody ingest`): what the daemon raises for a dock — its
+   * items' attribution, one late-upload flag per recorder and officer for its late
+   * items, and their attribution conflicts. Idempotent.
+   */
+  checkSession(sessionId: string): Flag[] {
+    const first = this.db.prepare<[string], { rowid: number }>('SELECT min(rowid) AS rowid FROM evidence WHERE session_id = ?').get(sessionId);
+    if (!first || first.rowid === null) return [];
+    this.attributeUnassigned({ evidenceAfter: first.rowid - 1, assignmentsAfter: Number.MAX_SAFE_INTEGER, endedAfter: '' });
+    const rows = this.db.prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.session_id = ? AND ${NOT_LATE_FLAGGED} ORDER BY e.rowid`).all(sessionId);
+    const late = this.raise(this.lateFindings(rows));
+    const conflicts = this.db
+      .prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.session_id = ? AND ${NOT_FLAGGED("'attribution-conflict:' || e.id")} ORDER BY e.rowid`)
+      .all(sessionId);
+    return [...late, ...this.raise(conflicts.map((r) => this.conflictFinding(r)).filter((f): f is Finding => f !== null))];
   }
 
   lateUploads(scope?: ScanScope): Flag[] {
-    // A coarse filter in SQL (floating-point days), the exact comparison in lateFinding.
+    // A coarse filter in SQL (floating-point days), the exact comparison in lateness().
     const rows = this.db
       .prepare<[number, number], EvRow>(
         `SELECT ${EV_COLS} FROM evidence e
          WHERE e.rowid > ? AND (julianday(e.ingested_at) - julianday(coalesce(e.recorded_end_corrected, e.recorded_end, e.recorded_start_corrected, e.recorded_start))) * 24 > ?
-           AND ${NOT_FLAGGED("'late-upload:' || e.id")}`,
+           AND ${NOT_LATE_FLAGGED}
+         ORDER BY e.rowid`,
       )
       .all(scope?.evidenceAfter ?? 0, this.deps.settings.uploadDeadlineHours - 1.5);
-    return this.raise(rows.map((r) => this.lateFinding(r)).filter((f): f is Finding => f !== null));
+    return this.raise(this.lateFindings(rows));
   }
 
   /** attributeUnassigned for one new item (at ingest). */
@@ -289,8 +376,14 @@ export class ComplianceRules {
     return this.raise(findings);
   }
 
-  /** The recorder's own numbering skips numbers: files may have been deleted on the device (Art. 17). */
+  /**
+   * The recorder's own numbering skips numbers: files may have been deleted on the
+   * device (Art. 17). A jump of more than maxFileNumberJump, or to another file-name
+   * prefix, is a numbering reset (a formatted or replaced card, new firmware): flagged
+   * as a reset to be confirmed, not as thousands of missing files (issue 13).
+   */
   sequenceGaps(scope?: ScanScope): Flag[] {
+    const maxJump = this.deps.settings.maxFileNumberJump;
     const findings: Finding[] = [];
     // Recorders with new evidence; each is checked whole (a late file may sit between old ones).
     const serials = this.db
@@ -300,33 +393,52 @@ export class ComplianceRules {
       const rows = this.db
         .prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.recorder_serial = ? ORDER BY e.recorded_start, e.source_name, e.id`)
         .all(serial);
-      let prev: { row: EvRow; n: number; digits: number } | null = null;
+      let prev: { row: EvRow; n: number; digits: number; prefix: string } | null = null;
       for (const row of rows) {
         const num = fileNumber(row.source_name);
         if (!num) continue;
-        if (prev && prev.digits === num.digits) {
+        const base = { rule: 'sequence-gap' as const, key: prev ? `sequence-gap:${serial}:${prev.row.id}:${row.id}` : '', recorderSerial: serial, evidenceId: row.id };
+        if (prev && prev.prefix !== num.prefix) {
+          const who = this.attribute(row);
+          findings.push({
+            ...base,
+            officer: who.officer,
+            assignmentId: who.assignmentId,
+            unit: who.unit,
+            seen: { kind: 'numbering-reset', reason: 'prefix', after: prev.row.source_name, before: row.source_name, prefixBefore: prev.prefix, prefixAfter: num.prefix },
+            summary: `recorder ${serial} started naming its files differently between ${prev.row.source_name} and ${row.source_name}: a numbering reset, not counted as missing files; confirm that nothing was deleted`,
+          });
+        } else if (prev && prev.digits === num.digits) {
           const mod = 10 ** num.digits;
           // Recorders count to 99…9 and wrap.
           const step = (num.n - prev.n + mod) % mod;
-          if (step > 1) {
-            const missing: number[] = [];
-            for (let k = 1; k < step && missing.length < MAX_LISTED; k++) missing.push((prev.n + k) % mod);
-            const who = this.attribute(row);
-            const pad = (n: number) => String(n).padStart(num.digits, '0');
+          const who = step > 1 ? this.attribute(row) : null;
+          const pad = (n: number) => String(n).padStart(num.digits, '0');
+          // A number lower than the last is a jump of nearly the whole range (the wrap);
+          // more than half the range cannot be told from going backwards.
+          if (who && step > Math.min(maxJump, Math.floor(mod / 2))) {
             findings.push({
-              rule: 'sequence-gap',
-              key: `sequence-gap:${serial}:${prev.row.id}:${row.id}`,
+              ...base,
               officer: who.officer,
-              recorderSerial: serial,
-              evidenceId: row.id,
               assignmentId: who.assignmentId,
               unit: who.unit,
-              seen: { after: prev.row.source_name, before: row.source_name, missing: missing.map(pad), missingCount: step - 1 },
+              seen: { kind: 'numbering-reset', reason: 'jump', after: prev.row.source_name, before: row.source_name, from: pad(prev.n), to: pad(num.n), maxJump },
+              summary: `recorder ${serial}'s file numbers went from ${pad(prev.n)} to ${pad(num.n)} between ${prev.row.source_name} and ${row.source_name}: a numbering reset, not counted as missing files; confirm that nothing was deleted`,
+            });
+          } else if (who) {
+            const missing: number[] = [];
+            for (let k = 1; k < step && missing.length < MAX_LISTED; k++) missing.push((prev.n + k) % mod);
+            findings.push({
+              ...base,
+              officer: who.officer,
+              assignmentId: who.assignmentId,
+              unit: who.unit,
+              seen: { kind: 'gap', after: prev.row.source_name, before: row.source_name, missing: missing.map(pad), missingCount: step - 1 },
               summary: `recorder ${serial} skipped file number${step > 2 ? 's' : ''} ${step - 1 > MAX_LISTED ? `${pad(missing[0]!)}…(${step - 1})` : missing.map(pad).join(', ')} between ${prev.row.source_name} and ${row.source_name}`,
             });
           }
         }
-        if (!prev || num.n !== prev.n) prev = { row, n: num.n, digits: num.digits };
+        if (!prev || num.n !== prev.n || num.prefix !== prev.prefix) prev = { row, n: num.n, digits: num.digits, prefix: num.prefix };
       }
     }
     return this.raise(findings);

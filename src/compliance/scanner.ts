@@ -5,7 +5,8 @@ import type { ComplianceRules } from './rules.js';
 
 /**
  * The daemon's compliance part: a scan every `intervalMinutes`, a scan after every
- * undock, and the late-upload / attribution check for each item as it is ingested.
+ * dock's session (which raises one late-upload flag per recorder and session), and
+ * the attribution check for each item as it is ingested.
  * Scans are idempotent, so a scan after a dock and a timed one may overlap in time
  * without raising anything twice; they are serialised anyway.
  */

@@ -234,6 +234,12 @@ export const configSchema = z
         maxClockDriftSeconds: z.number().min(0).default(30),
         /** Art. 14: a recorder reported damaged must be handed in for repair within this. */
         repairDeadlineHours: z.number().min(1).max(720).default(24),
+        /**
+         * A recorder's file number moving on by more than this (going back to a lower
+         * number counts as a jump through the wrap) is a numbering reset (formatted or
+         * replaced card, new firmware), not that many missing files.
+         */
+        maxFileNumberJump: z.number().int().min(1).max(999_999).default(1000),
         /** A flag unresolved this long after it was raised is escalated. */
         resolveWithinHours: z.number().min(1).max(8760).default(72),
         /** The daemon scans this often (minutes; 0: only after each dock). */

@@ -79,10 +79,16 @@ describe('compliance rules (issue 6)', () => {
     // Recorded until 23:30 local on 30 November (15:30 UTC).
     const onTime = rig.clip({ serial: 'R1', name: 'R1_20261130230000_0001.MP4', start: '2026-11-30T15:00:00.000Z', end: '2026-11-30T15:30:00.000Z', ingestedAt: '2026-12-01T15:30:00.000Z' });
     const late = rig.clip({ serial: 'R1', name: 'R1_20261130233000_0002.MP4', start: '2026-11-30T15:30:00.000Z', end: '2026-11-30T16:00:00.000Z', ingestedAt: '2026-12-01T16:00:00.001Z' });
+    // At ingest only attribution is checked; lateness is judged for the session (issue 13).
     expect(rig.c.rules.checkEvidence(onTime)).toEqual([]);
-    const [flag] = rig.c.rules.checkEvidence(late);
+    expect(rig.c.rules.checkEvidence(late)).toEqual([]);
+    const flags = rig.c.rules.checkSession('s');
+    expect(flags).toHaveLength(1);
+    const flag = flags[0]!;
     expect(flag).toMatchObject({ rule: 'late-upload', evidenceId: late, recorderSerial: 'R1', state: 'open' });
-    expect(flag!.summary).toMatch(/2026-12-01 00:00:00 \+08:00/);
+    expect(flag.seen).toMatchObject({ fileCount: 1, files: [{ id: late, file: 'R1_20261130233000_0002.MP4' }] });
+    expect(flag.summary).toMatch(/2026-12-01 00:00:00 \+08:00/);
+    expect(rig.c.rules.checkSession('s')).toEqual([]);
     // The scan finds the same finding: nothing twice.
     expect(rig.c.rules.scan().raised).toEqual([]);
     rig.catalog.close();
@@ -248,11 +254,13 @@ describe('the daemon part (issue 6)', () => {
     const late = rig.clip({ serial: 'R1', name: 'R1_0001.MP4', start: '2026-12-01T00:00:00.000Z', end: '2026-12-01T00:10:00.000Z', ingestedAt: '2026-12-04T00:00:00.000Z' });
     rig.activity.publish({ type: 'ingested', dockId: 'd', serial: 'R1', evidenceId: late, sha256: 'a'.repeat(64), size: 1, path: 'R1_0001.MP4' });
     await scanner.idle();
-    expect(rig.c.flags.list().map((f) => [f.rule, f.evidenceId])).toEqual([['late-upload', late]]);
+    // Checked at ingest (attribution); lateness is judged for the whole dock once its session ends (issue 13).
+    expect(rig.c.flags.list()).toEqual([]);
 
     rig.clip({ serial: 'R1', name: 'R1_0004.MP4', start: '2026-12-04T00:00:00.000Z', end: '2026-12-04T00:10:00.000Z', ingestedAt: '2026-12-04T01:00:00.000Z' });
     rig.activity.publish({ type: 'undock', dockId: 'd', serial: 'R1', status: 'complete', ingested: 1, failed: 0, bytes: 1 });
     await scanner.idle();
+    expect(rig.c.flags.list({ rule: 'late-upload' }).map((f) => [f.evidenceId, f.seen.fileCount])).toEqual([[late, 1]]);
     expect(rig.c.flags.list({ rule: 'sequence-gap' })[0]!.seen).toMatchObject({ missing: ['0002', '0003'] });
 
     await scanner.stop();

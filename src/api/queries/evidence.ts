@@ -115,7 +115,7 @@ export class EvidenceQueries {
     this.stmtAccessCount = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM ledger WHERE subject = ? AND type LIKE 'access.%'");
     this.stmtFlags = db.prepare<[string], ItemFlag>(
       `SELECT id, rule, state, summary, raised_at AS raisedAt, due_by AS dueBy, resolved_at AS resolvedAt
-         FROM flags WHERE evidence_id = ? ORDER BY raised_at, id`,
+         FROM flags WHERE id IN (SELECT flag_id FROM flag_evidence WHERE evidence_id = ?) ORDER BY raised_at, id`,
     );
   }
 
@@ -153,7 +153,8 @@ export class EvidenceQueries {
     }
     if (f.flag !== undefined) {
       where.push(
-        `id IN (SELECT evidence_id FROM flags WHERE evidence_id IS NOT NULL AND state <> 'resolved'${f.flag === 'any' ? '' : ' AND rule = @flag'})`,
+        // flag_evidence: every item a flag names (a late dock's flag names all its files).
+        `id IN (SELECT fe.evidence_id FROM flag_evidence fe JOIN flags f ON f.id = fe.flag_id WHERE f.state <> 'resolved'${f.flag === 'any' ? '' : ' AND f.rule = @flag'})`,
       );
       if (f.flag !== 'any') params.flag = f.flag;
     }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createCompliance, type Flag } from '../../compliance/index.js';
 import { UsageError } from '../../core/errors.js';
 import { FolderDriver } from '../../devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
@@ -29,7 +30,7 @@ export function cliActor(): string {
   }
 }
 
-function toJson(r: SessionReport): unknown {
+function toJson(r: SessionReport, flags: Flag[]): unknown {
   return {
     ingested: r.ingested,
     skipped: r.skipped,
@@ -40,15 +41,17 @@ function toJson(r: SessionReport): unknown {
     serial: r.serial,
     items: r.items.map(({ evidenceId, sha256, path, size, recordedAt, wiped }) => ({ evidenceId, sha256, path, size, recordedAt, wiped })),
     errors: r.error && !r.errors.some((e) => e.code === r.error!.code) ? [...r.errors, r.error] : r.errors,
+    flags: flags.map(({ id, rule, summary }) => ({ id, rule, summary })),
   };
 }
 
-function human(r: SessionReport, dir: string): string {
+function human(r: SessionReport, dir: string, flags: Flag[]): string {
   const lines = [
     `${dir}: recorder ${r.serial ?? '?'}: ${r.ingested} ingested, ${r.skipped} skipped, ${r.failed} failed, ${(r.bytes / 1e6).toFixed(1)} MB (${r.status})`,
   ];
   for (const e of r.errors) lines.push(`  failed ${e.path}: ${e.message}`);
   if (r.error) lines.push(`  session stopped: ${r.error.message}`);
+  for (const f of flags) lines.push(`  flagged ${f.rule} ${f.id}: ${f.summary}`);
   return lines.join('\n');
 }
 
@@ -92,6 +95,10 @@ export async function ingestCommand(dir: string, opts: IngestOpts, cmd: Command)
       });
       bars.stop();
       if (opts.followUp) await followUps.drain();
+      // As the daemon does after a dock (issue 13): one late-upload flag per recorder and
+      // officer for what this session brought in late, and its attribution conflicts.
+      const flags = createCompliance({ catalog: rt.catalog, config, actor: cliActor() }).rules.checkSession(report.sessionId);
+      if (flags.length > 0) rt.log.info({ sessionId: report.sessionId, flags: flags.map((f) => f.rule) }, 'flagged at ingest');
       // A one-shot command's clean shutdown: seal what it added, so the vault alone
       // can rebuild and check the ledger. A failure here loses nothing (the entries
       // are in the catalog and are sealed by the next run or the daemon).
@@ -106,8 +113,8 @@ export async function ingestCommand(dir: string, opts: IngestOpts, cmd: Command)
       } catch (e) {
         rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
       }
-      if (g.json) process.stdout.write(JSON.stringify(toJson(report)) + '\n');
-      else process.stdout.write(human(report, dir) + '\n');
+      if (g.json) process.stdout.write(JSON.stringify(toJson(report, flags)) + '\n');
+      else process.stdout.write(human(report, dir, flags) + '\n');
       if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
     } finally {
       await followUps.close();
