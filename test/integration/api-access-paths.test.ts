@@ -218,6 +218,34 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     expect(r.catalog.db.prepare('SELECT count(*) AS n FROM holds').get()).toEqual({ n: 0 });
   });
 
+  it('finding 9: a recorder’s dock history stays with the unit it was in at each dock', async () => {
+    const r = await open();
+    await r.seed({ unit: 'U1', serial: 'ZFY005' });
+    const dock = (id: string, at: string, unit: string | null) =>
+      r.catalog.tx(() => {
+        r.catalog.db
+          .prepare("INSERT INTO docks (id, recorder_serial, location, docked_at, battery_percent, verdict, reasons) VALUES (?, 'ZFY005', '/media/x', ?, 80, 'ready', '[]')")
+          .run(id, at);
+        r.catalog.ledger.append({ type: 'device.docked', actor: 'test', subject: 'ZFY005', data: { dockId: id, identity: { serial: 'ZFY005', unit } } });
+      });
+    dock('dock-u2-old', '2026-11-01T08:00:00.000Z', 'U2');
+    dock('dock-u2-last', '2026-11-10T08:00:00.000Z', 'U2');
+    dock('dock-u1', '2026-11-20T08:00:00.000Z', 'U1');
+    dock('dock-u1-later', '2026-11-25T08:00:00.000Z', null); // no unit reported: the current one
+    const sup = r.user('一科科长', 'supervisor', 'U1');
+    const admin = r.user('管理员', 'admin');
+    const seen = async (token: string) => body<{ docks: Array<{ id: string }> }>(await r.call(token, { url: '/api/v1/devices/ZFY005' })).docks.map((d) => d.id);
+    expect(await seen(sup.token)).toEqual(['dock-u1-later', 'dock-u1']);
+    expect(await seen(admin.token)).toEqual(['dock-u1-later', 'dock-u1', 'dock-u2-last', 'dock-u2-old']);
+    const u2 = r.user('二科科长', 'supervisor', 'U2');
+    expect((await r.call(u2.token, { url: '/api/v1/devices/ZFY005' })).statusCode).toBe(404);
+    // Moved back to U2 (its current unit), U2 sees only its own era; U1 no longer sees the recorder.
+    r.catalog.db.prepare("UPDATE recorders SET unit = 'U2' WHERE serial = 'ZFY005'").run();
+    expect(await seen(u2.token)).toEqual(['dock-u1-later', 'dock-u2-last', 'dock-u2-old']);
+    const list = body<{ items: Array<{ serial: string; lastDock: { id: string } | null }> }>(await r.call(u2.token, { url: '/api/v1/devices' }));
+    expect(list.items.find((d) => d.serial === 'ZFY005')!.lastDock!.id).toBe('dock-u1-later');
+  });
+
   it('finding 5: X-Forwarded-For is believed only from api.trustedProxies', async () => {
     const r = await open({ CUSTODY_API_TRUSTED_PROXIES: '10.0.0.1', CUSTODY_API_AUTH_FAILURE_LIMIT: '3' });
     const a = await r.seed({ unit: 'U1' });

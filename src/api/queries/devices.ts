@@ -70,6 +70,17 @@ export class DeviceQueries {
         `SELECT ${DOCK_COLUMNS} FROM docks WHERE recorder_serial = ? AND (docked_at < ? OR (docked_at = ? AND id < ?))
          ORDER BY docked_at DESC, id DESC LIMIT ?`,
       ),
+      // For a unit-scoped caller: only docks made while the recorder was in their unit
+      // (issue 14). The unit at the time is the one the recorder reported, recorded in
+      // the dock's device.docked entry; a dock without one counts as the current unit.
+      docksInUnit: db.prepare<{ serial: string; at: string; id: string; scope: string; current: string | null; limit: number }, DockRow>(
+        `SELECT ${DOCK_COLUMNS.split(',').map((c) => `d.${c.trim()}`).join(', ')} FROM docks d
+          WHERE d.recorder_serial = @serial AND (d.docked_at < @at OR (d.docked_at = @at AND d.id < @id))
+            AND coalesce((SELECT json_extract(l.data, '$.identity.unit') FROM ledger l
+                           WHERE l.subject = d.recorder_serial AND l.type = 'device.docked' AND json_extract(l.data, '$.dockId') = d.id LIMIT 1),
+                         @current) = @scope
+          ORDER BY d.docked_at DESC, d.id DESC LIMIT @limit`,
+      ),
     };
   }
 
@@ -96,9 +107,14 @@ export class DeviceQueries {
     return r ? r.unit : undefined;
   }
 
-  /** Docks of one recorder, newest first. */
-  docks(serial: string, after: { dockedAt: string; id: string } | null, limit: number): DockRecord[] {
+  /**
+   * Docks of one recorder, newest first. With `scope` (a unit-scoped caller's unit),
+   * only the docks made while the recorder belonged to that unit: its history under
+   * another unit is that unit's.
+   */
+  docks(serial: string, after: { dockedAt: string; id: string } | null, limit: number, scope: { unit: string; current: string | null } | null = null): DockRecord[] {
     const at = after?.dockedAt ?? '\uffff';
+    if (scope) return this.q.docksInUnit.all({ serial, at, id: after?.id ?? '', scope: scope.unit, current: scope.current, limit }).map(dock);
     return this.q.docks.all(serial, at, at, after?.id ?? '', limit).map(dock);
   }
 

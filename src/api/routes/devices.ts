@@ -85,6 +85,9 @@ function serialOf(e: ActivityEvent): string | null {
 }
 
 export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
+  /** A scoped caller sees the recorder's last dock made while it was in their unit (issue 14). */
+  const inUnit = <D extends { serial: string; unit: string | null; lastDock: unknown }>(p: Principal, d: D): D =>
+    p.unit === null ? d : { ...d, lastDock: ctx.devices.docks(d.serial, null, 1, { unit: p.unit, current: d.unit })[0] ?? null };
   /** Is a recorder (by serial) in the caller's scope? Unidentified recorders: only for unscoped users. */
   const serialVisible = (p: Principal, serial: string | null): boolean => {
     if (p.unit === null) return true;
@@ -123,7 +126,7 @@ export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
       const limit = req.query.limit ?? 100;
       const after = req.query.cursor === undefined ? null : (decodeCursor('devices', req.query.cursor, ['string'])[0] as string);
       const rows = ctx.devices.list(p.unit, { unit: req.query.unit, officer: req.query.officer, status: req.query.status }, after, limit + 1);
-      const items = rows.slice(0, limit);
+      const items = rows.slice(0, limit).map((d) => inUnit(p, d));
       const last = items[items.length - 1];
       return { items, next: rows.length > limit && last ? encodeCursor('devices', [last.serial]) : null };
     },
@@ -152,10 +155,15 @@ export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
       const limit = req.query.limit ?? 50;
       const tag = `docks:${device.serial}`;
       const c = req.query.cursor === undefined ? null : decodeCursor(tag, req.query.cursor, ['string', 'string']);
-      const rows = ctx.devices.docks(device.serial, c ? { dockedAt: c[0] as string, id: c[1] as string } : null, limit + 1);
+      const rows = ctx.devices.docks(
+        device.serial,
+        c ? { dockedAt: c[0] as string, id: c[1] as string } : null,
+        limit + 1,
+        p.unit === null ? null : { unit: p.unit, current: device.unit },
+      );
       const docks = rows.slice(0, limit);
       const last = docks[docks.length - 1];
-      return { device, docks, next: rows.length > limit && last ? encodeCursor(tag, [last.dockedAt, last.id]) : null };
+      return { device: inUnit(p, device), docks, next: rows.length > limit && last ? encodeCursor(tag, [last.dockedAt, last.id]) : null };
     },
   );
 
