@@ -1,5 +1,6 @@
 import type { Db } from '../catalog/db.js';
-import type { Verdict } from './health-check.js';
+import type { IdentityConflict } from './driver.js';
+import type { HealthState, Verdict } from './health-check.js';
 
 /** A recorder's service status (the rules' Att.1 Art.14). */
 export const RECORDER_STATUSES = ['in-service', 'reported-damaged', 'in-repair', 'retired'] as const;
@@ -18,6 +19,14 @@ export interface DockRecord {
   storageTotalBytes: number | null;
   storageFreeBytes: number | null;
   verdict: Verdict | null;
+  /** The three-state verdict (ready, not-ready, unchecked); null before migration 011. */
+  healthState: HealthState | null;
+  /** How the drift was found (device-clock, status-file, newest-file-estimate); null when none was. */
+  clockDriftMethod: string | null;
+  /** Where files or the USB serial named the recorder otherwise than the recorder itself. */
+  identityConflicts: IdentityConflict[] | null;
+  /** Why the clock could not be set after the session, when it could not. */
+  clockSyncError: string | null;
   /**
    * Why not ready, one sentence each (column `reasons`, a JSON array of strings, as
    * the API shows it). The stable codes are in the `device.docked` ledger entry.
@@ -68,6 +77,11 @@ export interface DockRow {
   bytes_ingested: number;
   undock_reason: string | null;
   pulled: number;
+  /** Migration 011; absent from queries that name their columns without them. */
+  health_state?: HealthState | null;
+  clock_drift_method?: string | null;
+  identity_conflicts?: string | null;
+  clock_sync_error?: string | null;
 }
 
 interface RecorderRow {
@@ -105,6 +119,10 @@ export function dockFromRow(r: DockRow): DockRecord {
     storageTotalBytes: r.storage_total_bytes,
     storageFreeBytes: r.storage_free_bytes,
     verdict: r.verdict,
+    healthState: r.health_state ?? null,
+    clockDriftMethod: r.clock_drift_method ?? null,
+    identityConflicts: r.identity_conflicts ? (JSON.parse(r.identity_conflicts) as IdentityConflict[]) : null,
+    clockSyncError: r.clock_sync_error ?? null,
     reasons: parseReasons(r.reasons),
     clockSyncedAt: r.clock_synced_at,
     sessionStatus: r.session_status,
@@ -130,7 +148,7 @@ function deviceFromRow(r: RecorderRow): DeviceRecord {
   };
 }
 
-export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested' | 'undockReason' | 'pulled'>;
+export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested' | 'undockReason' | 'pulled' | 'clockSyncError'>;
 
 /**
  * The device registry and dock history in the catalog (tables `recorders` and
@@ -143,9 +161,10 @@ export class DeviceRepo {
   constructor(db: Db) {
     this.q = {
       insertDock: db.prepare(`INSERT INTO docks (id, recorder_serial, location, docked_at, battery_percent, device_clock, clock_drift_ms,
-        storage_total_bytes, storage_free_bytes, verdict, reasons)
+        storage_total_bytes, storage_free_bytes, verdict, reasons, health_state, clock_drift_method, identity_conflicts)
         VALUES (@id, @recorderSerial, @location, @dockedAt, @batteryPercent, @deviceClock, @clockDriftMs,
-        @storageTotalBytes, @storageFreeBytes, @verdict, @reasons)`),
+        @storageTotalBytes, @storageFreeBytes, @verdict, @reasons, @healthState, @clockDriftMethod, @identityConflicts)`),
+      clockSyncFailed: db.prepare('UPDATE docks SET clock_sync_error = ? WHERE id = ?'),
       endSession: db.prepare(`UPDATE docks SET session_status = @status, files_ingested = @ingested, files_failed = @failed,
         bytes_ingested = @bytes WHERE id = @id`),
       clockSynced: db.prepare('UPDATE docks SET clock_synced_at = ? WHERE id = ?'),
@@ -167,7 +186,11 @@ export class DeviceRepo {
   }
 
   insertDock(d: NewDock): void {
-    this.q.insertDock.run({ ...d, reasons: JSON.stringify(d.reasons) });
+    this.q.insertDock.run({ ...d, reasons: JSON.stringify(d.reasons), identityConflicts: d.identityConflicts ? JSON.stringify(d.identityConflicts) : null });
+  }
+
+  setClockSyncFailed(id: string, error: string): void {
+    this.q.clockSyncFailed.run(error, id);
   }
 
   endSession(id: string, s: { status: string; ingested: number; failed: number; bytes: number }): void {

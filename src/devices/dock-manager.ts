@@ -259,7 +259,10 @@ export class DockManager extends EventEmitter {
     // two sessions never copy one recorder's files at once.
     const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
     const registered = identity ? this.repo.recorder(identity.serial) : null;
-    const assessment = assessHealth(health, this.deps.thresholds, {
+    // The model profile may say whether an unchecked recorder counts as not ready.
+    const thresholds: HealthThresholds =
+      dock.profile.unknownIsNotReady === undefined ? this.deps.thresholds : { ...this.deps.thresholds, unknownIsNotReady: dock.profile.unknownIsNotReady };
+    const assessment = assessHealth(health, thresholds, {
       identified: identity !== null,
       recorderStatus: registered?.status ?? null,
       healthError,
@@ -285,6 +288,9 @@ export class DockManager extends EventEmitter {
         storageTotalBytes: health?.storageTotalBytes ?? null,
         storageFreeBytes: health?.storageFreeBytes ?? null,
         verdict: assessment.verdict,
+        healthState: assessment.state,
+        clockDriftMethod: health?.clockDriftMs != null ? (health.clockDriftMethod ?? 'device-clock') : null,
+        identityConflicts: identity?.conflicts?.length ? identity.conflicts : null,
         reasons: assessment.reasons.map((r) => r.message),
       });
       catalog.ledger.append({
@@ -312,11 +318,15 @@ export class DockManager extends EventEmitter {
             clockDriftMs: health?.clockDriftMs ?? null,
             storageTotalBytes: health?.storageTotalBytes ?? null,
             storageFreeBytes: health?.storageFreeBytes ?? null,
+            // How the drift was found: read, or estimated (with the estimate's workings).
+            clockDriftMethod: health?.clockDriftMs != null ? (health.clockDriftMethod ?? 'device-clock') : null,
+            clockEstimate: health?.clockEstimate ?? null,
             error: healthError,
           },
           verdict: assessment.verdict,
+          state: assessment.state,
           reasons: assessment.reasons,
-          thresholds: { ...this.deps.thresholds },
+          thresholds: { ...thresholds },
         },
       });
     });
@@ -324,13 +334,16 @@ export class DockManager extends EventEmitter {
       serial: dock.serial,
       profile: dock.profile.id,
       verdict: assessment.verdict,
+      state: assessment.state,
       reasons: assessment.reasons.map((r) => r.code),
       batteryPercent: health?.batteryPercent ?? null,
       clockDriftMs: health?.clockDriftMs ?? null,
       storageFreeBytes: health?.storageFreeBytes ?? null,
     };
-    if (assessment.verdict === 'ready') dock.log.info(logFields, 'recorder docked: ready for duty');
-    else dock.log.warn(logFields, `recorder docked: NOT ready (${assessment.reasons.map((r) => r.message).join('; ')})`);
+    if (assessment.state === 'ready') dock.log.info(logFields, 'recorder docked: ready for duty');
+    else if (assessment.state === 'unchecked') {
+      dock.log.warn(logFields, `recorder docked: UNCHECKED, counted as ${assessment.verdict === 'ready' ? 'ready' : 'not ready'} (${assessment.reasons.map((r) => r.message).join('; ')})`);
+    } else dock.log.warn(logFields, `recorder docked: NOT ready (${assessment.reasons.map((r) => r.message).join('; ')})`);
 
     const outcome: DockOutcome = {
       dockId: dock.id,
@@ -413,12 +426,14 @@ export class DockManager extends EventEmitter {
     // 4. Clock sync: only after the drift is recorded and every file is in, because the
     // drift corrects the recorded times of files still on the recorder.
     let syncedTo: Date | null = null;
+    let syncError: string | null = null;
     if (report && this.deps.syncClock && driver.syncClock && !dock.gone && this.accepting) {
       if (report.status === 'complete' && report.failed === 0) {
         try {
           syncedTo = await driver.syncClock();
         } catch (e) {
-          dock.log.warn({ err: e }, 'recorder clock could not be set');
+          syncError = isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+          dock.log.warn({ err: e, serial: dock.serial }, 'recorder clock could not be set after a complete session');
         }
       } else {
         dock.log.info({ status: report.status, failed: report.failed }, 'clock not synced: files are still to be ingested with the measured drift');
@@ -444,6 +459,16 @@ export class DockManager extends EventEmitter {
             deviceClockBefore: health?.deviceClock ? rfc3339(health.deviceClock) : null,
             setTo: rfc3339(syncedTo),
           },
+        });
+      }
+      if (syncError !== null) {
+        // Kept on the dock and in the ledger: the clock stays as it was, drift and all.
+        this.repo.setClockSyncFailed(dock.id, syncError);
+        catalog.ledger.append({
+          type: 'device.clock-sync-failed',
+          actor: this.actor,
+          subject: identity!.serial,
+          data: { dockId: dock.id, clockDriftMsBefore: health?.clockDriftMs ?? null, error: syncError },
         });
       }
     });
