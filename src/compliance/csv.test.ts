@@ -16,6 +16,43 @@ describe('parseCsv', () => {
     expect(parseCsv('a,"b\n')[0]).toMatchObject({ line: 1, error: 'a quoted field is not closed' });
     expect(parseCsv('a,b"c"\n')[0]).toMatchObject({ line: 1, error: 'a quote inside an unquoted field' });
   });
+
+  // Issue 13: read by csv-parse; what a roster import reports must not change.
+  it('gives each row the line it starts on, across blank lines, lines of spaces and quoted line breaks', () => {
+    expect(parseCsv('a,b\n\n   \n"x\ny\nz",w\n\nq,"r"\n')).toEqual([
+      { line: 1, fields: ['a', 'b'] },
+      { line: 4, fields: ['x\ny\nz', 'w'] },
+      { line: 8, fields: ['q', 'r'] },
+    ]);
+  });
+
+  it('reads LF and CRLF in one file, a BOM only at the start, commas, quotes and Chinese inside quotes, empty fields', () => {
+    expect(parseCsv('\uFEFFofficer,name,unit\r\n0417,"Li, Wei",执法一科\n0418,"王""芳""",\r\n')).toEqual([
+      { line: 1, fields: ['officer', 'name', 'unit'] },
+      { line: 2, fields: ['0417', 'Li, Wei', '执法一科'] },
+      { line: 3, fields: ['0418', '王"芳"', ''] },
+    ]);
+    // A BOM that is not the first character is data, not dropped.
+    expect(parseCsv('a\n\uFEFFb\n').map((r) => r.fields)).toEqual([['a'], ['\uFEFFb']]);
+    // Spaces around a field and its quotes are not part of it; inside the quotes they are.
+    expect(parseCsv('0417, "Li Wei" ,x\n" a ",b\n').map((r) => r.fields)).toEqual([['0417', 'Li Wei', 'x'], [' a ', 'b']]);
+    // Rows of different lengths come back as they are (the import names the line).
+    expect(parseCsv('a,b,c\nd\n').map((r) => r.fields)).toEqual([['a', 'b', 'c'], ['d']]);
+  });
+
+  it('goes on after a bad row, so that every bad line is reported once, in order', () => {
+    expect(parseCsv('h1,h2\nc,d"e"\nf,g\nx,"y"z\n')).toEqual([
+      { line: 1, fields: ['h1', 'h2'] },
+      { line: 2, fields: [], error: 'a quote inside an unquoted field' },
+      { line: 3, fields: ['f', 'g'] },
+      { line: 4, fields: [], error: 'text after the closing quote of a field' },
+    ]);
+    expect(parseCsv('h\nok\nk,"l\nm\n')).toEqual([
+      { line: 1, fields: ['h'] },
+      { line: 2, fields: ['ok'] },
+      { line: 3, fields: [], error: 'a quoted field is not closed' },
+    ]);
+  });
 });
 
 describe('times in the configured zone', () => {
