@@ -59,9 +59,10 @@ function fromRow(r: Row): User {
   };
 }
 
-// Printable text only: names and units end up in logs, tables and the ledger.
+// Printable text only: names and units end up in logs, tables and the ledger. The
+// bidirectional overrides are refused too: they make a name read other than it is.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** Check a new user's fields; returns them normalised (trimmed, unit null when empty). */
 export function validateNewUser(input: NewUser, now: Date): { name: string; role: Role; unit: string | null; tokenExpiresAt: Date | null } {

@@ -107,6 +107,13 @@ describe('issue 14, finding 8: the CLI’s second person is a person', { timeout
     expect((await cli(['flags', 'list'])).stdout.split('\n').some((l) => l.startsWith(' resolved by 局长'))).toBe(false);
   });
 
+  it('names that would read other than they are stored are refused', async () => {
+    const bidi = await cli(['users', 'add', '--name', '王\u202e长科', '--role', 'supervisor']);
+    expect(bidi.code).toBe(2);
+    const esc = await cli(['users', 'add', '--name', '王\u001b[8m', '--role', 'supervisor']);
+    expect(esc.code).toBe(2);
+  });
+
   it('cases release: asked and approved by two custody users, each by their own token; --by is gone', async () => {
     const holdId = withCatalog((c) => {
       const svc = new CasesService(c);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { InvalidInputError, type User, UsersService, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/errors.js';
-import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
+import { EXIT_PROBLEM, globals, output, printable, withRuntime } from '../context.js';
 
 const DAY_MS = 86_400_000;
 
@@ -49,7 +49,7 @@ function publicUser(u: User): Record<string, unknown> {
 
 function table(users: User[]): string {
   if (users.length === 0) return 'No users. Add one: custody users add --name NAME --role ROLE [--unit UNIT]';
-  const rows = users.map((u) => [u.id, u.name, u.role, u.unit ?? '(all units)', u.tokenExpiresAt?.slice(0, 10) ?? 'never', u.revokedAt ? `revoked ${u.revokedAt.slice(0, 10)}` : 'active']);
+  const rows = users.map((u) => [u.id, printable(u.name), u.role, printable(u.unit ?? '(all units)'), u.tokenExpiresAt?.slice(0, 10) ?? 'never', u.revokedAt ? `revoked ${u.revokedAt.slice(0, 10)}` : 'active']);
   const head = ['id', 'name', 'role', 'unit', 'token expires', 'status'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -67,7 +67,7 @@ export async function usersAddCommand(opts: { name: string; role: string; unit?:
       g,
       { id: user.id, token },
       [
-        `User ${user.id} (${user.name}, ${user.role}${user.unit ? `, unit ${user.unit}` : ''}) created.`,
+        `User ${user.id} (${printable(user.name)}, ${user.role}${user.unit ? `, unit ${printable(user.unit)}` : ''}) created.`,
         `Token (shown only now; send it as "Authorization: Bearer <token>"):`,
         `  ${token}`,
         user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.',
@@ -88,7 +88,7 @@ export async function usersRevokeCommand(id: string, _opts: unknown, cmd: Comman
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const { user, changed } = new UsersService(rt.catalog).revoke(id, cliActor());
-    output(g, { id: user.id, revoked: true, revokedAt: user.revokedAt, changed }, changed ? `User ${user.id} (${user.name}) revoked.` : `User ${user.id} was already revoked on ${user.revokedAt}.`);
+    output(g, { id: user.id, revoked: true, revokedAt: user.revokedAt, changed }, changed ? `User ${user.id} (${printable(user.name)}) revoked.` : `User ${user.id} was already revoked on ${user.revokedAt}.`);
   });
 }
 
@@ -104,6 +104,6 @@ export async function usersTokenCommand(id: string, opts: { expiresDays?: string
     }
     const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, rt.catalog.clock.now());
     const { user, token } = asUsage(() => svc.reissueToken(id, tokenExpiresAt, cliActor()));
-    output(g, { id: user.id, token }, `New token for ${user.id} (${user.name}), shown only now:\n  ${token}\n${user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.'}`);
+    output(g, { id: user.id, token }, `New token for ${user.id} (${printable(user.name)}), shown only now:\n  ${token}\n${user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.'}`);
   });
 }
