@@ -10,8 +10,9 @@ export interface CsvRow {
 
 /** The line a row starts on: where it ends, less the line breaks inside it. */
 function startLine(endLine: number, raw: string): number {
-  // raw may begin with the blank lines skipped before the row, and end with its line break.
-  const inner = raw.replace(/^\n+/u, '').replace(/\n$/u, '');
+  // raw may begin with the blank lines (or lines of spaces) skipped before the row, and
+  // end with its line break.
+  const inner = raw.replace(/^(?:[ \t]*\n)+/u, '').replace(/\n$/u, '');
   return endLine - (inner.match(/\n/gu)?.length ?? 0);
 }
 
