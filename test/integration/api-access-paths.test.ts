@@ -216,6 +216,13 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     expect(hold.statusCode).toBe(403);
     expect(hold.body).not.toContain(b.id);
     expect(r.catalog.db.prepare('SELECT count(*) AS n FROM holds').get()).toEqual({ n: 0 });
+
+    // Case numbers are bureau-wide: a taken one is 409 whoever holds it, never naming the
+    // holder's case, and probing another unit's numbers is on record.
+    const taken = await post(r, sup.token, '/api/v1/cases', { number: 'U2-机密-7', name: '试探' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.body).not.toContain(theirs);
+    expect(entries(r).filter((e) => e.type === 'access.denied').map((e) => [e.actor, e.data.code])).toContainEqual([`user:${sup.id}`, 'CASE_NUMBER_TAKEN']);
   });
 
   it('finding 9: a recorder’s dock history stays with the unit it was in at each dock', async () => {

@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { AccessDeniedError, actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { CustodyError, NotFoundError } from '../../core/errors.js';
 import { CasesService, HOLD_REASONS, objectLockSyncFor, type Case, type Hold } from '../../retention/index.js';
 import { API_PREFIX, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Label, Nullable, Uuid } from '../schemas.js';
@@ -116,7 +116,18 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       const p = principalOf(req);
       const unit = req.body.unit ?? p.unit;
       if (p.unit !== null && unit !== p.unit) throw new InvalidInputError(`you may create cases only in your unit (${p.unit})`);
-      const c = cases.create({ number: req.body.number, name: req.body.name, unit }, actorOf(p));
+      let c: Case;
+      try {
+        c = cases.create({ number: req.body.number, name: req.body.name, unit }, actorOf(p));
+      } catch (e) {
+        // Case numbers are unique bureau-wide, so a taken number answers 409 whoever holds
+        // it; when another unit holds it, the attempt is recorded like a probe (issue 14).
+        const other = e instanceof CustodyError && e.code === 'CASE_NUMBER_TAKEN' ? cases.byNumber(req.body.number.trim()) : null;
+        if (other && !inScope(p, other.unit)) {
+          ctx.denials.record({ principal: p, code: 'CASE_NUMBER_TAKEN', message: 'a case number held by another unit', subject: null, method: req.method, route: req.routeOptions.url ?? '', ip: req.ip });
+        }
+        throw e;
+      }
       return reply.code(201).header('location', `${API_PREFIX}/cases/${c.id}`).send(detail(p, c));
     },
   );
