@@ -5,8 +5,20 @@ import { Catalog, catalogPath } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus } from './core/activity.js';
 import { ConfigError, errorMessage } from './core/errors.js';
+import { rfc3339 } from './core/time.js';
 import type { Logger } from './core/logger.js';
-import { DeviceDetection, DockManager, DriverRegistry, loadProfiles, type ProfileSet } from './devices/index.js';
+import {
+  DeviceDetection,
+  DockManager,
+  DriverRegistry,
+  loadProfiles,
+  UsbPreDock,
+  UsbSeenRepo,
+  usbStrings,
+  worthRecording,
+  type ProfileSet,
+  type UsbDeviceRef,
+} from './devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
 import { openObjectStore } from './vault/open.js';
 import { LedgerSealer } from './vault/segments.js';
@@ -75,7 +87,15 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (!profiles.get(config.devices.dropProfile)) {
     throw new ConfigError(`devices.dropProfile: no profile "${config.devices.dropProfile}" in ${profiles.source}`);
   }
-  const drivers = opts.drivers ?? new DriverRegistry();
+  // GA/T 947.4 recorders over USB are read before their storage is mounted (UsbPreDock,
+  // made once the catalog is open); the dock of the mount is served from that reading.
+  let preDock: UsbPreDock | null = null;
+  const drivers =
+    opts.drivers ??
+    new DriverRegistry({
+      gat947: { zone: config.timezone, log },
+      readings: { take: (usb) => preDock?.take(usb) ?? null },
+    });
   const noDriver = profiles.profiles.filter((p) => !drivers.has(p.driver)).map((p) => `profile ${p.id}: no driver "${p.driver}"`);
   if (noDriver.length > 0) throw new ConfigError(`recorder profiles ${profiles.source}: ${noDriver.join('; ')}`, noDriver);
 
@@ -120,6 +140,23 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     drivers,
     actor: DAEMON_ACTOR,
   });
+  preDock = new UsbPreDock({ profiles, catalog, log, gat947: { zone: config.timezone }, syncClock: config.devices.syncClock, actor: DAEMON_ACTOR });
+  const usbSeen = new UsbSeenRepo(catalog.db);
+  const devicesLog = log.child({ module: 'devices' });
+  /** Every USB device attached is recorded (a model to learn); a GA/T 947.4 USB model is read and switched to mass storage. */
+  const usbAttached = async (d: UsbDeviceRef, atStart: boolean): Promise<void> => {
+    try {
+      const interfaceClasses = d.interfaceClasses ?? [];
+      if (worthRecording({ interfaceClasses })) {
+        const strings = await usbStrings(d);
+        catalog.tx(() => usbSeen.record({ vendorId: d.vendorId, productId: d.productId, interfaceClasses, ...strings }, rfc3339(catalog.clock.now())));
+      }
+    } catch (e) {
+      devicesLog.warn({ err: e, vendorId: d.vendorId, productId: d.productId }, 'USB device could not be recorded');
+    }
+    // At start a recorder may already be mounted: asking it over USB would pull its storage.
+    if (!atStart) await preDock?.attached(d);
+  };
   const detection = new DeviceDetection({
     mountRoots: config.devices.mountRoots.map((p) => resolve(config.home, p)),
     dropFolders: config.devices.dropFolders.map((p) => resolve(config.home, p)),
@@ -132,6 +169,9 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     onDock: (c) => docks.dock(c),
     onUndock: (location, reason) => docks.undock(location, reason),
+    onUsbAttach: (d, atStart) => {
+      usbAttached(d, atStart).catch((e: unknown) => devicesLog.error({ err: e }, 'USB attach handling failed'));
+    },
   });
 
   // Compliance flags (docs/compliance.md): each item checked as it is ingested, a scan
