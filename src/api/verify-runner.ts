@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import { ConflictError } from '../access/index.js';
-import { errorMessage } from '../core/errors.js';
+import { scrub } from '../archive/index.js';
+import { CustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';
 import type { ObjectStore } from '../vault/store.js';
@@ -82,7 +83,8 @@ export class VerifyRunner {
           purged: r.purged,
           bytesHashed: r.bytesHashed,
           durationMs: r.durationMs,
-          problems: r.problems.slice(0, KEEP_PROBLEMS),
+          // Kept and shown to auditors: system messages and station paths stay in the log (issue 14).
+          problems: r.problems.slice(0, KEEP_PROBLEMS).map((p) => ({ ...p, message: scrub(p.message) })),
           problemCount: r.problems.length + r.problemsOmitted,
           error: null,
         };
@@ -102,8 +104,9 @@ export class VerifyRunner {
           durationMs: 0,
           problems: [],
           problemCount: 0,
-          error: errorMessage(e),
+          error: e instanceof CustodyError ? `${e.code}: ${scrub(e.message)}` : 'the verification stopped on a system error; see the log',
         };
+        log.error({ err: e }, 'vault verification stopped');
       }
       // The server may have stopped (and the catalog closed) during a long deep run.
       if (this.stopped) return;

@@ -2,7 +2,7 @@
  * Issue 14: access rules that hold on every path. Each test is one finding of the
  * issue, written as the attack that worked before the fix.
  */
-import { mkdir, readdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -457,6 +457,25 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
       [a.id, 'size'],
       [b.id, 'hash'],
     ]);
+  });
+
+  it('guard: a vault verification’s problems, as auditors read them, carry no station paths or system messages', async () => {
+    const r = await open();
+    const a = await r.seed({ unit: 'U1' });
+    // An object that cannot be read as a file: the system's error names its path.
+    const file = join(r.store.location, contentKey(a.sha256));
+    await rm(file);
+    await mkdir(file);
+    const auditor = r.user('审计员', 'auditor');
+    expect((await post(r, auditor.token, '/api/v1/ledger/verify', { deep: true })).statusCode).toBe(202);
+    await r.server.context.verify.settled();
+    const res = await r.call(auditor.token, { url: '/api/v1/ledger/verify' });
+    const last = body<{ last: { ok: boolean; problems: Array<{ message: string }>; error: string | null } }>(res).last;
+    expect(last.ok).toBe(false);
+    expect(last.problems.length + (last.error ? 1 : 0)).toBeGreaterThan(0);
+    expect(res.body).not.toContain(r.home);
+    expect(res.body).not.toContain(r.dir);
+    expect(res.body).not.toMatch(/E[A-Z]{3,}: [a-z]/);
   });
 
   it('finding 9: an export’s errors carry no station paths or system messages', async () => {
