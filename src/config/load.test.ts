@@ -37,6 +37,23 @@ describe('loadConfig', () => {
     expect(names).toContain('CUSTODY_VAULT_FS_PATH');
   });
 
+  // Issue 13: through zod's public API (unwrap()), not its internals.
+  it('sees through optional, default, prefault and nullable wrappers to each leaf and its kind', () => {
+    const kind = (env: string) => configLeaves().find((l) => l.env === env)?.kind;
+    expect(kind('CUSTODY_API_PORT')).toBe('number'); // a default inside a prefaulted object
+    expect(kind('CUSTODY_VAULT_FS_FSYNC')).toBe('boolean');
+    expect(kind('CUSTODY_VAULT_S3_FORCE_PATH_STYLE')).toBe('boolean'); // inside an optional object
+    expect(kind('CUSTODY_DEVICES_MOUNT_ROOTS')).toBe('array');
+    expect(kind('CUSTODY_COMPLIANCE_MAX_FILE_NUMBER_JUMP')).toBe('number');
+    expect(kind('CUSTODY_TIMEZONE')).toBe('string'); // a default with a refinement
+    // No wrapper is taken for a leaf: every leaf is a key of the example file's kind.
+    expect(configLeaves().every((l) => ['boolean', 'number', 'array', 'string'].includes(l.kind))).toBe(true);
+    expect(configLeaves().some((l) => l.env === 'CUSTODY_VAULT_S3')).toBe(false);
+    // And the kinds are what loading uses.
+    const c = loadConfig({ home: '/nonexistent-custody-home', env: { CUSTODY_VAULT_FS_FSYNC: 'off', CUSTODY_COMPLIANCE_MAX_FILE_NUMBER_JUMP: '50', CUSTODY_DEVICES_MOUNT_ROOTS: '/a, /b' } });
+    expect([c.vault.fs.fsync, c.compliance.maxFileNumberJump, c.devices.mountRoots]).toEqual([false, 50, ['/a', '/b']]);
+  });
+
   it('reports every problem at once', () => {
     const h = home();
     const f = join(h, 'bad.yaml');

@@ -10,17 +10,13 @@ export const ENV_PREFIX = 'CUSTODY_';
 
 type Leaf = { path: string[]; env: string; kind: 'boolean' | 'number' | 'array' | 'string' };
 
+/** The schema inside its optional, default, prefault and nullable wrappers (zod's public unwrap()). */
 function unwrap(s: z.ZodType): z.ZodType {
   let cur: z.ZodType = s;
-  // Optional, default and prefault wrappers all keep the real schema in def.innerType.
-  for (;;) {
-    const def = (cur as unknown as { _zod: { def: { type: string; innerType?: z.ZodType } } })._zod.def;
-    if ((def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') && def.innerType) {
-      cur = def.innerType;
-    } else {
-      return cur;
-    }
+  while (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodNullable) {
+    cur = cur.unwrap() as z.ZodType;
   }
+  return cur;
 }
 
 function toUpperSnake(key: string): string {
@@ -115,7 +111,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
 
   const problems: string[] = [];
-  for (const leaf of configLeaves()) {
+  const leaves = configLeaves();
+  for (const leaf of leaves) {
     const v = env[leaf.env];
     if (v === undefined) continue;
     try {
@@ -128,7 +125,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   for (const name of Object.keys(env)) {
     // CUSTODY_HOME picks the home; CUSTODY_TOKEN is the credential of the custody user a
     // command acts as (src/cli/context.ts): neither is a configuration key.
-    if (name.startsWith(ENV_PREFIX) && name !== 'CUSTODY_HOME' && name !== 'CUSTODY_TOKEN' && !configLeaves().some((l) => l.env === name)) {
+    if (name.startsWith(ENV_PREFIX) && name !== 'CUSTODY_HOME' && name !== 'CUSTODY_TOKEN' && !leaves.some((l) => l.env === name)) {
       problems.push(`${name}: not a configuration key`);
     }
   }
