@@ -256,6 +256,31 @@ const devices: CommandSpec = {
       ],
       load: () => import('./devices.js').then((m) => m.devicesUdevRulesCommand),
     },
+    {
+      name: 'unknown',
+      description: 'USB devices the daemon saw attached that no recorder profile claims (models to learn)',
+      options: [{ flags: '--profiles <file>', description: 'profiles file (default: devices.profilesFile, else the bundled one)' }],
+      load: () => import('./devices.js').then((m) => m.devicesUnknownCommand),
+    },
+    {
+      name: 'learn',
+      description: "add a recorder model to the station's profiles file (never the bundled one), from its USB id",
+      arguments: [['<VID:PID>', 'the USB id as `custody devices unknown` shows it, e.g. abcd:1234']],
+      options: [
+        { flags: '--model <name>', description: 'the model name', required: true },
+        { flags: '--driver <driver>', description: 'gat947 (GA/T 947.4: identity, battery, clock from the recorder) | mass-storage', required: true },
+        {
+          flags: '--param <k=v>',
+          description: 'a profile setting (layout.mediaDirs=[DCIM], unknownIsNotReady=false) or GA/T 947.4 parameter (commands.getTime=0x20, password.file=PATH); repeat',
+          parse: (v: string, prev: string[]) => [...prev, v],
+          default: [],
+        },
+        { flags: '--id <id>', description: 'profile id (default: from the model name)' },
+        { flags: '--name <text>', description: 'what people call it' },
+        { flags: '--profiles <file>', description: "the station's profiles file (default: devices.profilesFile)" },
+      ],
+      load: () => import('./devices.js').then((m) => m.devicesLearnCommand),
+    },
   ],
 };
 
