@@ -20,6 +20,12 @@ const Dock = Type.Object({
   storageTotalBytes: Nullable(Type.Integer()),
   storageFreeBytes: Nullable(Type.Integer()),
   verdict: Nullable(Type.Enum(['ready', 'not-ready'])),
+  healthState: Nullable(
+    Type.Enum(['ready', 'not-ready', 'unchecked'], {
+      description: '就绪 / 未就绪 / 未检测: unchecked when battery, clock or free space could not be read and no limit failed; `verdict` is what it counts as (null before this was recorded)',
+    }),
+  ),
+  clockDriftMethod: Nullable(Type.String({ description: 'how clockDriftMs was found: device-clock, status-file, or newest-file-estimate (a lower bound)' })),
   reasons: Type.Array(Type.String()),
   clockSyncedAt: Nullable(Type.String()),
   sessionStatus: Nullable(Type.String()),
