@@ -69,6 +69,12 @@ const DAY_MS = 86_400_000;
 // ajv-formats is CommonJS with an ES default export in its typings.
 const addFormats = ((formatsModule as unknown as { default?: unknown }).default ?? formatsModule) as (ajv: Ajv) => Ajv;
 
+/** What a refusal was about (an item, case or request id), when its error names one. */
+function subjectOf(err: unknown): string | null {
+  const s = err instanceof CustodyError ? (err as { subject?: unknown }).subject : undefined;
+  return typeof s === 'string' ? s : null;
+}
+
 function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
   const bad = tooLong || err.code === 'FST_ERR_BAD_URL';
@@ -230,7 +236,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     // Every refusal of an identified user (any 403, and out-of-scope answered as 404)
     // is ledgered; identical ones are coalesced per minute (DenialLedger).
     if (p && (h.status === 403 || err instanceof HiddenError)) {
-      const subject = err instanceof CustodyError && typeof (err as { subject?: unknown }).subject === 'string' ? (err as unknown as { subject: string }).subject : null;
+      const subject = subjectOf(err);
       try {
         denials.record({
           principal: p,
