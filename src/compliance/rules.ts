@@ -535,6 +535,48 @@ export class ComplianceRules {
     return this.raise(findings);
   }
 
+  /**
+   * Docks where the recorder named itself otherwise than its files or USB serial did
+   * (issue 16: the device is believed, the disagreement kept on the dock), and docks
+   * where its clock could not be set after a complete session.
+   */
+  dockFindings(): Flag[] {
+    const rows = this.db
+      .prepare<[], { id: string; serial: string; docked_at: string; conflicts: string | null; sync_error: string | null; drift: number | null; officer: string | null; unit: string | null }>(
+        `SELECT d.id, d.recorder_serial AS serial, d.docked_at, d.identity_conflicts AS conflicts, d.clock_sync_error AS sync_error,
+                d.clock_drift_ms AS drift, r.officer, r.unit
+         FROM docks d JOIN recorders r ON r.serial = d.recorder_serial
+         WHERE (d.identity_conflicts IS NOT NULL AND ${NOT_FLAGGED("'attribution-conflict:dock:' || d.id")})
+            OR (d.clock_sync_error IS NOT NULL AND ${NOT_FLAGGED("'clock-drift:not-set:' || d.id")})`,
+      )
+      .all();
+    const findings: Finding[] = [];
+    for (const d of rows) {
+      const a = this.deps.assignments.coveringAt(d.serial, d.docked_at);
+      const who = { officer: a?.officer ?? d.officer, recorderSerial: d.serial, dockId: d.id, unit: d.unit ?? a?.unit ?? null };
+      if (d.conflicts) {
+        const list = JSON.parse(d.conflicts) as Array<{ source: string; value: string }>;
+        findings.push({
+          rule: 'attribution-conflict',
+          key: `attribution-conflict:dock:${d.id}`,
+          ...who,
+          seen: { dockedAt: d.docked_at, recorderReports: d.serial, conflicts: list },
+          summary: `recorder ${d.serial} reported itself as ${d.serial} at the dock of ${this.local(d.docked_at)}, but ${list.map((c) => `its ${c.source} says ${c.value}`).join(' and ')}`,
+        });
+      }
+      if (d.sync_error) {
+        findings.push({
+          rule: 'clock-drift',
+          key: `clock-drift:not-set:${d.id}`,
+          ...who,
+          seen: { dockedAt: d.docked_at, driftMs: d.drift, error: d.sync_error },
+          summary: `recorder ${d.serial}'s clock could not be set after the dock of ${this.local(d.docked_at)}: ${d.sync_error}`,
+        });
+      }
+    }
+    return this.raise(findings);
+  }
+
   /** Art. 14: reported damaged and not handed in (in repair) within the deadline. */
   repairOverdue(): Flag[] {
     const { repairDeadlineHours: hours, timezone } = this.deps.settings;
@@ -596,6 +638,7 @@ export class ComplianceRules {
       ...this.sequenceGaps(scope),
       ...this.recordingGaps(scope),
       ...this.clockDrift(),
+      ...this.dockFindings(),
       ...this.repairOverdue(),
     ];
     this.deps.catalog.tx(() => {

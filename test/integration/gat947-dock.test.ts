@@ -11,6 +11,8 @@
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createCompliance } from '../../src/compliance/index.js';
+import { configSchema } from '../../src/config/schema.js';
 import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DeviceDetection, DockManager, DriverRegistry, parseProfiles, type DockOutcome, type HealthThresholds } from '../../src/devices/index.js';
@@ -186,6 +188,14 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     // The password reached the recorder and is nowhere in the ledger.
     expect(JSON.stringify(r.catalog.db.prepare('SELECT * FROM ledger').all())).not.toContain('pw-2468');
 
+    // The disagreement raises the attribution-conflict flag (the compliance scan after an undock does this).
+    const flags = () => createCompliance({ catalog: r.catalog, config: configSchema.parse({}), actor: 'custody:test' }).rules.scan().raised;
+    const raised = flags();
+    expect(raised.filter((f) => f.rule === 'attribution-conflict').map((f) => [f.recorderSerial, f.dockId, f.summary])).toEqual([
+      ['ZFY0042', o.dockId, expect.stringMatching(/reported itself as ZFY0042 .* but its usb-serial says USBSERIAL9/)],
+    ]);
+    expect(flags().filter((f) => f.rule === 'attribution-conflict')).toEqual([]);
+
     // Undock: the recorder is pulled, its mount goes.
     await writeFile(mountinfo, root);
     await rm(mountPoint, { recursive: true, force: true });
@@ -329,6 +339,9 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     const failed = r.catalog.db.prepare<[], { subject: string; data: string }>("SELECT subject, data FROM ledger WHERE type = 'device.clock-sync-failed'").all();
     expect(failed).toHaveLength(1);
     expect(failed[0]!.subject).toBe('ZFY0001');
+    // ...and a clock that could not be set is flagged.
+    const raised = createCompliance({ catalog: r.catalog, config: configSchema.parse({}), actor: 'custody:test' }).rules.scan().raised;
+    expect(raised.filter((f) => f.dockId === net.dockId).map((f) => [f.rule, f.recorderSerial])).toEqual([['clock-drift', 'ZFY0001']]);
 
     // Nothing read battery or clock and no limit failed: 未检测, and this profile lets it count as ready.
     const unchecked = await (async () => {
