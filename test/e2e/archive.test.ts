@@ -38,6 +38,7 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
     const kase = JSON.parse(await cli('cases', 'create', '--number', '厦执-2026-099', '--name', '陈某某投诉案', '--unit', '一中队', '--json')) as { id: string };
     await cli('cases', 'hold', kase.id, '--reason', 'obstruction');
     const users = JSON.parse(await cli('users', 'add', '--name', '档案员', '--role', 'archivist', '--json')) as { token: string };
+    const leader = JSON.parse(await cli('users', 'add', '--name', '科长', '--role', 'supervisor', '--json')) as { token: string };
 
     const d = startCli(['daemon', '--home', home], { CUSTODY_DEVICES_MOUNT_ROOTS: media, CUSTODY_API_PORT: '0', CUSTODY_ARCHIVE_DESTINATION_ROOTS: burner });
     children.push(d);
@@ -63,6 +64,12 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
     expect(items.items.length).toBe(4);
     const link = await fetch(`${url}/api/v1/cases/${kase.id}/evidence`, { method: 'POST', headers: auth, body: JSON.stringify({ evidenceIds: items.items.map((i) => i.id) }) });
     expect(link.status, await link.text()).toBe(200);
+    // Issue 14: an export is an access — the archivist's request for the case, approved by a supervisor.
+    const asked = await fetch(`${url}/api/v1/access-requests`, { method: 'POST', headers: auth, body: JSON.stringify({ caseId: kase.id, reason: '归档' }) });
+    expect(asked.status, await asked.clone().text()).toBe(201);
+    const request = (await asked.json()) as { id: string };
+    const approved = await fetch(`${url}/api/v1/access-requests/${request.id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${leader.token}` } });
+    expect(approved.status, await approved.text()).toBe(200);
     const res = await fetch(`${url}/api/v1/cases/${kase.id}/exports`, {
       method: 'POST',
       headers: auth,
