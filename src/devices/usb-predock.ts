@@ -35,8 +35,6 @@ export interface UsbPreDockDeps {
   /** Set the recorder's clock before switching it to mass storage (config devices.syncClock). */
   syncClock: boolean;
   actor?: string;
-  /** Readings not picked up by a dock within this long are dropped. */
-  keepMs?: number;
   now?: () => Date;
 }
 
@@ -81,7 +79,6 @@ export class UsbPreDock {
     const port = `${d.busNumber}-${d.portNumbers.join('.')}`;
     // Already read and switched: this attach is it coming back as mass storage, to be
     // mounted and docked, not asked again (that would detach usb-storage once more).
-    this.prune();
     if (this.busy.has(port) || this.readings.has(port)) return null;
     this.busy.add(port);
     try {
@@ -146,12 +143,20 @@ export class UsbPreDock {
       await driver.setMsdc();
       r.msdc = true;
       log.info({ serial: r.identity?.serial ?? null }, 'recorder switched to mass storage; waiting for its mount');
+      // The profile's mountWaitSeconds: a reading no dock took by then is dropped, loudly.
+      const waitMs = (profile.gat947?.mountWaitSeconds ?? 60) * 1000;
+      setTimeout(() => {
+        if (this.readings.get(port) !== r) return;
+        this.readings.delete(port);
+        log.error({ serial: r.identity?.serial ?? null, waitSeconds: waitMs / 1000 }, 'recorder switched to mass storage but no storage of it was mounted under a watched root (udev rules installed?)');
+      }, waitMs).unref();
     } catch (e) {
       r.msdcError = fault(e);
       log.error({ err: e, serial: r.identity?.serial ?? null }, 'recorder could not be switched to mass storage: nothing will be mounted to ingest');
     }
-    this.readings.set(port, r);
-    this.prune();
+    // Kept until its mount is docked (or mountWaitSeconds pass). A recorder that was not
+    // switched will mount nothing: it is asked again when it is plugged in again.
+    if (r.msdc) this.readings.set(port, r);
     return r;
   }
 
@@ -193,11 +198,5 @@ export class UsbPreDock {
     if (!r) return null;
     this.readings.delete(usb.kernelName);
     return r;
-  }
-
-  private prune(): void {
-    const keep = this.deps.keepMs ?? 10 * 60_000;
-    const now = this.now().getTime();
-    for (const [k, r] of this.readings) if (now - r.readAt.getTime() > keep) this.readings.delete(k);
   }
 }

@@ -10,6 +10,8 @@
  */
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCompliance } from '../../src/compliance/index.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -209,17 +211,28 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     const state = new SimRecorderState({ password: 'right-1' });
     const dev = new SimUsbRecorder(state, { busNumber: 1, deviceAddress: 4 });
     const profiles = parseProfiles(
-      `profiles:\n  - id: m\n    name: m\n    usb: ["1234:5678"]\n    driver: gat947\n    clockSync: true\n    gat947: { usb: { timeoutMs: 300 }, password: { env: PW } }\n`,
+      `profiles:\n  - id: m\n    name: m\n    usb: ["1234:5678"]\n    driver: gat947\n    clockSync: true\n    gat947: { usb: { timeoutMs: 300 }, password: { env: PW }, mountWaitSeconds: 1 }\n`,
       'p',
     );
     const r = await rig(dir);
     stops.push(async () => r.close());
-    const preDock = new UsbPreDock({ profiles, catalog: r.catalog, log: silentLogger, gat947: { env: { PW: 'wrong-2' }, findUsbDevice: async () => dev }, syncClock: true });
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+    const preDock = new UsbPreDock({ profiles, catalog: r.catalog, log, gat947: { env: { PW: 'wrong-2' }, findUsbDevice: async () => dev }, syncClock: true });
     const reading = await preDock.attached({ vendorId: 0x1234, productId: 0x5678, busNumber: 1, deviceAddress: 4, portNumbers: [3] });
     expect(reading).toMatchObject({ identity: null, identifyError: { code: 'GAT947_PASSWORD_WRONG' }, healthError: { code: 'GAT947_PASSWORD_WRONG' }, clockSetTo: null, msdc: false, msdcError: { code: 'GAT947_PASSWORD_WRONG' } });
     expect(state.msdc).toBe(false);
     expect(state.syncs).toEqual([]);
     expect(dev.iface.kernelDriverActive).toBe(true);
+    // Plugged in again with the right password in place: asked again, and switched.
+    state.password = 'wrong-2';
+    const again = await preDock.attached({ vendorId: 0x1234, productId: 0x5678, busNumber: 1, deviceAddress: 4, portNumbers: [3] });
+    expect(again).toMatchObject({ identity: { serial: 'ZFY0001' }, msdc: true });
+    expect(lines.join('')).toMatch(/GAT947_PASSWORD_WRONG/);
+    expect(lines.join('')).not.toMatch(/wrong-2|right-1/);
+    // No storage of it is mounted within the profile's mountWaitSeconds: said, and the reading dropped.
+    await waitFor('the mount-wait error', async () => lines.some((l) => l.includes('no storage of it was mounted')), 5000);
+    expect(preDock.take({ vendorId: 0x1234, productId: 0x5678, serial: null, manufacturer: null, product: null, busNumber: 1, deviceAddress: 5, kernelName: '1-3' })).toBeNull();
     // Not a GA/T 947.4 USB model: nothing is asked.
     expect(await preDock.attached({ vendorId: 0x1111, productId: 0x2222, busNumber: 1, deviceAddress: 5, portNumbers: [4] })).toBeNull();
   });
