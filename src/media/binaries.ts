@@ -13,6 +13,8 @@ export interface ResolvedBinary {
   tool: MediaTool;
   path: string;
   source: BinarySource;
+  /** Why this binary should be replaced (an old bundled build), to be logged as a warning. */
+  warning?: string;
 }
 
 export interface ResolveBinaryOptions {
@@ -22,7 +24,16 @@ export interface ResolveBinaryOptions {
   env?: NodeJS.ProcessEnv;
   /** Skip the bundled installer packages (tests of the "nothing found" path). */
   bundled?: boolean;
+  /** Today, for the age of a bundled build (tests). */
+  now?: Date;
 }
+
+/**
+ * A bundled build older than this is named in a warning: the installer packages ship
+ * static builds that are not updated (@ffmpeg-installer's ffmpeg is of December 2018),
+ * and every recorder file custody probes or thumbnails is read by them.
+ */
+const STALE_BUILD_DAYS = 730;
 
 const BUNDLED_PACKAGE: Record<MediaTool, string> = {
   ffmpeg: '@ffmpeg-installer/ffmpeg',
@@ -53,20 +64,32 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
  * The installer packages throw from their top level when their platform binary is
  * missing, so they are loaded lazily, here, and only after the other sources failed.
  */
-function bundledPath(tool: MediaTool): { path?: string; problem?: string } {
+function bundledPath(tool: MediaTool): { path?: string; version?: string; problem?: string } {
   try {
     const require = createRequire(import.meta.url);
-    const mod = require(BUNDLED_PACKAGE[tool]) as { path?: unknown };
+    const mod = require(BUNDLED_PACKAGE[tool]) as { path?: unknown; version?: unknown };
     if (typeof mod.path !== 'string') return { problem: `${BUNDLED_PACKAGE[tool]} exports no path` };
     if (!executableFile(mod.path)) {
       // npm unpacks @ffprobe-installer's binary as rwxr--r--: only the owner of
       // node_modules may run it, which bites a daemon running as its own user.
       return { problem: `bundled ${tool} at ${mod.path} is not executable by this user (chmod a+x it or set media.${tool}Path)` };
     }
-    return { path: mod.path };
+    return { path: mod.path, ...(typeof mod.version === 'string' ? { version: mod.version } : {}) };
   } catch (e) {
     return { problem: `${BUNDLED_PACKAGE[tool]}: ${errorMessage(e)}` };
   }
+}
+
+/** A warning when a bundled build (version "20181210-g0e8eb07980": its build date first) is old. */
+function staleBuildWarning(tool: MediaTool, version: string | undefined, now: Date): string | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})/u.exec(version ?? '');
+  if (!m) return undefined;
+  const built = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  if (now.getTime() - built <= STALE_BUILD_DAYS * 86_400_000) return undefined;
+  return (
+    `the bundled ${tool} (${BUNDLED_PACKAGE[tool]}) is a static build of ${m[1]}-${m[2]}-${m[3]}, without the fixes FFmpeg has made since ` +
+    `to reading damaged or hostile files; install a current ${tool} on PATH (e.g. apt install ffmpeg) or set media.${tool}Path`
+  );
 }
 
 /**
@@ -91,7 +114,10 @@ export function resolveBinary(tool: MediaTool, opts: ResolveBinaryOptions = {}):
   if (system !== undefined) return { tool, path: system, source: 'system' };
   if (opts.bundled !== false) {
     const b = bundledPath(tool);
-    if (b.path !== undefined) return { tool, path: b.path, source: 'bundled' };
+    if (b.path !== undefined) {
+      const warning = staleBuildWarning(tool, b.version, opts.now ?? new Date());
+      return { tool, path: b.path, source: 'bundled', ...(warning ? { warning } : {}) };
+    }
     throw new MediaError('MEDIA_BINARY_NOT_FOUND', `no ${tool}: not on PATH, and ${b.problem ?? 'no bundled build'}`, {
       details: { tool },
     });

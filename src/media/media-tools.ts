@@ -101,6 +101,7 @@ export class MediaTools {
       b = resolveBinary(tool, { configured, ...(this.opts.env ? { env: this.opts.env } : {}) });
       this.resolved.set(tool, b);
       this.log.info({ tool, path: b.path, source: b.source }, 'media binary resolved');
+      if (b.warning) this.log.warn({ tool, path: b.path, source: b.source }, b.warning);
     }
     return b;
   }
