@@ -1,24 +1,13 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { catalogAt } from '../../../test/helpers/migrations.js';
 import { migrate, schemaVersion } from '../db.js';
 import { migrations } from './index.js';
 
 describe('migration 003 (jobs)', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   /** A catalog file left at schema version 2, as custody before the job runner wrote it. */
   function catalogAtVersion2(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), 'custody-mig3-'));
-    dirs.push(dir);
-    const db = new Database(join(dir, 'catalog.db'));
-    db.pragma('foreign_keys = ON');
-    migrate(db, migrations, 2);
+    const db = catalogAt(2);
     expect(schemaVersion(db)).toBe(2);
     return db;
   }

@@ -1,23 +1,12 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { catalogAt } from '../../../test/helpers/migrations.js';
 import { migrate, schemaVersion } from '../db.js';
 import { migrations } from './index.js';
 
 describe('migration 005 (access)', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   function catalogAtVersion4(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), 'custody-mig5-'));
-    dirs.push(dir);
-    const db = new Database(join(dir, 'catalog.db'));
-    db.pragma('foreign_keys = ON');
-    migrate(db, migrations, 4);
+    const db = catalogAt(4);
     db.prepare("INSERT INTO recorders (serial, first_seen, last_seen) VALUES ('R1', 't', 't')").run();
     const insert = db.prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, unit, source_path, source_name, source_mtime_ms,
       recorded_start, recorded_source, recorded_start_corrected, ingested_at, session_id) VALUES (?, ?, 1, 'video', 'R1', 'U1', 'a', 'a', 0, ?, 'filename', ?, 't', 's')`);

@@ -1,23 +1,12 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { catalogAt } from '../../../test/helpers/migrations.js';
 import { migrate, schemaVersion } from '../db.js';
 import { migrations } from './index.js';
 
 describe('migration 006 (cases)', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   function catalogAtVersion5(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), 'custody-mig6-'));
-    dirs.push(dir);
-    const db = new Database(join(dir, 'catalog.db'));
-    db.pragma('foreign_keys = ON');
-    migrate(db, migrations, 5);
+    const db = catalogAt(5);
     db.prepare("INSERT INTO recorders (serial, first_seen, last_seen) VALUES ('R1', 't', 't')").run();
     db.prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, unit, source_path, source_name, source_mtime_ms,
       recorded_start, recorded_source, ingested_at, session_id) VALUES ('e1', ?, 1, 'video', 'R1', 'U1', 'a', 'a', 0, 't', 'filename', 't', 's')`).run('a'.repeat(64));

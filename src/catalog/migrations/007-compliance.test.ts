@@ -1,37 +1,20 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { migrate, schemaVersion } from '../db.js';
+import { describe, expect, it } from 'vitest';
+import { applyMigration, catalogAt } from '../../../test/helpers/migrations.js';
 import { m007 } from './007-compliance.js';
 import { migrations } from './index.js';
 
 describe('migration 007 (compliance)', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   /** A catalog at the version before 7, with a user, a recorder and an evidence item; then 007. */
   function catalogAt7(): Database.Database {
-    const dir = mkdtempSync(join(tmpdir(), 'custody-mig7-'));
-    dirs.push(dir);
-    const db = new Database(join(dir, 'catalog.db'));
-    db.pragma('foreign_keys = ON');
-    const before = migrations.filter((m) => m.version < 7);
-    migrate(db, before);
-    expect(schemaVersion(db)).toBe(before.length);
+    const db = catalogAt(6);
     db.prepare("INSERT INTO recorders (serial, first_seen, last_seen) VALUES ('R1', 't', 't')").run();
     db.prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, unit, source_path, source_name, source_mtime_ms,
       recorded_start, recorded_source, ingested_at, session_id) VALUES ('e1', ?, 1, 'video', 'R1', 'U1', 'a', 'a', 0, 't', 'filename', 't', 's')`).run('a'.repeat(64));
     const user = db.prepare("INSERT INTO users (id, name, role, unit, token_hash, token_issued_at, created_at, created_by) VALUES (?, 'N', ?, NULL, ?, 't', 't', 'test')");
     user.run('u-officer', 'operator', 'c'.repeat(64));
     user.run('u-leader', 'supervisor', 'd'.repeat(64));
-    db.transaction(() => {
-      m007.up(db);
-      db.pragma('user_version = 7');
-    }).immediate();
+    applyMigration(db, 7);
     return db;
   }
 

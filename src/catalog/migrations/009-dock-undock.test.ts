@@ -1,39 +1,19 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { migrate, schemaVersion } from '../db.js';
+import { describe, expect, it } from 'vitest';
+import { applyMigration, catalogAt } from '../../../test/helpers/migrations.js';
 import { m009 } from './009-dock-undock.js';
 import { migrations } from './index.js';
 
 describe('migration 009 (how a dock ended, issue 21)', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   it('is migration 9 in the list', () => {
     expect(m009).toMatchObject({ version: 9, name: 'dock-undock' });
     expect(migrations[8]).toBe(m009);
   });
 
   it('keeps the docks of before, with no reason and not pulled, and refuses a pulled value other than 0 or 1', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'custody-mig9-'));
-    dirs.push(dir);
-    const db = new Database(join(dir, 'catalog.db'));
-    db.pragma('foreign_keys = ON');
-    migrate(
-      db,
-      migrations.filter((m) => m.version < 9),
-    );
-    expect(schemaVersion(db)).toBe(8);
+    const db = catalogAt(8);
     db.prepare("INSERT INTO docks (id, location, docked_at, undocked_at, session_status) VALUES ('d1', '/media/a', 't0', 't1', 'complete')").run();
     db.prepare("INSERT INTO docks (id, location, docked_at) VALUES ('d2', '/media/b', 't2')").run();
-    db.transaction(() => {
-      m009.up(db);
-      db.pragma('user_version = 9');
-    }).immediate();
+    applyMigration(db, 9);
     expect(db.prepare('SELECT id, undocked_at, undock_reason, pulled FROM docks ORDER BY id').all()).toEqual([
       { id: 'd1', undocked_at: 't1', undock_reason: null, pulled: 0 },
       { id: 'd2', undocked_at: null, undock_reason: null, pulled: 0 },
