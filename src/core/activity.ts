@@ -8,6 +8,8 @@ export interface DockInfo {
   location: string;
   dockedAt: string;
   verdict: 'ready' | 'not-ready' | null;
+  /** 就绪 / 未就绪 / 未检测: the three-state verdict; `verdict` is what it counts as. */
+  state?: 'ready' | 'not-ready' | 'unchecked' | null;
   reasons: string[];
 }
 

@@ -365,6 +365,7 @@ export class DockManager extends EventEmitter {
         location: dock.candidate.location,
         dockedAt,
         verdict: assessment.verdict,
+        state: assessment.state,
         reasons: assessment.reasons.map((r) => r.message),
       },
     });
@@ -393,6 +394,7 @@ export class DockManager extends EventEmitter {
             location: dock.candidate.location,
             dockedAt,
             verdict: assessment.verdict,
+            state: assessment.state,
             reasons: assessment.reasons.map((r) => r.message),
           },
         });

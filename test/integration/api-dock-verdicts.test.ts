@@ -28,4 +28,17 @@ describe('HTTP API: the three pre-duty verdicts (issue 16)', () => {
       ['d-old', 'not-ready', null, null],
     ]);
   });
+
+  it('live docks and their events carry the state too', async () => {
+    const r = await apiRig();
+    rigs.push(r);
+    const admin = r.user('Admin', 'admin');
+    r.activity.publish({
+      type: 'dock',
+      dock: { dockId: 'live-1', sessionId: null, serial: 'ZFY009', location: '/media/custody/sdb1', dockedAt: '2026-12-02T06:00:00.000Z', verdict: 'ready', state: 'unchecked', reasons: ['battery charge unknown'] },
+    });
+    const res = await r.call(admin.token, { url: '/api/v1/docks' });
+    expect(res.statusCode).toBe(200);
+    expect((JSON.parse(res.body) as { items: unknown[] }).items).toEqual([expect.objectContaining({ dockId: 'live-1', verdict: 'ready', state: 'unchecked' })]);
+  });
 });

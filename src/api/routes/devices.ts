@@ -58,6 +58,7 @@ const LiveDock = Type.Object({
   location: Type.String(),
   dockedAt: Type.String(),
   verdict: Nullable(Type.Enum(['ready', 'not-ready'])),
+  state: Type.Optional(Nullable(Type.Enum(['ready', 'not-ready', 'unchecked'], { description: '就绪 / 未就绪 / 未检测; verdict is what it counts as' }))),
   reasons: Type.Array(Type.String()),
   progress: Nullable(
     Type.Object({
