@@ -155,8 +155,10 @@ export class UsbPreDock {
       log.error({ err: e, serial: r.identity?.serial ?? null }, 'recorder could not be switched to mass storage: nothing will be mounted to ingest');
     }
     // Kept until its mount is docked (or mountWaitSeconds pass). A recorder that was not
-    // switched will mount nothing: it is asked again when it is plugged in again.
+    // switched will mount nothing, so no dock will record it: the ledger does, here. It
+    // is asked again when it is plugged in again.
     if (r.msdc) this.readings.set(port, r);
+    if (r.identifyError || r.healthError || r.msdcError) this.ledgerFailure(r, d);
     return r;
   }
 
@@ -189,6 +191,31 @@ export class UsbPreDock {
             },
       ),
     );
+  }
+
+  /** What could not be read or done before the mount, with the stable codes (never a password). */
+  private ledgerFailure(r: PreDockReading, d: UsbDeviceRef): void {
+    const { catalog } = this.deps;
+    try {
+      catalog.tx(() =>
+        catalog.ledger.append({
+          type: 'device.read-failed',
+          actor: this.deps.actor ?? 'custody:daemon',
+          subject: r.identity?.serial ?? null,
+          data: {
+            when: 'before-mount',
+            profile: r.profileId,
+            usb: { vendorId: d.vendorId, productId: d.productId, port: r.port },
+            identifyError: r.identifyError,
+            healthError: r.healthError,
+            msdcError: r.msdcError,
+            switchedToMassStorage: r.msdc,
+          },
+        }),
+      );
+    } catch (e) {
+      this.log.error({ err: e, port: r.port }, 'the failed reading could not be recorded');
+    }
   }
 
   /** The reading for the USB device behind a new mount, taken once. */

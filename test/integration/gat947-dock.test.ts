@@ -223,6 +223,12 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     expect(reading).toMatchObject({ identity: null, identifyError: { code: 'GAT947_PASSWORD_WRONG' }, healthError: { code: 'GAT947_PASSWORD_WRONG' }, clockSetTo: null, msdc: false, msdcError: { code: 'GAT947_PASSWORD_WRONG' } });
     expect(state.msdc).toBe(false);
     expect(state.syncs).toEqual([]);
+    // Nothing will be mounted, so no dock records it: the ledger does, with the codes.
+    const failed = r.catalog.db.prepare<[], { data: string }>("SELECT data FROM ledger WHERE type = 'device.read-failed'").all();
+    expect(failed.map((x) => JSON.parse(x.data) as unknown)).toEqual([
+      expect.objectContaining({ profile: 'm', usb: { vendorId: 0x1234, productId: 0x5678, port: '1-3' }, identifyError: expect.objectContaining({ code: 'GAT947_PASSWORD_WRONG' }), switchedToMassStorage: false }),
+    ]);
+    expect(failed[0]!.data).not.toMatch(/wrong-2|right-1/);
     expect(dev.iface.kernelDriverActive).toBe(true);
     // Plugged in again with the right password in place: asked again, and switched.
     state.password = 'wrong-2';
