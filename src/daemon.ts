@@ -5,7 +5,6 @@ import { Catalog, catalogPath } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus } from './core/activity.js';
 import { ConfigError, errorMessage } from './core/errors.js';
-import { rfc3339 } from './core/time.js';
 import type { Logger } from './core/logger.js';
 import {
   DeviceDetection,
@@ -13,11 +12,8 @@ import {
   DriverRegistry,
   loadProfiles,
   UsbPreDock,
-  UsbSeenRepo,
-  usbStrings,
-  worthRecording,
+  usbAttachHandler,
   type ProfileSet,
-  type UsbDeviceRef,
 } from './devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
 import { openObjectStore } from './vault/open.js';
@@ -141,22 +137,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     actor: DAEMON_ACTOR,
   });
   preDock = new UsbPreDock({ profiles, catalog, log, gat947: { zone: config.timezone }, syncClock: config.devices.syncClock, actor: DAEMON_ACTOR });
-  const usbSeen = new UsbSeenRepo(catalog.db);
   const devicesLog = log.child({ module: 'devices' });
-  /** Every USB device attached is recorded (a model to learn); a GA/T 947.4 USB model is read and switched to mass storage. */
-  const usbAttached = async (d: UsbDeviceRef, atStart: boolean): Promise<void> => {
-    try {
-      const interfaceClasses = d.interfaceClasses ?? [];
-      if (worthRecording({ interfaceClasses })) {
-        const strings = await usbStrings(d);
-        catalog.tx(() => usbSeen.record({ vendorId: d.vendorId, productId: d.productId, interfaceClasses, ...strings }, rfc3339(catalog.clock.now())));
-      }
-    } catch (e) {
-      devicesLog.warn({ err: e, vendorId: d.vendorId, productId: d.productId }, 'USB device could not be recorded');
-    }
-    // At start a recorder may already be mounted: asking it over USB would pull its storage.
-    if (!atStart) await preDock?.attached(d);
-  };
+  const usbAttached = usbAttachHandler({ catalog, preDock, log: devicesLog });
   const detection = new DeviceDetection({
     mountRoots: config.devices.mountRoots.map((p) => resolve(config.home, p)),
     dropFolders: config.devices.dropFolders.map((p) => resolve(config.home, p)),
@@ -169,9 +151,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     onDock: (c) => docks.dock(c),
     onUndock: (location, reason) => docks.undock(location, reason),
-    onUsbAttach: (d, atStart) => {
-      usbAttached(d, atStart).catch((e: unknown) => devicesLog.error({ err: e }, 'USB attach handling failed'));
-    },
+    onUsbAttach: (d, atStart) => void usbAttached(d, atStart),
   });
 
   // Compliance flags (docs/compliance.md): each item checked as it is ingested, a scan

@@ -26,7 +26,7 @@ export { DeviceRepo, RECORDER_STATUSES, dockFromRow, type DockRecord, type DockR
 export { DeviceRegistry, isRecorderStatus, type DeviceSummary, type DeviceDetail } from './registry.js';
 export { udevRules, UDEV_DEFAULTS, type UdevOptions } from './udev.js';
 export { UsbPreDock, type PreDockReading, type UsbPreDockDeps } from './usb-predock.js';
-export { UsbSeenRepo, usbStrings, worthRecording, type SeenUsbDevice } from './usb-seen.js';
+export { UsbSeenRepo, usbStrings, usbAttachHandler, worthRecording, type SeenUsbDevice } from './usb-seen.js';
 export { learnModel, profileFromRequest, type LearnRequest } from './learn.js';
 export { HEALTH_STATES, HEALTH_STATE_ZH, type HealthState } from './health-check.js';
 export type { UsbDeviceRef } from './usb-adapter.js';

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
 import type { Db } from '../catalog/db.js';
+import type { Logger } from '../core/logger.js';
+import { rfc3339 } from '../core/time.js';
 import type { ProfileSet } from './profiles.js';
 import { usbKey } from './profiles.js';
 import type { UsbDeviceRef } from './usb-adapter.js';
@@ -121,4 +124,36 @@ export class UsbSeenRepo {
 /** Hubs (class 9) are the bus itself, never a recorder: not worth recording. */
 export function worthRecording(d: { interfaceClasses: number[] }): boolean {
   return !(d.interfaceClasses.length > 0 && d.interfaceClasses.every((c) => c === 9));
+}
+
+/**
+ * What a USB attach does in the daemon: the device is recorded (a model to learn; hubs
+ * left out), and a GA/T 947.4 USB model is read and switched to mass storage — but not
+ * one present at start, which may already be mounted (asking it over USB would pull
+ * its storage). Never throws: a failure is logged.
+ */
+export function usbAttachHandler(deps: {
+  catalog: Catalog;
+  preDock: { attached(d: UsbDeviceRef): Promise<unknown> } | null;
+  log: Logger;
+  sysRoot?: string;
+}): (d: UsbDeviceRef, atStart: boolean) => Promise<void> {
+  const repo = new UsbSeenRepo(deps.catalog.db);
+  return async (d, atStart) => {
+    try {
+      const interfaceClasses = d.interfaceClasses ?? [];
+      if (worthRecording({ interfaceClasses })) {
+        const strings = await usbStrings(d, deps.sysRoot);
+        deps.catalog.tx(() => repo.record({ vendorId: d.vendorId, productId: d.productId, interfaceClasses, ...strings }, rfc3339(deps.catalog.clock.now())));
+      }
+    } catch (e) {
+      deps.log.warn({ err: e, vendorId: d.vendorId, productId: d.productId }, 'USB device could not be recorded');
+    }
+    if (atStart || !deps.preDock) return;
+    try {
+      await deps.preDock.attached(d);
+    } catch (e) {
+      deps.log.error({ err: e, vendorId: d.vendorId, productId: d.productId }, 'GA/T 947.4 recorder could not be handled on attach');
+    }
+  };
 }

@@ -19,6 +19,7 @@ import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { DeviceDetection, DockManager, DriverRegistry, parseProfiles, type DockOutcome, type HealthThresholds } from '../../src/devices/index.js';
 import { UsbPreDock } from '../../src/devices/usb-predock.js';
+import { usbAttachHandler, UsbSeenRepo } from '../../src/devices/usb-seen.js';
 import { SimRecorderState } from '../helpers/gat947/state.js';
 import { SimTcpRecorder } from '../helpers/gat947/tcp-sim.js';
 import { SIM_COMMANDS, SimUsbRecorder } from '../helpers/gat947/usb-sim.js';
@@ -49,6 +50,9 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     }
     await mkdir(join(sys, 'dev/block'), { recursive: true });
     await symlink(relative(join(sys, 'dev/block'), part), join(sys, 'dev/block/8:17'));
+    // /sys/bus/usb/devices/<port> links to the device, as on a real system.
+    await mkdir(join(sys, 'bus/usb/devices'), { recursive: true });
+    await symlink(relative(join(sys, 'bus/usb/devices'), usbDev), join(sys, 'bus/usb/devices/1-2'));
     const mountinfo = join(dir, 'mountinfo');
     const root = `28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n`;
     await writeFile(mountinfo, root);
@@ -133,10 +137,18 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     const ended = new Promise<DockOutcome>((resolve) => manager.once('ended', resolve));
     const undocked = new Promise<{ midSession: boolean; reason: string }>((resolve) => manager.once('undocked', resolve));
 
-    // The USB attach, as the daemon's detection reports it.
-    const reading = await preDock.attached({ vendorId: 0xabcd, productId: 0x0001, busNumber: 1, deviceAddress: 9, portNumbers: [2], interfaceClasses: [8] });
-    expect(reading).toMatchObject({ port: '1-2', identity: { serial: 'ZFY0042', officer: '012345' }, msdc: true, clockError: null, healthError: null });
-    expect(Math.abs(reading!.health!.clockDriftMs! - 125_000)).toBeLessThanOrEqual(1500);
+    // The daemon's USB attach handler, as detection calls it. Present at start: recorded, not asked (it may be mounted).
+    const onAttach = usbAttachHandler({ catalog: r.catalog, preDock, log: silentLogger, sysRoot: sys });
+    const ref = { vendorId: 0xabcd, productId: 0x0001, busNumber: 1, deviceAddress: 9, portNumbers: [2], interfaceClasses: [8] };
+    await onAttach(ref, true);
+    expect(dev.events).toEqual([]);
+    expect(new UsbSeenRepo(r.catalog.db).list()).toEqual([
+      expect.objectContaining({ usbId: 'abcd:0001', product: 'DSJ-Y2', serial: 'USBSERIAL9', interfaceClasses: [8], timesSeen: 1 }),
+    ]);
+    // Attached while the daemon runs: asked, its clock set, switched to mass storage.
+    await onAttach(ref, false);
+    expect(state.msdc).toBe(true);
+    expect(new UsbSeenRepo(r.catalog.db).list()[0]!.timesSeen).toBe(2);
     // Its clock was set to the station's (in the station zone) before it was mounted.
     expect(state.syncs).toHaveLength(1);
     expect(Math.abs(state.clockOffsetMs)).toBeLessThan(1500);
