@@ -91,6 +91,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     new DriverRegistry({
       gat947: { zone: config.timezone, log },
       readings: { take: (usb) => preDock?.take(usb) ?? null },
+      // The embedded creation time of a recorder's newest video, for the drift estimate (read at dock time).
+      creationTimeOf: async (file) => (await followUps.headerProbe(file, AbortSignal.timeout(5000))).creationTime,
     });
   const noDriver = profiles.profiles.filter((p) => !drivers.has(p.driver)).map((p) => `profile ${p.id}: no driver "${p.driver}"`);
   if (noDriver.length > 0) throw new ConfigError(`recorder profiles ${profiles.source}: ${noDriver.join('; ')}`, noDriver);

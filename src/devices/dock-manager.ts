@@ -268,6 +268,11 @@ export class DockManager extends EventEmitter {
       healthError,
     });
 
+    // How the drift was found: as the driver says; a driver that does not say read it
+    // from the recorder (the simulated recorder: from its status file).
+    const driftMethod =
+      health?.clockDriftMs == null ? null : (health.clockDriftMethod ?? (dock.profile.status.source === 'status-file' ? 'status-file' : 'device-clock'));
+
     // 2. Record the dock, its snapshot and verdict, with its ledger entry.
     const dockedAt = rfc3339(catalog.clock.now());
     catalog.tx(() => {
@@ -289,7 +294,7 @@ export class DockManager extends EventEmitter {
         storageFreeBytes: health?.storageFreeBytes ?? null,
         verdict: assessment.verdict,
         healthState: assessment.state,
-        clockDriftMethod: health?.clockDriftMs != null ? (health.clockDriftMethod ?? 'device-clock') : null,
+        clockDriftMethod: driftMethod,
         identityConflicts: identity?.conflicts?.length ? identity.conflicts : null,
         reasons: assessment.reasons.map((r) => r.message),
       });
@@ -319,7 +324,7 @@ export class DockManager extends EventEmitter {
             storageTotalBytes: health?.storageTotalBytes ?? null,
             storageFreeBytes: health?.storageFreeBytes ?? null,
             // How the drift was found: read, or estimated (with the estimate's workings).
-            clockDriftMethod: health?.clockDriftMs != null ? (health.clockDriftMethod ?? 'device-clock') : null,
+            clockDriftMethod: driftMethod,
             clockEstimate: health?.clockEstimate ?? null,
             error: healthError,
           },

@@ -1,6 +1,7 @@
 import { CustodyError, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IdentityConflict, RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
+import { estimateDriftFromNewestFile, withEstimate } from './clock-estimate.js';
 import { FolderDriver } from './folder-driver.js';
 import { Gat947Driver } from './gat947/driver.js';
 import { Gat947Error } from './gat947/errors.js';
@@ -28,10 +29,12 @@ export type DriverFactory = (ctx: DriverContext) => RecorderDriver;
  * The folder driver as a model profile configures it: status file, media folders,
  * where the serial may come from, and whether the clock can be set.
  */
-export function folderDriverFor(ctx: DriverContext): FolderDriver {
+export function folderDriverFor(ctx: DriverContext, opts: { creationTimeOf?: (localPath: string) => Promise<Date | null> } = {}): FolderDriver {
   const p = ctx.profile;
   const usbSerial = p.identity.includes('usb-serial') ? (ctx.usb?.serial ?? undefined) : undefined;
-  return new FolderDriver({
+  // No status file: nothing reads the clock, so the drift is estimated from the newest file.
+  const Driver = p.status.source === 'none' ? clocklessFolderDriver(opts.creationTimeOf) : FolderDriver;
+  return new Driver({
     root: ctx.location,
     statusFile: p.status.source === 'status-file' && p.identity.includes('status-file') ? p.status.file : null,
     fallbackIdentity: {
@@ -63,6 +66,21 @@ export interface PriorReading {
 
 export interface PriorReadings {
   take(usb: UsbDeviceInfo | null): PriorReading | null;
+}
+
+/**
+ * The folder driver for a recorder whose clock nothing reads (plain mass storage, a
+ * drop folder without a status file): health as the folder driver reads it, the drift
+ * estimated from the newest file (a lower bound, with its workings).
+ */
+function clocklessFolderDriver(creationTimeOf?: (localPath: string) => Promise<Date | null>): typeof FolderDriver {
+  return class ClocklessFolderDriver extends FolderDriver {
+    override async health(): Promise<RecorderHealth> {
+      const h = await super.health();
+      if (h.clockDriftMs !== null) return h;
+      return withEstimate(h, await estimateDriftFromNewestFile(this, new Date(), creationTimeOf));
+    }
+  };
 }
 
 /** What the GA/T 947.4 driver needs from the station (the composition root gives it). */
@@ -147,11 +165,13 @@ export class DriverRegistry {
    * `readings`: what GA/T 947.4 recorders said over USB before their storage was
    * mounted (UsbPreDock); the dock of that mount is served from it.
    */
-  constructor(opts: { gat947?: Gat947Environment; readings?: PriorReadings } = {}) {
+  constructor(opts: { gat947?: Gat947Environment; readings?: PriorReadings; creationTimeOf?: (localPath: string) => Promise<Date | null> } = {}) {
+    const creationTimeOf = opts.creationTimeOf;
+    const gat947: Gat947Environment = { ...(creationTimeOf ? { creationTimeOf } : {}), ...opts.gat947 };
     this.factories = new Map<string, DriverFactory>([
-      ['folder', folderDriverFor],
+      ['folder', (ctx) => folderDriverFor(ctx, creationTimeOf ? { creationTimeOf } : {})],
       // A dock is a mounted recorder: over USB its calls would unmount it (see gat947DriverFor).
-      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, opts.gat947, { talkOverUsb: false, prior: opts.readings?.take(ctx.usb) ?? null })],
+      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, gat947, { talkOverUsb: false, prior: opts.readings?.take(ctx.usb) ?? null })],
     ]);
   }
 

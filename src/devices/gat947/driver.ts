@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { errorMessage, isCustodyError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { rfc3339 } from '../../core/time.js';
+import { estimateDriftFromNewestFile, withEstimate } from '../clock-estimate.js';
 import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../driver.js';
 import { Gat947Error } from './errors.js';
 import { instantOf, localTime, type Gat947Link } from './link.js';
@@ -15,9 +15,6 @@ interface PriorReading {
   health: RecorderHealth | null;
   healthError: { code: string; message: string } | null;
 }
-
-/** Video containers whose header carries a creation time (the estimate reads the newest one). */
-const TIMED_MEDIA = /\.(mp4|mov|m4v|3gp)$/i;
 
 export interface Gat947DriverOptions {
   /** Where the recorder's storage is (or will be) mounted, absolute. */
@@ -141,13 +138,8 @@ export class Gat947Driver implements RecorderDriver {
         h.storageTotalBytes = fs?.storageTotalBytes ?? null;
         h.storageFreeBytes = fs?.storageFreeBytes ?? null;
       }
-      if (h.clockDriftMs === null && !h.clockEstimate) {
-        // Read before the mount, there were no files to estimate from; now there are.
-        const estimate = await this.estimateDrift();
-        h.clockDriftMs = estimate?.driftMs ?? null;
-        h.clockDriftMethod = estimate?.driftMs != null ? 'newest-file-estimate' : null;
-        h.clockEstimate = estimate;
-      }
+      // Read before the mount, there were no files to estimate from; now there are.
+      if (h.clockDriftMs === null && !h.clockEstimate) return withEstimate(h, await this.estimateDrift());
       return h;
     }
     const c = this.o.params.commands;
@@ -183,49 +175,15 @@ export class Gat947Driver implements RecorderDriver {
         storageFreeBytes: free,
       };
     }
-    const estimate = await this.estimateDrift();
-    return {
-      batteryPercent: read.battery,
-      deviceClock: null,
-      clockDriftMs: estimate?.driftMs ?? null,
-      clockDriftMethod: estimate?.driftMs != null ? 'newest-file-estimate' : null,
-      clockEstimate: estimate,
-      storageTotalBytes: total,
-      storageFreeBytes: free,
-    };
+    return withEstimate(
+      { batteryPercent: read.battery, deviceClock: null, clockDriftMs: null, storageTotalBytes: total, storageFreeBytes: free },
+      await this.estimateDrift(),
+    );
   }
 
-  /**
-   * The drift when the device clock cannot be read. A recorder stamps a file with its
-   * own clock (the creation time in the MP4 header when recording starts, the
-   * filesystem time when it closes the file), and every file was closed before the
-   * dock. So the newest file's time beyond the dock time is how far the clock is at
-   * least ahead. A clock that is behind, or right, leaves no such trace: then the
-   * drift stays unknown, with the reading kept. Creation after closing means the two
-   * stamps come from different clocks: no estimate.
-   */
-  async estimateDrift(): Promise<ClockEstimate | null> {
-    let newest: RecorderFile | null = null;
-    try {
-      for await (const f of this.o.files.listFiles()) {
-        if (!TIMED_MEDIA.test(f.path)) continue;
-        if (!newest || f.mtimeMs > newest.mtimeMs) newest = f;
-      }
-    } catch (e) {
-      this.o.log?.debug({ err: e }, 'no drift estimate: the recorder files cannot be listed');
-      return null;
-    }
-    if (!newest) return null;
-    const dockTime = this.now();
-    const local = this.o.files.localPath(newest.path);
-    const created = local && this.o.creationTimeOf ? await this.o.creationTimeOf(local).catch(() => null) : null;
-    const base = { method: 'newest-file' as const, bound: 'at-least' as const, file: newest.path, fileTime: rfc3339(new Date(newest.mtimeMs)), embeddedCreation: created ? rfc3339(created) : null, dockTime: rfc3339(dockTime) };
-    // FAT keeps times to 2 s: a stamp within that of the dock is no evidence either way.
-    const slackMs = 2000;
-    if (created && created.getTime() > newest.mtimeMs + slackMs) return { ...base, driftMs: null, note: 'the embedded creation time is after the file time: the stamps disagree' };
-    const ahead = newest.mtimeMs - dockTime.getTime();
-    if (ahead > slackMs) return { ...base, driftMs: ahead, note: 'the newest file is dated after the dock: the clock is at least this far ahead' };
-    return { ...base, driftMs: null, note: 'the newest file is dated before the dock: the clock may be right or behind' };
+  /** The drift when the device clock cannot be read: see estimateDriftFromNewestFile. */
+  estimateDrift(): Promise<ClockEstimate | null> {
+    return estimateDriftFromNewestFile(this.o.files, this.now(), this.o.creationTimeOf);
   }
 
   private async setClock(): Promise<Date> {
