@@ -1,12 +1,11 @@
 import type { Readable } from 'node:stream';
-import { errorMessage, isCustodyError } from '../../core/errors.js';
+import { CustodyError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { estimateDriftFromNewestFile, withEstimate } from '../clock-estimate.js';
 import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../driver.js';
 import { Gat947Error } from './errors.js';
 import { instantOf, localTime, type Gat947Link } from './link.js';
 import type { Gat947Params } from './params.js';
-import { CustodyError } from '../../core/errors.js';
 
 /** A reading taken earlier (drivers.ts PriorReading, repeated here to keep this module free of drivers.ts). */
 interface PriorReading {
@@ -72,11 +71,6 @@ export class Gat947Driver implements RecorderDriver {
     this.location = o.location;
     this.now = o.now ?? (() => new Date());
     this.syncClock = o.openLink && o.clockSync !== false ? () => this.setClock() : undefined;
-  }
-
-  /** Can the recorder be asked now? */
-  get online(): boolean {
-    return this.o.openLink !== null;
   }
 
   private async withLink<T>(fn: (link: Gat947Link) => Promise<T>): Promise<T> {
@@ -222,9 +216,4 @@ export class Gat947Driver implements RecorderDriver {
   present(): Promise<boolean> {
     return this.o.files.present();
   }
-}
-
-/** A message for logs and dock records that names the code (never a payload). */
-export function describeFault(e: unknown): string {
-  return isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
 }

@@ -1,4 +1,4 @@
-export { Gat947Driver, describeFault, type Gat947DriverOptions } from './driver.js';
+export { Gat947Driver, type Gat947DriverOptions } from './driver.js';
 export { Gat947Error, isGat947Error, type Gat947ErrorCode } from './errors.js';
 export { IRET, checkIRet, localTime, instantOf, type Gat947Link, type LocalDateTime, type SdStatus } from './link.js';
 export { gat947ParamsSchema, readPassword, type Gat947Params, type Gat947Call } from './params.js';
