@@ -155,6 +155,11 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     onUndock: (location, reason) => docks.undock(location, reason),
     onUsbAttach: (d, atStart) => void usbAttached(d, atStart),
   });
+  // A session that found its recorder gone before detection saw the mount go: whatever
+  // is mounted there next is a new dock (issue 21).
+  docks.on('undocked', (u: { location: string; reason: string }) => {
+    if (u.reason === 'recorder-gone') detection.forget(u.location);
+  });
 
   // Compliance flags (docs/compliance.md): each item checked as it is ingested, a scan
   // after every undock and every compliance.scanIntervalMinutes.

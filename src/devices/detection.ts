@@ -37,7 +37,7 @@ export interface DetectionOptions {
   rescanMs: number;
   /**
    * How often the mount table is looked at for mounts that came, went or were replaced
-   * (default 1000; 0: only at rescans and folder events). Reading it is cheap, and it is
+   * (default 500; 0: only at rescans and folder events). Reading it is cheap, and it is
    * the only thing that notices a recorder mounted on a folder that already existed, or
    * a pulled recorder whose mount point stays behind (a lazy unmount).
    */
@@ -217,7 +217,7 @@ export class DeviceDetection {
     // A folder that appeared while the watches were being set up may have been missed:
     // look once at everything now that they are in place.
     await this.rescanNow();
-    const pollMs = this.opts.mountPollMs ?? 1000;
+    const pollMs = this.opts.mountPollMs ?? 500;
     if (pollMs > 0) {
       this.mountTimer = setInterval(() => void this.pollMounts(), pollMs);
       this.mountTimer.unref();
@@ -250,6 +250,27 @@ export class DeviceDetection {
   /** Docked locations, for tests and status. */
   docked(): DockCandidate[] {
     return [...this.candidates.values()].filter((c) => !c.gone).map((c) => c.candidate);
+  }
+
+  /**
+   * The recorder at `location` is gone although its mount may not have been seen to go
+   * (its session found it gone first). Forget it without an undock, so that whatever is
+   * mounted there next is a new dock even when the kernel gave that mount the same id
+   * (mount ids are reused as soon as they are free).
+   */
+  forget(location: string): void {
+    void this.enqueue(async () => {
+      const c = this.candidates.get(location);
+      if (!c) return;
+      this.candidates.delete(location);
+      // The next look at the mount table reconciles even when its text is unchanged: a
+      // new mount may read exactly as the old one did.
+      this.mountText = null;
+      this.log.debug({ location }, 'recorder gone: its location will be docked afresh');
+      // A mount already back at the same place is docked now, not at the next change.
+      const table = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
+      if (table && mountAt(table, location)) await this.classify(location, this.parentFolderOf(location), table);
+    });
   }
 
   /** Look at everything again now (also runs on a timer). */
@@ -352,9 +373,20 @@ export class DeviceDetection {
     const existing = this.candidates.get(path);
     if (existing) return;
     if (!(await isDir(path))) return;
-    const mounts = table === undefined ? await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO) : table;
-    const mounted = await isMountPoint(path, mounts);
-    const status = mounted ? false : await this.hasStatusFile(path);
+    let mounts = table === undefined ? await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO) : table;
+    let mounted = await isMountPoint(path, mounts);
+    let status = mounted ? false : await this.hasStatusFile(path);
+    if (status && mounts) {
+      // The status file may be on a mount that came after the table was read: look at
+      // the table again, or the recorder would be taken for a plain folder and its mount
+      // never followed (a pull would go unnoticed).
+      const again = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
+      if (again && (await isMountPoint(path, again))) {
+        mounts = again;
+        mounted = true;
+        status = false;
+      }
+    }
     if (mounted || status) {
       this.clearPending(path);
       await this.closeContainer(path);
@@ -362,7 +394,7 @@ export class DeviceDetection {
       const usb = mount ? await usbDeviceForBlock(mount.major, mount.minor, this.opts.sysRoot) : null;
       const candidate: DockCandidate = { location: path, source: 'mount', device: mount?.source ?? null, usb };
       this.candidates.set(path, { candidate, via: mounted ? 'mount' : 'status', gone: false, mountId: mount?.mountId ?? null });
-      this.log.debug({ location: path, device: candidate.device, usb }, 'dock candidate found');
+      this.log.debug({ location: path, device: candidate.device, usb, via: mounted ? 'mount' : 'status', mountId: mount?.mountId ?? null }, 'dock candidate found');
       this.opts.onDock(candidate);
       return;
     }
@@ -493,6 +525,7 @@ export class DeviceDetection {
       }
       if (text === this.mountText) return;
       this.mountText = text;
+      this.log.debug({ mounts: text.split('\n').length - 1 }, 'mount table changed');
       await this.enqueue(() => this.reconcileMounts(parseMountInfo(text)));
     } finally {
       this.mountPolling = false;

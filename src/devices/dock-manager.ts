@@ -383,6 +383,11 @@ export class DockManager extends EventEmitter {
       dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
       await Promise.all(sameRecorder);
     }
+    // The recorder may have gone during the check before detection saw its mount go.
+    if (identity && !dock.gone && !(await driver.present())) {
+      dock.log.warn({ serial: dock.serial }, 'recorder pulled during its pre-duty check');
+      this.undock(dock.candidate.location, 'recorder-gone');
+    }
     if (!identity) outcome.skipped = `unidentified: ${identifyError ?? 'unknown'}`;
     else if (dock.gone) outcome.skipped = 'removed during the health check';
     else if (!this.accepting) outcome.skipped = 'custody is stopping';

@@ -170,7 +170,13 @@ export class IngestSession extends EventEmitter {
             return null;
           });
       const plan = await this.plan(this.identity);
-      await this.copyAll(plan);
+      // A recorder pulled before or while it was listed leaves its mount point behind
+      // as an empty folder: a listing of that is not the recorder's, and "complete"
+      // would be a lie.
+      if (!(await this.driver.present())) {
+        this.stop({ path: '', code: 'RECORDER_GONE', message: `recorder ${this.driver.location} disappeared` }, 'abort', 'recorder-gone');
+        this.log.warn({ planned: plan.length }, 'recorder pulled before its files were copied');
+      } else await this.copyAll(plan);
     } catch (e) {
       if (!this.stopReason) {
         if (e instanceof SourceFileError && !(await this.driver.present())) {

@@ -106,6 +106,8 @@ describe('ingest survives being killed', () => {
     expect(await checkInvariants(home, rec, files)).toBe(8);
     // Everything is in the vault and has been wiped from the recorder.
     expect(await walk(rec)).toEqual([]);
+    // The copies the three kills interrupted were freed when the next run opened the vault (issue 21).
+    expect(await readdir(tmp)).toEqual([]);
   });
 });
 

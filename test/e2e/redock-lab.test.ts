@@ -1,0 +1,332 @@
+/**
+ * Issue 21: a recorder pulled mid-copy and plugged back in is collected; so is one pulled
+ * during its pre-duty check, and two recorders pulled and put back in each other's slot.
+ *
+ * Real recorder file systems: exFAT images on loop devices mounted with exfat-fuse, as
+ * the system mounts a docked card, under the mount root of the built daemon; a pulled
+ * cable is a lazy unmount. Where a test needs the copy to be slow enough to pull (or the
+ * check to be), the lab's throttling pass-through mount stands in front of the card.
+ * The lab's tools missing fails these tests (never skips them).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { simulateRecorder } from '../../src/devices/simulate.js';
+import { runCli, startCli, waitFor } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { Lab, requireLab, type Image } from '../lab/lab.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+beforeAll(async () => {
+  await requireLab();
+});
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+interface Daemon {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(home: string, mountRoot: string): Daemon {
+  const child = startCli(['daemon', '--home', home], {
+    CUSTODY_DEVICES_MOUNT_ROOTS: mountRoot,
+    CUSTODY_API_PORT: '0',
+    // Only the mount table can notice these mounts in time: the rescan is an hour away.
+    CUSTODY_DEVICES_RESCAN_SECONDS: '3600',
+    CUSTODY_INGEST_CONCURRENCY: '1',
+    CUSTODY_INGEST_READ_BUFFER_KB: '256',
+    CUSTODY_LOG_LEVEL: 'debug',
+  });
+  children.push(child);
+  const lines: Array<Record<string, unknown>> = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* not a log line */
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, exited };
+}
+
+interface LedgerRow {
+  type: string;
+  subject: string | null;
+  data: Record<string, unknown>;
+}
+
+function ledger(home: string, type: string): LedgerRow[] {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    return db
+      .prepare<[string], { type: string; subject: string | null; data: string }>('SELECT type, subject, data FROM ledger WHERE type = ? ORDER BY seq')
+      .all(type)
+      .map((r) => ({ type: r.type, subject: r.subject, data: JSON.parse(r.data) as Record<string, unknown> }));
+  } finally {
+    db.close();
+  }
+}
+
+function evidenceOf(home: string, serial: string): Array<{ source_path: string; sha256: string }> {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    return db.prepare<[string], { source_path: string; sha256: string }>('SELECT source_path, sha256 FROM evidence WHERE recorder_serial = ? ORDER BY source_path').all(serial);
+  } finally {
+    db.close();
+  }
+}
+
+function sessionsEnded(home: string, serial: string): Array<{ status: string | null; pulled: number; reason: string | null }> {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    return db
+      .prepare<[string], { status: string | null; pulled: number; reason: string | null }>(
+        'SELECT session_status AS status, pulled, undock_reason AS reason FROM docks WHERE recorder_serial = ? ORDER BY docked_at, rowid',
+      )
+      .all(serial);
+  } finally {
+    db.close();
+  }
+}
+
+/** A simulated recorder written into a fresh exFAT image; returns each file's bytes by recorder path. */
+async function recorderImage(lab: Lab, serial: string, clipBytes: number): Promise<{ image: Image; files: Map<string, string> }> {
+  const image = await lab.makeImage(serial, 'exfat', 256, serial);
+  const files = new Map<string, string>();
+  await lab.fill(image, async (root) => {
+    const rec = await simulateRecorder({ out: root, serial, clips: 3, seconds: 1, clipBytes, officer: '100001', unit: '350200000000' });
+    // A clip under a Chinese folder name, as recorders that name folders by case write them.
+    const first = rec.files.find((f) => f.kind === 'video')!;
+    const chinese = `DCIM/执法现场/${serial}_现场补录_0099.MP4`;
+    await mkdir(join(root, 'DCIM', '执法现场'), { recursive: true });
+    await writeFile(join(root, chinese), Buffer.concat([await readFile(first.path), Buffer.from(serial)]));
+    // Closed by the recorder when it was recorded, not just now (a file younger than
+    // ingest.settleSeconds is taken to be still being written).
+    await utimes(join(root, chinese), first.mtime, first.mtime);
+    for (const f of rec.files) files.set(f.relPath, sha256(await readFile(f.path)));
+    files.set(chinese, sha256(await readFile(join(root, chinese))));
+  });
+  return { image, files };
+}
+
+/** Every file of the recorder is in the vault exactly once, byte for byte. */
+async function expectAllInVaultOnce(home: string, serial: string, files: Map<string, string>): Promise<void> {
+  const rows = evidenceOf(home, serial);
+  expect(rows.map((r) => r.source_path).sort()).toEqual([...files.keys()].sort());
+  for (const r of rows) {
+    expect(r.sha256).toBe(files.get(r.source_path));
+    const stored = await readFile(join(home, 'vault', 'objects', 'sha256', r.sha256.slice(0, 2), r.sha256.slice(2, 4), r.sha256));
+    expect(sha256(stored)).toBe(r.sha256);
+  }
+}
+
+async function verifyDeep(home: string): Promise<void> {
+  const v = await runCli(['verify', '--deep', '--json', '--home', home]);
+  expect(v.stderr).toBe('');
+  expect(JSON.parse(v.stdout)).toMatchObject({ ok: true });
+  expect(v.code).toBe(0);
+}
+
+/** Wait on a condition; when it never holds, show what the daemon said (a CI run can then be read). */
+async function until<T>(daemon: Daemon, what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+  try {
+    return await waitFor(what, fn, timeoutMs, 20);
+  } catch (e) {
+    const shown = daemon.lines.filter((l) => l.msg !== 'ingested').map((l) => ({ t: l.time, module: l.module, msg: l.msg, location: l.location, status: l.status, err: (l.err as { message?: string } | undefined)?.message }));
+    console.error(`daemon log while waiting for ${what}:\n${shown.map((l) => JSON.stringify(l)).join('\n')}`);
+    throw e;
+  }
+}
+
+/** A temp copy at least `bytes` long is being written: a session is copying now. */
+async function copying(home: string, bytes: number): Promise<void> {
+  const { stat } = await import('node:fs/promises');
+  await waitFor(
+    'a copy in flight',
+    async () => {
+      for (const name of await readdir(join(home, 'vault', '.tmp')).catch(() => [] as string[])) {
+        const st = await stat(join(home, 'vault', '.tmp', name)).catch(() => null);
+        if (st && st.size >= bytes) return true;
+      }
+      return false;
+    },
+    60_000,
+    5,
+  );
+}
+
+async function station(dir: string): Promise<{ home: string; root: string; lab: Lab; daemon: Daemon }> {
+  const home = join(dir, 'home');
+  const root = join(dir, 'M');
+  await mkdir(root, { recursive: true });
+  expect((await runCli(['init', '--home', home])).code).toBe(0);
+  const lab = new Lab(join(dir, 'lab'));
+  const daemon = startDaemon(home, root);
+  await waitFor('the daemon to start', async () => daemon.lines.find((l) => l.msg === 'custody daemon started'), 30_000, 20);
+  return { home, root, lab, daemon };
+}
+
+async function stop(daemon: Daemon): Promise<void> {
+  daemon.child.kill('SIGTERM');
+  expect(await daemon.exited).toBe(0);
+}
+
+describe('re-docks on real recorder file systems (issue 21)', () => {
+  it('a recorder pulled mid-copy is undocked as pulled, and docked again at the same mount point finishes the work', async () => {
+    const dir = await tempDir();
+    const { home, root, lab, daemon } = await station(dir);
+    try {
+      const { image, files } = await recorderImage(lab, 'REC1', 48 * 1024 * 1024);
+      // The mount point exists before the recorder is mounted on it (a fixed automount
+      // point): only the mount table tells that something arrived.
+      const slot = join(root, 'REC1');
+      await mkdir(slot);
+      const first = await lab.mount(image, slot);
+      await copying(home, 4 * 1024 * 1024);
+      await lab.unmount(first, { lazy: true }); // the cable is pulled
+
+      await until(daemon, 'the pull to be recorded', async () => ledger(home, 'device.undocked').length === 1, 30_000);
+      const [undocked] = ledger(home, 'device.undocked');
+      expect(undocked).toMatchObject({ subject: 'REC1', data: { midSession: true, pulled: true, sessionStatus: 'recorder-gone' } });
+      expect(['unmounted', 'recorder-gone']).toContain(undocked!.data.reason);
+      expect(sessionsEnded(home, 'REC1')).toEqual([{ status: 'recorder-gone', pulled: 1, reason: undocked!.data.reason }]);
+
+      // Plugged back in at the same place, once the card's old mount has let go of it.
+      await lab.settle(first);
+      await lab.mount(image, slot);
+      await until(daemon, 'the second session to end', async () => sessionsEnded(home, 'REC1')[1]?.status === 'complete', 120_000);
+      expect(ledger(home, 'device.docked')).toHaveLength(2);
+      await expectAllInVaultOnce(home, 'REC1', files);
+      expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+    } finally {
+      await stop(daemon);
+      await lab.close();
+    }
+    await verifyDeep(home);
+  }, 300_000);
+
+  it('a recorder pulled during its pre-duty check runs no session, and is checked and collected when it comes back', async () => {
+    const dir = await tempDir();
+    const { home, root, lab, daemon } = await station(dir);
+    try {
+      const { image, files } = await recorderImage(lab, 'REC2', 2 * 1024 * 1024);
+      const card = await lab.mount(image, join(dir, 'card'));
+      const events = join(dir, 'events.log');
+      await writeFile(events, '');
+      // Reading the status file (battery, clock) takes 3 s: long enough to pull mid-check.
+      const slow = await lab.throttle(card.at, join(root, 'REC2'), { delay: [{ glob: 'RECORDER.JSON', seconds: 3 }], events });
+      // The model profile is picked by the file's presence; the first read is the driver's check.
+      await until(daemon, 'the pre-duty check to be reading the recorder', async () => (await readFile(events, 'utf8')).split('\n').includes('delay RECORDER.JSON'), 30_000);
+      await lab.unmount(slow, { lazy: true });
+
+      await until(daemon, 'the pull to be recorded', async () => ledger(home, 'device.undocked').length === 1, 30_000);
+      const [undocked] = ledger(home, 'device.undocked');
+      expect(undocked).toMatchObject({ subject: 'REC2', data: { midSession: false, pulled: true, sessionStatus: 'not-run' } });
+      // Whichever saw it first: detection (the mount went) or the dock (the folder is no longer the recorder's).
+      expect(['unmounted', 'recorder-gone']).toContain(undocked!.data.reason);
+      expect(evidenceOf(home, 'REC2')).toEqual([]);
+
+      await lab.settle(slow);
+      await lab.throttle(card.at, join(root, 'REC2'));
+      await until(daemon, 'the session after the re-dock', async () => sessionsEnded(home, 'REC2')[1]?.status === 'complete', 120_000);
+      expect(sessionsEnded(home, 'REC2')).toEqual([
+        { status: 'not-run', pulled: 1, reason: undocked!.data.reason },
+        { status: 'complete', pulled: 0, reason: null },
+      ]);
+      await expectAllInVaultOnce(home, 'REC2', files);
+    } finally {
+      await stop(daemon);
+      await lab.close();
+    }
+    await verifyDeep(home);
+  }, 300_000);
+
+  it('two recorders pulled mid-copy and put back in each other\'s slot are both collected, each file once', async () => {
+    const dir = await tempDir();
+    const { home, root, lab, daemon } = await station(dir);
+    try {
+      const a = await recorderImage(lab, 'RECA', 16 * 1024 * 1024);
+      const b = await recorderImage(lab, 'RECB', 16 * 1024 * 1024);
+      const cardA = await lab.mount(a.image, join(dir, 'cardA'));
+      const cardB = await lab.mount(b.image, join(dir, 'cardB'));
+      // Two recorders on one USB 2.0 controller: they share its bandwidth.
+      const bus = { bus: join(dir, 'usb-bus'), busRate: 16 };
+      const s1 = await lab.throttle(cardA.at, join(root, 'S1'), bus);
+      const s2 = await lab.throttle(cardB.at, join(root, 'S2'), bus);
+      // Both are docked and one is copying (one copy slot: the other waits its turn).
+      await until(daemon, 'both recorders to be docked', async () => ledger(home, 'device.docked').length === 2, 30_000);
+      await copying(home, 2 * 1024 * 1024);
+      await lab.unmount(s1, { lazy: true });
+      await lab.unmount(s2, { lazy: true });
+      await until(daemon, 'both pulls to be recorded', async () => ledger(home, 'device.undocked').length === 2, 30_000);
+      expect(ledger(home, 'device.undocked').map((u) => u.data.pulled)).toEqual([true, true]);
+
+      await lab.settle(s1);
+      await lab.settle(s2);
+      await lab.throttle(cardA.at, join(root, 'S2'));
+      await lab.throttle(cardB.at, join(root, 'S1'));
+      await waitFor(
+        'both recorders to finish in their new slots',
+        async () => sessionsEnded(home, 'RECA').some((s) => s.status === 'complete') && sessionsEnded(home, 'RECB').some((s) => s.status === 'complete'),
+        180_000,
+        50,
+      );
+      const docked = ledger(home, 'device.docked').map((d) => `${d.subject}@${(d.data.location as string).slice(root.length + 1)}`);
+      expect(docked.slice(2).sort()).toEqual(['RECA@S2', 'RECB@S1']);
+      await expectAllInVaultOnce(home, 'RECA', a.files);
+      await expectAllInVaultOnce(home, 'RECB', b.files);
+    } finally {
+      await stop(daemon);
+      await lab.close();
+    }
+    await verifyDeep(home);
+  }, 300_000);
+
+  it('a daemon killed with SIGKILL mid-copy docks the recorder again at its restart, finishes it, and frees the interrupted copies', async () => {
+    const dir = await tempDir();
+    const { home, root, lab, daemon } = await station(dir);
+    let second: Daemon | null = null;
+    try {
+      const { image, files } = await recorderImage(lab, 'REC3', 24 * 1024 * 1024);
+      const card = await lab.mount(image, join(dir, 'card'));
+      // 12 MB/s: a clip takes two seconds, so the kill lands mid-copy.
+      await lab.throttle(card.at, join(root, 'REC3'), { rate: 12 });
+      await copying(home, 4 * 1024 * 1024);
+      daemon.child.kill('SIGKILL');
+      await daemon.exited;
+      const left = await readdir(join(home, 'vault', '.tmp'));
+      expect(left.length).toBeGreaterThan(0); // the interrupted copy is there
+
+      second = startDaemon(home, root);
+      const freed = await until(second, 'the start-up sweep', async () => second!.lines.find((l) => l.msg === 'removed interrupted copies left in the vault temp folder by a process that stopped'), 30_000);
+      expect(freed).toMatchObject({ files: left.length });
+      await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, 'REC3').some((s) => s.status === 'complete'), 120_000);
+      // The dock the crash left open is closed, and said so in the ledger.
+      const closed = ledger(home, 'device.undocked').find((u) => u.data.reason === 'custody-stopped');
+      expect(closed).toMatchObject({ subject: 'REC3', data: { midSession: true, pulled: false } });
+      await expectAllInVaultOnce(home, 'REC3', files);
+      expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+    } finally {
+      if (second) await stop(second);
+      await lab.close();
+    }
+    await verifyDeep(home);
+  }, 300_000);
+});
