@@ -447,7 +447,7 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     expect(r.ledgerTypes().filter((t) => t === 'access.viewed')).toEqual([]);
 
     const altered = Buffer.from(b.content);
-    altered[150_000] ^= 0xff;
+    altered[150_000] = altered[150_000]! ^ 0xff;
     await writeFile(file(b.sha256), altered);
     const whole = await r.call(op.token, { url: `/api/v1/evidence/${b.id}/content` });
     // Never a complete body: the transfer ends short of its Content-Length.
