@@ -30,6 +30,23 @@ describe('loadConfig', () => {
     expect(c.timezone).toBe('Europe/Berlin');
   });
 
+  it('tells an old config file what a renamed key is now called (api.trustProxy), beside other problems', () => {
+    const h = home();
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  trustProxy: true\n  nonsense: 1\n');
+    const e = (() => {
+      try {
+        loadConfig({ home: h, env: {} });
+      } catch (err) {
+        return err;
+      }
+      return null;
+    })();
+    expect(e).toBeInstanceOf(ConfigError);
+    const problems = (e as ConfigError).problems.join('\n');
+    expect(problems).toContain('api.trustProxy was replaced by api.trustedProxies');
+    expect(problems).toContain('api: not a configuration key: "nonsense"');
+  });
+
   it('names every environment variable after the upper-snake key path', () => {
     const names = configLeaves().map((l) => l.env);
     expect(names).toContain('CUSTODY_API_PORT');

@@ -33,6 +33,12 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
   return [{ path, env: ENV_PREFIX + path.map(toUpperSnake).join('_'), kind }];
 }
 
+/** Keys that were renamed, and what to write instead: an old config file gets a hint, not just "unrecognized". */
+const RENAMED_KEYS: Record<string, string> = {
+  'api.trustProxy':
+    'api.trustProxy was replaced by api.trustedProxies, a list of the proxies\' addresses or CIDRs (e.g. [127.0.0.1]); X-Forwarded-For is believed only from those',
+};
+
 function parseEnvValue(leaf: Leaf, raw: string, problems: string[]): unknown {
   switch (leaf.kind) {
     case 'boolean':
@@ -134,7 +140,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!result.success) {
     for (const issue of result.error.issues) {
       const where = issue.path.length ? issue.path.join('.') : '(top level)';
-      problems.push(`${where}: ${issue.message}`);
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) {
+          const key = [...issue.path, k].join('.');
+          problems.push(RENAMED_KEYS[key] ?? `${where}: not a configuration key: "${k}"`);
+        }
+      } else problems.push(`${where}: ${issue.message}`);
     }
   }
   if (problems.length > 0 || !result.success) {
