@@ -3,10 +3,21 @@ import type { Catalog } from '../catalog/index.js';
 import { CustodyError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';
-import { contentKey, type ObjectStore } from '../vault/store.js';
-import { verifyVault } from '../vault/verify.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
+import { verifyVault } from '../ledger/index.js';
 import { PurgeRefusedError } from './errors.js';
-import { DAY_MS, retentionDate } from './policy.js';
+import { retentionDate } from './policy.js';
+import {
+  candidateBounds,
+  clockJumpRefusal,
+  dryRunOutcome,
+  fractionRefusal,
+  latestTime,
+  planPurge,
+  verificationRefusal,
+  type Planned,
+  type PurgePlan,
+} from './purge-steps.js';
 
 export interface PurgeSettings {
   timezone: string;
@@ -137,9 +148,26 @@ function runOf(r: RunRow): PurgeRun {
   };
 }
 
-/** A clock set back by more than this is a jump too. */
-const BACKWARDS_TOLERANCE_MS = 10 * 60_000;
 const OWNER_KEY = 'retention.purge.owner';
+
+function emptyReport(startedAt: string, dryRun: boolean, forced: boolean): PurgeReport {
+  return {
+    runId: null,
+    dryRun,
+    forced,
+    startedAt,
+    finishedAt: startedAt,
+    status: 'completed',
+    counted: 0,
+    announced: 0,
+    purged: 0,
+    bytesFreed: 0,
+    skipped: 0,
+    refusal: null,
+    resumed: 0,
+    items: [],
+  };
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -280,114 +308,111 @@ export class PurgeService {
     }
   }
 
+  /**
+   * The run itself: the guards in order (each refusal recorded unless dry), the plan,
+   * then claim the run, finish leftovers, announce, purge. Each step is its own method
+   * or a pure function of purge-steps.ts.
+   */
   private async executeNow(actor: string, dryRun: boolean, force: boolean): Promise<PurgeReport> {
-    const { catalog, settings, log } = this.deps;
-    const startedAt = rfc3339(catalog.clock.now());
-    const report: PurgeReport = {
-      runId: null,
-      dryRun,
-      forced: force,
-      startedAt,
-      finishedAt: startedAt,
-      status: 'completed',
-      counted: 0,
-      announced: 0,
-      purged: 0,
-      bytesFreed: 0,
-      skipped: 0,
-      refusal: null,
-      resumed: 0,
-      items: [],
-    };
-    const refuse = (e: PurgeRefusedError): PurgeReport => {
-      report.status = 'refused';
-      report.refusal = { code: e.code, message: e.message };
-      report.finishedAt = rfc3339(catalog.clock.now());
-      if (!dryRun) {
-        report.runId = uuidv7();
-        catalog.tx(() => this.q.insertRefused.run(report.runId, startedAt, report.finishedAt, force ? 1 : 0, actor, e.code, e.message));
-      }
-      log.warn({ code: e.code, dryRun, runId: report.runId }, `purge refused: ${e.message}`);
-      return report;
-    };
+    const { catalog, settings } = this.deps;
+    const report = emptyReport(rfc3339(catalog.clock.now()), dryRun, force);
+    const run = { actor, dryRun, force };
 
     // Guard 1: the ledger and the objects it references verify. Not overridable.
-    const verified = await (this.deps.verify ?? (() => verifyVault({ catalog, store: this.deps.store, maxProblems: 5 })))();
-    if (!verified.ok) {
-      return refuse(
-        new PurgeRefusedError('PURGE_LEDGER_INVALID', `the vault does not verify (${verified.problems.map((p) => p.message).join('; ') || 'problems found'}); run custody verify`),
-      );
-    }
+    const unverified = verificationRefusal(await this.verify());
+    if (unverified) return this.refuse(report, run, unverified);
 
     // Guard 2: the clock has not jumped since the last run or the last ledger entry.
     const now = catalog.clock.now();
-    const last = [this.q.lastCompleted.get()?.t ?? null, this.q.lastLedger.get()?.t ?? null].filter((t): t is string => t !== null).sort().pop();
-    if (last !== undefined && !force) {
-      const gap = now.getTime() - Date.parse(last);
-      if (gap < -BACKWARDS_TOLERANCE_MS || gap > settings.maxClockJumpDays * DAY_MS) {
-        return refuse(
-          new PurgeRefusedError(
-            'PURGE_CLOCK_JUMP',
-            `the clock reads ${rfc3339(now)}, ${gap < 0 ? 'before' : `${(gap / DAY_MS).toFixed(1)} days after`} the last purge run or ledger entry (${last}); check the clock, or run with --force`,
-            { now: rfc3339(now), last },
-          ),
-        );
-      }
-    }
+    const last = latestTime([this.q.lastCompleted.get()?.t, this.q.lastLedger.get()?.t]);
+    const jumped = clockJumpRefusal({ now, last, force, maxClockJumpDays: settings.maxClockJumpDays });
+    if (jumped) return this.refuse(report, run, jumped);
 
     // The plan: which items enter the notice window, which are due.
-    const noticeMs = settings.noticeDays * DAY_MS;
-    // recorded + months >= recorded + 28·months days; ingest bound is exact.
-    const recordedBound = rfc3339(new Date(now.getTime() + noticeMs - settings.months * 28 * DAY_MS + DAY_MS));
-    const ingestBound = rfc3339(new Date(now.getTime() + noticeMs - settings.minDaysAfterIngest * DAY_MS));
-    const toAnnounce: { c: Candidate; retention: Date; due: Date }[] = [];
-    const toPurge: { c: Candidate; retention: Date; due: Date }[] = [];
-    for (const c of this.q.candidates.all(recordedBound, ingestBound)) {
-      const retention = this.retentionOf(c);
-      if (retention.getTime() - noticeMs > now.getTime() && c.purge_announced_at === null) continue;
-      report.counted++;
-      if (this.q.held.get(c.id)!.n > 0) {
-        report.skipped++;
-        report.items.push({ evidenceId: c.id, outcome: 'skipped', reason: 'held', bytesFreed: 0, retentionDate: rfc3339(retention), dueAt: null });
-        continue;
-      }
-      let due: Date;
-      if (c.purge_announced_at === null) {
-        due = new Date(Math.max(retention.getTime(), now.getTime() + noticeMs));
-        toAnnounce.push({ c, retention, due });
-      } else {
-        due = new Date(Math.max(Date.parse(c.purge_due_at!), retention.getTime()));
-      }
-      if (due.getTime() <= now.getTime()) toPurge.push({ c, retention, due });
+    const plan = this.plan(now);
+    report.counted = plan.counted;
+    for (const h of plan.held) {
+      report.skipped++;
+      report.items.push({ evidenceId: h.c.id, outcome: 'skipped', reason: 'held', bytesFreed: 0, retentionDate: rfc3339(h.retention), dueAt: null });
     }
 
     // Guard 3: not too much at once.
-    const live = this.q.liveCount.get()!.n;
-    if (toPurge.length > 0 && !force && toPurge.length > settings.maxPurgeFraction * live) {
-      return refuse(
-        new PurgeRefusedError(
-          'PURGE_TOO_MUCH',
-          `this run would purge ${toPurge.length} of ${live} live items, more than retention.maxPurgeFraction (${settings.maxPurgeFraction}); run with --force if that is intended`,
-          { items: toPurge.length, live },
-        ),
-      );
-    }
+    const tooMuch = fractionRefusal({ purging: plan.toPurge.length, live: this.q.liveCount.get()!.n, force, maxPurgeFraction: settings.maxPurgeFraction });
+    if (tooMuch) return this.refuse(report, run, tooMuch);
 
     if (dryRun) {
-      const purging = new Set(toPurge.map((p) => p.c.id));
-      for (const a of toAnnounce) {
-        if (!purging.has(a.c.id)) report.items.push({ evidenceId: a.c.id, outcome: 'announced', reason: null, bytesFreed: 0, retentionDate: rfc3339(a.retention), dueAt: rfc3339(a.due) });
-      }
-      for (const p of toPurge) report.items.push({ evidenceId: p.c.id, outcome: 'purged', reason: null, bytesFreed: p.c.size, retentionDate: rfc3339(p.retention), dueAt: rfc3339(p.due) });
-      report.announced = toAnnounce.length;
-      report.purged = toPurge.length;
-      report.bytesFreed = toPurge.reduce((n, p) => n + p.c.size, 0);
+      const outcome = dryRunOutcome(plan);
+      report.items.push(...outcome.items);
+      report.announced = outcome.announced;
+      report.purged = outcome.purged;
+      report.bytesFreed = outcome.bytesFreed;
       report.finishedAt = rfc3339(catalog.clock.now());
       return report;
     }
 
     const runId = uuidv7();
     report.runId = runId;
+    this.claimRun(runId, report.startedAt, force, actor);
+    let failures = 0;
+    try {
+      // Finish what an interrupted run left: objects of items it marked purged.
+      report.resumed = await this.finishLeftovers(runId);
+      this.announce(runId, actor, plan.toAnnounce, report);
+      this.warnPending(runId, now, plan.toAnnounce, report);
+      failures = await this.purgeDue(runId, actor, plan.toPurge, report);
+    } catch (e) {
+      report.status = 'failed';
+      this.deps.log.error({ err: e, runId }, 'purge run failed');
+      this.finish(runId, report, 'failed');
+      throw e;
+    }
+    report.status = failures > 0 ? 'failed' : 'completed';
+    this.finish(runId, report, report.status);
+    this.deps.log.info(
+      { runId, counted: report.counted, announced: report.announced, purged: report.purged, bytesFreed: report.bytesFreed, skipped: report.skipped, resumed: report.resumed },
+      'purge run finished',
+    );
+    return report;
+  }
+
+  /** Whether the vault verifies (the ledger chain, sealed segments, referenced objects; no re-hashing). */
+  private verify(): Promise<{ ok: boolean; problems: readonly { message: string }[] }> {
+    const { catalog, store } = this.deps;
+    return (this.deps.verify ?? (() => verifyVault({ catalog, store, maxProblems: 5 })))();
+  }
+
+  /** A refused run: reported, and recorded as a run unless dry. */
+  private refuse(report: PurgeReport, run: { actor: string; dryRun: boolean; force: boolean }, e: PurgeRefusedError): PurgeReport {
+    const { catalog, log } = this.deps;
+    report.status = 'refused';
+    report.refusal = { code: e.code, message: e.message };
+    report.finishedAt = rfc3339(catalog.clock.now());
+    if (!run.dryRun) {
+      report.runId = uuidv7();
+      catalog.tx(() => this.q.insertRefused.run(report.runId, report.startedAt, report.finishedAt, run.force ? 1 : 0, run.actor, e.code, e.message));
+    }
+    log.warn({ code: e.code, dryRun: run.dryRun, runId: report.runId }, `purge refused: ${e.message}`);
+    return report;
+  }
+
+  /** The plan over the live candidates; reads only. */
+  private plan(now: Date): PurgePlan<Candidate> {
+    const { recordedBound, ingestBound } = candidateBounds(now, this.deps.settings);
+    return planPurge({
+      candidates: this.q.candidates.all(recordedBound, ingestBound),
+      now,
+      noticeDays: this.deps.settings.noticeDays,
+      retentionOf: (c) => this.retentionOf(c),
+      isHeld: (c) => this.q.held.get(c.id)!.n > 0,
+    });
+  }
+
+  /**
+   * Record the run as running and this process as its owner, in one transaction;
+   * refused (PURGE_RUNNING) while another live process owns a running run.
+   */
+  private claimRun(runId: string, startedAt: string, force: boolean, actor: string): void {
+    const { catalog } = this.deps;
     catalog.tx(() => {
       const owner = catalog.getMeta(OWNER_KEY);
       if (owner) {
@@ -400,78 +425,72 @@ export class PurgeService {
       catalog.setMeta(OWNER_KEY, JSON.stringify({ runId, pid: process.pid }));
       this.q.insertRun.run(runId, startedAt, force ? 1 : 0, actor);
     });
+  }
 
-    let failures = 0;
-    try {
-      // Finish what an interrupted run left: objects of items it marked purged.
-      report.resumed = await this.finishLeftovers(runId);
-
-      // Announce.
-      catalog.tx(() => {
-        const at = rfc3339(catalog.clock.now());
-        for (const a of toAnnounce) {
-          if (this.q.announce.run(at, rfc3339(a.due), a.c.id).changes === 0) continue;
-          a.c.purge_announced_at = at;
-          a.c.purge_due_at = rfc3339(a.due);
-          catalog.ledger.append({
-            type: 'evidence.purge-announced',
-            actor,
-            subject: a.c.id,
-            data: { sha256: a.c.sha256, retentionDate: rfc3339(a.retention), dueAt: rfc3339(a.due), runId },
-          });
-          this.q.runItem.run(runId, a.c.id, 'announced', null, 0, at);
-          report.announced++;
-          report.items.push({ evidenceId: a.c.id, outcome: 'announced', reason: null, bytesFreed: 0, retentionDate: rfc3339(a.retention), dueAt: rfc3339(a.due) });
-        }
-      });
-      if (report.announced > 0) {
-        const pending = toAnnounce.filter((a) => a.due.getTime() > now.getTime());
-        if (pending.length > 0) {
-          log.warn(
-            { runId, items: pending.map((a) => ({ evidenceId: a.c.id, dueAt: rfc3339(a.due) })) },
-            `${pending.length} items announced for purge (pending-purge); protect a case to keep them`,
-          );
-        }
+  /**
+   * Announce the planned items (pending-purge) with an `evidence.purge-announced` entry
+   * each, in one transaction; an item announced meanwhile is left as it is.
+   */
+  private announce(runId: string, actor: string, toAnnounce: readonly Planned<Candidate>[], report: PurgeReport): void {
+    const { catalog } = this.deps;
+    catalog.tx(() => {
+      const at = rfc3339(catalog.clock.now());
+      for (const a of toAnnounce) {
+        if (this.q.announce.run(at, rfc3339(a.due), a.c.id).changes === 0) continue;
+        a.c.purge_announced_at = at;
+        a.c.purge_due_at = rfc3339(a.due);
+        catalog.ledger.append({
+          type: 'evidence.purge-announced',
+          actor,
+          subject: a.c.id,
+          data: { sha256: a.c.sha256, retentionDate: rfc3339(a.retention), dueAt: rfc3339(a.due), runId },
+        });
+        this.q.runItem.run(runId, a.c.id, 'announced', null, 0, at);
+        report.announced++;
+        report.items.push({ evidenceId: a.c.id, outcome: 'announced', reason: null, bytesFreed: 0, retentionDate: rfc3339(a.retention), dueAt: rfc3339(a.due) });
       }
+    });
+  }
 
-      // Execute, one item per transaction.
-      for (const p of toPurge) {
-        const done = this.purgeOne(runId, p.c.id, actor);
-        const result: PurgeItemResult = {
-          evidenceId: p.c.id,
-          outcome: done.outcome,
-          reason: done.reason,
-          bytesFreed: 0,
-          retentionDate: rfc3339(p.retention),
-          dueAt: rfc3339(p.due),
-        };
-        report.items = report.items.filter((i) => i.evidenceId !== p.c.id);
-        report.items.push(result);
-        if (done.outcome === 'skipped') {
-          report.skipped++;
-          continue;
-        }
-        report.purged++;
-        const freed = await this.deleteObjects(runId, p.c.id, done.sha256, done.shared, done.thumbnail);
-        if (freed === null) failures++;
-        else {
-          result.bytesFreed = freed;
-          report.bytesFreed += freed;
-        }
-      }
-    } catch (e) {
-      report.status = 'failed';
-      log.error({ err: e, runId }, 'purge run failed');
-      this.finish(runId, report, 'failed');
-      throw e;
-    }
-    report.status = failures > 0 ? 'failed' : 'completed';
-    this.finish(runId, report, report.status);
-    log.info(
-      { runId, counted: report.counted, announced: report.announced, purged: report.purged, bytesFreed: report.bytesFreed, skipped: report.skipped, resumed: report.resumed },
-      'purge run finished',
+  /** Warn about announced items that are not purged by this run, so a case can be protected in time. */
+  private warnPending(runId: string, now: Date, toAnnounce: readonly Planned<Candidate>[], report: PurgeReport): void {
+    if (report.announced === 0) return;
+    const pending = toAnnounce.filter((a) => a.due.getTime() > now.getTime());
+    if (pending.length === 0) return;
+    this.deps.log.warn(
+      { runId, items: pending.map((a) => ({ evidenceId: a.c.id, dueAt: rfc3339(a.due) })) },
+      `${pending.length} items announced for purge (pending-purge); protect a case to keep them`,
     );
-    return report;
+  }
+
+  /** Purge the due items, one per transaction, each object deleted after its entry commits; returns how many deletes failed. */
+  private async purgeDue(runId: string, actor: string, toPurge: readonly Planned<Candidate>[], report: PurgeReport): Promise<number> {
+    let failures = 0;
+    for (const p of toPurge) {
+      const done = this.purgeOne(runId, p.c.id, actor);
+      const result: PurgeItemResult = {
+        evidenceId: p.c.id,
+        outcome: done.outcome,
+        reason: done.reason,
+        bytesFreed: 0,
+        retentionDate: rfc3339(p.retention),
+        dueAt: rfc3339(p.due),
+      };
+      report.items = report.items.filter((i) => i.evidenceId !== p.c.id);
+      report.items.push(result);
+      if (done.outcome === 'skipped') {
+        report.skipped++;
+        continue;
+      }
+      report.purged++;
+      const freed = await this.deleteObjects(runId, p.c.id, done.sha256, done.shared, done.thumbnail);
+      if (freed === null) failures++;
+      else {
+        result.bytesFreed = freed;
+        report.bytesFreed += freed;
+      }
+    }
+    return failures;
   }
 
   private finish(runId: string, report: PurgeReport, status: 'completed' | 'failed'): void {
@@ -578,7 +597,7 @@ export class PurgeService {
       if ((await this.deps.store.stat(contentKey(r.sha256))) === null && (r.thumbnail_sha256 === null || (await this.deps.store.stat(contentKey(r.thumbnail_sha256))) === null)) continue;
       const shared = this.q.liveSharers.get(r.sha256, r.id)!.n > 0;
       const freed = await this.deleteObjects(r.run_id, r.id, r.sha256, shared, r.thumbnail_sha256);
-      if (freed === null) throw new CustodyError('PURGE_DELETE_FAILED', `cannot finish the purge of ${r.id} from run ${r.run_id}`, { retryable: true });
+      if (freed === null) throw new CustodyError('PURGE_DELETE_FAILED', `cannot finish the purge of ${r.id} from run ${r.run_id}`);
       if (freed > 0) n++;
     }
     const stale = this.q.staleRuns.all().filter((r) => r.id !== currentRun);
