@@ -24,7 +24,7 @@ import { silentLogger } from '../src/core/index.js';
 import { FolderDriver, simulateRecorder } from '../src/devices/index.js';
 import { IngestService, type IngestSettings } from '../src/ingest/index.js';
 import { MediaTools } from '../src/media/index.js';
-import { FsObjectStore } from '../src/vault/fs-store.js';
+import { FsObjectStore } from '../src/vault/index.js';
 import {
   GiB,
   busyWarning,

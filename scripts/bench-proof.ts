@@ -23,8 +23,8 @@ import { parseArgs } from 'node:util';
 import { Catalog } from '../src/catalog/index.js';
 import { silentLogger } from '../src/core/logger.js';
 import { CheckpointIssuer, LedgerTree, ed25519Signer, leafHash, verifyConsistency, verifyInclusion } from '../src/proof/index.js';
-import { canonicalLine } from '../src/vault/ledger.js';
-import { FsObjectStore } from '../src/vault/fs-store.js';
+import { canonicalLine } from '../src/ledger/index.js';
+import { FsObjectStore } from '../src/vault/index.js';
 
 export interface ProofBenchOptions {
   /** Ledger size for build, proofs and verify-all. */

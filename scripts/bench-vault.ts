@@ -23,11 +23,11 @@ import { fileURLToPath } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { Catalog } from '../src/catalog/index.js';
 import { rfc3339, sha256Hex } from '../src/core/index.js';
-import { FsObjectStore } from '../src/vault/fs-store.js';
-import { hashStream } from '../src/vault/read-back.js';
+import { FsObjectStore } from '../src/vault/index.js';
+import { hashStream } from '../src/vault/index.js';
 import { S3ObjectStore } from '../src/vault/s3-store.js';
-import { contentKey } from '../src/vault/store.js';
-import { verifyVault } from '../src/vault/verify.js';
+import { contentKey } from '../src/vault/index.js';
+import { verifyVault } from '../src/ledger/index.js';
 import { benchProof, type ProofBenchResult } from './bench-proof.js';
 import { startSwift, swiftAvailability } from '../test/helpers/swift.js';
 import {

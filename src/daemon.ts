@@ -16,12 +16,12 @@ import {
   type ProfileSet,
 } from './devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
-import { openObjectStore } from './vault/open.js';
-import { LedgerSealer } from './vault/segments.js';
+import { openObjectStore } from './vault/index.js';
+import { LedgerSealer } from './ledger/index.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
 import { ComplianceScanner, createCompliance } from './compliance/index.js';
 import { objectLockSyncFor, PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
-import type { ObjectStore } from './vault/store.js';
+import type { ObjectStore } from './vault/index.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
 export const DAEMON_ACTOR = 'custody:daemon';

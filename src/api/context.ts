@@ -6,7 +6,7 @@ import type { ActivityBus } from '../core/activity.js';
 import { CustodyError, NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { SignedCheckpoint } from '../proof/index.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import type { IntegrityReporter } from './integrity.js';
 import type { ApiMetrics } from './metrics.js';
 import type { DeviceQueries } from './queries/devices.js';

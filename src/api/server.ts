@@ -13,7 +13,7 @@ import type { ActivityBus } from '../core/activity.js';
 import { CustodyError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobStats } from '../jobs/index.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import { FailedAuthLimiter, createAuthenticator, redactUrl, tokenInUrl } from './auth.js';
 import { API_PREFIX, type ApiCheckpoints, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';

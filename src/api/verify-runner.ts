@@ -4,8 +4,8 @@ import { scrub } from '../archive/index.js';
 import { CustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';
-import type { ObjectStore } from '../vault/store.js';
-import { verifyVault, type VerifyProblem, type VerifyProgress } from '../vault/verify.js';
+import type { ObjectStore } from '../vault/index.js';
+import { verifyVault, type VerifyProblem, type VerifyProgress } from '../ledger/index.js';
 
 export interface VerifySummary {
   ok: boolean;

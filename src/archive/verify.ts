@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import { SHA256_HEX } from '../core/hash.js';
 import { leafHash, openCheckpoint, parseVerifierKey, verifyInclusion, type NoteVerifier, type SignedCheckpoint } from '../proof/index.js';
-import { canonicalJson, entryHash, type LedgerEntry } from '../vault/ledger.js';
+import { canonicalJson, entryHash, type LedgerEntry } from '../ledger/index.js';
 import { validateBag, type BagProblem, type BagReport } from './bagit.js';
 import { EXPORT_FORMAT, PROOFS_FORMAT, TAG, type ExportManifest, type ExportProofs } from './layout.js';
 

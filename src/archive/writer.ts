@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CustodyError, isDiskFull } from '../core/errors.js';
-import { contentKey, type ObjectStore } from '../vault/store.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 import { bagInfo, indexHtml, labelHtml, readmeText } from './documents.js';
 import { TAG, type ExportManifest, type ExportProofs } from './layout.js';
 

@@ -1,7 +1,5 @@
 import { join } from 'node:path';
-import type { Clock } from '../core/time.js';
-import { systemClock } from '../core/time.js';
-import { Ledger } from '../vault/ledger.js';
+import { systemClock, type Clock } from '../core/index.js';
 import { openDatabase, type Db } from './db.js';
 
 export function catalogPath(home: string): string {
@@ -9,17 +7,32 @@ export function catalogPath(home: string): string {
 }
 
 /**
- * The catalog database and its ledger. `tx` is the one way to change state: the
- * change and the ledger entry that records it commit together or not at all.
+ * Told when a transaction run by `Catalog.tx` ends. The ledger (src/ledger) is one:
+ * it tells its listeners of entries only once they are committed.
+ */
+export interface TxObserver {
+  committed(): void;
+  rolledBack(): void;
+}
+
+/**
+ * The catalog database. `tx` is the one way to change state: the change and the
+ * ledger entry that records it commit together or not at all. The catalog knows
+ * nothing of the ledger itself: src/ledger attaches it (`catalog.ledger`) and
+ * observes the transactions' ends.
  */
 export class Catalog {
-  readonly ledger: Ledger;
+  private readonly observers = new Set<TxObserver>();
 
   constructor(
     readonly db: Db,
     readonly clock: Clock = systemClock,
-  ) {
-    this.ledger = new Ledger(db, clock);
+  ) {}
+
+  /** Hear of every `tx` that commits or rolls back; returns the way to stop. */
+  observeTx(observer: TxObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   static open(file: string, opts: { clock?: Clock; readonly?: boolean } = {}): Catalog {
@@ -37,10 +50,10 @@ export class Catalog {
     try {
       result = this.db.transaction(fn).immediate();
     } catch (e) {
-      this.ledger.discardPending();
+      for (const o of this.observers) o.rolledBack();
       throw e;
     }
-    this.ledger.flushCommitted();
+    for (const o of this.observers) o.committed();
     return result;
   }
 

@@ -6,8 +6,8 @@ import { loadConfig, type Config } from '../config/index.js';
 import { Catalog, catalogPath } from '../catalog/index.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, CustodyError, UsageError } from '../core/errors.js';
-import { openObjectStore } from '../vault/open.js';
-import type { ObjectStore } from '../vault/store.js';
+import { openObjectStore } from '../vault/index.js';
+import type { ObjectStore } from '../vault/index.js';
 import { existsSync } from 'node:fs';
 
 export interface GlobalOptions {

@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/logger.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import type { FollowUps } from './follow-ups.js';
 import { IngestService } from './service.js';
 import type { IngestSettings } from './session.js';

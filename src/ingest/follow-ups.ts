@@ -12,8 +12,8 @@ import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';
 import { createJobRunner, type JobRunner } from '../jobs/index.js';
 import { MediaTools } from '../media/index.js';
-import { FsObjectStore } from '../vault/fs-store.js';
-import { contentKey, type ObjectStore } from '../vault/store.js';
+import { FsObjectStore } from '../vault/index.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 import type { HeaderProbe } from './session.js';
 
 export const ANALYSE_JOB = 'evidence.analyse';

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { Semaphore } from '../core/semaphore.js';
 import { systemClock, type Clock } from '../core/time.js';
 import type { RecorderDriver } from '../devices/driver.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 
 export interface IngestServiceDeps {

@@ -11,8 +11,8 @@ import type { Semaphore } from '../core/semaphore.js';
 import { rfc3339, type Clock } from '../core/time.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../devices/driver.js';
 import { sourceError } from '../devices/folder-driver.js';
-import type { ObjectStore } from '../vault/store.js';
-import { hashStream } from '../vault/read-back.js';
+import type { ObjectStore } from '../vault/index.js';
+import { hashStream } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../core/logger.js';
+import { silentLogger } from '../core/index.js';
 import { appendEntries, collect, testVault } from '../../test/helpers/ledger-vault.js';
 import { exportLedger } from './export.js';
 import { canonicalLine } from './ledger.js';

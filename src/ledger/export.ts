@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { LedgerError } from '../core/errors.js';
+import { LedgerError } from '../core/index.js';
 import { canonicalLine, type Ledger } from './ledger.js';
 
 export interface ExportOptions {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog } from '../catalog/index.js';
 import { GENESIS_PREV, canonicalJson, canonicalLine, entryHash } from './ledger.js';
 
 function catalog(): Catalog {

@@ -1,8 +1,6 @@
 import canonicalizeModule from 'canonicalize';
-import type { Db } from '../catalog/db.js';
-import { LedgerError } from '../core/errors.js';
-import { sha256Hex } from '../core/hash.js';
-import { rfc3339, systemClock, type Clock } from '../core/time.js';
+import { Catalog, type Db, type TxObserver } from '../catalog/index.js';
+import { LedgerError, rfc3339, sha256Hex, systemClock, type Clock } from '../core/index.js';
 
 // The package is CommonJS whose typings claim an ES default export; at run time the
 // default import is the function itself.
@@ -74,7 +72,7 @@ const TYPE_RE = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
  * transaction as the change, so neither exists without the other. Appends are
  * serialised by SQLite's write lock (callers use IMMEDIATE transactions).
  */
-export class Ledger {
+export class Ledger implements TxObserver {
   private readonly stmtHead;
   private readonly stmtInsert;
   private readonly stmtGet;
@@ -138,6 +136,14 @@ export class Ledger {
     this.pending = [];
   }
 
+  committed(): void {
+    this.flushCommitted();
+  }
+
+  rolledBack(): void {
+    this.discardPending();
+  }
+
   onAppend(listener: (e: LedgerEntry) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -174,3 +180,37 @@ export class Ledger {
     }
   }
 }
+
+declare module '../catalog/catalog.js' {
+  interface Catalog {
+    /** The hash-chained ledger in this catalog's database (attached by src/ledger). */
+    readonly ledger: Ledger;
+  }
+}
+
+const ledgers = new WeakMap<Catalog, Ledger>();
+
+/**
+ * The ledger kept in a catalog's database, built once per catalog on first use and
+ * told of every `catalog.tx` that ends, so that its listeners hear only of
+ * committed entries. The catalog neither builds nor imports the ledger: this module
+ * attaches it as `catalog.ledger` (as fastify's decorators do) when it is loaded,
+ * which keeps the dependency one way, ledger → catalog.
+ */
+export function ledgerOf(catalog: Catalog): Ledger {
+  let ledger = ledgers.get(catalog);
+  if (!ledger) {
+    ledger = new Ledger(catalog.db, catalog.clock);
+    catalog.observeTx(ledger);
+    ledgers.set(catalog, ledger);
+  }
+  return ledger;
+}
+
+Object.defineProperty(Catalog.prototype, 'ledger', {
+  configurable: false,
+  enumerable: false,
+  get(this: Catalog): Ledger {
+    return ledgerOf(this);
+  },
+});

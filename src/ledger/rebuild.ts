@@ -1,9 +1,10 @@
-import type { Catalog } from '../catalog/catalog.js';
-import type { Db } from '../catalog/db.js';
-import { LedgerError, errorMessage } from '../core/errors.js';
-import { SHA256_HEX } from '../core/hash.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import type { Catalog } from '../catalog/index.js';
+import { ledgerOf } from './ledger.js';
+import type { Db } from '../catalog/index.js';
+import { LedgerError, errorMessage } from '../core/index.js';
+import { SHA256_HEX } from '../core/index.js';
+import type { Logger } from '../core/index.js';
+import { rfc3339 } from '../core/index.js';
 import { canonicalJson, canonicalLine, type LedgerEntry } from './ledger.js';
 import {
   CatalogRowWindow,
@@ -16,7 +17,7 @@ import {
   recordSegment,
   type SealedSegment,
 } from './segments.js';
-import type { ObjectStore } from './store.js';
+import type { ObjectStore } from '../vault/index.js';
 import type { VerifyProblem } from './verify.js';
 
 export interface RebuildOptions {
@@ -128,7 +129,7 @@ export async function rebuildLedger(opts: RebuildOptions): Promise<RebuildResult
   const { catalog, store } = opts;
   const db = catalog.db;
   const onProgress = opts.onProgress ?? (() => undefined);
-  const ledgerRows = catalog.ledger.count();
+  const ledgerRows = ledgerOf(catalog).count();
   const segmentRows = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger_segments').get()!.n;
 
   if (ledgerRows > 0) {

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../core/logger.js';
-import { sha256Hex } from '../core/hash.js';
+import { silentLogger } from '../core/index.js';
+import { sha256Hex } from '../core/index.js';
 import { appendEntries, capturingLogger, dropLedgerTriggers, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
 import { canonicalLine } from './ledger.js';
 import { LedgerSealer, parseEntryLine, parseSegmentKey, segmentKey, type LedgerSealerOptions } from './segments.js';

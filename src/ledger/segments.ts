@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Catalog } from '../catalog/catalog.js';
-import type { Db } from '../catalog/db.js';
-import { LedgerError, errorMessage } from '../core/errors.js';
-import { sha256Hex } from '../core/hash.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import type { Catalog } from '../catalog/index.js';
+import { ledgerOf } from './ledger.js';
+import type { Db } from '../catalog/index.js';
+import { LedgerError, errorMessage } from '../core/index.js';
+import { sha256Hex } from '../core/index.js';
+import type { Logger } from '../core/index.js';
+import { rfc3339 } from '../core/index.js';
 import { GENESIS_PREV, canonicalLine, entryHash, type LedgerEntry } from './ledger.js';
-import type { ObjectStore } from './store.js';
+import type { ObjectStore } from '../vault/index.js';
 
 /** Every sealed segment object lives under this prefix, and nothing else does. */
 export const SEGMENT_PREFIX = 'ledger/segments/';
@@ -307,7 +308,7 @@ export class LedgerSealer {
     if (this.started) return;
     this.started = true;
     this.through = sealedThrough(this.catalog.db);
-    this.unsubscribe = this.catalog.ledger.onAppend((e) => {
+    this.unsubscribe = ledgerOf(this.catalog).onAppend((e) => {
       if (!this.failing && e.seq - this.through >= this.segmentEntries) this.background(false);
     });
     if (this.intervalMs > 0) {
@@ -357,7 +358,7 @@ export class LedgerSealer {
     for (;;) {
       const next = sealedThrough(this.catalog.db) + 1;
       this.through = next - 1;
-      const head = this.catalog.ledger.head()?.seq ?? 0;
+      const head = ledgerOf(this.catalog).head()?.seq ?? 0;
       if (head < next) break;
       const adopted = await this.adoptOrphan(next, head);
       if (adopted) {
@@ -373,11 +374,11 @@ export class LedgerSealer {
 
   /** The bytes of the segment first..last, built from the catalog after checking its chain. */
   private segmentBytes(first: number, last: number): Buffer {
-    const before = first === 1 ? null : this.catalog.ledger.get(first - 1);
+    const before = first === 1 ? null : ledgerOf(this.catalog).get(first - 1);
     if (first > 1 && !before) throw new LedgerError('LEDGER_CHAIN_BROKEN', `refusing to seal from ${first}: entry ${first - 1} is missing`);
     const cursor = new ChainCursor(first, before ? before.hash : GENESIS_PREV);
     const lines: string[] = [];
-    for (const e of this.catalog.ledger.entries(first, last)) {
+    for (const e of ledgerOf(this.catalog).entries(first, last)) {
       const problem = cursor.check(e);
       if (problem) throw new LedgerError('LEDGER_CHAIN_BROKEN', `refusing to seal ${first}-${last}: ${problem.message}`, { details: { seq: e.seq } });
       cursor.advance(e);

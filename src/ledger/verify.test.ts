@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../core/logger.js';
+import { silentLogger } from '../core/index.js';
 import { appendEntries, ingest, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
 import { LedgerSealer, segmentKey } from './segments.js';
 import { verifyVault, type VerifyProgress } from './verify.js';

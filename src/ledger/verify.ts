@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Catalog } from '../catalog/catalog.js';
-import { errorMessage } from '../core/errors.js';
-import { SHA256_HEX } from '../core/hash.js';
-import { hashStream } from './read-back.js';
+import type { Catalog } from '../catalog/index.js';
+import { errorMessage } from '../core/index.js';
+import { SHA256_HEX } from '../core/index.js';
+import { hashStream } from '../vault/index.js';
 import {
   CatalogRowWindow,
   ChainCursor,
@@ -16,7 +16,7 @@ import {
   type SealedSegment,
   type SegmentRow,
 } from './segments.js';
-import { contentKey, type ObjectStore } from './store.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 
 export interface VerifyProblem {
   /** Stable: LEDGER_*, SEGMENT_*, OBJECT_*, REFERENCE_* (docs/ledger.md lists them). */

@@ -1,5 +1,5 @@
 import { errorMessage, isCustodyError } from '../core/errors.js';
-import { canonicalLine, type Ledger } from '../vault/ledger.js';
+import { canonicalLine, type Ledger } from '../ledger/index.js';
 import { openCheckpoint, type OpenCheckpointOptions, type SignedCheckpoint } from './checkpoint.js';
 import { ProofError } from './errors.js';
 import { leafHash, type MerkleTree } from './merkle.js';

@@ -1,5 +1,5 @@
 import { VaultError } from '../core/errors.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import { parseCheckpoint, type SignedCheckpoint } from './checkpoint.js';
 import { ProofError } from './errors.js';
 import { Frontier, HASH_SIZE } from './merkle.js';

@@ -1,8 +1,8 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { errorMessage, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { LedgerEntry } from '../vault/ledger.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { LedgerEntry } from '../ledger/index.js';
+import type { ObjectStore } from '../vault/index.js';
 import { openCheckpoint, parseCheckpoint, signCheckpoint, type SignedCheckpoint } from './checkpoint.js';
 import { checkpointKey, latestCheckpointKey, putCheckpoint, putTreeState, readCheckpointNote, readTreeState } from './checkpoint-store.js';
 import { ProofError } from './errors.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { ObjectStore } from '../vault/store.js';
+import type { ObjectStore } from '../vault/index.js';
 import { latestCheckpoint } from './checkpoint-store.js';
 import { CheckpointIssuer, type IssueResult } from './issuer.js';
 import type { NoteSigner } from './note.js';

@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import type { ActivityEvent } from '../core/activity.js';
 import type { Logger } from '../core/logger.js';
-import { contentKey, type ObjectStore } from '../vault/store.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 import { retentionDate, type RetentionPolicy } from './policy.js';
 
 /** What an object store with S3 Object Lock offers (the S3 adapter with vault.s3.objectLock on). */

@@ -6,8 +6,8 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../../src/devices/driver.js';
 import { IngestService, type IngestSettings } from '../../src/ingest/index.js';
-import { FsObjectStore } from '../../src/vault/fs-store.js';
-import type { ObjectStore } from '../../src/vault/store.js';
+import { FsObjectStore } from '../../src/vault/index.js';
+import type { ObjectStore } from '../../src/vault/index.js';
 
 /** Write files (path → bytes or size) under root, with mtimes an hour old so they are settled. */
 export async function writeTree(root: string, files: Record<string, Buffer | number>, mtime = new Date(Date.now() - 3600_000)): Promise<Record<string, Buffer>> {

@@ -1,5 +1,5 @@
 import type { Catalog } from '../../src/catalog/catalog.js';
-import { GENESIS_PREV, canonicalJson, entryHash, type LedgerEntry } from '../../src/vault/ledger.js';
+import { GENESIS_PREV, canonicalJson, entryHash, type LedgerEntry } from '../../src/ledger/index.js';
 import { dropLedgerTriggers } from './ledger-vault.js';
 
 /**

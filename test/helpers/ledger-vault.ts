@@ -5,8 +5,8 @@ import { Readable, Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { onTestFinished } from 'vitest';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { FsObjectStore } from '../../src/vault/fs-store.js';
-import type { LedgerEntry } from '../../src/vault/ledger.js';
+import { FsObjectStore } from '../../src/vault/index.js';
+import type { LedgerEntry } from '../../src/ledger/index.js';
 
 /** A catalog and fs vault in a fresh temp folder, removed when the test finishes. */
 export interface TestVault {

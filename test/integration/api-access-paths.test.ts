@@ -8,8 +8,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LedgerEntry } from '../../src/vault/ledger.js';
-import { ensureStationKey } from '../../src/vault/station-key.js';
+import type { LedgerEntry } from '../../src/ledger/index.js';
+import { ensureStationKey } from '../../src/vault/index.js';
 import { apiRig, body, contentKey, type ApiRig } from './api-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LedgerEntry } from '../../src/vault/ledger.js';
+import type { LedgerEntry } from '../../src/ledger/index.js';
 import { apiRig, body, type ApiRig } from './api-fixtures.js';
 
 interface AccessRequestBody {

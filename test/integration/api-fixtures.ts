@@ -10,8 +10,8 @@ import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/time.js';
 import type { JobStats } from '../../src/jobs/index.js';
-import { FsObjectStore } from '../../src/vault/fs-store.js';
-import { contentKey } from '../../src/vault/store.js';
+import { FsObjectStore } from '../../src/vault/index.js';
+import { contentKey } from '../../src/vault/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export type InjectResponse = Awaited<ReturnType<ApiServer['app']['inject']>>;

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentKey } from '../../src/vault/store.js';
+import { contentKey } from '../../src/vault/index.js';
 import { apiRig, body, type ApiRig, type InjectResponse } from './api-fixtures.js';
 
 const rigs: ApiRig[] = [];

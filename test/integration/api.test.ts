@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { entryHash, canonicalLine, type LedgerEntry } from '../../src/vault/ledger.js';
-import { LedgerSealer } from '../../src/vault/segments.js';
+import { entryHash, canonicalLine, type LedgerEntry } from '../../src/ledger/index.js';
+import { LedgerSealer } from '../../src/ledger/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { apiRig, body, type ApiRig } from './api-fixtures.js';
 

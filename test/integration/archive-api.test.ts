@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyExport } from '../../src/archive/index.js';
-import { ensureStationKey } from '../../src/vault/station-key.js';
+import { ensureStationKey } from '../../src/vault/index.js';
 import { apiRig, body, type ApiRig } from './api-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -16,8 +16,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccessRequests, UsersService } from '../../src/access/index.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { simulateRecorder } from '../../src/devices/index.js';
-import { canonicalLine } from '../../src/vault/ledger.js';
-import { contentKey } from '../../src/vault/store.js';
+import { canonicalLine } from '../../src/ledger/index.js';
+import { contentKey } from '../../src/vault/index.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveService, verifyExport } from '../../src/archive/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CheckpointIssuer, ed25519Signer, formatVerifierKey, loadStationSigner } from '../../src/proof/index.js';
-import { ensureStationKey } from '../../src/vault/station-key.js';
+import { ensureStationKey } from '../../src/vault/index.js';
 import { apiRig, type ApiRig } from './api-fixtures.js';
 
 let rig: ApiRig | null = null;
@@ -70,7 +70,7 @@ describe('verify-export on forged custody copies (issue 8)', { timeout: 60_000 }
   it('an entry whose hash was recomputed after a change is not in the signed tree', async () => {
     const dir = await exportedCopy();
     // Change an entry and recompute its hash: its own hash check passes, its proof cannot.
-    const { canonicalJson, entryHash } = await import('../../src/vault/ledger.js');
+    const { canonicalJson, entryHash } = await import('../../src/ledger/index.js');
     await forge(dir, 'custody/ledger.jsonl', (s) =>
       s
         .split('\n')

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliFromSource, type CliResult } from '../helpers/cli.js';
-import { canonicalLine } from '../../src/vault/ledger.js';
+import { canonicalLine } from '../../src/ledger/index.js';
 import { appendEntries, dropLedgerTriggers, ingest, testVault, type TestVault } from '../helpers/ledger-vault.js';
 
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessRequests, UsersService } from '../../src/access/index.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CasesService } from '../../src/retention/index.js';
-import type { LedgerEntry } from '../../src/vault/ledger.js';
+import type { LedgerEntry } from '../../src/ledger/index.js';
 import { runCliFromSource } from '../helpers/cli.js';
 import { writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -19,7 +19,7 @@ import {
   type HealthThresholds,
   type ProfileSet,
 } from '../../src/devices/index.js';
-import { verifyVault } from '../../src/vault/verify.js';
+import { verifyVault } from '../../src/ledger/index.js';
 import { FaultyDriver, rig, writeTree, type Rig } from '../helpers/ingest-fixtures.js';
 import { waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';

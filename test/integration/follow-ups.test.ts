@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
 import { IngestService, createFollowUps } from '../../src/ingest/index.js';
-import { contentKey } from '../../src/vault/store.js';
+import { contentKey } from '../../src/vault/index.js';
 import { rig, settings } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 

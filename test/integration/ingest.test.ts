@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { VaultFullError } from '../../src/core/errors.js';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
-import { contentKey, type ObjectStore } from '../../src/vault/store.js';
+import { contentKey, type ObjectStore } from '../../src/vault/index.js';
 import { FaultyDriver, rig, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -2,11 +2,11 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { exportLedger } from '../../src/vault/export.js';
-import { canonicalLine, entryHash, type LedgerEntry } from '../../src/vault/ledger.js';
-import { rebuildLedger } from '../../src/vault/rebuild.js';
-import { LedgerSealer, segmentKey } from '../../src/vault/segments.js';
-import { verifyVault } from '../../src/vault/verify.js';
+import { exportLedger } from '../../src/ledger/index.js';
+import { canonicalLine, entryHash, type LedgerEntry } from '../../src/ledger/index.js';
+import { rebuildLedger } from '../../src/ledger/index.js';
+import { LedgerSealer, segmentKey } from '../../src/ledger/index.js';
+import { verifyVault } from '../../src/ledger/index.js';
 import { appendEntries, collect, dropLedgerTriggers, testVault, type TestVault } from '../helpers/ledger-vault.js';
 
 async function exportAll(v: TestVault): Promise<string> {

@@ -83,11 +83,11 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { SourceFileError } from '../../src/core/errors.js';
-import { FsObjectStore } from '../../src/vault/fs-store.js';
+import { FsObjectStore } from '../../src/vault/index.js';
 import { S3ObjectStore, type S3RequestRecord, type S3StoreOptions } from '../../src/vault/s3-store.js';
 import { requestUsesObjectLock, type S3ProfileName } from '../../src/vault/s3-profiles.js';
-import { contentKey, type ObjectInfo, type ObjectStore } from '../../src/vault/store.js';
-import { hashStream } from '../../src/vault/read-back.js';
+import { contentKey, type ObjectInfo, type ObjectStore } from '../../src/vault/index.js';
+import { hashStream } from '../../src/vault/index.js';
 import { S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY, startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { startSwift, swiftAvailability, type SwiftS3 } from '../helpers/swift.js';
 

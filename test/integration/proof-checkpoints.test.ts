@@ -32,8 +32,8 @@ import {
   type NoteSigner,
 } from '../../src/proof/index.js';
 import { putCheckpoint } from '../../src/proof/checkpoint-store.js';
-import { ensureStationKey } from '../../src/vault/station-key.js';
-import { verifyVault } from '../../src/vault/verify.js';
+import { ensureStationKey } from '../../src/vault/index.js';
+import { verifyVault } from '../../src/ledger/index.js';
 import { rewriteHistory, truncateLedger } from '../helpers/ledger-attack.js';
 import { appendEntries, capturingLogger, testVault, type TestVault } from '../helpers/ledger-vault.js';
 import { waitFor } from '../helpers/cli.js';

@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { CasesService, PurgeService } from '../../src/retention/index.js';
-import { rebuildLedger } from '../../src/vault/rebuild.js';
-import { LedgerSealer } from '../../src/vault/segments.js';
+import { rebuildLedger } from '../../src/ledger/index.js';
+import { LedgerSealer } from '../../src/ledger/index.js';
 import { testVault, type TestVault } from '../helpers/ledger-vault.js';
 
 async function ingested(v: TestVault, id: string, recordedStart: string): Promise<void> {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { CasesService, PurgeService, type PurgeSettings } from '../../src/retention/index.js';
-import type { ObjectStore } from '../../src/vault/store.js';
-import { verifyVault } from '../../src/vault/verify.js';
+import type { ObjectStore } from '../../src/vault/index.js';
+import { verifyVault } from '../../src/ledger/index.js';
 import { apiRig, contentKey, type ApiRig } from './api-fixtures.js';
 
 const DAY = 86_400_000;

@@ -11,7 +11,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
 import { IngestService } from '../../src/ingest/index.js';
-import { FsObjectStore } from '../../src/vault/fs-store.js';
+import { FsObjectStore } from '../../src/vault/index.js';
 import { settings, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 

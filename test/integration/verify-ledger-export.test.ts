@@ -6,9 +6,9 @@ import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { exportLedger } from '../../src/vault/export.js';
-import { LedgerSealer, SEGMENT_PREFIX } from '../../src/vault/segments.js';
-import { canonicalLine, entryHash, type LedgerEntry } from '../../src/vault/ledger.js';
+import { exportLedger } from '../../src/ledger/index.js';
+import { LedgerSealer, SEGMENT_PREFIX } from '../../src/ledger/index.js';
+import { canonicalLine, entryHash, type LedgerEntry } from '../../src/ledger/index.js';
 import { appendEntries, ingest, testVault, type TestVault } from '../helpers/ledger-vault.js';
 
 /** The auditor's standalone verifier, run as an auditor would: plain node, no custody code. */

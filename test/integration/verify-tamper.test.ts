@@ -1,9 +1,9 @@
 import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { entryHash, type LedgerEntry } from '../../src/vault/ledger.js';
-import { LedgerSealer, segmentKey } from '../../src/vault/segments.js';
-import { verifyVault, type VerifyResult } from '../../src/vault/verify.js';
+import { entryHash, type LedgerEntry } from '../../src/ledger/index.js';
+import { LedgerSealer, segmentKey } from '../../src/ledger/index.js';
+import { verifyVault, type VerifyResult } from '../../src/ledger/index.js';
 import { appendEntries, dropLedgerTriggers, ingest, testVault, type TestVault } from '../helpers/ledger-vault.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Db } from '../../catalog/index.js';
-import type { LedgerEntry } from '../../vault/ledger.js';
-import { entryFromRaw, type RawLedgerRow } from '../../vault/segments.js';
+import type { LedgerEntry } from '../../ledger/index.js';
+import { entryFromRaw, type RawLedgerRow } from '../../ledger/index.js';
 
 export type TimeField = 'recorded' | 'ingested';
 

@@ -5,7 +5,7 @@ import { CustodyError } from '../../core/errors.js';
 import { rfc3339 } from '../../core/time.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
 import { CasesService, RetentionView } from '../../retention/index.js';
-import { contentKey } from '../../vault/store.js';
+import { contentKey } from '../../vault/index.js';
 import { webpSize } from '../integrity.js';
 import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';

@@ -2,7 +2,7 @@ import Type from 'typebox';
 import { actorOf } from '../../access/index.js';
 import { NotFoundError } from '../../core/errors.js';
 import { latestCheckpoint } from '../../proof/index.js';
-import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../vault/segments.js';
+import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../ledger/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, LedgerEntry, Nullable } from '../schemas.js';

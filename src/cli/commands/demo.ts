@@ -12,7 +12,7 @@ import { CustodyError, UsageError, errorMessage } from '../../core/errors.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
 import { simulateRecorder, type DockOutcome } from '../../devices/index.js';
 import { MediaTools } from '../../media/index.js';
-import { verifyVault } from '../../vault/verify.js';
+import { verifyVault } from '../../ledger/index.js';
 import { EXIT_PROBLEM, globals } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
 

@@ -8,7 +8,7 @@ import { FolderDriver } from '../../devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
-import { LedgerSealer } from '../../vault/segments.js';
+import { LedgerSealer } from '../../ledger/index.js';
 
 
 interface IngestOpts {

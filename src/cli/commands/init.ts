@@ -4,9 +4,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
 import { defaultConfigPath, loadConfig, resolveHome } from '../../config/index.js';
 import { CustodyError } from '../../core/errors.js';
-import { openObjectStore } from '../../vault/open.js';
-import { ensureStationKey } from '../../vault/station-key.js';
-import { verifyVault } from '../../vault/verify.js';
+import { openObjectStore } from '../../vault/index.js';
+import { ensureStationKey } from '../../vault/index.js';
+import { verifyVault } from '../../ledger/index.js';
 import { cliLogger, globals, output } from '../context.js';
 
 const STARTER_CONFIG = `# custody configuration. Every key, with its default, is documented in

@@ -4,10 +4,10 @@ import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
 import { CustodyError, UsageError } from '../../core/errors.js';
-import { exportLedger } from '../../vault/export.js';
-import { openObjectStore } from '../../vault/open.js';
-import { rebuildLedger } from '../../vault/rebuild.js';
-import { LedgerSealer, SEGMENT_PREFIX } from '../../vault/segments.js';
+import { exportLedger } from '../../ledger/index.js';
+import { openObjectStore } from '../../vault/index.js';
+import { rebuildLedger } from '../../ledger/index.js';
+import { LedgerSealer, SEGMENT_PREFIX } from '../../ledger/index.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
 import { describeProblem } from './verify.js';
 

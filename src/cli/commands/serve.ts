@@ -6,7 +6,7 @@ import { ActivityBus } from '../../core/activity.js';
 import { UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createJobRunner } from '../../jobs/index.js';
-import { LedgerSealer } from '../../vault/segments.js';
+import { LedgerSealer } from '../../ledger/index.js';
 import { globals, openRuntime, output } from '../context.js';
 
 interface ServeOpts {

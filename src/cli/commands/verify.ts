@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { SingleBar } from 'cli-progress';
 import { errorMessage } from '../../core/errors.js';
 import type { WitnessCheck } from '../../proof/index.js';
-import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../vault/verify.js';
+import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../ledger/index.js';
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
