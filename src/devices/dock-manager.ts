@@ -10,6 +10,7 @@ import type { IngestedItem, IngestService, IngestSession, SessionProgress, Sessi
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
 import type { RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
+import { clockSyncDecision, driftMethodOf, sessionSkipReason, thresholdsFor } from './dock-steps.js';
 import { DriverRegistry } from './drivers.js';
 import { assessHealth, type HealthAssessment, type HealthThresholds } from './health-check.js';
 import type { ProfileSet, RecorderProfile } from './profiles.js';
@@ -42,6 +43,26 @@ export interface DockOutcome {
   clockSyncedAt: string | null;
   /** Why no session ran (unidentified, stopping, pulled during the check). */
   skipped: string | null;
+}
+
+/** What the driver read at the dock; a failure to read is kept as its message. */
+interface RecorderReading {
+  identity: RecorderIdentity | null;
+  identifyError: string | null;
+  health: RecorderHealth | null;
+  healthError: string | null;
+}
+
+/** The pre-duty check: what was read, the thresholds used, the verdict, how the drift was found. */
+interface DockCheck extends RecorderReading {
+  thresholds: HealthThresholds;
+  assessment: HealthAssessment;
+  driftMethod: ReturnType<typeof driftMethodOf>;
+}
+
+interface ClockSync {
+  syncedTo: Date | null;
+  syncError: string | null;
 }
 
 interface Dock {
@@ -226,17 +247,54 @@ export class DockManager extends EventEmitter {
     return null;
   }
 
+  /**
+   * One dock, start to end: check → record → ingest → clock sync → record the outcome,
+   * each its own method below.
+   */
   private async run(dock: Dock): Promise<void> {
-    const { catalog } = this.deps;
-    let driver: RecorderDriver;
-    try {
-      driver = this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb });
-    } catch (e) {
-      dock.log.error({ err: e, profile: dock.profile.id }, 'no driver for this recorder');
-      return;
-    }
+    const driver = this.driverFor(dock);
+    if (!driver) return;
 
     // 1. Who is it, and how is it? Health first, before anything touches the clock.
+    const read = await this.readRecorder(dock, driver);
+    dock.serial = read.identity?.serial ?? null;
+    // The same recorder may still be winding down at another location (pulled and put
+    // into another slot before its old session ended): its session finishes first, so
+    // two sessions never copy one recorder's files at once.
+    const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
+    const check = this.assess(dock, read);
+
+    // 2. Record the dock, its snapshot and verdict, with its ledger entry.
+    const dockedAt = this.recordDock(dock, check);
+    const outcome = this.announceDock(dock, check, dockedAt);
+
+    // 3. Ingest. Footage is collected whatever the verdict: a recorder that is not
+    // ready for duty still holds evidence.
+    const report = await this.ingest(dock, driver, check, sameRecorder, dockedAt, outcome);
+    dock.ended = true;
+    outcome.report = report;
+
+    // 4. Clock sync: only after the drift is recorded and every file is in, because the
+    // drift corrects the recorded times of files still on the recorder.
+    const sync = await this.syncClock(dock, driver, report);
+
+    // 5. Record how it went.
+    this.recordOutcome(dock, check, report, sync, outcome);
+    this.emit('ended', outcome);
+  }
+
+  /** The driver of the dock's profile; null (logged) when none can be made: nothing is recorded. */
+  private driverFor(dock: Dock): RecorderDriver | null {
+    try {
+      return this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb });
+    } catch (e) {
+      dock.log.error({ err: e, profile: dock.profile.id }, 'no driver for this recorder');
+      return null;
+    }
+  }
+
+  /** Identity and health as the driver reads them; a failure of either is kept as its message, never thrown. */
+  private async readRecorder(dock: Dock, driver: RecorderDriver): Promise<RecorderReading> {
     let identity: RecorderIdentity | null = null;
     let identifyError: string | null = null;
     try {
@@ -253,27 +311,25 @@ export class DockManager extends EventEmitter {
       healthError = isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
       dock.log.warn({ err: e }, 'recorder health could not be read');
     }
-    dock.serial = identity?.serial ?? null;
-    // The same recorder may still be winding down at another location (pulled and put
-    // into another slot before its old session ended): its session finishes first, so
-    // two sessions never copy one recorder's files at once.
-    const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
-    const registered = identity ? this.repo.recorder(identity.serial) : null;
-    // The model profile may say whether an unchecked recorder counts as not ready.
-    const thresholds: HealthThresholds =
-      dock.profile.unknownIsNotReady === undefined ? this.deps.thresholds : { ...this.deps.thresholds, unknownIsNotReady: dock.profile.unknownIsNotReady };
-    const assessment = assessHealth(health, thresholds, {
-      identified: identity !== null,
+    return { identity, identifyError, health, healthError };
+  }
+
+  /** The verdict on what was read, with the thresholds used and how the drift was found. */
+  private assess(dock: Dock, read: RecorderReading): DockCheck {
+    const registered = read.identity ? this.repo.recorder(read.identity.serial) : null;
+    const thresholds = thresholdsFor(dock.profile, this.deps.thresholds);
+    const assessment = assessHealth(read.health, thresholds, {
+      identified: read.identity !== null,
       recorderStatus: registered?.status ?? null,
-      healthError,
+      healthError: read.healthError,
     });
+    return { ...read, thresholds, assessment, driftMethod: driftMethodOf(read.health, dock.profile) };
+  }
 
-    // How the drift was found: as the driver says; a driver that does not say read it
-    // from the recorder (the simulated recorder: from its status file).
-    const driftMethod =
-      health?.clockDriftMs == null ? null : (health.clockDriftMethod ?? (dock.profile.status.source === 'status-file' ? 'status-file' : 'device-clock'));
-
-    // 2. Record the dock, its snapshot and verdict, with its ledger entry.
+  /** The recorder (first time: `recorder.registered`), the dock row with its snapshot and verdict, and `device.docked`, in one transaction; returns the dock time. */
+  private recordDock(dock: Dock, check: DockCheck): string {
+    const { catalog } = this.deps;
+    const { identity, identifyError, health, healthError, assessment, thresholds, driftMethod } = check;
     const dockedAt = rfc3339(catalog.clock.now());
     catalog.tx(() => {
       if (identity) {
@@ -335,6 +391,12 @@ export class DockManager extends EventEmitter {
         },
       });
     });
+    return dockedAt;
+  }
+
+  /** Log the verdict, publish the dock and emit 'docked'; returns the outcome to fill in. */
+  private announceDock(dock: Dock, check: DockCheck, dockedAt: string): DockOutcome {
+    const { identity, health, assessment } = check;
     const logFields = {
       serial: dock.serial,
       profile: dock.profile.id,
@@ -361,11 +423,17 @@ export class DockManager extends EventEmitter {
       clockSyncedAt: null,
       skipped: null,
     };
+    this.publishDock(dock, null, dockedAt, assessment);
+    this.emit('docked', { ...outcome });
+    return outcome;
+  }
+
+  private publishDock(dock: Dock, sessionId: string | null, dockedAt: string, assessment: HealthAssessment): void {
     this.deps.activity.publish({
       type: 'dock',
       dock: {
         dockId: dock.id,
-        sessionId: null,
+        sessionId,
         serial: dock.serial,
         location: dock.candidate.location,
         dockedAt,
@@ -374,11 +442,21 @@ export class DockManager extends EventEmitter {
         reasons: assessment.reasons.map((r) => r.message),
       },
     });
-    this.emit('docked', { ...outcome });
+  }
 
-    // 3. Ingest. Footage is collected whatever the verdict: a recorder that is not
-    // ready for duty still holds evidence.
-    let report: SessionReport | null = null;
+  /**
+   * The session, after the same recorder's earlier session has ended and once the
+   * recorder is seen to be still there; null when none ran (the reason in `outcome.skipped`).
+   */
+  private async ingest(
+    dock: Dock,
+    driver: RecorderDriver,
+    check: DockCheck,
+    sameRecorder: readonly Promise<void>[],
+    dockedAt: string,
+    outcome: DockOutcome,
+  ): Promise<SessionReport | null> {
+    const { identity, health, identifyError, assessment } = check;
     if (sameRecorder.length > 0) {
       dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
       await Promise.all(sameRecorder);
@@ -388,71 +466,68 @@ export class DockManager extends EventEmitter {
       dock.log.warn({ serial: dock.serial }, 'recorder pulled during its pre-duty check');
       this.undock(dock.candidate.location, 'recorder-gone');
     }
-    if (!identity) outcome.skipped = `unidentified: ${identifyError ?? 'unknown'}`;
-    else if (dock.gone) outcome.skipped = 'removed during the health check';
-    else if (!this.accepting) outcome.skipped = 'custody is stopping';
-    if (identity && outcome.skipped === null) {
-      try {
-        const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
-        dock.session = session;
+    outcome.skipped = sessionSkipReason({ identified: identity !== null, identifyError, gone: dock.gone !== null, accepting: this.accepting });
+    if (!identity || outcome.skipped !== null) return null;
+    try {
+      const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
+      dock.session = session;
+      this.publishDock(dock, session.id, dockedAt, assessment);
+      session.on('progress', (p: SessionProgress) =>
         this.deps.activity.publish({
-          type: 'dock',
-          dock: {
+          type: 'progress',
+          progress: {
             dockId: dock.id,
-            sessionId: session.id,
-            serial: dock.serial,
-            location: dock.candidate.location,
-            dockedAt,
-            verdict: assessment.verdict,
-            state: assessment.state,
-            reasons: assessment.reasons.map((r) => r.message),
+            serial: p.serial,
+            filesDone: p.filesDone,
+            filesTotal: p.filesTotal,
+            bytesDone: p.bytesDone,
+            bytesTotal: p.bytesTotal,
+            rate: p.rate,
+            etaSeconds: p.etaSeconds,
           },
-        });
-        session.on('progress', (p: SessionProgress) =>
-          this.deps.activity.publish({
-            type: 'progress',
-            progress: {
-              dockId: dock.id,
-              serial: p.serial,
-              filesDone: p.filesDone,
-              filesTotal: p.filesTotal,
-              bytesDone: p.bytesDone,
-              bytesTotal: p.bytesTotal,
-              rate: p.rate,
-              etaSeconds: p.etaSeconds,
-            },
-          }),
-        );
-        session.on('file', (item: IngestedItem) =>
-          this.deps.activity.publish({ type: 'ingested', dockId: dock.id, serial: identity.serial, evidenceId: item.evidenceId, sha256: item.sha256, size: item.size, path: item.path }),
-        );
-        report = await done;
-      } catch (e) {
-        outcome.skipped = errorMessage(e);
-        dock.log.error({ err: e }, 'ingest session could not run');
-      }
+        }),
+      );
+      session.on('file', (item: IngestedItem) =>
+        this.deps.activity.publish({ type: 'ingested', dockId: dock.id, serial: identity.serial, evidenceId: item.evidenceId, sha256: item.sha256, size: item.size, path: item.path }),
+      );
+      return await done;
+    } catch (e) {
+      outcome.skipped = errorMessage(e);
+      dock.log.error({ err: e }, 'ingest session could not run');
+      return null;
     }
-    dock.ended = true;
-    outcome.report = report;
+  }
 
-    // 4. Clock sync: only after the drift is recorded and every file is in, because the
-    // drift corrects the recorded times of files still on the recorder.
-    let syncedTo: Date | null = null;
-    let syncError: string | null = null;
-    if (report && this.deps.syncClock && driver.syncClock && !dock.gone && this.accepting) {
-      if (report.status === 'complete' && report.failed === 0) {
-        try {
-          syncedTo = await driver.syncClock();
-        } catch (e) {
-          syncError = isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
-          dock.log.warn({ err: e, serial: dock.serial }, 'recorder clock could not be set after a complete session');
-        }
-      } else {
-        dock.log.info({ status: report.status, failed: report.failed }, 'clock not synced: files are still to be ingested with the measured drift');
-      }
+  /** Set the recorder's clock when clockSyncDecision allows; a failure is kept (recorded by recordOutcome), never thrown. */
+  private async syncClock(dock: Dock, driver: RecorderDriver, report: SessionReport | null): Promise<ClockSync> {
+    const decision = clockSyncDecision({
+      report,
+      syncClock: this.deps.syncClock,
+      driverCanSync: driver.syncClock !== undefined,
+      gone: dock.gone !== null,
+      accepting: this.accepting,
+    });
+    if (decision === 'incomplete') {
+      dock.log.info({ status: report!.status, failed: report!.failed }, 'clock not synced: files are still to be ingested with the measured drift');
     }
+    if (decision !== 'sync') return { syncedTo: null, syncError: null };
+    try {
+      return { syncedTo: await driver.syncClock!(), syncError: null };
+    } catch (e) {
+      dock.log.warn({ err: e, serial: dock.serial }, 'recorder clock could not be set after a complete session');
+      return { syncedTo: null, syncError: isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e) };
+    }
+  }
 
-    // 5. Record how it went.
+  /**
+   * The session's status and counts on the dock row, the clock sync (or its failure)
+   * with its ledger entry, in one transaction; then the undock event, and an undock
+   * when the session saw the recorder go before detection did.
+   */
+  private recordOutcome(dock: Dock, check: DockCheck, report: SessionReport | null, sync: ClockSync, outcome: DockOutcome): void {
+    const { catalog } = this.deps;
+    const { identity, health } = check;
+    const { syncedTo, syncError } = sync;
     catalog.tx(() => {
       if (report) this.repo.endSession(dock.id, { status: report.status, ingested: report.ingested, failed: report.failed, bytes: report.bytes });
       else this.repo.endSession(dock.id, { status: 'not-run', ingested: 0, failed: 0, bytes: 0 });
@@ -504,7 +579,6 @@ export class DockManager extends EventEmitter {
         this.undock(dock.candidate.location, 'recorder-gone');
       }
     }
-    this.emit('ended', outcome);
   }
 
   /** The recorder is gone (or custody stops): close its dock row and say so in the ledger. */
