@@ -13,7 +13,7 @@ export class AuthenticationError extends CustodyError {
     message: string,
     readonly retryAfterSeconds: number | null = null,
   ) {
-    super(reason === 'rate-limited' ? 'AUTH_RATE_LIMITED' : 'AUTH_REQUIRED', message, { retryable: reason === 'rate-limited' });
+    super(reason === 'rate-limited' ? 'AUTH_RATE_LIMITED' : 'AUTH_REQUIRED', message);
   }
 }
 

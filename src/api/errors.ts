@@ -1,67 +1,34 @@
 import type { FastifyError } from 'fastify';
 import { AuthenticationError } from '../access/index.js';
-import { CustodyError } from '../core/errors.js';
+import { CustodyError, type ErrorCode, errorSpec } from '../core/errors.js';
 
 /** What a client is told about an error. */
 export interface HttpError {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
   headers: Record<string, string>;
 }
 
 /**
- * Codes whose message is safe to show, and their status. Anything not listed here is
- * a 500 whose details stay in the log: a 5xx never shows internals.
+ * The answer for a code, from the registry. A 4xx shows the error's message; a 5xx
+ * shows the registry's public message, or is "internal error" (code INTERNAL) with the
+ * details left in the log: a 5xx never shows internals.
  */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  USAGE: 400,
-  INVALID_INPUT: 400,
-  AUTH_REQUIRED: 401,
-  FORBIDDEN: 403,
-  ACCESS_GRANT_REQUIRED: 403,
-  ACCESS_SELF_DECISION: 403,
-  NOT_FOUND: 404,
-  ACCESS_REQUEST_DECIDED: 409,
-  CASE_NUMBER_TAKEN: 409,
-  HOLD_STATE: 409,
-  HOLD_SELF_APPROVAL: 403,
-  FLAG_SELF_APPROVAL: 403,
-  FLAG_RESOLVED: 409,
-  ASSIGNMENT_OVERLAP: 409,
-  ASSIGNMENT_ENDED: 409,
-  ROSTER_INVALID: 400,
-  PURGE_RUNNING: 409,
-  VERIFY_RUNNING: 409,
-  EXPORT_RUNNING: 409,
-  EXPORT_EMPTY: 409,
-  EXPORT_ISO_UNAVAILABLE: 409,
-  EXPORT_DESTINATION_FORBIDDEN: 403,
-  EXPORT_CASE_NOT_PROTECTED: 403,
-  EXPORT_GRANT_REQUIRED: 403,
-  EXPORT_APPROVER_INVALID: 403,
-  ACCESS_REQUEST_NOT_GRANTED: 409,
-  TOKEN_IN_URL: 400,
-  EVIDENCE_PURGED: 410,
-  RANGE_NOT_SATISFIABLE: 416,
-  AUTH_RATE_LIMITED: 429,
-};
-
-/** Codes of 5xx answers that say what kind of trouble it is, without details. */
-const SERVER_ERRORS: Readonly<Record<string, { status: number; message: string }>> = {
-  VAULT_OBJECT_MISSING: { status: 500, message: 'the stored object for this item cannot be found; the vault needs verification' },
-  VAULT_OBJECT_CORRUPT: { status: 500, message: 'the stored object for this item is damaged (its size or hash is wrong); it was not served, and the vault needs verification' },
-  VAULT_READ_FAILED: { status: 503, message: 'the vault cannot be read right now; try again' },
-  CATALOG_BUSY: { status: 503, message: 'the catalog is busy; try again' },
-};
+function answerFor(code: ErrorCode, message: string, headers: Record<string, string>): HttpError {
+  const spec = errorSpec(code);
+  if (spec.http < 500) return { status: spec.http, code, message, headers };
+  if (spec.public !== undefined) return { status: spec.http, code, message: spec.public, headers };
+  return { status: errorSpec('INTERNAL').http, code: 'INTERNAL', message: 'internal error', headers };
+}
 
 /** Fastify's own request errors (their messages describe the request, not the server). */
-const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', message: 'the request body is too large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'BAD_REQUEST', message: 'the body is empty; send a JSON object' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'BAD_REQUEST', message: 'the body is not valid JSON' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'BAD_REQUEST', message: 'the body does not match its Content-Length' },
+const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'BODY_TOO_LARGE', message: 'the request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'BAD_REQUEST', message: 'the body is empty; send a JSON object' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'BAD_REQUEST', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'BAD_REQUEST', message: 'the body does not match its Content-Length' },
 };
 
 interface AjvIssue {
@@ -98,24 +65,20 @@ export function toHttpError(e: unknown): HttpError {
     return { status: 400, code: 'BAD_REQUEST', message: describeValidation(fe.validation, fe.validationContext), headers };
   }
   if (e instanceof CustodyError) {
-    const status = STATUS_BY_CODE[e.code];
-    if (status !== undefined) {
-      if (e instanceof AuthenticationError) {
-        if (e.retryAfterSeconds !== null) headers['retry-after'] = String(e.retryAfterSeconds);
-        if (status === 401) headers['www-authenticate'] = 'Bearer realm="custody"';
-      }
-      return { status, code: e.code, message: e.message, headers };
+    const answer = answerFor(e.code, e.message, headers);
+    if (e instanceof AuthenticationError) {
+      if (e.retryAfterSeconds !== null) headers['retry-after'] = String(e.retryAfterSeconds);
+      if (answer.status === 401) headers['www-authenticate'] = 'Bearer realm="custody"';
     }
-    const server = SERVER_ERRORS[e.code];
-    if (server) return { ...server, code: e.code, headers };
+    return answer;
   }
   if (fe.code === 'SQLITE_BUSY' || fe.code === 'SQLITE_LOCKED') {
     // Another process held the catalog's write lock past busy_timeout.
-    return { ...SERVER_ERRORS.CATALOG_BUSY!, code: 'CATALOG_BUSY', headers: { 'retry-after': '1' } };
+    return answerFor('CATALOG_BUSY', 'the catalog is busy', { 'retry-after': '1' });
   }
   if (typeof fe.code === 'string') {
     const known = FASTIFY_CODES[fe.code];
-    if (known) return { status: known.status, code: known.code, message: known.message ?? fe.message ?? 'bad request', headers };
+    if (known) return answerFor(known.code, known.message, headers);
     if (fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       return { status: fe.statusCode, code: 'BAD_REQUEST', message: fe.message ?? 'bad request', headers };
     }
@@ -124,5 +87,5 @@ export function toHttpError(e: unknown): HttpError {
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 && !(e instanceof CustodyError)) {
     return { status: fe.statusCode, code: 'BAD_REQUEST', message: 'the request could not be read', headers };
   }
-  return { status: 500, code: 'INTERNAL', message: 'internal error', headers };
+  return answerFor('INTERNAL', 'internal error', headers);
 }

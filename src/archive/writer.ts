@@ -120,7 +120,7 @@ export async function writeCopy(c: CopyInput): Promise<{ tagManifestSha256: stri
   } catch (e) {
     await rm(c.tempDir, { recursive: true, force: true }).catch(() => undefined);
     if (e instanceof ExportWriteError) throw e;
-    if (isDiskFull(e)) throw new ExportWriteError('EXPORT_DISK_FULL', `the destination is full: ${dirname(c.finalDir)}`, { cause: e, retryable: true });
+    if (isDiskFull(e)) throw new ExportWriteError('EXPORT_DISK_FULL', `the destination is full: ${dirname(c.finalDir)}`, { cause: e });
     throw new ExportWriteError('EXPORT_WRITE_FAILED', `cannot write the copy in ${dirname(c.finalDir)}: ${(e as Error).message}`, { cause: e });
   }
 }

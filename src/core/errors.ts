@@ -1,22 +1,23 @@
+import { type ErrorCode, errorSpec } from './error-codes.js';
+
+export { ERROR_CODES, type ErrorCode, type ErrorSpec, errorSpec, isErrorCode } from './error-codes.js';
+
 /**
  * Typed errors with a stable `code`, used everywhere below the CLI and API.
- * The CLI maps them to exit codes; the API (later) maps them to HTTP statuses.
- * `retryable` says whether trying the same thing again can help.
+ * The CLI maps them to exit codes; the API maps them to HTTP statuses.
+ * `code` is a key of the registry (`error-codes.ts`), which says whether trying the
+ * same thing again can help (`retryable`) and which HTTP status the API answers.
  */
 export class CustodyError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(
-    code: string,
-    message: string,
-    opts: { retryable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
-    this.retryable = opts.retryable ?? false;
+    this.retryable = errorSpec(code).retryable;
     this.details = opts.details;
   }
 }
@@ -55,7 +56,7 @@ export class ObjectCorruptError extends VaultError {
 /** The vault's disk or bucket has no room: pause, never drop data. */
 export class VaultFullError extends VaultError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super('VAULT_FULL', message, { retryable: true, ...opts });
+    super('VAULT_FULL', message, opts);
   }
 }
 

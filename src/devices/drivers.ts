@@ -1,4 +1,4 @@
-import { CustodyError, isCustodyError } from '../core/errors.js';
+import { CustodyError, type ErrorCode, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IdentityConflict, RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
 import { estimateDriftFromNewestFile, withEstimate } from './clock-estimate.js';
@@ -49,7 +49,7 @@ export function folderDriverFor(ctx: DriverContext, opts: { creationTimeOf?: (lo
 
 /** A failure kept to be reported later (a reading taken before the dock). */
 export interface Fault {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 

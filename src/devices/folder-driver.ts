@@ -2,7 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CustodyError, SourceFileError, errorMessage } from '../core/errors.js';
+import { CustodyError, type ErrorCode, SourceFileError, errorMessage } from '../core/errors.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from './driver.js';
 import { recorderStatusSchema, type RecorderStatus } from './status-file.js';
 
@@ -191,7 +191,7 @@ export class FolderDriver implements RecorderDriver {
     try {
       top = await readdir(this.root, { withFileTypes: true });
     } catch (e) {
-      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${this.root}: ${errorMessage(e)}`, { cause: e, retryable: true });
+      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${this.root}: ${errorMessage(e)}`, { cause: e });
     }
     const dirs = top.filter((d) => d.isDirectory() && this.mediaDirs!.has(d.name.toLowerCase())).map((d) => d.name);
     dirs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -204,7 +204,7 @@ export class FolderDriver implements RecorderDriver {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${dir}: ${errorMessage(e)}`, { cause: e, retryable: true });
+      throw new SourceFileError('RECORDER_UNREADABLE', `cannot list ${dir}: ${errorMessage(e)}`, { cause: e });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const ent of entries) {
@@ -276,7 +276,7 @@ export class FolderDriver implements RecorderDriver {
 
 export function sourceError(e: unknown, path: string): SourceFileError {
   const code = (e as NodeJS.ErrnoException).code ?? 'UNKNOWN';
-  const map: Record<string, string> = {
+  const map: Record<string, ErrorCode> = {
     ENOENT: 'SOURCE_GONE',
     EACCES: 'SOURCE_UNREADABLE',
     EPERM: 'SOURCE_UNREADABLE',
@@ -285,5 +285,5 @@ export function sourceError(e: unknown, path: string): SourceFileError {
     ENXIO: 'SOURCE_GONE',
     ENODEV: 'SOURCE_GONE',
   };
-  return new SourceFileError(map[code] ?? 'SOURCE_READ_FAILED', `${path}: ${errorMessage(e)}`, { cause: e, retryable: true });
+  return new SourceFileError(map[code] ?? 'SOURCE_READ_FAILED', `${path}: ${errorMessage(e)}`, { cause: e });
 }

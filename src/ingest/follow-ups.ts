@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Catalog } from '../catalog/catalog.js';
-import { EvidenceRepo } from '../catalog/evidence-repo.js';
+import type { Catalog } from '../catalog/index.js';
+import { EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { CustodyError, errorMessage, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -51,7 +51,7 @@ export function analyseHandler(deps: FollowUpDeps) {
   const repo = new EvidenceRepo(deps.catalog.db);
   return async (payload: unknown, ctx: { signal: AbortSignal; log: Logger }): Promise<void> => {
     const id = (payload as { evidenceId?: unknown } | null)?.evidenceId;
-    if (typeof id !== 'string') throw new CustodyError('JOB_BAD_PAYLOAD', 'evidence.analyse needs { evidenceId }');
+    if (typeof id !== 'string') throw new CustodyError('JOBS_PAYLOAD_INVALID', 'evidence.analyse needs { evidenceId }');
     const ev = repo.get(id);
     if (!ev || ev.status !== 'live' || ev.media !== null) return;
     const key = contentKey(ev.sha256);

@@ -3,14 +3,14 @@ import { PassThrough } from 'node:stream';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
-import type { Catalog } from '../catalog/catalog.js';
-import { EvidenceRepo } from '../catalog/evidence-repo.js';
-import { CustodyError, ObjectCorruptError, SourceFileError, VaultFullError, errorMessage, isCustodyError } from '../core/errors.js';
+import type { Catalog } from '../catalog/index.js';
+import { EvidenceRepo } from '../catalog/index.js';
+import { CustodyError, type ErrorCode, ObjectCorruptError, SourceFileError, VaultFullError, errorMessage, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Semaphore } from '../core/semaphore.js';
 import { rfc3339, type Clock } from '../core/time.js';
-import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../devices/driver.js';
-import { sourceError } from '../devices/folder-driver.js';
+import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../devices/index.js';
+import { sourceError } from '../devices/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { hashStream } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
@@ -40,7 +40,7 @@ export interface IngestedItem {
 
 export interface FileError {
   path: string;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -258,16 +258,16 @@ export class IngestSession extends EventEmitter {
   private async ingestOne(identity: RecorderIdentity, file: PlannedFile): Promise<void> {
     const now = this.deps.clock.now();
     try {
-      if (file.size === 0) throw new SourceFileError('SOURCE_EMPTY', `${file.path} is empty (0 bytes)`, { retryable: true });
+      if (file.size === 0) throw new SourceFileError('SOURCE_EMPTY', `${file.path} is empty (0 bytes)`);
       if (now.getTime() - file.mtimeMs < this.deps.settings.settleSeconds * 1000) {
-        throw new SourceFileError('SOURCE_STILL_WRITING', `${file.path} was modified moments ago and may still be written`, { retryable: true });
+        throw new SourceFileError('SOURCE_STILL_WRITING', `${file.path} was modified moments ago and may still be written`);
       }
       const before = await this.driver.stat(file.path);
       const header = await this.readHeader(file);
       const sha256Size = await this.copy(file, before);
       const after = await this.driver.stat(file.path);
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed while it was copied`, { retryable: true });
+        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed while it was copied`);
       }
       const { sha256, size } = sha256Size;
       const dup = this.repo.byRecorderSha(identity.serial, sha256);
@@ -337,7 +337,7 @@ export class IngestSession extends EventEmitter {
     } catch (e) {
       this.bytesDone -= last;
       if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
-        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`, { retryable: true });
+        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`);
       }
       throw e;
     } finally {

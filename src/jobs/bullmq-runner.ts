@@ -260,10 +260,7 @@ export class BullmqJobRunner implements JobRunner {
       // Without this, ioredis would go on reconnecting in the background.
       conn.disconnect();
       const cause = lastError ?? e;
-      throw new CustodyError('JOBS_REDIS_UNREACHABLE', `cannot reach Redis at ${safeUrl(this.redisUrl)}: ${errorMessage(cause)}`, {
-        retryable: true,
-        cause,
-      });
+      throw new CustodyError('JOBS_REDIS_UNREACHABLE', `cannot reach Redis at ${safeUrl(this.redisUrl)}: ${errorMessage(cause)}`, { cause });
     }
     conn.on('ready', () => this.redisErrors.clear());
     this.conn = conn;

@@ -101,13 +101,11 @@ export function unknownNameError(name: string): CustodyError {
 
 /** The reason handed to a handler's signal when stop() runs out of patience. */
 export function stoppingError(): CustodyError {
-  return new CustodyError('JOBS_STOPPING', 'the job runner is stopping', { retryable: true });
+  return new CustodyError('JOBS_STOPPING', 'the job runner is stopping');
 }
 
 function abandonedError(): CustodyError {
-  return new CustodyError('JOBS_ABANDONED', 'the job runner stopped without waiting for this handler, which ignored its abort signal', {
-    retryable: true,
-  });
+  return new CustodyError('JOBS_ABANDONED', 'the job runner stopped without waiting for this handler, which ignored its abort signal');
 }
 
 export type AttemptOutcome = { ok: true } | { ok: false; error: unknown };

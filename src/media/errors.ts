@@ -25,9 +25,9 @@ export class MediaError extends CustodyError {
   constructor(
     code: MediaErrorCode,
     message: string,
-    opts: { retryable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {},
+    opts: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(code, message, { ...opts, retryable: opts.retryable ?? (code === 'MEDIA_TIMEOUT' || code === 'MEDIA_ABORTED') });
+    super(code, message, opts);
   }
 }
 

@@ -36,7 +36,7 @@ export class FolderWitness {
     try {
       s = await stat(this.dir);
     } catch (e) {
-      throw new ProofError('CHECKPOINT_WITNESS_UNREACHABLE', `witness folder ${this.dir} is not reachable: ${errorMessage(e)}`, { retryable: true, cause: e });
+      throw new ProofError('CHECKPOINT_WITNESS_UNREACHABLE', `witness folder ${this.dir} is not reachable: ${errorMessage(e)}`, { cause: e });
     }
     if (!s.isDirectory()) throw new ProofError('CHECKPOINT_WITNESS_UNREACHABLE', `witness ${this.dir} is not a folder`);
   }
@@ -49,7 +49,7 @@ export class FolderWitness {
       names = await readdir(this.folder);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new ProofError('CHECKPOINT_WITNESS_UNREACHABLE', `cannot list witness folder ${this.folder}: ${errorMessage(e)}`, { retryable: true, cause: e });
+      throw new ProofError('CHECKPOINT_WITNESS_UNREACHABLE', `cannot list witness folder ${this.folder}: ${errorMessage(e)}`, { cause: e });
     }
     const best = names
       .map((n) => FILE_RE.exec(n))

@@ -250,10 +250,7 @@ export class FsObjectStore implements ObjectStore {
     if (e instanceof CustodyError) return e;
     if (isDiskFull(e)) return new VaultFullError(`vault disk is full (${this.root}): ${errorMessage(e)}`, { cause: e });
     if ((e as Error).name === 'AbortError') return e as Error;
-    return new VaultError('VAULT_WRITE_FAILED', `cannot write to the vault at ${where}: ${errorMessage(e)}`, {
-      cause: e,
-      retryable: true,
-    });
+    return new VaultError('VAULT_WRITE_FAILED', `cannot write to the vault at ${where}: ${errorMessage(e)}`, { cause: e });
   }
 
   async putNamed(key: string, data: Buffer): Promise<PutResult> {
@@ -294,7 +291,7 @@ export class FsObjectStore implements ObjectStore {
     const p = this.pathOf(key);
     const fh = await open(p, 'r').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') throw new VaultError('VAULT_OBJECT_MISSING', `object not in the vault: ${key}`, { details: { key } });
-      throw new VaultError('VAULT_READ_FAILED', `cannot read ${key}: ${e.message}`, { cause: e, retryable: true });
+      throw new VaultError('VAULT_READ_FAILED', `cannot read ${key}: ${e.message}`, { cause: e });
     });
     return createReadStream('', {
       fd: fh,

@@ -296,7 +296,6 @@ export class S3ObjectStore implements ObjectStore {
     if (network || status === 429 || (status !== undefined && status >= 500) || THROTTLE_CODES.has(code) || (e as SdkError)?.$retryable) {
       return new VaultError('VAULT_UNAVAILABLE', `${what}: ${where} is unavailable (${code}${attempts ? ` after ${attempts} attempts` : ''}): ${errorMessage(e)}`, {
         cause: e,
-        retryable: true,
         details,
       });
     }
@@ -482,7 +481,7 @@ export class S3ObjectStore implements ObjectStore {
       const e = piped.reason as Error;
       // Typed errors (the source's own, e.g. a recorder read error) pass through unchanged.
       if (e?.name === 'AbortError' || isCustodyError(e)) throw e;
-      throw new VaultError('VAULT_WRITE_FAILED', `cannot write to the vault at ${this.location}: ${errorMessage(e)}`, { cause: e, retryable: true });
+      throw new VaultError('VAULT_WRITE_FAILED', `cannot write to the vault at ${this.location}: ${errorMessage(e)}`, { cause: e });
     }
     if ('upload' in failed) throw this.mapError(failed.upload, 'write', `uploading to ${this.location}`, tmpKey);
   }
@@ -490,7 +489,7 @@ export class S3ObjectStore implements ObjectStore {
   /** The uploaded temp object has the size and (where the store's ETag is an MD5) the ETag we computed. */
   private async checkTemp(tmpKey: string, size: number, etag: EtagPassThrough): Promise<void> {
     const head = await this.headRaw(tmpKey);
-    if (!head) throw new VaultError('VAULT_WRITE_FAILED', `uploaded object ${tmpKey} is not in the bucket`, { retryable: true });
+    if (!head) throw new VaultError('VAULT_WRITE_FAILED', `uploaded object ${tmpKey} is not in the bucket`);
     if (head.size !== size) {
       throw new ObjectCorruptError(`uploaded ${size} bytes but ${this.location} stored ${head.size}`, { key: tmpKey, storedSize: head.size, size });
     }
@@ -538,7 +537,7 @@ export class S3ObjectStore implements ObjectStore {
           this.assertSameSize(key, now.size, size);
           return false;
         }
-        throw new VaultError('VAULT_UNAVAILABLE', `a concurrent write to ${key} is in progress`, { cause: e, retryable: true });
+        throw new VaultError('VAULT_UNAVAILABLE', `a concurrent write to ${key} is in progress`, { cause: e });
       }
       throw this.mapError(e, 'write', `publishing ${key}`, key);
     }
@@ -558,7 +557,7 @@ export class S3ObjectStore implements ObjectStore {
   private async copyMultipart(srcKey: string, dstKey: string, size: number): Promise<void> {
     const partSize = Math.min(MAX_COPY_PART, Math.max(MIN_COPY_PART, Math.ceil(size / this.profile.maxParts / MiB) * MiB));
     const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: dstKey, ContentType: 'application/octet-stream' }));
-    if (!UploadId) throw new VaultError('VAULT_WRITE_FAILED', `${this.location} returned no upload id for ${dstKey}`, { retryable: true });
+    if (!UploadId) throw new VaultError('VAULT_WRITE_FAILED', `${this.location} returned no upload id for ${dstKey}`);
     const count = Math.ceil(size / partSize);
     const parts: CompletedPart[] = new Array(count);
     let next = 0;
@@ -606,7 +605,7 @@ export class S3ObjectStore implements ObjectStore {
     const finalKey = this.full(key);
     let problem: ObjectCorruptError | undefined;
     const head = await this.headRaw(finalKey);
-    if (!head) throw new VaultError('VAULT_WRITE_FAILED', `copied object ${key} is not in the bucket`, { retryable: true });
+    if (!head) throw new VaultError('VAULT_WRITE_FAILED', `copied object ${key} is not in the bucket`);
     if (head.size !== size) {
       problem = new ObjectCorruptError(`stored ${key} has ${head.size} bytes, wrote ${size}`, { key, storedSize: head.size, size });
     } else if (this.readBack === 'full') {
@@ -666,7 +665,7 @@ export class S3ObjectStore implements ObjectStore {
         // Lost a race with another writer of this key: identical content is fine.
         const now = await this.readSmall(fullKey, key);
         if (now) return this.sameOrExists(now, result);
-        throw new VaultError('VAULT_UNAVAILABLE', `a concurrent write to ${key} is in progress`, { cause: e, retryable: true });
+        throw new VaultError('VAULT_UNAVAILABLE', `a concurrent write to ${key} is in progress`, { cause: e });
       }
       throw this.mapError(e, 'write', `writing ${key}`, key);
     }

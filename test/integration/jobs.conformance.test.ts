@@ -205,7 +205,7 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
     const attempts: number[] = [];
     runner.register('test.flaky', async (_payload, ctx) => {
       attempts.push(ctx.attempt);
-      if (ctx.attempt === 1) throw new CustodyError('MEDIA_BUSY', 'the file is still being written', { retryable: true });
+      if (ctx.attempt === 1) throw new CustodyError('MEDIA_TIMEOUT', 'the file is still being written');
       if (ctx.attempt === 2) throw new Error('ffprobe exited with code 1');
     });
     await runner.start();
@@ -219,7 +219,7 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
         id,
         name: 'test.flaky',
         attempt: 1,
-        error: { code: 'MEDIA_BUSY', message: 'the file is still being written' },
+        error: { code: 'MEDIA_TIMEOUT', message: 'the file is still being written' },
         willRetry: true,
       },
       {
@@ -262,7 +262,7 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
     let calls = 0;
     runner.register('test.probe', async () => {
       calls++;
-      throw new CustodyError('MEDIA_NOT_VIDEO', 'not a video file');
+      throw new CustodyError('MEDIA_PROBE_FAILED', 'not a video file');
     });
     await runner.start();
     const id = await runner.enqueue('test.probe', { evidenceId: 'ev-2' });
@@ -273,7 +273,7 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
       id,
       name: 'test.probe',
       attempt: 1,
-      error: { code: 'MEDIA_NOT_VIDEO', message: 'not a video file' },
+      error: { code: 'MEDIA_PROBE_FAILED', message: 'not a video file' },
       willRetry: false,
     });
     expect(calls).toBe(1);
@@ -499,7 +499,7 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
       await gate.promise;
     });
     runner.register('test.reject', async () => {
-      throw new CustodyError('MEDIA_NOT_VIDEO', 'not a video');
+      throw new CustodyError('MEDIA_PROBE_FAILED', 'not a video');
     });
     expect(await runner.stats()).toEqual({ waiting: 0, active: 0, failed: 0, delayed: 0 });
     const block = await runner.enqueue('test.block', {});
@@ -584,7 +584,7 @@ describe('SqliteJobRunner', () => {
     const log = new EventLog(runner);
     runner.register('test.ok', async () => undefined);
     runner.register('test.bad', async () => {
-      throw new CustodyError('MEDIA_BUSY', 'busy', { retryable: true });
+      throw new CustodyError('MEDIA_TIMEOUT', 'busy');
     });
     await runner.start();
     const ok = await runner.enqueue('test.ok', {});
@@ -592,7 +592,7 @@ describe('SqliteJobRunner', () => {
     await log.completed(ok);
     await log.failedFinally(bad);
     expect(status(ok)).toEqual({ status: 'done', attempts: 1, last_error: null });
-    expect(status(bad)).toEqual({ status: 'failed', attempts: 2, last_error: 'MEDIA_BUSY: busy' });
+    expect(status(bad)).toEqual({ status: 'failed', attempts: 2, last_error: 'MEDIA_TIMEOUT: busy' });
   });
 
   it('fails at start a job that was running every time the process died', async () => {

@@ -323,7 +323,7 @@ function objectStoreConformance(name: string, makeStore: StoreFactory, traits: S
       await withStore(undefined, async ({ store, tempNames }) => {
         // The ingest session types recorder errors where they happen, so that a vault
         // failure is never taken for a recorder failure or the reverse.
-        const recorderError = new SourceFileError('SOURCE_READ_FAILED', 'DCIM/100/clip.mp4: I/O error', { retryable: true });
+        const recorderError = new SourceFileError('SOURCE_IO_ERROR', 'DCIM/100/clip.mp4: I/O error');
         const caught = await store.putContent(failingStream([randomBytes(50_000)], recorderError)).catch((e: unknown) => e);
         expect(caught).toBe(recorderError);
         expect(await collect(store.list(''))).toEqual([]);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { CustodyError } from '../../core/errors.js';
+import { CustodyError, type ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { estimateDriftFromNewestFile, withEstimate } from '../clock-estimate.js';
 import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../driver.js';
@@ -10,9 +10,9 @@ import type { Gat947Params } from './params.js';
 /** A reading taken earlier (drivers.ts PriorReading, repeated here to keep this module free of drivers.ts). */
 interface PriorReading {
   identity: RecorderIdentity | null;
-  identifyError: { code: string; message: string } | null;
+  identifyError: { code: ErrorCode; message: string } | null;
   health: RecorderHealth | null;
-  healthError: { code: string; message: string } | null;
+  healthError: { code: ErrorCode; message: string } | null;
 }
 
 export interface Gat947DriverOptions {

@@ -42,14 +42,15 @@ export type Gat947ErrorCode =
   /** The link is closed or was left in an unknown state by an earlier fault. */
   | 'GAT947_LINK_CLOSED';
 
-const RETRYABLE = new Set<Gat947ErrorCode>(['GAT947_TIMEOUT', 'GAT947_STALL', 'GAT947_PHASE_ERROR', 'GAT947_BUSY', 'GAT947_CONNECT_FAILED', 'GAT947_SHORT_TRANSFER']);
-
-/** A GA/T 947.4 call failed. Never carries the password or a payload that holds it. */
+/**
+ * A GA/T 947.4 call failed. Never carries the password or a payload that holds it.
+ * Whether a retry can help (timeouts, stalls, a busy interface) is in the error-code registry.
+ */
 export class Gat947Error extends CustodyError {
   declare readonly code: Gat947ErrorCode;
 
   constructor(code: Gat947ErrorCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(code, message, { ...opts, retryable: RETRYABLE.has(code) });
+    super(code, message, opts);
   }
 }
 
