@@ -3,9 +3,7 @@ import { resolve } from 'node:path';
 import { createApiServer, type ApiServer } from './api/index.js';
 import { Catalog, catalogPath } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { ActivityBus } from './core/activity.js';
-import { ConfigError, errorMessage } from './core/errors.js';
-import type { Logger } from './core/logger.js';
+import { ActivityBus, ConfigError, errorMessage, type Logger } from './core/index.js';
 import {
   DeviceDetection,
   DockManager,
@@ -16,12 +14,11 @@ import {
   type ProfileSet,
 } from './devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
-import { openObjectStore } from './vault/index.js';
+import { type ObjectStore, openObjectStore } from './vault/index.js';
 import { LedgerSealer } from './ledger/index.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
 import { ComplianceScanner, createCompliance } from './compliance/index.js';
 import { objectLockSyncFor, PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
-import type { ObjectStore } from './vault/index.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
 export const DAEMON_ACTOR = 'custody:daemon';

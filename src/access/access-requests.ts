@@ -1,7 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
-import { NotFoundError } from '../core/errors.js';
-import { rfc3339 } from '../core/time.js';
+import { NotFoundError, rfc3339 } from '../core/index.js';
 import { AccessDeniedError, ConflictError, HiddenError, InvalidInputError } from './errors.js';
 import { actorOf, can, inScope, type Principal } from './roles.js';
 

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import { rfc3339 } from '../core/time.js';
+import { rfc3339 } from '../core/index.js';
 import type { AuthFailureReason } from './errors.js';
 import { actorOf, type Principal } from './roles.js';
 

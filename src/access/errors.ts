@@ -1,4 +1,4 @@
-import { CustodyError, NotFoundError } from '../core/errors.js';
+import { CustodyError, NotFoundError } from '../core/index.js';
 
 /**
  * Why a caller could not be identified. Recorded in `auth_failures` (never in the

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '../core/hash.js';
+import { sha256Hex } from '../core/index.js';
 
 /**
  * API tokens: "cst_" and 256 random bits in base64url (43 characters). The prefix lets

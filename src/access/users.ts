@@ -1,7 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { NotFoundError } from '../core/errors.js';
-import { rfc3339 } from '../core/time.js';
+import { NotFoundError, rfc3339 } from '../core/index.js';
 import { InvalidInputError, type AuthFailureReason } from './errors.js';
 import { isRole, type Principal, type Role } from './roles.js';
 import { TOKEN_RE, hashToken, newToken } from './tokens.js';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { type Audit, AuthenticationError, type AuthFailureReason, type Principal, type UsersService } from '../access/index.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import type { ApiMetrics } from './metrics.js';
 
 interface Window {

@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { AuthenticationError } from '../access/index.js';
-import { CustodyError, type ErrorCode, errorSpec } from '../core/errors.js';
+import { CustodyError, type ErrorCode, errorSpec } from '../core/index.js';
 
 /** What a client is told about an error. */
 export interface HttpError {

@@ -1,8 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Catalog, Evidence } from '../catalog/index.js';
-import { ObjectCorruptError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { type Logger, ObjectCorruptError } from '../core/index.js';
 
 /**
  * Content integrity on the way out (issue 14): a stored object whose size or hash is

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ActivityBus } from '../core/activity.js';
+import type { ActivityBus } from '../core/index.js';
 import type { JobStats } from '../jobs/index.js';
 
 export interface MetricsDeps {

@@ -9,9 +9,7 @@ import Fastify, { LogController, type FastifyError, type FastifyReply, type Fast
 import { AccessDeniedError, AccessRequests, Audit, can, DenialLedger, HiddenError, PreviewLedger, UsersService } from '../access/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { ActivityBus } from '../core/activity.js';
-import { CustodyError, errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { type ActivityBus, CustodyError, errorMessage, type Logger } from '../core/index.js';
 import type { JobStats } from '../jobs/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { FailedAuthLimiter, createAuthenticator, redactUrl, tokenInUrl } from './auth.js';

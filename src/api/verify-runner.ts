@@ -1,9 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import { ConflictError } from '../access/index.js';
 import { scrub } from '../archive/index.js';
-import { CustodyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import { CustodyError, type Logger, rfc3339 } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { verifyVault, type VerifyProblem, type VerifyProgress } from '../ledger/index.js';
 

@@ -1,5 +1,5 @@
 import { type AccessRequests, can, inScope, type Principal, type UsersService } from '../access/index.js';
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 import type { CaseRecord, CaseSource } from './case-source.js';
 import type { ExportAccess } from './export.js';
 

@@ -2,7 +2,7 @@ import { createHash, getHashes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/index.js';
 
 /**
  * Offline BagIt validation (RFC 8493, and the 0.9x drafts the Library of Congress

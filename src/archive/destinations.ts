@@ -1,6 +1,6 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { CustodyError, UsageError } from '../core/errors.js';
+import { CustodyError, UsageError } from '../core/index.js';
 
 /**
  * A destination refused before anything is written (403 on the API). The message names

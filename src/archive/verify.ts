@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import { SHA256_HEX } from '../core/hash.js';
+import { errorMessage, SHA256_HEX } from '../core/index.js';
 import { leafHash, openCheckpoint, parseVerifierKey, verifyInclusion, type NoteVerifier, type SignedCheckpoint } from '../proof/index.js';
 import { canonicalJson, entryHash, type LedgerEntry } from '../ledger/index.js';
 import { validateBag, type BagProblem, type BagReport } from './bagit.js';

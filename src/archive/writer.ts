@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CustodyError, isDiskFull } from '../core/errors.js';
+import { CustodyError, isDiskFull } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { bagInfo, indexHtml, labelHtml, readmeText } from './documents.js';
 import { TAG, type ExportManifest, type ExportProofs } from './layout.js';

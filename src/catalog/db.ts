@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CustodyError, errorMessage } from '../core/errors.js';
+import { CustodyError, errorMessage } from '../core/index.js';
 import { migrations, type Migration } from './migrations/index.js';
 
 export type Db = Database.Database;

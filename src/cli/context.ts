@@ -4,10 +4,8 @@ import type { LevelWithSilent } from 'pino';
 import { Audit, AuthenticationError, HiddenError, type Principal, UsersService } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { Catalog, catalogPath } from '../catalog/index.js';
-import { createLogger, type Logger } from '../core/logger.js';
-import { ConfigError, CustodyError, UsageError } from '../core/errors.js';
-import { openObjectStore } from '../vault/index.js';
-import type { ObjectStore } from '../vault/index.js';
+import { ConfigError, createLogger, CustodyError, type Logger, UsageError } from '../core/index.js';
+import { type ObjectStore, openObjectStore } from '../vault/index.js';
 import { existsSync } from 'node:fs';
 
 export interface GlobalOptions {

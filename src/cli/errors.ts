@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { ConfigError, CustodyError, UsageError, errorMessage } from '../core/errors.js';
+import { ConfigError, CustodyError, UsageError, errorMessage } from '../core/index.js';
 import { EXIT_PROBLEM, EXIT_USAGE } from './exit-codes.js';
 
 /** Exit code for an error: 2 for usage and configuration, 1 for everything else. */

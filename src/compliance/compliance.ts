@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { ActivityBus } from '../core/activity.js';
+import type { ActivityBus } from '../core/index.js';
 import { AssignmentsService } from './assignments.js';
 import { FlagsService } from './flags.js';
 import { ComplianceRules } from './rules.js';

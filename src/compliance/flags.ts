@@ -1,7 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, NotFoundError } from '../core/errors.js';
-import { rfc3339 } from '../core/time.js';
+import { CustodyError, NotFoundError, rfc3339 } from '../core/index.js';
 import { cachedPreparer, type Preparer } from './statements.js';
 
 export const FLAG_RULES = [

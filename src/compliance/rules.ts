@@ -1,6 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import type { ActivityBus } from '../core/activity.js';
-import { rfc3339 } from '../core/time.js';
+import { type ActivityBus, rfc3339 } from '../core/index.js';
 import type { AssignmentsService } from './assignments.js';
 import type { Finding, Flag, FlagsService } from './flags.js';
 import { localText, plusHours } from './time.js';

@@ -1,6 +1,4 @@
-import type { ActivityBus, ActivityEvent } from '../core/activity.js';
-import { errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { type ActivityBus, type ActivityEvent, errorMessage, type Logger } from '../core/index.js';
 import type { ComplianceRules } from './rules.js';
 
 /**

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 
 /**
  * A time given by a person (CLI, roster, API): RFC 3339 with a zone, or a local

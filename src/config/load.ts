@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { ConfigError, errorMessage } from '../core/index.js';
 import { configSchema, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'CUSTODY_';

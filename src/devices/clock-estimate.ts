@@ -1,4 +1,4 @@
-import { rfc3339 } from '../core/time.js';
+import { rfc3339 } from '../core/index.js';
 import type { ClockEstimate, RecorderDriver, RecorderHealth } from './driver.js';
 
 /** Video containers whose header carries a creation time. */

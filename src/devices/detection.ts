@@ -1,7 +1,6 @@
 import { access, lstat, readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { errorMessage, type Logger } from '../core/index.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
 import { isMountPoint, mountAt, parseMountInfo, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';

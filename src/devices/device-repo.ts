@@ -1,4 +1,4 @@
-import type { Db } from '../catalog/db.js';
+import type { Db } from '../catalog/index.js';
 import type { IdentityConflict } from './driver.js';
 import type { HealthState, Verdict } from './health-check.js';
 

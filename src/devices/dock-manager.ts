@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
-import type { Catalog } from '../catalog/catalog.js';
-import { EvidenceRepo } from '../catalog/evidence-repo.js';
+import type { Catalog } from '../catalog/index.js';
+import { EvidenceRepo } from '../catalog/index.js';
 import type { ActivityBus } from '../core/activity.js';
 import { errorMessage, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';

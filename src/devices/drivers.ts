@@ -1,5 +1,4 @@
-import { CustodyError, type ErrorCode, isCustodyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { CustodyError, type ErrorCode, isCustodyError, type Logger } from '../core/index.js';
 import type { IdentityConflict, RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
 import { estimateDriftFromNewestFile, withEstimate } from './clock-estimate.js';
 import { FolderDriver } from './folder-driver.js';

@@ -2,7 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CustodyError, type ErrorCode, SourceFileError, errorMessage } from '../core/errors.js';
+import { CustodyError, type ErrorCode, SourceFileError, errorMessage } from '../core/index.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from './driver.js';
 import { recorderStatusSchema, type RecorderStatus } from './status-file.js';
 

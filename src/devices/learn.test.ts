@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/tmp.js';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog } from '../catalog/index.js';
 import { learnModel } from './learn.js';
 import { BUNDLED_PROFILES_FILE, loadProfiles } from './profiles.js';
 import { udevRules } from './udev.js';

@@ -1,7 +1,7 @@
 import { readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { isMap, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml';
-import { ConfigError, errorMessage, UsageError } from '../core/errors.js';
+import { ConfigError, errorMessage, UsageError } from '../core/index.js';
 import { BUNDLED_PROFILES_FILE, GAT947_DRIVER, parseProfiles, type RecorderProfile } from './profiles.js';
 
 /** What a station operator says about a model it saw (`custody devices learn`). */

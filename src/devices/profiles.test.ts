@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../core/index.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { BUNDLED_PROFILES_FILE, loadProfiles, parseProfiles, usbKey } from './profiles.js';
 

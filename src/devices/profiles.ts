@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { ConfigError, errorMessage } from '../core/index.js';
 import { gat947ParamsSchema } from './gat947/params.js';
 
 /** The profiles shipped with custody (config/recorders.yaml beside dist/ and src/). */

@@ -1,6 +1,5 @@
-import type { Catalog } from '../catalog/catalog.js';
-import { NotFoundError, UsageError } from '../core/errors.js';
-import { rfc3339 } from '../core/time.js';
+import type { Catalog } from '../catalog/index.js';
+import { NotFoundError, rfc3339, UsageError } from '../core/index.js';
 import { DeviceRepo, RECORDER_STATUSES, type DeviceRecord, type DockRecord, type RecorderServiceStatus } from './device-repo.js';
 
 export interface DeviceSummary extends DeviceRecord {

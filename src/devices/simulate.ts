@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../core/index.js';
 import { MediaTools, type ResolvedBinary, type SampleSpec } from '../media/index.js';
 import { RECORDER_STATUS_FILE, RECORDER_STATUS_FORMAT, recorderStatusSchema, type RecorderStatus } from './status-file.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 
 /**
  * The status file of a simulated recorder: what a real driver would read over the

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { errorMessage, type Logger } from '../core/index.js';
 import type { UsbDevicePort } from './gat947/usb-port.js';
 
 /** A USB device as attach/detach events name it (no SDK types leave this file). */

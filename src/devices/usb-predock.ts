@@ -1,8 +1,6 @@
-import type { Catalog } from '../catalog/catalog.js';
-import { errorMessage, isCustodyError } from '../core/errors.js';
+import type { Catalog } from '../catalog/index.js';
+import { errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
 import type { Fault } from './drivers.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
 import type { RecorderHealth, RecorderIdentity } from './driver.js';
 import { gat947DriverFor, type Gat947Environment } from './drivers.js';
 import type { Gat947Driver } from './gat947/driver.js';

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from '../catalog/catalog.js';
-import type { Db } from '../catalog/db.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import type { Catalog, Db } from '../catalog/index.js';
+import { type Logger, rfc3339 } from '../core/index.js';
 import type { ProfileSet } from './profiles.js';
 import { usbKey } from './profiles.js';
 import type { UsbDeviceRef } from './usb-adapter.js';

@@ -1,6 +1,6 @@
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import type { FollowUps } from './follow-ups.js';
 import { IngestService } from './service.js';

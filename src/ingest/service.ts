@@ -1,8 +1,6 @@
-import type { Catalog } from '../catalog/catalog.js';
-import type { Logger } from '../core/logger.js';
-import { Semaphore } from '../core/semaphore.js';
-import { systemClock, type Clock } from '../core/time.js';
-import type { RecorderDriver } from '../devices/driver.js';
+import type { Catalog } from '../catalog/index.js';
+import { type Clock, type Logger, Semaphore, systemClock } from '../core/index.js';
+import type { RecorderDriver } from '../devices/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CustodyError, errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { CustodyError, errorMessage, type Logger } from '../core/index.js';
 import {
   EventHub,
   HandlerRegistry,

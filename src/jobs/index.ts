@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import { BullmqJobRunner } from './bullmq-runner.js';
 import { SqliteJobRunner } from './sqlite-runner.js';
 import type { JobRunner } from './types.js';

@@ -1,5 +1,4 @@
-import { CustodyError, errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { CustodyError, errorMessage, type Logger } from '../core/index.js';
 import type { EnqueueOptions, JobContext, JobError, JobEvent, JobEventListener, JobHandler, JsonValue } from './types.js';
 
 /** Settings both adapters share. Every field has a default (see {@link runnerDefaults}). */

@@ -1,7 +1,5 @@
 import type { Catalog, Db } from '../catalog/index.js';
-import { CustodyError, errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import { CustodyError, errorMessage, type Logger, rfc3339 } from '../core/index.js';
 import {
   EventHub,
   HandlerRegistry,

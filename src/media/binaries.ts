@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/index.js';
 import { MediaError } from './errors.js';
 
 export type MediaTool = 'ffmpeg' | 'ffprobe';

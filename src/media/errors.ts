@@ -1,4 +1,4 @@
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 
 export type MediaErrorCode =
   /** ffprobe could not read the file: truncated, corrupt, hostile or not media at all. */

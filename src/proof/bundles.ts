@@ -1,4 +1,4 @@
-import { errorMessage, isCustodyError } from '../core/errors.js';
+import { errorMessage, isCustodyError } from '../core/index.js';
 import { canonicalLine, type Ledger } from '../ledger/index.js';
 import { openCheckpoint, type OpenCheckpointOptions, type SignedCheckpoint } from './checkpoint.js';
 import { ProofError } from './errors.js';

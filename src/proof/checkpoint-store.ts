@@ -1,4 +1,4 @@
-import { VaultError } from '../core/errors.js';
+import { VaultError } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { parseCheckpoint, type SignedCheckpoint } from './checkpoint.js';
 import { ProofError } from './errors.js';

@@ -1,4 +1,4 @@
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 
 /**
  * A proof, checkpoint or signed note that does not verify, or a request for one that

@@ -1,6 +1,5 @@
-import type { Catalog } from '../catalog/catalog.js';
-import { errorMessage, isCustodyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import type { Catalog } from '../catalog/index.js';
+import { errorMessage, isCustodyError, type Logger } from '../core/index.js';
 import type { LedgerEntry } from '../ledger/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { openCheckpoint, parseCheckpoint, signCheckpoint, type SignedCheckpoint } from './checkpoint.js';

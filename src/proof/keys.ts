@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/index.js';
 import { assertOrigin } from './checkpoint.js';
 import { ProofError } from './errors.js';
 import { ed25519Signer, ed25519Verifier, formatVerifierKey, parseVerifierKey, publicKeyFromPem, type NoteSigner, type NoteVerifier } from './note.js';

@@ -1,7 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { LedgerError } from '../core/errors.js';
-import { GENESIS_PREV, canonicalLine, type Ledger, type LedgerEntry } from '../ledger/index.js';
-import { ChainCursor } from '../ledger/index.js';
+import { LedgerError } from '../core/index.js';
+import { canonicalLine, ChainCursor, GENESIS_PREV, type Ledger, type LedgerEntry } from '../ledger/index.js';
 import { MerkleTree, leafHash, type LeafSink } from './merkle.js';
 
 /** Leaf hash of a ledger entry: SHA-256(0x00 || its line in `custody ledger export`). */

@@ -1,5 +1,5 @@
-import type { Logger } from '../core/logger.js';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Logger } from '../core/index.js';
+import type { Catalog } from '../catalog/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { latestCheckpoint } from './checkpoint-store.js';
 import { CheckpointIssuer, type IssueResult } from './issuer.js';

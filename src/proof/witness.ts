@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/index.js';
 import type { SignedCheckpoint } from './checkpoint.js';
 import { ProofError } from './errors.js';
 import { MAX_NOTE_BYTES } from './note.js';

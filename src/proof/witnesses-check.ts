@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/index.js';
 import { errorCode, checkExtends } from './bundles.js';
 import { openCheckpoint, type OpenCheckpointOptions } from './checkpoint.js';
 import type { MerkleTree } from './merkle.js';

@@ -1,4 +1,4 @@
-import { CustodyError } from '../core/errors.js';
+import { CustodyError } from '../core/index.js';
 
 /** A case number already in use (409). */
 export class CaseNumberTakenError extends CustodyError {

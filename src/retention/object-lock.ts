@@ -1,6 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import type { ActivityEvent } from '../core/activity.js';
-import type { Logger } from '../core/logger.js';
+import type { ActivityEvent, Logger } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { retentionDate, type RetentionPolicy } from './policy.js';
 

@@ -1,4 +1,4 @@
-import { rfc3339 } from '../core/time.js';
+import { rfc3339 } from '../core/index.js';
 import { PurgeRefusedError } from './errors.js';
 import { DAY_MS } from './policy.js';
 import type { PurgeItemResult } from './purge.js';

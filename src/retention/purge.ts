@@ -1,8 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import { CustodyError, errorMessage, type Logger, rfc3339 } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { verifyVault } from '../ledger/index.js';
 import { PurgeRefusedError } from './errors.js';

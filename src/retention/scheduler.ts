@@ -1,7 +1,5 @@
 import type { Config } from '../config/index.js';
-import { errorMessage } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { Clock } from '../core/time.js';
+import { type Clock, errorMessage, type Logger } from '../core/index.js';
 import { nextDailyAt } from './policy.js';
 import type { PurgeReport, PurgeService, PurgeSettings } from './purge.js';
 

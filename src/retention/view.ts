@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import { rfc3339 } from '../core/time.js';
+import { rfc3339 } from '../core/index.js';
 import { CasesService, type ItemHold } from './cases.js';
 import { retentionDate, type RetentionPolicy } from './policy.js';
 

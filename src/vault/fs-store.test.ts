@@ -7,7 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FsObjectStore } from './fs-store.js';
 import { contentKey, type ByteRange } from './store.js';
-import { sha256Hex } from '../core/hash.js';
+import { sha256Hex } from '../core/index.js';
 
 /** A disk that returns other bytes than were written (a failing controller, say). */
 class LyingDisk extends FsObjectStore {

@@ -1,12 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, link, rm, readFile } from 'node:fs/promises';
-import type { Logger } from '../core/logger.js';
+import { CustodyError, errorMessage, HashingPassThrough, isDiskFull, type Logger, ObjectCorruptError, sha256Hex, VaultError, VaultFullError } from '../core/index.js';
 import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { CustodyError, ObjectCorruptError, VaultError, VaultFullError, isDiskFull, errorMessage } from '../core/errors.js';
-import { HashingPassThrough, sha256Hex } from '../core/hash.js';
 import {
   assertSafeKey,
   assertSafePrefix,

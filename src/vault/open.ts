@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import type { Logger } from '../core/logger.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/index.js';
 import { FsObjectStore } from './fs-store.js';
 import type { ObjectStore } from './store.js';
 

@@ -26,9 +26,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { BuildMiddleware, FinalizeRequestMiddleware, InitializeMiddleware } from '@smithy/types';
-import { ObjectCorruptError, VaultError, VaultFullError, errorMessage, isCustodyError } from '../core/errors.js';
-import { HashingPassThrough, sha256Hex } from '../core/hash.js';
-import { silentLogger, type Logger } from '../core/logger.js';
+import { errorMessage, HashingPassThrough, isCustodyError, type Logger, ObjectCorruptError, sha256Hex, silentLogger, VaultError, VaultFullError } from '../core/index.js';
 import { hashStream } from './read-back.js';
 import { EtagPassThrough, normaliseEtag } from './s3-etag.js';
 import { S3_PROFILES, objectLockUse, type S3Profile, type S3ProfileName } from './s3-profiles.js';
@@ -381,7 +379,11 @@ export class S3ObjectStore implements ObjectStore {
         uploadIdMarker = page.NextUploadIdMarker;
       }
     } catch (e) {
-      throw this.mapError(e, 'write', 'aborting interrupted multipart uploads');
+      // Not fatal: the vault works without the sweep (a store that cannot list uploads
+      // answers NotImplemented), and the bucket's lifecycle rule is the second line.
+      const err = this.mapError(e, 'write', 'aborting interrupted multipart uploads');
+      this.log.warn({ err, aborted }, 'could not abort the multipart uploads interrupted writers left; give the bucket an AbortIncompleteMultipartUpload lifecycle rule');
+      return;
     }
     if (aborted > 0) this.log.info({ aborted }, 'aborted multipart uploads left incomplete by interrupted uploads');
   }

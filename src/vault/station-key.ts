@@ -1,7 +1,7 @@
 import { createPublicKey, generateKeyPairSync, createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CustodyError, errorMessage } from '../core/errors.js';
+import { CustodyError, errorMessage } from '../core/index.js';
 
 export interface StationKeyInfo {
   privateKeyFile: string;

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import { SHA256_HEX } from '../core/hash.js';
-import { VaultError } from '../core/errors.js';
+import { SHA256_HEX, VaultError } from '../core/index.js';
 
 export interface ObjectInfo {
   key: string;

@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { type AccessRequest, HiddenError, inScope, InvalidInputError, MAX_ITEMS_PER_REQUEST } from '../../access/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/index.js';
 import { CasesService } from '../../retention/index.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';

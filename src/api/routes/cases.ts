@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { AccessDeniedError, actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
-import { CustodyError, NotFoundError } from '../../core/errors.js';
+import { CustodyError, NotFoundError } from '../../core/index.js';
 import { CasesService, HOLD_REASONS, objectLockSyncFor, type Case, type Hold } from '../../retention/index.js';
 import { API_PREFIX, principalOf, visibleEvidence, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Label, Nullable, Uuid } from '../schemas.js';

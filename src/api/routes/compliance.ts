@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
 import { FLAG_RULES, complianceReport, createCompliance, parseCsv, RosterError, type NewAssignment } from '../../compliance/index.js';
-import { CustodyError, NotFoundError } from '../../core/errors.js';
+import { CustodyError, NotFoundError } from '../../core/index.js';
 import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, DateTime, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
 import type { ApiApp } from '../server.js';

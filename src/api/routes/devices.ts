@@ -1,7 +1,6 @@
 import Type from 'typebox';
 import { HiddenError, inScope, type Principal } from '../../access/index.js';
-import type { ActivityEvent, DockInfo, DockProgress } from '../../core/activity.js';
-import { NotFoundError } from '../../core/errors.js';
+import { type ActivityEvent, type DockInfo, type DockProgress, NotFoundError } from '../../core/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, Label, Nullable, Serial } from '../schemas.js';

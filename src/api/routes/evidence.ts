@@ -1,8 +1,7 @@
 import Type from 'typebox';
 import type { Readable } from 'node:stream';
 import type { Evidence } from '../../catalog/index.js';
-import { CustodyError } from '../../core/errors.js';
-import { rfc3339 } from '../../core/time.js';
+import { CustodyError, rfc3339 } from '../../core/index.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
 import { CasesService, RetentionView } from '../../retention/index.js';
 import { contentKey } from '../../vault/index.js';

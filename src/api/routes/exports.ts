@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope } from '../../access/index.js';
 import { ArchiveService, authorizeExport, CaseSource, DestinationForbiddenError, resolveDestinations } from '../../archive/index.js';
-import { CustodyError, NotFoundError } from '../../core/errors.js';
+import { CustodyError, NotFoundError } from '../../core/index.js';
 import { CheckpointIssuer, formatVerifierKey, loadStationSigner, witnessesFor, type SignedCheckpoint } from '../../proof/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Nullable } from '../schemas.js';

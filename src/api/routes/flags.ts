@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope } from '../../access/index.js';
 import { FLAG_RULES, FLAG_STATES, createCompliance, type Flag } from '../../compliance/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';

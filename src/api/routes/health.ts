@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/index.js';
 import type { ApiContext } from '../context.js';
 import type { ApiApp } from '../server.js';
 

@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { actorOf } from '../../access/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/index.js';
 import { latestCheckpoint } from '../../proof/index.js';
 import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../ledger/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';

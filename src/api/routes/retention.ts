@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/index.js';
 import { PurgeService, purgeSettings } from '../../retention/index.js';
 import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Nullable } from '../schemas.js';

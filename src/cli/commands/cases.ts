@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { AccessDeniedError, actorOf, can, HiddenError, inScope, type Principal } from '../../access/index.js';
-import { CustodyError, UsageError } from '../../core/errors.js';
+import { CustodyError, UsageError } from '../../core/index.js';
 import { CasesService, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
 import type { Runtime } from '../context.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';

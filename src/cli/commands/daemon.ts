@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../core/logger.js';
+import { createLogger } from '../../core/index.js';
 import { runDaemon } from '../../daemon.js';
 import { globals, loadCliConfig } from '../context.js';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { UsersService } from '../../access/index.js';
 import { loadConfig } from '../../config/index.js';
-import { CustodyError, UsageError, errorMessage } from '../../core/errors.js';
+import { CustodyError, UsageError, errorMessage } from '../../core/index.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
 import { simulateRecorder, type DockOutcome } from '../../devices/index.js';
 import { MediaTools } from '../../media/index.js';

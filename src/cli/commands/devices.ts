@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import {
   BUNDLED_PROFILES_FILE,
   DeviceRegistry,

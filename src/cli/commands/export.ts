@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AccessRequests, actorOf, HiddenError, inScope, UsersService } from '../../access/index.js';
 import { ArchiveService, authorizeExport, CaseSource, resolveDestinations, type CopyResult, type ExportResult } from '../../archive/index.js';
-import { NotFoundError } from '../../core/errors.js';
+import { NotFoundError } from '../../core/index.js';
 import { CheckpointIssuer, loadStationSigner, witnessesFor } from '../../proof/index.js';
 import { actingUser, asUser, EXIT_PROBLEM, globals, output, printable, withRuntime, type ActingOptions, type Runtime } from '../context.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { actorOf } from '../../access/index.js';
 import { FLAG_RULES, FLAG_STATES, createCompliance, localText, type Flag, type FlagRule, type FlagState } from '../../compliance/index.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
 import { cliActor } from './ingest.js';
 

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createCompliance, type Flag } from '../../compliance/index.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import { FolderDriver } from '../../devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';

@@ -3,9 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
 import { defaultConfigPath, loadConfig, resolveHome } from '../../config/index.js';
-import { CustodyError } from '../../core/errors.js';
-import { openObjectStore } from '../../vault/index.js';
-import { ensureStationKey } from '../../vault/index.js';
+import { CustodyError } from '../../core/index.js';
+import { ensureStationKey, openObjectStore } from '../../vault/index.js';
 import { verifyVault } from '../../ledger/index.js';
 import { cliLogger, globals, output } from '../context.js';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { UsageError, errorMessage } from '../../core/errors.js';
+import { UsageError, errorMessage } from '../../core/index.js';
 import {
   CheckpointIssuer,
   LedgerTree,

@@ -3,11 +3,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
-import { CustodyError, UsageError } from '../../core/errors.js';
-import { exportLedger } from '../../ledger/index.js';
+import { CustodyError, UsageError } from '../../core/index.js';
+import { exportLedger, LedgerSealer, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
 import { openObjectStore } from '../../vault/index.js';
-import { rebuildLedger } from '../../ledger/index.js';
-import { LedgerSealer, SEGMENT_PREFIX } from '../../ledger/index.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
 import { describeProblem } from './verify.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { FLAG_RULES, complianceReport, parseLocalTime, startOfLocalDay, type ComplianceFigures, type ComplianceReport } from '../../compliance/index.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import { globals, withRuntime } from '../context.js';
 
 const FORMATS = ['table', 'csv', 'json'] as const;

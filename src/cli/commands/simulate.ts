@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import { simulateRecorder, type SimulatedRecorder } from '../../devices/index.js';
 import { MediaTools } from '../../media/index.js';
 import { cliLogger, globals, loadCliConfig, output } from '../context.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { InvalidInputError, type User, UsersService, validateNewUser } from '../../access/index.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/index.js';
 import { EXIT_PROBLEM, globals, output, printable, withRuntime } from '../context.js';
 
 const DAY_MS = 86_400_000;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { SingleBar } from 'cli-progress';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/index.js';
 import type { WitnessCheck } from '../../proof/index.js';
 import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../ledger/index.js';
 import type { Runtime } from '../context.js';

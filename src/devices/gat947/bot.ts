@@ -1,4 +1,4 @@
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/index.js';
 import { Gat947Error } from './errors.js';
 import { LIBUSB, type UsbDevicePort, type UsbError, type UsbInEndpointPort, type UsbOutEndpointPort } from './usb-port.js';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { SimRecorderState } from '../../../test/helpers/gat947/state.js';
 import { SIM_COMMANDS, SimUsbRecorder } from '../../../test/helpers/gat947/usb-sim.js';
-import { isCustodyError } from '../../core/errors.js';
+import { isCustodyError } from '../../core/index.js';
 import { gat947DriverFor, DriverRegistry } from '../drivers.js';
 import { parseProfiles } from '../profiles.js';
 import type { UsbDeviceInfo } from '../sysfs.js';

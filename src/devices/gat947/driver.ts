@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import { CustodyError, type ErrorCode } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { CustodyError, type ErrorCode, type Logger } from '../../core/index.js';
 import { estimateDriftFromNewestFile, withEstimate } from '../clock-estimate.js';
 import type { ClockEstimate, IdentityConflict, RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../driver.js';
 import { Gat947Error } from './errors.js';

@@ -1,4 +1,4 @@
-import { CustodyError } from '../../core/errors.js';
+import { CustodyError } from '../../core/index.js';
 
 /**
  * Why a GA/T 947.4 call failed. Stable codes: logs, dock records and the API carry

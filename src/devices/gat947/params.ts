@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/index.js';
 import { Gat947Error } from './errors.js';
 
 const byte = z.number().int().min(0).max(255);

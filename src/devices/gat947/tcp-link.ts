@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import iconv from 'iconv-lite';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage } from '../../core/index.js';
 import { Gat947Error } from './errors.js';
 import { checkIRet, formatLocalTime, parseLocalTime, type Gat947Link, type LocalDateTime, type SdStatus } from './link.js';
 import type { Gat947Call, Gat947Params } from './params.js';

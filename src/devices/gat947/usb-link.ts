@@ -1,5 +1,4 @@
-import { errorMessage } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { errorMessage, type Logger } from '../../core/index.js';
 import { BotTransport, usbFault } from './bot.js';
 import { Gat947Error } from './errors.js';
 import { checkIRet, decodeLocalTime, encodeLocalTime, type Gat947Link, type LocalDateTime, type SdStatus } from './link.js';
