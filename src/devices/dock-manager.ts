@@ -6,7 +6,7 @@ import type { ActivityBus } from '../core/activity.js';
 import { errorMessage, isCustodyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rfc3339 } from '../core/time.js';
-import type { IngestedItem, IngestService, IngestSession, SessionProgress, SessionReport } from '../ingest/index.js';
+import { registerRecorder, type IngestedItem, type IngestService, type IngestSession, type SessionProgress, type SessionReport } from '../ingest/index.js';
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
 import type { RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
@@ -332,12 +332,7 @@ export class DockManager extends EventEmitter {
     const { identity, identifyError, health, healthError, assessment, thresholds, driftMethod } = check;
     const dockedAt = rfc3339(catalog.clock.now());
     catalog.tx(() => {
-      if (identity) {
-        const recorder = { serial: identity.serial, model: identity.model, officer: identity.officer, unit: identity.unit };
-        if (this.evidence.upsertRecorder(recorder, dockedAt)) {
-          catalog.ledger.append({ type: 'recorder.registered', actor: this.actor, subject: identity.serial, data: recorder });
-        }
-      }
+      if (identity) registerRecorder(catalog, this.evidence, identity, this.actor, dockedAt);
       this.repo.insertDock({
         id: dock.id,
         recorderSerial: identity?.serial ?? null,

@@ -9,6 +9,7 @@ export {
   type IngestSettings,
 } from './session.js';
 export { mediaTypeOf, type MediaType } from './media-types.js';
+export { registerRecorder, type RecorderRecord } from './recorders.js';
 export { recordedTime, timestampFromName, type RecordedTime } from './recorded-time.js';
 export { createFollowUps, analyseHandler, ANALYSE_JOB, type FollowUps } from './follow-ups.js';
 export { ingestServiceFromConfig } from './compose.js';

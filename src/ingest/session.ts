@@ -15,6 +15,7 @@ import type { ObjectStore } from '../vault/index.js';
 import { hashStream } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
+import { registerRecorder } from './recorders.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -367,10 +368,7 @@ export class IngestSession extends EventEmitter {
     const { catalog } = this.deps;
     catalog.tx(() => {
       const ingestedAt = rfc3339(catalog.clock.now());
-      const recorder = { serial: identity.serial, model: identity.model, officer: identity.officer, unit: identity.unit };
-      if (this.repo.upsertRecorder(recorder, ingestedAt)) {
-        catalog.ledger.append({ type: 'recorder.registered', actor: this.deps.actor, subject: identity.serial, data: recorder });
-      }
+      registerRecorder(catalog, this.repo, identity, this.deps.actor, ingestedAt);
       const row = {
         id,
         sha256,
