@@ -1,5 +1,7 @@
+import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -60,6 +62,20 @@ describe('custody cases, custody purge and custody verify (e2e, issue 7)', () =>
     const verify = await cli(['verify', '--json']);
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, purged: 2, objects: 3 });
+
+    // One format for CLI actors (issue 13): cli:<os-user> for init, ingest, cases and the purge run
+    // alike; --by adds the name typed at the keyboard as a last part.
+    const db = new Database(join(home, 'catalog.db'), { readonly: true });
+    const actors = db.prepare('SELECT type, actor FROM ledger ORDER BY seq').all() as { type: string; actor: string }[];
+    const purgeRuns = db.prepare('SELECT DISTINCT actor FROM purge_runs').all() as { actor: string }[];
+    db.close();
+    const me = `cli:${userInfo().username}`;
+    const actorOf = (type: string): string[] => [...new Set(actors.filter((a) => a.type === type).map((a) => a.actor))];
+    expect(actorOf('station.initialized')).toEqual([me]);
+    expect(actorOf('evidence.ingested')).toEqual([me]);
+    expect(actorOf('case.created')).toEqual([`${me}:li`]);
+    expect(actorOf('evidence.purged')).toEqual([me]);
+    expect(purgeRuns).toEqual([{ actor: me }]);
 
     // A release needs a second person, each proven by their own token (issue 14); after it the item goes too.
     const li = JSON.parse((await cli(['users', 'add', '--name', 'Li', '--role', 'supervisor', '--json'])).stdout) as { token: string };

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { AssignmentsService, localText, parseLocalTime, type Assignment } from '../../compliance/index.js';
 import { globals, output, withRuntime } from '../context.js';
-import { cliActor } from './ingest.js';
+import { cliActor } from '../actor.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);

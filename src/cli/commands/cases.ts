@@ -1,25 +1,10 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import { AccessDeniedError, actorOf, can, HiddenError, inScope, type Principal } from '../../access/index.js';
 import { CustodyError, UsageError } from '../../core/index.js';
 import { CasesService, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
+import { cliActor } from '../actor.js';
 import type { Runtime } from '../context.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
-
-/**
- * Who ran the command, for the ledger: the operating-system account and, with --by,
- * the person at the keyboard. A release is approved under a different actor than
- * the one who asked for it.
- */
-function cliActor(by: string | undefined): string {
-  let who: string;
-  try {
-    who = userInfo().username;
-  } catch {
-    who = `uid ${process.getuid?.() ?? '?'}`;
-  }
-  return by ? `cli:${who}:${by}` : `cli:${who}`;
-}
 
 /** Bad input is a usage error (exit 2). */
 function asUsage<T>(fn: () => T): T {

@@ -16,7 +16,7 @@ import {
   type SeenUsbDevice,
 } from '../../devices/index.js';
 import { globals, loadCliConfig, output, withRuntime } from '../context.js';
-import { cliActor } from './ingest.js';
+import { cliActor } from '../actor.js';
 
 function gb(n: number | null): string {
   return n === null ? '?' : `${(n / 1e9).toFixed(1)} GB`;

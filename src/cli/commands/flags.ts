@@ -3,7 +3,7 @@ import { actorOf } from '../../access/index.js';
 import { FLAG_RULES, FLAG_STATES, createCompliance, localText, type Flag, type FlagRule, type FlagState } from '../../compliance/index.js';
 import { UsageError } from '../../core/index.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
-import { cliActor } from './ingest.js';
+import { cliActor } from '../actor.js';
 
 function text(list: Flag[], tz: string): string {
   if (list.length === 0) return 'no flags';

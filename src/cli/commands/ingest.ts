@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createCompliance, type Flag } from '../../compliance/index.js';
 import { UsageError } from '../../core/index.js';
 import { FolderDriver } from '../../devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
+import { cliActor } from '../actor.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
 import { LedgerSealer } from '../../ledger/index.js';
@@ -21,14 +21,6 @@ interface IngestOpts {
 }
 
 const STOP_GRACE_MS = 60_000;
-
-export function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return `cli:uid${process.getuid?.() ?? '?'}`;
-  }
-}
 
 function toJson(r: SessionReport, flags: Flag[]): unknown {
   return {

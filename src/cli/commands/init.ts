@@ -6,6 +6,7 @@ import { defaultConfigPath, loadConfig, resolveHome } from '../../config/index.j
 import { CustodyError } from '../../core/index.js';
 import { ensureStationKey, openObjectStore } from '../../vault/index.js';
 import { verifyVault } from '../../ledger/index.js';
+import { cliActor } from '../actor.js';
 import { cliLogger, globals, output } from '../context.js';
 
 const STARTER_CONFIG = `# custody configuration. Every key, with its default, is documented in
@@ -44,7 +45,7 @@ export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
     } else {
       catalog.ledger.append({
         type: 'station.initialized',
-        actor: 'cli:init',
+        actor: cliActor(),
         subject: null,
         data: { vault: { kind: store.kind, location: store.location }, stationKey: { alg: 'ed25519', publicKey: key.publicKey, fingerprint: key.fingerprint } },
       });

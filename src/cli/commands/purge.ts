@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import { PurgeService, purgeSettings, type PurgeReport } from '../../retention/index.js';
+import { cliActor } from '../actor.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
-
-function cliActor(): string {
-  try {
-    return `cli:purge:${userInfo().username}`;
-  } catch {
-    return `cli:purge:uid ${process.getuid?.() ?? '?'}`;
-  }
-}
 
 function human(r: PurgeReport): string {
   const mb = (r.bytesFreed / 1e6).toFixed(1);

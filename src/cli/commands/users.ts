@@ -1,21 +1,10 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import { InvalidInputError, type User, UsersService, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/index.js';
+import { cliActor } from '../actor.js';
 import { EXIT_PROBLEM, globals, output, printable, withRuntime } from '../context.js';
 
 const DAY_MS = 86_400_000;
-
-/** Who ran the command, for the ledger: the command and the operating-system account. */
-function cliActor(): string {
-  let who: string;
-  try {
-    who = userInfo().username;
-  } catch {
-    who = `uid ${process.getuid?.() ?? '?'}`;
-  }
-  return `cli:users:${who}`;
-}
 
 function expiryOption(raw: string | undefined, defaultDays: number, now: Date): Date | null {
   const days = raw === undefined ? defaultDays : Number(raw);
