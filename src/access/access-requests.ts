@@ -3,6 +3,7 @@ import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import { NotFoundError, rfc3339 } from '../core/index.js';
 import { AccessDeniedError, ConflictError, HiddenError, InvalidInputError } from './errors.js';
 import { actorOf, can, inScope, type Principal } from './roles.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
 
@@ -153,7 +154,7 @@ export class AccessRequests {
       }
       this.q.insert.run(id, p.id, reason, rfc3339(this.catalog.clock.now()));
       for (const eid of ids) this.q.insertItem.run(id, eid);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'access.request.created',
         actor: actorOf(p),
         subject: id,
@@ -239,7 +240,7 @@ export class AccessRequests {
         throw new ConflictError('ACCESS_REQUEST_NOT_GRANTED', `access request ${id} is ${r.status === 'approved' ? 'expired' : r.status}: there is no grant to revoke`);
       }
       this.q.revoke.run(now, now, id);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'access.request.revoked',
         actor: actorOf(p),
         subject: id,
@@ -260,7 +261,7 @@ export class AccessRequests {
       const due = this.q.due.all(now, batch);
       for (const r of due) {
         this.q.expire.run(now, r.id);
-        this.catalog.ledger.append({
+        ledgerOf(this.catalog).append({
           type: 'access.request.expired',
           actor: 'api',
           subject: r.id,
@@ -283,7 +284,7 @@ export class AccessRequests {
       }
       if (r.status !== 'pending') throw new ConflictError('ACCESS_REQUEST_DECIDED', `access request ${id} is already ${r.status}`);
       this.q.decide.run(status, p.id, rfc3339(this.catalog.clock.now()), note, expiresAt, id);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: status === 'approved' ? 'access.request.approved' : 'access.request.denied',
         actor: actorOf(p),
         subject: id,

@@ -2,6 +2,7 @@ import type { Catalog } from '../catalog/index.js';
 import { rfc3339 } from '../core/index.js';
 import type { AuthFailureReason } from './errors.js';
 import { actorOf, type Principal } from './roles.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface Denial {
   principal: Principal;
@@ -141,7 +142,7 @@ export class Audit {
 
   /** Ledger one refusal, or (with `repeats`) the repeats of one that DenialLedger coalesced. */
   denied(d: Denial, repeats?: Repeats): void {
-    this.catalog.ledger.append({
+    ledgerOf(this.catalog).append({
       type: 'access.denied',
       actor: actorOf(d.principal),
       subject: repeats ? null : d.subject,
@@ -237,7 +238,7 @@ export class PreviewLedger {
   private write(b: PreviewBatch): void {
     this.batches.delete(b.principal.id);
     if (b.items.size === 0) return;
-    this.catalog.ledger.append({
+    ledgerOf(this.catalog).append({
       type: 'access.previewed',
       actor: actorOf(b.principal),
       subject: null,

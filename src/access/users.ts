@@ -4,6 +4,7 @@ import { NotFoundError, rfc3339 } from '../core/index.js';
 import { InvalidInputError, type AuthFailureReason } from './errors.js';
 import { isRole, type Principal, type Role } from './roles.js';
 import { TOKEN_RE, hashToken, newToken } from './tokens.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface User {
   id: string;
@@ -109,7 +110,7 @@ export class UsersService {
     const expires = v.tokenExpiresAt ? rfc3339(v.tokenExpiresAt) : null;
     this.catalog.tx(() => {
       this.q.insert.run({ id, name: v.name, role: v.role, unit: v.unit, tokenHash: hashToken(token), now: stamp, tokenExpiresAt: expires, actor });
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'user.created',
         actor,
         subject: id,
@@ -134,7 +135,7 @@ export class UsersService {
       const user = this.require(id);
       if (user.revokedAt !== null) return false;
       this.q.revoke.run(rfc3339(this.catalog.clock.now()), actor, id);
-      this.catalog.ledger.append({ type: 'user.revoked', actor, subject: id, data: { name: user.name, role: user.role, unit: user.unit } });
+      ledgerOf(this.catalog).append({ type: 'user.revoked', actor, subject: id, data: { name: user.name, role: user.role, unit: user.unit } });
       return true;
     });
     return { user: this.require(id), changed };
@@ -150,7 +151,7 @@ export class UsersService {
       const user = this.require(id);
       if (user.revokedAt !== null) throw new InvalidInputError(`user ${id} is revoked; add a new user instead`);
       this.q.rotate.run(hashToken(token), rfc3339(now), expires, id);
-      this.catalog.ledger.append({ type: 'user.token-issued', actor, subject: id, data: { tokenExpiresAt: expires } });
+      ledgerOf(this.catalog).append({ type: 'user.token-issued', actor, subject: id, data: { tokenExpiresAt: expires } });
     });
     return { user: this.require(id), token };
   }

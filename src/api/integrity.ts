@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Catalog, Evidence } from '../catalog/index.js';
 import { type Logger, ObjectCorruptError } from '../core/index.js';
+import { ledgerOf } from '../ledger/index.js';
 
 /**
  * Content integrity on the way out (issue 14): a stored object whose size or hash is
@@ -30,7 +31,7 @@ export class IntegrityReporter {
     this.reported.add(key);
     try {
       this.catalog.tx(() =>
-        this.catalog.ledger.append({
+        ledgerOf(this.catalog).append({
           type: 'evidence.corrupt',
           actor: 'api',
           subject: ev.id,

@@ -3,7 +3,7 @@ import { ConflictError } from '../access/index.js';
 import { scrub } from '../archive/index.js';
 import { CustodyError, type Logger, rfc3339 } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
-import { verifyVault, type VerifyProblem, type VerifyProgress } from '../ledger/index.js';
+import { ledgerOf, type VerifyProblem, type VerifyProgress, verifyVault } from '../ledger/index.js';
 
 export interface VerifySummary {
   ok: boolean;
@@ -111,7 +111,7 @@ export class VerifyRunner {
       try {
         catalog.tx(() => {
           catalog.setMeta(META_KEY, JSON.stringify(summary));
-          catalog.ledger.append({
+          ledgerOf(catalog).append({
             type: 'vault.verified',
             actor: opts.actor,
             data: {

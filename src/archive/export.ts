@@ -8,7 +8,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, type Logger, NotFoundError, UsageError } from '../core/index.js';
 import { LedgerTree, type SignedCheckpoint } from '../proof/index.js';
-import { canonicalLine, type LedgerEntry } from '../ledger/index.js';
+import { canonicalLine, type LedgerEntry, ledgerOf } from '../ledger/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { CaseSource, type CaseRecord } from './case-source.js';
 import { confirmDestination, resolveDestinations } from './destinations.js';
@@ -189,12 +189,12 @@ export class ArchiveService {
     // people's views, refusals, with their addresses) are not the exporter's to copy.
     const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]).filter((s) => !checkpoint || s <= checkpoint.size);
     const entries: LedgerEntry[] = seqs
-      .map((s) => this.o.catalog.ledger.get(s)!)
+      .map((s) => ledgerOf(this.o.catalog).get(s)!)
       .filter((e) => e !== undefined && e !== null && !e.type.startsWith('access.'));
     const ledgerJsonl = entries.map((e) => canonicalLine(e) + '\n').join('');
     let proofs: ExportProofs | null = null;
     if (checkpoint) {
-      const tree = LedgerTree.build(this.o.catalog.ledger, { strict: false }).tree;
+      const tree = LedgerTree.build(ledgerOf(this.o.catalog), { strict: false }).tree;
       if (tree.size < checkpoint.size || !tree.root(checkpoint.size).equals(checkpoint.root)) {
         throw new ExportError('LEDGER_INCONSISTENT', `the ledger's first ${checkpoint.size} entries no longer hash to the signed checkpoint's root: nothing exported`);
       }
@@ -233,7 +233,7 @@ export class ArchiveService {
     // request, in which export) before a byte of it is written anywhere.
     this.o.catalog.tx(() => {
       for (const i of items) {
-        this.o.catalog.ledger.append({
+        ledgerOf(this.o.catalog).append({
           type: 'access.exported',
           actor: req.actor,
           subject: i.evidenceId,
@@ -321,7 +321,7 @@ export class ArchiveService {
 
     const ok = copies.every((c) => c.ok);
     const entry = this.o.catalog.tx(() =>
-      this.o.catalog.ledger.append({
+      ledgerOf(this.o.catalog).append({
         type: 'export.created',
         actor: req.actor,
         subject: kase.id,

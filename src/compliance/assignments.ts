@@ -4,6 +4,7 @@ import { CustodyError, NotFoundError, rfc3339 } from '../core/index.js';
 import { parseCsv } from './csv.js';
 import { parseLocalTime } from './time.js';
 import { cachedPreparer, type Preparer } from './statements.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface Officer {
   number: string;
@@ -155,10 +156,10 @@ export class AssignmentsService {
       const at = rfc3339(this.deps.catalog.clock.now());
       if (!before) {
         this.db.prepare('INSERT INTO officers (number, name, unit, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(number, name, unit, userId, at, at);
-        this.deps.catalog.ledger.append({ type: 'officer.registered', actor, subject: number, data: { name, unit, userId } });
+        ledgerOf(this.deps.catalog).append({ type: 'officer.registered', actor, subject: number, data: { name, unit, userId } });
       } else if (before.name !== name || before.unit !== unit || before.userId !== userId) {
         this.db.prepare('UPDATE officers SET name = ?, unit = ?, user_id = ?, updated_at = ? WHERE number = ?').run(name, unit, userId, at, number);
-        this.deps.catalog.ledger.append({
+        ledgerOf(this.deps.catalog).append({
           type: 'officer.updated',
           actor,
           subject: number,
@@ -251,7 +252,7 @@ export class AssignmentsService {
         'INSERT INTO assignments (id, officer, recorder_serial, unit, starts_at, ends_at, source, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(id, v.officer, v.recorder, off.unit, v.startsAt, v.endsAt, source, at, actor);
-    this.deps.catalog.ledger.append({
+    ledgerOf(this.deps.catalog).append({
       type: 'assignment.created',
       actor,
       subject: id,
@@ -281,7 +282,7 @@ export class AssignmentsService {
       const clash = this.overlapping(a.recorderSerial, a.startsAt, endsAt, a.id);
       if (clash) throw new CustodyError('ASSIGNMENT_OVERLAP', `recorder ${a.recorderSerial} is assigned to officer ${clash.officer} from ${clash.startsAt} (assignment ${clash.id})`);
       this.db.prepare('UPDATE assignments SET ends_at = ?, ended_by = ? WHERE id = ?').run(endsAt, actor, id);
-      this.deps.catalog.ledger.append({ type: 'assignment.ended', actor, subject: id, data: { officer: a.officer, recorder: a.recorderSerial, endsAt } });
+      ledgerOf(this.deps.catalog).append({ type: 'assignment.ended', actor, subject: id, data: { officer: a.officer, recorder: a.recorderSerial, endsAt } });
       return this.get(id)!;
     });
   }
@@ -360,7 +361,7 @@ export class AssignmentsService {
         if (problems.length) throw new RosterError(problems);
       });
     } finally {
-      if (problems.length) this.deps.catalog.ledger.discardPending();
+      if (problems.length) ledgerOf(this.deps.catalog).discardPending();
     }
     return result;
   }

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, NotFoundError, rfc3339 } from '../core/index.js';
 import { cachedPreparer, type Preparer } from './statements.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export const FLAG_RULES = [
   'late-upload',
@@ -168,7 +169,7 @@ export class FlagsService {
       // Every item the flag names, for the search by flag and the flags of an item.
       const name = this.db.prepare('INSERT OR IGNORE INTO flag_evidence (flag_id, evidence_id) VALUES (?, ?)');
       for (const evidenceId of new Set([...(f.evidenceId ? [f.evidenceId] : []), ...(f.evidenceIds ?? [])])) name.run(id, evidenceId);
-      this.deps.catalog.ledger.append({
+      ledgerOf(this.deps.catalog).append({
         type: 'flag.raised',
         actor,
         subject: id,
@@ -197,7 +198,7 @@ export class FlagsService {
       const due = this.db.prepare<[string], Row>("SELECT * FROM flags WHERE state = 'open' AND due_by < ? ORDER BY due_by, id").all(now);
       for (const r of due) {
         this.db.prepare("UPDATE flags SET state = 'escalated', escalated_at = ? WHERE id = ?").run(now, r.id);
-        this.deps.catalog.ledger.append({ type: 'flag.escalated', actor, subject: r.id, data: { rule: r.rule, dueBy: r.due_by, unit: r.unit, officer: r.officer } });
+        ledgerOf(this.deps.catalog).append({ type: 'flag.escalated', actor, subject: r.id, data: { rule: r.rule, dueBy: r.due_by, unit: r.unit, officer: r.officer } });
       }
       return due.map((r) => this.get(r.id)!);
     });
@@ -250,7 +251,7 @@ export class FlagsService {
       this.db
         .prepare("UPDATE flags SET state = 'resolved', resolved_at = ?, resolved_by = ?, approved_by = ?, resolution = ? WHERE id = ?")
         .run(at, input.actor, a.id, reason, id);
-      this.deps.catalog.ledger.append({
+      ledgerOf(this.deps.catalog).append({
         type: 'flag.resolved',
         actor: input.actor,
         subject: id,

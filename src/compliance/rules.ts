@@ -4,6 +4,7 @@ import type { AssignmentsService } from './assignments.js';
 import type { Finding, Flag, FlagsService } from './flags.js';
 import { localText, plusHours } from './time.js';
 import { cachedPreparer, type Preparer } from './statements.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface ComplianceSettings {
   timezone: string;
@@ -303,7 +304,7 @@ export class ComplianceRules {
       for (const r of rows) {
         if (set.run({ id: r.id, officer: r.officer, unit: r.unit }).changes === 0) continue;
         n++;
-        this.deps.catalog.ledger.append({
+        ledgerOf(this.deps.catalog).append({
           type: 'evidence.attributed',
           actor: 'custody:compliance',
           subject: r.id,

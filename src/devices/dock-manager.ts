@@ -14,6 +14,7 @@ import { clockSyncDecision, driftMethodOf, sessionSkipReason, thresholdsFor } fr
 import { DriverRegistry } from './drivers.js';
 import { assessHealth, type HealthAssessment, type HealthThresholds } from './health-check.js';
 import type { ProfileSet, RecorderProfile } from './profiles.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface DockManagerDeps {
   catalog: Catalog;
@@ -349,7 +350,7 @@ export class DockManager extends EventEmitter {
         identityConflicts: identity?.conflicts?.length ? identity.conflicts : null,
         reasons: assessment.reasons.map((r) => r.message),
       });
-      catalog.ledger.append({
+      ledgerOf(catalog).append({
         type: 'device.docked',
         actor: this.actor,
         subject: identity?.serial ?? null,
@@ -530,7 +531,7 @@ export class DockManager extends EventEmitter {
         const at = rfc3339(catalog.clock.now());
         this.repo.setClockSynced(dock.id, at);
         outcome.clockSyncedAt = at;
-        catalog.ledger.append({
+        ledgerOf(catalog).append({
           type: 'device.clock-synced',
           actor: this.actor,
           subject: identity!.serial,
@@ -546,7 +547,7 @@ export class DockManager extends EventEmitter {
       if (syncError !== null) {
         // Kept on the dock and in the ledger: the clock stays as it was, drift and all.
         this.repo.setClockSyncFailed(dock.id, syncError);
-        catalog.ledger.append({
+        ledgerOf(catalog).append({
           type: 'device.clock-sync-failed',
           actor: this.actor,
           subject: identity!.serial,
@@ -610,7 +611,7 @@ export class DockManager extends EventEmitter {
   ): void {
     if (!this.repo.setUndocked(dockId, at, reason, how.pulled)) return;
     const row = this.repo.dock(dockId)!;
-    this.deps.catalog.ledger.append({
+    ledgerOf(this.deps.catalog).append({
       type: 'device.undocked',
       actor: this.actor,
       subject: serial,

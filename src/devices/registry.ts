@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import { NotFoundError, rfc3339, UsageError } from '../core/index.js';
 import { DeviceRepo, RECORDER_STATUSES, type DeviceRecord, type DockRecord, type RecorderServiceStatus } from './device-repo.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface DeviceSummary extends DeviceRecord {
   lastDock: DockRecord | null;
@@ -51,7 +52,7 @@ export class DeviceRegistry {
       if (before.status === status && before.statusNote === note) return { changed: false, device: before };
       const at = rfc3339(this.catalog.clock.now());
       this.repo.setStatus(serial, status, note, at);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'device.status-changed',
         actor: opts.actor,
         subject: serial,

@@ -7,6 +7,7 @@ import type { Gat947Driver } from './gat947/driver.js';
 import { GAT947_DRIVER, type ProfileSet, type RecorderProfile } from './profiles.js';
 import type { UsbDeviceInfo } from './sysfs.js';
 import type { UsbDeviceRef } from './usb-adapter.js';
+import { ledgerOf } from '../ledger/index.js';
 
 /** What was read from a GA/T 947.4 recorder over USB before its storage was mounted. */
 export interface PreDockReading {
@@ -165,7 +166,7 @@ export class UsbPreDock {
     const subject = r.identity!.serial;
     const health = r.health!;
     catalog.tx(() =>
-      catalog.ledger.append(
+      ledgerOf(catalog).append(
         error === null
           ? {
               type: 'device.clock-synced',
@@ -196,7 +197,7 @@ export class UsbPreDock {
     const { catalog } = this.deps;
     try {
       catalog.tx(() =>
-        catalog.ledger.append({
+        ledgerOf(catalog).append({
           type: 'device.read-failed',
           actor: this.deps.actor ?? 'custody:daemon',
           subject: r.identity?.serial ?? null,

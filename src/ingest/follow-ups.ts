@@ -11,6 +11,7 @@ import { createJobRunner, type JobRunner } from '../jobs/index.js';
 import { MediaTools } from '../media/index.js';
 import { contentKey, FsObjectStore, type ObjectStore } from '../vault/index.js';
 import type { HeaderProbe } from './session.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export const ANALYSE_JOB = 'evidence.analyse';
 
@@ -83,7 +84,7 @@ export function analyseHandler(deps: FollowUpDeps) {
       if (!current || current.media !== null) return;
       repo.setMedia(id, media, durationMs, end ? rfc3339(end) : null, endCorrected ? rfc3339(endCorrected) : null);
       if (thumb) repo.setThumbnail(id, (thumb as { sha256: string }).sha256);
-      deps.catalog.ledger.append({
+      ledgerOf(deps.catalog).append({
         type: 'evidence.analysed',
         actor: 'custody:media',
         subject: id,

@@ -1,4 +1,5 @@
 import type { Catalog, EvidenceRepo } from '../catalog/index.js';
+import { ledgerOf } from '../ledger/index.js';
 
 /** What the catalog keeps of a recorder, and what its `recorder.registered` entry says. */
 export interface RecorderRecord {
@@ -19,6 +20,6 @@ export interface RecorderRecord {
 export function registerRecorder(catalog: Catalog, repo: EvidenceRepo, identity: RecorderRecord, actor: string, at: string): boolean {
   const recorder = { serial: identity.serial, model: identity.model, officer: identity.officer, unit: identity.unit };
   if (!repo.upsertRecorder(recorder, at)) return false;
-  catalog.ledger.append({ type: 'recorder.registered', actor, subject: recorder.serial, data: recorder });
+  ledgerOf(catalog).append({ type: 'recorder.registered', actor, subject: recorder.serial, data: recorder });
   return true;
 }

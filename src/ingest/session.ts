@@ -16,6 +16,7 @@ import { hashStream } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 import { registerRecorder } from './recorders.js';
+import { ledgerOf } from '../ledger/index.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -392,7 +393,7 @@ export class IngestSession extends EventEmitter {
       };
       this.repo.insert(row);
       this.repo.clearFailure(identity.serial, file.path);
-      catalog.ledger.append({
+      ledgerOf(catalog).append({
         type: 'evidence.ingested',
         actor: this.deps.actor,
         subject: id,
@@ -437,7 +438,7 @@ export class IngestSession extends EventEmitter {
       this.deps.catalog.tx(() => {
         const at = rfc3339(this.deps.catalog.clock.now());
         this.repo.setWiped(evidenceId, at);
-        this.deps.catalog.ledger.append({
+        ledgerOf(this.deps.catalog).append({
           type: 'evidence.wiped',
           actor: this.deps.actor,
           subject: evidenceId,

@@ -9,6 +9,7 @@ import { LEDGER_START, LedgerTree } from './ledger-tree.js';
 import { Frontier } from './merkle.js';
 import { formatVerifierKey, splitNote, type NoteSigner } from './note.js';
 import type { FolderWitness } from './witness.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface CheckpointIssuerOptions {
   catalog: Catalog;
@@ -144,7 +145,7 @@ export class CheckpointIssuer {
     // No usable state: rebuild the tree of the checkpoint's size from the ledger,
     // which must give the signed root.
     const full = LedgerTree.full(strict);
-    await full.syncAsync(this.catalog.ledger, { to: checkpoint.size });
+    await full.syncAsync(ledgerOf(this.catalog), { to: checkpoint.size });
     if (full.size < checkpoint.size) {
       throw new ProofError('LEDGER_INCONSISTENT', `the ledger has ${full.size} entries, fewer than the ${checkpoint.size} of the latest checkpoint: entries were removed`);
     }
@@ -182,7 +183,7 @@ export class CheckpointIssuer {
   private async issueNow(): Promise<IssueResult | null> {
     this.head ??= await this.load();
     const head = this.head;
-    const ledger = this.catalog.ledger;
+    const ledger = ledgerOf(this.catalog);
     // First: is the entry the tree stands at still there, with the same hash? A changed
     // entry anywhere before it changes its hash (the chain), so this catches any
     // rewrite of what was already signed, before new entries are even looked at.
@@ -243,7 +244,7 @@ export class CheckpointIssuer {
 
   private assertStillThere(position: { seq: number; hash: string }): void {
     if (position.seq === 0) return;
-    const now = this.catalog.ledger.get(position.seq);
+    const now = ledgerOf(this.catalog).get(position.seq);
     if (now && now.hash === position.hash) return;
     throw new ProofError(
       'LEDGER_INCONSISTENT',
@@ -279,7 +280,7 @@ export class CheckpointIssuer {
     }
     // Not in the vault (removed?): recompute that size's root from the ledger.
     const full = LedgerTree.full({ strict: false });
-    await full.syncAsync(this.catalog.ledger, { to: theirs.size });
+    await full.syncAsync(ledgerOf(this.catalog), { to: theirs.size });
     if (full.size < theirs.size || !full.tree.root().equals(theirs.root)) throw inconsistent(latest.file, theirs.size);
   }
 }

@@ -5,6 +5,7 @@ import { latestCheckpoint } from './checkpoint-store.js';
 import { CheckpointIssuer, type IssueResult } from './issuer.js';
 import type { NoteSigner } from './note.js';
 import type { FolderWitness } from './witness.js';
+import { ledgerOf } from '../ledger/index.js';
 
 export interface CheckpointServiceOptions {
   catalog: Catalog;
@@ -69,7 +70,7 @@ export class CheckpointService {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.unsubscribe = this.catalog.ledger.onAppend((e) => this.issuer.observe(e));
+    this.unsubscribe = ledgerOf(this.catalog).onAppend((e) => this.issuer.observe(e));
     if (this.intervalMs > 0) {
       this.timer = setInterval(() => this.background(), this.intervalMs);
       this.timer.unref();

@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, NotFoundError, rfc3339 } from '../core/index.js';
 import { CaseNumberTakenError, HoldSelfApprovalError, HoldStateError } from './errors.js';
+import { ledgerOf } from '../ledger/index.js';
 
 /** Why a case is protected (Art. 12). */
 export const HOLD_REASONS = ['dispute', 'obstruction', 'sensitive', 'other'] as const;
@@ -170,7 +171,7 @@ export class CasesService {
     this.catalog.tx(() => {
       if (this.q.caseByNumber.get(number)) throw new CaseNumberTakenError(number);
       this.q.insertCase.run({ id, number, name, unit, now: rfc3339(this.catalog.clock.now()), actor });
-      this.catalog.ledger.append({ type: 'case.created', actor, subject: id, data: { number, name, unit } });
+      ledgerOf(this.catalog).append({ type: 'case.created', actor, subject: id, data: { number, name, unit } });
     });
     return this.require(id);
   }
@@ -227,7 +228,7 @@ export class CasesService {
         if (ev.status !== 'live') throw new CustodyError('EVIDENCE_PURGED', `evidence ${evidenceId} was purged; it cannot be linked to a case`);
         if (this.q.link.run(caseId, evidenceId, now, actor).changes === 0) continue;
         const unannounced = held && this.q.unannounceItem.get(evidenceId) !== undefined;
-        this.catalog.ledger.append({
+        ledgerOf(this.catalog).append({
           type: 'case.linked',
           actor,
           subject: evidenceId,
@@ -271,7 +272,7 @@ export class CasesService {
       const c = this.require(caseId);
       this.q.insertHold.run({ id, caseId, reason: input.reason, reasonText, now: rfc3339(this.catalog.clock.now()), actor });
       const withdrawn = this.q.unannounceCase.all(caseId).map((r) => r.id);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'hold.placed',
         actor,
         subject: caseId,
@@ -290,7 +291,7 @@ export class CasesService {
       const h = this.requireHold(holdId);
       if (h.state !== 'active') throw new HoldStateError(h.state === 'released' ? `hold ${holdId} is already released` : `the release of hold ${holdId} was already asked`);
       this.q.requestRelease.run(rfc3339(this.catalog.clock.now()), actor, why, holdId);
-      this.catalog.ledger.append({ type: 'hold.release-requested', actor, subject: h.caseId, data: { holdId, reason: why } });
+      ledgerOf(this.catalog).append({ type: 'hold.release-requested', actor, subject: h.caseId, data: { holdId, reason: why } });
     });
     return this.requireHold(holdId);
   }
@@ -303,7 +304,7 @@ export class CasesService {
       if (h.state !== 'release-requested') throw new HoldStateError(`nobody asked to release hold ${holdId}; ask first (request-release)`);
       if (h.releaseRequestedBy === actor) throw new HoldSelfApprovalError(holdId);
       this.q.release.run(rfc3339(this.catalog.clock.now()), actor, holdId);
-      this.catalog.ledger.append({
+      ledgerOf(this.catalog).append({
         type: 'hold.released',
         actor,
         subject: h.caseId,

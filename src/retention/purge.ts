@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, errorMessage, type Logger, rfc3339 } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
-import { verifyVault } from '../ledger/index.js';
+import { ledgerOf, verifyVault } from '../ledger/index.js';
 import { PurgeRefusedError } from './errors.js';
 import { retentionDate } from './policy.js';
 import {
@@ -437,7 +437,7 @@ export class PurgeService {
         if (this.q.announce.run(at, rfc3339(a.due), a.c.id).changes === 0) continue;
         a.c.purge_announced_at = at;
         a.c.purge_due_at = rfc3339(a.due);
-        catalog.ledger.append({
+        ledgerOf(catalog).append({
           type: 'evidence.purge-announced',
           actor,
           subject: a.c.id,
@@ -532,7 +532,7 @@ export class PurgeService {
       if (Date.parse(c.purge_due_at) > Date.parse(at) || retention.getTime() > Date.parse(at)) return skip('not-due');
       const shared = this.q.liveSharers.get(c.sha256, id)!.n > 0;
       this.q.markPurged.run(at, runId, id);
-      catalog.ledger.append({
+      ledgerOf(catalog).append({
         type: 'evidence.purged',
         actor,
         subject: id,

@@ -13,6 +13,7 @@ import { parseRange } from '../range.js';
 import { EvidenceQueries, type EvidenceSummary as Summary, type TimeField } from '../queries/evidence.js';
 import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, EvidenceSummary, IdParams, Label, LedgerEntry, MediaType, Nullable, Serial, Uuid } from '../schemas.js';
 import type { ApiApp } from '../server.js';
+import { ledgerOf } from '../../ledger/index.js';
 
 const SearchQuery = Type.Object(
   {
@@ -265,7 +266,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
         ctx.previews.record(p, ev.id, thumb, req.ip);
       } else {
         ctx.catalog.tx(() =>
-          ctx.catalog.ledger.append({
+          ledgerOf(ctx.catalog).append({
             type: 'access.viewed',
             actor: actorOf(p),
             subject: ev.id,
@@ -335,7 +336,7 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       if (body !== opened) opened.on('error', (e) => body.destroy(e));
       try {
         ctx.catalog.tx(() =>
-          ctx.catalog.ledger.append({
+          ledgerOf(ctx.catalog).append({
             type: 'access.viewed',
             actor: actorOf(p),
             subject: ev.id,

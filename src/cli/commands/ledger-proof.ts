@@ -26,6 +26,7 @@ import {
   type WitnessCheck,
 } from '../../proof/index.js';
 import { EXIT_PROBLEM, globals, loadCliConfig, output, withRuntime, type Runtime } from '../context.js';
+import { ledgerOf } from '../../ledger/index.js';
 
 /**
  * `custody ledger checkpoint | proof | consistency`: signed checkpoints of the
@@ -91,9 +92,9 @@ export async function proofCommand(seqRaw: string, opts: { size?: string }, cmd:
       if (!checkpoint || checkpoint.size < seq) throw new ProofError('PROOF_BAD_ARGUMENT', `entry ${seq} is not in the ledger`);
     }
     const treeSize = size ?? checkpoint!.size;
-    const tree = LedgerTree.build(rt.catalog.ledger, { strict: false });
+    const tree = LedgerTree.build(ledgerOf(rt.catalog), { strict: false });
     if (tree.size < treeSize) throw new ProofError('PROOF_BAD_ARGUMENT', `the ledger has ${tree.size} entries, fewer than ${treeSize}`);
-    const bundle = proveInclusion(tree.tree, rt.catalog.ledger, seq, treeSize, checkpoint);
+    const bundle = proveInclusion(tree.tree, ledgerOf(rt.catalog), seq, treeSize, checkpoint);
     process.stdout.write(JSON.stringify(bundle, null, g.json ? undefined : 2) + '\n');
   });
 }
@@ -120,7 +121,7 @@ export async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): P
     // saved checkpoints against.
     let tree: MerkleTree;
     try {
-      tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
+      tree = LedgerTree.build(ledgerOf(rt.catalog), { strict: false }).tree;
     } catch (e) {
       // A row whose data is not even JSON: the ledger was damaged (custody verify names it).
       throw new ProofError('LEDGER_UNREADABLE', `the ledger cannot be read entry by entry: ${errorMessage(e)}`, { cause: e });

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
 import { CustodyError, UsageError } from '../../core/index.js';
-import { exportLedger, LedgerSealer, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
+import { exportLedger, ledgerOf, LedgerSealer, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
 import { openObjectStore } from '../../vault/index.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
 import { describeProblem } from './verify.js';
@@ -34,14 +34,14 @@ export async function exportCommand(opts: ExportOpts, cmd: Command): Promise<voi
   await withRuntime(g, async (rt) => {
     if (opts.out === undefined) {
       // The export itself is the output; the summary goes to the log (stderr).
-      const r = await exportLedger({ ledger: rt.catalog.ledger, from, to, out: process.stdout });
+      const r = await exportLedger({ ledger: ledgerOf(rt.catalog), from, to, out: process.stdout });
       rt.log.info({ entries: r.entries, first: r.first, last: r.last, sha256: r.sha256 }, 'ledger exported');
       return;
     }
     const file = opts.out;
     const out = createWriteStream(file, { flags: 'wx' });
     try {
-      const r = await exportLedger({ ledger: rt.catalog.ledger, from, to, out });
+      const r = await exportLedger({ ledger: ledgerOf(rt.catalog), from, to, out });
       out.end();
       await finished(out);
       output(

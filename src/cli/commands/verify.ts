@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { SingleBar } from 'cli-progress';
 import { errorMessage } from '../../core/index.js';
 import type { WitnessCheck } from '../../proof/index.js';
-import { verifyVault, type VerifyProblem, type VerifyProgress, type VerifyResult } from '../../ledger/index.js';
+import { ledgerOf, type VerifyProblem, type VerifyProgress, type VerifyResult, verifyVault } from '../../ledger/index.js';
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
@@ -71,7 +71,7 @@ async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; p
     // The proof module is loaded only when there are witnesses to hold the ledger against.
     const { LedgerTree, checkWitnesses, stationVerifier, witnessesFor } = await import('../../proof/index.js');
     const verifier = await stationVerifier(rt.config.home, rt.config.checkpoints.origin);
-    const tree = LedgerTree.build(rt.catalog.ledger, { strict: false }).tree;
+    const tree = LedgerTree.build(ledgerOf(rt.catalog), { strict: false }).tree;
     const checks = await checkWitnesses(tree, witnessesFor(dirs, rt.config.home, verifier.name), { verifiers: [verifier], origin: verifier.name });
     const problems = checks
       .filter((c) => c.reachable && !c.ok)
