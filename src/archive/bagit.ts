@@ -95,7 +95,7 @@ function normalisePath(p: string): string {
   return q.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
 
-interface ParsedManifest {
+export interface ParsedManifest {
   alg: string;
   file: string;
   entries: Map<string, string>;
@@ -191,7 +191,12 @@ export interface ValidateBagOptions {
   onFile?: (path: string, bytes: number) => void;
 }
 
-/** Validate the bag in `dir`. Never throws for a bad bag: problems are returned. */
+/**
+ * Validate the bag in `dir`. Never throws for a bad bag: problems are returned.
+ * The checks run in order, each its own function below: the declaration (without
+ * which nothing else can be read), the payload, the manifests, completeness, the
+ * payload and tag checksums, bag-info.txt's Payload-Oxum, and fetch.txt's paths.
+ */
 export async function validateBag(dir: string, opts: ValidateBagOptions = {}): Promise<BagReport> {
   const problems: BagProblem[] = [];
   const report: BagReport = { ok: false, version: null, encoding: null, payloadFiles: 0, payloadBytes: 0, manifests: [], tagManifests: [], info: [], checksums: {}, problems };
@@ -208,25 +213,68 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
     return done();
   }
 
+  const decl = await readDeclaration(dir, problems);
+  if (!decl) return done();
+  report.version = decl.version;
+  report.encoding = decl.encoding;
+  if (!encodingSupported(decl.encoding, problems)) return done();
+  const readTag = tagReader(dir, decl.encoding, problems);
+
+  const payload = await listPayload(dir, problems);
+  report.payloadFiles = payload.length;
+  report.payloadBytes = payload.reduce((s, f) => s + f.size, 0);
+
+  const { manifests, tagManifests } = await readManifests(top, decl.version, readTag, problems);
+  report.manifests = manifests.names;
+  report.tagManifests = tagManifests.names;
+  if (report.manifests.length === 0) problems.push({ code: 'BAG_MANIFEST_MISSING', message: 'no payload manifest (manifest-<algorithm>.txt)' });
+  for (const m of manifests.parsed) report.checksums[m.alg] = m.entries;
+
+  checkCompleteness(manifests.parsed, payload, problems);
+  await checkPayloadChecksums(dir, payload, manifests.parsed, problems, opts.onFile);
+  await checkTagManifests(dir, tagManifests.parsed, problems);
+
+  // bag-info.txt (optional) and its Payload-Oxum.
+  if (top.includes('bag-info.txt')) {
+    const text = await readTag('bag-info.txt');
+    if (text !== null) report.info = parseBagInfo(text, problems);
+    checkPayloadOxum(report.info, { bytes: report.payloadBytes, files: report.payloadFiles }, problems);
+  }
+
+  // fetch.txt: nothing is fetched, but its paths must stay in the payload.
+  if (top.includes('fetch.txt')) {
+    const text = await readTag('fetch.txt');
+    if (text !== null) checkFetch(text, decl.version, problems);
+  }
+  return done();
+}
+
+/** bagit.txt, read and parsed; null (with the problem) when it is missing or unreadable as a declaration. */
+export async function readDeclaration(dir: string, problems: BagProblem[]): Promise<{ version: string; encoding: string } | null> {
   let declBytes: Buffer;
   try {
     declBytes = await readFile(join(dir, 'bagit.txt'));
   } catch {
     problems.push({ code: 'BAG_DECLARATION_MISSING', path: 'bagit.txt', message: 'bagit.txt is missing: this is not a bag' });
-    return done();
+    return null;
   }
-  const decl = parseDeclaration(declBytes, problems);
-  if (!decl) return done();
-  report.version = decl.version;
-  report.encoding = decl.encoding;
-  try {
-    new TextDecoder(decl.encoding.toLowerCase().startsWith('utf-16') ? 'utf-16le' : decl.encoding);
-  } catch {
-    problems.push({ code: 'BAG_ENCODING_UNSUPPORTED', path: 'bagit.txt', message: `tag file encoding ${decl.encoding} is not supported` });
-    return done();
-  }
+  return parseDeclaration(declBytes, problems);
+}
 
-  const readTag = async (name: string): Promise<string | null> => {
+/** Whether tag files in `encoding` can be decoded here; false (with the problem) when not. */
+export function encodingSupported(encoding: string, problems: BagProblem[]): boolean {
+  try {
+    new TextDecoder(encoding.toLowerCase().startsWith('utf-16') ? 'utf-16le' : encoding);
+    return true;
+  } catch {
+    problems.push({ code: 'BAG_ENCODING_UNSUPPORTED', path: 'bagit.txt', message: `tag file encoding ${encoding} is not supported` });
+    return false;
+  }
+}
+
+/** A reader of the bag's tag files in its declared encoding: the text, or null with the problem. */
+function tagReader(dir: string, encoding: string, problems: BagProblem[]): (name: string) => Promise<string | null> {
+  return async (name) => {
     let bytes: Buffer;
     try {
       bytes = await readFile(join(dir, name));
@@ -235,82 +283,97 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
       return null;
     }
     try {
-      return decodeTagFile(bytes, decl.encoding);
+      return decodeTagFile(bytes, encoding);
     } catch {
-      problems.push({ code: 'TAG_FILE_ENCODING', path: name, message: `${name} is not valid ${decl.encoding}` });
+      problems.push({ code: 'TAG_FILE_ENCODING', path: name, message: `${name} is not valid ${encoding}` });
       return null;
     }
   };
+}
 
-  // The payload directory and its files.
+/** The payload files under data/ (a missing data/ is a problem). */
+async function listPayload(dir: string, problems: BagProblem[]): Promise<Array<{ path: string; size: number }>> {
   const dataStat = await lstat(join(dir, 'data')).catch(() => null);
   const payload: Array<{ path: string; size: number }> = [];
   if (!dataStat?.isDirectory()) problems.push({ code: 'BAG_PAYLOAD_MISSING', path: 'data', message: 'the payload directory data/ is missing' });
   else await walk(dir, 'data', problems, payload);
-  report.payloadFiles = payload.length;
-  report.payloadBytes = payload.reduce((s, f) => s + f.size, 0);
-  const payloadSet = new Set(payload.map((f) => f.path));
+  return payload;
+}
 
-  // Manifests (payload and tag).
-  const parseManifest = async (file: string, alg: string, tag: boolean): Promise<ParsedManifest | null> => {
-    if (!SUPPORTED.has(alg) || !getHashes().includes(alg)) {
-      problems.push({ code: 'MANIFEST_ALGORITHM_UNSUPPORTED', path: file, message: `${file}: checksum algorithm ${alg} is not supported, so it cannot be checked` });
-      return null;
-    }
-    const text = await readTag(file);
-    if (text === null) return null;
-    const entries = new Map<string, string>();
-    const hexLen = createHash(alg).digest('hex').length;
-    for (const [i, line] of lines(text).entries()) {
-      if (line.trim() === '') continue;
-      const m = /^\s*([0-9A-Fa-f]+)[ \t]+(.+)$/.exec(line);
-      if (!m || m[1]!.length !== hexLen) {
-        problems.push({ code: 'MANIFEST_LINE_INVALID', path: file, message: `${file} line ${i + 1} is not "<${alg} checksum> <path>"` });
-        continue;
-      }
-      const raw = decodeManifestPath(m[2]!, decl.version);
-      const why = unsafePath(raw);
-      if (why) {
-        problems.push({ code: 'MANIFEST_PATH_UNSAFE', path: file, message: `${file} line ${i + 1}: path ${JSON.stringify(raw)} ${why}` });
-        continue;
-      }
-      const p = normalisePath(raw);
-      if (!tag && !p.startsWith('data/')) {
-        problems.push({ code: 'MANIFEST_PATH_OUTSIDE_PAYLOAD', path: file, message: `${file} line ${i + 1}: ${JSON.stringify(p)} is not in data/` });
-        continue;
-      }
-      if (tag && (p.startsWith('data/') || TAGMANIFEST_RE.test(p))) {
-        problems.push({ code: 'MANIFEST_PATH_NOT_TAG_FILE', path: file, message: `${file} line ${i + 1}: ${JSON.stringify(p)} is not a tag file a tag manifest may list` });
-        continue;
-      }
-      if (entries.has(p)) {
-        problems.push({ code: 'MANIFEST_DUPLICATE', path: file, message: `${file} lists ${p} more than once` });
-        continue;
-      }
-      entries.set(p, m[1]!.toLowerCase());
-    }
-    return { alg, file, entries };
-  };
-
-  const manifests: ParsedManifest[] = [];
-  const tagManifests: ParsedManifest[] = [];
+/** The payload manifests and tag manifests at the top of the bag, by name order; each parsed when its algorithm can be checked. */
+async function readManifests(
+  top: readonly string[],
+  version: string,
+  readTag: (name: string) => Promise<string | null>,
+  problems: BagProblem[],
+): Promise<{ manifests: { names: string[]; parsed: ParsedManifest[] }; tagManifests: { names: string[]; parsed: ParsedManifest[] } }> {
+  const manifests = { names: [] as string[], parsed: [] as ParsedManifest[] };
+  const tagManifests = { names: [] as string[], parsed: [] as ParsedManifest[] };
   for (const name of top) {
     const pm = MANIFEST_RE.exec(name);
     const tm = TAGMANIFEST_RE.exec(name);
-    if (pm) {
-      report.manifests.push(pm[1]!);
-      const m = await parseManifest(name, pm[1]!, false);
-      if (m) manifests.push(m);
-    } else if (tm) {
-      report.tagManifests.push(tm[1]!);
-      const m = await parseManifest(name, tm[1]!, true);
-      if (m) tagManifests.push(m);
-    }
+    const into = pm ? manifests : tm ? tagManifests : null;
+    const alg = (pm ?? tm)?.[1];
+    if (!into || alg === undefined) continue;
+    into.names.push(alg);
+    if (!algorithmSupported(name, alg, problems)) continue;
+    const text = await readTag(name);
+    if (text === null) continue;
+    into.parsed.push({ alg, file: name, entries: parseManifest(name, alg, text, { version, tag: into === tagManifests }, problems) });
   }
-  if (report.manifests.length === 0) problems.push({ code: 'BAG_MANIFEST_MISSING', message: 'no payload manifest (manifest-<algorithm>.txt)' });
-  for (const m of manifests) report.checksums[m.alg] = m.entries;
+  return { manifests, tagManifests };
+}
 
-  // Completeness: every payload file in every manifest, every listed file present.
+/** Whether a manifest's checksum algorithm can be checked; false (with the problem) when not. */
+export function algorithmSupported(file: string, alg: string, problems: BagProblem[]): boolean {
+  if (SUPPORTED.has(alg) && getHashes().includes(alg)) return true;
+  problems.push({ code: 'MANIFEST_ALGORITHM_UNSUPPORTED', path: file, message: `${file}: checksum algorithm ${alg} is not supported, so it cannot be checked` });
+  return false;
+}
+
+/**
+ * A manifest's lines as path → checksum (lowercase hex). A line that is not
+ * "<checksum> <path>", a path that leaves the bag, a payload manifest's path outside
+ * data/, a tag manifest's path to the payload or to a tag manifest, and a path listed
+ * twice are problems, and the line is left out.
+ */
+export function parseManifest(file: string, alg: string, text: string, how: { version: string; tag: boolean }, problems: BagProblem[]): Map<string, string> {
+  const entries = new Map<string, string>();
+  const hexLen = createHash(alg).digest('hex').length;
+  for (const [i, line] of lines(text).entries()) {
+    if (line.trim() === '') continue;
+    const m = /^\s*([0-9A-Fa-f]+)[ \t]+(.+)$/.exec(line);
+    if (!m || m[1]!.length !== hexLen) {
+      problems.push({ code: 'MANIFEST_LINE_INVALID', path: file, message: `${file} line ${i + 1} is not "<${alg} checksum> <path>"` });
+      continue;
+    }
+    const raw = decodeManifestPath(m[2]!, how.version);
+    const why = unsafePath(raw);
+    if (why) {
+      problems.push({ code: 'MANIFEST_PATH_UNSAFE', path: file, message: `${file} line ${i + 1}: path ${JSON.stringify(raw)} ${why}` });
+      continue;
+    }
+    const p = normalisePath(raw);
+    if (!how.tag && !p.startsWith('data/')) {
+      problems.push({ code: 'MANIFEST_PATH_OUTSIDE_PAYLOAD', path: file, message: `${file} line ${i + 1}: ${JSON.stringify(p)} is not in data/` });
+      continue;
+    }
+    if (how.tag && (p.startsWith('data/') || TAGMANIFEST_RE.test(p))) {
+      problems.push({ code: 'MANIFEST_PATH_NOT_TAG_FILE', path: file, message: `${file} line ${i + 1}: ${JSON.stringify(p)} is not a tag file a tag manifest may list` });
+      continue;
+    }
+    if (entries.has(p)) {
+      problems.push({ code: 'MANIFEST_DUPLICATE', path: file, message: `${file} lists ${p} more than once` });
+      continue;
+    }
+    entries.set(p, m[1]!.toLowerCase());
+  }
+  return entries;
+}
+
+/** Completeness: every payload file in every manifest, every listed file present. */
+export function checkCompleteness(manifests: readonly ParsedManifest[], payload: readonly { path: string }[], problems: BagProblem[]): void {
+  const payloadSet = new Set(payload.map((f) => f.path));
   for (const m of manifests) {
     for (const f of payload) {
       if (!m.entries.has(f.path)) problems.push({ code: 'PAYLOAD_NOT_IN_MANIFEST', path: f.path, message: `${f.path} is in the payload but not in ${m.file}` });
@@ -319,15 +382,23 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
       if (!payloadSet.has(p)) problems.push({ code: 'PAYLOAD_MISSING', path: p, message: `${p} is listed in ${m.file} but is not in the bag` });
     }
   }
+}
 
-  // Every payload checksum, each file read once for all algorithms.
-  const payloadAlgs = manifests.map((m) => m.alg);
+/** Every payload checksum of every manifest, each file read once for all algorithms. */
+async function checkPayloadChecksums(
+  dir: string,
+  payload: readonly { path: string; size: number }[],
+  manifests: readonly ParsedManifest[],
+  problems: BagProblem[],
+  onFile: ValidateBagOptions['onFile'],
+): Promise<void> {
+  const payloadAlgs = [...new Set(manifests.map((m) => m.alg))];
   for (const f of payload) {
     const listed = manifests.filter((m) => m.entries.has(f.path));
     if (listed.length === 0) continue;
     let actual: Map<string, string>;
     try {
-      actual = await hashFile(join(dir, f.path), [...new Set(payloadAlgs)]);
+      actual = await hashFile(join(dir, f.path), payloadAlgs);
     } catch (e) {
       problems.push({ code: 'PAYLOAD_UNREADABLE', path: f.path, message: `cannot read ${f.path}: ${errorMessage(e)}` });
       continue;
@@ -337,10 +408,12 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
         problems.push({ code: 'PAYLOAD_CHECKSUM_MISMATCH', path: f.path, message: `${f.path}: ${m.alg} is ${actual.get(m.alg)}, ${m.file} says ${m.entries.get(f.path)}` });
       }
     }
-    opts.onFile?.(f.path, f.size);
+    onFile?.(f.path, f.size);
   }
+}
 
-  // Tag manifests: every listed tag file present with its checksum.
+/** Tag manifests: every listed tag file present, a regular file, with its checksum. */
+async function checkTagManifests(dir: string, tagManifests: readonly ParsedManifest[], problems: BagProblem[]): Promise<void> {
   for (const m of tagManifests) {
     for (const [p, want] of m.entries) {
       let got: string;
@@ -355,43 +428,38 @@ export async function validateBag(dir: string, opts: ValidateBagOptions = {}): P
       if (got !== want) problems.push({ code: 'TAG_CHECKSUM_MISMATCH', path: p, message: `${p}: ${m.alg} is ${got}, ${m.file} says ${want}` });
     }
   }
+}
 
-  // bag-info.txt (optional) and its Payload-Oxum.
-  if (top.includes('bag-info.txt')) {
-    const text = await readTag('bag-info.txt');
-    if (text !== null) report.info = parseBagInfo(text, problems);
-    const oxum = report.info.filter(([k]) => k.toLowerCase() === 'payload-oxum');
-    if (oxum.length > 1) problems.push({ code: 'BAG_INFO_INVALID', path: 'bag-info.txt', message: 'Payload-Oxum appears more than once' });
-    if (oxum.length === 1) {
-      const m = /^([0-9]+)\.([0-9]+)$/.exec(oxum[0]![1]);
-      if (!m) problems.push({ code: 'BAG_INFO_INVALID', path: 'bag-info.txt', message: `Payload-Oxum ${JSON.stringify(oxum[0]![1])} is not "octets.files"` });
-      else if (Number(m[1]) !== report.payloadBytes || Number(m[2]) !== report.payloadFiles) {
-        problems.push({
-          code: 'PAYLOAD_OXUM_MISMATCH',
-          path: 'bag-info.txt',
-          message: `Payload-Oxum says ${m[1]} bytes in ${m[2]} files; the payload has ${report.payloadBytes} bytes in ${report.payloadFiles} files`,
-        });
-      }
+/** bag-info.txt's Payload-Oxum, when given (once), is "octets.files" and equals the payload. */
+export function checkPayloadOxum(info: ReadonlyArray<readonly [string, string]>, payload: { bytes: number; files: number }, problems: BagProblem[]): void {
+  const oxum = info.filter(([k]) => k.toLowerCase() === 'payload-oxum');
+  if (oxum.length > 1) problems.push({ code: 'BAG_INFO_INVALID', path: 'bag-info.txt', message: 'Payload-Oxum appears more than once' });
+  if (oxum.length !== 1) return;
+  const m = /^([0-9]+)\.([0-9]+)$/.exec(oxum[0]![1]);
+  if (!m) problems.push({ code: 'BAG_INFO_INVALID', path: 'bag-info.txt', message: `Payload-Oxum ${JSON.stringify(oxum[0]![1])} is not "octets.files"` });
+  else if (Number(m[1]) !== payload.bytes || Number(m[2]) !== payload.files) {
+    problems.push({
+      code: 'PAYLOAD_OXUM_MISMATCH',
+      path: 'bag-info.txt',
+      message: `Payload-Oxum says ${m[1]} bytes in ${m[2]} files; the payload has ${payload.bytes} bytes in ${payload.files} files`,
+    });
+  }
+}
+
+/** fetch.txt: each line "<url> <length> <path>", each path inside data/. Nothing is fetched. */
+export function checkFetch(text: string, version: string, problems: BagProblem[]): void {
+  for (const [i, line] of lines(text).entries()) {
+    if (line.trim() === '') continue;
+    const m = /^(\S+)[ \t]+(-|[0-9]+)[ \t]+(.+)$/.exec(line);
+    if (!m) {
+      problems.push({ code: 'FETCH_LINE_INVALID', path: 'fetch.txt', message: `fetch.txt line ${i + 1} is not "<url> <length> <path>"` });
+      continue;
+    }
+    const raw = decodeManifestPath(m[3]!, version);
+    const why = unsafePath(raw);
+    const p = normalisePath(raw);
+    if (why || !p.startsWith('data/')) {
+      problems.push({ code: 'FETCH_PATH_UNSAFE', path: 'fetch.txt', message: `fetch.txt line ${i + 1}: path ${JSON.stringify(raw)} ${why ?? 'is not in data/'}` });
     }
   }
-
-  // fetch.txt: nothing is fetched, but its paths must stay in the payload.
-  if (top.includes('fetch.txt')) {
-    const text = await readTag('fetch.txt');
-    for (const [i, line] of (text === null ? [] : lines(text)).entries()) {
-      if (line.trim() === '') continue;
-      const m = /^(\S+)[ \t]+(-|[0-9]+)[ \t]+(.+)$/.exec(line);
-      if (!m) {
-        problems.push({ code: 'FETCH_LINE_INVALID', path: 'fetch.txt', message: `fetch.txt line ${i + 1} is not "<url> <length> <path>"` });
-        continue;
-      }
-      const raw = decodeManifestPath(m[3]!, decl.version);
-      const why = unsafePath(raw);
-      const p = normalisePath(raw);
-      if (why || !p.startsWith('data/')) {
-        problems.push({ code: 'FETCH_PATH_UNSAFE', path: 'fetch.txt', message: `fetch.txt line ${i + 1}: path ${JSON.stringify(raw)} ${why ?? 'is not in data/'}` });
-      }
-    }
-  }
-  return done();
 }
