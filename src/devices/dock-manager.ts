@@ -1,11 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
-import type { Catalog } from '../catalog/index.js';
-import { EvidenceRepo } from '../catalog/index.js';
-import type { ActivityBus } from '../core/activity.js';
-import { errorMessage, isCustodyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import { rfc3339 } from '../core/time.js';
+import { type Catalog, EvidenceRepo } from '../catalog/index.js';
+import { type ActivityBus, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
 import { registerRecorder, type IngestedItem, type IngestService, type IngestSession, type SessionProgress, type SessionReport } from '../ingest/index.js';
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
