@@ -12,8 +12,9 @@ import { canonicalLine, type LedgerEntry, ledgerOf } from '../ledger/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { CaseSource, type CaseRecord } from './case-source.js';
 import { confirmDestination, resolveDestinations } from './destinations.js';
-import { payloadName, safeName } from './documents.js';
+import { payloadName } from './documents.js';
 import { EXPORT_FORMAT, PROOFS_FORMAT, type ExportItem, type ExportManifest, type ExportProofs } from './layout.js';
+import { bagNameOf, copyErrorOf, diskWarnings, excerptEntries, excerptSeqs, scrub } from './export-steps.js';
 import { verifyExport, type ExportProblem } from './verify.js';
 import { ExportWriteError, writeCopy } from './writer.js';
 
@@ -118,23 +119,16 @@ export interface ExportResult {
 
 export class ExportError extends CustodyError {}
 
+/** The ledger excerpt a copy carries, with the checkpoint it stops at and the inclusion proofs. */
+interface LedgerExcerpt {
+  checkpoint: SignedCheckpoint | null;
+  ledgerJsonl: string;
+  proofs: ExportProofs | null;
+}
+
 const finalDirOf = (dest: string, bagName: string): string => join(dest, bagName);
 
-/** " (ENOSPC)" for a system error, else "". */
-function errnoOf(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? ` (${code})` : '';
-}
-
-/**
- * A message fit for the caller: a system error's text ("EACCES: permission denied,
- * open '/var/lib/…'") becomes its code, and absolute paths are left out (issue 14).
- */
-export function scrub(message: string): string {
-  return message
-    .replace(/\b(E[A-Z]{2,}): [^,'\n]*(?:, \w+ '[^']*'(?: -> '[^']*')?)?/g, '$1')
-    .replace(/(^|[\s('"=:])\/[^\s'"),;]*/g, '$1…');
-}
+export { scrub } from './export-steps.js';
 
 function sha256File(file: string): Promise<string> {
   return new Promise((res, rej) => {
@@ -160,8 +154,58 @@ export class ArchiveService {
     this.source = new CaseSource(o.catalog.db);
   }
 
+  /**
+   * One export: the request checked, the items chosen, the ledger excerpt (and its
+   * proofs) taken, the vault objects checked, each item registered as accessed, then
+   * every copy written and verified as read back, and the export recorded. Each step
+   * is its own method below; the pure decisions are in export-steps.ts.
+   */
   async exportCase(req: ExportRequest): Promise<ExportResult> {
-    const log = this.o.log;
+    const { kase, dests, xorriso } = await this.checkRequest(req);
+    const live = this.exportable(kase, req.access);
+    const now = this.o.now?.() ?? new Date();
+    const exportId = uuidv7({ msecs: now.getTime() });
+    const excerpt = await this.ledgerExcerpt(kase, live);
+    const items = this.exportItems(live);
+    const bytes = items.reduce((s, i) => s + i.size, 0);
+    await this.checkSources(items);
+    this.registerAccess(req, kase, items, exportId, dests.length);
+
+    const held = this.source.isHeld(kase.id);
+    const manifestOf = (copy: number): ExportManifest => ({
+      format: EXPORT_FORMAT,
+      exportId,
+      createdAt: now.toISOString(),
+      case: { id: kase.id, number: kase.number, name: kase.name, unit: kase.unit, held },
+      organization: kase.unit ?? this.o.sourceOrganization,
+      maker: req.maker.trim(),
+      copy,
+      copies: dests.length,
+      items,
+    });
+    const baggingDate = DateTime.fromJSDate(now).setZone(this.o.timezone).toFormat('yyyy-MM-dd');
+    const vaultDev = this.o.store.kind === 'fs' ? await stat(this.o.store.location).then((s) => s.dev).catch(() => null) : null;
+    const devs = new Map<number, number>();
+    const copies: CopyResult[] = [];
+    for (const [i, dest] of dests.entries()) {
+      const copy = i + 1;
+      copies.push(
+        await this.writeCopy({ req, dest, given: req.destinations[i]!, copy, copies: dests.length, exportId, manifest: manifestOf(copy), excerpt, baggingDate, xorriso, vaultDev, devs }),
+      );
+    }
+
+    const ok = copies.every((c) => c.ok);
+    const entry = this.recordExport(req, kase, { exportId, held, items, bytes, checkpointSize: excerpt.checkpoint?.size ?? null, ok, copies });
+    await this.o.afterExport?.().catch((e: unknown) => this.o.log.error({ err: e }, 'no checkpoint after the export'));
+    return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: excerpt.checkpoint?.size ?? null, held, copies, seq: entry.seq };
+  }
+
+  /**
+   * The request, checked before anything is read or written: the case exists, one
+   * destination per copy (resolved, symlinks too, separate, inside the roots), a maker
+   * for the label, and xorriso when --iso asks for images.
+   */
+  private async checkRequest(req: ExportRequest): Promise<{ kase: CaseRecord; dests: string[]; xorriso: string | null }> {
     const kase = this.source.findCase(req.caseRef);
     if (!kase) throw new NotFoundError('case', req.caseRef);
     if (req.destinations.length !== this.o.copies) {
@@ -174,27 +218,30 @@ export class ArchiveService {
     if (req.iso && !xorriso) {
       throw new ExportError('EXPORT_ISO_UNAVAILABLE', '--iso needs xorriso, which is not installed (Debian/Ubuntu: apt-get install xorriso); export without --iso and burn the folders, or install it');
     }
+    return { kase, dests, xorriso };
+  }
 
-    const evidence = this.source.items(kase.id);
-    const live = evidence.filter((e) => e.status === 'live' && req.access.evidenceIds.has(e.id));
+  /** The case's live items that the exporter's grant names; none is EXPORT_EMPTY. */
+  private exportable(kase: CaseRecord, access: ExportAccess): ReturnType<CaseSource['items']> {
+    const live = this.source.items(kase.id).filter((e) => e.status === 'live' && access.evidenceIds.has(e.id));
     if (live.length === 0) throw new ExportError('EXPORT_EMPTY', `case ${kase.number} has no live items to export`);
-    const now = this.o.now?.() ?? new Date();
-    const exportId = uuidv7({ msecs: now.getTime() });
+    return live;
+  }
 
-    // The ledger: a checkpoint first (so it covers every entry exported), then the excerpt.
+  /**
+   * The ledger: a checkpoint first (so it covers every entry exported), then the
+   * excerpt of the case's and its items' history up to it, with an inclusion proof of
+   * each entry. A ledger that no longer hashes to the checkpoint stops the export.
+   */
+  private async ledgerExcerpt(kase: CaseRecord, live: ReturnType<CaseSource['items']>): Promise<LedgerExcerpt> {
     const checkpoint = (await this.o.checkpoint?.()) ?? null;
-    // With a checkpoint, the excerpt stops at it: an entry appended meanwhile (a follow-up
-    // job's evidence.analysed, say) could not be proven, and goes into the next export.
-    // Only the custody history of the case and its items: access.* entries (other
-    // people's views, refusals, with their addresses) are not the exporter's to copy.
-    const seqs = this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]).filter((s) => !checkpoint || s <= checkpoint.size);
-    const entries: LedgerEntry[] = seqs
-      .map((s) => ledgerOf(this.o.catalog).get(s)!)
-      .filter((e) => e !== undefined && e !== null && !e.type.startsWith('access.'));
+    const ledger = ledgerOf(this.o.catalog);
+    const seqs = excerptSeqs(this.source.entriesAbout([kase.id, ...live.map((e) => e.id)]), checkpoint?.size ?? null);
+    const entries = excerptEntries(seqs.map((s) => ledger.get(s)));
     const ledgerJsonl = entries.map((e) => canonicalLine(e) + '\n').join('');
     let proofs: ExportProofs | null = null;
     if (checkpoint) {
-      const tree = LedgerTree.build(ledgerOf(this.o.catalog), { strict: false }).tree;
+      const tree = LedgerTree.build(ledger, { strict: false }).tree;
       if (tree.size < checkpoint.size || !tree.root(checkpoint.size).equals(checkpoint.root)) {
         throw new ExportError('LEDGER_INCONSISTENT', `the ledger's first ${checkpoint.size} entries no longer hash to the signed checkpoint's root: nothing exported`);
       }
@@ -203,9 +250,13 @@ export class ArchiveService {
         if (e.seq <= checkpoint.size) proofs.proofs[String(e.seq)] = tree.inclusionProof(e.seq - 1, checkpoint.size).map((h) => h.toString('base64'));
       }
     }
+    return { checkpoint, ledgerJsonl, proofs };
+  }
 
+  /** Each item with its readable payload name and its `evidence.ingested` entry; an item without one is EXPORT_UNRECORDED. */
+  private exportItems(live: ReturnType<CaseSource['items']>): ExportItem[] {
     const taken = new Set<string>();
-    const items: ExportItem[] = live.map((e) => {
+    return live.map((e) => {
       const ingestSeq = this.source.ingestEntry(e.id);
       if (ingestSeq === null) throw new ExportError('EXPORT_UNRECORDED', `evidence ${e.id} has no evidence.ingested entry in the ledger`);
       const recordedStart = e.recordedStartCorrected ?? e.recordedStart;
@@ -222,15 +273,21 @@ export class ArchiveService {
         ingestSeq,
       };
     });
-    const bytes = items.reduce((s, i) => s + i.size, 0);
-    // Missing objects stop the export before anything is written.
+  }
+
+  /** Missing (or resized) vault objects stop the export before anything is written. */
+  private async checkSources(items: readonly ExportItem[]): Promise<void> {
     for (const i of items) {
       const st = await this.o.store.stat(contentKey(i.sha256));
       if (!st || st.size !== i.size) throw new ExportError('EXPORT_SOURCE_MISSING', `the vault object of ${i.evidenceId} is ${st ? `${st.size} bytes, not ${i.size}` : 'missing'}`);
     }
+  }
 
-    // Art. 13: an export is a retrieval. Each item is registered (who, under which
-    // request, in which export) before a byte of it is written anywhere.
+  /**
+   * Art. 13: an export is a retrieval. Each item is registered (who, under which
+   * request, in which export) before a byte of it is written anywhere.
+   */
+  private registerAccess(req: ExportRequest, kase: CaseRecord, items: readonly ExportItem[], exportId: string, copies: number): void {
     this.o.catalog.tx(() => {
       for (const i of items) {
         ledgerOf(this.o.catalog).append({
@@ -245,98 +302,100 @@ export class ArchiveService {
             approvedBy: req.access.approvedBy,
             sha256: i.sha256,
             size: i.size,
-            copies: dests.length,
+            copies,
           },
         });
       }
     });
+  }
 
-    const organization = kase.unit ?? this.o.sourceOrganization;
-    const held = this.source.isHeld(kase.id);
-    const baggingDate = DateTime.fromJSDate(now).setZone(this.o.timezone).toFormat('yyyy-MM-dd');
-    const vaultDev = this.o.store.kind === 'fs' ? await stat(this.o.store.location).then((s) => s.dev).catch(() => null) : null;
-    const devs = new Map<number, number>();
-    const copies: CopyResult[] = [];
-    for (const [i, dest] of dests.entries()) {
-      const copy = i + 1;
-      const manifest: ExportManifest = {
-        format: EXPORT_FORMAT,
-        exportId,
-        createdAt: now.toISOString(),
-        case: { id: kase.id, number: kase.number, name: kase.name, unit: kase.unit, held },
-        organization,
-        maker: req.maker.trim(),
-        copy,
-        copies: dests.length,
-        items,
-      };
-      const bagName = `${safeName(kase.number, 60)}_${exportId.slice(-12)}_copy${copy}of${dests.length}`;
-      const given = req.destinations[i]!;
-      const r: CopyResult = { copy, destination: given, dir: null, ok: false, tagManifestSha256: null, verified: false, problems: [], error: null, warnings: [], iso: null };
-      copies.push(r);
-      try {
-        await mkdir(dest, { recursive: true });
-        await confirmDestination(dest);
-        const dev = (await stat(dest)).dev;
-        if (vaultDev !== null && dev === vaultDev) r.warnings.push(`copy ${copy} is on the same disk as the vault (${given}): it does not protect against losing that disk`);
-        if (devs.has(dev)) r.warnings.push(`copies ${devs.get(dev)} and ${copy} are on the same disk`);
-        else devs.set(dev, copy);
-        const finalDir = finalDirOf(dest, bagName);
-        const written = await writeCopy({
-          store: this.o.store,
-          manifest,
-          ledgerJsonl,
-          checkpointNote: checkpoint?.note ?? null,
-          verifierKey: this.o.verifierKey ?? null,
-          proofs,
-          zone: this.o.timezone,
-          baggingDate,
-          finalDir,
-          tempDir: join(dest, `.${bagName}.partial`),
-          ...(req.signal ? { signal: req.signal } : {}),
-        });
-        r.dir = join(given, bagName);
-        r.tagManifestSha256 = written.tagManifestSha256;
-        // Read back from the destination: the whole bag, every checksum, the excerpt and proofs.
-        const check = await verifyExport(finalDir, this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {});
-        const readBack = await sha256File(join(finalDir, 'tagmanifest-sha256.txt'));
-        r.problems = check.problems.map((p) => ({ ...p, message: scrub(p.message) }));
-        if (readBack !== written.tagManifestSha256) r.problems.push({ code: 'TAG_MANIFEST_CHANGED', path: 'tagmanifest-sha256.txt', message: 'the tag manifest read back differs from the one written' });
-        r.verified = r.problems.length === 0;
-        if (r.verified && xorriso) r.iso = await this.makeIso(xorriso, finalDir, dest, bagName, copy, dests.length, exportId);
-        r.ok = r.verified;
-        if (!r.ok) r.error = { code: 'EXPORT_COPY_INVALID', message: `copy ${copy} does not verify as read back from ${given}` };
-      } catch (e) {
-        r.ok = false;
-        // The caller sees the code and a plain sentence; the system's own message (with
-        // station paths) stays in the log.
-        r.error = e instanceof CustodyError
-          ? { code: e.code, message: scrub(e.message) }
-          : { code: 'EXPORT_WRITE_FAILED', message: `copy ${copy} could not be written${errnoOf(e)}` };
-        log.error({ exportId, copy, destination: dest, err: e }, 'export copy failed');
-      }
-      if (r.ok) log.info({ exportId, copy, dir: finalDirOf(dest, bagName), tagManifestSha256: r.tagManifestSha256 }, 'export copy written and verified');
-      else log.error({ exportId, copy, destination: dest, error: r.error, problems: r.problems.slice(0, 5) }, 'export copy failed');
+  /**
+   * One copy: written into its own temp folder on its destination, published whole,
+   * then read back and verified (and imaged with --iso). A failure is reported on the
+   * copy, never thrown: the other copies are still made and reported.
+   */
+  private async writeCopy(c: {
+    req: ExportRequest;
+    dest: string;
+    given: string;
+    copy: number;
+    copies: number;
+    exportId: string;
+    manifest: ExportManifest;
+    excerpt: LedgerExcerpt;
+    baggingDate: string;
+    xorriso: string | null;
+    vaultDev: number | null;
+    devs: Map<number, number>;
+  }): Promise<CopyResult> {
+    const { req, dest, given, copy, exportId, excerpt } = c;
+    const log = this.o.log;
+    const bagName = bagNameOf(c.manifest.case.number, exportId, copy, c.copies);
+    const r: CopyResult = { copy, destination: given, dir: null, ok: false, tagManifestSha256: null, verified: false, problems: [], error: null, warnings: [], iso: null };
+    try {
+      await mkdir(dest, { recursive: true });
+      await confirmDestination(dest);
+      r.warnings.push(...diskWarnings({ copy, given, dev: (await stat(dest)).dev, vaultDev: c.vaultDev, devs: c.devs }));
+      const finalDir = finalDirOf(dest, bagName);
+      const written = await writeCopy({
+        store: this.o.store,
+        manifest: c.manifest,
+        ledgerJsonl: excerpt.ledgerJsonl,
+        checkpointNote: excerpt.checkpoint?.note ?? null,
+        verifierKey: this.o.verifierKey ?? null,
+        proofs: excerpt.proofs,
+        zone: this.o.timezone,
+        baggingDate: c.baggingDate,
+        finalDir,
+        tempDir: join(dest, `.${bagName}.partial`),
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+      r.dir = join(given, bagName);
+      r.tagManifestSha256 = written.tagManifestSha256;
+      // Read back from the destination: the whole bag, every checksum, the excerpt and proofs.
+      const check = await verifyExport(finalDir, this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {});
+      const readBack = await sha256File(join(finalDir, 'tagmanifest-sha256.txt'));
+      r.problems = check.problems.map((p) => ({ ...p, message: scrub(p.message) }));
+      if (readBack !== written.tagManifestSha256) r.problems.push({ code: 'TAG_MANIFEST_CHANGED', path: 'tagmanifest-sha256.txt', message: 'the tag manifest read back differs from the one written' });
+      r.verified = r.problems.length === 0;
+      if (r.verified && c.xorriso) r.iso = await this.makeIso(c.xorriso, finalDir, dest, bagName, copy, c.copies, exportId);
+      r.ok = r.verified;
+      if (!r.ok) r.error = { code: 'EXPORT_COPY_INVALID', message: `copy ${copy} does not verify as read back from ${given}` };
+    } catch (e) {
+      r.ok = false;
+      // The caller sees the code and a plain sentence; the system's own message (with
+      // station paths) stays in the log.
+      r.error = copyErrorOf(e, copy);
+      log.error({ exportId, copy, destination: dest, err: e }, 'export copy failed');
     }
+    if (r.ok) log.info({ exportId, copy, dir: finalDirOf(dest, bagName), tagManifestSha256: r.tagManifestSha256 }, 'export copy written and verified');
+    else log.error({ exportId, copy, destination: dest, error: r.error, problems: r.problems.slice(0, 5) }, 'export copy failed');
+    return r;
+  }
 
-    const ok = copies.every((c) => c.ok);
-    const entry = this.o.catalog.tx(() =>
+  /** `export.created`: what was exported, by whom, and how each copy went. */
+  private recordExport(
+    req: ExportRequest,
+    kase: CaseRecord,
+    x: { exportId: string; held: boolean; items: readonly ExportItem[]; bytes: number; checkpointSize: number | null; ok: boolean; copies: readonly CopyResult[] },
+  ): LedgerEntry {
+    return this.o.catalog.tx(() =>
       ledgerOf(this.o.catalog).append({
         type: 'export.created',
         actor: req.actor,
         subject: kase.id,
         data: {
-          exportId,
+          exportId: x.exportId,
           caseNumber: kase.number,
           caseName: kase.name,
-          held,
-          organization,
+          held: x.held,
+          organization: kase.unit ?? this.o.sourceOrganization,
           maker: req.maker.trim(),
-          items: items.map((i) => ({ evidenceId: i.evidenceId, sha256: i.sha256 })),
-          bytes,
-          checkpointSize: checkpoint?.size ?? null,
-          ok,
-          copies: copies.map((c) => ({
+          items: x.items.map((i) => ({ evidenceId: i.evidenceId, sha256: i.sha256 })),
+          bytes: x.bytes,
+          checkpointSize: x.checkpointSize,
+          ok: x.ok,
+          copies: x.copies.map((c) => ({
             copy: c.copy,
             destination: c.destination,
             dir: c.dir === null ? null : basename(c.dir),
@@ -350,8 +409,6 @@ export class ArchiveService {
         },
       }),
     );
-    await this.o.afterExport?.().catch((e: unknown) => log.error({ err: e }, 'no checkpoint after the export'));
-    return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: checkpoint?.size ?? null, held, copies, seq: entry.seq };
   }
 
   private async makeIso(xorriso: string, bagDir: string, dest: string, bagName: string, copy: number, copies: number, exportId: string): Promise<CopyResult['iso']> {
