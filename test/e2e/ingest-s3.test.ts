@@ -39,7 +39,10 @@ describe('ingest into an S3 vault', () => {
     const sim = await runCli(['simulate', 'recorder', '--out', rec, '--serial', 'S3REC', '--clips', '2', '--seconds', '2', '--home', home], env);
     expect(sim.code).toBe(0);
     const ing = await runCli(['ingest', rec, '--home', home, '--json'], env);
-    expect(ing.stderr).toBe('');
+    // Nothing on stderr but, on a machine with no ffmpeg of its own, the warning that the
+    // bundled build is old (src/media/binaries.ts): it depends on the machine, not on S3.
+    const problems = ing.stderr.split('\n').filter((l) => l !== '' && !/"msg":"the bundled ff(mpeg|probe) \(@ff(mpeg|probe)-installer\/ff(mpeg|probe)\) is a static build of /.test(l));
+    expect(problems).toEqual([]);
     expect(ing.code).toBe(0);
     expect(JSON.parse(ing.stdout)).toMatchObject({ ingested: 5, failed: 0 });
     const ver = await runCli(['verify', '--deep', '--json', '--home', home], env);

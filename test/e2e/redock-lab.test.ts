@@ -13,20 +13,20 @@ import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { simulateRecorder } from '../../src/devices/simulate.js';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Lab, requireLab, type Image } from '../lab/lab.js';
+import { Lab, labProblems, type Image } from '../lab/lab.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-beforeAll(async () => {
-  await requireLab();
-});
+// The lab needs root, FUSE, loop devices and Debian's exfat/fat tools (.ci/run installs
+// them). In CI their absence is a failure; elsewhere the suite is left out with a message.
+const labMissing = await labProblems();
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -188,7 +188,8 @@ async function stop(daemon: Daemon): Promise<void> {
   expect(await daemon.exited).toBe(0);
 }
 
-describe('re-docks on real recorder file systems (issue 21)', () => {
+// Registered only where the lab can run (see the end of the file for the other cases).
+if (labMissing.length === 0) describe('re-docks on real recorder file systems (issue 21)', () => {
   it('a recorder pulled mid-copy is undocked as pulled, and docked again at the same mount point finishes the work', async () => {
     const dir = await tempDir();
     const { home, root, lab, daemon } = await station(dir);
@@ -330,3 +331,13 @@ describe('re-docks on real recorder file systems (issue 21)', () => {
     await verifyDeep(home);
   }, 300_000);
 });
+
+if (labMissing.length > 0 && process.env.CI === 'true') {
+  describe('the recorder lab (issue 21)', () => {
+    it('can run here (CI runs the re-dock tests on real FUSE mounts)', () => {
+      throw new Error(`the recorder lab cannot run:\n  - ${labMissing.join('\n  - ')}`);
+    });
+  });
+} else if (labMissing.length > 0) {
+  console.warn(`[recorder lab] re-dock tests not run: ${labMissing.join('; ')}. (With CI=true this is a failure.)`);
+}
