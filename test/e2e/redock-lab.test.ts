@@ -6,7 +6,7 @@
  * the system mounts a docked card, under the mount root of the built daemon; a pulled
  * cable is a lazy unmount. Where a test needs the copy to be slow enough to pull (or the
  * check to be), the lab's throttling pass-through mount stands in front of the card.
- * The lab's tools missing fails these tests (never skips them).
+ * Where the lab's tools are missing the suite fails in CI and is left out elsewhere with a message.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
