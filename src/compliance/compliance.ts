@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { ActivityBus } from '../core/index.js';
 import { AssignmentsService } from './assignments.js';
 import { FlagsService } from './flags.js';
-import { ComplianceRules } from './rules.js';
+import { ComplianceRules } from './rules/index.js';
 
 export interface Compliance {
   assignments: AssignmentsService;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from './csv.js';
-import { fileNumber } from './rules.js';
+import { fileNumber } from './rules/index.js';
 import { localText, parseLocalTime, plusHours, startOfLocalDay } from './time.js';
 
 describe('parseCsv', () => {

@@ -8,7 +8,7 @@ export {
   type Officer,
 } from './assignments.js';
 export { FlagsService, FlagResolveError, FLAG_RULES, FLAG_STATES, type Approver, type Finding, type Flag, type FlagFilter, type FlagRule, type FlagState } from './flags.js';
-export { ComplianceRules, fileNumber, type ComplianceSettings } from './rules.js';
+export { ComplianceRules, fileNumber, type ComplianceSettings } from './rules/index.js';
 export { ComplianceScanner } from './scanner.js';
 export { parseLocalTime, startOfLocalDay, localText } from './time.js';
 export { createCompliance, type Compliance } from './compliance.js';

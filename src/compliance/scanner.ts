@@ -1,5 +1,5 @@
 import { type ActivityBus, type ActivityEvent, errorMessage, type Logger } from '../core/index.js';
-import type { ComplianceRules } from './rules.js';
+import type { ComplianceRules } from './rules/index.js';
 
 /**
  * The daemon's compliance part: a scan every `intervalMinutes`, a scan after every
