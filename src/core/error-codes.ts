@@ -91,6 +91,7 @@ export const ERROR_CODES = {
   LEDGER_BAD_RANGE: { http: 500, retryable: false, meaning: 'a ledger range (from, to) that is not one' },
   LEDGER_BAD_TYPE: { http: 500, retryable: false, meaning: 'a ledger entry type that is not well-formed' },
   LEDGER_CHAIN_BROKEN: { http: 500, retryable: false, meaning: 'the ledger\'s hash chain does not hold (an entry missing, edited or out of order)' },
+  LEDGER_ENTRY_INVALID: { http: 500, retryable: false, meaning: 'a ledger entry of an unregistered type, or whose data does not have its type\'s shape: refused before it is hashed' },
   LEDGER_INCONSISTENT: { http: 500, retryable: false, meaning: 'the ledger does not extend a signed checkpoint: history was rewritten or entries removed' },
   LEDGER_NOT_JSON: { http: 500, retryable: false, meaning: 'a value that has no JSON form in a ledger entry' },
   LEDGER_REBUILD_CONFLICT: { http: 500, retryable: false, meaning: 'the catalog ledger disagrees with the sealed segments; refusing to rebuild into it' },

@@ -17,6 +17,7 @@ export {
   type NewLedgerEntry,
   type UnhashedEntry,
 } from './ledger.js';
+export { LEDGER_ENTRY_TYPES, entryDataProblems, isLedgerEntryType, type LedgerEntryType } from './entry-types.js';
 export {
   ChainCursor,
   LedgerSealer,

@@ -44,7 +44,7 @@ describe('ledger', () => {
     c.ledger.append({ type: 'station.initialized', actor: 't' });
     expect(() =>
       c.tx(() => {
-        c.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'x' });
+        c.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'x', data: { sha256: 'x', size: 1 } });
         c.setMeta('k', 'v');
         throw new Error('crash before commit');
       }),
@@ -58,14 +58,14 @@ describe('ledger', () => {
     const c = catalog();
     const heard: number[] = [];
     c.ledger.onAppend((e) => heard.push(e.seq));
-    c.ledger.append({ type: 'a.b', actor: 't' });
+    c.ledger.append({ type: 'evidence.wiped', actor: 't' });
     expect(() =>
       c.tx(() => {
-        c.ledger.append({ type: 'a.c', actor: 't' });
+        c.ledger.append({ type: 'evidence.wiped', actor: 't' });
         throw new Error('no');
       }),
     ).toThrow();
-    c.tx(() => c.ledger.append({ type: 'a.d', actor: 't' }));
+    c.tx(() => c.ledger.append({ type: 'evidence.wiped', actor: 't' }));
     expect(heard).toEqual([1, 2]);
     c.close();
   });
@@ -74,7 +74,7 @@ describe('ledger', () => {
     const c = catalog();
     expect(() => c.ledger.append({ type: 'Bad Type', actor: 't' })).toThrow(/bad ledger entry type/);
     c.tx(() => {
-      for (let i = 0; i < 25; i++) c.ledger.append({ type: 'test.entry', actor: 't', data: { i } });
+      for (let i = 0; i < 25; i++) c.ledger.append({ type: 'evidence.wiped', actor: 't', data: { i } });
     });
     const seqs = [...c.ledger.entries(3, 20, 4)].map((e) => e.seq);
     expect(seqs).toEqual(Array.from({ length: 18 }, (_, i) => i + 3));

@@ -1,6 +1,7 @@
 import canonicalizeModule from 'canonicalize';
 import { Catalog, type Db, type TxObserver } from '../catalog/index.js';
 import { LedgerError, rfc3339, sha256Hex, systemClock, type Clock } from '../core/index.js';
+import { entryDataProblems } from './entry-types.js';
 
 // The package is CommonJS whose typings claim an ES default export; at run time the
 // default import is the function itself.
@@ -100,6 +101,13 @@ export class Ledger implements TxObserver {
    */
   append(input: NewLedgerEntry): LedgerEntry {
     if (!TYPE_RE.test(input.type)) throw new LedgerError('LEDGER_BAD_TYPE', `bad ledger entry type "${input.type}"`);
+    // The data as it will be hashed (undefined fields dropped), checked against its
+    // type's schema first: a wrong shape never enters the chain.
+    const data = JSON.parse(canonicalJson(input.data ?? {})) as Record<string, unknown>;
+    const problems = entryDataProblems(input.type, data);
+    if (problems.length > 0) {
+      throw new LedgerError('LEDGER_ENTRY_INVALID', `refusing a ${input.type} ledger entry: ${problems.join('; ')}`, { details: { type: input.type, problems } });
+    }
     const run = (): LedgerEntry => {
       const head = this.stmtHead.get();
       const unhashed: UnhashedEntry = {
@@ -108,7 +116,7 @@ export class Ledger implements TxObserver {
         type: input.type,
         actor: input.actor,
         subject: input.subject ?? null,
-        data: JSON.parse(canonicalJson(input.data ?? {})) as Record<string, unknown>,
+        data,
         prev: head ? head.hash : GENESIS_PREV,
       };
       const entry: LedgerEntry = { ...unhashed, hash: entryHash(unhashed) };

@@ -91,7 +91,7 @@ describe('verifyVault', () => {
 
   it('keeps at most maxProblems problems and counts the rest', async () => {
     const v = await testVault();
-    for (let i = 0; i < 5; i++) v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: `x${i}`, data: {} });
+    for (let i = 0; i < 5; i++) v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: `x${i}`, data: { sha256: 'not-a-hash', size: i } });
     const r = await verifyVault({ catalog: v.catalog, store: v.store, maxProblems: 2 });
     expect(r.problems).toHaveLength(2);
     expect(r.problemsOmitted).toBe(3);

@@ -52,7 +52,7 @@ export async function testVault(prefix = 'custody-ledger-'): Promise<TestVault> 
 }
 
 /** Append n plain entries in one transaction. */
-export function appendEntries(catalog: Catalog, n: number, type = 'ingest.session-started'): LedgerEntry[] {
+export function appendEntries(catalog: Catalog, n: number, type = 'evidence.wiped'): LedgerEntry[] {
   const out: LedgerEntry[] = [];
   catalog.tx(() => {
     for (let i = 0; i < n; i++) out.push(catalog.ledger.append({ type, actor: 'test', subject: `s-${i}`, data: { i, note: '执法记录仪' } }));

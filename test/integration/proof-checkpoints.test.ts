@@ -118,7 +118,7 @@ describe('CheckpointIssuer', () => {
     await iss.issue();
     const off = v.catalog.ledger.onAppend((e) => iss.observe(e));
     appendEntries(v.catalog, 50);
-    v.catalog.ledger.append({ type: 'ingest.session-started', actor: 'test' });
+    v.catalog.ledger.append({ type: 'evidence.wiped', actor: 'test' });
     off();
     const r = (await iss.issue())!;
     expect(r.checkpoint.size).toBe(54);

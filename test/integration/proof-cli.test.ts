@@ -69,7 +69,7 @@ describe('custody ledger checkpoint and proof', { timeout: 180_000 }, () => {
     const bundle = JSON.parse(proof.stdout) as Record<string, unknown>;
     expect(bundle).toMatchObject({ format: 'custody-inclusion-proof/v1', seq: 7, treeSize: 21, checkpoint: cp.stdout });
     const proofFile = await save(v, 'seven.json', proof.stdout);
-    expect(audit('--key', vkey, 'inclusion', proofFile)).toMatchObject({ status: 0, stdout: expect.stringMatching(/^OK: entry 7 \(ingest.session-started, s-5, hash [0-9a-f]{64}\) is in the tree of 21 entries/) });
+    expect(audit('--key', vkey, 'inclusion', proofFile)).toMatchObject({ status: 0, stdout: expect.stringMatching(/^OK: entry 7 \(evidence.wiped, s-5, hash [0-9a-f]{64}\) is in the tree of 21 entries/) });
 
     // What an auditor must catch: a changed line, a bent path, another key.
     const changed = await save(v, 'changed.json', JSON.stringify({ ...bundle, line: (bundle.line as string).replace('s-5', 's-6'), leafHash: undefined }));
