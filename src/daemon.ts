@@ -168,12 +168,14 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     intervalMinutes: config.compliance.scanIntervalMinutes,
   });
 
-  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints });
   // The daily retention purge (docs/retention.md); a run that changed the ledger is
   // covered by a signed checkpoint at once.
   const purgeLog = log.child({ module: 'retention' });
+  const purge = new PurgeService({ catalog, store, settings: purgeSettings(config), log: purgeLog });
+  // The API uses the same compliance and purge services (one of each per process).
+  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints, compliance, purge });
   const purgeScheduler = new PurgeScheduler({
-    purge: new PurgeService({ catalog, store, settings: purgeSettings(config), log: purgeLog }),
+    purge,
     dailyAt: config.retention.dailyAt,
     timezone: config.timezone,
     clock: catalog.clock,

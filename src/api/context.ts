@@ -1,9 +1,13 @@
+import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type AccessRequests, type Audit, type DenialLedger, HiddenError, inScope, type Permission, type PreviewLedger, type Principal, type UsersService } from '../access/index.js';
 import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, type Logger, NotFoundError } from '../core/index.js';
+import type { ArchiveService, CaseSource } from '../archive/index.js';
+import type { Compliance } from '../compliance/index.js';
 import type { SignedCheckpoint } from '../proof/index.js';
+import type { CasesService, ObjectLockSync, PurgeService, RetentionView } from '../retention/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import type { IntegrityReporter } from './integrity.js';
 import type { ApiMetrics } from './metrics.js';
@@ -27,7 +31,10 @@ declare module 'fastify' {
   }
 }
 
-/** Everything the routes use, built once by createApiServer. */
+/**
+ * Everything the routes use, built once by createApiServer (or handed to it by the
+ * daemon): no route builds a service, at registration or per request.
+ */
 export interface ApiContext {
   config: Config;
   catalog: Catalog;
@@ -53,7 +60,25 @@ export interface ApiContext {
   previews: PreviewLedger;
   /** Objects whose size or hash is wrong: never served, reported in the ledger. */
   integrity: IntegrityReporter;
+  cases: CasesService;
+  /** Cases as the archival export reads them. */
+  caseSource: CaseSource;
+  retention: RetentionView;
+  /** The daemon's purge service, when there is one (the same that runs the daily purge). */
+  purge: PurgeService;
+  /** The daemon's compliance services, when there is one; changes name the caller as actor. */
+  compliance: Compliance;
+  /** With S3 Object Lock on: extends an item's lock when a hold is placed; else null. */
+  objectLock: ObjectLockSync | null;
+  /**
+   * The archival export service, built at the first export and kept (it needs the
+   * station key, which is read then; an unreadable key is tried again next time).
+   */
+  archive(): Promise<ArchiveService>;
 }
+
+/** A route module: a typed fastify plugin that receives the services it uses. */
+export type ApiRoutes = FastifyPluginCallbackTypebox<ApiContext>;
 
 /** What the API uses of the daemon's CheckpointService (issueIfGrown: after an export). */
 export interface ApiCheckpoints {

@@ -7,11 +7,15 @@ import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AccessDeniedError, AccessRequests, Audit, can, DenialLedger, HiddenError, PreviewLedger, UsersService } from '../access/index.js';
+import { CaseSource } from '../archive/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
+import { createCompliance, type Compliance } from '../compliance/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, errorMessage, type Logger } from '../core/index.js';
 import type { JobStats } from '../jobs/index.js';
+import { CasesService, objectLockSyncFor, PurgeService, purgeSettings, RetentionView } from '../retention/index.js';
 import type { ObjectStore } from '../vault/index.js';
+import { archiveForApi } from './archive.js';
 import { FailedAuthLimiter, createAuthenticator, redactUrl, tokenInUrl } from './auth.js';
 import { API_PREFIX, type ApiCheckpoints, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';
@@ -46,6 +50,10 @@ export interface ApiServerDeps {
   now?: () => number;
   /** The daemon's checkpoint service; without it the vault's latest checkpoint is served. */
   checkpoints?: ApiCheckpoints | undefined;
+  /** The daemon's compliance services; without them the server builds its own (actor custody:api). */
+  compliance?: Compliance | undefined;
+  /** The daemon's purge service; without it the server builds its own. */
+  purge?: PurgeService | undefined;
 }
 
 export interface ApiServer {
@@ -164,6 +172,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     denials,
     previews: new PreviewLedger(catalog, { windowMs: 60_000, now: deps.now ?? (() => Date.now()) }),
     integrity: new IntegrityReporter(catalog, apiLog),
+    cases: new CasesService(catalog),
+    caseSource: new CaseSource(catalog.db),
+    retention: new RetentionView(catalog, { ...config.retention, timezone: config.timezone }),
+    purge: deps.purge ?? new PurgeService({ catalog, store, settings: purgeSettings(config), log: apiLog }),
+    compliance: deps.compliance ?? createCompliance({ catalog, config, actor: 'custody:api', activity }),
+    objectLock: objectLockSyncFor(store, { catalog, policy: { ...config.retention, timezone: config.timezone }, log: apiLog }),
+    archive: archiveForApi({ config, catalog, store, log: apiLog, checkpoints: deps.checkpoints }),
   };
   const limiter = new FailedAuthLimiter({
     limit: config.api.authFailureLimit,
@@ -287,20 +302,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   // The reference UI's assets are served from node_modules: it works offline.
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
-  void app.register(async (scope) => {
-    const a = scope as unknown as ApiApp;
-    healthRoutes(a, ctx);
-    evidenceRoutes(a, ctx);
-    accessRequestRoutes(a, ctx);
-    deviceRoutes(a, ctx);
-    ledgerRoutes(a, ctx);
-    statsRoutes(a, ctx);
-    caseRoutes(a, ctx);
-    retentionRoutes(a, ctx);
-    exportRoutes(a, ctx);
-    flagRoutes(a, ctx);
-    complianceRoutes(a, ctx);
-  });
+  // Each route module is a plugin that receives the services built above.
+  for (const routes of [healthRoutes, evidenceRoutes, accessRequestRoutes, deviceRoutes, ledgerRoutes, statsRoutes, caseRoutes, retentionRoutes, exportRoutes, flagRoutes, complianceRoutes]) {
+    void app.register(routes, ctx);
+  }
 
   let sweepTimer: NodeJS.Timeout | undefined;
   const sweep = (): void => {

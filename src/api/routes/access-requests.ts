@@ -1,11 +1,9 @@
 import Type from 'typebox';
 import { type AccessRequest, HiddenError, inScope, InvalidInputError, MAX_ITEMS_PER_REQUEST } from '../../access/index.js';
 import { NotFoundError } from '../../core/index.js';
-import { CasesService } from '../../retention/index.js';
-import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, isoParam, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, IdParams, Nullable, Uuid } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const Person = Type.Object({ id: Type.String(), name: Type.String() });
 
@@ -47,8 +45,8 @@ const ListQuery = Type.Object(
 
 const DECISION_ERRORS = { 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS } as const;
 
-export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
-  const cases = new CasesService(ctx.catalog);
+export const accessRequestRoutes: ApiRoutes = (app, ctx, done) => {
+  const { cases } = ctx;
   app.post(
     `${API_PREFIX}/access-requests`,
     {
@@ -180,4 +178,5 @@ export function accessRequestRoutes(app: ApiApp, ctx: ApiContext): void {
     },
     async (req) => ctx.access.revoke(principalOf(req), req.params.id, req.body.note !== undefined ? { note: req.body.note } : {}),
   );
-}
+  done();
+};

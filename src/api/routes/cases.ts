@@ -1,10 +1,9 @@
 import Type from 'typebox';
 import { AccessDeniedError, actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
 import { CustodyError, NotFoundError } from '../../core/index.js';
-import { CasesService, HOLD_REASONS, objectLockSyncFor, type Case, type Hold } from '../../retention/index.js';
-import { API_PREFIX, principalOf, visibleEvidence, type ApiContext } from '../context.js';
+import { HOLD_REASONS, type Case, type Hold } from '../../retention/index.js';
+import { API_PREFIX, type ApiRoutes, principalOf, visibleEvidence } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Label, Nullable, Uuid } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const HoldSchema = Type.Object({
   id: Type.String(),
@@ -60,10 +59,10 @@ const ERRORS = { 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS } as const;
  * to a unit (or to none: bureau-wide); a unit-scoped user sees and changes only their
  * unit's cases, and another unit's case answers 404.
  */
-export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
-  const cases = new CasesService(ctx.catalog);
+export const caseRoutes: ApiRoutes = (app, ctx, done) => {
+  const { cases } = ctx;
   // With S3 Object Lock on, held items' objects carry a legal hold in the store too.
-  const lock = objectLockSyncFor(ctx.store, { catalog: ctx.catalog, policy: { ...ctx.config.retention, timezone: ctx.config.timezone }, log: ctx.log });
+  const lock = ctx.objectLock;
 
   const visibleCase = (p: Principal, id: string): Case => {
     const c = cases.get(id);
@@ -241,4 +240,5 @@ export function caseRoutes(app: ApiApp, ctx: ApiContext): void {
       return released;
     },
   );
-}
+  done();
+};

@@ -1,10 +1,9 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
-import { FLAG_RULES, complianceReport, createCompliance, parseCsv, RosterError, type NewAssignment } from '../../compliance/index.js';
+import { FLAG_RULES, complianceReport, parseCsv, RosterError, type NewAssignment } from '../../compliance/index.js';
 import { CustodyError, NotFoundError } from '../../core/index.js';
-import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, isoParam, principalOf } from '../context.js';
 import { COMMON_ERRORS, DateTime, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const DAY_MS = 86_400_000;
 const MAX_DAYS = 366;
@@ -43,9 +42,9 @@ function columnOf(csv: string, name: string): string[] {
 }
 
 /** Assignments (who had which recorder) and the compliance report (docs/compliance.md). */
-export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
-  // Built once: its statements are prepared once. Every change names the caller as its actor.
-  const compliance = createCompliance({ catalog: ctx.catalog, config: ctx.config, actor: 'custody:api', activity: ctx.activity });
+export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
+  // Every change names the caller as its actor.
+  const { compliance } = ctx;
 
   app.get(
     `${API_PREFIX}/assignments`,
@@ -236,4 +235,5 @@ export function complianceRoutes(app: ApiApp, ctx: ApiContext): void {
       });
     },
   );
-}
+  done();
+};

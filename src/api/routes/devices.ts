@@ -1,10 +1,9 @@
 import Type from 'typebox';
 import { HiddenError, inScope, type Principal } from '../../access/index.js';
 import { type ActivityEvent, type DockInfo, type DockProgress, NotFoundError } from '../../core/index.js';
-import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, Label, Nullable, Serial } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const DeviceStatus = Type.Enum(['in-service', 'reported-damaged', 'in-repair', 'retired']);
 
@@ -90,7 +89,7 @@ function serialOf(e: ActivityEvent): string | null {
   }
 }
 
-export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
+export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
   /** A scoped caller sees the recorder's last dock made while it was in their unit (issue 14). */
   const inUnit = <D extends { serial: string; unit: string | null; lastDock: unknown }>(p: Principal, d: D): D =>
     p.unit === null ? d : { ...d, lastDock: ctx.devices.docks(d.serial, null, 1, { unit: p.unit, current: d.unit })[0] ?? null };
@@ -262,4 +261,5 @@ export function deviceRoutes(app: ApiApp, ctx: ApiContext): void {
       write(': connected\n\n');
     },
   );
-}
+  done();
+};

@@ -3,16 +3,14 @@ import type { Readable } from 'node:stream';
 import type { Evidence } from '../../catalog/index.js';
 import { CustodyError, rfc3339 } from '../../core/index.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
-import { CasesService, RetentionView } from '../../retention/index.js';
 import { contentKey } from '../../vault/index.js';
 import { webpSize } from '../integrity.js';
-import { API_PREFIX, isoParam, principalOf, visibleEvidence, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, isoParam, principalOf, visibleEvidence } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { FLAG_RULES } from '../../compliance/index.js';
 import { parseRange } from '../range.js';
 import { EvidenceQueries, type EvidenceSummary as Summary, type TimeField } from '../queries/evidence.js';
 import { COMMON_ERRORS, Cursor, DateTime, ErrorBody, EvidenceSummary, IdParams, Label, LedgerEntry, MediaType, Nullable, Serial, Uuid } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 import { ledgerOf } from '../../ledger/index.js';
 
 const SearchQuery = Type.Object(
@@ -138,9 +136,8 @@ function requireLive(ev: Evidence): void {
   if (ev.status === 'purged') throw new CustodyError('EVIDENCE_PURGED', `evidence ${ev.id} was purged under the retention policy; its record remains`);
 }
 
-export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
-  const retention = new RetentionView(ctx.catalog, { ...ctx.config.retention, timezone: ctx.config.timezone });
-  const cases = new CasesService(ctx.catalog);
+export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
+  const { retention, cases } = ctx;
   /** A ledger entry naming a case (case.linked …) is shown only when that case is in the caller's scope. */
   const caseVisible = (unit: string | null, data: unknown): boolean => {
     const caseId = (data as { caseId?: unknown } | null)?.caseId;
@@ -369,4 +366,5 @@ export function evidenceRoutes(app: ApiApp, ctx: ApiContext): void {
       return reply.send(asBody(body));
     },
   );
-}
+  done();
+};

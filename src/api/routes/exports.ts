@@ -1,11 +1,9 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope } from '../../access/index.js';
-import { ArchiveService, authorizeExport, CaseSource, DestinationForbiddenError, resolveDestinations } from '../../archive/index.js';
+import { authorizeExport, DestinationForbiddenError, resolveDestinations } from '../../archive/index.js';
 import { CustodyError, NotFoundError } from '../../core/index.js';
-import { CheckpointIssuer, formatVerifierKey, loadStationSigner, witnessesFor, type SignedCheckpoint } from '../../proof/index.js';
-import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Nullable } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const Problem = Type.Object({ code: Type.String(), path: Type.Optional(Type.String()), seq: Type.Optional(Type.Integer()), message: Type.String() });
 
@@ -57,32 +55,10 @@ class ExportRouteError extends CustodyError {}
  * the items of that request in the caller's scope are exported, each registered in
  * the ledger before it is written.
  */
-export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
-  const cases = new CaseSource(ctx.catalog.db);
+export const exportRoutes: ApiRoutes = (app, ctx, done) => {
+  const cases = ctx.caseSource;
   const roots = ctx.config.archive.destinationRoots;
   let running = false;
-
-  /** A checkpoint covering the ledger now: the daemon's service when there is one, else the station key. */
-  const checkpointing = async (): Promise<{ checkpoint: () => Promise<SignedCheckpoint | null>; verifierKey: string | null }> => {
-    const signer = await loadStationSigner(ctx.config.home, ctx.config.checkpoints.origin).catch((err: unknown) => {
-      ctx.log.warn({ err }, 'station key not readable: this export carries no checkpoint or inclusion proofs');
-      return null;
-    });
-    if (!signer) return { checkpoint: () => Promise.resolve(null), verifierKey: null };
-    const svc = ctx.checkpoints;
-    if (svc?.issueIfGrown) {
-      const issue = svc.issueIfGrown.bind(svc);
-      return { checkpoint: async () => (await issue())?.checkpoint ?? null, verifierKey: formatVerifierKey(signer) };
-    }
-    const issuer = new CheckpointIssuer({
-      catalog: ctx.catalog,
-      store: ctx.store,
-      signer,
-      witnesses: witnessesFor(ctx.config.checkpoints.witnesses, ctx.config.home, signer.name),
-      log: ctx.log.child({ module: 'checkpoints' }),
-    });
-    return { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, verifierKey: issuer.verifierKey };
-  };
 
   app.post(
     `${API_PREFIX}/cases/:id/exports`,
@@ -110,19 +86,7 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
       if (running) throw new ExportRouteError('EXPORT_RUNNING', 'an export is running; try again when it has finished');
       running = true;
       try {
-        const cp = await checkpointing();
-        const archive = new ArchiveService({
-          catalog: ctx.catalog,
-          store: ctx.store,
-          log: ctx.log.child({ module: 'archive' }),
-          timezone: ctx.config.timezone,
-          copies: ctx.config.archive.copies,
-          sourceOrganization: ctx.config.archive.sourceOrganization,
-          verifierKey: cp.verifierKey,
-          checkpoint: cp.checkpoint,
-          afterExport: async () => void (await cp.checkpoint()),
-          destinationRoots: roots,
-        });
+        const archive = await ctx.archive();
         const r = await archive.exportCase({
           caseRef: kase.id,
           destinations: req.body.destinations,
@@ -138,4 +102,5 @@ export function exportRoutes(app: ApiApp, ctx: ApiContext): void {
       }
     },
   );
-}
+  done();
+};

@@ -1,11 +1,10 @@
 import Type from 'typebox';
 import { actorOf, HiddenError, inScope } from '../../access/index.js';
-import { FLAG_RULES, FLAG_STATES, createCompliance, type Flag } from '../../compliance/index.js';
+import { FLAG_RULES, FLAG_STATES, type Flag } from '../../compliance/index.js';
 import { NotFoundError } from '../../core/index.js';
-import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, IdParams, Label, Nullable, Serial } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 export const FlagBody = Type.Object({
   id: Type.String(),
@@ -29,9 +28,9 @@ export const FlagBody = Type.Object({
 });
 
 /** GET /flags and POST /flags/{id}/resolve (docs/compliance.md). */
-export function flagRoutes(app: ApiApp, ctx: ApiContext): void {
-  // Built once: its statements are prepared once. Every change names the caller as its actor.
-  const compliance = createCompliance({ catalog: ctx.catalog, config: ctx.config, actor: 'custody:api', activity: ctx.activity });
+export const flagRoutes: ApiRoutes = (app, ctx, done) => {
+  // Every change names the caller as its actor.
+  const { compliance } = ctx;
 
   app.get(
     `${API_PREFIX}/flags`,
@@ -110,4 +109,5 @@ export function flagRoutes(app: ApiApp, ctx: ApiContext): void {
       return done;
     },
   );
-}
+  done();
+};

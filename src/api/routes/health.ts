@@ -1,7 +1,6 @@
 import Type from 'typebox';
 import { errorMessage } from '../../core/index.js';
-import type { ApiContext } from '../context.js';
-import type { ApiApp } from '../server.js';
+import type { ApiRoutes } from '../context.js';
 
 const CHECK_TIMEOUT_MS = 3000;
 
@@ -19,7 +18,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
+export const healthRoutes: ApiRoutes = (app, ctx, done) => {
   const lastSegment = ctx.catalog.db.prepare<[], { key: string }>('SELECT key FROM ledger_segments ORDER BY last_seq DESC LIMIT 1');
 
   app.get(
@@ -88,4 +87,5 @@ export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
       return reply.type(ctx.metrics.registry.contentType).send(text);
     },
   );
-}
+  done();
+};

@@ -3,10 +3,9 @@ import { actorOf } from '../../access/index.js';
 import { NotFoundError } from '../../core/index.js';
 import { latestCheckpoint } from '../../proof/index.js';
 import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../ledger/index.js';
-import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, LedgerEntry, Nullable } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const Problem = Type.Object({ code: Type.String(), seq: Type.Optional(Type.Integer()), key: Type.Optional(Type.String()), message: Type.String() });
 
@@ -39,7 +38,7 @@ const VerifyStatus = Type.Object({ running: Nullable(Running), last: Nullable(Su
 
 const TYPE_FILTER = '^[a-z][a-z0-9]*(\\.[a-z][a-z0-9-]*)*$';
 
-export function ledgerRoutes(app: ApiApp, ctx: ApiContext): void {
+export const ledgerRoutes: ApiRoutes = (app, ctx, done) => {
   const db = ctx.catalog.db;
   const page = db.prepare<{ after: number; limit: number; subject: string | null; type: string | null }, RawLedgerRow>(
     `SELECT * FROM ledger WHERE seq > @after AND (@subject IS NULL OR subject = @subject) AND (@type IS NULL OR type = @type)
@@ -189,4 +188,5 @@ export function ledgerRoutes(app: ApiApp, ctx: ApiContext): void {
       return { items, next: rows.length > limit && last ? encodeCursor('auth-failures', [last.id]) : null };
     },
   );
-}
+  done();
+};

@@ -1,9 +1,7 @@
 import Type from 'typebox';
 import { NotFoundError } from '../../core/index.js';
-import { PurgeService, purgeSettings } from '../../retention/index.js';
-import { API_PREFIX, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Nullable } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const Pending = Type.Object({
   evidenceId: Type.String(),
@@ -48,8 +46,8 @@ const RunDetail = Type.Object({
 });
 
 /** Items announced for purge and the record of purge runs (docs/retention.md). */
-export function retentionRoutes(app: ApiApp, ctx: ApiContext): void {
-  const purge = new PurgeService({ catalog: ctx.catalog, store: ctx.store, settings: purgeSettings(ctx.config), log: ctx.log });
+export const retentionRoutes: ApiRoutes = (app, ctx, done) => {
+  const { purge } = ctx;
 
   app.get(
     `${API_PREFIX}/retention/pending`,
@@ -91,4 +89,5 @@ export function retentionRoutes(app: ApiApp, ctx: ApiContext): void {
       return r;
     },
   );
-}
+  done();
+};

@@ -1,8 +1,7 @@
 import Type from 'typebox';
 import { InvalidInputError, permissionsOf } from '../../access/index.js';
-import { API_PREFIX, isoParam, principalOf, type ApiContext } from '../context.js';
+import { API_PREFIX, type ApiRoutes, isoParam, principalOf } from '../context.js';
 import { COMMON_ERRORS, DateTime, Label, Nullable } from '../schemas.js';
-import type { ApiApp } from '../server.js';
 
 const DAY_MS = 86_400_000;
 const MAX_DAYS = 366;
@@ -15,7 +14,7 @@ const Figures = {
   late: Type.Integer({ description: 'items handed in more than 24 h after recording ended (Art. 9)' }),
 };
 
-export function statsRoutes(app: ApiApp, ctx: ApiContext): void {
+export const statsRoutes: ApiRoutes = (app, ctx, done) => {
   app.get(
     `${API_PREFIX}/stats`,
     {
@@ -67,4 +66,5 @@ export function statsRoutes(app: ApiApp, ctx: ApiContext): void {
       return { ...p, permissions: permissionsOf(p) };
     },
   );
-}
+  done();
+};
