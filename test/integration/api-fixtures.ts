@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/time.js';
+import { registerRecorder } from '../../src/ingest/index.js';
 import type { JobStats } from '../../src/jobs/index.js';
 import { FsObjectStore } from '../../src/vault/index.js';
 import { contentKey } from '../../src/vault/index.js';
@@ -113,9 +114,7 @@ export async function apiRig(env: Record<string, string> = {}, opts: { jobStats?
       const recordedStart = item.recordedStart ?? new Date(clock.t - 3600_000 + n * 1000).toISOString();
       catalog.tx(() => {
         const now = item.ingestedAt ?? clock.now().toISOString();
-        if (repo.upsertRecorder({ serial, model: 'DSJ-T1', officer: item.officer ?? '0417', unit: item.unit === undefined ? 'U1' : item.unit }, now)) {
-          catalog.ledger.append({ type: 'recorder.registered', actor: 'test', subject: serial, data: { serial } });
-        }
+        registerRecorder(catalog, repo, { serial, model: 'DSJ-T1', officer: item.officer ?? '0417', unit: item.unit === undefined ? 'U1' : item.unit }, 'test', now);
         repo.insert({
           id,
           sha256: put.sha256,
