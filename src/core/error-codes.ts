@@ -185,6 +185,7 @@ export const ERROR_CODES = {
   JOBS_ALREADY_STARTED: { http: 500, retryable: false, meaning: 'a job runner starts once' },
   JOBS_DUPLICATE_HANDLER: { http: 500, retryable: false, meaning: 'two handlers for one job name' },
   JOBS_ENQUEUE_FAILED: { http: 500, retryable: false, meaning: 'the queue did not accept the job' },
+  JOBS_HANDLER_MISSING: { http: 500, retryable: false, meaning: 'a job of the job table has no handler: the runner refuses to start' },
   JOBS_INVALID_DELAY: { http: 500, retryable: false, meaning: 'a job delay that is not a number of milliseconds >= 0' },
   JOBS_INVALID_KEY: { http: 500, retryable: false, meaning: 'a job key that is empty or too long' },
   JOBS_INVALID_NAME: { http: 500, retryable: false, meaning: 'a job name that is not well-formed' },

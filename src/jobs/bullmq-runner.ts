@@ -10,6 +10,7 @@ import {
   describeError,
   isPermanent,
   resolveRunnerOptions,
+  type ResolvedRunnerOptions,
   runAttempt,
   settledWithin,
   stoppedError,
@@ -98,7 +99,7 @@ export class BullmqJobRunner implements JobRunner {
   readonly kind = 'bullmq' as const;
 
   private readonly log: Logger;
-  private readonly opts: Required<RunnerOptions>;
+  private readonly opts: ResolvedRunnerOptions;
   private readonly redisUrl: string;
   private readonly prefix: string;
   private readonly queueName: string;
@@ -106,7 +107,7 @@ export class BullmqJobRunner implements JobRunner {
   private readonly lockDurationMs: number;
   private readonly stalledIntervalMs: number;
   private readonly retainFailedMs: number;
-  private readonly handlers = new HandlerRegistry();
+  private readonly handlers: HandlerRegistry;
   private readonly events: EventHub;
   private readonly redisErrors: RepeatFilter;
   private readonly inFlight = new Set<InFlight>();
@@ -124,6 +125,7 @@ export class BullmqJobRunner implements JobRunner {
   constructor(o: BullmqJobRunnerOptions) {
     this.log = o.log;
     this.opts = resolveRunnerOptions(o);
+    this.handlers = new HandlerRegistry(o.jobs);
     this.redisUrl = o.redisUrl;
     this.prefix = o.prefix;
     this.queueName = o.queueName ?? 'jobs';
@@ -168,6 +170,7 @@ export class BullmqJobRunner implements JobRunner {
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new CustodyError('JOBS_ALREADY_STARTED', 'a job runner starts once; make a new one');
+    this.handlers.checkComplete();
     this.state = 'running';
     let conn: Redis;
     try {

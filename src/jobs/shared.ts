@@ -1,4 +1,5 @@
 import { CustodyError, errorMessage, type Logger } from '../core/index.js';
+import type { JobTable } from './table.js';
 import type { EnqueueOptions, JobContext, JobError, JobEvent, JobEventListener, JobHandler, JsonValue } from './types.js';
 
 /** Settings both adapters share. Every field has a default (see {@link runnerDefaults}). */
@@ -13,6 +14,11 @@ export interface RunnerOptions {
   stopDeadlineMs?: number;
   /** After aborting, how long stop() waits for handlers to give up before it returns anyway. */
   abortGraceMs?: number;
+  /**
+   * The jobs this runner runs and their payload schemas (see {@link JobTable}). The
+   * station always passes one (`createJobRunner`: the station's {@link JOBS}).
+   */
+  jobs?: JobTable;
 }
 
 export const runnerDefaults = {
@@ -21,10 +27,14 @@ export const runnerDefaults = {
   backoffMs: 5_000,
   stopDeadlineMs: 20_000,
   abortGraceMs: 5_000,
-} as const satisfies Required<RunnerOptions>;
+} as const satisfies ResolvedRunnerOptions;
 
-export function resolveRunnerOptions(o: RunnerOptions): Required<RunnerOptions> {
-  const r = { ...runnerDefaults, ...definedOnly(o) };
+/** The settings with their defaults filled in (the job table stays with the handlers). */
+export type ResolvedRunnerOptions = Required<Omit<RunnerOptions, 'jobs'>>;
+
+export function resolveRunnerOptions(o: RunnerOptions): ResolvedRunnerOptions {
+  const { jobs: _jobs, ...settings } = o;
+  const r = { ...runnerDefaults, ...definedOnly(settings) };
   positiveInt('concurrency', r.concurrency);
   positiveInt('maxAttempts', r.maxAttempts);
   nonNegative('backoffMs', r.backoffMs);
@@ -146,14 +156,49 @@ export function stoppedError(): CustodyError {
 export class HandlerRegistry {
   private readonly handlers = new Map<string, JobHandler>();
 
+  /** With a table, only its names are taken, and each payload is checked on dequeue. */
+  constructor(private readonly table?: JobTable) {}
+
   register(name: string, handler: JobHandler): void {
     checkName(name);
+    if (this.table && !Object.hasOwn(this.table, name)) {
+      throw new CustodyError('JOBS_UNKNOWN_NAME', `job "${name}" is not in the job table; add it with its payload schema`);
+    }
     if (this.handlers.has(name)) throw new CustodyError('JOBS_DUPLICATE_HANDLER', `a handler for job "${name}" is already registered`);
     this.handlers.set(name, handler);
   }
 
+  /**
+   * The handler for a dequeued job. With a table it first checks the payload against
+   * the name's schema and hands the handler the parsed payload; a payload of the
+   * wrong shape throws JOBS_PAYLOAD_INVALID, which is not retryable, so the job fails
+   * for good at once instead of looping through its attempts.
+   */
   get(name: string): JobHandler | undefined {
-    return this.handlers.get(name);
+    const handler = this.handlers.get(name);
+    const schema = this.table && Object.hasOwn(this.table, name) ? this.table[name] : undefined;
+    if (!handler || !schema) return handler;
+    return (payload, ctx) => {
+      const r = schema.safeParse(payload);
+      if (!r.success) {
+        const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`);
+        throw new CustodyError('JOBS_PAYLOAD_INVALID', `job ${name} has a payload of the wrong shape (${problems.join('; ')}); it cannot succeed and is not retried`, {
+          details: { name, problems },
+        });
+      }
+      return handler(r.data, ctx);
+    };
+  }
+
+  /** start() refuses a table with a job nobody handles: its jobs would pile up unrun. */
+  checkComplete(): void {
+    if (!this.table) return;
+    const missing = Object.keys(this.table).filter((n) => !this.handlers.has(n));
+    if (missing.length > 0) {
+      throw new CustodyError('JOBS_HANDLER_MISSING', `no handler is registered for job${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} of the job table`, {
+        details: { missing },
+      });
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import {
   describeError,
   isPermanent,
   resolveRunnerOptions,
+  type ResolvedRunnerOptions,
   runAttempt,
   settledWithin,
   stoppedError,
@@ -118,10 +119,10 @@ export class SqliteJobRunner implements JobRunner {
 
   private readonly catalog: Catalog;
   private readonly log: Logger;
-  private readonly opts: Required<RunnerOptions>;
+  private readonly opts: ResolvedRunnerOptions;
   private readonly pollIntervalMs: number;
   private readonly retainDoneMs: number;
-  private readonly handlers = new HandlerRegistry();
+  private readonly handlers: HandlerRegistry;
   private readonly events: EventHub;
   private readonly pollErrors: RepeatFilter;
   private readonly active = new Map<number, Running>();
@@ -138,6 +139,7 @@ export class SqliteJobRunner implements JobRunner {
     this.catalog = o.catalog;
     this.log = o.log;
     this.opts = resolveRunnerOptions(o);
+    this.handlers = new HandlerRegistry(o.jobs);
     this.pollIntervalMs = o.pollIntervalMs ?? 1_000;
     this.retainDoneMs = o.retainDoneMs ?? 7 * 24 * 60 * 60 * 1000;
     if (!(this.pollIntervalMs > 0)) throw new CustodyError('JOBS_INVALID_OPTION', 'pollIntervalMs must be > 0');
@@ -179,6 +181,7 @@ export class SqliteJobRunner implements JobRunner {
   start(): Promise<void> {
     if (this.state !== 'new') return Promise.reject(new CustodyError('JOBS_ALREADY_STARTED', 'a job runner starts once; make a new one'));
     try {
+      this.handlers.checkComplete();
       const now = this.catalog.clock.now();
       const stamp = rfc3339(now);
       const { failed, recovered } = this.catalog.tx(() => {

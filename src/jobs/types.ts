@@ -21,8 +21,9 @@ export interface JobContext {
 }
 
 /**
- * Does one job. It receives the payload as stored (JSON, so `unknown`: validating it
- * is the handler's job) and resolves when the work is done.
+ * Does one job. It receives the payload as stored (JSON), already checked against
+ * its job's schema in the runner's job table (src/jobs/table.ts), and resolves when
+ * the work is done.
  *
  * Handlers must be idempotent: a job may run more than once (after a crash, after a
  * lost lock, after a stop that had to abort it). A handler must not block the event
@@ -104,6 +105,9 @@ export interface StopOptions {
  *   crash, and runs once a runner on the same store starts again.
  * - At least once: a job may run again after a crash, so handlers are idempotent.
  * - At most `jobs.concurrency` handlers of one runner run at the same time.
+ * - With a job table: only its names are registered, start() fails while one has no
+ *   handler (JOBS_HANDLER_MISSING), and each payload is checked against its schema
+ *   on dequeue; one of the wrong shape fails at once (JOBS_PAYLOAD_INVALID).
  * - A job with no registered handler, or whose handler throws a non-retryable
  *   CustodyError, fails at once; other errors are retried with exponential backoff
  *   up to `jobs.maxAttempts` attempts.
@@ -115,8 +119,8 @@ export interface JobRunner {
   readonly kind: 'sqlite' | 'bullmq';
 
   /**
-   * Say which handler runs jobs of this name. Register every name before `start()`;
-   * a name registered twice is an error.
+   * Say which handler runs jobs of this name. Register every name of the job table
+   * before `start()`; a name registered twice, or one not in the table, is an error.
    */
   register(name: string, handler: JobHandler): void;
 

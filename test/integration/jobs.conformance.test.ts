@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { Catalog } from '../../src/catalog/index.js';
 import { configSchema } from '../../src/config/index.js';
 import { CustodyError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { BullmqJobRunner, SqliteJobRunner, createJobRunner, type JobContext, type JobRunner } from '../../src/jobs/index.js';
+import { BullmqJobRunner, JOBS, SqliteJobRunner, createJobRunner, type JobContext, type JobRunner } from '../../src/jobs/index.js';
 import {
   EventLog,
   TEST_REDIS_URL,
@@ -279,6 +280,42 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
     expect(calls).toBe(1);
     expect(log.events).toHaveLength(1);
     expect(await runner.stats()).toEqual({ waiting: 0, active: 0, failed: 1, delayed: 0 });
+  });
+
+  it('with a job table (issue 13): checks each payload on dequeue, and a bad one fails for good at once with a clear error', async () => {
+    const jobs = { 'test.typed': z.object({ evidenceId: z.string().min(1), attempt: z.number().int().default(1) }) };
+    const runner = store.runner({ maxAttempts: 5, jobs });
+    const log = new EventLog(runner);
+    const seen: unknown[] = [];
+    runner.register('test.typed', async (payload) => {
+      seen.push(payload);
+    });
+    await runner.start();
+    const bad = await runner.enqueue('test.typed', { evidenceId: 42 });
+    const failed = await log.failedFinally(bad);
+    expect(failed).toMatchObject({ type: 'failed', id: bad, name: 'test.typed', attempt: 1, willRetry: false, error: { code: 'JOBS_PAYLOAD_INVALID' } });
+    expect((failed as { error: { message: string } }).error.message).toMatch(/evidenceId: .*expected string/);
+    expect(log.events.filter((e) => e.id === bad)).toHaveLength(1);
+
+    const good = await runner.enqueue('test.typed', { evidenceId: 'ev-1' });
+    await log.completed(good);
+    // The handler got the parsed payload (defaults filled in), and never the bad one.
+    expect(seen).toEqual([{ evidenceId: 'ev-1', attempt: 1 }]);
+    expect(await runner.stats()).toEqual({ waiting: 0, active: 0, failed: 1, delayed: 0 });
+  });
+
+  it('with a job table (issue 13): refuses a handler for a name not in it, and will not start while a job has no handler', async () => {
+    const jobs = { 'test.one': z.object({}), 'test.two': z.object({}) };
+    const runner = store.runner({ jobs });
+    expect(() => runner.register('test.other', async () => undefined)).toThrow(expect.objectContaining({ code: 'JOBS_UNKNOWN_NAME' }));
+    runner.register('test.one', async () => undefined);
+    await expect(runner.start()).rejects.toMatchObject({ code: 'JOBS_HANDLER_MISSING', message: expect.stringContaining('"test.two"') });
+    const complete = store.runner({ jobs });
+    complete.register('test.one', async () => undefined);
+    complete.register('test.two', async () => undefined);
+    await complete.start();
+    const log = new EventLog(complete);
+    await log.completed(await complete.enqueue('test.two', {}));
   });
 
   it('fails a job with no registered handler, with a clear error', async () => {
@@ -679,6 +716,23 @@ describe('createJobRunner', () => {
       expect(remote).toBeInstanceOf(BullmqJobRunner);
       // Nothing was opened: stopping an unused runner is immediate.
       await Promise.all([local.stop(), remote.stop()]);
+    } finally {
+      catalog.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it("both runners take the station's job table (issue 13): only its names, and no start without a handler for each", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'custody-jobs-'));
+    const catalog = Catalog.open(join(dir, 'catalog.db'));
+    const prefix = `custody-test-${randomBytes(6).toString('hex')}`;
+    try {
+      for (const config of [configSchema.parse({}), configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL, prefix } })]) {
+        const runner = createJobRunner({ config, catalog, log: silentLogger });
+        expect(Object.keys(JOBS)).toEqual(['evidence.analyse']);
+        expect(() => runner.register('media.probe', async () => undefined)).toThrow(expect.objectContaining({ code: 'JOBS_UNKNOWN_NAME' }));
+        await expect(runner.start()).rejects.toMatchObject({ code: 'JOBS_HANDLER_MISSING', message: expect.stringContaining('"evidence.analyse"') });
+        await runner.stop();
+      }
     } finally {
       catalog.close();
       await rm(dir, { recursive: true, force: true });
