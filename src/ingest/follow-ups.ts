@@ -7,13 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { CustodyError, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
-import { createJobRunner, type JobRunner } from '../jobs/index.js';
+import { createJobRunner, JOBS, type JobName, type JobRunner } from '../jobs/index.js';
 import { MediaTools } from '../media/index.js';
 import { contentKey, FsObjectStore, type ObjectStore } from '../vault/index.js';
 import type { HeaderProbe } from './session.js';
 import { ledgerOf } from '../ledger/index.js';
 
-export const ANALYSE_JOB = 'evidence.analyse';
+export const ANALYSE_JOB = 'evidence.analyse' satisfies JobName;
 
 export interface FollowUpDeps {
   catalog: Catalog;
@@ -47,8 +47,11 @@ async function withLocalCopy<T>(store: ObjectStore, key: string, signal: AbortSi
 export function analyseHandler(deps: FollowUpDeps) {
   const repo = new EvidenceRepo(deps.catalog.db);
   return async (payload: unknown, ctx: { signal: AbortSignal; log: Logger }): Promise<void> => {
-    const id = (payload as { evidenceId?: unknown } | null)?.evidenceId;
-    if (typeof id !== 'string') throw new CustodyError('JOBS_PAYLOAD_INVALID', 'evidence.analyse needs { evidenceId }');
+    // The runner has checked the payload against the job table; checked again here
+    // with the same schema, for callers that run the handler directly.
+    const parsed = JOBS[ANALYSE_JOB].safeParse(payload);
+    if (!parsed.success) throw new CustodyError('JOBS_PAYLOAD_INVALID', 'evidence.analyse needs { evidenceId }');
+    const id = parsed.data.evidenceId;
     const ev = repo.get(id);
     if (!ev || ev.status !== 'live' || ev.media !== null) return;
     const key = contentKey(ev.sha256);
