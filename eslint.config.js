@@ -30,7 +30,8 @@ const LAYERS = {
   api: ['core', 'config', 'catalog', 'vault', 'jobs', 'ledger', 'access', 'proof', 'compliance', 'retention', 'archive', 'devices', 'ingest'],
 };
 LAYERS.cli = [...Object.keys(LAYERS), 'root'];
-LAYERS.root = Object.keys(LAYERS).filter((f) => f !== 'root');
+// The root's files (station.ts, daemon.ts) may import one another.
+LAYERS.root = [...Object.keys(LAYERS), 'root'];
 
 /** The only files that may import these libraries: the adapters. */
 const ADAPTER_LIBRARIES = ['usb', 'chokidar', '@aws-sdk/*', 'sharp', 'better-sqlite3', 'bullmq', 'ioredis', '@ffmpeg-installer/*', '@ffprobe-installer/*'];

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createApiServer, type ApiServer } from './api/index.js';
-import { Catalog, catalogPath } from './catalog/index.js';
+import type { Catalog } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus, ConfigError, errorMessage, type Logger } from './core/index.js';
 import {
@@ -14,8 +13,8 @@ import {
   type ProfileSet,
 } from './devices/index.js';
 import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
-import { type ObjectStore, openObjectStore } from './vault/index.js';
-import { LedgerSealer } from './ledger/index.js';
+import type { ObjectStore } from './vault/index.js';
+import { buildStation } from './station.js';
 import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
 import { ComplianceScanner, createCompliance } from './compliance/index.js';
 import { objectLockSyncFor, PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
@@ -67,15 +66,15 @@ export interface Daemon {
 }
 
 /**
- * The composition root: builds every service of the daemon once from the
- * configuration and wires them together. Nothing is opened until `createDaemon`
- * is called; nothing runs until `start()`.
+ * The daemon: takes the catalog, the store and the ledger sealer from the station
+ * (src/station.ts), builds the daemon's other services once from the configuration
+ * and wires them together. Nothing is opened until `createDaemon` is called; nothing
+ * runs until `start()`.
  */
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config } = opts;
   const log = opts.log;
-  const file = catalogPath(config.home);
-  if (!existsSync(file)) throw new ConfigError(`no custody home at ${config.home} (run: custody init --home ${config.home})`);
+  const station = buildStation({ config, log });
   const profiles = loadProfiles(config.devices.profilesFile ? resolve(config.home, config.devices.profilesFile) : undefined);
   if (!profiles.get(config.devices.dropProfile)) {
     throw new ConfigError(`devices.dropProfile: no profile "${config.devices.dropProfile}" in ${profiles.source}`);
@@ -94,23 +93,17 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const noDriver = profiles.profiles.filter((p) => !drivers.has(p.driver)).map((p) => `profile ${p.id}: no driver "${p.driver}"`);
   if (noDriver.length > 0) throw new ConfigError(`recorder profiles ${profiles.source}: ${noDriver.join('; ')}`, noDriver);
 
-  const catalog = Catalog.open(file);
+  const catalog = station.catalog();
   let store: ObjectStore;
   try {
-    store = await openObjectStore(config, log);
+    store = await station.store();
   } catch (e) {
-    catalog.close();
+    await station.close();
     throw e;
   }
   const activity = opts.activity ?? new ActivityBus();
   const followUps = await createFollowUps({ config, catalog, store, log: log.child({ module: 'follow-ups' }) });
-  const sealer = new LedgerSealer({
-    catalog,
-    store,
-    log: log.child({ module: 'sealer' }),
-    segmentEntries: config.ledger.segmentEntries,
-    sealIntervalSeconds: config.ledger.sealIntervalSeconds,
-  });
+  const sealer = await station.sealer();
   // Signed checkpoints of the ledger's Merkle tree (docs/proofs.md): on a timer, after
   // significant events, and a final one at a clean stop.
   const signer = await loadStationSigner(config.home, config.checkpoints.origin);

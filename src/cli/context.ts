@@ -3,10 +3,10 @@ import { readFile, stat } from 'node:fs/promises';
 import type { LevelWithSilent } from 'pino';
 import { Audit, AuthenticationError, HiddenError, type Principal, UsersService } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
-import { Catalog, catalogPath } from '../catalog/index.js';
-import { ConfigError, createLogger, CustodyError, type Logger, UsageError } from '../core/index.js';
-import { type ObjectStore, openObjectStore } from '../vault/index.js';
-import { existsSync } from 'node:fs';
+import type { Catalog } from '../catalog/index.js';
+import { createLogger, CustodyError, type Logger, UsageError } from '../core/index.js';
+import { buildStation, type Station } from '../station.js';
+import type { ObjectStore } from '../vault/index.js';
 
 export interface GlobalOptions {
   home?: string;
@@ -36,39 +36,31 @@ export interface Runtime {
   log: Logger;
   catalog: Catalog;
   store: ObjectStore;
+  /** The composition root the catalog and store came from; further services are taken from it. */
+  station: Station;
   close(): Promise<void>;
 }
 
 /**
- * Open what most commands need: config, logger, catalog and object store. The home
- * must have been set up by `custody init` (the catalog is not created implicitly,
- * so a mistyped --home is an error, not a new empty vault).
+ * Open what most commands need: config, logger, catalog and object store, from the
+ * station (src/station.ts). The home must have been set up by `custody init` (the
+ * catalog is not created implicitly, so a mistyped --home is an error, not a new
+ * empty vault).
  */
-export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: boolean } = {}): Promise<Runtime> {
+export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: boolean; logFor?: (config: Config) => Logger } = {}): Promise<Runtime> {
   const config = loadCliConfig(g);
-  const log = cliLogger(g, config);
-  const file = catalogPath(config.home);
-  if (!existsSync(file)) {
-    throw new ConfigError(`no custody home at ${config.home} (run: custody init --home ${config.home})`);
-  }
-  const catalog = Catalog.open(file, { readonly: opts.readonlyCatalog ?? false });
-  const store = await openObjectStore(config, log);
+  const log = opts.logFor?.(config) ?? cliLogger(g, config);
+  const station = buildStation({ config, log, ...(opts.readonlyCatalog !== undefined ? { readonlyCatalog: opts.readonlyCatalog } : {}) });
+  const catalog = station.catalog();
+  let store: ObjectStore;
   try {
+    store = await station.store();
     await store.init();
   } catch (e) {
-    catalog.close();
+    await station.close().catch(() => undefined);
     throw e;
   }
-  return {
-    config,
-    log,
-    catalog,
-    store,
-    async close() {
-      await store.close();
-      catalog.close();
-    },
-  };
+  return { config, log, catalog, store, station, close: () => station.close() };
 }
 
 export async function withRuntime<T>(g: GlobalOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {

@@ -8,7 +8,6 @@ import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '..
 import { cliActor } from '../actor.js';
 import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
-import { LedgerSealer } from '../../ledger/index.js';
 
 
 interface IngestOpts {
@@ -95,13 +94,7 @@ export async function ingestCommand(dir: string, opts: IngestOpts, cmd: Command)
       // can rebuild and check the ledger. A failure here loses nothing (the entries
       // are in the catalog and are sealed by the next run or the daemon).
       try {
-        await new LedgerSealer({
-          catalog: rt.catalog,
-          store: rt.store,
-          log: rt.log,
-          segmentEntries: config.ledger.segmentEntries,
-          sealIntervalSeconds: 0,
-        }).seal({ partial: true });
+        await (await rt.station.sealer()).seal({ partial: true });
       } catch (e) {
         rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
       }

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { Catalog, catalogPath } from '../../catalog/index.js';
 import { CustodyError, UsageError } from '../../core/index.js';
-import { exportLedger, ledgerOf, LedgerSealer, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
+import { exportLedger, ledgerOf, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
 import { openObjectStore } from '../../vault/index.js';
 import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
 import { describeProblem } from './verify.js';
@@ -96,13 +96,7 @@ export async function rebuildCommand(opts: { evidence: boolean }, cmd: Command):
 export async function sealCommand(_opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const sealer = new LedgerSealer({
-      catalog: rt.catalog,
-      store: rt.store,
-      log: rt.log.child({ module: 'ledger-sealer' }),
-      segmentEntries: rt.config.ledger.segmentEntries,
-      sealIntervalSeconds: 0,
-    });
+    const sealer = await rt.station.sealer();
     const sealed = await sealer.seal({ partial: true });
     output(
       g,

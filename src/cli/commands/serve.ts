@@ -4,7 +4,6 @@ import { createApiServer } from '../../api/index.js';
 import type { Config } from '../../config/index.js';
 import { ActivityBus, createLogger, UsageError } from '../../core/index.js';
 import { createJobRunner } from '../../jobs/index.js';
-import { LedgerSealer } from '../../ledger/index.js';
 import { globals, openRuntime, output } from '../context.js';
 
 interface ServeOpts {
@@ -35,26 +34,20 @@ export async function serveCommand(opts: ServeOpts, cmd: Command): Promise<void>
   );
   let rt;
   try {
-    rt = await openRuntime(g);
+    // A long-running command logs at the configured level (to stderr: stdout is for the address).
+    rt = await openRuntime(g, { logFor: (c) => createLogger({ level: g.logLevel ?? c.log.level, destination: 2 }) });
   } catch (e) {
     signals.abort();
     throw e;
   }
-  // A long-running command logs at the configured level (to stderr: stdout is for the address).
-  const log = createLogger({ level: g.logLevel ?? rt.config.log.level, destination: 2 });
+  const log = rt.log;
   const config: Config = {
     ...rt.config,
     api: { ...rt.config.api, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(port !== undefined ? { port } : {}) },
   };
   // Not started: only its queue depth is read, for /metrics.
   const jobs = createJobRunner({ config, catalog: rt.catalog, log });
-  const sealer = new LedgerSealer({
-    catalog: rt.catalog,
-    store: rt.store,
-    log: log.child({ module: 'sealer' }),
-    segmentEntries: config.ledger.segmentEntries,
-    sealIntervalSeconds: config.ledger.sealIntervalSeconds,
-  });
+  const sealer = await rt.station.sealer();
   const server = createApiServer({ config, catalog: rt.catalog, store: rt.store, log, activity: new ActivityBus(), jobStats: () => jobs.stats() });
 
   try {
