@@ -2,8 +2,9 @@ import { constants, createReadStream } from 'node:fs';
 import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CustodyError, type ErrorCode, SourceFileError, errorMessage } from '../core/index.js';
+import { CustodyError, SourceFileError, errorMessage } from '../core/index.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from './driver.js';
+import { sourceError } from './source-error.js';
 import { recorderStatusSchema, type RecorderStatus } from './status-file.js';
 
 export interface FolderDriverOptions {
@@ -272,18 +273,4 @@ export class FolderDriver implements RecorderDriver {
       return false;
     }
   }
-}
-
-export function sourceError(e: unknown, path: string): SourceFileError {
-  const code = (e as NodeJS.ErrnoException).code ?? 'UNKNOWN';
-  const map: Record<string, ErrorCode> = {
-    ENOENT: 'SOURCE_GONE',
-    EACCES: 'SOURCE_UNREADABLE',
-    EPERM: 'SOURCE_UNREADABLE',
-    EIO: 'SOURCE_IO_ERROR',
-    ELOOP: 'SOURCE_IS_SYMLINK',
-    ENXIO: 'SOURCE_GONE',
-    ENODEV: 'SOURCE_GONE',
-  };
-  return new SourceFileError(map[code] ?? 'SOURCE_READ_FAILED', `${path}: ${errorMessage(e)}`, { cause: e });
 }

@@ -13,7 +13,8 @@ export {
   type RecorderStatus,
 } from './status-file.js';
 export type { RecorderDriver, RecorderIdentity, RecorderHealth, RecorderFile, IdentityConflict, ClockEstimate } from './driver.js';
-export { FolderDriver, sourceError, type FolderDriverOptions } from './folder-driver.js';
+export { FolderDriver, type FolderDriverOptions } from './folder-driver.js';
+export { sourceError } from './source-error.js';
 export { loadProfiles, parseProfiles, ProfileSet, BUNDLED_PROFILES_FILE, GAT947_DRIVER, usbKey, type RecorderProfile, type IdentitySource } from './profiles.js';
 export { parseMountInfo, readMountInfo, mountAt, mountsBelow, isMountPoint, type MountEntry } from './mountinfo.js';
 export { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
