@@ -51,7 +51,7 @@ export function buildStation(opts: StationOptions): Station {
       return catalog;
     },
     store() {
-      store ??= openObjectStore(config, log).catch((e: unknown) => {
+      store ??= openObjectStore(config.vault, log).catch((e: unknown) => {
         store = undefined;
         throw e;
       });

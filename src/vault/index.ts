@@ -17,6 +17,6 @@ export {
 } from './store.js';
 export { FsObjectStore, type FsStoreOptions } from './fs-store.js';
 export type { S3RequestRecord, S3StoreOptions } from './s3-store.js';
-export { openObjectStore } from './open.js';
+export { openObjectStore, type VaultOptions } from './open.js';
 export { hashStream } from './read-back.js';
 export { ensureStationKey, type StationKeyInfo } from './station-key.js';

@@ -29,7 +29,7 @@ export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
   }
   const config = loadConfig({ home, configFile: g.config });
   const log = cliLogger(g, config);
-  const store = await openObjectStore(config);
+  const store = await openObjectStore(config.vault);
   const catalog = Catalog.open(catalogPath(home));
   try {
     await store.init();

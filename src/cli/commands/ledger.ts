@@ -62,7 +62,7 @@ export async function rebuildCommand(opts: { evidence: boolean }, cmd: Command):
   const config = loadCliConfig(g);
   const log = cliLogger(g, config);
   const file = catalogPath(config.home);
-  const store = await openObjectStore(config);
+  const store = await openObjectStore(config.vault);
   try {
     if (!existsSync(file)) {
       // The catalog is gone: create it only when the vault really has segments, so a
