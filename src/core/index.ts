@@ -4,3 +4,4 @@ export * from './time.js';
 export * from './logger.js';
 export * from './semaphore.js';
 export * from './activity.js';
+export * from './process.js';

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, errorMessage, type Logger, rfc3339 } from '../core/index.js';
+import { CustodyError, errorMessage, type Logger, pidAlive, rfc3339 } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { ledgerOf, verifyVault } from '../ledger/index.js';
 import { PurgeRefusedError } from './errors.js';
@@ -165,15 +165,6 @@ function emptyReport(startedAt: string, dryRun: boolean, forced: boolean): Purge
     resumed: 0,
     items: [],
   };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -1,6 +1,18 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink, link, rm, readFile } from 'node:fs/promises';
-import { CustodyError, errorMessage, HashingPassThrough, isDiskFull, type Logger, ObjectCorruptError, sha256Hex, VaultError, VaultFullError } from '../core/index.js';
+import {
+  CustodyError,
+  errorMessage,
+  HashingPassThrough,
+  isDiskFull,
+  type Logger,
+  ObjectCorruptError,
+  pidAlive,
+  processStart,
+  sha256Hex,
+  VaultError,
+  VaultFullError,
+} from '../core/index.js';
 import { join, dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -33,32 +45,11 @@ const TMP_DIR = '.tmp';
 /** A temp file of the old, ownerless naming untouched this long belongs to a writer that died. */
 const STALE_TMP_MS = 6 * 60 * 60 * 1000;
 
-/**
- * This process as an owner of temp files: its pid and its start time in clock ticks
- * since boot (field 22 of /proc/<pid>/stat), so a pid reused by another process after
- * a crash is not taken for the writer. Where there is no /proc, the start time is 0 and
- * only the pid is compared.
+/*
+ * Temp files are owned by `<pid>-<start>`: the writer's pid and its start time (see
+ * processStart), so a pid reused by another process after a crash is not taken for the
+ * writer. Where there is no /proc, the start time is 0 and only the pid is compared.
  */
-async function processStart(pid: number): Promise<string | null> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count after it.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 let selfOwner: Promise<string> | null = null;
 /** `<pid>-<start>`: the prefix of every temp file this process writes. */
 function ownerTag(): Promise<string> {
