@@ -2,50 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startCli, waitFor } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, waitFor } from '../helpers/cli.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
-import type { ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Daemon {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  /** Everything on stdout that is not a JSON object (there should be nothing). */
-  stray: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDaemon(home: string, env: Record<string, string>): Daemon {
-  const child = startCli(['daemon', '--home', home], env);
-  children.push(child);
-  const lines: Array<Record<string, unknown>> = [];
-  const stray: string[] = [];
-  let buf = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        stray.push(line);
-      }
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, stray, stderr: () => err, exited };
-}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -11,18 +11,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simulateRecorder } from '../../src/devices/simulate.js';
-import { runCli, startCli, waitFor } from '../helpers/cli.js';
+import { runCli, waitFor } from '../helpers/cli.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Lab, labProblems, type Image } from '../lab/lab.js';
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 
 // The lab needs root, FUSE, loop devices and Debian's exfat/fat tools (.ci/run installs
 // them). In CI their absence is a failure; elsewhere the suite is left out with a message.
@@ -30,14 +25,8 @@ const labMissing = await labProblems();
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-interface Daemon {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function startDaemon(home: string, mountRoot: string): Daemon {
-  const child = startCli(['daemon', '--home', home], {
+function startLabDaemon(home: string, mountRoot: string): Daemon {
+  return startDaemon(home, {
     CUSTODY_DEVICES_MOUNT_ROOTS: mountRoot,
     CUSTODY_API_PORT: '0',
     // Only the mount table can notice these mounts in time: the rescan is an hour away.
@@ -46,24 +35,6 @@ function startDaemon(home: string, mountRoot: string): Daemon {
     CUSTODY_INGEST_READ_BUFFER_KB: '256',
     CUSTODY_LOG_LEVEL: 'debug',
   });
-  children.push(child);
-  const lines: Array<Record<string, unknown>> = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        /* not a log line */
-      }
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited };
 }
 
 interface LedgerRow {
@@ -178,7 +149,7 @@ async function station(dir: string): Promise<{ home: string; root: string; lab: 
   await mkdir(root, { recursive: true });
   expect((await runCli(['init', '--home', home])).code).toBe(0);
   const lab = new Lab(join(dir, 'lab'));
-  const daemon = startDaemon(home, root);
+  const daemon = startLabDaemon(home, root);
   await waitFor('the daemon to start', async () => daemon.lines.find((l) => l.msg === 'custody daemon started'), 30_000, 20);
   return { home, root, lab, daemon };
 }
@@ -315,7 +286,7 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       const left = await readdir(join(home, 'vault', '.tmp'));
       expect(left.length).toBeGreaterThan(0); // the interrupted copy is there
 
-      second = startDaemon(home, root);
+      second = startLabDaemon(home, root);
       const freed = await until(second, 'the start-up sweep', async () => second!.lines.find((l) => l.msg === 'removed interrupted copies left in the vault temp folder by a process that stopped'), 30_000);
       expect(freed).toMatchObject({ files: left.length });
       await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, 'REC3').some((s) => s.status === 'complete'), 120_000);

@@ -1,0 +1,46 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
+import { startCli } from './cli.js';
+
+/** A built `custody daemon` running as a child process, with its log lines as they come. */
+export interface Daemon {
+  child: ChildProcess;
+  /** Every JSON log line on stdout, parsed. */
+  lines: Array<Record<string, unknown>>;
+  /** Everything on stdout that is not a JSON object (there should be nothing). */
+  stray: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  // A test that failed before stopping its daemon must not leave it running.
+  for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** Start the built daemon on `home` with these CUSTODY_* variables (and no others). */
+export function startDaemon(home: string, env: Record<string, string>): Daemon {
+  const child = startCli(['daemon', '--home', home], env);
+  running.push(child);
+  const lines: Array<Record<string, unknown>> = [];
+  const stray: string[] = [];
+  let buf = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        stray.push(line);
+      }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, stray, stderr: () => err, exited };
+}
