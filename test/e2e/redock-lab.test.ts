@@ -186,6 +186,9 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       await until(daemon, 'the second session to end', async () => sessionsEnded(home, 'REC1')[1]?.status === 'complete', 120_000);
       expect(ledger(home, 'device.docked')).toHaveLength(2);
       await expectAllInVaultOnce(home, 'REC1', files);
+      // The information centre sees the first dock as pulled, not as done.
+      const shown = await runCli(['devices', 'show', 'REC1', '--home', home]);
+      expect(shown.stdout).toMatch(/recorder-gone: \d+ ingested.*undocked [^\n]+\(PULLED before its session was done; the rest is taken at its next dock\)/);
       expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
     } finally {
       await stop(daemon);

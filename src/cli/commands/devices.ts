@@ -52,13 +52,19 @@ function listText(list: DeviceSummary[]): string {
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]!))).join('  ')).join('\n');
 }
 
+/** How the dock ended: when, and whether the recorder was pulled before its work was done. */
+function undockText(d: DockRecord): string {
+  if (!d.undockedAt) return '';
+  const why = d.undockReason === 'custody-stopped' ? ' (custody stopped)' : d.pulled ? ` (PULLED before its ${d.sessionStatus === 'not-run' ? 'check was over' : 'session was done'}; the rest is taken at its next dock)` : '';
+  return `, undocked ${d.undockedAt}${why}`;
+}
+
 function dockLine(d: DockRecord): string {
   const session = d.sessionStatus === null ? 'session running' : `${d.sessionStatus}: ${d.filesIngested} ingested, ${d.filesFailed} failed, ${(d.bytesIngested / 1e6).toFixed(1)} MB`;
   return [
     `  ${d.dockedAt}  ${verdictText(d)}`,
     `      battery ${d.batteryPercent ?? '?'} %, free ${gb(d.storageFreeBytes)} of ${gb(d.storageTotalBytes)}, clock ${drift(d.clockDriftMs)}${d.clockSyncedAt ? ` (set ${d.clockSyncedAt})` : ''}`,
-
-    `      ${session}; at ${d.location}${d.undockedAt ? `, undocked ${d.undockedAt}` : ''}`,
+    `      ${session}; at ${d.location}${undockText(d)}`,
   ].join('\n');
 }
 
