@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** Is a process with this pid running (one we may not signal counts)? */
@@ -17,11 +18,23 @@ export function pidAlive(pid: number): boolean {
  */
 export async function processStart(pid: number): Promise<string | null> {
   try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count after it.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
+    return startField(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/** processStart for code that must not wait (inside a synchronous transaction). */
+export function processStartSync(pid: number): string | null {
+  try {
+    return startField(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function startField(stat: string): string | null {
+  // The command name (field 2) is in parentheses and may hold spaces: count after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? null;
 }

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, errorMessage, type Logger, pidAlive, rfc3339 } from '../core/index.js';
+import { CustodyError, errorMessage, type Logger, pidAlive, processStartSync, rfc3339 } from '../core/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { ledgerOf, verifyVault } from '../ledger/index.js';
 import { PurgeRefusedError } from './errors.js';
@@ -402,16 +402,21 @@ export class PurgeService {
    */
   private claimRun(runId: string, startedAt: string, force: boolean, actor: string): void {
     const { catalog } = this.deps;
+    const start = processStartSync(process.pid);
     catalog.tx(() => {
       const owner = catalog.getMeta(OWNER_KEY);
       if (owner) {
-        const o = JSON.parse(owner) as { runId: string; pid: number };
+        const o = JSON.parse(owner) as { runId: string; pid: number; start?: string | null };
         const other = this.q.run.get(o.runId);
-        if (other?.status === 'running' && o.pid !== process.pid && pidAlive(o.pid)) {
+        // The owner is alive only if its pid runs *and* started when the owner did: after
+        // a crash the pid may belong to another process, which must not block the purge
+        // for ever. (An owner recorded before the start time was kept: pid only.)
+        const alive = pidAlive(o.pid) && (o.start === undefined || o.start === null || processStartSync(o.pid) === o.start);
+        if (other?.status === 'running' && o.pid !== process.pid && alive) {
           throw new CustodyError('PURGE_RUNNING', `purge run ${o.runId} is in progress in process ${o.pid}`);
         }
       }
-      catalog.setMeta(OWNER_KEY, JSON.stringify({ runId, pid: process.pid }));
+      catalog.setMeta(OWNER_KEY, JSON.stringify({ runId, pid: process.pid, start }));
       this.q.insertRun.run(runId, startedAt, force ? 1 : 0, actor);
     });
   }

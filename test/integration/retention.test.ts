@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
+import { processStart } from '../../src/core/index.js';
 import { CasesService, PurgeService, type PurgeSettings } from '../../src/retention/index.js';
 import type { ObjectStore } from '../../src/vault/index.js';
 import { verifyVault } from '../../src/ledger/index.js';
@@ -170,6 +172,34 @@ describe('the purge (issue 7)', () => {
     expect(has(rig, b.sha256)).toBe(false);
     expect(purger(rig).runs().map((r) => r.status)).toEqual(['completed', 'failed']);
     expect(rig.ledgerTypes().filter((t) => t === 'evidence.purged')).toHaveLength(2);
+    await rig.close();
+  });
+
+  it('a crashed run whose pid now belongs to another process does not block the purge; a live owner does', async () => {
+    const rig = await apiRig();
+    await rig.seed(OLD);
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      const start = await processStart(other.pid!);
+      expect(start).not.toBeNull();
+      const first = await purger(rig).execute({ actor: 'test' });
+      // The run was killed outright: still "running", its owner's pid now taken by another process.
+      const leaveRunning = (runId: string | null, owner: { pid: number; start: string }): void => {
+        rig.catalog.db.prepare("UPDATE purge_runs SET status = 'running', finished_at = NULL WHERE id = ?").run(runId);
+        rig.catalog.setMeta('retention.purge.owner', JSON.stringify({ runId, ...owner }));
+      };
+      leaveRunning(first.runId, { pid: other.pid!, start: String(Number(start) - 1) });
+      rig.clock.advance(DAY);
+      const next = await purger(rig).execute({ actor: 'test' });
+      expect({ status: next.status, refusal: next.refusal }).toEqual({ status: 'completed', refusal: null });
+      // The dead run is closed as failed by the run that took over.
+      expect(purger(rig).runs().map((r) => r.status)).toEqual(['completed', 'failed']);
+      // The same pid with its own start time is a live owner: the run is refused.
+      leaveRunning(next.runId, { pid: other.pid!, start: start ?? '' });
+      await expect(purger(rig).execute({ actor: 'test' })).rejects.toMatchObject({ code: 'PURGE_RUNNING' });
+    } finally {
+      other.kill('SIGKILL');
+    }
     await rig.close();
   });
 
