@@ -15,6 +15,7 @@ export {
   entryHash,
   type LedgerEntry,
   type NewLedgerEntry,
+  type RawLedgerRow,
   type UnhashedEntry,
 } from './ledger.js';
 export { LEDGER_ENTRY_TYPES, entryDataProblems, isLedgerEntryType, type LedgerEntryType } from './entry-types.js';
@@ -28,7 +29,6 @@ export {
   rawCanonicalLine,
   segmentKey,
   type LedgerSealerOptions,
-  type RawLedgerRow,
   type SealedSegment,
 } from './segments.js';
 export { rebuildLedger, type RebuildOptions, type RebuildResult } from './rebuild.js';

@@ -49,7 +49,8 @@ export function canonicalLine(e: LedgerEntry): string {
   return canonicalJson({ seq, time, type, actor, subject, data, prev, hash });
 }
 
-interface Row {
+/** A ledger row exactly as stored: `data` is the text in the column, not yet parsed. */
+export interface RawLedgerRow {
   seq: number;
   time: string;
   type: string;
@@ -60,7 +61,7 @@ interface Row {
   hash: string;
 }
 
-function fromRow(r: Row): LedgerEntry {
+function fromRow(r: RawLedgerRow): LedgerEntry {
   return { ...r, data: JSON.parse(r.data) as Record<string, unknown> };
 }
 
@@ -86,12 +87,12 @@ export class Ledger implements TxObserver {
     private readonly db: Db,
     private readonly clock: Clock = systemClock,
   ) {
-    this.stmtHead = db.prepare<[], Row>('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1');
+    this.stmtHead = db.prepare<[], RawLedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1');
     this.stmtInsert = db.prepare(
       'INSERT INTO ledger (seq, time, type, actor, subject, data, prev, hash) VALUES (@seq, @time, @type, @actor, @subject, @data, @prev, @hash)',
     );
-    this.stmtGet = db.prepare<[number], Row>('SELECT * FROM ledger WHERE seq = ?');
-    this.stmtRange = db.prepare<[number, number], Row>('SELECT * FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq');
+    this.stmtGet = db.prepare<[number], RawLedgerRow>('SELECT * FROM ledger WHERE seq = ?');
+    this.stmtRange = db.prepare<[number, number], RawLedgerRow>('SELECT * FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq');
     this.stmtCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger');
   }
 

@@ -1,13 +1,8 @@
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Catalog } from '../catalog/index.js';
-import { ledgerOf } from './ledger.js';
-import type { Db } from '../catalog/index.js';
-import { LedgerError, errorMessage } from '../core/index.js';
-import { sha256Hex } from '../core/index.js';
-import type { Logger } from '../core/index.js';
-import { rfc3339 } from '../core/index.js';
-import { GENESIS_PREV, canonicalLine, entryHash, type LedgerEntry } from './ledger.js';
+import type { Catalog, Db } from '../catalog/index.js';
+import { LedgerError, errorMessage, rfc3339, sha256Hex, type Logger } from '../core/index.js';
+import { GENESIS_PREV, canonicalLine, entryHash, ledgerOf, type LedgerEntry, type RawLedgerRow } from './ledger.js';
 import type { ObjectStore } from '../vault/index.js';
 
 /** Every sealed segment object lives under this prefix, and nothing else does. */
@@ -67,17 +62,6 @@ export function sealedThrough(db: Db): number {
   return r?.last ?? 0;
 }
 
-/** A ledger row exactly as stored: `data` is the text in the column, not yet parsed. */
-export interface RawLedgerRow {
-  seq: number;
-  time: string;
-  type: string;
-  actor: string;
-  subject: string | null;
-  data: string;
-  prev: string;
-  hash: string;
-}
 
 /** Parse a stored row into an entry; throws when its data column is not a JSON object. */
 export function entryFromRaw(r: RawLedgerRow): LedgerEntry {

@@ -12,10 +12,10 @@ import {
   entryFromRaw,
   rawCanonicalLine,
   segmentFromRow,
-  type RawLedgerRow,
   type SealedSegment,
   type SegmentRow,
 } from './segments.js';
+import type { RawLedgerRow } from './ledger.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 
 export interface VerifyProblem {
