@@ -72,7 +72,7 @@ const ADAPTER_ONLY = 'only the adapters import this library (docs/architecture.m
 const adapterLibraryPattern = `^(${ADAPTER_LIBRARIES.map((l) => l.replace('/*', '[/].+')).join('|')})$`;
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', 'web/src/api/schema.d.ts', 'web/src/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
