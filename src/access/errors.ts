@@ -4,7 +4,7 @@ import { CustodyError, NotFoundError } from '../core/index.js';
  * Why a caller could not be identified. Recorded in `auth_failures` (never in the
  * ledger: there is no one to attribute it to).
  */
-export type AuthFailureReason = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'rate-limited';
+export type AuthFailureReason = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired' | 'rate-limited' | 'bad-password';
 
 /** No valid token (code AUTH_REQUIRED), or too many failures from one address (AUTH_RATE_LIMITED). */
 export class AuthenticationError extends CustodyError {

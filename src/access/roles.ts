@@ -44,7 +44,9 @@ export type Permission =
   /** Resolve a flag with a written reason, as its approver (Art. 16: the leader approves). */
   | 'flags.resolve'
   /** Art. 12: write the archival copies of a case (within the unit scope). */
-  | 'cases.export';
+  | 'cases.export'
+  /** Reset users' console passwords and see who is signed in (spans every unit). */
+  | 'users.manage';
 
 const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.read', 'stats.read', 'compliance.read'];
 
@@ -57,11 +59,11 @@ const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   supervisor: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
   archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'cases.export', 'retention.read', 'retention.runs']),
   auditor: new Set([...ALL, 'ledger.read', 'ledger.verify', 'cases.read', 'retention.read', 'retention.runs']),
-  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs', 'cases.export']),
+  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs', 'cases.export', 'users.manage']),
 };
 
 /** Permissions that span every unit: a unit-scoped user never has them. */
-const UNSCOPED_ONLY: ReadonlySet<Permission> = new Set(['ledger.read', 'ledger.verify', 'retention.runs']);
+const UNSCOPED_ONLY: ReadonlySet<Permission> = new Set(['ledger.read', 'ledger.verify', 'retention.runs', 'users.manage']);
 
 /** The authenticated caller. */
 export interface Principal {

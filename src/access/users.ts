@@ -4,6 +4,7 @@ import { NotFoundError, rfc3339 } from '../core/index.js';
 import { InvalidInputError, type AuthFailureReason } from './errors.js';
 import { isRole, type Principal, type Role } from './roles.js';
 import { TOKEN_RE, hashToken, newToken } from './tokens.js';
+import { hashSession } from './sessions.js';
 import { ledgerOf } from '../ledger/index.js';
 
 export interface User {
@@ -18,6 +19,9 @@ export interface User {
   tokenExpiresAt: string | null;
   revokedAt: string | null;
   revokedBy: string | null;
+  /** Whether the user may sign in to the console with a password. */
+  hasPassword: boolean;
+  passwordSetAt: string | null;
 }
 
 export interface NewUser {
@@ -42,6 +46,8 @@ interface Row {
   created_by: string;
   revoked_at: string | null;
   revoked_by: string | null;
+  password_hash: string | null;
+  password_set_at: string | null;
 }
 
 function fromRow(r: Row): User {
@@ -56,6 +62,8 @@ function fromRow(r: Row): User {
     tokenExpiresAt: r.token_expires_at,
     revokedAt: r.revoked_at,
     revokedBy: r.revoked_by,
+    hasPassword: r.password_hash !== null,
+    passwordSetAt: r.password_set_at,
   };
 }
 
@@ -95,6 +103,11 @@ export class UsersService {
       all: db.prepare<[], Row>('SELECT * FROM users ORDER BY created_at, id'),
       active: db.prepare<[], Row>('SELECT * FROM users WHERE revoked_at IS NULL ORDER BY created_at, id'),
       revoke: db.prepare<[string, string, string]>('UPDATE users SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL'),
+      activeByName: db.prepare<[string], Row>('SELECT * FROM users WHERE name = ? AND revoked_at IS NULL ORDER BY created_at, id'),
+      setPassword: db.prepare<[string, string, string]>('UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      endSessions: db.prepare<[string, string, string, string]>(
+        'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL AND id_hash <> ?',
+      ),
       rotate: db.prepare<[string, string, string | null, string]>(
         'UPDATE users SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ? AND revoked_at IS NULL',
       ),
@@ -109,6 +122,8 @@ export class UsersService {
     const stamp = rfc3339(now);
     const expires = v.tokenExpiresAt ? rfc3339(v.tokenExpiresAt) : null;
     this.catalog.tx(() => {
+      // A name is what a person signs in with: two active users may not share one.
+      if (this.q.activeByName.get(v.name)) throw new InvalidInputError(`an active user is already named "${v.name}"; choose another name`);
       this.q.insert.run({ id, name: v.name, role: v.role, unit: v.unit, tokenHash: hashToken(token), now: stamp, tokenExpiresAt: expires, actor });
       ledgerOf(this.catalog).append({
         type: 'user.created',
@@ -134,7 +149,9 @@ export class UsersService {
     const changed = this.catalog.tx(() => {
       const user = this.require(id);
       if (user.revokedAt !== null) return false;
-      this.q.revoke.run(rfc3339(this.catalog.clock.now()), actor, id);
+      const stamp = rfc3339(this.catalog.clock.now());
+      this.q.revoke.run(stamp, actor, id);
+      this.q.endSessions.run(stamp, 'user-revoked', id, '');
       ledgerOf(this.catalog).append({ type: 'user.revoked', actor, subject: id, data: { name: user.name, role: user.role, unit: user.unit } });
       return true;
     });
@@ -154,6 +171,47 @@ export class UsersService {
       ledgerOf(this.catalog).append({ type: 'user.token-issued', actor, subject: id, data: { tokenExpiresAt: expires } });
     });
     return { user: this.require(id), token };
+  }
+
+  /**
+   * The one active user with this name (names are what people sign in with). None, or
+   * several left from before names were unique, is an error naming the way out.
+   */
+  byName(name: string): User {
+    const rows = this.q.activeByName.all(name.trim());
+    if (rows.length === 0) throw new NotFoundError('user', name);
+    if (rows.length > 1) throw new InvalidInputError(`${rows.length} active users are named "${name.trim()}"; give the user id instead (custody users list)`);
+    return fromRow(rows[0]!);
+  }
+
+  /** A user by id, or by name when no id matches. */
+  find(idOrName: string): User {
+    return this.get(idOrName) ?? this.byName(idOrName);
+  }
+
+  /**
+   * Set a user's password (`hash` from `hashPassword`, after `passwordProblems`). Every
+   * open session of the user ends, but the one whose cookie is `keepSession` (the user's
+   * own, when they change it themselves). Ledgered as `user.password-set`, never with
+   * the hash.
+   */
+  setPassword(id: string, hash: string, actor: string, opts: { reset: boolean; keepSession?: string | null }): User {
+    this.catalog.tx(() => {
+      const user = this.require(id);
+      if (user.revokedAt !== null) throw new InvalidInputError(`user ${id} is revoked; add a new user instead`);
+      const stamp = rfc3339(this.catalog.clock.now());
+      this.q.setPassword.run(hash, stamp, id);
+      const keep = opts.keepSession ? hashSession(opts.keepSession) : '';
+      const ended = this.q.endSessions.run(stamp, 'password-changed', id, keep).changes;
+      ledgerOf(this.catalog).append({ type: 'user.password-set', actor, subject: id, data: { reset: opts.reset, sessionsEnded: ended } });
+    });
+    return this.require(id);
+  }
+
+  /** The stored password hash of an active user, for checking the current password before a change. */
+  passwordHashOf(id: string): string | null {
+    const r = this.q.byId.get(id);
+    return r && r.revoked_at === null ? r.password_hash : null;
   }
 
   /**

@@ -1,5 +1,7 @@
+import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
-import { type Audit, AuthenticationError, type AuthFailureReason, type Principal, type UsersService } from '../access/index.js';
+import { type Audit, AuthenticationError, type AuthFailureReason, type Principal, type SessionsService, type UsersService } from '../access/index.js';
+import { CustodyError } from '../core/index.js';
 import type { Logger } from '../core/index.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -110,7 +112,42 @@ const MESSAGES: Record<AuthFailureReason, string> = {
   revoked: 'the token is not valid',
   expired: 'the token has expired; ask an administrator for a new one',
   'rate-limited': 'too many failed sign-ins from this address',
+  'bad-password': 'the user name or password is wrong',
 };
+
+/** The console's session cookie (issue 15): httpOnly, SameSite=Strict, Secure under TLS. */
+export const SESSION_COOKIE = 'custody_session';
+/** The header every state-changing request from a session must carry (a cross-site form or image cannot set it). */
+export const CSRF_HEADER = 'x-custody-csrf';
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The CSRF defence for requests authenticated by the session cookie: a state-changing
+ * request must carry the custom header (which a page of another site cannot send
+ * without the server's consent to a CORS preflight, never given) and come from this
+ * station's own origin (Origin, and Sec-Fetch-Site where the browser sends it).
+ * Returns why a request fails it, or null.
+ */
+export function csrfProblem(req: FastifyRequest): string | null {
+  if (SAFE_METHODS.has(req.method)) return null;
+  if (req.headers[CSRF_HEADER] !== '1') return `a request from the console must send the header X-Custody-CSRF: 1`;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return 'the request comes from another site';
+  const origin = req.headers.origin;
+  if (origin === undefined) return 'the request has no Origin header';
+  if (origin !== `${req.protocol}://${req.host}`) return 'the request comes from another origin';
+  return null;
+}
+
+/** The session cookie's value, when the request carries one. */
+export function sessionCookieOf(req: FastifyRequest): string | undefined {
+  // Parsed here, not by the cookie plugin's hook: authentication runs before it.
+  const header = req.headers.cookie;
+  if (header === undefined) return undefined;
+  const v = fastifyCookie.parse(header)[SESSION_COOKIE];
+  return v === undefined || v === '' ? undefined : v;
+}
 
 export interface Authenticator {
   /** Who is calling, or throws AuthenticationError (recorded, logged, counted). */
@@ -124,12 +161,13 @@ export interface Authenticator {
  */
 export function createAuthenticator(deps: {
   users: UsersService;
+  sessions: SessionsService;
   audit: Audit;
   limiter: FailedAuthLimiter;
   metrics: ApiMetrics;
   log: Logger;
 }): Authenticator {
-  const { users, audit, limiter, metrics, log } = deps;
+  const { users, sessions, audit, limiter, metrics, log } = deps;
 
   const record = (req: FastifyRequest, reason: AuthFailureReason, userId: string | null): void => {
     metrics.authFailures.inc({ reason });
@@ -149,9 +187,23 @@ export function createAuthenticator(deps: {
         throw new AuthenticationError('rate-limited', `too many failed sign-ins from this address; try again in ${wait} s`, wait);
       }
       const header = req.headers.authorization;
+      // A bearer token, when sent, is what counts; otherwise the console's session cookie.
+      const cookie = header === undefined ? sessionCookieOf(req) : undefined;
       const m = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
-      const result = m ? users.authenticate(m[1]!) : ({ ok: false, reason: header === undefined ? 'missing' : 'malformed', userId: null } as const);
-      if (result.ok) return result.principal;
+      const result =
+        cookie !== undefined
+          ? sessions.authenticate(cookie)
+          : m
+            ? users.authenticate(m[1]!)
+            : ({ ok: false, reason: header === undefined ? 'missing' : 'malformed', userId: null } as const);
+      if (result.ok) {
+        if (cookie !== undefined) {
+          req.principal = result.principal;
+          const problem = csrfProblem(req);
+          if (problem !== null) throw new CustodyError('CSRF_REFUSED', `refused: ${problem}`);
+        }
+        return result.principal;
+      }
 
       record(req, result.reason, result.userId);
       log.warn({ ip: req.ip, reason: result.reason, userId: result.userId, method: req.method, url: redactUrl(req.url).slice(0, 256), reqId: req.id }, 'sign-in refused');

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { type AccessRequests, type Audit, type DenialLedger, HiddenError, inScope, type Permission, type PreviewLedger, type Principal, type UsersService } from '../access/index.js';
+import { type AccessRequests, type Audit, type DenialLedger, HiddenError, inScope, type Permission, type PreviewLedger, type Principal, type SessionsService, type UsersService } from '../access/index.js';
 import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, type Logger, NotFoundError } from '../core/index.js';
@@ -9,6 +9,7 @@ import type { Compliance } from '../compliance/index.js';
 import type { SignedCheckpoint } from '../proof/index.js';
 import type { CasesService, ObjectLockSync, PurgeService, RetentionView } from '../retention/index.js';
 import type { ObjectStore } from '../vault/index.js';
+import type { FailedAuthLimiter } from './auth.js';
 import type { IntegrityReporter } from './integrity.js';
 import type { ApiMetrics } from './metrics.js';
 import type { DeviceQueries } from './queries/devices.js';
@@ -42,6 +43,10 @@ export interface ApiContext {
   log: Logger;
   activity: ActivityBus;
   users: UsersService;
+  /** Console sign-in sessions (issue 15). */
+  sessions: SessionsService;
+  /** Failed sign-ins per address (tokens, session cookies and passwords alike). */
+  authLimiter: FailedAuthLimiter;
   access: AccessRequests;
   audit: Audit;
   evidence: EvidenceRepo;

@@ -220,6 +220,10 @@ export const configSchema = z
         authFailureWindowSeconds: z.number().int().min(1).max(86400).default(60),
         /** How long refused sign-ins are kept in the catalog. */
         authFailureRetentionDays: z.number().int().min(1).max(3650).default(180),
+        /** A console session ends after this many minutes without a request. */
+        sessionIdleMinutes: z.number().int().min(1).max(1440).default(30),
+        /** A console session ends this many hours after sign-in, however busy. */
+        sessionMaxHours: z.number().int().min(1).max(168).default(12),
       })
       .strict()
       .refine((a) => a.grantDefaultHours <= a.grantMaxHours, { message: 'must not exceed grantMaxHours', path: ['grantDefaultHours'] })

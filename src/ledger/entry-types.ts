@@ -56,9 +56,10 @@ export const LEDGER_ENTRY_TYPES = {
     sessionId: str,
   }).partial().required({ sha256: true, size: true }),
   'evidence.analysed': z.object({ sha256: str, ok: bool, durationMs: nnum, recordedEnd: nstr, thumbnail: z.object({ sha256: str, size: num }).nullable(), error: obj.optional() }),
+  'evidence.proxied': z.object({ sha256: str, kind: z.enum(['video', 'audio', 'photo']), reason: str, proxy: z.object({ sha256: str, size: num, container: str, videoCodec: nstr, audioCodec: nstr, width: nnum, height: nnum, durationMs: num }) }),
   'evidence.attributed': z.object({ officer: str, unit: nstr, assignmentId: str, source: str }),
   'evidence.wiped': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool }).partial(),
-  'evidence.corrupt': z.object({ sha256: str, size: num, kind: z.enum(['size', 'hash']), actualSize: num.optional(), actualSha256: str.optional() }),
+  'evidence.corrupt': z.object({ sha256: str, size: num, kind: z.enum(['size', 'hash']), actualSize: num.optional(), actualSha256: str.optional(), proxy: bool.optional() }),
   'evidence.purge-announced': z.object({ sha256: str, retentionDate: str, dueAt: str, runId: str }),
   'evidence.purged': z.object({
     sha256: str,
@@ -157,6 +158,9 @@ export const LEDGER_ENTRY_TYPES = {
   'user.created': z.object({ name: str, role: str, unit: nstr, tokenExpiresAt: nstr }),
   'user.revoked': z.object({ name: str, role: str, unit: nstr }),
   'user.token-issued': z.object({ tokenExpiresAt: nstr }),
+  'user.password-set': z.object({ reset: bool, sessionsEnded: num }),
+  'session.signed-in': z.object({ session: str, ip: str, userAgent: nstr, expiresAt: str }),
+  'session.signed-out': z.object({ session: str }),
 
   'access.request.created': z.object({ requester: str, evidenceIds: ids, reason: str, caseId: str.optional() }),
   'access.request.approved': accessDecision.extend({ expiresAt: str }),
@@ -171,6 +175,7 @@ export const LEDGER_ENTRY_TYPES = {
     grant: str,
     ip: str,
     thumbnail: str.optional(),
+    proxy: str.optional(),
   }),
   'access.previewed': z.object({ evidenceIds: ids, thumbnails: z.array(nstr), from: str, to: str, ip: str }),
   'access.exported': z.object({
