@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import boundaries from 'eslint-plugin-boundaries';
+import pluginVue from 'eslint-plugin-vue';
 
 /**
  * The module map of docs/architecture.md, enforced. Each capability folder is an
@@ -111,5 +112,17 @@ export default tseslint.config(
   {
     files: ADAPTERS,
     rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off' },
+  },
+  // The console (web/): Vue single-file components with TypeScript, run in the browser.
+  // Its own tests (web/src/**/*.test.ts) run in Node and keep the Node globals.
+  ...pluginVue.configs['flat/essential'],
+  {
+    files: ['web/src/**/*.vue', 'web/src/**/*.ts'],
+    ignores: ['web/src/**/*.test.ts'],
+    languageOptions: { globals: { ...globals.browser }, parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'] } },
+    rules: {
+      // Page components are named by their folder (pages/login/LoginPage.vue …).
+      'vue/multi-word-component-names': 'off',
+    },
   },
 );

@@ -1,0 +1,47 @@
+import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router';
+import { can, loadSession, session } from './stores/session';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** The permission the page needs; without it the page is not offered. */
+    needs?: string;
+    /** Locale key of the page title. */
+    title?: string;
+    public?: boolean;
+  }
+}
+
+/** Stable URLs (history routing): the server answers each with the app. */
+export const router = createRouter({
+  history: createWebHistory('/'),
+  routes: [
+    { path: '/', redirect: '/docks' },
+    { path: '/login', component: () => import('./pages/login/LoginPage.vue'), meta: { public: true, title: 'login.title' } },
+    { path: '/docks', component: () => import('./pages/docks/DocksPage.vue'), meta: { needs: 'devices.read', title: 'nav.docks' } },
+    { path: '/evidence', component: () => import('./pages/evidence/EvidenceSearch.vue'), meta: { needs: 'evidence.read', title: 'nav.evidence' } },
+    { path: '/evidence/:id', component: () => import('./pages/evidence/EvidenceDetail.vue'), props: true, meta: { needs: 'evidence.read', title: 'evidence.detailTitle' } },
+    { path: '/requests', component: () => import('./pages/requests/RequestsPage.vue'), meta: { needs: 'access.request', title: 'nav.requests' } },
+    { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'notFound.title' } },
+  ],
+});
+
+/** The first page a user may see. */
+export function home(): string {
+  if (can('devices.read')) return '/docks';
+  if (can('evidence.read')) return '/evidence';
+  return '/requests';
+}
+
+router.beforeEach(async (to: RouteLocationNormalized) => {
+  if (!session.checked) {
+    try {
+      await loadSession();
+    } catch {
+      // The API is unreachable: the sign-in page says so when it is tried.
+    }
+  }
+  if (to.meta.public) return session.user && to.path === '/login' ? home() : true;
+  if (!session.user) return { path: '/login', query: to.fullPath === '/' ? {} : { next: to.fullPath } };
+  if (to.meta.needs && !can(to.meta.needs)) return home() === to.path ? true : home();
+  return true;
+});
