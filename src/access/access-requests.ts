@@ -5,7 +5,11 @@ import { AccessDeniedError, ConflictError, HiddenError, InvalidInputError } from
 import { actorOf, can, inScope, type Principal } from './roles.js';
 import { ledgerOf } from '../ledger/index.js';
 
-export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'expired';
+/**
+ * pending → approved | denied; approved → expired (its time passed) or revoked (ended
+ * early by its approver or an admin, issue 14).
+ */
+export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'revoked';
 
 export interface AccessRequest {
   id: string;
@@ -16,10 +20,14 @@ export interface AccessRequest {
   decidedBy: { id: string; name: string } | null;
   decidedAt: string | null;
   decisionNote: string | null;
-  /** When the grant ends (approved and expired requests). */
+  /** When the grant ends (approved and expired requests); for a revoked one, when it was revoked. */
   expiresAt: string | null;
-  /** When the expiry was recorded. */
+  /** When the expiry (or the revocation) was recorded. */
   expiredAt: string | null;
+  /** Who ended the grant early, when, and why (revoked requests). */
+  revokedBy: { id: string; name: string } | null;
+  revokedAt: string | null;
+  revocationNote: string | null;
   evidenceIds: string[];
 }
 
@@ -58,7 +66,7 @@ interface Row {
   requester_id: string;
   requester_name: string;
   reason: string;
-  status: AccessRequestStatus;
+  status: Exclude<AccessRequestStatus, 'revoked'>;
   created_at: string;
   decided_by: string | null;
   decider_name: string | null;
@@ -66,10 +74,23 @@ interface Row {
   decision_note: string | null;
   expires_at: string | null;
   expired_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+  revoker_name: string | null;
+  revocation_note: string | null;
 }
 
-const SELECT = `SELECT r.*, u.name AS requester_name, d.name AS decider_name
-  FROM access_requests r JOIN users u ON u.id = r.requester_id LEFT JOIN users d ON d.id = r.decided_by`;
+/**
+ * A revoked grant is stored as expired (at the moment of revocation); what tells it
+ * apart is its `access.request.revoked` entry, which names who revoked it, when and why.
+ * It is read from the ledger, the record itself, so grants revoked before the status
+ * existed show as revoked too.
+ */
+const SELECT = `SELECT r.*, u.name AS requester_name, d.name AS decider_name,
+    rv.time AS revoked_at, substr(rv.actor, 6) AS revoked_by, v.name AS revoker_name, json_extract(rv.data, '$.note') AS revocation_note
+  FROM access_requests r JOIN users u ON u.id = r.requester_id LEFT JOIN users d ON d.id = r.decided_by
+  LEFT JOIN ledger rv ON rv.subject = r.id AND rv.type = 'access.request.revoked' AND rv.actor LIKE 'user:%'
+  LEFT JOIN users v ON v.id = substr(rv.actor, 6)`;
 
 const HOUR_MS = 3600_000;
 
@@ -221,8 +242,9 @@ export class AccessRequests {
 
   /**
    * End a grant before its expiry (issue 14): by the one who approved it, or by an admin
-   * whose scope covers its items. The request becomes `expired` at once (the grant
-   * stops working on the next use) and `access.request.revoked` is ledgered.
+   * whose scope covers its items. The grant stops working at once (on its next use),
+   * `access.request.revoked` is ledgered, and the request shows as `revoked`, naming
+   * who revoked it and when.
    */
   revoke(p: Principal, id: string, opts: { note?: string } = {}): AccessRequest {
     const note = opts.note ?? null;
@@ -319,13 +341,16 @@ export class AccessRequests {
       id: r.id,
       requester: { id: r.requester_id, name: r.requester_name },
       reason: r.reason,
-      status: r.status,
+      status: r.status === 'expired' && r.revoked_at !== null ? 'revoked' : r.status,
       createdAt: r.created_at,
       decidedBy: r.decided_by ? { id: r.decided_by, name: r.decider_name ?? '' } : null,
       decidedAt: r.decided_at,
       decisionNote: r.decision_note,
       expiresAt: r.expires_at,
       expiredAt: r.expired_at,
+      revokedBy: r.revoked_by !== null && r.revoked_at !== null ? { id: r.revoked_by, name: r.revoker_name ?? '' } : null,
+      revokedAt: r.revoked_at,
+      revocationNote: r.revocation_note,
       evidenceIds: this.q.items.all(r.id).map((i) => i.evidence_id),
     };
   }

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
 import { CustodyError, NotFoundError, rfc3339 } from '../core/index.js';
-import { CaseNumberTakenError, HoldSelfApprovalError, HoldStateError } from './errors.js';
+import { CaseNumberAmbiguousError, CaseNumberTakenError, HoldSelfApprovalError, HoldStateError } from './errors.js';
 import { ledgerOf } from '../ledger/index.js';
 
 /** Why a case is protected (Art. 12). */
@@ -128,7 +128,9 @@ export class CasesService {
     this.q = {
       insertCase: db.prepare('INSERT INTO cases (id, number, name, unit, created_at, created_by) VALUES (@id, @number, @name, @unit, @now, @actor)'),
       caseById: db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE id = ?'),
-      caseByNumber: db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE number = ?'),
+      // Numbers are unique per unit (migration 012): `unit IS ?` also matches the bureau-wide cases (NULL).
+      caseByUnitNumber: db.prepare<[string, string | null], CaseRow>('SELECT * FROM cases WHERE number = ? AND unit IS ?'),
+      casesByNumber: db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE number = ? ORDER BY unit, id'),
       cases: db.prepare<[], CaseRow>('SELECT * FROM cases ORDER BY created_at DESC, id DESC'),
       casesOfUnit: db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE unit = ? ORDER BY created_at DESC, id DESC'),
       link: db.prepare('INSERT OR IGNORE INTO case_evidence (case_id, evidence_id, linked_at, linked_by) VALUES (?, ?, ?, ?)'),
@@ -169,7 +171,8 @@ export class CasesService {
     if (problems.length > 0) invalid(problems);
     const id = uuidv7();
     this.catalog.tx(() => {
-      if (this.q.caseByNumber.get(number)) throw new CaseNumberTakenError(number);
+      // Only the same unit's numbers are taken: the refusal names nothing another unit has.
+      if (this.q.caseByUnitNumber.get(number, unit)) throw new CaseNumberTakenError(number, unit);
       this.q.insertCase.run({ id, number, name, unit, now: rfc3339(this.catalog.clock.now()), actor });
       ledgerOf(this.catalog).append({ type: 'case.created', actor, subject: id, data: { number, name, unit } });
     });
@@ -181,16 +184,31 @@ export class CasesService {
     return r ? caseOf(r) : null;
   }
 
-  byNumber(number: string): Case | null {
-    const r = this.q.caseByNumber.get(number);
-    return r ? caseOf(r) : null;
+  /**
+   * The cases with this number that a caller of `scope` sees (null: the whole bureau;
+   * a unit: only that unit's). Numbers are unique per unit, so a bureau-wide caller may
+   * find several, one per unit.
+   */
+  byNumber(number: string, scope: string | null = null): Case[] {
+    return this.q.casesByNumber
+      .all(number)
+      .filter((r) => scope === null || r.unit === scope)
+      .map(caseOf);
   }
 
-  /** A case by id or, failing that, by number (the CLI takes either). */
-  find(idOrNumber: string): Case {
-    const c = this.get(idOrNumber) ?? this.byNumber(idOrNumber);
-    if (!c) throw new NotFoundError('case', idOrNumber);
-    return c;
+  /**
+   * A case by id or, failing that, by number (the CLI takes either), as a caller of
+   * `scope` sees them (null: the whole bureau). A case outside the scope is not found,
+   * whichever way it is named. A number that several units use names no case: the
+   * error says which units (all of them visible to the caller) and their cases' ids.
+   */
+  find(idOrNumber: string, scope: string | null = null): Case {
+    const byId = this.get(idOrNumber);
+    if (byId && (scope === null || byId.unit === scope)) return byId;
+    const found = this.byNumber(idOrNumber, scope);
+    if (found.length > 1) throw new CaseNumberAmbiguousError(idOrNumber, found);
+    if (found.length === 0) throw new NotFoundError('case', idOrNumber);
+    return found[0]!;
   }
 
   require(id: string): Case {

@@ -1,9 +1,25 @@
 import { CustodyError } from '../core/index.js';
 
-/** A case number already in use (409). */
+/** A case number already in use in the same unit, or among the bureau-wide cases (409). */
 export class CaseNumberTakenError extends CustodyError {
-  constructor(number: string) {
-    super('CASE_NUMBER_TAKEN', `case number ${number} is already in use`, { details: { number } });
+  constructor(number: string, unit: string | null) {
+    super('CASE_NUMBER_TAKEN', `case number ${number} is already in use ${unit === null ? 'among the bureau-wide cases' : `in unit ${unit}`}`, {
+      details: { number, unit },
+    });
+  }
+}
+
+/**
+ * A case named by a number that several units use (409): it names no case. Lists the
+ * cases (their units and ids) so the caller can name one by id; it is only thrown for
+ * cases the caller may see.
+ */
+export class CaseNumberAmbiguousError extends CustodyError {
+  constructor(number: string, cases: ReadonlyArray<{ id: string; unit: string | null }>) {
+    const which = cases.map((c) => `${c.unit ?? 'bureau-wide'}: ${c.id}`).join(', ');
+    super('CASE_NUMBER_AMBIGUOUS', `case number ${number} is used in more than one unit (${which}): name the case by its id`, {
+      details: { number, cases: cases.map((c) => ({ id: c.id, unit: c.unit })) },
+    });
   }
 }
 

@@ -22,6 +22,11 @@ describe('compliance API (issue 6)', () => {
     const officerSup = officerUser.token;
     const chiefUser = r.user('Chief', 'supervisor', 'U1');
     const chief = chiefUser.token;
+    // Officers and recorders are registered bureau-wide; a unit assigns its own (issue 14).
+    for (const [number, name] of [['0417', 'Li Wei'], ['0418', 'Wang'], ['0419', 'Zhao'], ['0420', 'Sun']]) {
+      r.server.context.compliance.assignments.upsertOfficer({ number: number!, name: name!, unit: 'U1' }, 'test');
+    }
+    for (const serial of ['ZFY001', 'ZFY007', 'ZFY008']) r.catalog.db.prepare("INSERT INTO recorders (serial, unit, first_seen, last_seen) VALUES (?, 'U1', 't', 't')").run(serial);
     const events: ActivityEvent[] = [];
     r.activity.subscribe((e) => events.push(e));
 

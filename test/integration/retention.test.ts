@@ -33,7 +33,8 @@ describe('cases and holds (issue 7)', () => {
     const a = await rig.seed();
     const cases = new CasesService(rig.catalog);
     const c = cases.create({ number: 'XM-2026-0042', name: 'Street vendor dispute', unit: 'U1' }, 'user:li');
-    expect(() => cases.create({ number: 'XM-2026-0042', name: 'again' }, 'user:li')).toThrow(expect.objectContaining({ code: 'CASE_NUMBER_TAKEN' }));
+    // Numbers are unique per unit (issue 14): taken in U1, free elsewhere.
+    expect(() => cases.create({ number: 'XM-2026-0042', name: 'again', unit: 'U1' }, 'user:li')).toThrow(expect.objectContaining({ code: 'CASE_NUMBER_TAKEN' }));
     expect(cases.link(c.id, [a.id, a.id], 'user:li')).toEqual([a.id]);
     expect(cases.link(c.id, [a.id], 'user:li')).toEqual([]);
     expect(() => cases.placeHold(c.id, { reason: 'other' }, 'user:li')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));

@@ -11,13 +11,18 @@ const AccessRequestSchema = Type.Object({
   id: Type.String(),
   requester: Person,
   reason: Type.String(),
-  status: Type.Enum(['pending', 'approved', 'denied', 'expired']),
+  status: Type.Enum(['pending', 'approved', 'denied', 'expired', 'revoked'], {
+    description: 'approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)',
+  }),
   createdAt: Type.String(),
   decidedBy: Nullable(Person),
   decidedAt: Nullable(Type.String()),
   decisionNote: Nullable(Type.String()),
   expiresAt: Nullable(Type.String({ description: 'when the grant ends (approved and expired requests)' })),
   expiredAt: Nullable(Type.String()),
+  revokedBy: Nullable(Person),
+  revokedAt: Nullable(Type.String()),
+  revocationNote: Nullable(Type.String()),
   evidenceIds: Type.Array(Type.String()),
 });
 
@@ -170,7 +175,7 @@ export const accessRequestRoutes: ApiRoutes = (app, ctx, done) => {
         tags: ['access'],
         summary: 'End a grant before its expiry',
         description:
-          'By the one who approved it, or by an admin whose scope covers its items. The request becomes expired at once and access.request.revoked is ledgered; a request that is not a current grant: 409 ACCESS_REQUEST_NOT_GRANTED.',
+          'By the one who approved it, or by an admin whose scope covers its items. The grant ends at once, access.request.revoked is ledgered, and the request shows status revoked with revokedBy, revokedAt and revocationNote; a request that is not a current grant: 409 ACCESS_REQUEST_NOT_GRANTED.',
         params: IdParams,
         body: DenyBody,
         response: { 200: AccessRequestSchema, ...DECISION_ERRORS },

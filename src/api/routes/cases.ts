@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { AccessDeniedError, actorOf, HiddenError, inScope, InvalidInputError, type Principal } from '../../access/index.js';
-import { CustodyError, NotFoundError } from '../../core/index.js';
+import { NotFoundError } from '../../core/index.js';
 import { HOLD_REASONS, type Case, type Hold } from '../../retention/index.js';
 import { API_PREFIX, type ApiRoutes, principalOf, visibleEvidence } from '../context.js';
 import { COMMON_ERRORS, ErrorBody, IdParams, Label, Nullable, Uuid } from '../schemas.js';
@@ -106,7 +106,8 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
       schema: {
         tags: ['cases'],
         summary: 'Create a case',
-        description: "A unit-scoped caller's case is in their unit (a different unit is refused).",
+        description:
+          "A unit-scoped caller's case is in their unit (a different unit is refused). Case numbers are unique per unit (and among the bureau-wide cases): a number already used in the case's unit answers 409 CASE_NUMBER_TAKEN; another unit's numbers are free.",
         body: CreateBody,
         response: { 201: CaseDetail, 409: ErrorBody, ...COMMON_ERRORS },
       },
@@ -115,18 +116,9 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
       const p = principalOf(req);
       const unit = req.body.unit ?? p.unit;
       if (p.unit !== null && unit !== p.unit) throw new InvalidInputError(`you may create cases only in your unit (${p.unit})`);
-      let c: Case;
-      try {
-        c = cases.create({ number: req.body.number, name: req.body.name, unit }, actorOf(p));
-      } catch (e) {
-        // Case numbers are unique bureau-wide, so a taken number answers 409 whoever holds
-        // it; when another unit holds it, the attempt is recorded like a probe (issue 14).
-        const other = e instanceof CustodyError && e.code === 'CASE_NUMBER_TAKEN' ? cases.byNumber(req.body.number.trim()) : null;
-        if (other && !inScope(p, other.unit)) {
-          ctx.denials.record({ principal: p, code: 'CASE_NUMBER_TAKEN', message: 'a case number held by another unit', subject: null, method: req.method, route: req.routeOptions.url ?? '', ip: req.ip });
-        }
-        throw e;
-      }
+      // Numbers are unique per unit (issue 14): only a number of the case's own unit is
+      // taken, so the answer says nothing about other units' cases.
+      const c = cases.create({ number: req.body.number, name: req.body.name, unit }, actorOf(p));
       return reply.code(201).header('location', `${API_PREFIX}/cases/${c.id}`).send(detail(p, c));
     },
   );

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { actorOf, HiddenError, InvalidInputError, inScope } from '../../access/index.js';
+import { actorOf, HiddenError, InvalidInputError, inScope, type Principal } from '../../access/index.js';
 import { FLAG_RULES, complianceReport, parseCsv, RosterError, type NewAssignment } from '../../compliance/index.js';
 import { CustodyError, NotFoundError } from '../../core/index.js';
 import { API_PREFIX, type ApiRoutes, isoParam, principalOf } from '../context.js';
@@ -45,6 +45,25 @@ function columnOf(csv: string, name: string): string[] {
 export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
   // Every change names the caller as its actor.
   const { compliance } = ctx;
+
+  /**
+   * What a unit-scoped caller may name in an assignment (issue 14): only an officer and
+   * a recorder registered in their own unit. An unknown one and one of another unit
+   * are refused the same way — the same 404 body, the same refusal on record
+   * (`access.denied` OUT_OF_SCOPE), the same work — so a unit cannot find out which
+   * numbers and serials other units have. (Officer numbers and serials are bureau-wide
+   * keys: a unit cannot have "its own" officer 0520 beside another unit's.) New
+   * officers and recorders are registered by a bureau-wide user, or a recorder by
+   * docking. Bureau-wide callers are not limited.
+   */
+  const assignableByScoped = (p: Principal, officer: string | null, recorder: string | null): void => {
+    if (p.unit === null) return;
+    if (officer !== null) {
+      const o = compliance.assignments.officer(officer);
+      if (o?.unit !== p.unit) throw new HiddenError('officer', officer);
+    }
+    if (recorder !== null && ctx.devices.unitOf(recorder) !== p.unit) throw new HiddenError('recorder', recorder);
+  };
 
   app.get(
     `${API_PREFIX}/assignments`,
@@ -114,13 +133,15 @@ export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
       // Every object the write touches must be in the caller's scope (issue 14): the
       // officer as registered (else a unit could move another unit's officer), the unit
       // the assignment would get, and the recorder (else its clips would be credited to
-      // someone of another unit). Out of scope answers like missing.
+      // someone of another unit). Officer numbers and recorder serials are bureau-wide,
+      // so a unit-scoped caller names only officers and recorders registered in their
+      // own unit: one unknown and one of another unit are refused alike (see
+      // assignableByScoped), else creating the one and refusing the other would tell
+      // them apart. Bureau-wide callers register new ones.
+      assignableByScoped(p, b.officer, b.recorder);
       const officer = compliance.assignments.officer(b.officer);
-      if (officer && !inScope(p, officer.unit)) throw new HiddenError('officer', b.officer);
       const unit = b.unit ?? officer?.unit ?? null;
       if (!inScope(p, unit)) throw new HiddenError('officer', b.officer);
-      const recorderUnit = ctx.devices.unitOf(b.recorder);
-      if (recorderUnit !== undefined && !inScope(p, recorderUnit)) throw new HiddenError('recorder', b.recorder);
       const input: NewAssignment = { officer: b.officer, name: b.name, unit: b.unit, recorder: b.recorder, start: b.startsAt, end: b.endsAt ?? null };
       try {
         const r = compliance.assignments.add(input, actorOf(p));
@@ -153,14 +174,9 @@ export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
       if (p.unit !== null) {
         const units = new Set(columnOf(req.body.csv, 'unit'));
         for (const u of units) if (u !== p.unit) throw new InvalidInputError(`the roster names unit "${u}"; a user of unit ${p.unit} may import only that unit's lines`);
-        for (const number of new Set(columnOf(req.body.csv, 'officer'))) {
-          const o = number === '' ? null : compliance.assignments.officer(number);
-          if (o && !inScope(p, o.unit)) throw new HiddenError('officer', number);
-        }
-        for (const serial of new Set(columnOf(req.body.csv, 'recorder'))) {
-          const u = serial === '' ? undefined : ctx.devices.unitOf(serial);
-          if (u !== undefined && !inScope(p, u)) throw new HiddenError('recorder', serial);
-        }
+        // Empty cells are the roster's own errors (reported per line below).
+        for (const number of new Set(columnOf(req.body.csv, 'officer'))) if (number !== '') assignableByScoped(p, number, null);
+        for (const serial of new Set(columnOf(req.body.csv, 'recorder'))) if (serial !== '') assignableByScoped(p, null, serial);
       }
       try {
         const r = compliance.assignments.importCsv(req.body.csv, actorOf(p));

@@ -76,7 +76,7 @@ export const exportRoutes: ApiRoutes = (app, ctx, done) => {
     },
     async (req, reply) => {
       const p = principalOf(req);
-      const kase = cases.findCase(req.params.id);
+      const kase = cases.findCase(req.params.id, p.unit);
       if (!kase || kase.id !== req.params.id) throw new NotFoundError('case', req.params.id);
       if (!inScope(p, kase.unit)) throw new HiddenError('case', req.params.id);
       if (roots.length === 0) throw new DestinationForbiddenError('the API writes exports only inside archive.destinationRoots, and none is configured');

@@ -59,10 +59,13 @@ export async function exportCaseCommand(opts: { case: string; to: string[]; make
     const p = await actingUser(rt, opts, 'export');
     const cases = new CaseSource(rt.catalog.db);
     const roots = rt.config.archive.destinationRoots;
+    // The case as this user sees it (a number of another unit names nothing); the export names it by id.
+    let caseId = opts.case;
     const access = await asUser(rt, p, 'export', async () => {
-      const kase = cases.findCase(opts.case);
+      const kase = cases.findCase(opts.case, p.unit);
       if (!kase) throw new NotFoundError('case', opts.case);
       if (!inScope(p, kase.unit)) throw new HiddenError('case', opts.case);
+      caseId = kase.id;
       const grant = authorizeExport(
         { cases, access: new AccessRequests({ catalog: rt.catalog, grantDefaultHours: rt.config.api.grantDefaultHours, grantMaxHours: rt.config.api.grantMaxHours }), users: new UsersService(rt.catalog) },
         p,
@@ -87,7 +90,7 @@ export async function exportCaseCommand(opts: { case: string; to: string[]; make
       destinationRoots: roots,
     });
     const maker = opts.maker ?? p.name;
-    const r = await archive.exportCase({ caseRef: opts.case, destinations: opts.to, maker, actor: actorOf(p), access, iso: opts.iso ?? false });
+    const r = await archive.exportCase({ caseRef: caseId, destinations: opts.to, maker, actor: actorOf(p), access, iso: opts.iso ?? false });
     output(g, r, human(r));
     if (!r.ok) {
       const bad = r.copies.filter((c) => !c.ok).map((c) => `copy ${c.copy} (${printable(c.destination)}): ${printable(c.error?.message ?? 'failed')}`);
