@@ -824,8 +824,11 @@ export interface paths {
                                     name: string;
                                 };
                                 reason: string;
-                                /** @enum {unknown} */
-                                status: "pending" | "approved" | "denied" | "expired";
+                                /**
+                                 * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                                 * @enum {unknown}
+                                 */
+                                status: "pending" | "approved" | "denied" | "expired" | "revoked";
                                 createdAt: string;
                                 decidedBy: {
                                     id: string;
@@ -835,6 +838,12 @@ export interface paths {
                                 decisionNote: string | null;
                                 expiresAt: string | null;
                                 expiredAt: string | null;
+                                revokedBy: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                revokedAt: string | null;
+                                revocationNote: string | null;
                                 evidenceIds: string[];
                             }[];
                             next: string | null;
@@ -943,8 +952,11 @@ export interface paths {
                                 name: string;
                             };
                             reason: string;
-                            /** @enum {unknown} */
-                            status: "pending" | "approved" | "denied" | "expired";
+                            /**
+                             * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "approved" | "denied" | "expired" | "revoked";
                             createdAt: string;
                             decidedBy: {
                                 id: string;
@@ -954,6 +966,12 @@ export interface paths {
                             decisionNote: string | null;
                             expiresAt: string | null;
                             expiredAt: string | null;
+                            revokedBy: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            revokedAt: string | null;
+                            revocationNote: string | null;
                             evidenceIds: string[];
                         };
                     };
@@ -1110,8 +1128,11 @@ export interface paths {
                                 name: string;
                             };
                             reason: string;
-                            /** @enum {unknown} */
-                            status: "pending" | "approved" | "denied" | "expired";
+                            /**
+                             * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "approved" | "denied" | "expired" | "revoked";
                             createdAt: string;
                             decidedBy: {
                                 id: string;
@@ -1121,6 +1142,12 @@ export interface paths {
                             decisionNote: string | null;
                             expiresAt: string | null;
                             expiredAt: string | null;
+                            revokedBy: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            revokedAt: string | null;
+                            revocationNote: string | null;
                             evidenceIds: string[];
                         };
                     };
@@ -1260,8 +1287,11 @@ export interface paths {
                                 name: string;
                             };
                             reason: string;
-                            /** @enum {unknown} */
-                            status: "pending" | "approved" | "denied" | "expired";
+                            /**
+                             * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "approved" | "denied" | "expired" | "revoked";
                             createdAt: string;
                             decidedBy: {
                                 id: string;
@@ -1271,6 +1301,12 @@ export interface paths {
                             decisionNote: string | null;
                             expiresAt: string | null;
                             expiredAt: string | null;
+                            revokedBy: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            revokedAt: string | null;
+                            revocationNote: string | null;
                             evidenceIds: string[];
                         };
                     };
@@ -1419,8 +1455,11 @@ export interface paths {
                                 name: string;
                             };
                             reason: string;
-                            /** @enum {unknown} */
-                            status: "pending" | "approved" | "denied" | "expired";
+                            /**
+                             * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "approved" | "denied" | "expired" | "revoked";
                             createdAt: string;
                             decidedBy: {
                                 id: string;
@@ -1430,6 +1469,12 @@ export interface paths {
                             decisionNote: string | null;
                             expiresAt: string | null;
                             expiredAt: string | null;
+                            revokedBy: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            revokedAt: string | null;
+                            revocationNote: string | null;
                             evidenceIds: string[];
                         };
                     };
@@ -1549,7 +1594,7 @@ export interface paths {
         put?: never;
         /**
          * End a grant before its expiry
-         * @description By the one who approved it, or by an admin whose scope covers its items. The request becomes expired at once and access.request.revoked is ledgered; a request that is not a current grant: 409 ACCESS_REQUEST_NOT_GRANTED.
+         * @description By the one who approved it, or by an admin whose scope covers its items. The grant ends at once, access.request.revoked is ledgered, and the request shows status revoked with revokedBy, revokedAt and revocationNote; a request that is not a current grant: 409 ACCESS_REQUEST_NOT_GRANTED.
          */
         post: {
             parameters: {
@@ -1581,8 +1626,11 @@ export interface paths {
                                 name: string;
                             };
                             reason: string;
-                            /** @enum {unknown} */
-                            status: "pending" | "approved" | "denied" | "expired";
+                            /**
+                             * @description approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "approved" | "denied" | "expired" | "revoked";
                             createdAt: string;
                             decidedBy: {
                                 id: string;
@@ -1592,6 +1640,12 @@ export interface paths {
                             decisionNote: string | null;
                             expiresAt: string | null;
                             expiredAt: string | null;
+                            revokedBy: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            revokedAt: string | null;
+                            revocationNote: string | null;
                             evidenceIds: string[];
                         };
                     };
@@ -3203,7 +3257,7 @@ export interface paths {
         put?: never;
         /**
          * Create a case
-         * @description A unit-scoped caller's case is in their unit (a different unit is refused).
+         * @description A unit-scoped caller's case is in their unit (a different unit is refused). Case numbers are unique per unit (and among the bureau-wide cases): a number already used in the case's unit answers 409 CASE_NUMBER_TAKEN; another unit's numbers are free.
          */
         post: {
             parameters: {
