@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { createApiServer } from '../src/api/index.js';
 import { Catalog } from '../src/catalog/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { ActivityBus, silentLogger } from '../src/core/index.js';
+import { buildStation } from '../src/station.js';
 import { FsObjectStore } from '../src/vault/index.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -36,7 +36,7 @@ export async function currentOpenApi(): Promise<{ json: string; types: string }>
     const catalog = Catalog.open(join(home, 'catalog.db'));
     try {
       const store = new FsObjectStore({ root: config.vault.fs.path, fsync: false });
-      const server = createApiServer({ config, catalog, store, log: silentLogger, activity: new ActivityBus() });
+      const server = await buildStation({ config, log: silentLogger, actor: 'custody:api', catalog, store, activity: new ActivityBus() }).api();
       await server.app.ready();
       const doc = server.app.swagger() as unknown as Record<string, unknown>;
       await server.app.close();

@@ -1,23 +1,11 @@
-import { resolve } from 'node:path';
-import { createApiServer, type ApiServer } from './api/index.js';
+import { type ApiServer } from './api/index.js';
 import type { Catalog } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { ActivityBus, ConfigError, errorMessage, type Logger } from './core/index.js';
-import {
-  DeviceDetection,
-  DockManager,
-  DriverRegistry,
-  loadProfiles,
-  UsbPreDock,
-  usbAttachHandler,
-  type ProfileSet,
-} from './devices/index.js';
-import { createFollowUps, ingestServiceFromConfig, type FollowUps, type IngestService } from './ingest/index.js';
+import { type ActivityBus, errorMessage, type Logger } from './core/index.js';
+import type { DeviceDetection, DockManager, DriverRegistry, ProfileSet } from './devices/index.js';
+import type { FollowUps, IngestService } from './ingest/index.js';
 import type { ObjectStore } from './vault/index.js';
-import { buildStation } from './station.js';
-import { CheckpointService, loadStationSigner, witnessesFor } from './proof/index.js';
-import { ComplianceScanner, createCompliance } from './compliance/index.js';
-import { objectLockSyncFor, PurgeScheduler, PurgeService, purgeSettings } from './retention/index.js';
+import { buildStation, type Station } from './station.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
 export const DAEMON_ACTOR = 'custody:daemon';
@@ -44,6 +32,8 @@ export interface DaemonOptions {
 
 export interface Daemon {
   readonly config: Config;
+  /** The composition root the daemon's services came from (src/station.ts). */
+  readonly station: Station;
   readonly catalog: Catalog;
   readonly store: ObjectStore;
   readonly activity: ActivityBus;
@@ -66,127 +56,55 @@ export interface Daemon {
 }
 
 /**
- * The daemon: takes the catalog, the store and the ledger sealer from the station
- * (src/station.ts), builds the daemon's other services once from the configuration
- * and wires them together. Nothing is opened until `createDaemon` is called; nothing
- * runs until `start()`.
+ * The daemon: takes every service from the station (src/station.ts), the composition
+ * root, and runs them as components in order. Nothing is opened until `createDaemon`
+ * is called; nothing runs until `start()`.
  */
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config } = opts;
   const log = opts.log;
-  const station = buildStation({ config, log });
-  const profiles = loadProfiles(config.devices.profilesFile ? resolve(config.home, config.devices.profilesFile) : undefined);
-  if (!profiles.get(config.devices.dropProfile)) {
-    throw new ConfigError(`devices.dropProfile: no profile "${config.devices.dropProfile}" in ${profiles.source}`);
-  }
-  // GA/T 947.4 recorders over USB are read before their storage is mounted (UsbPreDock,
-  // made once the catalog is open); the dock of the mount is served from that reading.
-  let preDock: UsbPreDock | null = null;
-  const drivers =
-    opts.drivers ??
-    new DriverRegistry({
-      gat947: { zone: config.timezone, log },
-      readings: { take: (usb) => preDock?.take(usb) ?? null },
-      // The embedded creation time of a recorder's newest video, for the drift estimate (read at dock time).
-      creationTimeOf: async (file) => (await followUps.headerProbe(file, AbortSignal.timeout(5000))).creationTime,
-    });
-  const noDriver = profiles.profiles.filter((p) => !drivers.has(p.driver)).map((p) => `profile ${p.id}: no driver "${p.driver}"`);
-  if (noDriver.length > 0) throw new ConfigError(`recorder profiles ${profiles.source}: ${noDriver.join('; ')}`, noDriver);
-
-  const catalog = station.catalog();
-  let store: ObjectStore;
+  const station = buildStation({
+    config,
+    log,
+    actor: DAEMON_ACTOR,
+    ...(opts.activity ? { activity: opts.activity } : {}),
+    ...(opts.drivers ? { drivers: opts.drivers } : {}),
+  });
+  const { activity } = station;
+  let built;
   try {
-    store = await station.store();
+    // Profiles and drivers first: a station whose recorder profiles do not hold
+    // together fails before anything is opened.
+    const devices = await station.devices();
+    const catalog = station.catalog();
+    const store = await station.store();
+    // Signed checkpoints of the ledger's Merkle tree (docs/proofs.md): on a timer, after
+    // significant events, and a final one at a clean stop.
+    const checkpoints = await station.checkpoints();
+    const followUps = await station.followUps();
+    const [sealer, ingest, compliance, retention] = await Promise.all([station.sealer(), station.ingest(), station.compliance(), station.retention()]);
+    // The API uses the station's compliance and purge services (one of each per process)
+    // and serves the daemon's own checkpoints.
+    const api = await station.api({ checkpoints });
+    built = { devices, catalog, store, checkpoints, followUps, sealer, ingest, compliance, retention, api };
   } catch (e) {
-    await station.close();
+    await station.close().catch(() => undefined);
     throw e;
   }
-  const activity = opts.activity ?? new ActivityBus();
-  const followUps = await createFollowUps({ config, catalog, store, log: log.child({ module: 'follow-ups' }) });
-  const sealer = await station.sealer();
-  // Signed checkpoints of the ledger's Merkle tree (docs/proofs.md): on a timer, after
-  // significant events, and a final one at a clean stop.
-  const signer = await loadStationSigner(config.home, config.checkpoints.origin);
-  const checkpoints = new CheckpointService({
-    catalog,
-    store,
-    signer,
-    log: log.child({ module: 'checkpoints' }),
-    witnesses: witnessesFor(config.checkpoints.witnesses, config.home, signer.name),
-    intervalSeconds: config.checkpoints.intervalSeconds,
-  });
-  const ingest = ingestServiceFromConfig(config, { catalog, store, log: log.child({ module: 'ingest' }), followUps });
-  const docks = new DockManager({
-    catalog,
-    ingest,
-    activity,
-    profiles,
-    thresholds: config.health,
-    syncClock: config.devices.syncClock,
-    dropProfile: config.devices.dropProfile,
-    log,
-    drivers,
-    actor: DAEMON_ACTOR,
-  });
-  preDock = new UsbPreDock({ profiles, catalog, log, gat947: { zone: config.timezone }, syncClock: config.devices.syncClock, actor: DAEMON_ACTOR });
-  const devicesLog = log.child({ module: 'devices' });
-  const usbAttached = usbAttachHandler({ catalog, preDock, log: devicesLog });
-  const detection = new DeviceDetection({
-    mountRoots: config.devices.mountRoots.map((p) => resolve(config.home, p)),
-    dropFolders: config.devices.dropFolders.map((p) => resolve(config.home, p)),
-    dropSettleMs: config.devices.dropSettleSeconds * 1000,
-    mountWaitMs: config.devices.mountWaitSeconds * 1000,
-    rescanMs: config.devices.rescanSeconds * 1000,
-    usb: config.devices.usb,
-    statusFiles: profiles.statusFiles,
-    isKnownUsb: (v, p) => profiles.byUsb(v, p) !== null,
-    log,
-    onDock: (c) => docks.dock(c),
-    onUndock: (location, reason) => docks.undock(location, reason),
-    onUsbAttach: (d, atStart) => void usbAttached(d, atStart),
-  });
-  // A session that found its recorder gone before detection saw the mount go: whatever
-  // is mounted there next is a new dock (issue 21).
-  docks.on('undocked', (u: { location: string; reason: string }) => {
-    if (u.reason === 'recorder-gone') detection.forget(u.location);
-  });
-
-  // Compliance flags (docs/compliance.md): each item checked as it is ingested, a scan
-  // after every undock and every compliance.scanIntervalMinutes.
-  const compliance = createCompliance({ catalog, config, actor: DAEMON_ACTOR, activity });
-  const complianceScanner = new ComplianceScanner({
-    rules: compliance.rules,
-    activity,
-    log: log.child({ module: 'compliance' }),
-    intervalMinutes: config.compliance.scanIntervalMinutes,
-  });
-
-  // The daily retention purge (docs/retention.md); a run that changed the ledger is
-  // covered by a signed checkpoint at once.
-  const purgeLog = log.child({ module: 'retention' });
-  const purge = new PurgeService({ catalog, store, settings: purgeSettings(config), log: purgeLog });
-  // The API uses the same compliance and purge services (one of each per process).
-  const api = createApiServer({ config, catalog, store, log, activity, jobStats: () => followUps.runner.stats(), checkpoints, compliance, purge });
-  const purgeScheduler = new PurgeScheduler({
-    purge,
-    dailyAt: config.retention.dailyAt,
-    timezone: config.timezone,
-    clock: catalog.clock,
-    log: purgeLog,
-    actor: DAEMON_ACTOR,
-    afterRun: () => checkpoints.issueIfGrown(),
-  });
-  // With S3 Object Lock on, each ingested object is retained in the store until its retention date.
-  const lockSync = objectLockSyncFor(store, { catalog, policy: purgeSettings(config), log: purgeLog });
+  const { devices, catalog, store, checkpoints, followUps, sealer, ingest, compliance, retention, api } = built;
+  const { docks, detection, profiles } = devices;
+  const complianceScanner = compliance.scanner;
+  const { scheduler: purgeScheduler, objectLock: lockSync } = retention;
   let lockFollower: { stop(): Promise<void> } | undefined;
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
   const components: Component[] = [
     {
+      // Closed with the catalog by the station, after everything else has stopped.
       name: 'store',
       start: () => store.init(),
-      stop: () => store.close(),
+      stop: async () => undefined,
     },
     {
       name: 'sealer',
@@ -275,12 +193,18 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       }
     }
     started.length = 0;
-    catalog.close();
+    try {
+      await station.close();
+    } catch (e) {
+      failed ??= e;
+      log.error({ err: e }, 'could not close the store cleanly');
+    }
     if (failed) throw failed;
   };
 
   return {
     config,
+    station,
     catalog,
     store,
     activity,

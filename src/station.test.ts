@@ -23,13 +23,13 @@ async function home(init: boolean): Promise<string> {
 
 describe('buildStation, the composition root (issue 13)', () => {
   it('opens nothing until a service is asked for, and refuses a home that was never set up', async () => {
-    const station = buildStation({ config: loadConfig({ home: await home(false), env: {} }), log: silentLogger });
+    const station = buildStation({ config: loadConfig({ home: await home(false), env: {} }), log: silentLogger, actor: 'test' });
     expect(() => station.catalog()).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('custody init') }));
     await station.close();
   });
 
   it('builds each service once and closes what it opened', async () => {
-    const station = buildStation({ config: loadConfig({ home: await home(true), env: {} }), log: silentLogger });
+    const station = buildStation({ config: loadConfig({ home: await home(true), env: {} }), log: silentLogger, actor: 'test' });
     const catalog = station.catalog();
     expect(station.catalog()).toBe(catalog);
     const [a, b] = await Promise.all([station.store(), station.store()]);

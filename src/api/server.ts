@@ -6,18 +6,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AccessDeniedError, AccessRequests, Audit, can, DenialLedger, HiddenError, PreviewLedger, UsersService } from '../access/index.js';
-import { CaseSource } from '../archive/index.js';
+import { AccessDeniedError, can, DenialLedger, HiddenError, PreviewLedger } from '../access/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
-import { createCompliance, type Compliance } from '../compliance/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, errorMessage, type Logger } from '../core/index.js';
 import type { JobStats } from '../jobs/index.js';
-import { CasesService, objectLockSyncFor, PurgeService, purgeSettings, RetentionView } from '../retention/index.js';
 import type { ObjectStore } from '../vault/index.js';
-import { archiveForApi } from './archive.js';
 import { FailedAuthLimiter, createAuthenticator, redactUrl, tokenInUrl } from './auth.js';
-import { API_PREFIX, type ApiCheckpoints, type ApiContext } from './context.js';
+import { API_PREFIX, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';
 import { IntegrityReporter } from './integrity.js';
 import { ApiMetrics } from './metrics.js';
@@ -38,6 +34,12 @@ import { statsRoutes } from './routes/stats.js';
 import { VerifyRunner } from './verify-runner.js';
 
 
+/**
+ * The station's services the routes use, built once by the composition root
+ * (src/station.ts) and handed in: the server builds none of them.
+ */
+export type ApiServices = Pick<ApiContext, 'users' | 'audit' | 'access' | 'cases' | 'caseSource' | 'retention' | 'purge' | 'compliance' | 'objectLock' | 'archive' | 'checkpoints'>;
+
 export interface ApiServerDeps {
   config: Config;
   catalog: Catalog;
@@ -48,12 +50,8 @@ export interface ApiServerDeps {
   jobStats?: (() => Promise<JobStats>) | undefined;
   /** Milliseconds clock for the failed sign-in windows (tests move it). */
   now?: () => number;
-  /** The daemon's checkpoint service; without it the vault's latest checkpoint is served. */
-  checkpoints?: ApiCheckpoints | undefined;
-  /** The daemon's compliance services; without them the server builds its own (actor custody:api). */
-  compliance?: Compliance | undefined;
-  /** The daemon's purge service; without it the server builds its own. */
-  purge?: PurgeService | undefined;
+  /** The station's services (src/station.ts). */
+  services: ApiServices;
 }
 
 export interface ApiServer {
@@ -145,8 +143,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const { config, catalog, store, log, activity } = deps;
   const apiLog = log.child({ module: 'api' });
   const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats });
-  const users = new UsersService(catalog);
-  const audit = new Audit(catalog);
+  const { users, audit } = deps.services;
   const denials = new DenialLedger(audit, {
     windowMs: 60_000,
     now: deps.now ?? (() => Date.now()),
@@ -160,7 +157,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     activity,
     users,
     audit,
-    access: new AccessRequests({ catalog, grantDefaultHours: config.api.grantDefaultHours, grantMaxHours: config.api.grantMaxHours }),
+    access: deps.services.access,
     evidence: new EvidenceRepo(catalog.db),
     evidenceQueries: new EvidenceQueries(catalog.db),
     devices: new DeviceQueries(catalog.db),
@@ -168,17 +165,17 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     verify: new VerifyRunner({ catalog, store, log: apiLog }),
     metrics,
     streams: new Set(),
-    checkpoints: deps.checkpoints,
+    checkpoints: deps.services.checkpoints,
     denials,
     previews: new PreviewLedger(catalog, { windowMs: 60_000, now: deps.now ?? (() => Date.now()) }),
     integrity: new IntegrityReporter(catalog, apiLog),
-    cases: new CasesService(catalog),
-    caseSource: new CaseSource(catalog.db),
-    retention: new RetentionView(catalog, { ...config.retention, timezone: config.timezone }),
-    purge: deps.purge ?? new PurgeService({ catalog, store, settings: purgeSettings(config), log: apiLog }),
-    compliance: deps.compliance ?? createCompliance({ catalog, config, actor: 'custody:api', activity }),
-    objectLock: objectLockSyncFor(store, { catalog, policy: { ...config.retention, timezone: config.timezone }, log: apiLog }),
-    archive: archiveForApi({ config, catalog, store, log: apiLog, checkpoints: deps.checkpoints }),
+    cases: deps.services.cases,
+    caseSource: deps.services.caseSource,
+    retention: deps.services.retention,
+    purge: deps.services.purge,
+    compliance: deps.services.compliance,
+    objectLock: deps.services.objectLock,
+    archive: deps.services.archive,
   };
   const limiter = new FailedAuthLimiter({
     limit: config.api.authFailureLimit,

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import type { LevelWithSilent } from 'pino';
-import { Audit, AuthenticationError, HiddenError, type Principal, UsersService } from '../access/index.js';
+import { AuthenticationError, HiddenError, type Principal } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { Catalog } from '../catalog/index.js';
 import { createLogger, CustodyError, type Logger, UsageError } from '../core/index.js';
 import { buildStation, type Station } from '../station.js';
+import { cliActor } from './actor.js';
 import type { ObjectStore } from '../vault/index.js';
 
 export interface GlobalOptions {
@@ -36,9 +37,36 @@ export interface Runtime {
   log: Logger;
   catalog: Catalog;
   store: ObjectStore;
-  /** The composition root the catalog and store came from; further services are taken from it. */
+  /** The composition root the catalog and store came from; every further service is taken from it. */
   station: Station;
   close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  readonlyCatalog?: boolean;
+  /** Create the catalog when there is none (see StationOptions.createCatalog). */
+  createCatalog?: boolean;
+  /** The logger for this configuration; default: warnings and errors to stderr. */
+  logFor?: (config: Config) => Logger;
+  /** The configuration as this command runs with it (a command line option over a configured value). */
+  adjust?: (config: Config) => Config;
+  /** Who the station's own services act as; default `cli:<os-user>`. */
+  actor?: string;
+}
+
+/**
+ * The station a command runs on: the configuration, a logger, and the composition root
+ * (src/station.ts), which builds each service the command asks for, once. What the
+ * station does on its own behalf is the OS account's (`cli:<os-user>`) unless told otherwise.
+ */
+export function cliStation(g: GlobalOptions, opts: RuntimeOptions = {}): Station {
+  const loaded = loadCliConfig(g);
+  const config = opts.adjust ? opts.adjust(loaded) : loaded;
+  const log = opts.logFor?.(config) ?? cliLogger(g, config);
+  return buildStation({ config, log, actor: opts.actor ?? cliActor(),
+    ...(opts.readonlyCatalog !== undefined ? { readonlyCatalog: opts.readonlyCatalog } : {}),
+    ...(opts.createCatalog !== undefined ? { createCatalog: opts.createCatalog } : {}),
+  });
 }
 
 /**
@@ -47,13 +75,13 @@ export interface Runtime {
  * catalog is not created implicitly, so a mistyped --home is an error, not a new
  * empty vault).
  */
-export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: boolean; logFor?: (config: Config) => Logger } = {}): Promise<Runtime> {
-  const config = loadCliConfig(g);
-  const log = opts.logFor?.(config) ?? cliLogger(g, config);
-  const station = buildStation({ config, log, ...(opts.readonlyCatalog !== undefined ? { readonlyCatalog: opts.readonlyCatalog } : {}) });
-  const catalog = station.catalog();
+export async function openRuntime(g: GlobalOptions, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const station = cliStation(g, opts);
+  const { config, log } = station;
+  let catalog: Catalog;
   let store: ObjectStore;
   try {
+    catalog = station.catalog();
     store = await station.store();
     await store.init();
   } catch (e) {
@@ -63,8 +91,8 @@ export async function openRuntime(g: GlobalOptions, opts: { readonlyCatalog?: bo
   return { config, log, catalog, store, station, close: () => station.close() };
 }
 
-export async function withRuntime<T>(g: GlobalOptions, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(g);
+export async function withRuntime<T>(g: GlobalOptions, fn: (rt: Runtime) => Promise<T>, opts: RuntimeOptions = {}): Promise<T> {
+  const rt = await openRuntime(g, opts);
   try {
     return await fn(rt);
   } finally {
@@ -126,9 +154,10 @@ export async function actingUser(rt: Runtime, opts: ActingOptions, command: stri
   if (!token) {
     throw new UsageError(`custody ${command} is done as a custody user: give your own token in CUSTODY_TOKEN or --token-file FILE (custody users add prints it once)`);
   }
-  const r = new UsersService(rt.catalog).authenticate(token);
+  const { users, audit } = await rt.station.access();
+  const r = users.authenticate(token);
   if (r.ok) return r.principal;
-  new Audit(rt.catalog).authFailure({ ip: 'local', reason: r.reason, method: 'CLI', url: `custody ${command}`, userId: r.userId });
+  audit.authFailure({ ip: 'local', reason: r.reason, method: 'CLI', url: `custody ${command}`, userId: r.userId });
   throw new AuthenticationError(r.reason, r.reason === 'expired' ? 'the token has expired; ask an administrator for a new one (custody users token)' : 'the token is not valid');
 }
 
@@ -155,7 +184,7 @@ export async function asUser<T>(rt: Runtime, p: Principal, command: string, fn: 
   } catch (e) {
     if (e instanceof CustodyError && (e instanceof HiddenError || REFUSALS.has(e.code))) {
       try {
-        new Audit(rt.catalog).denied({
+        (await rt.station.access()).audit.denied({
           principal: p,
           code: e instanceof HiddenError ? 'OUT_OF_SCOPE' : e.code,
           message: e.message,

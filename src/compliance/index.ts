@@ -11,6 +11,6 @@ export { FlagsService, FlagResolveError, FLAG_RULES, FLAG_STATES, type Approver,
 export { ComplianceRules, fileNumber, type ComplianceSettings } from './rules/index.js';
 export { ComplianceScanner } from './scanner.js';
 export { parseLocalTime, startOfLocalDay, localText } from './time.js';
-export { createCompliance, type Compliance } from './compliance.js';
+export { createCompliance, type Compliance, type ComplianceOptions } from './compliance.js';
 export { complianceReport, type ComplianceFigures, type ComplianceReport } from './report.js';
 export { parseCsv } from './csv.js';

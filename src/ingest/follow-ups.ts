@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
-import type { Config } from '../config/index.js';
 import { CustodyError, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
-import { createJobRunner, JOBS, type JobName, type JobRunner } from '../jobs/index.js';
-import { MediaTools } from '../media/index.js';
+import { JOBS, type JobName, type JobRunner } from '../jobs/index.js';
+import type { MediaTools } from '../media/index.js';
 import { contentKey, FsObjectStore, type ObjectStore } from '../vault/index.js';
 import type { HeaderProbe } from './session.js';
 import { ledgerOf } from '../ledger/index.js';
@@ -116,10 +115,22 @@ export interface FollowUps {
   close(): Promise<void>;
 }
 
-export async function createFollowUps(deps: { config: Config; catalog: Catalog; store: ObjectStore; log: Logger }): Promise<FollowUps> {
-  const media = MediaTools.fromConfig(deps.config.media, deps.log);
-  const runner = createJobRunner({ config: deps.config, catalog: deps.catalog, log: deps.log });
-  runner.register(ANALYSE_JOB, analyseHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, thumbnailWidth: deps.config.media.thumbnailWidth }));
+export interface FollowUpsOptions {
+  catalog: Catalog;
+  store: ObjectStore;
+  log: Logger;
+  /** The station's job runner: the follow-up handlers are registered on it. */
+  runner: JobRunner;
+  /** The station's ffmpeg/ffprobe tools. */
+  media: MediaTools;
+  /** Width of the thumbnails made for videos and photos (media.thumbnailWidth). */
+  thumbnailWidth: number;
+}
+
+/** The follow-ups on the station's runner and media tools (src/station.ts builds them once). */
+export async function createFollowUps(deps: FollowUpsOptions): Promise<FollowUps> {
+  const { runner, media } = deps;
+  runner.register(ANALYSE_JOB, analyseHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, thumbnailWidth: deps.thumbnailWidth }));
   const repo = new EvidenceRepo(deps.catalog.db);
   let started = false;
   const enqueueFor = async (ids: string[]): Promise<void> => {

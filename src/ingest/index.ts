@@ -11,5 +11,5 @@ export {
 export { mediaTypeOf, type MediaType } from './media-types.js';
 export { registerRecorder, type RecorderRecord } from './recorders.js';
 export { recordedTime, timestampFromName, type RecordedTime } from './recorded-time.js';
-export { createFollowUps, analyseHandler, ANALYSE_JOB, type FollowUps } from './follow-ups.js';
-export { ingestServiceFromConfig } from './compose.js';
+export { createFollowUps, analyseHandler, ANALYSE_JOB, type FollowUps, type FollowUpsOptions } from './follow-ups.js';
+export { createIngestService, type IngestServiceOptions } from './compose.js';

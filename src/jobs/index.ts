@@ -1,5 +1,4 @@
 import type { Catalog } from '../catalog/index.js';
-import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { BullmqJobRunner } from './bullmq-runner.js';
 import { SqliteJobRunner } from './sqlite-runner.js';
@@ -23,8 +22,18 @@ export { BullmqJobRunner, jobIdForKey, type BullmqJobRunnerOptions } from './bul
 export { runnerDefaults, type RunnerOptions } from './shared.js';
 export { JOBS, type JobName, type JobPayload, type JobTable } from './table.js';
 
+/** The job runner's own options (the station maps the `jobs` section to them). */
+export interface JobRunnerSettings {
+  /** BullMQ on Redis when set; the in-process runner on the catalog otherwise. */
+  redisUrl?: string | undefined;
+  /** BullMQ key prefix, so several stations can share one Redis. */
+  prefix: string;
+  concurrency: number;
+  maxAttempts: number;
+}
+
 export interface CreateJobRunnerDeps {
-  config: Pick<Config, 'jobs'>;
+  settings: JobRunnerSettings;
   /** Holds the SQLite adapter's queue; unused with BullMQ. */
   catalog: Catalog;
   log: Logger;
@@ -33,12 +42,12 @@ export interface CreateJobRunnerDeps {
 }
 
 /**
- * The job runner the configuration asks for: BullMQ on Redis when `jobs.redisUrl`
- * is set, otherwise the in-process runner on the catalog. Nothing connects until
- * the runner is used.
+ * The job runner the settings ask for: BullMQ on Redis when `redisUrl` is set,
+ * otherwise the in-process runner on the catalog. Nothing connects until the runner
+ * is used.
  */
-export function createJobRunner({ config, catalog, log, jobs = JOBS }: CreateJobRunnerDeps): JobRunner {
-  const { redisUrl, prefix, concurrency, maxAttempts } = config.jobs;
+export function createJobRunner({ settings, catalog, log, jobs = JOBS }: CreateJobRunnerDeps): JobRunner {
+  const { redisUrl, prefix, concurrency, maxAttempts } = settings;
   if (redisUrl !== undefined) {
     return new BullmqJobRunner({ redisUrl, prefix, concurrency, maxAttempts, jobs, log: log.child({ module: 'jobs', adapter: 'bullmq' }) });
   }

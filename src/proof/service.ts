@@ -2,6 +2,7 @@ import type { Logger } from '../core/index.js';
 import type { Catalog } from '../catalog/index.js';
 import type { ObjectStore } from '../vault/index.js';
 import { latestCheckpoint } from './checkpoint-store.js';
+import type { SignedCheckpoint } from './checkpoint.js';
 import { CheckpointIssuer, type IssueResult } from './issuer.js';
 import type { NoteSigner } from './note.js';
 import type { FolderWitness } from './witness.js';
@@ -45,6 +46,16 @@ export class CheckpointService {
 
   get origin(): string {
     return this.issuer.origin;
+  }
+
+  /** The verifier key string of the checkpoint signatures (for auditors). */
+  get verifierKey(): string {
+    return this.issuer.verifierKey;
+  }
+
+  /** Verify a checkpoint as this station's (signature by its key, its origin). */
+  open(note: string | Uint8Array): SignedCheckpoint {
+    return this.issuer.open(note);
   }
 
   /**

@@ -10,6 +10,6 @@ export {
   type PurgeRun,
   type PurgeSettings,
 } from './purge.js';
-export { PurgeScheduler, purgeSettings } from './scheduler.js';
+export { PurgeScheduler } from './scheduler.js';
 export { RetentionView, type ItemRetention } from './view.js';
 export { ObjectLockSync, objectLockSyncFor, objectLockerOf, type ObjectLocker } from './object-lock.js';

@@ -1,11 +1,6 @@
-import type { Config } from '../config/index.js';
 import { type Clock, errorMessage, type Logger } from '../core/index.js';
 import { nextDailyAt } from './policy.js';
-import type { PurgeReport, PurgeService, PurgeSettings } from './purge.js';
-
-export function purgeSettings(config: Pick<Config, 'timezone' | 'retention'>): PurgeSettings {
-  return { timezone: config.timezone, ...config.retention };
-}
+import type { PurgeReport, PurgeService } from './purge.js';
 
 /**
  * The daemon's daily purge run at retention.dailyAt (local time in the configured

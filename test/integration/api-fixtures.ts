@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
-import { createApiServer, type ApiServer } from '../../src/api/index.js';
+import type { ApiServer } from '../../src/api/index.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { Clock } from '../../src/core/time.js';
 import { registerRecorder } from '../../src/ingest/index.js';
 import type { JobStats } from '../../src/jobs/index.js';
+import { buildStation } from '../../src/station.js';
 import { FsObjectStore } from '../../src/vault/index.js';
 import { contentKey } from '../../src/vault/index.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -88,7 +89,9 @@ export async function apiRig(env: Record<string, string> = {}, opts: { jobStats?
   const store = new FsObjectStore({ root: config.vault.fs.path, fsync: false });
   await store.init();
   const activity = new ActivityBus();
-  const server = createApiServer({ config, catalog, store, log: opts.log ?? silentLogger, activity, now: () => clock.t, jobStats: opts.jobStats });
+  // The API on the station's services, over this rig's catalog (its clock) and store.
+  const station = buildStation({ config, log: opts.log ?? silentLogger, actor: 'custody:api', catalog, store, activity });
+  const server = await station.api({ now: () => clock.t, ...(opts.jobStats ? { jobStats: opts.jobStats } : {}) });
   const repo = new EvidenceRepo(catalog.db);
   let n = 0;
 

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCompliance, type Flag } from '../../src/compliance/index.js';
+import { complianceOptions } from '../../src/options.js';
 import type { ActivityEvent } from '../../src/core/activity.js';
 import { waitFor } from '../helpers/cli.js';
 import { apiRig, body, type ApiRig } from './api-fixtures.js';
@@ -57,7 +58,7 @@ describe('compliance API (issue 6)', () => {
     await r.seed({ officer: '0417', unit: 'U1', serial: 'ZFY001', recordedStart: '2026-11-25T01:00:00.000Z', ingestedAt: '2026-11-25T11:00:00.000Z', durationMs: 600_000 });
     // openFlags counts unresolved flags raised in the period; these are raised on the 27th.
     const late = await r.seed({ officer: '0417', unit: 'U1', serial: 'ZFY001', recordedStart: '2026-11-25T02:00:00.000Z', ingestedAt: '2026-11-26T08:00:00.000Z', durationMs: 1_200_000 });
-    const c = createCompliance({ catalog: r.catalog, config: r.server.context.config, actor: 'custody:test', activity: r.activity });
+    const c = createCompliance({ catalog: r.catalog, settings: complianceOptions(r.server.context.config), actor: 'custody:test', activity: r.activity });
     c.assignments.upsertOfficer({ number: '0417', name: 'Li Wei', unit: 'U1', userId: officerUser.id }, 'test');
     const raised = c.rules.scan().raised;
     // Late, never docked after the shift, and 50 min without recording (10 min clip at 09:00, next at 10:00 local).
@@ -135,7 +136,7 @@ describe('flag events (issue 6)', () => {
 
     await r.seed({ officer: '0417', unit: 'U1', serial: 'ZFY001', recordedStart: '2026-11-20T01:00:00.000Z', ingestedAt: '2026-11-27T08:00:00.000Z' });
     await r.seed({ officer: '0500', unit: 'U2', serial: 'ZFY002', recordedStart: '2026-11-20T01:00:00.000Z', ingestedAt: '2026-11-27T08:00:00.000Z' });
-    const c = createCompliance({ catalog: r.catalog, config: r.server.context.config, actor: 'custody:test', activity: r.activity });
+    const c = createCompliance({ catalog: r.catalog, settings: complianceOptions(r.server.context.config), actor: 'custody:test', activity: r.activity });
     expect(c.rules.scan().raised).toHaveLength(2);
     await waitFor('both streams to get their flag', async () => (a.events.length >= 1 && b.events.length >= 1) || null, 10_000, 10);
     expect(a.events.map((e) => [e.event, e.data.unit, e.data.serial, e.data.rule])).toEqual([['flag', 'U1', 'ZFY001', 'late-upload']]);

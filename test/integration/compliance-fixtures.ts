@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { UsersService } from '../../src/access/index.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { createCompliance, type Compliance } from '../../src/compliance/index.js';
+import { complianceOptions } from '../../src/options.js';
 import { configSchema } from '../../src/config/schema.js';
 import { ActivityBus, type ActivityEvent } from '../../src/core/activity.js';
 import { TestClock } from './api-fixtures.js';
@@ -43,7 +44,7 @@ export function complianceRig(dir: string, overrides: Record<string, unknown> = 
   const events: ActivityEvent[] = [];
   activity.subscribe((e) => events.push(e));
   const parsed = configSchema.parse({ compliance: overrides });
-  const c = createCompliance({ catalog, config: parsed, actor: 'custody:test', activity });
+  const c = createCompliance({ catalog, settings: complianceOptions(parsed), actor: 'custody:test', activity });
   const recorder = (serial: string, at: string) =>
     catalog.db.prepare('INSERT INTO recorders (serial, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(serial) DO NOTHING').run(serial, at, at);
   const users = new UsersService(catalog);

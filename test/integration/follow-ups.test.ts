@@ -8,6 +8,9 @@ import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
 import { IngestService, createFollowUps } from '../../src/ingest/index.js';
+import { createJobRunner } from '../../src/jobs/index.js';
+import { MediaTools } from '../../src/media/index.js';
+import { jobRunnerSettings } from '../../src/options.js';
 import { contentKey } from '../../src/vault/index.js';
 import { rig, settings } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -25,7 +28,17 @@ describe('follow-up media analysis', () => {
 
     const r = await rig(dir);
     const config = loadConfig({ home: join(dir, 'home'), env: {} });
-    const followUps = await createFollowUps({ config, catalog: r.catalog, store: r.store, log: silentLogger });
+    // As the station builds them (src/station.ts): on its job runner and media tools.
+    const followUpsOn = () =>
+      createFollowUps({
+        catalog: r.catalog,
+        store: r.store,
+        log: silentLogger,
+        runner: createJobRunner({ settings: jobRunnerSettings(config), catalog: r.catalog, log: silentLogger }),
+        media: MediaTools.fromConfig(config.media, silentLogger),
+        thumbnailWidth: config.media.thumbnailWidth,
+      });
+    const followUps = await followUpsOn();
     const service = new IngestService({
       catalog: r.catalog,
       store: r.store,
@@ -68,7 +81,7 @@ describe('follow-up media analysis', () => {
     expect(analysed).toHaveLength(report.ingested);
     expect(analysed.find((e) => e.subject === broken.id)!.data).toMatchObject({ ok: false });
     // Idempotent: running the sweep and the jobs again changes nothing.
-    const again = await createFollowUps({ config, catalog: r.catalog, store: r.store, log: silentLogger });
+    const again = await followUpsOn();
     expect(await again.sweep()).toBe(0);
     await again.enqueueFor([broken.id]);
     await again.drain();

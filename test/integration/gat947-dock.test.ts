@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCompliance } from '../../src/compliance/index.js';
+import { complianceOptions } from '../../src/options.js';
 import { configSchema } from '../../src/config/schema.js';
 import { ActivityBus } from '../../src/core/activity.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -203,7 +204,7 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     expect(JSON.stringify(r.catalog.db.prepare('SELECT * FROM ledger').all())).not.toContain('pw-2468');
 
     // The disagreement raises the attribution-conflict flag (the compliance scan after an undock does this).
-    const flags = () => createCompliance({ catalog: r.catalog, config: configSchema.parse({}), actor: 'custody:test' }).rules.scan().raised;
+    const flags = () => createCompliance({ catalog: r.catalog, settings: complianceOptions(configSchema.parse({})), actor: 'custody:test' }).rules.scan().raised;
     const raised = flags();
     expect(raised.filter((f) => f.rule === 'attribution-conflict').map((f) => [f.recorderSerial, f.dockId, f.summary])).toEqual([
       ['ZFY0042', o.dockId, expect.stringMatching(/reported itself as ZFY0042 .* but its usb-serial says USBSERIAL9/)],
@@ -371,7 +372,7 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.subject).toBe('ZFY0001');
     // ...and a clock that could not be set is flagged.
-    const raised = createCompliance({ catalog: r.catalog, config: configSchema.parse({}), actor: 'custody:test' }).rules.scan().raised;
+    const raised = createCompliance({ catalog: r.catalog, settings: complianceOptions(configSchema.parse({})), actor: 'custody:test' }).rules.scan().raised;
     expect(raised.filter((f) => f.dockId === net.dockId).map((f) => [f.rule, f.recorderSerial])).toEqual([['clock-drift', 'ZFY0001']]);
 
     // Nothing read battery or clock and no limit failed: 未检测, and this profile lets it count as ready.

@@ -710,8 +710,8 @@ describe('createJobRunner', () => {
     const dir = await mkdtemp(join(tmpdir(), 'custody-jobs-'));
     const catalog = Catalog.open(join(dir, 'catalog.db'));
     try {
-      const local = createJobRunner({ config: configSchema.parse({}), catalog, log: silentLogger });
-      const remote = createJobRunner({ config: configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL } }), catalog, log: silentLogger });
+      const local = createJobRunner({ settings: configSchema.parse({}).jobs, catalog, log: silentLogger });
+      const remote = createJobRunner({ settings: configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL } }).jobs, catalog, log: silentLogger });
       expect(local).toBeInstanceOf(SqliteJobRunner);
       expect(remote).toBeInstanceOf(BullmqJobRunner);
       // Nothing was opened: stopping an unused runner is immediate.
@@ -727,7 +727,7 @@ describe('createJobRunner', () => {
     const prefix = `custody-test-${randomBytes(6).toString('hex')}`;
     try {
       for (const config of [configSchema.parse({}), configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL, prefix } })]) {
-        const runner = createJobRunner({ config, catalog, log: silentLogger });
+        const runner = createJobRunner({ settings: config.jobs, catalog, log: silentLogger });
         expect(Object.keys(JOBS)).toEqual(['evidence.analyse']);
         expect(() => runner.register('media.probe', async () => undefined)).toThrow(expect.objectContaining({ code: 'JOBS_UNKNOWN_NAME' }));
         await expect(runner.start()).rejects.toMatchObject({ code: 'JOBS_HANDLER_MISSING', message: expect.stringContaining('"evidence.analyse"') });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
-import { PurgeService, purgeSettings } from '../../src/retention/index.js';
+import { PurgeService } from '../../src/retention/index.js';
+import { purgeSettings } from '../../src/options.js';
 import { loadConfig } from '../../src/config/index.js';
 import { apiRig, body } from './api-fixtures.js';
 

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { AssignmentsService, localText, parseLocalTime, type Assignment } from '../../compliance/index.js';
+import { localText, parseLocalTime, type Assignment } from '../../compliance/index.js';
 import { globals, output, withRuntime } from '../context.js';
-import { cliActor } from '../actor.js';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -19,8 +18,8 @@ function table(list: Assignment[], tz: string): string {
 export async function assignmentsAddCommand(opts: { officer: string; recorder: string; start: string; end?: string; name?: string; unit?: string }, c: Command): Promise<void> {
   const g = globals(c);
   await withRuntime(g, async (rt) => {
-    const svc = new AssignmentsService({ catalog: rt.catalog, timezone: rt.config.timezone });
-    const r = svc.add({ officer: opts.officer, recorder: opts.recorder, start: opts.start, end: opts.end, name: opts.name, unit: opts.unit }, cliActor());
+    const svc = (await rt.station.compliance()).assignments;
+    const r = svc.add({ officer: opts.officer, recorder: opts.recorder, start: opts.start, end: opts.end, name: opts.name, unit: opts.unit }, rt.station.actor);
     output(g, r, `${r.created ? 'assigned' : 'already assigned'}: ${r.assignment.id}\n${table([r.assignment], rt.config.timezone)}`);
   });
 }
@@ -28,7 +27,7 @@ export async function assignmentsAddCommand(opts: { officer: string; recorder: s
 export async function assignmentsEndCommand(id: string, opts: { at?: string }, c: Command): Promise<void> {
   const g = globals(c);
   await withRuntime(g, async (rt) => {
-    const a = new AssignmentsService({ catalog: rt.catalog, timezone: rt.config.timezone }).end(id, cliActor(), opts.at);
+    const a = (await rt.station.compliance()).assignments.end(id, rt.station.actor, opts.at);
     output(g, a, `ended: ${a.id} at ${localText(a.endsAt!, rt.config.timezone)}`);
   });
 }
@@ -37,7 +36,7 @@ export async function assignmentsListCommand(opts: { unit?: string; officer?: st
   const g = globals(c);
   await withRuntime(g, async (rt) => {
     const tz = rt.config.timezone;
-    const list = new AssignmentsService({ catalog: rt.catalog, timezone: tz }).list(
+    const list = (await rt.station.compliance()).assignments.list(
       {
         unit: opts.unit,
         officer: opts.officer,
@@ -56,7 +55,7 @@ export async function assignmentsImportCommand(file: string, _opts: unknown, c: 
   const g = globals(c);
   const text = await readFile(file, 'utf8');
   await withRuntime(g, async (rt) => {
-    const r = new AssignmentsService({ catalog: rt.catalog, timezone: rt.config.timezone }).importCsv(text, cliActor());
+    const r = (await rt.station.compliance()).assignments.importCsv(text, rt.station.actor);
     output(g, { created: r.created, unchanged: r.unchanged, ids: r.assignments.map((a) => a.id) }, `imported ${r.created} assignment(s); ${r.unchanged} already there`);
   });
 }
@@ -64,9 +63,9 @@ export async function assignmentsImportCommand(file: string, _opts: unknown, c: 
 export async function assignmentsOfficerCommand(number: string, opts: { name: string; unit?: string; user?: string }, c: Command): Promise<void> {
   const g = globals(c);
   await withRuntime(g, async (rt) => {
-    const o = new AssignmentsService({ catalog: rt.catalog, timezone: rt.config.timezone }).upsertOfficer(
+    const o = (await rt.station.compliance()).assignments.upsertOfficer(
       { number, name: opts.name, unit: opts.unit ?? null, ...(opts.user !== undefined ? { userId: opts.user } : {}) },
-      cliActor(),
+      rt.station.actor,
     );
     output(g, o, `officer ${o.number}: ${o.name}${o.unit ? `, ${o.unit}` : ''}${o.userId ? ` (user ${o.userId})` : ''}`);
   });

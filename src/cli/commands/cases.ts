@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { AccessDeniedError, actorOf, can, HiddenError, inScope, type Principal } from '../../access/index.js';
 import { CustodyError, UsageError } from '../../core/index.js';
-import { CasesService, objectLockSyncFor, RetentionView, type Case, type Hold } from '../../retention/index.js';
-import { cliActor } from '../actor.js';
+import type { Case, Hold } from '../../retention/index.js';
+import type { RetentionServices } from '../../station.js';
 import type { Runtime } from '../context.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
 
@@ -37,14 +37,18 @@ function caseTable(list: Case[]): string {
 
 /** With S3 Object Lock on, held items' objects carry a legal hold in the store too. */
 async function syncLegalHolds(rt: Runtime, evidenceIds: readonly string[]): Promise<void> {
-  const lock = objectLockSyncFor(rt.store, { catalog: rt.catalog, policy: { ...rt.config.retention, timezone: rt.config.timezone }, log: rt.log });
-  await lock?.holdsChanged(evidenceIds);
+  await (await rt.station.retention()).objectLock?.holdsChanged(evidenceIds);
 }
 
-export async function casesCreateCommand(opts: { number: string; name: string; unit?: string; by?: string }, cmd: Command): Promise<void> {
+/**
+ * Cases are created, linked and held in the name of the OS account (`cli:<os-user>`);
+ * a person the ledger is to name does it on the API as a custody user.
+ */
+export async function casesCreateCommand(opts: { number: string; name: string; unit?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const c = asUsage(() => new CasesService(rt.catalog).create({ number: opts.number, name: opts.name, unit: opts.unit ?? null }, cliActor(opts.by)));
+    const { cases } = await rt.station.retention();
+    const c = asUsage(() => cases.create({ number: opts.number, name: opts.name, unit: opts.unit ?? null }, rt.station.actor));
     output(g, c, `Case ${c.number} (${c.name}) created: ${c.id}`);
   });
 }
@@ -52,7 +56,7 @@ export async function casesCreateCommand(opts: { number: string; name: string; u
 export async function casesListCommand(opts: { unit?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const list = new CasesService(rt.catalog).list(opts.unit ?? null);
+    const list = (await rt.station.retention()).cases.list(opts.unit ?? null);
     output(g, { cases: list }, caseTable(list));
   });
 }
@@ -60,8 +64,7 @@ export async function casesListCommand(opts: { unit?: string }, cmd: Command): P
 export async function casesShowCommand(ref: string, _opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const svc = new CasesService(rt.catalog);
-    const view = new RetentionView(rt.catalog, { ...rt.config.retention, timezone: rt.config.timezone });
+    const { cases: svc, view } = await rt.station.retention();
     const c = svc.find(ref);
     const evidence = svc.evidenceOf(c.id).map((id) => ({ id, ...view.of(id)! }));
     const holds = svc.holdsOf(c.id);
@@ -79,23 +82,23 @@ export async function casesShowCommand(ref: string, _opts: unknown, cmd: Command
   });
 }
 
-export async function casesLinkCommand(ref: string, ids: string[], opts: { by?: string }, cmd: Command): Promise<void> {
+export async function casesLinkCommand(ref: string, ids: string[], _opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const svc = new CasesService(rt.catalog);
+    const svc = (await rt.station.retention()).cases;
     const c = svc.find(ref);
-    const linked = svc.link(c.id, ids, cliActor(opts.by));
+    const linked = svc.link(c.id, ids, rt.station.actor);
     if (svc.holdsOf(c.id).some((h) => h.state !== 'released')) await syncLegalHolds(rt, linked);
     output(g, { caseId: c.id, linked }, `${linked.length} item(s) linked to case ${c.number}${linked.length < ids.length ? ` (${ids.length - linked.length} already linked)` : ''}.`);
   });
 }
 
-export async function casesHoldCommand(ref: string, opts: { reason: string; text?: string; by?: string }, cmd: Command): Promise<void> {
+export async function casesHoldCommand(ref: string, opts: { reason: string; text?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const svc = new CasesService(rt.catalog);
+    const svc = (await rt.station.retention()).cases;
     const c = svc.find(ref);
-    const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, cliActor(opts.by)));
+    const h = asUsage(() => svc.placeHold(c.id, { reason: opts.reason, text: opts.text ?? null }, rt.station.actor));
     await syncLegalHolds(rt, svc.evidenceOf(c.id));
     output(g, h, `Hold ${h.id} placed on case ${c.number} (${h.reason}): ${svc.evidenceOf(c.id).length} item(s) protected.`);
   });
@@ -106,9 +109,8 @@ export async function casesHoldCommand(ref: string, opts: { reason: string; text
  * case in their scope (else it answers as missing), and no item of another unit that
  * the release would free.
  */
-function holdFor(rt: Runtime, p: Principal, holdId: string, permission: 'holds.manage' | 'holds.release'): Hold {
+function holdFor(rt: Runtime, svc: RetentionServices['cases'], p: Principal, holdId: string, permission: 'holds.manage' | 'holds.release'): Hold {
   if (!can(p, permission)) throw new AccessDeniedError('FORBIDDEN', `role ${p.role} may not do this (needs ${permission})`, holdId);
-  const svc = new CasesService(rt.catalog);
   const h = svc.requireHold(holdId);
   const c = svc.require(h.caseId);
   if (!inScope(p, c.unit)) throw new HiddenError('hold', holdId);
@@ -126,9 +128,10 @@ export async function casesReleaseRequestCommand(holdId: string, opts: { reason:
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const p = await actingUser(rt, opts, 'cases release-request');
+    const svc = (await rt.station.retention()).cases;
     const h = await asUser(rt, p, 'cases release-request', () => {
-      holdFor(rt, p, holdId, 'holds.manage');
-      return asUsage(() => new CasesService(rt.catalog).requestRelease(holdId, opts.reason, actorOf(p)));
+      holdFor(rt, svc, p, holdId, 'holds.manage');
+      return asUsage(() => svc.requestRelease(holdId, opts.reason, actorOf(p)));
     });
     output(g, h, `Release of hold ${h.id} asked by ${printable(p.name)}; it holds until another supervisor approves with their own token (custody cases release-approve ${h.id}).`);
   });
@@ -139,9 +142,9 @@ export async function casesReleaseApproveCommand(holdId: string, opts: ActingOpt
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const p = await actingUser(rt, opts, 'cases release-approve');
-    const svc = new CasesService(rt.catalog);
+    const svc = (await rt.station.retention()).cases;
     const h = await asUser(rt, p, 'cases release-approve', () => {
-      holdFor(rt, p, holdId, 'holds.release');
+      holdFor(rt, svc, p, holdId, 'holds.release');
       return svc.approveRelease(holdId, actorOf(p));
     });
     await syncLegalHolds(rt, svc.evidenceOf(h.caseId));

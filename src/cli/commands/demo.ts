@@ -6,12 +6,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { UsersService } from '../../access/index.js';
 import { loadConfig } from '../../config/index.js';
 import { CustodyError, UsageError, errorMessage } from '../../core/index.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
 import { simulateRecorder, type DockOutcome } from '../../devices/index.js';
-import { MediaTools } from '../../media/index.js';
 import { verifyVault } from '../../ledger/index.js';
 import { EXIT_PROBLEM, globals } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
@@ -164,7 +162,7 @@ export async function demoCommand(opts: DemoOpts, cmd: Command): Promise<void> {
   await daemon.start();
   try {
     say(`daemon started (JSON logs in ${logFile}); making ${RECORDERS.length} simulated recorders:`);
-    const media = MediaTools.fromConfig(config.media, log);
+    const media = await daemon.station.media();
     const now = Date.now();
     for (const rec of RECORDERS) {
       const staged = join(home, 'staging', rec.serial);
@@ -220,7 +218,7 @@ export async function demoCommand(opts: DemoOpts, cmd: Command): Promise<void> {
     if (interactive) {
       const api = daemon.apiAddress();
       if (api) {
-        const { token } = new UsersService(daemon.catalog).create(
+        const { token } = (await daemon.station.access()).users.create(
           { name: 'demo auditor', role: 'auditor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) },
           'custody:demo',
         );

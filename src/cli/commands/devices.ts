@@ -16,7 +16,6 @@ import {
   type SeenUsbDevice,
 } from '../../devices/index.js';
 import { globals, loadCliConfig, output, withRuntime } from '../context.js';
-import { cliActor } from '../actor.js';
 
 function gb(n: number | null): string {
   return n === null ? '?' : `${(n / 1e9).toFixed(1)} GB`;
@@ -101,7 +100,7 @@ export async function devicesShowCommand(serial: string, opts: { docks: string }
 export async function devicesSetStatusCommand(serial: string, status: string, opts: { note?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const r = new DeviceRegistry(rt.catalog).setStatus(serial, status, { actor: cliActor(), note: opts.note ?? null });
+    const r = new DeviceRegistry(rt.catalog).setStatus(serial, status, { actor: rt.station.actor, note: opts.note ?? null });
     output(g, r, r.changed ? `recorder ${serial} is now ${r.device.status}` : `recorder ${serial} already is ${r.device.status}; nothing changed`);
   });
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { AccessRequests, actorOf, HiddenError, inScope, UsersService } from '../../access/index.js';
-import { ArchiveService, authorizeExport, CaseSource, resolveDestinations, type CopyResult, type ExportResult } from '../../archive/index.js';
+import { actorOf, HiddenError, inScope } from '../../access/index.js';
+import { authorizeExport, resolveDestinations, type CopyResult, type ExportResult } from '../../archive/index.js';
 import { NotFoundError } from '../../core/index.js';
-import { CheckpointIssuer, loadStationSigner, witnessesFor } from '../../proof/index.js';
-import { actingUser, asUser, EXIT_PROBLEM, globals, output, printable, withRuntime, type ActingOptions, type Runtime } from '../context.js';
+import { actingUser, asUser, EXIT_PROBLEM, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
 
 /**
  * `custody export --case CASE --to DIR_A --to DIR_B [--maker NAME] [--iso]`: the
@@ -36,28 +35,12 @@ function human(r: ExportResult): string {
   ].join('\n');
 }
 
-/** The station's issuer, or null when the home has no station key (then copies carry no checkpoint). */
-async function issuerFor(rt: Runtime): Promise<CheckpointIssuer | null> {
-  try {
-    const signer = await loadStationSigner(rt.config.home, rt.config.checkpoints.origin);
-    return new CheckpointIssuer({
-      catalog: rt.catalog,
-      store: rt.store,
-      signer,
-      witnesses: witnessesFor(rt.config.checkpoints.witnesses, rt.config.home, signer.name),
-      log: rt.log.child({ module: 'checkpoints' }),
-    });
-  } catch (e) {
-    rt.log.warn({ err: e }, 'no station key: the copies will carry the ledger excerpt without a signed checkpoint');
-    return null;
-  }
-}
-
 export async function exportCaseCommand(opts: { case: string; to: string[]; maker?: string; iso?: boolean } & ActingOptions, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const p = await actingUser(rt, opts, 'export');
-    const cases = new CaseSource(rt.catalog.db);
+    const cases = await rt.station.caseSource();
+    const { users, requests } = await rt.station.access();
     const roots = rt.config.archive.destinationRoots;
     // The case as this user sees it (a number of another unit names nothing); the export names it by id.
     let caseId = opts.case;
@@ -67,7 +50,7 @@ export async function exportCaseCommand(opts: { case: string; to: string[]; make
       if (!inScope(p, kase.unit)) throw new HiddenError('case', opts.case);
       caseId = kase.id;
       const grant = authorizeExport(
-        { cases, access: new AccessRequests({ catalog: rt.catalog, grantDefaultHours: rt.config.api.grantDefaultHours, grantMaxHours: rt.config.api.grantMaxHours }), users: new UsersService(rt.catalog) },
+        { cases, access: requests, users },
         p,
         kase,
       );
@@ -75,20 +58,8 @@ export async function exportCaseCommand(opts: { case: string; to: string[]; make
       await resolveDestinations(opts.to, roots);
       return grant;
     });
-    const issuer = await issuerFor(rt);
-    const archive = new ArchiveService({
-      catalog: rt.catalog,
-      store: rt.store,
-      log: rt.log.child({ module: 'archive' }),
-      timezone: rt.config.timezone,
-      copies: rt.config.archive.copies,
-      sourceOrganization: rt.config.archive.sourceOrganization,
-      verifierKey: issuer ? issuer.verifierKey : null,
-      // A checkpoint signed now covers every entry the copies carry; another after
-      // export.created covers the record of the export itself.
-      ...(issuer ? { checkpoint: async () => (await issuer.issue())?.checkpoint ?? null, afterExport: async () => void (await issuer.issue()) } : {}),
-      destinationRoots: roots,
-    });
+    // Its copies carry a checkpoint signed with the station key; a home without one gives copies without (warned).
+    const archive = await rt.station.archive();
     const maker = opts.maker ?? p.name;
     const r = await archive.exportCase({ caseRef: caseId, destinations: opts.to, maker, actor: actorOf(p), access, iso: opts.iso ?? false });
     output(g, r, human(r));

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { actorOf } from '../../access/index.js';
-import { FLAG_RULES, FLAG_STATES, createCompliance, localText, type Flag, type FlagRule, type FlagState } from '../../compliance/index.js';
+import { FLAG_RULES, FLAG_STATES, localText, type Flag, type FlagRule, type FlagState } from '../../compliance/index.js';
 import { UsageError } from '../../core/index.js';
 import { actingUser, asUser, globals, output, printable, withRuntime, type ActingOptions } from '../context.js';
-import { cliActor } from '../actor.js';
 
 function text(list: Flag[], tz: string): string {
   if (list.length === 0) return 'no flags';
@@ -24,7 +23,7 @@ export async function flagsListCommand(opts: { rule?: string; unit?: string; off
   if (opts.rule !== undefined && !(FLAG_RULES as readonly string[]).includes(opts.rule)) throw new UsageError(`--rule must be one of ${FLAG_RULES.join(', ')}`);
   if (opts.state !== undefined && ![...FLAG_STATES, 'unresolved'].includes(opts.state)) throw new UsageError(`--state must be one of ${FLAG_STATES.join(', ')}, unresolved`);
   await withRuntime(g, async (rt) => {
-    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
+    const { flags } = await rt.station.compliance();
     const list = flags.list(
       { rule: opts.rule as FlagRule | undefined, unit: opts.unit, officer: opts.officer, recorder: opts.recorder, state: opts.state as FlagState | 'unresolved' | undefined },
       { limit: Math.max(1, Number(opts.limit) || 500) },
@@ -41,7 +40,7 @@ export async function flagsResolveCommand(id: string, opts: { reason: string } &
   const g = globals(c);
   await withRuntime(g, async (rt) => {
     const p = await actingUser(rt, opts, 'flags resolve');
-    const { flags } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: actorOf(p) });
+    const { flags } = await rt.station.compliance();
     const f = await asUser(rt, p, 'flags resolve', () =>
       flags.resolve(id, { reason: opts.reason, approver: { id: p.id, role: p.role, unit: p.unit, revoked: false }, actor: actorOf(p) }),
     );
@@ -52,7 +51,7 @@ export async function flagsResolveCommand(id: string, opts: { reason: string } &
 export async function flagsScanCommand(opts: { full?: boolean }, c: Command): Promise<void> {
   const g = globals(c);
   await withRuntime(g, async (rt) => {
-    const { rules } = createCompliance({ catalog: rt.catalog, config: rt.config, actor: cliActor() });
+    const { rules } = await rt.station.compliance();
     const r = rules.scan({ full: opts.full === true });
     output(
       g,

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createCompliance, type Flag } from '../../compliance/index.js';
+import type { Flag } from '../../compliance/index.js';
 import { UsageError } from '../../core/index.js';
 import { FolderDriver } from '../../devices/index.js';
-import { createFollowUps, ingestServiceFromConfig, type SessionReport } from '../../ingest/index.js';
-import { cliActor } from '../actor.js';
-import { globals, withRuntime, EXIT_PROBLEM } from '../context.js';
+import type { SessionReport } from '../../ingest/index.js';
+import type { Config } from '../../config/index.js';
+import { globals, withRuntime, EXIT_PROBLEM, type GlobalOptions, type Runtime } from '../context.js';
 import { IngestProgressBars } from '../progress.js';
 
 
@@ -51,58 +51,57 @@ export async function ingestCommand(dir: string, opts: IngestOpts, cmd: Command)
   const root = resolve(dir);
   const st = await stat(root).catch(() => null);
   if (!st || !st.isDirectory()) throw new UsageError(`not a folder: ${dir}`);
-  await withRuntime(g, async (rt) => {
-    const { config } = rt;
-    const driver = new FolderDriver({
-      root,
-      identity: {
-        ...(opts.serial ? { serial: opts.serial } : {}),
-        ...(opts.officer ? { officer: opts.officer } : {}),
-        ...(opts.unit ? { unit: opts.unit } : {}),
-        ...(opts.model ? { model: opts.model } : {}),
-      },
-    });
-    const followUps = await createFollowUps({ config, catalog: rt.catalog, store: rt.store, log: rt.log });
-    try {
-      const service = ingestServiceFromConfig(
-        config,
-        { catalog: rt.catalog, store: rt.store, log: rt.log, followUps },
-        opts.wipe ? { wipeAfterIngest: true } : {},
-      );
-      const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
-      const { session, done } = service.start(driver, { actor: cliActor() });
-      session.on('progress', (p) => bars.update(p));
-      // SIGTERM/SIGINT: stop taking files; copies in flight finish (or roll back
-      // after the grace period), then the report is printed as usual.
-      const onSignal = (): void => {
-        rt.log.warn('stopping: letting copies in flight finish');
-        void service.stop(STOP_GRACE_MS);
-      };
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-      const report = await done.finally(() => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-      });
-      bars.stop();
-      if (opts.followUp) await followUps.drain();
-      // As the daemon does after a dock (issue 13): one late-upload flag per recorder and
-      // officer for what this session brought in late, and its attribution conflicts.
-      const flags = createCompliance({ catalog: rt.catalog, config, actor: cliActor() }).rules.checkSession(report.sessionId);
-      if (flags.length > 0) rt.log.info({ sessionId: report.sessionId, flags: flags.map((f) => f.rule) }, 'flagged at ingest');
-      // A one-shot command's clean shutdown: seal what it added, so the vault alone
-      // can rebuild and check the ledger. A failure here loses nothing (the entries
-      // are in the catalog and are sealed by the next run or the daemon).
-      try {
-        await (await rt.station.sealer()).seal({ partial: true });
-      } catch (e) {
-        rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
-      }
-      if (g.json) process.stdout.write(JSON.stringify(toJson(report, flags)) + '\n');
-      else process.stdout.write(human(report, dir, flags) + '\n');
-      if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
-    } finally {
-      await followUps.close();
-    }
+  // --wipe overrides ingest.wipeAfterIngest for this run.
+  const runtime = opts.wipe ? { adjust: (c: Config): Config => ({ ...c, ingest: { ...c.ingest, wipeAfterIngest: true } }) } : {};
+  await withRuntime(g, (rt) => ingestFolder(rt, g, root, dir, opts), runtime);
+}
+
+async function ingestFolder(rt: Runtime, g: GlobalOptions, root: string, dir: string, opts: IngestOpts): Promise<void> {
+  const driver = new FolderDriver({
+    root,
+    identity: {
+      ...(opts.serial ? { serial: opts.serial } : {}),
+      ...(opts.officer ? { officer: opts.officer } : {}),
+      ...(opts.unit ? { unit: opts.unit } : {}),
+      ...(opts.model ? { model: opts.model } : {}),
+    },
   });
+  const followUps = await rt.station.followUps();
+  try {
+    const service = await rt.station.ingest();
+    const bars = new IngestProgressBars(Boolean(process.stderr.isTTY) && !g.json);
+    const { session, done } = service.start(driver, { actor: rt.station.actor });
+    session.on('progress', (p) => bars.update(p));
+    // SIGTERM/SIGINT: stop taking files; copies in flight finish (or roll back
+    // after the grace period), then the report is printed as usual.
+    const onSignal = (): void => {
+      rt.log.warn('stopping: letting copies in flight finish');
+      void service.stop(STOP_GRACE_MS);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    const report = await done.finally(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+    bars.stop();
+    if (opts.followUp) await followUps.drain();
+    // As the daemon does after a dock (issue 13): one late-upload flag per recorder and
+    // officer for what this session brought in late, and its attribution conflicts.
+    const flags = (await rt.station.compliance()).rules.checkSession(report.sessionId);
+    if (flags.length > 0) rt.log.info({ sessionId: report.sessionId, flags: flags.map((f) => f.rule) }, 'flagged at ingest');
+    // A one-shot command's clean shutdown: seal what it added, so the vault alone
+    // can rebuild and check the ledger. A failure here loses nothing (the entries
+    // are in the catalog and are sealed by the next run or the daemon).
+    try {
+      await (await rt.station.sealer()).seal({ partial: true });
+    } catch (e) {
+      rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
+    }
+    if (g.json) process.stdout.write(JSON.stringify(toJson(report, flags)) + '\n');
+    else process.stdout.write(human(report, dir, flags) + '\n');
+    if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
+  } finally {
+    await followUps.close();
+  }
 }

@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { Catalog, catalogPath } from '../../catalog/index.js';
-import { defaultConfigPath, loadConfig, resolveHome } from '../../config/index.js';
+import { catalogPath } from '../../catalog/index.js';
+import { defaultConfigPath, resolveHome } from '../../config/index.js';
 import { CustodyError } from '../../core/index.js';
-import { ensureStationKey, openObjectStore } from '../../vault/index.js';
-import { verifyVault } from '../../ledger/index.js';
-import { cliActor } from '../actor.js';
-import { cliLogger, globals, output } from '../context.js';
+import { ensureStationKey } from '../../vault/index.js';
+import { ledgerOf, verifyVault } from '../../ledger/index.js';
+import { cliStation, globals, output } from '../context.js';
 
 const STARTER_CONFIG = `# custody configuration. Every key, with its default, is documented in
 # config/custody.example.yaml; any key can also be set by an environment
@@ -27,15 +26,16 @@ export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
     await writeFile(configFile, STARTER_CONFIG, { flag: 'wx' });
     configCreated = true;
   }
-  const config = loadConfig({ home, configFile: g.config });
-  const log = cliLogger(g, config);
-  const store = await openObjectStore(config.vault);
-  const catalog = Catalog.open(catalogPath(home));
+  // The one command that creates the catalog it opens.
+  const station = cliStation({ ...g, home }, { createCatalog: true });
+  const { log } = station;
   try {
+    const store = await station.store();
+    const catalog = station.catalog();
     await store.init();
     const key = await ensureStationKey(home);
     let initialised = false;
-    if (catalog.ledger.count() > 0) {
+    if (ledgerOf(catalog).count() > 0) {
       // Never build on a vault whose history does not hold together.
       const result = await verifyVault({ catalog, store, deep: false });
       if (!result.ok) {
@@ -43,9 +43,9 @@ export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
         throw new CustodyError('VAULT_NOT_INTACT', `refusing to initialise: the existing ledger does not verify (${first ? first.message : 'unknown problem'}); run custody verify`);
       }
     } else {
-      catalog.ledger.append({
+      ledgerOf(catalog).append({
         type: 'station.initialized',
-        actor: cliActor(),
+        actor: station.actor,
         subject: null,
         data: { vault: { kind: store.kind, location: store.location }, stationKey: { alg: 'ed25519', publicKey: key.publicKey, fingerprint: key.fingerprint } },
       });
@@ -58,7 +58,6 @@ export async function initCommand(_opts: unknown, cmd: Command): Promise<void> {
       `${initialised ? 'Initialised' : 'Already initialised'} custody home ${home}\n  config:  ${configFile}${configCreated ? ' (created)' : ''}\n  catalog: ${catalogPath(home)}\n  vault:   ${store.kind} ${store.location}\n  station key: ${key.fingerprint.slice(0, 16)}…`,
     );
   } finally {
-    catalog.close();
-    await store.close();
+    await station.close();
   }
 }

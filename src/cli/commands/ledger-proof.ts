@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { UsageError, errorMessage } from '../../core/index.js';
 import {
-  CheckpointIssuer,
+  type CheckpointService,
   LedgerTree,
   ProofError,
   checkExtends,
@@ -25,7 +25,7 @@ import {
   type SignedCheckpoint,
   type WitnessCheck,
 } from '../../proof/index.js';
-import { EXIT_PROBLEM, globals, loadCliConfig, output, withRuntime, type Runtime } from '../context.js';
+import { EXIT_PROBLEM, cliStation, globals, output, withRuntime, type Runtime } from '../context.js';
 import { ledgerOf } from '../../ledger/index.js';
 
 /**
@@ -38,21 +38,16 @@ function positive(name: string, raw: string): number {
   return Number(raw);
 }
 
-async function issuerFor(rt: Runtime): Promise<CheckpointIssuer> {
-  const signer = await loadStationSigner(rt.config.home, rt.config.checkpoints.origin);
-  return new CheckpointIssuer({
-    catalog: rt.catalog,
-    store: rt.store,
-    signer,
-    witnesses: witnessesFor(rt.config.checkpoints.witnesses, rt.config.home, signer.name),
-    log: rt.log.child({ module: 'checkpoints' }),
-  });
+/** The station's checkpoint service (the station key; the configured witnesses). */
+function issuerFor(rt: Runtime): Promise<CheckpointService> {
+  return rt.station.checkpoints();
 }
 
 export async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   if (opts.verifierKey) {
-    const config = loadCliConfig(g);
+    // Only the key is needed: no catalog or vault is opened.
+    const { config } = cliStation(g);
     const signer = await loadStationSigner(config.home, config.checkpoints.origin);
     const vkey = formatVerifierKey(signer);
     output(g, { origin: signer.name, verifierKey: vkey }, vkey);
@@ -60,7 +55,7 @@ export async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Co
   }
   await withRuntime(g, async (rt) => {
     const issuer = await issuerFor(rt);
-    const r = await issuer.issue();
+    const r = await issuer.issueIfGrown();
     if (!r) throw new ProofError('CHECKPOINT_EMPTY', 'the ledger is empty: there is nothing to sign yet');
     const c = r.checkpoint;
     output(
@@ -88,7 +83,7 @@ export async function proofCommand(seqRaw: string, opts: { size?: string }, cmd:
       const key = await latestCheckpointKey(rt.store);
       const latestSize = key === null ? null : parseCheckpointKey(key);
       const note = latestSize !== null && latestSize >= seq ? await readCheckpointNote(rt.store, latestSize) : null;
-      checkpoint = note !== null ? issuer.open(note) : ((await issuer.issue())?.checkpoint ?? null);
+      checkpoint = note !== null ? issuer.open(note) : ((await issuer.issueIfGrown())?.checkpoint ?? null);
       if (!checkpoint || checkpoint.size < seq) throw new ProofError('PROOF_BAD_ARGUMENT', `entry ${seq} is not in the ledger`);
     }
     const treeSize = size ?? checkpoint!.size;

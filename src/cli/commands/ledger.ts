@@ -2,11 +2,10 @@ import type { Command } from 'commander';
 import { createWriteStream, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { Catalog, catalogPath } from '../../catalog/index.js';
+import { catalogPath } from '../../catalog/index.js';
 import { CustodyError, UsageError } from '../../core/index.js';
 import { exportLedger, ledgerOf, rebuildLedger, SEGMENT_PREFIX } from '../../ledger/index.js';
-import { openObjectStore } from '../../vault/index.js';
-import { EXIT_PROBLEM, cliLogger, globals, loadCliConfig, output, withRuntime } from '../context.js';
+import { EXIT_PROBLEM, cliStation, globals, output, withRuntime } from '../context.js';
 import { describeProblem } from './verify.js';
 
 /** A positive integer option, or a UsageError naming the option. */
@@ -59,11 +58,12 @@ export async function exportCommand(opts: ExportOpts, cmd: Command): Promise<voi
 
 export async function rebuildCommand(opts: { evidence: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
-  const config = loadCliConfig(g);
-  const log = cliLogger(g, config);
+  // The catalog may be gone: the station creates it, but only once the vault is seen to hold segments.
+  const station = cliStation(g, { createCatalog: true });
+  const { config, log } = station;
   const file = catalogPath(config.home);
-  const store = await openObjectStore(config.vault);
   try {
+    const store = await station.store();
     if (!existsSync(file)) {
       // The catalog is gone: create it only when the vault really has segments, so a
       // mistyped --home does not leave an empty catalog behind.
@@ -75,21 +75,17 @@ export async function rebuildCommand(opts: { evidence: boolean }, cmd: Command):
       if (!any) throw new CustodyError('NOTHING_TO_REBUILD', `no catalog at ${file} and no ledger segments in the vault at ${store.location}`);
     }
     await store.init();
-    const catalog = Catalog.open(file);
-    try {
-      const r = await rebuildLedger({ catalog, store, log: log.child({ module: 'ledger-rebuild' }), evidence: opts.evidence });
-      const verb = r.mode === 'rebuilt' ? (r.ok ? 'Rebuilt' : 'Rebuild stopped:') : r.ok ? 'Compared; catalog matches' : 'Compared; catalog differs:';
-      const ev = r.mode === 'rebuilt' ? `\n  evidence rows: ${r.evidence.rebuilt} rebuilt, ${r.evidence.skipped} skipped${r.evidence.reason ? ` (${r.evidence.reason})` : ''}` : '';
-      output(g, r, `${verb} ${r.entries} entries from ${r.segments} segments${ev}${r.problems.map((p) => `\n  - ${describeProblem(p)}`).join('')}`);
-      if (!r.ok) {
-        process.stderr.write(`custody: ledger rebuild: ${r.problems[0] ? describeProblem(r.problems[0]) : 'problem found'}\n`);
-        process.exitCode = EXIT_PROBLEM;
-      }
-    } finally {
-      catalog.close();
+    const catalog = station.catalog();
+    const r = await rebuildLedger({ catalog, store, log: log.child({ module: 'ledger-rebuild' }), evidence: opts.evidence });
+    const verb = r.mode === 'rebuilt' ? (r.ok ? 'Rebuilt' : 'Rebuild stopped:') : r.ok ? 'Compared; catalog matches' : 'Compared; catalog differs:';
+    const ev = r.mode === 'rebuilt' ? `\n  evidence rows: ${r.evidence.rebuilt} rebuilt, ${r.evidence.skipped} skipped${r.evidence.reason ? ` (${r.evidence.reason})` : ''}` : '';
+    output(g, r, `${verb} ${r.entries} entries from ${r.segments} segments${ev}${r.problems.map((p) => `\n  - ${describeProblem(p)}`).join('')}`);
+    if (!r.ok) {
+      process.stderr.write(`custody: ledger rebuild: ${r.problems[0] ? describeProblem(r.problems[0]) : 'problem found'}\n`);
+      process.exitCode = EXIT_PROBLEM;
     }
   } finally {
-    await store.close();
+    await station.close();
   }
 }
 

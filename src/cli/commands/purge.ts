@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { PurgeService, purgeSettings, type PurgeReport } from '../../retention/index.js';
-import { cliActor } from '../actor.js';
+import type { PurgeReport } from '../../retention/index.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
 function human(r: PurgeReport): string {
@@ -22,8 +21,8 @@ function human(r: PurgeReport): string {
 export async function purgeCommand(opts: { dryRun?: boolean; force?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const purge = new PurgeService({ catalog: rt.catalog, store: rt.store, settings: purgeSettings(rt.config), log: rt.log.child({ module: 'purge' }) });
-    const report = await purge.execute({ actor: cliActor(), dryRun: opts.dryRun ?? false, force: opts.force ?? false });
+    const { purge } = await rt.station.retention();
+    const report = await purge.execute({ actor: rt.station.actor, dryRun: opts.dryRun ?? false, force: opts.force ?? false });
     output(g, report, human(report));
     if (report.status !== 'completed') process.exitCode = EXIT_PROBLEM;
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { FLAG_RULES, complianceReport, parseLocalTime, startOfLocalDay, type ComplianceFigures, type ComplianceReport } from '../../compliance/index.js';
+import { FLAG_RULES, parseLocalTime, startOfLocalDay, type ComplianceFigures, type ComplianceReport } from '../../compliance/index.js';
 import { UsageError } from '../../core/index.js';
 import { globals, withRuntime } from '../context.js';
 
@@ -63,7 +63,7 @@ export async function reportComplianceCommand(opts: { from: string; to: string; 
       throw new UsageError(e instanceof Error ? e.message : String(e));
     }
     if (from >= to) throw new UsageError('--from must be before --to');
-    const r = complianceReport(rt.catalog, { from, to, unit: opts.unit, timezone: tz, uploadDeadlineHours: rt.config.compliance.uploadDeadlineHours });
+    const r = (await rt.station.compliance()).report({ from, to, unit: opts.unit });
     const text = formatReport(r, format as (typeof FORMATS)[number]);
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
   });

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
-import { createApiServer } from '../../api/index.js';
-import type { Config } from '../../config/index.js';
-import { ActivityBus, createLogger, UsageError } from '../../core/index.js';
-import { createJobRunner } from '../../jobs/index.js';
+import type { ApiServer } from '../../api/index.js';
+import { createLogger, UsageError } from '../../core/index.js';
+import type { LedgerSealer } from '../../ledger/index.js';
 import { globals, openRuntime, output } from '../context.js';
 
 interface ServeOpts {
@@ -35,22 +34,24 @@ export async function serveCommand(opts: ServeOpts, cmd: Command): Promise<void>
   let rt;
   try {
     // A long-running command logs at the configured level (to stderr: stdout is for the address).
-    rt = await openRuntime(g, { logFor: (c) => createLogger({ level: g.logLevel ?? c.log.level, destination: 2 }) });
+    rt = await openRuntime(g, {
+      logFor: (c) => createLogger({ level: g.logLevel ?? c.log.level, destination: 2 }),
+      // What the API's services do on their own (a compliance scan) is the API's, as in the daemon it is the daemon's.
+      actor: 'custody:api',
+      // --host and --port over api.host and api.port.
+      adjust: (c) => ({ ...c, api: { ...c.api, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(port !== undefined ? { port } : {}) } }),
+    });
   } catch (e) {
     signals.abort();
     throw e;
   }
-  const log = rt.log;
-  const config: Config = {
-    ...rt.config,
-    api: { ...rt.config.api, ...(opts.host !== undefined ? { host: opts.host } : {}), ...(port !== undefined ? { port } : {}) },
-  };
-  // Not started: only its queue depth is read, for /metrics.
-  const jobs = createJobRunner({ config, catalog: rt.catalog, log });
-  const sealer = await rt.station.sealer();
-  const server = createApiServer({ config, catalog: rt.catalog, store: rt.store, log, activity: new ActivityBus(), jobStats: () => jobs.stats() });
-
+  const { log, station } = rt;
+  let server: ApiServer | undefined;
+  let sealer: LedgerSealer | undefined;
   try {
+    // The job runner is not started: the API reads only its queue depth, for /metrics.
+    sealer = await station.sealer();
+    server = await station.api();
     const addr = await server.start();
     sealer.start();
     const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
@@ -60,9 +61,9 @@ export async function serveCommand(opts: ServeOpts, cmd: Command): Promise<void>
     log.info({ signal: sig }, 'stopping');
   } finally {
     signals.abort();
-    await server.stop();
-    await sealer.stop().catch((e: unknown) => log.error({ err: e }, 'could not seal the ledger tail; it will be sealed later'));
-    await jobs.stop().catch((e: unknown) => log.error({ err: e }, 'job runner did not close cleanly'));
+    await server?.stop();
+    await sealer?.stop().catch((e: unknown) => log.error({ err: e }, 'could not seal the ledger tail; it will be sealed later'));
+    await (await station.jobs()).stop().catch((e: unknown) => log.error({ err: e }, 'job runner did not close cleanly'));
     await rt.close();
     log.flush();
   }

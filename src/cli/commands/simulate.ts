@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/index.js';
 import { simulateRecorder, type SimulatedRecorder } from '../../devices/index.js';
-import { MediaTools } from '../../media/index.js';
-import { cliLogger, globals, loadCliConfig, output } from '../context.js';
+import { cliStation, globals, output } from '../context.js';
 import { COMMANDS, registerCommand } from './index.js';
 
 interface RecorderFlags {
@@ -59,8 +58,9 @@ function human(r: SimulatedRecorder): string {
 
 export async function simulateRecorderCommand(flags: RecorderFlags, cmd: Command): Promise<void> {
   const g = globals(cmd);
-  const config = loadCliConfig(g);
-  const log = cliLogger(g, config);
+  // Only the media tools are taken from the station: no catalog or vault is opened.
+  const station = cliStation(g);
+  const { config, log } = station;
   const result = await simulateRecorder({
     out: flags.out,
     serial: flags.serial,
@@ -76,7 +76,7 @@ export async function simulateRecorderCommand(flags: RecorderFlags, cmd: Command
     firstNumber: integer('--first-number', flags.firstNumber),
     clipBytes: integer('--clip-bytes', flags.clipBytes),
     timeZone: flags.timezone ?? config.timezone,
-    media: MediaTools.fromConfig(config.media, log),
+    media: await station.media(),
   });
   log.info({ serial: result.status.serial, root: result.root, files: result.files.length }, 'simulated recorder written');
   output(g, result, human(result));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError, type User, UsersService, validateNewUser } from '../../access/index.js';
+import { InvalidInputError, type User, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/index.js';
 import { cliActor } from '../actor.js';
 import { EXIT_PROBLEM, globals, output, printable, withRuntime } from '../context.js';
@@ -51,7 +51,7 @@ export async function usersAddCommand(opts: { name: string; role: string; unit?:
     const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, now);
     const input = { name: opts.name, role: opts.role, unit: opts.unit ?? null, tokenExpiresAt };
     asUsage(() => validateNewUser(input, now));
-    const { user, token } = new UsersService(rt.catalog).create(input, cliActor());
+    const { user, token } = (await rt.station.access()).users.create(input, cliActor());
     output(
       g,
       { id: user.id, token },
@@ -68,7 +68,7 @@ export async function usersAddCommand(opts: { name: string; role: string; unit?:
 export async function usersListCommand(opts: { all?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const list = new UsersService(rt.catalog).list({ includeRevoked: opts.all ?? false });
+    const list = (await rt.station.access()).users.list({ includeRevoked: opts.all ?? false });
     output(g, { users: list.map(publicUser) }, table(list));
   });
 }
@@ -76,7 +76,7 @@ export async function usersListCommand(opts: { all?: boolean }, cmd: Command): P
 export async function usersRevokeCommand(id: string, _opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const { user, changed } = new UsersService(rt.catalog).revoke(id, cliActor());
+    const { user, changed } = (await rt.station.access()).users.revoke(id, cliActor());
     output(g, { id: user.id, revoked: true, revokedAt: user.revokedAt, changed }, changed ? `User ${user.id} (${printable(user.name)}) revoked.` : `User ${user.id} was already revoked on ${user.revokedAt}.`);
   });
 }
@@ -84,7 +84,7 @@ export async function usersRevokeCommand(id: string, _opts: unknown, cmd: Comman
 export async function usersTokenCommand(id: string, opts: { expiresDays?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const svc = new UsersService(rt.catalog);
+    const svc = (await rt.station.access()).users;
     const existing = svc.get(id);
     if (existing?.revokedAt) {
       process.stderr.write(`custody: user ${id} is revoked; add a new user instead\n`);
