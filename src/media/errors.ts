@@ -5,6 +5,8 @@ export type MediaErrorCode =
   | 'MEDIA_PROBE_FAILED'
   /** The file probed but no picture could be made from it. */
   | 'MEDIA_THUMBNAIL_FAILED'
+  /** ffmpeg could not make a browser-playable proxy of the file (it cannot be decoded). */
+  | 'MEDIA_TRANSCODE_FAILED'
   /** ffmpeg could not write a generated sample (simulation, tests). */
   | 'MEDIA_GENERATE_FAILED'
   /** ffmpeg/ffprobe ran past its time limit and was killed. */

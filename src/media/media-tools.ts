@@ -10,7 +10,8 @@ import { padIsoBmff, sampleArgs, type SampleSpec } from './generate.js';
 import { readMp4CreationTime } from './mp4-header.js';
 import { parseCreationTime, parseProbeOutput } from './probe-parse.js';
 import { runTool } from './run.js';
-import type { MediaCallOptions, MediaInfo, Thumbnail, ThumbnailOptions } from './types.js';
+import type { ProxyKind } from './playback.js';
+import type { MediaCallOptions, MediaInfo, ProxyMedia, ProxyOptions, Thumbnail, ThumbnailOptions } from './types.js';
 
 export interface MediaToolsOptions {
   ffmpegPath?: string | undefined;
@@ -56,6 +57,39 @@ const MAX_PHOTO_PIXELS = 100_000_000;
  */
 function inputUrl(file: string): string {
   return `file:${resolve(file)}`;
+}
+
+/** Fit within 1280×720 (720×1280 when upright), keep the aspect, even sizes, never enlarge. */
+const PROXY_SCALE =
+  'scale=w=if(gte(iw\\,ih)\\,min(iw\\,1280)\\,min(iw\\,720)):h=if(gte(iw\\,ih)\\,min(ih\\,720)\\,min(ih\\,1280))' +
+  ':force_original_aspect_ratio=decrease:force_divisible_by=2';
+
+/** The ffmpeg arguments that write a browser-playable proxy of `file` to `out` (never overwriting it). */
+export function proxyArgs(file: string, out: string, kind: ProxyKind): string[] {
+  const head = ['-nostdin', '-hide_banner', '-v', 'error', '-n', ...INPUT_GUARDS, '-i', inputUrl(file)];
+  const target = `file:${resolve(out)}`;
+  switch (kind) {
+    case 'video':
+      return [
+        ...head,
+        '-map', '0:v:0', '-map', '0:a:0?', '-sn', '-dn',
+        '-vf', `${PROXY_SCALE},format=yuv420p`,
+        '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-profile:v', 'high',
+        // A keyframe every 2 s: a browser seeks to any point without decoding far.
+        '-force_key_frames', 'expr:gte(t,n_forced*2)',
+        '-c:a', 'aac', '-b:a', '128k',
+        '-movflags', '+faststart', '-f', 'mp4', target,
+      ];
+    case 'audio':
+      return [...head, '-map', '0:a:0', '-vn', '-sn', '-dn', '-c:a', 'aac', '-b:a', '96k', '-movflags', '+faststart', '-f', 'mp4', target];
+    case 'photo':
+      return [
+        ...head,
+        '-map', '0:v:0', '-frames:v', '1',
+        '-vf', "scale=w=min(iw\\,4096):h=min(ih\\,4096):force_original_aspect_ratio=decrease,format=yuvj420p",
+        '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', '-update', '1', target,
+      ];
+  }
 }
 
 /**
@@ -240,7 +274,58 @@ export class MediaTools {
     }
   }
 
-  private async requireRegularFile(file: string, code: 'MEDIA_PROBE_FAILED'): Promise<void> {
+  /**
+   * Write a browser-playable proxy of `file` to `out` (which must not exist) and
+   * describe it as ffprobe reads it back:
+   * - video: H.264 (yuv420p, a keyframe every 2 s for seeking) with AAC audio when the
+   *   source has audio, in an MP4 with the index first (+faststart), scaled down to fit
+   *   1280×720 (720×1280 upright), aspect kept, even dimensions, never scaled up;
+   * - audio: AAC in MP4 (m4a);
+   * - photo: a JPEG of at most 4096 px a side.
+   * The source is only read. MEDIA_TRANSCODE_FAILED when ffmpeg cannot decode it (not
+   * retryable); the time limit grows with the duration (2 min + 4× the duration,
+   * at least media.timeoutSeconds). A partial output is removed.
+   */
+  async makeProxy(file: string, out: string, kind: ProxyKind, opts: ProxyOptions = {}): Promise<ProxyMedia> {
+    await this.requireRegularFile(file, 'MEDIA_TRANSCODE_FAILED');
+    const target = resolve(out);
+    if (await stat(target).then(() => true, () => false)) {
+      throw new MediaError('MEDIA_TRANSCODE_FAILED', `proxy ${target}: already exists`);
+    }
+    const timeoutMs = opts.timeoutMs ?? Math.max(this.timeoutMs, 120_000 + 4 * Math.max(0, opts.durationMs ?? 0));
+    const what = `proxy of ${file}`;
+    try {
+      await runTool(this.binary('ffmpeg').path, proxyArgs(file, target, kind), {
+        timeoutMs,
+        signal: opts.signal,
+        maxStdoutBytes: 64 * 1024,
+        failCode: 'MEDIA_TRANSCODE_FAILED',
+        what,
+      });
+      const info = await this.probe(target, { signal: opts.signal }).catch((e: unknown) => {
+        if (isMediaError(e, 'MEDIA_PROBE_FAILED')) throw new MediaError('MEDIA_TRANSCODE_FAILED', `${what}: ffmpeg wrote no readable file`, { cause: e });
+        throw e;
+      });
+      const video = info.streams.find((s) => s.type === 'video');
+      const audio = info.streams.find((s) => s.type === 'audio');
+      if (kind !== 'audio' && !video) throw new MediaError('MEDIA_TRANSCODE_FAILED', `${what}: the source has no picture`);
+      if (kind === 'audio' && !audio) throw new MediaError('MEDIA_TRANSCODE_FAILED', `${what}: the source has no sound`);
+      return {
+        container: kind === 'video' ? 'mp4' : kind === 'audio' ? 'm4a' : 'jpeg',
+        videoCodec: kind === 'audio' ? null : (video?.codec ?? null),
+        audioCodec: kind === 'photo' ? null : (audio?.codec ?? null),
+        width: kind === 'audio' ? null : (video?.width ?? null),
+        height: kind === 'audio' ? null : (video?.height ?? null),
+        durationMs: info.durationMs,
+      };
+    } catch (e) {
+      await rm(target, { force: true });
+      if (e instanceof MediaError) throw e;
+      throw new MediaError('MEDIA_TRANSCODE_FAILED', `${what}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  private async requireRegularFile(file: string, code: 'MEDIA_PROBE_FAILED' | 'MEDIA_TRANSCODE_FAILED'): Promise<void> {
     // A FIFO or a device node would block the reader forever: refuse them up front.
     const st = await stat(file).catch((e: unknown) => {
       throw new MediaError(code, `cannot read ${file}: ${errorMessage(e)}`, { cause: e });

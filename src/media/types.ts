@@ -48,3 +48,24 @@ export interface ThumbnailOptions extends MediaCallOptions {
 export type Thumbnail =
   | { hasPicture: true; webp: Buffer; width: number; height: number }
   | { hasPicture: false; reason: 'audio' | 'no-video-stream' };
+
+/** A browser-playable copy made by {@link MediaTools.makeProxy}, as ffprobe reads it back. */
+export interface ProxyMedia {
+  /** mp4 (H.264/AAC video), m4a (AAC audio in MP4) or jpeg (a photo). */
+  container: 'mp4' | 'm4a' | 'jpeg';
+  /** The first video stream's codec (h264, mjpeg), or null for audio. */
+  videoCodec: string | null;
+  /** The first audio stream's codec (aac), or null when there is none. */
+  audioCodec: string | null;
+  width: number | null;
+  height: number | null;
+  durationMs: number;
+}
+
+export interface ProxyOptions extends MediaCallOptions {
+  /**
+   * The source's duration when known: the time limit grows with it (a proxy of a long
+   * clip takes minutes), unless `timeoutMs` is given.
+   */
+  durationMs?: number | null | undefined;
+}
