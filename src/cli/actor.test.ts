@@ -8,13 +8,11 @@ describe('CLI actors in the ledger: one format, cli:<os-user> (issue 13)', () =>
     expect(cliActor()).toBe(`cli:${userInfo().username}`);
   });
 
-  it('adds the name given with --by as a last part, after the account', () => {
-    expect(cliActor('li', () => 'ops')).toBe('cli:ops:li');
-    expect(cliActor(undefined, () => 'ops')).toBe('cli:ops');
-    expect(cliActor('', () => 'ops')).toBe('cli:ops');
+  it('is the account alone: no name typed at the keyboard is added (issue 13)', () => {
+    expect(cliActor(() => 'ops')).toBe('cli:ops');
   });
 
   it('an account without a name is its uid, still one part', () => {
-    expect(cliActor(undefined, () => 'uid1000')).toBe('cli:uid1000');
+    expect(cliActor(() => 'uid1000')).toBe('cli:uid1000');
   });
 });

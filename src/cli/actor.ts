@@ -4,15 +4,15 @@ import { userInfo } from 'node:os';
  * The one format of a CLI actor in the ledger (docs/retention.md, "Who the ledger
  * names"): `cli:<os-user>`, the operating-system account that ran the command — the
  * only part the machine vouches for. An account without a name (a container's bare
- * uid) is `cli:uid<n>`. `custody cases … --by <name>` adds the name typed at the
- * keyboard as a last part, `cli:<os-user>:<name>`: said, not proven.
+ * uid) is `cli:uid<n>`. A name typed at the keyboard is never added: a person the
+ * ledger is to name acts as a custody user with their own token (CUSTODY_TOKEN or
+ * --token-file), and is named `user:<id>`.
  *
  * Entries written before this format (`cli:init`, `cli:purge:<user>`,
- * `cli:users:<user>`) stay as they were: the ledger is append-only.
+ * `cli:users:<user>`, `cli:<os-user>:<name>`) stay as they were: the ledger is append-only.
  */
-export function cliActor(by?: string, account: () => string = osAccount): string {
-  const who = `cli:${account()}`;
-  return by ? `${who}:${by}` : who;
+export function cliActor(account: () => string = osAccount): string {
+  return `cli:${account()}`;
 }
 
 /** The operating-system account running this process: its name, or `uid<n>` when it has none. */

@@ -36,11 +36,14 @@ describe('custody cases, custody purge and custody verify (e2e, issue 7)', () =>
     const env = { CUSTODY_RETENTION_MIN_DAYS_AFTER_INGEST: '0', CUSTODY_RETENTION_NOTICE_DAYS: '0' };
     const cli = (args: string[]) => runCli([...args, '--home', home], env);
 
-    const created = await cli(['cases', 'create', '--number', 'XM-2026-0042', '--name', 'Market dispute', '--unit', 'U1', '--json', '--by', 'li']);
+    // A typed name is no actor (issue 13): --by is refused, and the account alone is recorded.
+    expect((await cli(['cases', 'create', '--number', 'XM-2026-0041', '--name', 'Typed', '--by', 'li'])).code).toBe(2);
+    const created = await cli(['cases', 'create', '--number', 'XM-2026-0042', '--name', 'Market dispute', '--unit', 'U1', '--json']);
     expect(created.code, created.stderr).toBe(0);
     expect((await cli(['cases', 'link', 'XM-2026-0042', kept.id])).code).toBe(0);
     expect((await cli(['cases', 'hold', 'XM-2026-0042', '--reason', 'other'])).code).toBe(2); // other needs a text
-    const hold = JSON.parse((await cli(['cases', 'hold', 'XM-2026-0042', '--reason', 'dispute', '--json', '--by', 'li'])).stdout) as { id: string };
+    expect((await cli(['cases', 'hold', 'XM-2026-0042', '--reason', 'dispute', '--by', 'li'])).code).toBe(2);
+    const hold = JSON.parse((await cli(['cases', 'hold', 'XM-2026-0042', '--reason', 'dispute', '--json'])).stdout) as { id: string };
     const show = JSON.parse((await cli(['cases', 'show', 'XM-2026-0042', '--json'])).stdout) as { evidence: { id: string; retention: { state: string } }[] };
     expect(show.evidence).toEqual([expect.objectContaining({ id: kept.id, retention: expect.objectContaining({ state: 'held' }) })]);
 
@@ -64,7 +67,7 @@ describe('custody cases, custody purge and custody verify (e2e, issue 7)', () =>
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, purged: 2, objects: 3 });
 
     // One format for CLI actors (issue 13): cli:<os-user> for init, ingest, cases and the purge run
-    // alike; --by adds the name typed at the keyboard as a last part.
+    // alike, and nothing typed at the keyboard is added.
     const db = new Database(join(home, 'catalog.db'), { readonly: true });
     const actors = db.prepare('SELECT type, actor FROM ledger ORDER BY seq').all() as { type: string; actor: string }[];
     const purgeRuns = db.prepare('SELECT DISTINCT actor FROM purge_runs').all() as { actor: string }[];
@@ -73,7 +76,8 @@ describe('custody cases, custody purge and custody verify (e2e, issue 7)', () =>
     const actorOf = (type: string): string[] => [...new Set(actors.filter((a) => a.type === type).map((a) => a.actor))];
     expect(actorOf('station.initialized')).toEqual([me]);
     expect(actorOf('evidence.ingested')).toEqual([me]);
-    expect(actorOf('case.created')).toEqual([`${me}:li`]);
+    expect(actorOf('case.created')).toEqual([me]);
+    expect(actorOf('hold.placed')).toEqual([me]);
     expect(actorOf('evidence.purged')).toEqual([me]);
     expect(purgeRuns).toEqual([{ actor: me }]);
 

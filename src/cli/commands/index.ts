@@ -52,7 +52,6 @@ export const HELP_LISTS = {
 } as const;
 
 const L = HELP_LISTS;
-const BY: OptionSpec = { flags: '--by <name>', description: 'the person acting, recorded in the ledger with the OS account' };
 /** Commands a second person must take act as a custody user, proven by their own token (issue 14). */
 const TOKEN_FILE: OptionSpec = {
   flags: '--token-file <file>',
@@ -305,7 +304,6 @@ const cases: CommandSpec = {
         { flags: '--number <number>', description: 'the case number (unique)', required: true },
         { flags: '--name <name>', description: 'the case or activity name', required: true },
         { flags: '--unit <unit>', description: 'the unit (科室) it belongs to; default: bureau-wide' },
-        BY,
       ],
       load: () => import('./cases.js').then((m) => m.casesCreateCommand),
     },
@@ -323,7 +321,6 @@ const cases: CommandSpec = {
     {
       name: 'link <case> <evidenceIds...>',
       description: 'link evidence items to a case (id or number); linking to a held case holds them too',
-      options: [BY],
       load: () => import('./cases.js').then((m) => m.casesLinkCommand),
     },
     {
@@ -332,7 +329,6 @@ const cases: CommandSpec = {
       options: [
         { flags: '--reason <reason>', description: `one of ${L.holdReasons.join(', ')}`, required: true },
         { flags: '--text <text>', description: 'what happened (required with --reason other)' },
-        BY,
       ],
       load: () => import('./cases.js').then((m) => m.casesHoldCommand),
     },
