@@ -1,16 +1,13 @@
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
 import { CustodyError, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
 import { JOBS, type JobName, type JobRunner } from '../jobs/index.js';
 import type { MediaTools } from '../media/index.js';
-import { contentKey, FsObjectStore, type ObjectStore } from '../vault/index.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 import type { HeaderProbe } from './session.js';
 import { ledgerOf } from '../ledger/index.js';
+import { withLocalCopy } from './local-copy.js';
+import { PROXY_JOB, ProxyRepo, proxyHandler, requestProxyIfNeeded } from './proxy.js';
 
 export const ANALYSE_JOB = 'evidence.analyse' satisfies JobName;
 
@@ -20,22 +17,8 @@ export interface FollowUpDeps {
   media: MediaTools;
   log: Logger;
   thumbnailWidth: number;
-}
-
-/**
- * A local file holding an object's bytes, for tools that need a path (ffprobe).
- * The fs store has one already; other stores are streamed to a temp file.
- */
-async function withLocalCopy<T>(store: ObjectStore, key: string, signal: AbortSignal, fn: (file: string) => Promise<T>): Promise<T> {
-  if (store instanceof FsObjectStore) return fn(store.filePath(key));
-  const dir = await mkdtemp(join(tmpdir(), 'custody-media-'));
-  try {
-    const file = join(dir, 'object');
-    await pipeline(await store.get(key), createWriteStream(file), { signal });
-    return await fn(file);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  /** Queue the `evidence.proxy` job of an item the analysis found a browser cannot play. */
+  enqueueProxy?: (evidenceId: string) => Promise<void>;
 }
 
 /**
@@ -45,6 +28,7 @@ async function withLocalCopy<T>(store: ObjectStore, key: string, signal: AbortSi
  */
 export function analyseHandler(deps: FollowUpDeps) {
   const repo = new EvidenceRepo(deps.catalog.db);
+  const proxies = new ProxyRepo(deps.catalog.db);
   return async (payload: unknown, ctx: { signal: AbortSignal; log: Logger }): Promise<void> => {
     // The runner has checked the payload against the job table; checked again here
     // with the same schema, for callers that run the handler directly.
@@ -81,10 +65,13 @@ export function analyseHandler(deps: FollowUpDeps) {
     });
     const end = durationMs !== null ? new Date(Date.parse(ev.recordedStart) + durationMs) : null;
     const endCorrected = durationMs !== null && ev.recordedStartCorrected ? new Date(Date.parse(ev.recordedStartCorrected) + durationMs) : null;
+    let proxyRequested = false;
     deps.catalog.tx(() => {
       const current = repo.get(id);
       if (!current || current.media !== null) return;
       repo.setMedia(id, media, durationMs, end ? rfc3339(end) : null, endCorrected ? rfc3339(endCorrected) : null);
+      // In the same transaction: an analysed item a browser cannot play always has its proxy request.
+      proxyRequested = requestProxyIfNeeded(proxies, current, media, rfc3339(deps.catalog.clock.now()));
       if (thumb) repo.setThumbnail(id, (thumb as { sha256: string }).sha256);
       ledgerOf(deps.catalog).append({
         type: 'evidence.analysed',
@@ -100,6 +87,7 @@ export function analyseHandler(deps: FollowUpDeps) {
         },
       });
     });
+    if (proxyRequested) await deps.enqueueProxy?.(id);
   };
 }
 
@@ -107,7 +95,10 @@ export interface FollowUps {
   /** Header-only read of a media file's creation time, for the ingest critical path. */
   headerProbe: HeaderProbe;
   enqueueFor(evidenceIds: string[]): Promise<void>;
-  /** Queue follow-ups for every live item never analysed (after a crash between commit and enqueue). */
+  /**
+   * Queue follow-ups for every live item never analysed, and every proxy asked for and
+   * not yet made (after a crash between commit and enqueue); returns how many were queued.
+   */
   sweep(): Promise<number>;
   /** Run the queued follow-ups now (in-process runner); with BullMQ, workers elsewhere do it. */
   drain(): Promise<void>;
@@ -125,13 +116,20 @@ export interface FollowUpsOptions {
   media: MediaTools;
   /** Width of the thumbnails made for videos and photos (media.thumbnailWidth). */
   thumbnailWidth: number;
+  /** jobs.maxAttempts, so a proxy's last failed attempt is recorded as final; the runner's default when omitted. */
+  maxAttempts?: number;
 }
 
 /** The follow-ups on the station's runner and media tools (src/station.ts builds them once). */
 export async function createFollowUps(deps: FollowUpsOptions): Promise<FollowUps> {
   const { runner, media } = deps;
-  runner.register(ANALYSE_JOB, analyseHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, thumbnailWidth: deps.thumbnailWidth }));
+  const enqueueProxy = async (id: string): Promise<void> => {
+    await runner.enqueue(PROXY_JOB, { evidenceId: id }, { key: `proxy:${id}` });
+  };
+  runner.register(ANALYSE_JOB, analyseHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, thumbnailWidth: deps.thumbnailWidth, enqueueProxy }));
+  runner.register(PROXY_JOB, proxyHandler({ catalog: deps.catalog, store: deps.store, media, log: deps.log, maxAttempts: deps.maxAttempts }));
   const repo = new EvidenceRepo(deps.catalog.db);
+  const proxies = new ProxyRepo(deps.catalog.db);
   let started = false;
   const enqueueFor = async (ids: string[]): Promise<void> => {
     for (const id of ids) await runner.enqueue(ANALYSE_JOB, { evidenceId: id }, { key: `analyse:${id}` });
@@ -143,7 +141,9 @@ export async function createFollowUps(deps: FollowUpsOptions): Promise<FollowUps
     async sweep() {
       const ids = repo.withoutMedia(10_000);
       await enqueueFor(ids);
-      return ids.length;
+      const pending = proxies.pending(10_000);
+      for (const id of pending) await enqueueProxy(id);
+      return ids.length + pending.length;
     },
     async drain() {
       if (runner.kind !== 'sqlite') return;

@@ -13,6 +13,8 @@ export type JobTable = Readonly<Record<string, z.ZodType>>;
 export const JOBS = {
   /** Probe a vault object with ffprobe, make its thumbnail, record `evidence.analysed`. */
   'evidence.analyse': z.object({ evidenceId: z.string().min(1) }),
+  /** Make a browser-playable proxy of an item a browser cannot play, record `evidence.proxied` (docs/media.md). */
+  'evidence.proxy': z.object({ evidenceId: z.string().min(1) }),
 } as const satisfies JobTable;
 
 export type JobName = keyof typeof JOBS;

@@ -728,7 +728,7 @@ describe('createJobRunner', () => {
     try {
       for (const config of [configSchema.parse({}), configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL, prefix } })]) {
         const runner = createJobRunner({ settings: config.jobs, catalog, log: silentLogger });
-        expect(Object.keys(JOBS)).toEqual(['evidence.analyse']);
+        expect(Object.keys(JOBS)).toEqual(['evidence.analyse', 'evidence.proxy']);
         expect(() => runner.register('media.probe', async () => undefined)).toThrow(expect.objectContaining({ code: 'JOBS_UNKNOWN_NAME' }));
         await expect(runner.start()).rejects.toMatchObject({ code: 'JOBS_HANDLER_MISSING', message: expect.stringContaining('"evidence.analyse"') });
         await runner.stop();
