@@ -23,7 +23,7 @@ describe('verifyVault', () => {
     const r = await verifyVault({ catalog: v.catalog, store: v.store, deep: true, onProgress: (p: VerifyProgress) => phases.add(p.phase) });
     expect(r).toMatchObject({ ok: true, entries: 20, objects: 2, segments: 2, unsealed: 3, purged: 0, problems: [], deep: true });
     expect(r.bytesHashed).toBe('footage one'.length + 'footage two'.length);
-    expect([...phases]).toEqual(['ledger', 'segments', 'objects']);
+    expect([...phases]).toEqual(['ledger', 'segments', 'objects', 'proxies']);
   });
 
   it('passes an empty vault', async () => {

@@ -28,7 +28,7 @@ export interface VerifyProblem {
   message: string;
 }
 
-export type VerifyPhase = 'ledger' | 'segments' | 'objects';
+export type VerifyPhase = 'ledger' | 'segments' | 'objects' | 'proxies';
 
 export interface VerifyProgress {
   phase: VerifyPhase;
@@ -61,6 +61,8 @@ export interface VerifyResult {
   problemsOmitted: number;
   /** Referenced objects the ledger says were purged. */
   purged: number;
+  /** Browser-playable proxies checked (ready, of live items; docs/media.md). */
+  proxies: number;
   /** Entries not yet sealed into a segment (seq past the last sealed one). */
   unsealed: number;
   deep: boolean;
@@ -91,7 +93,7 @@ class Problems {
  * are read a page at a time and references are grouped in a temporary SQLite table.
  *
  * Reports every problem it finds (up to maxProblems) rather than stopping at the
- * first, in order: ledger (by seq), segments (by seq), objects (by first reference).
+ * first, in order: ledger (by seq), segments (by seq), objects (by first reference), proxies (by item).
  */
 export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   const started = performance.now();
@@ -101,6 +103,7 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   const entries = await verifyChain(opts.catalog, problems, progress);
   const { segments, through } = await verifySegments(opts.catalog, opts.store, problems, progress);
   const refs = await verifyReferences(opts, problems, progress);
+  const proxies = await verifyProxies(opts, problems, progress);
 
   return {
     ok: !problems.any,
@@ -110,9 +113,10 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
     problems: problems.list,
     problemsOmitted: problems.omitted,
     purged: refs.purged,
+    proxies: proxies.proxies,
     unsealed: Math.max(0, entries - through),
     deep: opts.deep ?? false,
-    bytesHashed: refs.bytesHashed,
+    bytesHashed: refs.bytesHashed + proxies.bytesHashed,
     durationMs: Math.round(performance.now() - started),
   };
 }
@@ -397,6 +401,94 @@ async function checkReference(
   } catch (e) {
     out.push({ code: 'OBJECT_UNREADABLE', seq, key, message: `cannot read ${key}: ${errorMessage(e)}` });
     return { problems: out, purged: false, hashed: 0 };
+  }
+}
+
+interface ProxyRefRow {
+  evidence_id: string;
+  proxy_sha256: string;
+  size: number;
+  /** The `evidence.proxied` entry that names this proxy, if any. */
+  seq: number | null;
+}
+
+/**
+ * Every ready proxy of a live item (docs/media.md): a derived object, so not in the
+ * ledger's references, but footage all the same. Its object must exist with the
+ * recorded size (and hash, when deep), and the ledger must name it: an
+ * `evidence.proxied` entry for the item with this proxy's hash. Problems use the
+ * object codes, with the key and a message that says it is a proxy. Proxies of purged
+ * items are not checked here.
+ */
+async function verifyProxies(
+  opts: VerifyOptions,
+  problems: Problems,
+  progress: (p: VerifyProgress) => void,
+): Promise<{ proxies: number; bytesHashed: number }> {
+  const db = opts.catalog.db;
+  const where = "p.status = 'ready' AND e.status = 'live'";
+  const total = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id WHERE ${where}`).get()!.n;
+  const page = db.prepare<[string, number], ProxyRefRow>(
+    `SELECT p.evidence_id, p.proxy_sha256, p.size,
+            (SELECT max(l.seq) FROM ledger l WHERE l.subject = p.evidence_id AND l.type = 'evidence.proxied'
+                AND json_extract(l.data, '$.proxy.sha256') = p.proxy_sha256) AS seq
+       FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id
+      WHERE ${where} AND p.evidence_id > ? ORDER BY p.evidence_id LIMIT ?`,
+  );
+  const concurrency = opts.concurrency ?? (opts.deep ? 2 : 8);
+  let done = 0;
+  let bytesHashed = 0;
+  progress({ phase: 'proxies', done: 0, total });
+  for (let after = ''; ; ) {
+    const rows = page.all(after, 500);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.evidence_id;
+    const found = await mapLimit(rows, concurrency, async (r) => {
+      const out = await checkProxy(opts.store, r, opts.deep ?? false);
+      bytesHashed += out.hashed;
+      progress({ phase: 'proxies', done: ++done, total });
+      return out.problems;
+    });
+    for (const list of found) for (const p of list) problems.add(p);
+  }
+  return { proxies: done, bytesHashed };
+}
+
+async function checkProxy(store: ObjectStore, r: ProxyRefRow, deep: boolean): Promise<{ problems: VerifyProblem[]; hashed: number }> {
+  if (!SHA256_HEX.test(r.proxy_sha256)) {
+    return { problems: [{ code: 'PROXY_UNRECORDED', message: `the proxy of evidence ${r.evidence_id} names no valid object (${r.proxy_sha256})` }], hashed: 0 };
+  }
+  const key = contentKey(r.proxy_sha256);
+  const at = r.seq ?? undefined;
+  const what = `the proxy of evidence ${r.evidence_id} (${key})`;
+  const out: VerifyProblem[] = [];
+  if (r.seq === null) {
+    out.push({ code: 'PROXY_UNRECORDED', key, message: `${what} is recorded in the catalog, but no evidence.proxied entry names it` });
+  }
+  const base = at === undefined ? { key } : { seq: at, key };
+  let info;
+  try {
+    info = await store.stat(key);
+  } catch (e) {
+    out.push({ code: 'OBJECT_UNREADABLE', ...base, message: `cannot check ${what}: ${errorMessage(e)}` });
+    return { problems: out, hashed: 0 };
+  }
+  if (!info) {
+    out.push({ code: 'OBJECT_MISSING', ...base, message: `${what} is not in the vault` });
+    return { problems: out, hashed: 0 };
+  }
+  if (info.size !== r.size) {
+    out.push({ code: 'OBJECT_SIZE_MISMATCH', ...base, message: `${what} has ${info.size} bytes; ${r.size} were recorded` });
+    return { problems: out, hashed: 0 };
+  }
+  if (!deep) return { problems: out, hashed: 0 };
+  try {
+    const got = await hashStream(await store.get(key));
+    if (got.sha256 !== r.proxy_sha256) out.push({ code: 'OBJECT_HASH_MISMATCH', ...base, message: `${what} hashes to ${got.sha256}: its content was changed` });
+    return { problems: out, hashed: got.size };
+  } catch (e) {
+    out.push({ code: 'OBJECT_UNREADABLE', ...base, message: `cannot read ${what}: ${errorMessage(e)}` });
+    return { problems: out, hashed: 0 };
   }
 }
 

@@ -6,7 +6,7 @@ import { ledgerOf, type VerifyProblem, type VerifyProgress, type VerifyResult, v
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
-const PHASE_LABEL: Record<VerifyProgress['phase'], string> = { ledger: 'ledger  ', segments: 'segments', objects: 'objects ' };
+const PHASE_LABEL: Record<VerifyProgress['phase'], string> = { ledger: 'ledger  ', segments: 'segments', objects: 'objects ', proxies: 'proxies ' };
 
 /** One bar on stderr that follows verify through its phases. */
 class VerifyBar {
@@ -50,6 +50,7 @@ function humanSummary(r: VerifyResult): string {
     `  ledger:   ${r.entries} entries`,
     `  segments: ${r.segments} sealed, ${r.unsealed} entries not yet sealed`,
     `  objects:  ${r.objects} referenced, ${r.purged} purged${r.deep ? `, ${mb} MB re-hashed` : ''}`,
+    `  proxies:  ${r.proxies} browser-playable copies`,
   ];
   if (!r.ok) {
     lines.push(`  problems: ${r.problems.length + r.problemsOmitted}`);
