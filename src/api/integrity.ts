@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Catalog, Evidence } from '../catalog/index.js';
+import type { Catalog } from '../catalog/index.js';
 import { type Logger, ObjectCorruptError } from '../core/index.js';
 import { ledgerOf } from '../ledger/index.js';
 
@@ -15,7 +15,20 @@ import { ledgerOf } from '../ledger/index.js';
  *   sees a failed transfer, never a complete wrong body).
  * Either way the item is reported corrupt in the ledger (`evidence.corrupt`), once per
  * object and finding for the life of the process.
+ *
+ * The same checks hold for an item's browser-playable proxy (issue 15): its entry then
+ * names the proxy object and says `proxy: true`.
  */
+/** What is served: an evidence item's original (an `Evidence` is one), or its proxy. */
+export interface ServedObject {
+  /** The evidence id. */
+  id: string;
+  sha256: string;
+  size: number;
+  /** Set when the object is the item's proxy, not its original. */
+  proxy?: true;
+}
+
 export class IntegrityReporter {
   private readonly reported = new Set<string>();
 
@@ -24,9 +37,9 @@ export class IntegrityReporter {
     private readonly log: Logger,
   ) {}
 
-  report(ev: Evidence, finding: { kind: 'size'; actualSize: number } | { kind: 'hash'; actualSha256: string }): void {
+  report(ev: ServedObject, finding: { kind: 'size'; actualSize: number } | { kind: 'hash'; actualSha256: string }): void {
     const key = `${ev.sha256}:${finding.kind}`;
-    this.log.error({ evidenceId: ev.id, sha256: ev.sha256, finding }, 'stored object does not match its record; not served');
+    this.log.error({ evidenceId: ev.id, sha256: ev.sha256, proxy: ev.proxy ?? false, finding }, 'stored object does not match its record; not served');
     if (this.reported.has(key)) return;
     this.reported.add(key);
     try {
@@ -35,7 +48,7 @@ export class IntegrityReporter {
           type: 'evidence.corrupt',
           actor: 'api',
           subject: ev.id,
-          data: { sha256: ev.sha256, size: ev.size, ...finding },
+          data: { sha256: ev.sha256, size: ev.size, ...finding, ...(ev.proxy ? { proxy: true } : {}) },
         }),
       );
     } catch (e) {
@@ -44,13 +57,13 @@ export class IntegrityReporter {
     }
   }
 
-  sizeMismatch(ev: Evidence, actualSize: number): ObjectCorruptError {
+  sizeMismatch(ev: ServedObject, actualSize: number): ObjectCorruptError {
     this.report(ev, { kind: 'size', actualSize });
-    return new ObjectCorruptError(`the stored object of ${ev.id} is ${actualSize} bytes, not ${ev.size}`, { evidenceId: ev.id });
+    return new ObjectCorruptError(`the stored ${ev.proxy ? 'proxy' : 'object'} of ${ev.id} is ${actualSize} bytes, not ${ev.size}`, { evidenceId: ev.id });
   }
 
   /** A pass-through that fails (before its last chunk) when the bytes do not hash to `ev.sha256`. */
-  verifying(ev: Evidence): Transform {
+  verifying(ev: ServedObject): Transform {
     return new HashCheck(ev, (actual) => this.report(ev, { kind: 'hash', actualSha256: actual }));
   }
 }
@@ -61,7 +74,7 @@ class HashCheck extends Transform {
   private bytes = 0;
 
   constructor(
-    private readonly ev: Evidence,
+    private readonly ev: ServedObject,
     private readonly onMismatch: (actual: string) => void,
   ) {
     super();
@@ -79,7 +92,7 @@ class HashCheck extends Transform {
     const actual = this.hash.digest('hex');
     if (actual !== this.ev.sha256 || this.bytes !== this.ev.size) {
       this.onMismatch(actual);
-      cb(new ObjectCorruptError(`the stored object of ${this.ev.id} hashes to ${actual}`, { evidenceId: this.ev.id }));
+      cb(new ObjectCorruptError(`the stored ${this.ev.proxy ? 'proxy' : 'object'} of ${this.ev.id} hashes to ${actual}`, { evidenceId: this.ev.id }));
       return;
     }
     if (this.held) this.push(this.held);

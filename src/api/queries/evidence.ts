@@ -1,6 +1,8 @@
 import type { Db } from '../../catalog/index.js';
 import type { LedgerEntry } from '../../ledger/index.js';
 import { entryFromRaw, type RawLedgerRow } from '../../ledger/index.js';
+import { playbackPlan } from '../../ingest/index.js';
+import { API_PREFIX } from '../context.js';
 
 export type TimeField = 'recorded' | 'ingested';
 
@@ -31,6 +33,18 @@ export interface ItemFlag {
   resolvedAt: string | null;
 }
 
+/**
+ * How the console plays an item (issue 15): the original when a browser plays it as
+ * recorded, else its proxy — ready (with the URL), pending (queued or being made, or
+ * the item not analysed yet), failed, or none (no proxy asked for: an item analysed
+ * before proxies existed, or purged).
+ */
+export interface Playback {
+  kind: 'original' | 'proxy';
+  status: 'ready' | 'pending' | 'failed' | 'none';
+  url: string | null;
+}
+
 export interface EvidenceSummary {
   id: string;
   sha256: string;
@@ -45,6 +59,7 @@ export interface EvidenceSummary {
   durationMs: number | null;
   status: 'live' | 'purged';
   thumbnail: boolean;
+  playback: Playback;
 }
 
 /** A position in a search: the sort time and id of the last item of a page. */
@@ -68,12 +83,22 @@ interface SummaryRow {
   duration_ms: number | null;
   status: 'live' | 'purged';
   has_thumbnail: number;
+  media_json: string | null;
 }
 
 const COLUMNS = `id, sha256, size, media_type, officer, recorder_serial, unit, recorded_at, recorded_end, recorded_end_corrected,
-  ingested_at, duration_ms, status, thumbnail_sha256 IS NOT NULL AS has_thumbnail`;
+  ingested_at, duration_ms, status, thumbnail_sha256 IS NOT NULL AS has_thumbnail, media_json`;
 
-function summary(r: SummaryRow): EvidenceSummary {
+function parseMedia(json: string | null): Record<string, unknown> | null {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return { ok: false };
+  }
+}
+
+function summary(r: SummaryRow, playback: Playback): EvidenceSummary {
   return {
     id: r.id,
     sha256: r.sha256,
@@ -88,6 +113,7 @@ function summary(r: SummaryRow): EvidenceSummary {
     durationMs: r.duration_ms,
     status: r.status,
     thumbnail: r.has_thumbnail === 1,
+    playback,
   };
 }
 
@@ -107,6 +133,8 @@ export class EvidenceQueries {
   private readonly stmtLedger;
   private readonly stmtAccessCount;
   private readonly stmtFlags;
+  private readonly stmtProxy;
+  private readonly stmtReadyProxy;
 
   constructor(private readonly db: Db) {
     this.stmtLedger = db.prepare<[string, number], RawLedgerRow>(
@@ -117,6 +145,29 @@ export class EvidenceQueries {
       `SELECT id, rule, state, summary, raised_at AS raisedAt, due_by AS dueBy, resolved_at AS resolvedAt
          FROM flags WHERE id IN (SELECT flag_id FROM flag_evidence WHERE evidence_id = ?) ORDER BY raised_at, id`,
     );
+    this.stmtReadyProxy = db.prepare<[string], { sha256: string; size: number; container: 'mp4' | 'm4a' | 'jpeg' }>(
+      "SELECT proxy_sha256 AS sha256, size, container FROM evidence_proxies WHERE evidence_id = ? AND status = 'ready'",
+    );
+    this.stmtProxy = db.prepare<[string], { status: 'pending' | 'ready' | 'failed' }>('SELECT status FROM evidence_proxies WHERE evidence_id = ?');
+  }
+
+  /**
+   * How an item plays (see {@link Playback}): from its probe record and its proxy's row.
+   * Not yet analysed: a proxy, pending (the analysis decides). Purged: nothing to play.
+   */
+  playback(item: { id: string; mediaType: 'video' | 'audio' | 'photo'; media: Readonly<Record<string, unknown>> | null; status: 'live' | 'purged' }): Playback {
+    const plan = playbackPlan(item.mediaType, item.media);
+    if (item.status !== 'live') return { kind: plan.original ? 'original' : 'proxy', status: 'none', url: null };
+    if (plan.original) return { kind: 'original', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/content` };
+    if (item.media === null) return { kind: 'proxy', status: 'pending', url: null };
+    const status = this.stmtProxy.get(item.id)?.status;
+    if (status === 'ready') return { kind: 'proxy', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/proxy` };
+    return { kind: 'proxy', status: status ?? 'none', url: null };
+  }
+
+  /** The item's proxy when it is ready to be served (its object, size and container). */
+  readyProxy(id: string): { sha256: string; size: number; container: 'mp4' | 'm4a' | 'jpeg' } | null {
+    return this.stmtReadyProxy.get(id) ?? null;
   }
 
   /** The compliance flags that name an item, resolved ones included. */
@@ -186,7 +237,9 @@ export class EvidenceQueries {
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${col} DESC, id DESC LIMIT @limit`;
     const rows = this.prepare(sql).all(params) as SummaryRow[];
-    return rows.map(summary);
+    return rows.map((r) =>
+      summary(r, this.playback({ id: r.id, mediaType: r.media_type, media: parseMedia(r.media_json), status: r.status })),
+    );
   }
 
   /** The sort key of an item for a cursor. */

@@ -1,11 +1,13 @@
 import Type from 'typebox';
 import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import type { Principal } from '../../access/index.js';
 import type { Evidence } from '../../catalog/index.js';
 import { CustodyError, rfc3339 } from '../../core/index.js';
 import { AccessDeniedError, actorOf, InvalidInputError } from '../../access/index.js';
 import { contentKey } from '../../vault/index.js';
-import { webpSize } from '../integrity.js';
-import { API_PREFIX, type ApiRoutes, isoParam, principalOf, visibleEvidence } from '../context.js';
+import { type ServedObject, webpSize } from '../integrity.js';
+import { API_PREFIX, type ApiContext, type ApiRoutes, isoParam, principalOf, visibleEvidence } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { FLAG_RULES } from '../../compliance/index.js';
 import { parseRange } from '../range.js';
@@ -32,8 +34,23 @@ const SearchQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** How the console plays an item (issue 15; docs/api.md, "Playback"). */
+const Playback = Type.Object(
+  {
+    kind: Type.Enum(['original', 'proxy'], { description: 'original: a browser plays the item as recorded; proxy: it needs the browser-playable copy' }),
+    status: Type.Enum(['ready', 'pending', 'failed', 'none'], {
+      description:
+        'ready: url plays; pending: the proxy is queued or being made (or the item is not analysed yet); failed: no proxy could be made; none: no proxy was asked for (an item analysed before proxies existed, or a purged item)',
+    }),
+    url: Nullable(Type.String({ description: 'GET it with a grant: /evidence/{id}/content for the original, /evidence/{id}/proxy for the proxy; null unless ready' })),
+  },
+  { description: 'how the item plays in a browser (the original, or its H.264/AAC proxy)' },
+);
+
+const EvidenceItem = Type.Object({ ...EvidenceSummary.properties, playback: Playback });
+
 const EvidenceDetail = Type.Object({
-  ...EvidenceSummary.properties,
+  ...EvidenceItem.properties,
   recorded: Type.Object({
     start: Type.String({ description: 'as the recorder reported it' }),
     end: Nullable(Type.String()),
@@ -102,7 +119,7 @@ function extensionOf(name: string): string {
   return m ? m[1]!.toLowerCase() : '';
 }
 
-function summaryOf(ev: Evidence): Summary {
+function summaryOf(ev: Evidence, playback: Summary['playback']): Summary {
   return {
     id: ev.id,
     sha256: ev.sha256,
@@ -117,6 +134,7 @@ function summaryOf(ev: Evidence): Summary {
     durationMs: ev.durationMs,
     status: ev.status,
     thumbnail: ev.thumbnailSha256 !== null,
+    playback,
   };
 }
 
@@ -135,6 +153,116 @@ async function readAll(s: Readable): Promise<Buffer> {
 function requireLive(ev: Evidence): void {
   if (ev.status === 'purged') throw new CustodyError('EVIDENCE_PURGED', `evidence ${ev.id} was purged under the retention policy; its record remains`);
 }
+
+/** The request headers and answers of a footage route (/content, /proxy): Range, 206, 416. */
+const FOOTAGE_HEADERS = Type.Object({ range: Type.Optional(Type.String({ maxLength: 1024 })), 'if-range': Type.Optional(Type.String({ maxLength: 200 })) });
+const footageResponses = (type: string) => ({
+  200: { description: 'the whole object', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
+  206: { description: 'one byte range', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
+  404: ErrorBody,
+  410: ErrorBody,
+  416: ErrorBody,
+  ...COMMON_ERRORS,
+});
+
+/** The caller's grant to view the item's footage (its original or its proxy), else 403 ACCESS_GRANT_REQUIRED. */
+function requireGrant(ctx: ApiContext, p: Principal, ev: Evidence): { requestId: string } {
+  const grant = ctx.access.grantFor(p.id, ev.id);
+  if (!grant) {
+    throw new AccessDeniedError(
+      'ACCESS_GRANT_REQUIRED',
+      `viewing evidence ${ev.id} needs an approved access request: POST ${API_PREFIX}/access-requests, then approval by a supervisor`,
+      ev.id,
+    );
+  }
+  return grant;
+}
+
+/** The object a footage route sends: the original, or the item's proxy. */
+interface Footage extends ServedObject {
+  contentType: string;
+  extension: string;
+}
+
+/**
+ * Send an item's footage (the original or its proxy) with Range support, under the
+ * caller's grant. One code path for both, so both keep the same rules: the item in
+ * scope (else 404, like missing), live (410), an approved unexpired grant (403); the
+ * stored size checked before anything is sent and a whole read hashed on the way;
+ * the object opened, then `access.viewed` ledgered (naming the proxy when it is one),
+ * then the bytes sent.
+ */
+async function sendFootage(
+  ctx: ApiContext,
+  req: { headers: { range?: string | undefined; 'if-range'?: string | undefined }; ip: string },
+  reply: FastifyReply,
+  p: Principal,
+  ev: Evidence,
+  grant: { requestId: string },
+  obj: Footage,
+): Promise<FastifyReply> {
+  const etag = `"${obj.sha256}"`;
+  const ifRange = req.headers['if-range'];
+  const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
+  const range = parseRange(rangeHeader, obj.size);
+  if (range.kind === 'unsatisfiable') {
+    void reply.header('content-range', `bytes */${obj.size}`);
+    throw new CustodyError('RANGE_NOT_SATISFIABLE', `the range is outside the object's ${obj.size} bytes`);
+  }
+  const start = range.kind === 'range' ? range.start : 0;
+  const end = range.kind === 'range' ? range.end : obj.size - 1;
+  const bytes = obj.size === 0 ? 0 : end - start + 1;
+
+  // The stored size first: a truncated or grown object is never served (issue 14).
+  const stored = await ctx.store.stat(contentKey(obj.sha256));
+  if (stored && stored.size !== obj.size) throw ctx.integrity.sizeMismatch(obj, stored.size);
+  // Open first (a missing object must not be registered as viewed), then register,
+  // then send: nothing is sent that the ledger does not record.
+  const opened = await ctx.store.get(contentKey(obj.sha256), bytes > 0 ? { start, end } : undefined);
+  // A whole read is hashed on the way: a wrong hash ends the response short.
+  const body = range.kind === 'range' ? opened : opened.pipe(ctx.integrity.verifying(obj));
+  if (body !== opened) opened.on('error', (e) => body.destroy(e));
+  try {
+    ctx.catalog.tx(() =>
+      ledgerOf(ctx.catalog).append({
+        type: 'access.viewed',
+        actor: actorOf(p),
+        subject: ev.id,
+        data: {
+          sha256: ev.sha256,
+          size: obj.size,
+          range: range.kind === 'range' ? { start, end } : null,
+          bytes,
+          grant: grant.requestId,
+          ip: req.ip,
+          ...(obj.proxy ? { proxy: obj.sha256 } : {}),
+        },
+      }),
+    );
+  } catch (e) {
+    opened.destroy();
+    body.destroy();
+    throw e;
+  }
+  ctx.metrics.accessViews.inc();
+  ctx.metrics.accessViewBytes.inc(bytes);
+  void reply
+    .header('accept-ranges', 'bytes')
+    .header('etag', etag)
+    .header('cache-control', 'private, no-store')
+    .header('content-disposition', `inline; filename="${ev.id}${obj.proxy ? '-proxy' : ''}.${obj.extension}"`)
+    .header('content-length', String(bytes))
+    .type(obj.contentType);
+  if (range.kind === 'range') void reply.code(206).header('content-range', `bytes ${start}-${end}/${obj.size}`);
+  return reply.send(asBody(body));
+}
+
+/** A proxy's type and extension by its container (migration 014). */
+const PROXY_TYPES: Readonly<Record<string, { contentType: string; extension: string }>> = {
+  mp4: { contentType: 'video/mp4', extension: 'mp4' },
+  m4a: { contentType: 'audio/mp4', extension: 'm4a' },
+  jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
+};
 
 export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
   const { retention, cases } = ctx;
@@ -155,7 +283,7 @@ export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
         description:
           'Filters combine with AND and with the caller\'s unit scope. `from` is inclusive, `to` exclusive. Pages follow `next` (a cursor) until it is null.',
         querystring: SearchQuery,
-        response: { 200: Type.Object({ items: Type.Array(EvidenceSummary), next: Nullable(Type.String()) }), ...COMMON_ERRORS },
+        response: { 200: Type.Object({ items: Type.Array(EvidenceItem), next: Nullable(Type.String()) }), ...COMMON_ERRORS },
       },
     },
     async (req) => {
@@ -200,7 +328,7 @@ export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
       // Another unit's case (its id and number) is not shown to a scoped caller (issue 14).
       const entries = history.entries.filter((e) => caseVisible(p.unit, e.data));
       return {
-        ...summaryOf(ev),
+        ...summaryOf(ev, ctx.evidenceQueries.playback(ev)),
         recorded: {
           start: ev.recordedStart,
           end: ev.recordedEnd,
@@ -287,83 +415,50 @@ export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
         description:
           'Needs an approved, unexpired access request for this user and item, else 403 ACCESS_GRANT_REQUIRED. Every answer that carries footage (each range too) is registered in the ledger as access.viewed before any byte is sent. A range starting past the end: 416.',
         params: IdParams,
-        headers: Type.Object({ range: Type.Optional(Type.String({ maxLength: 1024 })), 'if-range': Type.Optional(Type.String({ maxLength: 200 })) }),
-        response: {
-          200: { description: 'the whole object', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          206: { description: 'one byte range', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-          404: ErrorBody,
-          410: ErrorBody,
-          416: ErrorBody,
-          ...COMMON_ERRORS,
-        },
+        headers: FOOTAGE_HEADERS,
+        response: footageResponses('application/octet-stream'),
       },
     },
     async (req, reply) => {
       const p = principalOf(req);
       const ev = visibleEvidence(ctx, p, req.params.id);
       requireLive(ev);
-      const grant = ctx.access.grantFor(p.id, ev.id);
-      if (!grant) {
-        throw new AccessDeniedError(
-          'ACCESS_GRANT_REQUIRED',
-          `viewing evidence ${ev.id} needs an approved access request: POST ${API_PREFIX}/access-requests, then approval by a supervisor`,
-          ev.id,
-        );
-      }
-      const etag = `"${ev.sha256}"`;
-      const ifRange = req.headers['if-range'];
-      const rangeHeader = ifRange === undefined || ifRange === etag ? req.headers.range : undefined;
-      const range = parseRange(rangeHeader, ev.size);
-      if (range.kind === 'unsatisfiable') {
-        void reply.header('content-range', `bytes */${ev.size}`);
-        throw new CustodyError('RANGE_NOT_SATISFIABLE', `the range is outside the object's ${ev.size} bytes`);
-      }
-      const start = range.kind === 'range' ? range.start : 0;
-      const end = range.kind === 'range' ? range.end : ev.size - 1;
-      const bytes = ev.size === 0 ? 0 : end - start + 1;
+      const grant = requireGrant(ctx, p, ev);
+      const extension = extensionOf(ev.sourceName);
+      return sendFootage(ctx, req, reply, p, ev, grant, {
+        id: ev.id,
+        sha256: ev.sha256,
+        size: ev.size,
+        contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
+        extension: extension || 'bin',
+      });
+    },
+  );
 
-      // The stored size first: a truncated or grown object is never served (issue 14).
-      const stored = await ctx.store.stat(contentKey(ev.sha256));
-      if (stored && stored.size !== ev.size) throw ctx.integrity.sizeMismatch(ev, stored.size);
-      // Open first (a missing object must not be registered as viewed), then register,
-      // then send: nothing is sent that the ledger does not record.
-      const opened = await ctx.store.get(contentKey(ev.sha256), bytes > 0 ? { start, end } : undefined);
-      // A whole read is hashed on the way: a wrong hash ends the response short.
-      const body = range.kind === 'range' ? opened : opened.pipe(ctx.integrity.verifying(ev));
-      if (body !== opened) opened.on('error', (e) => body.destroy(e));
-      try {
-        ctx.catalog.tx(() =>
-          ledgerOf(ctx.catalog).append({
-            type: 'access.viewed',
-            actor: actorOf(p),
-            subject: ev.id,
-            data: {
-              sha256: ev.sha256,
-              size: ev.size,
-              range: range.kind === 'range' ? { start, end } : null,
-              bytes,
-              grant: grant.requestId,
-              ip: req.ip,
-            },
-          }),
-        );
-      } catch (e) {
-        opened.destroy();
-        body.destroy();
-        throw e;
-      }
-      ctx.metrics.accessViews.inc();
-      ctx.metrics.accessViewBytes.inc(bytes);
-      const type = CONTENT_TYPES[extensionOf(ev.sourceName)] ?? 'application/octet-stream';
-      void reply
-        .header('accept-ranges', 'bytes')
-        .header('etag', etag)
-        .header('cache-control', 'private, no-store')
-        .header('content-disposition', `inline; filename="${ev.id}.${extensionOf(ev.sourceName) || 'bin'}"`)
-        .header('content-length', String(bytes))
-        .type(type);
-      if (range.kind === 'range') void reply.code(206).header('content-range', `bytes ${start}-${end}/${ev.size}`);
-      return reply.send(asBody(body));
+  app.get(
+    `${API_PREFIX}/evidence/:id/proxy`,
+    {
+      exposeHeadRoute: false,
+      config: { access: 'evidence.read' },
+      schema: {
+        tags: ['evidence'],
+        summary: "The item's browser-playable proxy (H.264/AAC MP4, AAC m4a or JPEG), streamed; supports Range (206)",
+        description:
+          "For footage a browser cannot play as recorded (H.265, AVI, MKV, MPEG-TS, AMR …; the item's `playback` says which). Served under exactly the rules of /content: an approved, unexpired access request for this user and item (else 403 ACCESS_GRANT_REQUIRED), every answer registered as access.viewed (naming the proxy's SHA-256) before any byte is sent, the stored object's size and hash checked. 404 while the item has no ready proxy.",
+        params: IdParams,
+        headers: FOOTAGE_HEADERS,
+        response: footageResponses('video/mp4'),
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const ev = visibleEvidence(ctx, p, req.params.id);
+      requireLive(ev);
+      const grant = requireGrant(ctx, p, ev);
+      const proxy = ctx.evidenceQueries.readyProxy(ev.id);
+      const type = proxy ? PROXY_TYPES[proxy.container] : undefined;
+      if (!proxy || !type) throw new CustodyError('NOT_FOUND', `evidence ${ev.id} has no browser-playable proxy (yet); its playback field says why`);
+      return sendFootage(ctx, req, reply, p, ev, grant, { id: ev.id, sha256: proxy.sha256, size: proxy.size, proxy: true, ...type });
     },
   );
   done();
