@@ -183,6 +183,8 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
       durationMs: 60000,
       status: 'live',
       thumbnail: false,
+      // Seeded without a probe record: the analysis that decides how it plays is still to come (issue 15).
+      playback: { kind: 'proxy', status: 'pending', url: null },
     });
 
     // Walk every page of two: each item exactly once, in order.
