@@ -40,6 +40,12 @@ export interface DockOutcome {
   clockSyncedAt: string | null;
   /** Why no session ran (unidentified, stopping, pulled during the check). */
   skipped: string | null;
+  /**
+   * Why the dock failed, when it did: no driver could be made, or something could not
+   * be recorded (a ledger append refused, the catalog not writable). What was recorded
+   * before stands; the recorder is docked afresh when it comes back. Null otherwise.
+   */
+  failed: string | null;
 }
 
 /** What the driver read at the dock; a failure to read is kept as its message. */
@@ -91,7 +97,8 @@ interface Dock {
  * flight are rolled back, never half-recorded) and is reported (`device.undocked`).
  *
  * Events: 'docked' (DockOutcome without report, once the check is recorded),
- * 'ended' (DockOutcome), 'ignored' ({ location, reason }).
+ * 'ended' (DockOutcome; every dock that got a profile ends with one, a failed one too,
+ * its reason in `failed`), 'ignored' ({ location, reason }), 'undocked'.
  */
 export class DockManager extends EventEmitter {
   /**
@@ -180,11 +187,8 @@ export class DockManager extends EventEmitter {
           closed: false,
         };
         this.docks.set(location, dock);
-        dock.flow = Promise.all(before)
-          .then(() => this.run(dock))
-          .catch((e: unknown) => {
-            dock.log.error({ err: e }, 'dock failed');
-          });
+        // run() never rejects: a dock that fails ends with a failed 'ended' event.
+        dock.flow = Promise.all(before).then(() => this.run(dock));
       },
       (e: unknown) => {
         this.resolving.delete(location);
@@ -246,24 +250,62 @@ export class DockManager extends EventEmitter {
 
   /**
    * One dock, start to end: check → record → ingest → clock sync → record the outcome,
-   * each its own method below.
+   * each its own method below. Every dock ends with an 'ended' event; when a step
+   * throws (nothing may be recorded, a driver cannot be made) its `failed` says why.
    */
   private async run(dock: Dock): Promise<void> {
+    const progress: { read: RecorderReading | null; check: DockCheck | null; outcome: DockOutcome | null } = { read: null, check: null, outcome: null };
+    try {
+      await this.steps(dock, progress);
+    } catch (e) {
+      dock.ended = true;
+      const why = isCustodyError(e) ? `${e.code}: ${e.message}` : errorMessage(e);
+      dock.log.error({ err: e, serial: dock.serial }, `dock failed: ${why}`);
+      this.emit('ended', { ...(progress.outcome ?? this.unannounced(dock, progress.read, progress.check)), failed: why } satisfies DockOutcome);
+    }
+  }
+
+  /** The outcome of a dock that failed before its check was announced: what had been read, as assessed. */
+  private unannounced(dock: Dock, read: RecorderReading | null, check: DockCheck | null): DockOutcome {
+    const assessment =
+      check?.assessment ??
+      assessHealth(read?.health ?? null, thresholdsFor(dock.profile, this.deps.thresholds), {
+        identified: read?.identity != null,
+        recorderStatus: null,
+        healthError: read?.healthError ?? null,
+      });
+    return {
+      dockId: dock.id,
+      location: dock.candidate.location,
+      profile: dock.profile.id,
+      identity: read?.identity ?? null,
+      health: read?.health ?? null,
+      assessment,
+      report: null,
+      clockSyncedAt: null,
+      skipped: null,
+      failed: null,
+    };
+  }
+
+  private async steps(dock: Dock, progress: { read: RecorderReading | null; check: DockCheck | null; outcome: DockOutcome | null }): Promise<void> {
     const driver = this.driverFor(dock);
-    if (!driver) return;
 
     // 1. Who is it, and how is it? Health first, before anything touches the clock.
     const read = await this.readRecorder(dock, driver);
+    progress.read = read;
     dock.serial = read.identity?.serial ?? null;
     // The same recorder may still be winding down at another location (pulled and put
     // into another slot before its old session ended): its session finishes first, so
     // two sessions never copy one recorder's files at once.
     const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
     const check = this.assess(dock, read);
+    progress.check = check;
 
     // 2. Record the dock, its snapshot and verdict, with its ledger entry.
     const dockedAt = this.recordDock(dock, check);
     const outcome = this.announceDock(dock, check, dockedAt);
+    progress.outcome = outcome;
 
     // 3. Ingest. Footage is collected whatever the verdict: a recorder that is not
     // ready for duty still holds evidence.
@@ -280,13 +322,12 @@ export class DockManager extends EventEmitter {
     this.emit('ended', outcome);
   }
 
-  /** The driver of the dock's profile; null (logged) when none can be made: nothing is recorded. */
-  private driverFor(dock: Dock): RecorderDriver | null {
+  /** The driver of the dock's profile; when none can be made nothing is recorded, and the dock fails. */
+  private driverFor(dock: Dock): RecorderDriver {
     try {
       return this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb });
     } catch (e) {
-      dock.log.error({ err: e, profile: dock.profile.id }, 'no driver for this recorder');
-      return null;
+      throw new Error(`no driver for profile ${dock.profile.id}: ${errorMessage(e)}`, { cause: e });
     }
   }
 
@@ -414,6 +455,7 @@ export class DockManager extends EventEmitter {
       report: null,
       clockSyncedAt: null,
       skipped: null,
+      failed: null,
     };
     this.publishDock(dock, null, dockedAt, assessment);
     this.emit('docked', { ...outcome });

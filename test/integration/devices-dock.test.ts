@@ -329,6 +329,33 @@ describe('docking through detection (issue 4)', () => {
     expect(new DeviceRepo(s.rig.catalog.db).dock(u.dockId)).toMatchObject({ recorderSerial: null, verdict: 'not-ready', sessionStatus: 'not-run' });
   });
 
+  it('ends every dock with an ended event: one whose ledger append throws says it failed, records nothing, and the next dock is whole (issue 13)', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'media'), { recursive: true });
+    const s = await station(dir);
+    // The catalog refuses every ledger entry, as a full disk would (a trigger on this connection only).
+    s.rig.catalog.db.exec("CREATE TEMP TRIGGER refuse_ledger BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    const failed = s.ended();
+    await recorder(join(dir, 'media', 'ZFY010'), 'ZFY010');
+    const f = await failed;
+    expect(f).toMatchObject({ identity: { serial: 'ZFY010' }, report: null, clockSyncedAt: null, skipped: null });
+    expect(f.failed).toMatch(/database or disk is full/);
+    // The dock's transaction rolled back whole: no dock row, no recorder, no entry.
+    expect(new DeviceRepo(s.rig.catalog.db).dock(f.dockId)).toBeNull();
+    expect(s.rig.catalog.db.prepare('SELECT COUNT(*) AS n FROM ledger').get()).toEqual({ n: 0 });
+    expect(evidence(s, 'ZFY010')).toEqual([]);
+
+    // Once the catalog takes entries again, the recorder's next dock ingests it all.
+    s.rig.catalog.db.exec('DROP TRIGGER temp.refuse_ledger');
+    await rm(join(dir, 'media', 'ZFY010'), { recursive: true });
+    await waitFor('the failed dock to be undocked', async () => s.manager.active().length === 0);
+    const again = s.ended();
+    const files = await recorder(join(dir, 'media', 'ZFY010'), 'ZFY010');
+    const o = await again;
+    expect(o).toMatchObject({ failed: null, report: { status: 'complete', ingested: 3 } });
+    expect(evidence(s, 'ZFY010').map((e) => e.sha256).sort()).toEqual(Object.values(files).map(sha).sort());
+  });
+
   it('ends the session of a recorder pulled mid-session cleanly and reports it; the next dock finishes the job', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'media'), { recursive: true });
