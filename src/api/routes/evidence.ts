@@ -156,14 +156,17 @@ function requireLive(ev: Evidence): void {
 
 /** The request headers and answers of a footage route (/content, /proxy): Range, 206, 416. */
 const FOOTAGE_HEADERS = Type.Object({ range: Type.Optional(Type.String({ maxLength: 1024 })), 'if-range': Type.Optional(Type.String({ maxLength: 200 })) });
-const footageResponses = (type: string) => ({
-  200: { description: 'the whole object', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
-  206: { description: 'one byte range', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
-  404: ErrorBody,
-  410: ErrorBody,
-  416: ErrorBody,
-  ...COMMON_ERRORS,
-});
+const footageResponses = (...types: string[]) => {
+  const content = Object.fromEntries(types.map((t) => [t, { schema: { type: 'string', format: 'binary' } }]));
+  return {
+    200: { description: 'the whole object', content },
+    206: { description: 'one byte range', content },
+    404: ErrorBody,
+    410: ErrorBody,
+    416: ErrorBody,
+    ...COMMON_ERRORS,
+  };
+};
 
 /** The caller's grant to view the item's footage (its original or its proxy), else 403 ACCESS_GRANT_REQUIRED. */
 function requireGrant(ctx: ApiContext, p: Principal, ev: Evidence): { requestId: string } {
@@ -447,7 +450,7 @@ export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
           "For footage a browser cannot play as recorded (H.265, AVI, MKV, MPEG-TS, AMR …; the item's `playback` says which). Served under exactly the rules of /content: an approved, unexpired access request for this user and item (else 403 ACCESS_GRANT_REQUIRED), every answer registered as access.viewed (naming the proxy's SHA-256) before any byte is sent, the stored object's size and hash checked. 404 while the item has no ready proxy.",
         params: IdParams,
         headers: FOOTAGE_HEADERS,
-        response: footageResponses('video/mp4'),
+        response: footageResponses('video/mp4', 'audio/mp4', 'image/jpeg'),
       },
     },
     async (req, reply) => {
