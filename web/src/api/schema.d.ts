@@ -193,6 +193,20 @@ export interface paths {
                                 status: "live" | "purged";
                                 /** @description true when GET /evidence/{id}/thumbnail has an image */
                                 thumbnail: boolean;
+                                /** @description how the item plays in a browser (the original, or its H.264/AAC proxy) */
+                                playback: {
+                                    /**
+                                     * @description original: a browser plays the item as recorded; proxy: it needs the browser-playable copy
+                                     * @enum {unknown}
+                                     */
+                                    kind: "original" | "proxy";
+                                    /**
+                                     * @description ready: url plays; pending: the proxy is queued or being made (or the item is not analysed yet); failed: no proxy could be made; none: no proxy was asked for (an item analysed before proxies existed, or a purged item)
+                                     * @enum {unknown}
+                                     */
+                                    status: "ready" | "pending" | "failed" | "none";
+                                    url: string | null;
+                                };
                             }[];
                             next: string | null;
                         };
@@ -319,6 +333,20 @@ export interface paths {
                             status: "live" | "purged";
                             /** @description true when GET /evidence/{id}/thumbnail has an image */
                             thumbnail: boolean;
+                            /** @description how the item plays in a browser (the original, or its H.264/AAC proxy) */
+                            playback: {
+                                /**
+                                 * @description original: a browser plays the item as recorded; proxy: it needs the browser-playable copy
+                                 * @enum {unknown}
+                                 */
+                                kind: "original" | "proxy";
+                                /**
+                                 * @description ready: url plays; pending: the proxy is queued or being made (or the item is not analysed yet); failed: no proxy could be made; none: no proxy was asked for (an item analysed before proxies existed, or a purged item)
+                                 * @enum {unknown}
+                                 */
+                                status: "ready" | "pending" | "failed" | "none";
+                                url: string | null;
+                            };
                             recorded: {
                                 /** @description as the recorder reported it */
                                 start: string;
@@ -664,6 +692,175 @@ export interface paths {
                     };
                     content: {
                         "application/octet-stream": string;
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                416: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evidence/{id}/proxy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The item's browser-playable proxy (H.264/AAC MP4, AAC m4a or JPEG), streamed; supports Range (206)
+         * @description For footage a browser cannot play as recorded (H.265, AVI, MKV, MPEG-TS, AMR …; the item's `playback` says which). Served under exactly the rules of /content: an approved, unexpired access request for this user and item (else 403 ACCESS_GRANT_REQUIRED), every answer registered as access.viewed (naming the proxy's SHA-256) before any byte is sent, the stored object's size and hash checked. 404 while the item has no ready proxy.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    range?: string;
+                    "if-range"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description the whole object */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "video/mp4": string;
+                        "audio/mp4": string;
+                        "image/jpeg": string;
+                    };
+                };
+                /** @description one byte range */
+                206: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "video/mp4": string;
+                        "audio/mp4": string;
+                        "image/jpeg": string;
                     };
                 };
                 /** @description every error answer has this shape */
