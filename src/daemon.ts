@@ -139,7 +139,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
         const a = await api.start();
         const host = a.host.includes(':') ? `[${a.host}]` : a.host;
         apiAddress = { ...a, url: `http://${host}:${a.port}` };
-        log.info({ url: apiAddress.url, host: a.host, port: a.port }, 'HTTP API listening');
+        log.info({ url: apiAddress.url, host: a.host, port: a.port, console: api.hasConsole ? `${apiAddress.url}/` : null }, 'HTTP API listening');
       },
       stop: () => api.stop(),
     },

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AccessDeniedError, can, DenialLedger, HiddenError, PreviewLedger } from '../access/index.js';
+import { AccessDeniedError, can, DenialLedger, HiddenError, PreviewLedger, SessionsService } from '../access/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, errorMessage, type Logger } from '../core/index.js';
@@ -30,8 +31,10 @@ import { flagRoutes } from './routes/flags.js';
 import { healthRoutes } from './routes/health.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { retentionRoutes } from './routes/retention.js';
+import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
 import { VerifyRunner } from './verify-runner.js';
+import { DEFAULT_CONSOLE_DIR, isPageRequest, serveConsole } from './console.js';
 
 
 /**
@@ -52,6 +55,8 @@ export interface ApiServerDeps {
   now?: () => number;
   /** The station's services (src/station.ts). */
   services: ApiServices;
+  /** The built console's folder (default: the package's dist/console); none there, no console. */
+  consoleDir?: string | undefined;
 }
 
 export interface ApiServer {
@@ -62,6 +67,8 @@ export interface ApiServer {
   stop(): Promise<void>;
   /** The services behind the routes (for the daemon and tests). */
   readonly context: ApiContext;
+  /** Whether the web console is built and served at `/`. */
+  readonly hasConsole: boolean;
 }
 
 /** Request bodies are small JSON documents. */
@@ -144,6 +151,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const apiLog = log.child({ module: 'api' });
   const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats });
   const { users, audit } = deps.services;
+  const limiter = new FailedAuthLimiter({
+    limit: config.api.authFailureLimit,
+    windowMs: config.api.authFailureWindowSeconds * 1000,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const denials = new DenialLedger(audit, {
     windowMs: 60_000,
     now: deps.now ?? (() => Date.now()),
@@ -156,6 +168,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     log: apiLog,
     activity,
     users,
+    sessions: new SessionsService(catalog, { idleMinutes: config.api.sessionIdleMinutes, maxHours: config.api.sessionMaxHours }),
+    authLimiter: limiter,
     audit,
     access: deps.services.access,
     evidence: new EvidenceRepo(catalog.db),
@@ -177,12 +191,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     objectLock: deps.services.objectLock,
     archive: deps.services.archive,
   };
-  const limiter = new FailedAuthLimiter({
-    limit: config.api.authFailureLimit,
-    windowMs: config.api.authFailureWindowSeconds * 1000,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const authenticator = createAuthenticator({ users, audit, limiter, metrics, log: apiLog });
+  const authenticator = createAuthenticator({ users, sessions: ctx.sessions, audit, limiter, metrics, log: apiLog });
 
   const app = buildFastify(deps);
   const { text, json } = validators();
@@ -267,9 +276,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     return reply.send({ error: { code: h.code, message: h.message, ...(h.status >= 500 ? { requestId: String(req.id) } : {}) } });
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /docs` } }),
-  );
+  // The console at `/` (docs/console.md); its page addresses answer with the app.
+  const consolePage = serveConsole(app, deps.consoleDir ?? DEFAULT_CONSOLE_DIR);
+  app.setNotFoundHandler((req, reply) => {
+    if (consolePage && isPageRequest(req)) return consolePage(req, reply);
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; see /docs` } });
+  });
 
   void app.register(fastifySwagger, {
     openapi: {
@@ -299,8 +311,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   // The reference UI's assets are served from node_modules: it works offline.
   void app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
+  // Sets and clears the session cookie; reading it is the authenticator's (auth.ts).
+  void app.register(fastifyCookie);
+
   // Each route module is a plugin that receives the services built above.
-  for (const routes of [healthRoutes, evidenceRoutes, accessRequestRoutes, deviceRoutes, ledgerRoutes, statsRoutes, caseRoutes, retentionRoutes, exportRoutes, flagRoutes, complianceRoutes]) {
+  for (const routes of [sessionRoutes, healthRoutes, evidenceRoutes, accessRequestRoutes, deviceRoutes, ledgerRoutes, statsRoutes, caseRoutes, retentionRoutes, exportRoutes, flagRoutes, complianceRoutes]) {
     void app.register(routes, ctx);
   }
 
@@ -314,6 +329,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       const now = catalog.clock.now().getTime();
       const pruned = audit.pruneAuthFailures(new Date(now - config.api.authFailureRetentionDays * DAY_MS));
       if (pruned > 0) apiLog.info({ pruned }, 'old refused sign-ins pruned');
+      const s = ctx.sessions.sweep(new Date(now - config.api.authFailureRetentionDays * DAY_MS));
+      if (s.expired + s.pruned > 0) apiLog.info(s, 'console sessions expired or pruned');
     } catch (e) {
       apiLog.error({ err: e }, 'access sweep failed');
     }
@@ -323,6 +340,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   return {
     app,
     context: ctx,
+    hasConsole: consolePage !== null,
     async start() {
       metrics.start();
       sweep();

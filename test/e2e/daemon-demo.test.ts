@@ -22,9 +22,15 @@ describe('custody demo (the README first command, npm run demo)', () => {
     expect(out).toMatch(/4 file\(s\) handed in more than 24 h after recording/);
     expect(out).toMatch(/Ledger verified: \d+ entries hash-chained, \d+ objects re-hashed and intact\./);
     expect(out).toMatch(/stopped\. The station stays in/);
+    // The console first (issue 15): its address and a sign-in the demo made, before the docking.
+    expect(out).toMatch(/^The console \(采集看板, 证据检索, 调阅申请\): http:\/\/127\.0\.0\.1:\d+\/docks$/m);
+    expect(out).toMatch(/^ {2}sign in as: demo {3}password: [A-Za-z0-9]{16}$/m);
+    expect(out.indexOf('sign in as: demo')).toBeLessThan(out.indexOf('docking them'));
 
     // What it leaves is a station like any other.
     expect((await runCli(['verify', '--deep', '--home', home])).code).toBe(0);
+    const users = JSON.parse((await runCli(['users', 'list', '--json', '--home', home])).stdout) as { users: Array<{ name: string; role: string; hasPassword: boolean }> };
+    expect(users.users.find((u) => u.name === 'demo')).toMatchObject({ role: 'supervisor', hasPassword: true });
     const list = JSON.parse((await runCli(['devices', 'list', '--json', '--home', home])).stdout) as Array<{ serial: string; lastDock: { verdict: string } }>;
     expect(list.map((d) => [d.serial, d.lastDock.verdict])).toEqual([
       ['DEMO-A01', 'ready'],

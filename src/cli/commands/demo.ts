@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { generatePassword, hashPassword } from '../../access/index.js';
 import { loadConfig } from '../../config/index.js';
 import { CustodyError, UsageError, errorMessage } from '../../core/index.js';
 import { createDaemon, type Daemon } from '../../daemon.js';
@@ -161,6 +162,23 @@ export async function demoCommand(opts: DemoOpts, cmd: Command): Promise<void> {
   let exitCode = 0;
   await daemon.start();
   try {
+    // The console first (issue 15): a newcomer opens the board and watches it fill up.
+    const consoleUrl = daemon.apiAddress()?.url;
+    if (consoleUrl) {
+      const users = (await daemon.station.access()).users;
+      const { user } = users.create({ name: 'demo', role: 'supervisor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) }, 'custody:demo');
+      const password = generatePassword();
+      users.setPassword(user.id, await hashPassword(password), 'custody:demo', { reset: true });
+      say('');
+      say(`The console (采集看板, 证据检索, 调阅申请): ${consoleUrl}/docks`);
+      say(`  sign in as: demo   password: ${password}`);
+      if (interactive) {
+        say('Open it in a browser, then press Enter to dock the recorders.');
+        await new Promise<void>((r) => process.stdin.once('data', () => r()));
+        process.stdin.pause();
+      }
+      say('');
+    }
     say(`daemon started (JSON logs in ${logFile}); making ${RECORDERS.length} simulated recorders:`);
     const media = await daemon.station.media();
     const now = Date.now();

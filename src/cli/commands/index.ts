@@ -209,6 +209,12 @@ const users: CommandSpec = {
       options: [EXPIRES],
       load: () => import('./users.js').then((m) => m.usersTokenCommand),
     },
+    {
+      name: 'set-password <user>',
+      description: 'set a user\'s console password (by name or id): asked twice at a terminal, else the first line of stdin',
+      options: [{ flags: '--generate', description: 'an administrator\'s reset: a random password, printed once' }],
+      load: () => import('./users.js').then((m) => m.usersSetPasswordCommand),
+    },
   ],
 };
 

@@ -56,7 +56,12 @@ export async function serveCommand(opts: ServeOpts, cmd: Command): Promise<void>
     sealer.start();
     const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
     const url = `http://${host}:${addr.port}`;
-    output(g, { listening: addr, url, docs: `${url}/docs` }, `custody API listening on ${url} (reference: ${url}/docs)`);
+    const consoleUrl = server.hasConsole ? `${url}/` : null;
+    output(
+      g,
+      { listening: addr, url, docs: `${url}/docs`, console: consoleUrl },
+      `custody API listening on ${url} (reference: ${url}/docs)${consoleUrl ? `\nconsole: ${consoleUrl}` : '\nconsole: not built (npm run build)'}`,
+    );
     const sig = await stopped;
     log.info({ signal: sig }, 'stopping');
   } finally {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidInputError, type User, validateNewUser } from '../../access/index.js';
+import { generatePassword, hashPassword, InvalidInputError, passwordProblems, type User, validateNewUser } from '../../access/index.js';
 import { UsageError } from '../../core/index.js';
 import { cliActor } from '../actor.js';
 import { EXIT_PROBLEM, globals, output, printable, withRuntime } from '../context.js';
@@ -33,6 +33,8 @@ function publicUser(u: User): Record<string, unknown> {
     tokenIssuedAt: u.tokenIssuedAt,
     tokenExpiresAt: u.tokenExpiresAt,
     revokedAt: u.revokedAt,
+    hasPassword: u.hasPassword,
+    passwordSetAt: u.passwordSetAt,
   };
 }
 
@@ -94,5 +96,48 @@ export async function usersTokenCommand(id: string, opts: { expiresDays?: string
     const tokenExpiresAt = expiryOption(opts.expiresDays, rt.config.api.tokenTtlDays, rt.catalog.clock.now());
     const { user, token } = asUsage(() => svc.reissueToken(id, tokenExpiresAt, cliActor()));
     output(g, { id: user.id, token }, `New token for ${user.id} (${printable(user.name)}), shown only now:\n  ${token}\n${user.tokenExpiresAt ? `It expires at ${user.tokenExpiresAt}.` : 'It does not expire.'}`);
+  });
+}
+
+/** Read a line from stdin when it is not a terminal (a pipe or a file): the first line, without its newline. */
+async function passwordFromPipe(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+/** Ask twice at the terminal, without echo. */
+async function passwordFromTerminal(name: string): Promise<string> {
+  const { read } = await import('read');
+  const first = await read({ prompt: `New console password for ${name}: `, silent: true, replace: '*', output: process.stderr });
+  const again = await read({ prompt: 'Again: ', silent: true, replace: '*', output: process.stderr });
+  if (first !== again) throw new UsageError('the two passwords differ; nothing was changed');
+  return first;
+}
+
+/**
+ * `custody users set-password NAME` (issue 15): the password for the console's sign-in.
+ * At a terminal it is asked twice without echo; otherwise it is read from stdin's first
+ * line (never from an argument: arguments are visible to every user of the machine).
+ * `--generate` is the administrator's reset: a random password, printed once. Either
+ * way the user's open sessions end, and the change is ledgered without the password.
+ */
+export async function usersSetPasswordCommand(nameOrId: string, opts: { generate?: boolean }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = (await rt.station.access()).users;
+    const user = asUsage(() => svc.find(nameOrId));
+    let password: string;
+    if (opts.generate) password = generatePassword();
+    else password = process.stdin.isTTY ? await passwordFromTerminal(printable(user.name)) : await passwordFromPipe();
+    const problems = passwordProblems(password, user.name);
+    if (problems.length > 0) throw new UsageError(`${problems.join('; ')}; nothing was changed`);
+    const updated = svc.setPassword(user.id, await hashPassword(password), cliActor(), { reset: opts.generate ?? false });
+    const who = `${updated.id} (${printable(updated.name)})`;
+    if (opts.generate) {
+      output(g, { id: updated.id, name: updated.name, password }, `New console password for ${who}, shown only now:\n  ${password}\nAsk the user to change it after signing in.`);
+    } else {
+      output(g, { id: updated.id, name: updated.name, passwordSetAt: updated.passwordSetAt }, `Console password set for ${who}; the user's open sessions have ended.`);
+    }
   });
 }
