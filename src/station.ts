@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AccessRequests, Audit, UsersService } from './access/index.js';
+import type { AccessRequests, Audit, SessionsService, UsersService } from './access/index.js';
 import type { ApiCheckpoints, ApiServer, ApiServerDeps } from './api/index.js';
 import type { ArchiveService, CaseSource } from './archive/index.js';
 import { Catalog, catalogPath } from './catalog/index.js';
@@ -48,6 +48,8 @@ export interface AccessServices {
   users: UsersService;
   audit: Audit;
   requests: AccessRequests;
+  /** The console's sign-in sessions (issue 15). */
+  sessions: SessionsService;
 }
 
 /** Assignments, flags and the rules that raise them, the scanner that runs them, and the report (docs/compliance.md). */
@@ -196,12 +198,13 @@ export function buildStation(opts: StationOptions): Station {
   });
 
   const access = once(async () => {
-    const { AccessRequests, Audit, UsersService } = await import('./access/index.js');
+    const { AccessRequests, Audit, SessionsService, UsersService } = await import('./access/index.js');
     const c = catalogOf();
     return {
       users: new UsersService(c),
       audit: new Audit(c),
       requests: new AccessRequests({ catalog: c, grantDefaultHours: config.api.grantDefaultHours, grantMaxHours: config.api.grantMaxHours }),
+      sessions: new SessionsService(c, { idleMinutes: config.api.sessionIdleMinutes, maxHours: config.api.sessionMaxHours }),
     };
   });
 
@@ -291,6 +294,7 @@ export function buildStation(opts: StationOptions): Station {
       runner: await jobs(),
       media: await media(),
       thumbnailWidth: config.media.thumbnailWidth,
+      maxAttempts: config.jobs.maxAttempts,
     });
   });
 
@@ -376,6 +380,7 @@ export function buildStation(opts: StationOptions): Station {
       services: {
         users: a.users,
         audit: a.audit,
+        sessions: a.sessions,
         access: a.requests,
         cases: ret.cases,
         caseSource: cases,
