@@ -15,6 +15,8 @@ export interface AccessRequest {
   id: string;
   requester: { id: string; name: string };
   reason: string;
+  /** How long the requester asked to view for, in hours (null: the approver's default). */
+  requestedHours: number | null;
   status: AccessRequestStatus;
   createdAt: string;
   decidedBy: { id: string; name: string } | null;
@@ -78,6 +80,7 @@ interface Row {
   revoked_by: string | null;
   revoker_name: string | null;
   revocation_note: string | null;
+  requested_hours: number | null;
 }
 
 /**
@@ -87,6 +90,7 @@ interface Row {
  * existed show as revoked too.
  */
 const SELECT = `SELECT r.*, u.name AS requester_name, d.name AS decider_name,
+    (SELECT json_extract(c.data, '$.requestedHours') FROM ledger c WHERE c.subject = r.id AND c.type = 'access.request.created') AS requested_hours,
     rv.time AS revoked_at, substr(rv.actor, 6) AS revoked_by, v.name AS revoker_name, json_extract(rv.data, '$.note') AS revocation_note
   FROM access_requests r JOIN users u ON u.id = r.requester_id LEFT JOIN users d ON d.id = r.decided_by
   LEFT JOIN ledger rv ON rv.subject = r.id AND rv.type = 'access.request.revoked' AND rv.actor LIKE 'user:%'
@@ -157,8 +161,11 @@ export class AccessRequests {
     };
   }
 
-  /** Ask to view items. Every item must exist and be in the requester's scope. */
-  create(p: Principal, input: { evidenceIds: string[]; reason: string; caseId?: string | undefined }): AccessRequest {
+  /**
+   * Ask to view items, optionally for how long (`hours`, at most api.grantMaxHours: the
+   * approval's default length). Every item must exist and be in the requester's scope.
+   */
+  create(p: Principal, input: { evidenceIds: string[]; reason: string; caseId?: string | undefined; hours?: number | undefined }): AccessRequest {
     if (!can(p, 'access.request')) throw new AccessDeniedError('FORBIDDEN', `role ${p.role} may not request access`);
     const ids = [...new Set(input.evidenceIds)];
     if (ids.length === 0 || ids.length > MAX_ITEMS_PER_REQUEST) {
@@ -166,6 +173,10 @@ export class AccessRequests {
     }
     const reason = input.reason.trim();
     if (reason.length === 0) throw new InvalidInputError('a reason is required');
+    const hours = input.hours;
+    if (hours !== undefined && !(Number.isInteger(hours) && hours >= 1 && hours <= this.opts.grantMaxHours)) {
+      throw new InvalidInputError(`hours must be a whole number from 1 to ${this.opts.grantMaxHours}`);
+    }
     const id = uuidv7();
     this.catalog.tx(() => {
       for (const eid of ids) {
@@ -179,7 +190,13 @@ export class AccessRequests {
         type: 'access.request.created',
         actor: actorOf(p),
         subject: id,
-        data: { requester: p.id, evidenceIds: [...ids].sort(), reason, ...(input.caseId !== undefined ? { caseId: input.caseId } : {}) },
+        data: {
+          requester: p.id,
+          evidenceIds: [...ids].sort(),
+          reason,
+          ...(input.caseId !== undefined ? { caseId: input.caseId } : {}),
+          ...(hours !== undefined ? { requestedHours: hours } : {}),
+        },
       });
     });
     return this.load(id)!;
@@ -196,9 +213,15 @@ export class AccessRequests {
     return r;
   }
 
+  /**
+   * Approve for a limited time: until `expiresAt`, else for the hours the requester
+   * asked for, else api.grantDefaultHours; never past api.grantMaxHours from now.
+   */
   approve(p: Principal, id: string, opts: { expiresAt?: Date; note?: string } = {}): AccessRequest {
     const now = this.catalog.clock.now();
-    const expiresAt = opts.expiresAt ?? new Date(now.getTime() + this.opts.grantDefaultHours * HOUR_MS);
+    const asked = this.q.byId.get(id)?.requested_hours ?? null;
+    const hours = asked === null ? this.opts.grantDefaultHours : Math.min(asked, this.opts.grantMaxHours);
+    const expiresAt = opts.expiresAt ?? new Date(now.getTime() + hours * HOUR_MS);
     if (!(expiresAt.getTime() > now.getTime())) throw new InvalidInputError('expiresAt must be in the future');
     const max = new Date(now.getTime() + this.opts.grantMaxHours * HOUR_MS);
     if (expiresAt.getTime() > max.getTime()) {
@@ -341,6 +364,7 @@ export class AccessRequests {
       id: r.id,
       requester: { id: r.requester_id, name: r.requester_name },
       reason: r.reason,
+      requestedHours: r.requested_hours,
       status: r.status === 'expired' && r.revoked_at !== null ? 'revoked' : r.status,
       createdAt: r.created_at,
       decidedBy: r.decided_by ? { id: r.decided_by, name: r.decider_name ?? '' } : null,

@@ -162,7 +162,7 @@ export const LEDGER_ENTRY_TYPES = {
   'session.signed-in': z.object({ session: str, ip: str, userAgent: nstr, expiresAt: str }),
   'session.signed-out': z.object({ session: str }),
 
-  'access.request.created': z.object({ requester: str, evidenceIds: ids, reason: str, caseId: str.optional() }),
+  'access.request.created': z.object({ requester: str, evidenceIds: ids, reason: str, caseId: str.optional(), requestedHours: z.number().int().positive().optional() }),
   'access.request.approved': accessDecision.extend({ expiresAt: str }),
   'access.request.denied': accessDecision,
   'access.request.revoked': z.object({ requester: str, evidenceIds: ids, expiresAt: nstr, note: nstr }),

@@ -257,6 +257,29 @@ describe('issue 14: an assignment tells a unit nothing about other units’ offi
   });
 });
 
+describe('issue 14: a request says for how long', () => {
+  it('the hours asked for are the approval’s default length, never past api.grantMaxHours', async () => {
+    const r = await open();
+    const a = await r.seed({ unit: 'U1' });
+    const op = r.user('操作员', 'operator', 'U1');
+    const sup = r.user('李科长', 'supervisor', 'U1');
+    const tooLong = await post(r, op.token, '/api/v1/access-requests', { evidenceIds: [a.id], reason: '复核', hours: 169 });
+    expect(tooLong.statusCode).toBe(400);
+    expect(r.snapshot().access_requests).toBe(0);
+    const created = await post(r, op.token, '/api/v1/access-requests', { evidenceIds: [a.id], reason: '复核', hours: 3 });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = body<{ id: string; requestedHours: number }>(created).id;
+    expect(body(created)).toMatchObject({ requestedHours: 3 });
+    expect(entries(r).find((e) => e.type === 'access.request.created')!.data).toMatchObject({ requestedHours: 3 });
+    const approved = await post(r, sup.token, `/api/v1/access-requests/${id}/approve`);
+    expect(body(approved)).toMatchObject({ status: 'approved', expiresAt: '2026-11-27T11:00:00.000Z' });
+    // Without hours: api.grantDefaultHours (24), as before.
+    const plain = body<{ id: string; requestedHours: null }>(await post(r, op.token, '/api/v1/access-requests', { evidenceIds: [a.id], reason: '再次复核' }));
+    expect(plain.requestedHours).toBeNull();
+    expect(body(await post(r, sup.token, `/api/v1/access-requests/${plain.id}/approve`))).toMatchObject({ expiresAt: '2026-11-28T08:00:00.000Z' });
+  });
+});
+
 describe('issue 14: a revoked grant shows as revoked, with who revoked it and when', () => {
   it('the detail and the requester’s list say revoked (not expired), naming the revoker; an expired grant still says expired', async () => {
     const r = await open();

@@ -11,6 +11,7 @@ const AccessRequestSchema = Type.Object({
   id: Type.String(),
   requester: Person,
   reason: Type.String(),
+  requestedHours: Nullable(Type.Integer({ description: 'how long the requester asked to view for; the approval lasts that long unless the approver says otherwise' })),
   status: Type.Enum(['pending', 'approved', 'denied', 'expired', 'revoked'], {
     description: 'approved until expiresAt; expired when that passed; revoked when its approver or an admin ended it early (revokedBy, revokedAt)',
   }),
@@ -31,6 +32,7 @@ const CreateBody = Type.Object(
     evidenceIds: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: MAX_ITEMS_PER_REQUEST })),
     caseId: Type.Optional({ ...Uuid, description: "a case: every item of it in the caller's scope" }),
     reason: Type.String({ minLength: 1, maxLength: 2000 }),
+    hours: Type.Optional(Type.Integer({ minimum: 1, description: 'how long to view for, in hours (at most api.grantMaxHours)' })),
   },
   { additionalProperties: false },
 );
@@ -66,7 +68,7 @@ export const accessRequestRoutes: ApiRoutes = (app, ctx, done) => {
     },
     async (req, reply) => {
       const p = principalOf(req);
-      const { evidenceIds, caseId, reason } = req.body;
+      const { evidenceIds, caseId, reason, hours } = req.body;
       if ((evidenceIds === undefined) === (caseId === undefined)) throw new InvalidInputError('give either evidenceIds or caseId');
       let ids: string[];
       if (caseId !== undefined) {
@@ -83,7 +85,7 @@ export const accessRequestRoutes: ApiRoutes = (app, ctx, done) => {
       } else {
         ids = evidenceIds!;
       }
-      const created = ctx.access.create(p, { evidenceIds: ids, reason, caseId });
+      const created = ctx.access.create(p, { evidenceIds: ids, reason, caseId, hours });
       return reply.code(201).header('location', `${API_PREFIX}/access-requests/${created.id}`).send(created);
     },
   );
@@ -135,7 +137,8 @@ export const accessRequestRoutes: ApiRoutes = (app, ctx, done) => {
       schema: {
         tags: ['access'],
         summary: "Approve someone else's request",
-        description: 'By a supervisor or admin who is not the requester, within their unit. expiresAt defaults to api.grantDefaultHours from now and may be at most api.grantMaxHours away.',
+        description:
+          'By a supervisor or admin who is not the requester, within their unit. expiresAt defaults to the hours the requester asked for (else api.grantDefaultHours) from now and may be at most api.grantMaxHours away.',
         params: IdParams,
         body: ApproveBody,
         response: { 200: AccessRequestSchema, ...DECISION_ERRORS },

@@ -492,6 +492,35 @@ const exportCase: CommandSpec = {
   load: () => import('./export.js').then((m) => m.exportCaseCommand),
 };
 
+const requests: CommandSpec = {
+  name: 'requests',
+  description: 'access requests (Art. 13): ask to view footage, approve or deny others\' requests, revoke a grant — each as the custody user whose token is given',
+  subcommands: [
+    { name: 'list', description: 'my requests, newest first (--to-decide: the pending requests by others I may decide)', options: [{ flags: '--to-decide' }, { flags: '--limit <n>', default: '50' }, TOKEN_FILE], load: () => import('./requests.js').then((m) => m.requestsListCommand) },
+    { name: 'show <id>', description: 'one request: items, reason, decision, grant or revocation', options: [TOKEN_FILE], load: () => import('./requests.js').then((m) => m.requestsShowCommand) },
+    {
+      name: 'ask',
+      description: 'ask to view evidence items or a case (its items in your scope), with a reason',
+      options: [
+        { flags: '--item <id>', description: 'an evidence id (repeat for more)', parse: (v: string, prev: string[]) => [...prev, v], default: [] },
+        { flags: '--case <case>', description: 'a case id or number, instead of --item' },
+        { flags: '--reason <text>', description: 'why (registered with the request)', required: true },
+        { flags: '--hours <n>', description: 'how long you need to view (the approval\'s default length; at most api.grantMaxHours)' },
+        TOKEN_FILE,
+      ],
+      load: () => import('./requests.js').then((m) => m.requestsAskCommand),
+    },
+    {
+      name: 'approve <id>',
+      description: 'approve someone else\'s request (supervisor or admin of its items\' unit), for --hours or --until (default: the hours asked for, else api.grantDefaultHours)',
+      options: [{ flags: '--hours <n>' }, { flags: '--until <date-time>' }, { flags: '--note <text>' }, TOKEN_FILE],
+      load: () => import('./requests.js').then((m) => m.requestsApproveCommand),
+    },
+    { name: 'deny <id>', description: 'deny someone else\'s request', options: [{ flags: '--note <text>' }, TOKEN_FILE], load: () => import('./requests.js').then((m) => m.requestsDenyCommand) },
+    { name: 'revoke <id>', description: 'end a grant before its expiry (its approver, or an admin)', options: [{ flags: '--note <text>' }, TOKEN_FILE], load: () => import('./requests.js').then((m) => m.requestsRevokeCommand) },
+  ],
+};
+
 /** The commands in the order `custody --help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
   init,
@@ -511,6 +540,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   report,
   verifyExport,
   exportCase,
+  requests,
 ];
 
 /**
