@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AccessDeniedError, can, DenialLedger, HiddenError, PreviewLedger, SessionsService } from '../access/index.js';
+import { AccessDeniedError, can, DenialLedger, HiddenError, PreviewLedger } from '../access/index.js';
 import { EvidenceRepo, type Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, errorMessage, type Logger } from '../core/index.js';
@@ -41,7 +41,7 @@ import { DEFAULT_CONSOLE_DIR, isPageRequest, serveConsole } from './console.js';
  * The station's services the routes use, built once by the composition root
  * (src/station.ts) and handed in: the server builds none of them.
  */
-export type ApiServices = Pick<ApiContext, 'users' | 'audit' | 'access' | 'cases' | 'caseSource' | 'retention' | 'purge' | 'compliance' | 'objectLock' | 'archive' | 'checkpoints'>;
+export type ApiServices = Pick<ApiContext, 'users' | 'audit' | 'sessions' | 'access' | 'cases' | 'caseSource' | 'retention' | 'purge' | 'compliance' | 'objectLock' | 'archive' | 'checkpoints'>;
 
 export interface ApiServerDeps {
   config: Config;
@@ -168,7 +168,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     log: apiLog,
     activity,
     users,
-    sessions: new SessionsService(catalog, { idleMinutes: config.api.sessionIdleMinutes, maxHours: config.api.sessionMaxHours }),
+    sessions: deps.services.sessions,
     authLimiter: limiter,
     audit,
     access: deps.services.access,
