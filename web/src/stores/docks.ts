@@ -80,9 +80,12 @@ function fromRecord(serial: string, officer: string | null, unit: string | null,
     storageFreeBytes: d.storageFreeBytes,
     clockDriftMs: d.clockDriftMs,
     ingested: d.filesIngested,
-    result: d.undockedAt
-      ? { status: d.sessionStatus ?? 'not-run', ingested: d.filesIngested, failed: d.filesFailed, bytes: d.bytesIngested, endedAt: Date.parse(d.undockedAt), pulled: d.pulled, undockReason: d.undockReason }
-      : null,
+    // Ended: undocked, or its session over while the recorder is still in the dock (then
+    // it counts from now, as if the page had seen it end).
+    result:
+      d.undockedAt || d.sessionStatus
+        ? { status: d.sessionStatus ?? 'not-run', ingested: d.filesIngested, failed: d.filesFailed, bytes: d.bytesIngested, endedAt: d.undockedAt ? Date.parse(d.undockedAt) : Date.now(), pulled: d.pulled, undockReason: d.undockReason }
+        : null,
   };
 }
 
@@ -125,8 +128,8 @@ async function resync(): Promise<void> {
     for (const dev of recent.items) {
       const d = dev.lastDock;
       if (!d || liveIds.has(d.id) || docks.has(d.id)) continue;
-      const ended = d.undockedAt ? Date.parse(d.undockedAt) : NaN;
-      if (Number.isFinite(ended) && Date.now() - ended < RECENT_MS) docks.set(d.id, fromRecord(dev.serial, dev.officer, dev.unit, d));
+      const c = fromRecord(dev.serial, dev.officer, dev.unit, d);
+      if (c.result && Date.now() - c.result.endedAt < RECENT_MS) docks.set(d.id, c);
     }
     // A dock this page thought live that ended while the stream was down.
     for (const c of docks.values()) if (c.result === null && !liveIds.has(c.dockId)) void endFromRecord(c);
