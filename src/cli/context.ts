@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import type { LevelWithSilent } from 'pino';
-import { AuthenticationError, HiddenError, type Principal } from '../access/index.js';
+import type { Principal } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import type { Catalog } from '../catalog/index.js';
 import { createLogger, CustodyError, type Logger, UsageError } from '../core/index.js';
@@ -157,6 +157,8 @@ export async function actingUser(rt: Runtime, opts: ActingOptions, command: stri
   const { users, audit } = await rt.station.access();
   const r = users.authenticate(token);
   if (r.ok) return r.principal;
+  // The access module is loaded only by commands that act as a user (custody verify never does).
+  const { AuthenticationError } = await import('../access/index.js');
   audit.authFailure({ ip: 'local', reason: r.reason, method: 'CLI', url: `custody ${command}`, userId: r.userId });
   throw new AuthenticationError(r.reason, r.reason === 'expired' ? 'the token has expired; ask an administrator for a new one (custody users token)' : 'the token is not valid');
 }
@@ -182,6 +184,7 @@ export async function asUser<T>(rt: Runtime, p: Principal, command: string, fn: 
   try {
     return await fn();
   } catch (e) {
+    const { HiddenError } = await import('../access/index.js');
     if (e instanceof CustodyError && (e instanceof HiddenError || REFUSALS.has(e.code))) {
       try {
         (await rt.station.access()).audit.denied({
