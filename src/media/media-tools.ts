@@ -64,6 +64,9 @@ const PROXY_SCALE =
   'scale=w=if(gte(iw\\,ih)\\,min(iw\\,1280)\\,min(iw\\,720)):h=if(gte(iw\\,ih)\\,min(ih\\,720)\\,min(ih\\,1280))' +
   ':force_original_aspect_ratio=decrease:force_divisible_by=2';
 
+/** How much a proxy's ffmpeg yields the CPU (nice 10): it uses what is left over. */
+export const PROXY_NICENESS = 10;
+
 /** The ffmpeg arguments that write a browser-playable proxy of `file` to `out` (never overwriting it). */
 export function proxyArgs(file: string, out: string, kind: ProxyKind): string[] {
   const head = ['-nostdin', '-hide_banner', '-v', 'error', '-n', ...INPUT_GUARDS, '-i', inputUrl(file)];
@@ -301,6 +304,8 @@ export class MediaTools {
         maxStdoutBytes: 64 * 1024,
         failCode: 'MEDIA_TRANSCODE_FAILED',
         what,
+        // A proxy is background work: a dock session's hashing and the API come first.
+        niceness: PROXY_NICENESS,
       });
       const info = await this.probe(target, { signal: opts.signal }).catch((e: unknown) => {
         if (isMediaError(e, 'MEDIA_PROBE_FAILED')) throw new MediaError('MEDIA_TRANSCODE_FAILED', `${what}: ffmpeg wrote no readable file`, { cause: e });

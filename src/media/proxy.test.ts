@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MediaTools, isMediaError, playbackPlan } from './index.js';
-import { proxyArgs } from './media-tools.js';
+import { PROXY_NICENESS, proxyArgs } from './media-tools.js';
+import { runTool } from './run.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -101,6 +102,14 @@ describe('MediaTools.makeProxy (issue 15): browser-playable copies with real ffm
     await writeFile(out, 'keep');
     expect(isMediaError(await media.makeProxy(silent, out, 'video').catch((x: unknown) => x), 'MEDIA_TRANSCODE_FAILED')).toBe(true);
     expect(await readFile(out, 'utf8')).toBe('keep');
+  });
+
+  it('runs ffmpeg for a proxy at a lower priority, so dock sessions keep the CPU they need', async () => {
+    expect(PROXY_NICENESS).toBeGreaterThan(0);
+    const run = (niceness?: number) =>
+      runTool('/bin/sh', ['-c', 'sleep 0.3; nice'], { timeoutMs: 10_000, maxStdoutBytes: 1024, failCode: 'MEDIA_TRANSCODE_FAILED', what: 'nice', ...(niceness === undefined ? {} : { niceness }) });
+    const base = Number((await run()).stdout.toString().trim());
+    expect(Number((await run(PROXY_NICENESS)).stdout.toString().trim())).toBe(Math.min(19, Math.max(base, PROXY_NICENESS)));
   });
 
   it('keeps untrusted input to plain files (the same guards as probes and thumbnails)', () => {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { MediaError, type MediaErrorCode } from './errors.js';
 
 export interface RunOptions {
@@ -11,6 +12,11 @@ export interface RunOptions {
   failCode: MediaErrorCode;
   /** Short description for messages, e.g. `probe /media/a.mp4`. */
   what: string;
+  /**
+   * Run the child at least at this niceness (0–19): background work (proxies) then
+   * takes only the CPU that dock sessions and the API leave over. Unchanged when omitted.
+   */
+  niceness?: number;
 }
 
 export interface RunResult {
@@ -38,6 +44,15 @@ export function runTool(bin: string, args: readonly string[], opts: RunOptions):
   }
   return new Promise<RunResult>((resolvePromise, rejectPromise) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    if (opts.niceness !== undefined && child.pid !== undefined) {
+      try {
+        // Never raise the priority of a station that already runs niced.
+        setPriority(child.pid, Math.max(getPriority(child.pid), opts.niceness));
+      } catch (e) {
+        // The child exited already (ESRCH), or the system refuses: it runs at normal priority.
+        void e;
+      }
+    }
     const chunks: Buffer[] = [];
     let stdoutBytes = 0;
     let stderrTail = '';
