@@ -11,6 +11,7 @@ import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 import { registerRecorder } from './recorders.js';
 import { ledgerOf } from '../ledger/index.js';
+import { WipeIntents, type WipeIntent } from './wipe-intents.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -100,7 +101,8 @@ const PROGRESS_INTERVAL_MS = 250;
  * - an `evidence.ingested` entry is written only after the object is published and
  *   checked, in the same transaction as the catalog row;
  * - a file is deleted from the recorder only after that transaction committed, and
- *   (by default) after a second read of the source hashed the same;
+ *   (by default) after a second read of the source hashed the same, and after its
+ *   `evidence.wipe-intended` entry committed: every wipe is in the ledger;
  * - an aborted or crashed session leaves no partial object (the store publishes
  *   whole objects only) and no entry for an incomplete file; the next run skips what
  *   was committed and redoes the rest.
@@ -109,6 +111,7 @@ export class IngestSession extends EventEmitter {
   readonly id = uuidv7();
   private readonly abortController = new AbortController();
   private readonly repo: EvidenceRepo;
+  private readonly intents: WipeIntents;
   private readonly log: Logger;
   private identity: RecorderIdentity | null = null;
   private health: RecorderHealth | null = null;
@@ -136,6 +139,7 @@ export class IngestSession extends EventEmitter {
   ) {
     super();
     this.repo = new EvidenceRepo(deps.catalog.db);
+    this.intents = new WipeIntents(deps.catalog.db);
     this.log = deps.log.child({ session: this.id, recorder: driver.location });
   }
 
@@ -208,20 +212,27 @@ export class IngestSession extends EventEmitter {
   /** List media, skip what the vault has (same recorder, path, size, mtime), finish interrupted wipes. */
   private async plan(identity: RecorderIdentity): Promise<PlannedFile[]> {
     const todo: PlannedFile[] = [];
+    // Wipes a previous run meant to do and may have done (intent committed, no
+    // `evidence.wiped`): each is settled below, once the listing shows whether the file is gone.
+    const intents = new Map(this.intents.open(identity.serial).map((i) => [i.evidenceId, i]));
+    const stillThere = new Set<string>();
     for await (const f of this.driver.listFiles()) {
       const mediaType = mediaTypeOf(f.path);
       if (!mediaType) continue;
       const known = this.repo.bySource(identity.serial, f.path).find((e) => e.size === f.size && e.sourceMtimeMs === f.mtimeMs);
       if (known) {
         this.report.skipped++;
+        const intended = intents.has(known.id);
+        stillThere.add(known.id);
         if (this.deps.settings.wipeAfterIngest && known.wipedAt === null && known.status === 'live') {
           // A previous run committed the evidence but stopped before its wipe.
-          await this.wipe(identity, f, known.id, known.sha256);
+          await this.wipe(identity, f, known.id, known.sha256, intended);
         }
         continue;
       }
       todo.push({ ...f, mediaType });
     }
+    await this.settleIntents(identity, [...intents.values()].filter((i) => !stillThere.has(i.evidenceId)));
     this.filesTotal = todo.length;
     this.bytesTotal = todo.reduce((n, f) => n + f.size, 0);
     this.emitProgress(true);
@@ -418,8 +429,14 @@ export class IngestSession extends EventEmitter {
   /**
    * Delete a file from the recorder. Only called once its evidence is committed;
    * by default the source is read again and must hash the same as the vault copy.
+   *
+   * The order makes every wipe visible in the ledger, whatever moment a crash picks:
+   * `evidence.wipe-intended` is committed before the file is deleted, `evidence.wiped`
+   * after. A crash between the two leaves an open intent, which the next session of
+   * this recorder settles (`settleIntents`): the file gone is recorded as wiped, the
+   * file still there is wiped again (under the same intent) or left as it is.
    */
-  private async wipe(identity: RecorderIdentity, file: RecorderFile, evidenceId: string, sha256: string): Promise<boolean> {
+  private async wipe(identity: RecorderIdentity, file: RecorderFile, evidenceId: string, sha256: string, intended = false): Promise<boolean> {
     try {
       if (this.deps.settings.wipeRereadSource) {
         const again = await hashStream(await this.driver.open(file.path, { highWaterMark: this.deps.settings.readBufferKb * 1024 }));
@@ -428,23 +445,39 @@ export class IngestSession extends EventEmitter {
         }
       }
       if (this.signal.aborted) return false;
+      const data = { sha256, recorder: identity.serial, sourcePath: file.path, reread: this.deps.settings.wipeRereadSource };
+      if (!intended) {
+        this.deps.catalog.tx(() => ledgerOf(this.deps.catalog).append({ type: 'evidence.wipe-intended', actor: this.deps.actor, subject: evidenceId, data }));
+      }
       await this.driver.delete(file.path);
-      this.deps.catalog.tx(() => {
-        const at = rfc3339(this.deps.catalog.clock.now());
-        this.repo.setWiped(evidenceId, at);
-        ledgerOf(this.deps.catalog).append({
-          type: 'evidence.wiped',
-          actor: this.deps.actor,
-          subject: evidenceId,
-          data: { sha256, recorder: identity.serial, sourcePath: file.path, reread: this.deps.settings.wipeRereadSource },
-        });
-      });
+      this.recordWiped(evidenceId, data);
       this.log.info({ file: file.path, evidenceId }, 'wiped from recorder');
       return true;
     } catch (e) {
       this.report.errors.push({ path: file.path, code: isCustodyError(e) ? e.code : 'WIPE_FAILED', message: `not wiped: ${errorMessage(e)}` });
       this.log.warn({ file: file.path, err: e }, 'wipe failed; the file stays on the recorder');
       return false;
+    }
+  }
+
+  private recordWiped(evidenceId: string, data: { sha256: string; recorder: string; sourcePath: string; reread: boolean; resumed?: boolean }): void {
+    this.deps.catalog.tx(() => {
+      this.repo.setWiped(evidenceId, rfc3339(this.deps.catalog.clock.now()));
+      ledgerOf(this.deps.catalog).append({ type: 'evidence.wiped', actor: this.deps.actor, subject: evidenceId, data });
+    });
+  }
+
+  /**
+   * Open wipe intents whose file the listing did not show (with the size and mtime
+   * it was ingested with): the deletion happened before a crash took the commit, so it
+   * is recorded now, marked `resumed`. Only a recorder still present is believed: the
+   * empty folder a pulled recorder leaves behind proves nothing.
+   */
+  private async settleIntents(identity: RecorderIdentity, gone: WipeIntent[]): Promise<void> {
+    if (gone.length === 0 || !(await this.driver.present())) return;
+    for (const i of gone) {
+      this.recordWiped(i.evidenceId, { sha256: i.sha256, recorder: identity.serial, sourcePath: i.sourcePath, reread: i.reread, resumed: true });
+      this.log.warn({ file: i.sourcePath, evidenceId: i.evidenceId }, 'a wipe interrupted before its commit is recorded now');
     }
   }
 

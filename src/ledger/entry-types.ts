@@ -58,7 +58,8 @@ export const LEDGER_ENTRY_TYPES = {
   'evidence.analysed': z.object({ sha256: str, ok: bool, durationMs: nnum, recordedEnd: nstr, thumbnail: z.object({ sha256: str, size: num }).nullable(), error: obj.optional() }),
   'evidence.proxied': z.object({ sha256: str, kind: z.enum(['video', 'audio', 'photo']), reason: str, proxy: z.object({ sha256: str, size: num, container: str, videoCodec: nstr, audioCodec: nstr, width: nnum, height: nnum, durationMs: num }) }),
   'evidence.attributed': z.object({ officer: str, unit: nstr, assignmentId: str, source: str }),
-  'evidence.wiped': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool }).partial(),
+  'evidence.wipe-intended': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool }),
+  'evidence.wiped': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool, resumed: bool }).partial(),
   'evidence.corrupt': z.object({ sha256: str, size: num, kind: z.enum(['size', 'hash']), actualSize: num.optional(), actualSha256: str.optional(), proxy: bool.optional() }),
   'evidence.purge-announced': z.object({ sha256: str, retentionDate: str, dueAt: str, runId: str }),
   'evidence.purged': z.object({

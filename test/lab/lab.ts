@@ -50,7 +50,11 @@ export interface ThrottleOptions {
   eio?: Array<{ path: string; offset: number }>;
   vanish?: Array<{ path: string; offset: number }>;
   shrink?: Array<{ path: string; offset: number }>;
-  /** A file the server appends "delay PATH" to as each delayed open starts. */
+  /** Deletions pass through to the source (every other change is refused). */
+  unlink?: boolean;
+  /** A deletion matching the glob is done, then its reply waits this many seconds (implies `unlink`). */
+  holdUnlink?: Array<{ glob: string; seconds: number }>;
+  /** A file the server appends "delay PATH" / "unlinked PATH" to as each delayed open / held deletion happens. */
   events?: string;
 }
 
@@ -183,6 +187,8 @@ export class Lab {
     for (const f of o.eio ?? []) args.push('--eio', `${f.path}@${f.offset}`);
     for (const f of o.vanish ?? []) args.push('--vanish', `${f.path}@${f.offset}`);
     for (const f of o.shrink ?? []) args.push('--shrink', `${f.path}@${f.offset}`);
+    if (o.unlink) args.push('--unlink');
+    for (const h of o.holdUnlink ?? []) args.push('--hold-unlink', `${h.glob}=${h.seconds}`);
     if (o.events) args.push('--events', o.events);
     let stderr = '';
     const child = spawn(PYTHON, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -14,8 +14,15 @@ MOUNTPOINT and serves it unchanged, except:
   --vanish PATH@OFFSET   a read of PATH that reaches OFFSET removes PATH from the source
                          and fails with ENOENT (a file deleted while it is read);
   --shrink PATH@OFFSET   a read of PATH that reaches OFFSET truncates PATH to OFFSET;
+  --unlink               deletions pass through to the source (a recorder station wipes);
+                         every other change is still refused;
+  --hold-unlink GLOB=SECONDS
+                         a deletion of a path matching GLOB is done, then its reply waits
+                         (the deleting process sits between its unlink and what follows,
+                         for a test to kill it there); implies --unlink;
   --events FILE          a line is appended to FILE as each delayed open starts
-                         ("delay PATH"), so a test knows the reader is waiting.
+                         ("delay PATH") and as each held deletion is done ("unlinked
+                         PATH"), so a test knows the process is waiting.
 
 PATH and GLOB are '/'-separated and relative to the recorder's root. Runs in the
 foreground, so the pid the caller started is the FUSE server: unmounting (also lazily,
@@ -97,8 +104,10 @@ def glob_delay(spec):
 
 
 class Throttle(Operations):
-    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None):
+    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None, unlinks=False, holds=()):
         self.source = os.path.realpath(source)
+        self.unlinks = unlinks or bool(holds)
+        self.holds = list(holds)
         self.events = events
         self.events_lock = threading.Lock()
         self.limits = limits
@@ -179,7 +188,21 @@ class Throttle(Operations):
     def _ro(self, *args):
         raise FuseOSError(errno.EROFS)
 
-    unlink = rmdir = mkdir = rename = chmod = chown = truncate = create = write = symlink = link = utimens = _ro
+    def unlink(self, path):
+        if not self.unlinks:
+            raise FuseOSError(errno.EROFS)
+        rel = self._rel(path)
+        try:
+            os.unlink(self._real(path))
+        except OSError as e:
+            raise FuseOSError(e.errno)
+        for glob, seconds in self.holds:
+            if fnmatch.fnmatchcase(rel, glob):
+                self._event(f'unlinked {rel}')
+                time.sleep(seconds)
+        return 0
+
+    rmdir = mkdir = rename = chmod = chown = truncate = create = write = symlink = link = utimens = _ro
 
 
 def main():
@@ -193,6 +216,8 @@ def main():
     p.add_argument('--eio', type=at_offset, action='append', default=[])
     p.add_argument('--vanish', type=at_offset, action='append', default=[])
     p.add_argument('--shrink', type=at_offset, action='append', default=[])
+    p.add_argument('--unlink', action='store_true')
+    p.add_argument('--hold-unlink', type=glob_delay, action='append', default=[])
     p.add_argument('--events')
     p.add_argument('--fsname', default='custody-lab')
     a = p.parse_args()
@@ -203,9 +228,10 @@ def main():
         if not a.bus_rate:
             p.error('--bus needs --bus-rate')
         limits.append(SharedBucket(a.bus, a.bus_rate * MB))
-    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events)
-    # Foreground, so the caller's pid is the server; ro, and the source's own names.
-    FUSE(ops, a.mountpoint, foreground=True, ro=True, fsname=a.fsname, subtype='custody-lab')
+    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events, a.unlink, a.hold_unlink)
+    # Foreground, so the caller's pid is the server; read-only unless deletions pass, and
+    # the source's own names.
+    FUSE(ops, a.mountpoint, foreground=True, ro=not ops.unlinks, fsname=a.fsname, subtype='custody-lab')
     return 0
 
 
