@@ -101,7 +101,7 @@ export interface Station {
 }
 
 /** A station: init, users with passwords, and the built daemon watching `media` for recorders. */
-export async function station(dir: string, users: Array<{ name: string; role: string; password: string; unit?: string }>): Promise<Station> {
+export async function station(dir: string, users: Array<{ name: string; role: string; password: string; unit?: string }>, env: Record<string, string> = {}): Promise<Station> {
   const home = join(dir, 'home');
   const media = join(dir, 'media');
   await mkdir(media, { recursive: true });
@@ -114,7 +114,7 @@ export async function station(dir: string, users: Array<{ name: string; role: st
   }
   const auditor = await runCli(['users', 'add', '--name', 'test-auditor', '--role', 'auditor', '--json', '--home', home]);
   const { token } = JSON.parse(auditor.stdout) as { token: string };
-  const daemon = startFileDaemon(home, { CUSTODY_DEVICES_MOUNT_ROOTS: media, CUSTODY_API_PORT: '0', CUSTODY_DEVICES_RESCAN_SECONDS: '2', CUSTODY_DEVICES_USB: 'false' });
+  const daemon = startFileDaemon(home, { CUSTODY_DEVICES_MOUNT_ROOTS: media, CUSTODY_API_PORT: '0', CUSTODY_DEVICES_RESCAN_SECONDS: '2', CUSTODY_DEVICES_USB: 'false', ...env });
   const started = await waitFor('the daemon to start', async () => daemon.lines.find((l) => l.msg === 'custody daemon started'), 30_000, 20).catch((e: unknown) => {
     throw new Error(`${String(e)}\n${daemon.stderr()}`);
   });
