@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,5 +42,63 @@ describe('buildStation, the composition root (issue 13)', () => {
     expect((await sealer.seal({ partial: true })).map((s) => [s.firstSeq, s.lastSeq])).toEqual([[1, 1]]);
     await station.close();
     expect(catalog.db.open).toBe(false);
+  });
+});
+
+describe('buildStation: one of each service, each with its own options (issue 13)', () => {
+  it('builds every service once and hands the same ones on: the API, the follow-ups and the ingest service take the station\'s', async () => {
+    const config = loadConfig({ home: await home(true), env: { CUSTODY_COMPLIANCE_UPLOAD_DEADLINE_HOURS: '36', CUSTODY_API_PORT: '0' } });
+    const station = buildStation({ config, log: silentLogger, actor: 'custody:test' });
+    try {
+      const [compliance, again] = await Promise.all([station.compliance(), station.compliance()]);
+      expect(again).toBe(compliance);
+      const retention = await station.retention();
+      expect(await station.retention()).toBe(retention);
+      // The root maps the configuration to the service's own options.
+      expect(compliance.report({ from: '2026-11-01T00:00:00Z', to: '2026-12-01T00:00:00Z' }).uploadDeadlineHours).toBe(36);
+
+      const followUps = await station.followUps();
+      expect(followUps.runner).toBe(await station.jobs());
+      expect(await station.ingest()).toBe(await station.ingest());
+
+      const checkpoints = { latest: async () => null };
+      const api = await station.api({ checkpoints });
+      expect(await station.api()).toBe(api);
+      const ctx = api.context;
+      expect(ctx.compliance.flags).toBe(compliance.flags);
+      expect(ctx.compliance.rules).toBe(compliance.rules);
+      expect(ctx.purge).toBe(retention.purge);
+      expect(ctx.cases).toBe(retention.cases);
+      expect(ctx.users).toBe((await station.access()).users);
+      expect(ctx.checkpoints).toBe(checkpoints);
+      await api.stop();
+      await followUps.close();
+    } finally {
+      await station.close();
+    }
+  });
+
+  it('checks the recorder profiles before it opens anything', async () => {
+    const h = await home(false);
+    const station = buildStation({ config: loadConfig({ home: h, env: { CUSTODY_DEVICES_DROP_PROFILE: 'no-such-profile' } }), log: silentLogger, actor: 'custody:test' });
+    // Not "no custody home": the profiles are refused first, and no catalog was made.
+    await expect(station.devices()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('devices.dropProfile') });
+    expect(existsSync(catalogPath(h))).toBe(false);
+    await station.close();
+  });
+
+  it('uses a catalog and store handed in, and leaves closing them to their owner', async () => {
+    const h = await home(true);
+    const config = loadConfig({ home: h, env: {} });
+    const catalog = Catalog.open(catalogPath(h));
+    const other = buildStation({ config, log: silentLogger, actor: 'custody:test' });
+    const store = await other.store();
+    const station = buildStation({ config, log: silentLogger, actor: 'custody:test', catalog, store });
+    expect(station.catalog()).toBe(catalog);
+    expect(await station.store()).toBe(store);
+    await station.close();
+    expect(catalog.db.open).toBe(true);
+    catalog.close();
+    await other.close();
   });
 });

@@ -7,7 +7,7 @@ import { Catalog, catalogPath } from './catalog/index.js';
 import type { ComplianceReport, ComplianceRules, ComplianceScanner, AssignmentsService, FlagsService } from './compliance/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus, ConfigError, type Logger } from './core/index.js';
-import type { DeviceDetection, DockManager, DriverRegistry, ProfileSet, UsbPreDock } from './devices/index.js';
+import type { DeviceDetection, DeviceRegistry, DockManager, DriverRegistry, ProfileSet, UsbPreDock, UsbSeenRepo } from './devices/index.js';
 import type { FollowUps, IngestService } from './ingest/index.js';
 import type { JobRunner, JobStats } from './jobs/index.js';
 import { LedgerSealer } from './ledger/index.js';
@@ -85,6 +85,12 @@ export interface DeviceServices {
 }
 
 /** How the station's API is built: the server's own options (a clock for tests, the console's folder …), and what it serves. */
+/** The recorders as the catalog knows them: the device registry (status, docks) and the USB devices seen. */
+export interface RecorderServices {
+  registry: DeviceRegistry;
+  usbSeen: UsbSeenRepo;
+}
+
 export interface StationApiOptions extends Partial<Omit<ApiServerDeps, 'config' | 'catalog' | 'store' | 'log' | 'activity' | 'services'>> {
   /** Serve this checkpoint service's latest checkpoint (the daemon's); default: the vault's latest. */
   checkpoints?: ApiCheckpoints;
@@ -133,6 +139,8 @@ export interface Station {
   ingest(): Promise<IngestService>;
   /** Profiles, drivers, the dock manager and detection, wired together; nothing started. */
   devices(): Promise<DeviceServices>;
+  /** The device registry and the USB devices seen (`custody devices`), without the dock manager. */
+  recorders(): Promise<RecorderServices>;
   /** The HTTP API on the station's services; not started. Its options count at the first call. */
   api(opts?: StationApiOptions): Promise<ApiServer>;
   /** Close what the station opened: the store, then the catalog. Services with start/stop are their starter's to stop. */
@@ -362,6 +370,12 @@ export function buildStation(opts: StationOptions): Station {
     return { profiles, drivers, docks, preDock, detection };
   });
 
+  const recorders = once(async (): Promise<RecorderServices> => {
+    const { DeviceRegistry, UsbSeenRepo } = await import('./devices/index.js');
+    const c = catalogOf();
+    return { registry: new DeviceRegistry(c), usbSeen: new UsbSeenRepo(c.db) };
+  });
+
   let apiOptions: StationApiOptions = {};
   let apiAsked = false;
   const api = once(async () => {
@@ -413,6 +427,7 @@ export function buildStation(opts: StationOptions): Station {
     followUps,
     ingest,
     devices,
+    recorders,
     api(o = {}) {
       if (!apiAsked) apiOptions = o;
       apiAsked = true;

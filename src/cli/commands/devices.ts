@@ -4,12 +4,10 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../core/index.js';
 import {
   BUNDLED_PROFILES_FILE,
-  DeviceRegistry,
   HEALTH_STATE_ZH,
   learnModel,
   loadProfiles,
   udevRules,
-  UsbSeenRepo,
   type DockRecord,
   type DeviceDetail,
   type DeviceSummary,
@@ -82,7 +80,7 @@ function showText(d: DeviceDetail): string {
 export async function devicesListCommand(_opts: unknown, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const list = new DeviceRegistry(rt.catalog).list();
+    const list = (await rt.station.recorders()).registry.list();
     output(g, list, listText(list));
   });
 }
@@ -92,7 +90,7 @@ export async function devicesShowCommand(serial: string, opts: { docks: string }
   const n = Number(opts.docks);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--docks must be a positive whole number, got "${opts.docks}"`);
   await withRuntime(g, async (rt) => {
-    const d = new DeviceRegistry(rt.catalog).show(serial, { docks: n });
+    const d = (await rt.station.recorders()).registry.show(serial, { docks: n });
     output(g, d, showText(d));
   });
 }
@@ -100,7 +98,7 @@ export async function devicesShowCommand(serial: string, opts: { docks: string }
 export async function devicesSetStatusCommand(serial: string, status: string, opts: { note?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
-    const r = new DeviceRegistry(rt.catalog).setStatus(serial, status, { actor: rt.station.actor, note: opts.note ?? null });
+    const r = (await rt.station.recorders()).registry.setStatus(serial, status, { actor: rt.station.actor, note: opts.note ?? null });
     output(g, r, r.changed ? `recorder ${serial} is now ${r.device.status}` : `recorder ${serial} already is ${r.device.status}; nothing changed`);
   });
 }
@@ -141,7 +139,7 @@ export async function devicesUnknownCommand(opts: { profiles?: string }, cmd: Co
   // A station file not written yet (no model learned): the bundled profiles are those in force.
   const profiles = loadProfiles(file && existsSync(file) ? file : undefined);
   await withRuntime(g, async (rt) => {
-    const list = new UsbSeenRepo(rt.catalog.db).unknown(profiles);
+    const list = (await rt.station.recorders()).usbSeen.unknown(profiles);
     output(g, list, unknownText(list, profiles.source));
   });
 }
