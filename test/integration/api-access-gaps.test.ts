@@ -11,6 +11,7 @@
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SELECT } from '../../src/access/access-requests.js';
 import { CaseSource } from '../../src/archive/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { LedgerSealer, rebuildLedger, type LedgerEntry } from '../../src/ledger/index.js';
@@ -314,6 +315,15 @@ describe('issue 14: a revoked grant shows as revoked, with who revoked it and wh
     expect((await r.call(op.token, { url: `/api/v1/evidence/${a.id}/content` })).statusCode).toBe(403);
     const twice = await post(r, sup.token, `/api/v1/access-requests/${revokedId}/revoke`);
     expect(err(twice)).toMatchObject({ code: 'ACCESS_REQUEST_NOT_GRANTED', message: expect.stringMatching(/is revoked/) });
+
+    // Each request's own ledger entries are found by subject, never by scanning every
+    // entry of a type (the ledger grows without end).
+    const plan = r.catalog.db
+      .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${SELECT} WHERE r.requester_id = 'x' ORDER BY r.created_at DESC LIMIT 5`)
+      .all()
+      .map((row) => row.detail)
+      .filter((d) => / (rv|c) /.test(d));
+    expect(plan).toEqual([expect.stringMatching(/^SEARCH rv USING INDEX ledger_subject/), expect.stringMatching(/^SEARCH c USING INDEX ledger_subject/)]);
 
     // A grant that ran out is expired, with no revoker.
     const expiringId = await ask();
