@@ -307,7 +307,7 @@ const cases: CommandSpec = {
       name: 'create',
       description: 'create a case',
       options: [
-        { flags: '--number <number>', description: 'the case number (unique)', required: true },
+        { flags: '--number <number>', description: 'the case number (unique within its unit; a number several units use is then named by the case id)', required: true },
         { flags: '--name <name>', description: 'the case or activity name', required: true },
         { flags: '--unit <unit>', description: 'the unit (科室) it belongs to; default: bureau-wide' },
       ],
