@@ -20,39 +20,14 @@
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import type { Page } from 'playwright-core';
 import { runCli } from '../test/helpers/cli.js';
-import { browserProblems, launch, signIn, station } from '../test/browser/harness.js';
+import { browserProblems, launch, signIn, station, weigh } from '../test/browser/harness.js';
 
 const RECORDERS = Number(process.env.BENCH_RECORDERS ?? 8);
 const CLIPS = Number(process.env.BENCH_CLIPS ?? 3);
 const CLIP_MB = Number(process.env.BENCH_CLIP_MB ?? 48);
 const BUDGET_KB = 400;
 const USER = { name: 'bench', role: 'operator', password: 'Bench-console-1' };
-
-/** Gzipped bytes of every JS and CSS response while `load` runs. */
-async function weigh(page: Page, load: () => Promise<void>): Promise<{ files: Array<{ url: string; raw: number; gzip: number }>; gzip: number }> {
-  const pending: Array<Promise<{ url: string; raw: number; gzip: number } | null>> = [];
-  const onResponse = (r: import('playwright-core').Response): void => {
-    const type = r.headers()['content-type'] ?? '';
-    if (!/javascript|text\/css/.test(type)) return;
-    pending.push(r.body().then((b) => ({ url: new URL(r.url()).pathname, raw: b.length, gzip: gzipSync(b, { level: 9 }).length })).catch(() => null));
-  };
-  page.on('response', onResponse);
-  await load();
-  await page.waitForLoadState('load');
-  // The board keeps its event stream open, so the network is never idle: wait until no
-  // script or stylesheet has come for half a second.
-  let seen = -1;
-  while (seen !== pending.length) {
-    seen = pending.length;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  page.off('response', onResponse);
-  const files = (await Promise.all(pending)).filter((f): f is { url: string; raw: number; gzip: number } => f !== null);
-  return { files, gzip: files.reduce((a, f) => a + f.gzip, 0) };
-}
 
 /**
  * In the page, before the console's scripts: when each progress event reaches the

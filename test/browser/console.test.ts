@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { axeViolations, browserProblems, launch, screenshot, signIn, station, weigh, type Station } from './harness.js';
 import { borderOf, playAndSeek, SEEN_PROGRESS, WATCH_PROGRESS } from './in-page.js';
 
 const problems = browserProblems();
@@ -122,8 +122,13 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
   }, 60_000);
 
   it('signs in with 用户名 and 密码; a wrong password is said in Chinese with its code', async () => {
-    await page.goto(`${s.url}/docks`);
-    await page.waitForURL((u) => u.pathname === '/login');
+    // The first load is light: at most 400 KB of gzipped scripts and styles (docs/console.md).
+    const first = await weigh(page, async () => {
+      await page.goto(`${s.url}/docks`);
+      await page.waitForURL((u) => u.pathname === '/login');
+    });
+    expect(first.files.length).toBeGreaterThan(1);
+    expect(first.gzip).toBeLessThanOrEqual(400 * 1024);
     await check(page, '01-login');
     await page.getByLabel('用户名').fill(OPERATOR.name);
     await page.getByLabel('密码', { exact: true }).fill('not-the-password');
@@ -230,8 +235,16 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     const viewed = ledger(s.home, 'access.viewed', clip.id);
     expect(viewed.length).toBeGreaterThan(0);
     expect(viewed.some((v) => v.data.range !== null), 'a ranged read was registered').toBe(true);
+    // Search results show a thumbnail only where the grant allows it: this clip's.
+    await page.goto(`${s.url}/evidence?device=ZFY001`);
+    const thumbs = page.getByRole('img', { name: '记录仪 ZFY001 的资料缩略图' });
+    await expect.poll(() => thumbs.count()).toBe(1);
+    await expect.poll(() => thumbs.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    expect(await page.getByText('需调阅授权').count()).toBeGreaterThan(0);
+    await check(page, '08b-evidence-thumbnail');
+
     // The page says so too.
-    await page.reload();
+    await page.goto(`${s.url}/evidence/${clip.id}`);
     await expect.poll(() => page.getByTestId('access-entries').textContent()).toMatch(/调阅登记 [1-9]\d* 次/);
     expect(await page.getByRole('table').last().textContent()).toContain('采集入库');
   }, 120_000);

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { gzipSync } from 'node:zlib';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 import { CLI, runCli, startCli, waitFor } from '../helpers/cli.js';
 import { AXE_RUN } from './in-page.js';
 
@@ -138,6 +139,29 @@ export async function signIn(page: Page, url: string, name: string, password: st
   await page.getByLabel('密码', { exact: true }).fill(password);
   await page.getByRole('button', { name: '登录' }).click();
   await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+/** Gzipped bytes of every JS and CSS response while `load` runs. */
+export async function weigh(page: Page, load: () => Promise<void>): Promise<{ files: Array<{ url: string; raw: number; gzip: number }>; gzip: number }> {
+  const pending: Array<Promise<{ url: string; raw: number; gzip: number } | null>> = [];
+  const onResponse = (r: Response): void => {
+    const type = r.headers()['content-type'] ?? '';
+    if (!/javascript|text\/css/.test(type)) return;
+    pending.push(r.body().then((b) => ({ url: new URL(r.url()).pathname, raw: b.length, gzip: gzipSync(b, { level: 9 }).length })).catch(() => null));
+  };
+  page.on('response', onResponse);
+  await load();
+  await page.waitForLoadState('load');
+  // The board keeps its event stream open, so the network is never idle: wait until no
+  // script or stylesheet has come for half a second.
+  let seen = -1;
+  while (seen !== pending.length) {
+    seen = pending.length;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  page.off('response', onResponse);
+  const files = (await Promise.all(pending)).filter((f): f is { url: string; raw: number; gzip: number } => f !== null);
+  return { files, gzip: files.reduce((a, f) => a + f.gzip, 0) };
 }
 
 let axeSource: string | undefined;

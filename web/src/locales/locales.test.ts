@@ -72,6 +72,13 @@ describe('locales', () => {
     expect(english).toEqual([]);
   });
 
+  it('every ledger entry type has a name in both', async () => {
+    const table = await readFile(fileURLToPath(new URL('../../../src/ledger/entry-types.ts', import.meta.url)), 'utf8');
+    const types = [...table.matchAll(/^\s+'?([a-z]+(?:\.[a-z-]+)+)'?: /gm)].map((m) => m[1]!);
+    expect(types).toContain('access.viewed');
+    expect(types.filter((t) => !zh.has(`ledgerType.${t}`) || !en.has(`ledgerType.${t}`))).toEqual([]);
+  });
+
   it('every API error code the console maps is one the API has', async () => {
     const table = await readFile(fileURLToPath(new URL('../../../src/core/error-codes.ts', import.meta.url)), 'utf8');
     const apiCodes = new Set([...table.matchAll(/^\s+([A-Z0-9_]+): \{ http:/gm)].map((m) => m[1]!));
