@@ -73,6 +73,7 @@ export const LEDGER_ENTRY_TYPES = {
     runId: str,
     objectKept: bool,
     thumbnail: nstr,
+    proxy: nstr,
   }).partial().required({ sha256: true }),
 
   'case.created': z.object({ number: str, name: str, unit: nstr }).partial(),

@@ -111,6 +111,9 @@ interface Candidate {
   thumbnail_sha256: string | null;
 }
 
+/** The item's browser-playable proxy (issue 15), when one was made: purged with it. */
+const PROXY_OF = "(SELECT p.proxy_sha256 FROM evidence_proxies p WHERE p.evidence_id = evidence.id AND p.status = 'ready') AS proxy_sha256";
+
 interface RunRow {
   id: string;
   started_at: string;
@@ -200,14 +203,17 @@ export class PurgeService {
       held: db.prepare<[string], { n: number }>(
         `SELECT count(*) AS n FROM case_evidence ce JOIN holds h ON h.case_id = ce.case_id AND h.released_at IS NULL WHERE ce.evidence_id = ?`,
       ),
-      item: db.prepare<[string], Candidate & { status: string }>(
-        'SELECT id, sha256, size, recorded_at, ingested_at, purge_announced_at, purge_due_at, thumbnail_sha256, status FROM evidence WHERE id = ?',
+      item: db.prepare<[string], Candidate & { status: string; proxy_sha256: string | null }>(
+        `SELECT id, sha256, size, recorded_at, ingested_at, purge_announced_at, purge_due_at, thumbnail_sha256, status, ${PROXY_OF} FROM evidence WHERE id = ?`,
       ),
       announce: db.prepare("UPDATE evidence SET purge_announced_at = ?, purge_due_at = ? WHERE id = ? AND status = 'live' AND purge_announced_at IS NULL"),
       markPurged: db.prepare("UPDATE evidence SET status = 'purged', purged_at = ?, purge_run_id = ? WHERE id = ? AND status = 'live'"),
       liveSharers: db.prepare<[string, string], { n: number }>("SELECT count(*) AS n FROM evidence WHERE status = 'live' AND sha256 = ? AND id <> ?"),
-      thumbUsers: db.prepare<[string, string], { n: number }>(
-        "SELECT count(*) AS n FROM evidence WHERE status = 'live' AND (thumbnail_sha256 = ? OR sha256 = ?)",
+      // A derived object (thumbnail, proxy) stays while a live item uses the same bytes as its content, thumbnail or proxy.
+      derivedUsers: db.prepare<{ key: string }, { n: number }>(
+        `SELECT (SELECT count(*) FROM evidence WHERE status = 'live' AND (thumbnail_sha256 = @key OR sha256 = @key))
+              + (SELECT count(*) FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id
+                  WHERE e.status = 'live' AND p.status = 'ready' AND p.proxy_sha256 = @key) AS n`,
       ),
       insertRun: db.prepare("INSERT INTO purge_runs (id, started_at, status, dry_run, forced, actor) VALUES (?, ?, 'running', 0, ?, ?)"),
       insertRefused: db.prepare(
@@ -225,8 +231,10 @@ export class PurgeService {
       staleRuns: db.prepare<[], { id: string }>("SELECT id FROM purge_runs WHERE status = 'running'"),
       failRun: db.prepare("UPDATE purge_runs SET status = 'failed', finished_at = ? WHERE id = ? AND status = 'running'"),
       // Objects of items purged by a run that did not complete: their deletion may not have happened.
-      leftovers: db.prepare<[], { sha256: string; thumbnail_sha256: string | null; run_id: string; id: string }>(
-        `SELECT e.sha256, e.thumbnail_sha256, e.purge_run_id AS run_id, e.id FROM evidence e JOIN purge_runs r ON r.id = e.purge_run_id
+      leftovers: db.prepare<[], { sha256: string; thumbnail_sha256: string | null; proxy_sha256: string | null; run_id: string; id: string }>(
+        `SELECT e.sha256, e.thumbnail_sha256, e.purge_run_id AS run_id, e.id,
+                (SELECT p.proxy_sha256 FROM evidence_proxies p WHERE p.evidence_id = e.id AND p.status = 'ready') AS proxy_sha256
+           FROM evidence e JOIN purge_runs r ON r.id = e.purge_run_id
           WHERE e.status = 'purged' AND r.status IN ('running', 'failed')`,
       ),
       lastCompleted: db.prepare<[], { t: string | null }>("SELECT max(started_at) AS t FROM purge_runs WHERE status = 'completed'"),
@@ -477,7 +485,7 @@ export class PurgeService {
         continue;
       }
       report.purged++;
-      const freed = await this.deleteObjects(runId, p.c.id, done.sha256, done.shared, done.thumbnail);
+      const freed = await this.deleteObjects(runId, p.c.id, done.sha256, done.shared, [done.thumbnail, done.proxy]);
       if (freed === null) failures++;
       else {
         result.bytesFreed = freed;
@@ -512,7 +520,7 @@ export class PurgeService {
     runId: string,
     id: string,
     actor: string,
-  ): { outcome: 'purged'; reason: null; sha256: string; shared: boolean; thumbnail: string | null } | { outcome: 'skipped'; reason: string } {
+  ): { outcome: 'purged'; reason: null; sha256: string; shared: boolean; thumbnail: string | null; proxy: string | null } | { outcome: 'skipped'; reason: string } {
     const { catalog } = this.deps;
     return catalog.tx(() => {
       const at = rfc3339(catalog.clock.now());
@@ -544,15 +552,20 @@ export class PurgeService {
           // The object stays while another live item has the same content.
           objectKept: shared,
           thumbnail: c.thumbnail_sha256,
+          proxy: c.proxy_sha256,
         },
       });
       this.q.runItem.run(runId, id, 'purged', shared ? 'content shared with a live item: object kept' : null, 0, at);
-      return { outcome: 'purged', reason: null, sha256: c.sha256, shared, thumbnail: c.thumbnail_sha256 };
+      return { outcome: 'purged', reason: null, sha256: c.sha256, shared, thumbnail: c.thumbnail_sha256, proxy: c.proxy_sha256 };
     });
   }
 
-  /** Delete an item's object (unless shared) and thumbnail (unless used); null when a delete failed. */
-  private async deleteObjects(runId: string, id: string, sha256: string, shared: boolean, thumbnail: string | null): Promise<number | null> {
+  /**
+   * Delete an item's object (unless shared) and its derived objects — thumbnail and
+   * browser-playable proxy — unless a live item uses the same bytes; null when a
+   * delete failed.
+   */
+  private async deleteObjects(runId: string, id: string, sha256: string, shared: boolean, derived: readonly (string | null)[]): Promise<number | null> {
     const { catalog, store, log } = this.deps;
     let freed = 0;
     try {
@@ -563,11 +576,13 @@ export class PurgeService {
         this.deps.onDeleted?.(contentKey(sha256));
         freed += info?.size ?? 0;
       }
-      if (thumbnail !== null && this.q.thumbUsers.get(thumbnail, thumbnail)!.n === 0) {
-        const info = await store.stat(contentKey(thumbnail));
-        await store.delete(contentKey(thumbnail));
-        this.deps.onDeleted?.(contentKey(thumbnail));
-        freed += info?.size ?? 0;
+      for (const key of new Set(derived)) {
+        if (key === null || key === sha256 || this.q.derivedUsers.get({ key })!.n > 0) continue;
+        const info = await store.stat(contentKey(key));
+        if (info === null) continue;
+        await store.delete(contentKey(key));
+        this.deps.onDeleted?.(contentKey(key));
+        freed += info.size;
       }
     } catch (e) {
       log.error({ err: e, runId, evidenceId: id }, 'purge could not delete an object; the next run retries');
@@ -588,9 +603,11 @@ export class PurgeService {
     const rows = this.q.leftovers.all().filter((r) => r.run_id !== currentRun);
     let n = 0;
     for (const r of rows) {
-      if ((await this.deps.store.stat(contentKey(r.sha256))) === null && (r.thumbnail_sha256 === null || (await this.deps.store.stat(contentKey(r.thumbnail_sha256))) === null)) continue;
+      const keys = [r.sha256, r.thumbnail_sha256, r.proxy_sha256].filter((k): k is string => k !== null);
+      const present = await Promise.all(keys.map(async (k) => (await this.deps.store.stat(contentKey(k))) !== null));
+      if (!present.includes(true)) continue;
       const shared = this.q.liveSharers.get(r.sha256, r.id)!.n > 0;
-      const freed = await this.deleteObjects(r.run_id, r.id, r.sha256, shared, r.thumbnail_sha256);
+      const freed = await this.deleteObjects(r.run_id, r.id, r.sha256, shared, [r.thumbnail_sha256, r.proxy_sha256]);
       if (freed === null) throw new CustodyError('PURGE_DELETE_FAILED', `cannot finish the purge of ${r.id} from run ${r.run_id}`);
       if (freed > 0) n++;
     }

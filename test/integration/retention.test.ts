@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { processStart } from '../../src/core/index.js';
@@ -82,6 +83,42 @@ describe('the purge (issue 7)', () => {
     expect(v).toMatchObject({ ok: true, purged: 1 });
     expect(purge.runs().map((r) => r.purged)).toEqual([1, 0, 0]);
     expect(purge.run(third.runId!)!.items).toEqual([expect.objectContaining({ evidenceId: a.id, outcome: 'purged', bytesFreed: third.bytesFreed })]);
+    await rig.close();
+  });
+
+  it("purges an item's browser-playable proxy with it (issue 15), unless a live item uses the same bytes", async () => {
+    const rig = await apiRig();
+    const a = await rig.seed(OLD);
+    const b = await rig.seed(OLD);
+    const keep = await rig.seed({ recordedStart: '2026-11-20T02:00:00.000Z' });
+    const proxyOfA = await rig.store.putContent(Readable.from([Buffer.from('an H.264 proxy of a')]));
+    const addProxy = rig.catalog.db.prepare(
+      `INSERT INTO evidence_proxies (evidence_id, source_sha256, kind, status, reason, proxy_sha256, size, container, created_at, updated_at)
+       VALUES (?, ?, 'video', 'ready', 'hevc video', ?, ?, 'mp4', 't', 't')`,
+    );
+    const proxied = (id: string, source: string, sha256: string, size: number): void =>
+      rig.catalog.tx(() => {
+        addProxy.run(id, source, sha256, size);
+        rig.catalog.ledger.append({
+          type: 'evidence.proxied',
+          actor: 'test',
+          subject: id,
+          data: { sha256: source, kind: 'video', reason: 'hevc video', proxy: { sha256, size, container: 'mp4', videoCodec: 'h264', audioCodec: null, width: 1280, height: 720, durationMs: 1000 } },
+        });
+      });
+    proxied(a.id, a.sha256, proxyOfA.sha256, proxyOfA.size);
+    // b's proxy has the same bytes as a live item's content: it must stay.
+    proxied(b.id, b.sha256, keep.sha256, keep.content.length);
+    const report = await purger(rig, { noticeDays: 0 }).execute({ actor: 'test' });
+    expect(report, JSON.stringify(report)).toMatchObject({ status: 'completed', purged: 2, bytesFreed: 2000 + 'an H.264 proxy of a'.length });
+    expect(has(rig, proxyOfA.sha256)).toBe(false);
+    expect(has(rig, keep.sha256)).toBe(true);
+    const entries = [...rig.catalog.ledger.entries()].filter((e) => e.type === 'evidence.purged');
+    expect(entries.map((e) => [e.subject, e.data.proxy])).toEqual([
+      [a.id, proxyOfA.sha256],
+      [b.id, keep.sha256],
+    ]);
+    expect(await verifyVault({ catalog: rig.catalog, store: rig.store, deep: true })).toMatchObject({ ok: true });
     await rig.close();
   });
 
