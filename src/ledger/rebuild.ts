@@ -237,7 +237,9 @@ function optInt(v: unknown): number | null | undefined {
  * lacking a required field is counted as skipped, never guessed.
  *
  * Cases, links, holds and purge announcements (issue 7) are replayed too: a catalog
- * rebuilt without its holds would let the purge take protected footage.
+ * rebuilt without its holds would let the purge take protected footage. So are the
+ * browser-playable proxies (`evidence.proxied`, issue 15): the purge and `verify` follow
+ * them, and the console plays them.
  */
 class EvidenceRebuilder {
   rebuilt = 0;
@@ -266,6 +268,13 @@ class EvidenceRebuilder {
       holdReleased: db.prepare('UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?'),
       announced: db.prepare('UPDATE evidence SET purge_announced_at = ?, purge_due_at = ? WHERE id = ?'),
       unannounced: db.prepare('UPDATE evidence SET purge_announced_at = NULL, purge_due_at = NULL WHERE id = ?'),
+      proxied: db.prepare(`INSERT INTO evidence_proxies (evidence_id, source_sha256, kind, status, reason, proxy_sha256, size, container,
+          video_codec, audio_codec, width, height, duration_ms, created_at, updated_at)
+        VALUES (@id, @source, @kind, 'ready', @reason, @sha256, @size, @container, @videoCodec, @audioCodec, @width, @height, @durationMs, @time, @time)
+        ON CONFLICT (evidence_id) DO UPDATE SET source_sha256 = excluded.source_sha256, kind = excluded.kind, status = 'ready', reason = excluded.reason,
+          proxy_sha256 = excluded.proxy_sha256, size = excluded.size, container = excluded.container, video_codec = excluded.video_codec,
+          audio_codec = excluded.audio_codec, width = excluded.width, height = excluded.height, duration_ms = excluded.duration_ms,
+          error = NULL, updated_at = excluded.updated_at`),
     };
   }
 
@@ -294,6 +303,27 @@ class EvidenceRebuilder {
       case 'evidence.purge-announced':
         this.q.announced.run(e.time, s(d.dueAt), e.subject);
         return true;
+      case 'evidence.proxied': {
+        // A browser-playable proxy (issue 15): without its row the console could not play the item.
+        const p = (d.proxy ?? {}) as Record<string, unknown>;
+        const n = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
+        this.q.proxied.run({
+          id: e.subject,
+          source: s(d.sha256),
+          kind: s(d.kind),
+          reason: s(d.reason),
+          sha256: s(p.sha256),
+          size: n(p.size),
+          container: s(p.container),
+          videoCodec: s(p.videoCodec),
+          audioCodec: s(p.audioCodec),
+          width: n(p.width),
+          height: n(p.height),
+          durationMs: n(p.durationMs),
+          time: e.time,
+        });
+        return true;
+      }
       default:
         return false;
     }
@@ -303,7 +333,7 @@ class EvidenceRebuilder {
   apply(e: LedgerEntry): void {
     if (e.type === 'evidence.wiped' && e.subject) this.q.wiped.run(e.time, e.subject);
     else if (e.type === 'evidence.purged' && e.subject) this.q.purged.run(e.time, typeof e.data.runId === 'string' ? e.data.runId : null, e.subject);
-    else if (e.type.startsWith('case.') || e.type.startsWith('hold.') || e.type === 'evidence.purge-announced') {
+    else if (e.type.startsWith('case.') || e.type.startsWith('hold.') || e.type === 'evidence.purge-announced' || e.type === 'evidence.proxied') {
       try {
         this.applyRetention(e);
       } catch {

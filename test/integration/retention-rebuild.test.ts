@@ -80,3 +80,33 @@ describe('a catalog rebuilt from the ledger keeps cases, holds and announcements
     expect(new CasesService(v.catalog).holdsOn('e1')).toEqual([expect.objectContaining({ holdId: held.id, reason: 'other', reasonText: 'press interest' })]);
   });
 });
+
+describe('a catalog rebuilt from the ledger keeps the browser-playable proxies (issue 15)', () => {
+  it('replays evidence.proxied, so the rebuilt station still plays, verifies and purges them', async () => {
+    const v = await testVault('custody-proxy-rebuild-');
+    await ingested(v, 'e1', '2026-01-10T02:00:00.000Z');
+    const proxy = await v.store.putContent(Readable.from([Buffer.from('an H.264 proxy')]));
+    // The helper writes only ledger entries: a rebuild makes the evidence row.
+    await sealLoseRebuild(v);
+    const src = (v.catalog.db.prepare("SELECT sha256 FROM evidence WHERE id = 'e1'").get() as { sha256: string }).sha256;
+    v.catalog.tx(() => {
+      v.catalog.db
+        .prepare(
+          `INSERT INTO evidence_proxies (evidence_id, source_sha256, kind, status, reason, proxy_sha256, size, container, video_codec, audio_codec, width, height, duration_ms, created_at, updated_at)
+           VALUES ('e1', ?, 'video', 'ready', 'hevc video', ?, ?, 'mp4', 'h264', 'aac', 1280, 720, 3000, 't', 't')`,
+        )
+        .run(src, proxy.sha256, proxy.size);
+      v.catalog.ledger.append({
+        type: 'evidence.proxied',
+        actor: 'custody:media',
+        subject: 'e1',
+        data: { sha256: src, kind: 'video', reason: 'hevc video', proxy: { sha256: proxy.sha256, size: proxy.size, container: 'mp4', videoCodec: 'h264', audioCodec: 'aac', width: 1280, height: 720, durationMs: 3000 } },
+      });
+    });
+    const row = (): unknown => v.catalog.db.prepare('SELECT evidence_id, source_sha256, kind, status, reason, proxy_sha256, size, container, video_codec, audio_codec, width, height, duration_ms FROM evidence_proxies').all();
+    const before = row();
+    await sealLoseRebuild(v);
+    expect(row()).toEqual(before);
+    expect(before).toEqual([expect.objectContaining({ status: 'ready', proxy_sha256: proxy.sha256, width: 1280 })]);
+  });
+});
