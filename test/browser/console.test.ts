@@ -93,6 +93,8 @@ async function approve(page: Page, s: Station, requester: string, reason: string
   await page.goto(`${s.url}/requests`);
   const card = page.getByRole('article', { name: `${requester} 的调阅申请` }).filter({ hasText: reason });
   await expect.poll(() => card.count()).toBe(1);
+  // The hours the requester asked for are shown, and are what the approval grants by default.
+  expect(await card.textContent()).toContain('申请时长 24 小时');
   await card.getByRole('button', { name: '同意', exact: true }).click();
   await page.getByRole('dialog').getByRole('button', { name: '确认同意' }).click();
   await expect.poll(() => card.count()).toBe(0);
@@ -225,6 +227,11 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
 
     await page.goto(`${s.url}/requests`);
     await expect.poll(() => page.getByRole('table').last().textContent()).toContain('已同意');
+    // Granted for the 24 hours asked for.
+    const db = new Database(join(s.home, 'catalog.db'), { readonly: true });
+    const row = db.prepare<[], { expires_at: string; decided_at: string }>("SELECT expires_at, decided_at FROM access_requests WHERE status = 'approved'").get();
+    db.close();
+    expect(Math.abs(Date.parse(row!.expires_at) - Date.parse(row!.decided_at) - 24 * 3600_000)).toBeLessThan(1000);
     await page.goto(`${s.url}/evidence/${clip.id}`);
     const video = page.getByTestId('player');
     await expect.poll(() => video.count(), { timeout: 10_000 }).toBe(1);

@@ -35,23 +35,9 @@ export interface UndockEvent {
   bytes: number;
 }
 
-/** How an item plays in the browser (the playback proxy, issue 15). */
-export interface Playback {
-  kind: 'original' | 'proxy';
-  status: 'ready' | 'pending' | 'failed' | 'none';
-  url: string | null;
-}
+/** How an item plays in the browser: the original, or its proxy once made (issue 15). */
+export type Playback = EvidenceDetail['playback'];
 
 /** The signed-in user, as GET/POST /api/v1/session answer. */
-export interface SessionUser {
-  id: string;
-  name: string;
-  role: string;
-  unit: string | null;
-  permissions: string[];
-}
-export interface SessionBody {
-  user: SessionUser;
-  idleExpiresAt: string | null;
-  expiresAt: string | null;
-}
+export type SessionBody = Ok<'/api/v1/session', 'get'>;
+export type SessionUser = SessionBody['user'];
