@@ -5,7 +5,7 @@ import { type ActivityBus, errorMessage, type Logger } from './core/index.js';
 import type { DeviceDetection, DockManager, DriverRegistry, ProfileSet } from './devices/index.js';
 import type { FollowUps, IngestService } from './ingest/index.js';
 import type { ObjectStore } from './vault/index.js';
-import { buildStation, type Station } from './station.js';
+import { buildStation, type Station, type StationHost } from './station.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
 export const DAEMON_ACTOR = 'custody:daemon';
@@ -28,6 +28,12 @@ export interface DaemonOptions {
    * register here and are chosen by the profiles that name them (docs/devices.md).
    */
   drivers?: DriverRegistry;
+  /**
+   * The machine's USB bus, mount table and sysfs as an embedding process gives them
+   * (the end-to-end tests' simulated recorder); default: the machine's own. Not
+   * reachable from the configuration or the environment.
+   */
+  host?: StationHost;
 }
 
 export interface Daemon {
@@ -69,6 +75,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     actor: DAEMON_ACTOR,
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.drivers ? { drivers: opts.drivers } : {}),
+    ...(opts.host ? { host: opts.host } : {}),
   });
   const { activity } = station;
   let built;

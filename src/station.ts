@@ -7,7 +7,7 @@ import { Catalog, catalogPath } from './catalog/index.js';
 import type { ComplianceReport, ComplianceRules, ComplianceScanner, AssignmentsService, FlagsService } from './compliance/index.js';
 import type { Config } from './config/index.js';
 import { ActivityBus, ConfigError, type Logger } from './core/index.js';
-import type { DeviceDetection, DeviceRegistry, DockManager, DriverRegistry, ProfileSet, UsbPreDock, UsbSeenRepo } from './devices/index.js';
+import type { DeviceDetection, DeviceRegistry, DockManager, DriverRegistry, ProfileSet, UsbBackend, UsbPreDock, UsbSeenRepo } from './devices/index.js';
 import type { FollowUps, IngestService } from './ingest/index.js';
 import type { JobRunner, JobStats } from './jobs/index.js';
 import { LedgerSealer } from './ledger/index.js';
@@ -41,6 +41,25 @@ export interface StationOptions {
    */
   catalog?: Catalog;
   store?: ObjectStore;
+  /** The host's USB bus, mount table and sysfs; default: the machine's own (see StationHost). */
+  host?: StationHost;
+}
+
+/**
+ * What the station reads of the machine it runs on, for a process that embeds it and
+ * brings its own (the end-to-end tests: a simulated USB bus and recorder, a mount
+ * table and sysfs in a folder). Not reachable from the configuration or the
+ * environment: the daemon and every command use the machine's own.
+ */
+export interface StationHost {
+  /** The USB bus (node-usb's `usb` shape); default: libusb through `usb`. */
+  usb?: UsbBackend;
+  /** default /proc/self/mountinfo */
+  mountInfoFile?: string;
+  /** default /sys */
+  sysRoot?: string;
+  /** default /dev/bus/usb (its absence turns USB detection off, unless `usb` is given) */
+  usbBusDir?: string;
 }
 
 /** Users, the audit trail and access requests (docs/api.md). */
@@ -312,20 +331,24 @@ export function buildStation(opts: StationOptions): Station {
   });
 
   const devices = once(async (): Promise<DeviceServices> => {
-    const { DeviceDetection, DockManager, DriverRegistry, loadProfiles, UsbPreDock, usbAttachHandler } = await import('./devices/index.js');
+    const { DeviceDetection, DockManager, DriverRegistry, findUsbDevice, loadProfiles, UsbPreDock, usbAttachHandler } = await import('./devices/index.js');
     const d = config.devices;
+    const host = opts.host ?? {};
+    const usbBus = host.usb;
+    // GA/T 947.4 recorders are found on the station's USB bus (libusb, or the host's own).
+    const gat947Usb = usbBus ? { findUsbDevice: (bus: number, address: number) => findUsbDevice(bus, address, usbBus) } : {};
+    const files = { ...(host.mountInfoFile ? { mountInfoFile: host.mountInfoFile } : {}), ...(host.sysRoot ? { sysRoot: host.sysRoot } : {}) };
     // The profiles and drivers are checked before anything is opened.
     const profiles = loadProfiles(d.profilesFile ? resolve(config.home, d.profilesFile) : undefined);
     if (!profiles.get(d.dropProfile)) throw new ConfigError(`devices.dropProfile: no profile "${d.dropProfile}" in ${profiles.source}`);
     // GA/T 947.4 recorders over USB are read before their storage is mounted (UsbPreDock,
-    // made once the catalog is open); the dock of the mount is served from that reading.
+    // made once the catalog is open); the dock of the mount takes that reading.
     let preDock: UsbPreDock | null = null;
     let headerProbe: FollowUps['headerProbe'] | null = null;
     const drivers =
       opts.drivers ??
       new DriverRegistry({
-        gat947: { zone: config.timezone, log },
-        readings: { take: (usb) => preDock?.take(usb) ?? null },
+        gat947: { zone: config.timezone, log, ...gat947Usb },
         // The embedded creation time of a recorder's newest video, for the drift estimate (read at dock time).
         creationTimeOf: async (file) => (await headerProbe!(file, AbortSignal.timeout(5000))).creationTime,
       });
@@ -345,9 +368,11 @@ export function buildStation(opts: StationOptions): Station {
       log,
       drivers,
       actor,
+      readings: { take: (usb) => preDock?.take(usb) ?? null },
     });
-    preDock = new UsbPreDock({ profiles, catalog: c, log, gat947: { zone: config.timezone }, syncClock: d.syncClock, actor });
-    const usbAttached = usbAttachHandler({ catalog: c, preDock, log: log.child({ module: 'devices' }) });
+    preDock = new UsbPreDock({ profiles, catalog: c, log, gat947: { zone: config.timezone, ...gat947Usb }, syncClock: d.syncClock, actor, docks, ...files });
+    const pre = preDock;
+    const usbAttached = usbAttachHandler({ catalog: c, preDock, log: log.child({ module: 'devices' }), ...(host.sysRoot ? { sysRoot: host.sysRoot } : {}) });
     const detection = new DeviceDetection({
       mountRoots: d.mountRoots.map((p) => resolve(config.home, p)),
       dropFolders: d.dropFolders.map((p) => resolve(config.home, p)),
@@ -361,6 +386,10 @@ export function buildStation(opts: StationOptions): Station {
       onDock: (cand) => docks.dock(cand),
       onUndock: (location, reason) => docks.undock(location, reason),
       onUsbAttach: (dev, atStart) => void usbAttached(dev, atStart),
+      onUsbDetach: (dev) => pre.detached(dev),
+      ...files,
+      ...(host.usbBusDir ? { usbBusDir: host.usbBusDir } : {}),
+      ...(usbBus ? { usbBackend: usbBus } : {}),
     });
     // A session that found its recorder gone before detection saw the mount go: whatever
     // is mounted there next is a new dock (issue 21).

@@ -4,17 +4,24 @@ import { errorMessage, type Logger } from '../core/index.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
 import { isMountPoint, mountAt, parseMountInfo, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
-import { UsbWatcher, type UsbDeviceRef } from './usb-adapter.js';
+import { UsbWatcher, type UsbBackend, type UsbDeviceRef } from './usb-adapter.js';
+import type { PriorReading } from './drivers.js';
 
-/** Something docked: a mount under a mount root, or a folder put into a drop folder. */
+/**
+ * Something docked: a mount under a mount root, or a folder put into a drop folder —
+ * or (`usb`, from UsbPreDock) a GA/T 947.4 recorder on USB whose storage was not
+ * mounted because its reading or switch failed: its dock records that.
+ */
 export interface DockCandidate {
-  /** Absolute path of the mount point or drop-folder entry. */
+  /** Absolute path of the mount point or drop-folder entry; `usb:<port>` for a `usb` candidate. */
   location: string;
-  source: 'mount' | 'drop';
+  source: 'mount' | 'drop' | 'usb';
   /** The mounted device (e.g. /dev/sdb1) when the location is a mount point. */
   device: string | null;
   /** The USB device behind the mount, found through mountinfo and sysfs, when there is one. */
   usb: UsbDeviceInfo | null;
+  /** A `usb` candidate: what was read over USB before the mount that did not come. */
+  reading?: PriorReading;
 }
 
 /**
@@ -52,9 +59,13 @@ export interface DetectionOptions {
   onUndock: (location: string, reason: UndockReason) => void;
   /** Every USB device attached (and those present at start, with `atStart`), known model or not. */
   onUsbAttach?: (d: UsbDeviceRef, atStart: boolean) => void;
+  /** Every USB device detached. */
+  onUsbDetach?: (d: UsbDeviceRef) => void;
   mountInfoFile?: string;
   sysRoot?: string;
   usbBusDir?: string;
+  /** The USB bus; default: libusb (see usb-adapter.ts). */
+  usbBackend?: UsbBackend;
 }
 
 interface Candidate {
@@ -202,6 +213,7 @@ export class DeviceDetection {
       this.usbWatcher = new UsbWatcher({
         log: this.log,
         busDir: this.opts.usbBusDir,
+        ...(this.opts.usbBackend ? { backend: this.opts.usbBackend } : {}),
         onAttach: (d) => this.usbAttached(d),
         onDetach: (d) => this.usbDetached(d),
       });
@@ -632,6 +644,11 @@ export class DeviceDetection {
   }
 
   private usbDetached(d: UsbDeviceRef): void {
+    try {
+      this.opts.onUsbDetach?.(d);
+    } catch (e) {
+      this.errors.warn(`usb-detach:${errorMessage(e)}`, { err: e }, 'USB detach handler failed');
+    }
     for (const [loc, c] of this.candidates) {
       const u = c.candidate.usb;
       if (u && u.busNumber === d.busNumber && u.deviceAddress === d.deviceAddress) {

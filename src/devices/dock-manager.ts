@@ -6,10 +6,14 @@ import { registerRecorder, type IngestedItem, type IngestService, type IngestSes
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
 import type { RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
-import { clockSyncDecision, driftMethodOf, sessionSkipReason, thresholdsFor } from './dock-steps.js';
-import { DriverRegistry } from './drivers.js';
+import { beforeMountRecord, clockSyncDecision, driftMethodOf, faultText, readingBeforeMount, sessionSkipReason, thresholdsFor } from './dock-steps.js';
+import { DriverRegistry, type PriorReading } from './drivers.js';
 import { assessHealth, type HealthAssessment, type HealthThresholds } from './health-check.js';
 import type { ProfileSet, RecorderProfile } from './profiles.js';
+import type { UsbDeviceInfo } from './sysfs.js';
+
+/** A `usb` candidate without a reading (never made so): nothing was read. */
+const NOTHING_READ: PriorReading = { identity: null, identifyError: null, health: null, healthError: null };
 import { ledgerOf } from '../ledger/index.js';
 
 export interface DockManagerDeps {
@@ -26,6 +30,12 @@ export interface DockManagerDeps {
   drivers?: DriverRegistry;
   /** Who the ledger says did it. */
   actor?: string;
+  /**
+   * What GA/T 947.4 recorders said over USB before their storage was mounted
+   * (UsbPreDock), taken by the USB device behind a mount: that mount's dock is checked
+   * from it, and its clock sync before the mount is kept on the dock row.
+   */
+  readings?: { take(usb: UsbDeviceInfo | null): PriorReading | null };
 }
 
 /** How a dock ended, for the demo, tests and the API. */
@@ -77,6 +87,8 @@ interface Dock {
   session: IngestSession | null;
   /** The recorder was removed (or its USB device went) while docked. */
   gone: UndockReason | null;
+  /** What the recorder said over USB before its storage was mounted (a `usb` candidate's own reading, or taken by USB port). */
+  prior: PriorReading | null;
   /** Set while the dock's check or session runs. */
   flow: Promise<void>;
   ended: boolean;
@@ -180,6 +192,7 @@ export class DockManager extends EventEmitter {
           serial: null,
           session: null,
           gone: null,
+          prior: candidate.reading ?? this.deps.readings?.take(candidate.usb) ?? null,
           flow: Promise.resolve(),
           ended: false,
           midSession: false,
@@ -289,17 +302,18 @@ export class DockManager extends EventEmitter {
   }
 
   private async steps(dock: Dock, progress: { read: RecorderReading | null; check: DockCheck | null; outcome: DockOutcome | null }): Promise<void> {
-    const driver = this.driverFor(dock);
+    // A `usb` candidate has no storage mounted: nothing to drive, its reading is all there is.
+    const driver = dock.candidate.source === 'usb' ? null : this.driverFor(dock);
 
     // 1. Who is it, and how is it? Health first, before anything touches the clock.
-    const read = await this.readRecorder(dock, driver);
+    const read = driver ? await this.readRecorder(dock, driver) : readingBeforeMount(dock.prior ?? NOTHING_READ);
     progress.read = read;
     dock.serial = read.identity?.serial ?? null;
     // The same recorder may still be winding down at another location (pulled and put
     // into another slot before its old session ended): its session finishes first, so
     // two sessions never copy one recorder's files at once.
     const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
-    const check = this.assess(dock, read);
+    const check = this.assess(dock, read, driver);
     progress.check = check;
 
     // 2. Record the dock, its snapshot and verdict, with its ledger entry.
@@ -325,7 +339,7 @@ export class DockManager extends EventEmitter {
   /** The driver of the dock's profile; when none can be made nothing is recorded, and the dock fails. */
   private driverFor(dock: Dock): RecorderDriver {
     try {
-      return this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb });
+      return this.drivers.create({ location: dock.candidate.location, profile: dock.profile, usb: dock.candidate.usb, prior: dock.prior });
     } catch (e) {
       throw new Error(`no driver for profile ${dock.profile.id}: ${errorMessage(e)}`, { cause: e });
     }
@@ -353,13 +367,15 @@ export class DockManager extends EventEmitter {
   }
 
   /** The verdict on what was read, with the thresholds used and how the drift was found. */
-  private assess(dock: Dock, read: RecorderReading): DockCheck {
+  private assess(dock: Dock, read: RecorderReading, driver: RecorderDriver | null): DockCheck {
     const registered = read.identity ? this.repo.recorder(read.identity.serial) : null;
     const thresholds = thresholdsFor(dock.profile, this.deps.thresholds);
     const assessment = assessHealth(read.health, thresholds, {
       identified: read.identity !== null,
       recorderStatus: registered?.status ?? null,
       healthError: read.healthError,
+      notAsked: driver?.notAsked ?? null,
+      notMounted: dock.candidate.source === 'usb' ? (dock.prior?.notMounted ?? 'its storage was not mounted') : null,
     });
     return { ...read, thresholds, assessment, driftMethod: driftMethodOf(read.health, dock.profile) };
   }
@@ -387,6 +403,10 @@ export class DockManager extends EventEmitter {
         identityConflicts: identity?.conflicts?.length ? identity.conflicts : null,
         reasons: assessment.reasons.map((r) => r.message),
       });
+      // A GA/T 947.4 USB recorder's clock is set before its mount (UsbPreDock, ledgered
+      // then): the dock keeps that it was, or why not (a clock not set raises a flag).
+      if (dock.prior?.clockSetTo) this.repo.setClockSynced(dock.id, rfc3339(dock.prior.clockSetTo));
+      if (dock.prior?.clockError) this.repo.setClockSyncFailed(dock.id, faultText(dock.prior.clockError)!);
       ledgerOf(catalog).append({
         type: 'device.docked',
         actor: this.actor,
@@ -421,6 +441,8 @@ export class DockManager extends EventEmitter {
           state: assessment.state,
           reasons: assessment.reasons,
           thresholds: { ...thresholds },
+          // Read over USB before the mount: when, the clock set, the switch to mass storage.
+          beforeMount: dock.prior ? beforeMountRecord(dock.prior) : null,
         },
       });
     });
@@ -453,7 +475,7 @@ export class DockManager extends EventEmitter {
       health,
       assessment,
       report: null,
-      clockSyncedAt: null,
+      clockSyncedAt: dock.prior?.clockSetTo ? rfc3339(dock.prior.clockSetTo) : null,
       skipped: null,
       failed: null,
     };
@@ -484,7 +506,7 @@ export class DockManager extends EventEmitter {
    */
   private async ingest(
     dock: Dock,
-    driver: RecorderDriver,
+    driver: RecorderDriver | null,
     check: DockCheck,
     sameRecorder: readonly Promise<void>[],
     dockedAt: string,
@@ -496,12 +518,13 @@ export class DockManager extends EventEmitter {
       await Promise.all(sameRecorder);
     }
     // The recorder may have gone during the check before detection saw its mount go.
-    if (identity && !dock.gone && !(await driver.present())) {
+    if (driver && identity && !dock.gone && !(await driver.present())) {
       dock.log.warn({ serial: dock.serial }, 'recorder pulled during its pre-duty check');
       this.undock(dock.candidate.location, 'recorder-gone');
     }
-    outcome.skipped = sessionSkipReason({ identified: identity !== null, identifyError, gone: dock.gone !== null, accepting: this.accepting });
-    if (!identity || outcome.skipped !== null) return null;
+    const notMounted = driver ? null : (dock.prior?.notMounted ?? 'its storage was not mounted');
+    outcome.skipped = sessionSkipReason({ identified: identity !== null, identifyError, gone: dock.gone !== null, accepting: this.accepting, notMounted });
+    if (!identity || !driver || outcome.skipped !== null) return null;
     try {
       const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
       dock.session = session;
@@ -533,7 +556,8 @@ export class DockManager extends EventEmitter {
   }
 
   /** Set the recorder's clock when clockSyncDecision allows; a failure is kept (recorded by recordOutcome), never thrown. */
-  private async syncClock(dock: Dock, driver: RecorderDriver, report: SessionReport | null): Promise<ClockSync> {
+  private async syncClock(dock: Dock, driver: RecorderDriver | null, report: SessionReport | null): Promise<ClockSync> {
+    if (!driver) return { syncedTo: null, syncError: null };
     const decision = clockSyncDecision({
       report,
       syncClock: this.deps.syncClock,
@@ -594,15 +618,9 @@ export class DockManager extends EventEmitter {
       }
     });
     if (syncedTo) dock.log.info({ serial: dock.serial, clockDriftMsBefore: health?.clockDriftMs ?? null }, 'recorder clock set to the station clock');
-    this.deps.activity.publish({
-      type: 'undock',
-      dockId: dock.id,
-      serial: dock.serial,
-      status: report?.status ?? 'not-run',
-      ingested: report?.ingested ?? 0,
-      failed: report?.failed ?? 0,
-      bytes: report?.bytes ?? 0,
-    });
+    // A recorder whose storage was never mounted stays on the board (GET /docks, the
+    // console) with its reasons until it is unplugged: closeDock says it went.
+    if (dock.candidate.source !== 'usb') this.publishUndock(dock, report);
     if (report?.status === 'recorder-gone') {
       dock.log.warn({ serial: dock.serial, ingested: report.ingested }, 'session ended: the recorder was pulled; the rest is ingested at its next dock');
       // The session saw the recorder go before detection did: it is undocked now, so
@@ -635,7 +653,20 @@ export class DockManager extends EventEmitter {
     } catch (e) {
       dock.log.error({ err: e }, 'could not record the undock');
     }
+    if (dock.candidate.source === 'usb') this.publishUndock(dock, null);
     this.emit('undocked', { dockId: dock.id, location: dock.candidate.location, serial: dock.serial, reason, midSession: dock.midSession, pulled: dock.pulled });
+  }
+
+  private publishUndock(dock: Dock, report: SessionReport | null): void {
+    this.deps.activity.publish({
+      type: 'undock',
+      dockId: dock.id,
+      serial: dock.serial,
+      status: report?.status ?? 'not-run',
+      ingested: report?.ingested ?? 0,
+      failed: report?.failed ?? 0,
+      bytes: report?.bytes ?? 0,
+    });
   }
 
   /** The undock time and reason on the row, and `device.undocked`; inside a transaction. */

@@ -93,4 +93,10 @@ export interface RecorderDriver {
    * before `health()` has measured the drift: a sync destroys the evidence of it.
    */
   readonly syncClock?: (() => Promise<Date>) | undefined;
+  /**
+   * Why the recorder itself was not asked for battery and clock, when the driver could
+   * have asked it but must not now (a GA/T 947.4 USB recorder whose storage is mounted):
+   * the verdict then says so (`DEVICE_NOT_ASKED`). Absent or null otherwise.
+   */
+  readonly notAsked?: string | null;
 }

@@ -20,6 +20,11 @@ export interface DriverContext {
   profile: RecorderProfile;
   /** The USB device behind the mount, when it could be found. */
   usb: UsbDeviceInfo | null;
+  /**
+   * What a GA/T 947.4 recorder said over USB before this mount (UsbPreDock), taken by
+   * the dock manager; undefined: the registry takes it from its own `readings`.
+   */
+  prior?: PriorReading | null;
 }
 
 export type DriverFactory = (ctx: DriverContext) => RecorderDriver;
@@ -61,6 +66,18 @@ export interface PriorReading {
   identifyError: Fault | null;
   health: RecorderHealth | null;
   healthError: Fault | null;
+  /** The USB port path (sysfs kernel name, e.g. "1-2.4"). */
+  port?: string;
+  /** When SyncDevTime set the clock before the mount (the drift in `health` is from before), or why it could not. */
+  clockSetTo?: Date | null;
+  clockError?: Fault | null;
+  /** Whether SetMSDC switched it to mass storage, and when; or why not. */
+  msdc?: boolean;
+  msdcAt?: Date | null;
+  msdcError?: Fault | null;
+  readAt?: Date;
+  /** Set when no storage of it was mounted (a `usb` dock candidate): why (dock-steps.ts notMountedReason). */
+  notMounted?: string | null;
 }
 
 export interface PriorReadings {
@@ -95,6 +112,10 @@ export interface Gat947Environment {
   log?: Logger;
   now?: () => Date;
 }
+
+/** Why a GA/T 947.4 USB recorder met with its storage mounted was not asked (the dock's DEVICE_NOT_ASKED reason). */
+export const NOT_ASKED_MOUNTED =
+  'not asked over USB: its storage was already mounted when custody met it, and asking would detach usb-storage under the mounted file system; it is asked before the mount when it is next plugged in while custody runs';
 
 /**
  * The GA/T 947.4 driver for a profile with `driver: gat947`: the calls over USB (the
@@ -133,6 +154,7 @@ export function gat947DriverFor(ctx: DriverContext, envx: Gat947Environment = {}
     params,
     model: p.model ?? null,
     openLink: canTalk && !opts.prior ? openLink : null,
+    notAsked: NOT_ASKED_MOUNTED,
     clockSync: p.clockSync,
     fallbackIdentify: () => folderDriverFor(ctx).identify(),
     ...(opts.prior ? { prior: opts.prior } : {}),
@@ -170,7 +192,7 @@ export class DriverRegistry {
     this.factories = new Map<string, DriverFactory>([
       ['folder', (ctx) => folderDriverFor(ctx, creationTimeOf ? { creationTimeOf } : {})],
       // A dock is a mounted recorder: over USB its calls would unmount it (see gat947DriverFor).
-      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, gat947, { talkOverUsb: false, prior: opts.readings?.take(ctx.usb) ?? null })],
+      [GAT947_DRIVER, (ctx) => gat947DriverFor(ctx, gat947, { talkOverUsb: false, prior: ctx.prior !== undefined ? ctx.prior : (opts.readings?.take(ctx.usb) ?? null) })],
     ]);
   }
 

@@ -25,7 +25,11 @@ export type HealthReasonCode =
   | 'CLOCK_UNKNOWN'
   | 'HEALTH_UNREADABLE'
   | 'RECORDER_UNIDENTIFIED'
-  | 'RECORDER_NOT_IN_SERVICE';
+  | 'RECORDER_NOT_IN_SERVICE'
+  /** The recorder itself was not asked (a GA/T 947.4 USB recorder met already mounted): unchecked. */
+  | 'DEVICE_NOT_ASKED'
+  /** A GA/T 947.4 USB recorder's storage was not mounted (not switched, or no mount came): nothing could be ingested. */
+  | 'STORAGE_NOT_MOUNTED';
 
 /** Why a recorder is not ready: a stable code and a sentence for people. */
 export interface HealthReason {
@@ -49,7 +53,7 @@ export const HEALTH_STATES = ['ready', 'not-ready', 'unchecked'] as const;
 export const HEALTH_STATE_ZH: Readonly<Record<HealthState, string>> = { ready: '就绪', 'not-ready': '未就绪', unchecked: '未检测' };
 
 /** Reasons that say something could not be checked, rather than that a check failed. */
-const UNCHECKED_CODES = new Set<HealthReasonCode>(['BATTERY_UNKNOWN', 'STORAGE_UNKNOWN', 'CLOCK_UNKNOWN', 'HEALTH_UNREADABLE']);
+const UNCHECKED_CODES = new Set<HealthReasonCode>(['BATTERY_UNKNOWN', 'STORAGE_UNKNOWN', 'CLOCK_UNKNOWN', 'HEALTH_UNREADABLE', 'DEVICE_NOT_ASKED']);
 
 export interface HealthAssessment {
   verdict: Verdict;
@@ -82,11 +86,13 @@ function signedSeconds(ms: number): string {
 export function assessHealth(
   health: RecorderHealth | null,
   t: HealthThresholds,
-  extra: { identified?: boolean; recorderStatus?: string | null; healthError?: string | null } = {},
+  extra: { identified?: boolean; recorderStatus?: string | null; healthError?: string | null; notAsked?: string | null; notMounted?: string | null } = {},
 ): HealthAssessment {
   const reasons: HealthReason[] = [];
   const requiredFreeBytes = Math.round(t.shiftHours * t.recordingGbPerHour * GB);
   if (extra.identified === false) reasons.push({ code: 'RECORDER_UNIDENTIFIED', message: 'the recorder could not be identified' });
+  if (extra.notMounted) reasons.push({ code: 'STORAGE_NOT_MOUNTED', message: extra.notMounted });
+  if (extra.notAsked) reasons.push({ code: 'DEVICE_NOT_ASKED', message: extra.notAsked });
   if (extra.recorderStatus && extra.recorderStatus !== 'in-service') {
     reasons.push({ code: 'RECORDER_NOT_IN_SERVICE', message: `the recorder is registered as ${extra.recorderStatus}` });
   }

@@ -30,4 +30,4 @@ export { UsbPreDock, type PreDockReading, type UsbPreDockDeps } from './usb-pred
 export { UsbSeenRepo, usbStrings, usbAttachHandler, worthRecording, type SeenUsbDevice } from './usb-seen.js';
 export { learnModel, profileFromRequest, type LearnRequest } from './learn.js';
 export { HEALTH_STATES, HEALTH_STATE_ZH, type HealthState } from './health-check.js';
-export type { UsbDeviceRef } from './usb-adapter.js';
+export { findUsbDevice, type UsbBackend, type UsbBackendDevice, type UsbDeviceRef } from './usb-adapter.js';

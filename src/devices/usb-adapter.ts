@@ -15,16 +15,42 @@ export interface UsbDeviceRef {
   interfaceClasses?: number[];
 }
 
+/** A device as the USB backend lists it: node-usb's Device, as far as custody uses it. */
+export type UsbBackendDevice = UsbDevicePort & {
+  portNumbers?: number[];
+  configDescriptor?: { interfaces: Array<Array<{ bInterfaceClass: number }>> } | undefined;
+};
+
+/**
+ * The USB bus as custody uses it: node-usb's `usb` object (the device list and hotplug
+ * events). The daemon uses libusb through `usb`; a process that embeds the daemon
+ * (`createDaemon`'s `host`, the end-to-end tests) may give another object of this shape.
+ */
+export interface UsbBackend {
+  INIT_ERROR?: number | undefined;
+  getDeviceList(): UsbBackendDevice[];
+  on(event: 'attach' | 'detach', listener: (d: UsbBackendDevice) => void): unknown;
+  off(event: 'attach' | 'detach', listener: (d: UsbBackendDevice) => void): unknown;
+  unrefHotplugEvents?(): void;
+}
+
 export interface UsbWatcherOptions {
   log: Logger;
   onAttach: (d: UsbDeviceRef) => void;
   onDetach: (d: UsbDeviceRef) => void;
   /** The folder of USB device nodes (Linux); its absence means no USB bus here. */
   busDir?: string;
+  /** The USB bus; default: libusb through `usb`, imported at start. */
+  backend?: UsbBackend;
 }
 
-type UsbModule = typeof import('usb');
-type UsbDevice = InstanceType<UsbModule['usb']['Device']>;
+type UsbDevice = UsbBackendDevice;
+
+/** node-usb's `usb`, imported on first use (a station without USB never loads libusb). */
+async function libusb(): Promise<UsbBackend> {
+  const mod = await import('usb');
+  return mod.usb;
+}
 
 function ref(d: UsbDevice): UsbDeviceRef {
   let interfaceClasses: number[] | undefined;
@@ -51,7 +77,7 @@ function ref(d: UsbDevice): UsbDeviceRef {
  * discovery carries on without them.
  */
 export class UsbWatcher {
-  private usb: UsbModule['usb'] | null = null;
+  private usb: UsbBackend | null = null;
   private readonly attach = (d: UsbDevice): void => this.safe(() => this.opts.onAttach(ref(d)));
   private readonly detach = (d: UsbDevice): void => this.safe(() => this.opts.onDetach(ref(d)));
 
@@ -60,7 +86,7 @@ export class UsbWatcher {
   /** Start listening; resolves with the devices present now, or null when USB is not available. */
   async start(): Promise<UsbDeviceRef[] | null> {
     const busDir = this.opts.busDir ?? '/dev/bus/usb';
-    if (process.platform === 'linux') {
+    if (process.platform === 'linux' && !this.opts.backend) {
       try {
         await access(busDir, constants.R_OK | constants.X_OK);
       } catch (e) {
@@ -70,14 +96,14 @@ export class UsbWatcher {
       }
     }
     try {
-      const mod = await import('usb');
-      if (mod.usb.INIT_ERROR) throw new Error(`libusb failed to initialise (error ${mod.usb.INIT_ERROR})`);
-      const present = mod.usb.getDeviceList().map(ref);
-      mod.usb.on('attach', this.attach);
-      mod.usb.on('detach', this.detach);
+      const usb = this.opts.backend ?? (await libusb());
+      if (usb.INIT_ERROR) throw new Error(`libusb failed to initialise (error ${usb.INIT_ERROR})`);
+      const present = usb.getDeviceList().map(ref);
+      usb.on('attach', this.attach);
+      usb.on('detach', this.detach);
       // Hotplug must not keep a stopping process alive.
-      mod.usb.unrefHotplugEvents();
-      this.usb = mod.usb;
+      usb.unrefHotplugEvents?.();
+      this.usb = usb;
       return present;
     } catch (e) {
       this.opts.log.warn({ err: e }, `USB is not available (${errorMessage(e)}): USB detection is off; recorders are found by their mounts`);
@@ -107,12 +133,9 @@ export class UsbWatcher {
  * it (node-usb's Device has that shape), or null when it is not there. Imports `usb`
  * only when called: a station without USB never loads libusb.
  */
-export async function findUsbDevice(busNumber: number, deviceAddress: number): Promise<UsbDevicePort | null> {
-  const mod = await import('usb');
-  if (mod.usb.INIT_ERROR) return null;
-  const found = mod.usb.getDeviceList().find((d) => d.busNumber === busNumber && d.deviceAddress === deviceAddress);
-  if (!found) return null;
-  // node-usb's Device satisfies the port; the assignment checks it at compile time.
-  const port: UsbDevicePort = found;
-  return port;
+export async function findUsbDevice(busNumber: number, deviceAddress: number, backend?: UsbBackend): Promise<UsbDevicePort | null> {
+  const usb = backend ?? (await libusb());
+  if (usb.INIT_ERROR) return null;
+  const found = usb.getDeviceList().find((d) => d.busNumber === busNumber && d.deviceAddress === deviceAddress);
+  return found ?? null;
 }

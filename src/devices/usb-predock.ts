@@ -1,8 +1,12 @@
 import type { Catalog } from '../catalog/index.js';
 import { errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
-import type { Fault } from './drivers.js';
+import type { DockCandidate, UndockReason } from './detection.js';
+import { notMountedReason } from './dock-steps.js';
+import type { Fault, PriorReading } from './drivers.js';
 import type { RecorderHealth, RecorderIdentity } from './driver.js';
 import { gat947DriverFor, type Gat947Environment } from './drivers.js';
+import { readMountInfo, PROC_MOUNTINFO } from './mountinfo.js';
+import { usbDeviceForBlock } from './sysfs.js';
 import type { Gat947Driver } from './gat947/driver.js';
 import { GAT947_DRIVER, type ProfileSet, type RecorderProfile } from './profiles.js';
 import type { UsbDeviceInfo } from './sysfs.js';
@@ -10,7 +14,7 @@ import type { UsbDeviceRef } from './usb-adapter.js';
 import { ledgerOf } from '../ledger/index.js';
 
 /** What was read from a GA/T 947.4 recorder over USB before its storage was mounted. */
-export interface PreDockReading {
+export interface PreDockReading extends PriorReading {
   /** The USB port path (sysfs kernel name, e.g. "1-2.4"): the same after it re-enumerates as mass storage. */
   port: string;
   profileId: string;
@@ -22,8 +26,15 @@ export interface PreDockReading {
   clockSetTo: Date | null;
   clockError: Fault | null;
   msdc: boolean;
+  /** When SetMSDC went out and took. */
+  msdcAt: Date | null;
   msdcError: Fault | null;
   readAt: Date;
+}
+
+/** Where a GA/T 947.4 USB recorder whose storage was never mounted is docked: its USB port. */
+export function usbLocation(port: string): string {
+  return `usb:${port}`;
 }
 
 export interface UsbPreDockDeps {
@@ -35,6 +46,15 @@ export interface UsbPreDockDeps {
   syncClock: boolean;
   actor?: string;
   now?: () => Date;
+  /**
+   * The dock manager: a recorder whose storage will not be mounted (its reading or
+   * switch failed, or no mount came in time) is docked at `usb:<port>` from its
+   * reading, and undocked when its USB device goes.
+   */
+  docks?: { dock(c: DockCandidate): void; undock(location: string, reason: UndockReason): void };
+  /** The mount table and sysfs (tests; default /proc/self/mountinfo and /sys): is its storage mounted now? */
+  mountInfoFile?: string;
+  sysRoot?: string;
 }
 
 function fault(e: unknown): Fault {
@@ -51,12 +71,23 @@ function fault(e: unknown): Fault {
  * watched root; the dock that follows takes the reading by USB port
  * (`take`), so the pre-duty verdict is the one read from the device.
  *
- * Every fault ends in a typed error kept in the reading and a log line; nothing here
- * throws into the USB event handler.
+ * A recorder whose storage is mounted already (present when custody starts, or
+ * mounted by something else) is never asked: the mount table is looked at first, and
+ * its dock is checked from the mount (未检测, DEVICE_NOT_ASKED). A recorder whose
+ * storage will not be mounted — the reading or the switch failed, or no mount came
+ * within the profile's `mountWaitSeconds` — is docked by the dock manager at
+ * `usb:<port>` from its reading (STORAGE_NOT_MOUNTED), and undocked when it is unplugged.
+ *
+ * Every fault ends in a typed error kept in the reading, a log line and a dock record;
+ * nothing here throws into the USB event handler.
  */
 export class UsbPreDock {
   private readonly readings = new Map<string, PreDockReading>();
   private readonly busy = new Set<string>();
+  /** The address of the USB device that last went from each port (a device that comes later has another). */
+  private readonly detachedPorts = new Map<string, number>();
+  /** Ports with a dock at `usb:<port>` open (storage never mounted). */
+  private readonly unmountedDocks = new Set<string>();
   private readonly log: Logger;
   private readonly now: () => Date;
 
@@ -71,20 +102,82 @@ export class UsbPreDock {
     return p && p.driver === GAT947_DRIVER && (p.gat947?.transport ?? 'usb') === 'usb' ? p : null;
   }
 
-  /** A USB device attached. Resolves with the reading, or null when it is not a GA/T 947.4 USB model. */
+  /** A USB device attached (or present at start). Resolves with the reading, or null when it is not a GA/T 947.4 USB model or was not asked. */
   async attached(d: UsbDeviceRef): Promise<PreDockReading | null> {
     const profile = this.profileOf(d);
     if (!profile || !d.portNumbers || d.portNumbers.length === 0) return null;
-    const port = `${d.busNumber}-${d.portNumbers.join('.')}`;
+    const port = portOf(d);
+    // Gone before it could be looked at: nothing to ask, nothing to record.
+    if (this.detachedPorts.get(port) === d.deviceAddress) return null;
+    this.detachedPorts.delete(port);
     // Already read and switched: this attach is it coming back as mass storage, to be
     // mounted and docked, not asked again (that would detach usb-storage once more).
     if (this.busy.has(port) || this.readings.has(port)) return null;
     this.busy.add(port);
     try {
+      // Plugged in again without its detach seen: the dock of the last time is over.
+      this.endUnmountedDock(port, 'usb-detach');
+      // Never detach usb-storage under a mounted file system: a recorder whose storage
+      // is mounted now is not asked, and its dock is checked from the mount.
+      const mounted = await this.mountedStorage(port);
+      if (mounted === null || mounted.length > 0) {
+        const log = this.log.child({ port, profile: profile.id });
+        if (mounted === null) log.warn('the mount table could not be read: the recorder is not asked over USB (its storage may be mounted)');
+        else log.info({ mountPoints: mounted }, 'recorder storage already mounted: not asked over USB (that would detach usb-storage under the mounted file system); it is checked from its mount, and asked before the mount when next plugged in');
+        return null;
+      }
       return await this.read(profile, port, d);
     } finally {
       this.busy.delete(port);
     }
+  }
+
+  /** A USB device went: a dock of its port whose storage was never mounted ends. */
+  detached(d: UsbDeviceRef): void {
+    if (!d.portNumbers || d.portNumbers.length === 0) return;
+    const port = portOf(d);
+    this.detachedPorts.set(port, d.deviceAddress);
+    this.endUnmountedDock(port, 'usb-detach');
+  }
+
+  private endUnmountedDock(port: string, reason: UndockReason): void {
+    if (!this.unmountedDocks.delete(port)) return;
+    this.deps.docks?.undock(usbLocation(port), reason);
+  }
+
+  /** The mount points of file systems on this USB device's storage now; null when the mount table cannot be read. */
+  private async mountedStorage(port: string): Promise<string[] | null> {
+    const table = await readMountInfo(this.deps.mountInfoFile ?? PROC_MOUNTINFO);
+    if (!table) return process.platform === 'linux' ? null : [];
+    const out: string[] = [];
+    for (const m of table) {
+      // Virtual file systems (major 0) are on no disk.
+      if (m.major === 0) continue;
+      const usb = await usbDeviceForBlock(m.major, m.minor, this.deps.sysRoot);
+      if (usb?.kernelName === port) out.push(m.mountPoint);
+    }
+    return out;
+  }
+
+  /**
+   * Dock the recorder at `usb:<port>` from its reading: its storage will not be
+   * mounted, and the dock record says why (the verdict's reasons, the ledger).
+   */
+  private dockUnmounted(r: PreDockReading, d: UsbDeviceRef, why: string): void {
+    const docks = this.deps.docks;
+    if (!docks) return;
+    r.notMounted = why;
+    const location = usbLocation(r.port);
+    this.unmountedDocks.add(r.port);
+    docks.dock({
+      location,
+      source: 'usb',
+      device: null,
+      usb: { vendorId: d.vendorId, productId: d.productId, serial: null, manufacturer: null, product: null, busNumber: d.busNumber, deviceAddress: d.deviceAddress, kernelName: r.port },
+      reading: r,
+    });
+    // Pulled while it was being asked: the dock (made on the next turn) ends at once.
+    if (this.detachedPorts.get(r.port) === d.deviceAddress) setImmediate(() => this.endUnmountedDock(r.port, 'usb-detach'));
   }
 
   private async read(profile: RecorderProfile, port: string, d: UsbDeviceRef): Promise<PreDockReading> {
@@ -111,6 +204,7 @@ export class UsbPreDock {
       clockSetTo: null,
       clockError: null,
       msdc: false,
+      msdcAt: null,
       msdcError: null,
       readAt: this.now(),
     };
@@ -141,23 +235,26 @@ export class UsbPreDock {
     try {
       await driver.setMsdc();
       r.msdc = true;
+      r.msdcAt = this.now();
       log.info({ serial: r.identity?.serial ?? null }, 'recorder switched to mass storage; waiting for its mount');
-      // The profile's mountWaitSeconds: a reading no dock took by then is dropped, loudly.
-      const waitMs = (profile.gat947?.mountWaitSeconds ?? 60) * 1000;
+      // The profile's mountWaitSeconds: a reading no dock took by then is docked as not mounted, loudly.
+      const waitSeconds = profile.gat947?.mountWaitSeconds ?? 60;
       setTimeout(() => {
         if (this.readings.get(port) !== r) return;
         this.readings.delete(port);
-        log.error({ serial: r.identity?.serial ?? null, waitSeconds: waitMs / 1000 }, 'recorder switched to mass storage but no storage of it was mounted under a watched root (udev rules installed?)');
-      }, waitMs).unref();
+        log.error({ serial: r.identity?.serial ?? null, waitSeconds }, 'recorder switched to mass storage but no storage of it was mounted under a watched root (udev rules installed?)');
+        this.dockUnmounted(r, d, notMountedReason(r, waitSeconds));
+      }, waitSeconds * 1000).unref();
     } catch (e) {
       r.msdcError = fault(e);
       log.error({ err: e, serial: r.identity?.serial ?? null }, 'recorder could not be switched to mass storage: nothing will be mounted to ingest');
     }
     // Kept until its mount is docked (or mountWaitSeconds pass). A recorder that was not
-    // switched will mount nothing, so no dock will record it: the ledger does, here. It
-    // is asked again when it is plugged in again.
+    // switched will mount nothing: it is docked here, from its reading, and asked again
+    // when it is plugged in again.
     if (r.msdc) this.readings.set(port, r);
     if (r.identifyError || r.healthError || r.msdcError) this.ledgerFailure(r, d);
+    if (!r.msdc) this.dockUnmounted(r, d, notMountedReason(r, 0));
     return r;
   }
 
@@ -225,4 +322,8 @@ export class UsbPreDock {
     this.readings.delete(usb.kernelName);
     return r;
   }
+}
+
+function portOf(d: UsbDeviceRef): string {
+  return `${d.busNumber}-${(d.portNumbers ?? []).join('.')}`;
 }

@@ -126,9 +126,10 @@ export function worthRecording(d: { interfaceClasses: number[] }): boolean {
 
 /**
  * What a USB attach does in the daemon: the device is recorded (a model to learn; hubs
- * left out), and a GA/T 947.4 USB model is read and switched to mass storage — but not
- * one present at start, which may already be mounted (asking it over USB would pull
- * its storage). Never throws: a failure is logged.
+ * left out), and a GA/T 947.4 USB model is handed to the pre-dock, which reads it and
+ * switches it to mass storage — those present at start too, unless their storage is
+ * mounted (UsbPreDock looks at the mount table first: asking over USB would pull a
+ * mounted file system). Never throws: a failure is logged.
  */
 export function usbAttachHandler(deps: {
   catalog: Catalog;
@@ -137,7 +138,7 @@ export function usbAttachHandler(deps: {
   sysRoot?: string;
 }): (d: UsbDeviceRef, atStart: boolean) => Promise<void> {
   const repo = new UsbSeenRepo(deps.catalog.db);
-  return async (d, atStart) => {
+  return async (d) => {
     try {
       const interfaceClasses = d.interfaceClasses ?? [];
       if (worthRecording({ interfaceClasses })) {
@@ -147,7 +148,7 @@ export function usbAttachHandler(deps: {
     } catch (e) {
       deps.log.warn({ err: e, vendorId: d.vendorId, productId: d.productId }, 'USB device could not be recorded');
     }
-    if (atStart || !deps.preDock) return;
+    if (!deps.preDock) return;
     try {
       await deps.preDock.attached(d);
     } catch (e) {

@@ -27,6 +27,11 @@ export interface Gat947DriverOptions {
    * clock are unknown (the clock drift estimated).
    */
   openLink: (() => Promise<Gat947Link>) | null;
+  /**
+   * Why the recorder is not asked, when `openLink` is null and there is no `prior`
+   * reading (its storage was already mounted): kept as the driver's `notAsked`.
+   */
+  notAsked?: string | null;
   /** Identity from what the files and the USB descriptor say, for when the recorder cannot be asked. */
   fallbackIdentify?: () => Promise<RecorderIdentity>;
   /** The profile lets the driver set the clock (`clockSync`); default true. */
@@ -64,10 +69,13 @@ export class Gat947Driver implements RecorderDriver {
   readonly location: string;
   /** SyncDevTime; absent while the recorder cannot be asked. */
   readonly syncClock: (() => Promise<Date>) | undefined;
+  /** Why battery and clock were not asked of the recorder (see Gat947DriverOptions.notAsked); null when it was asked. */
+  readonly notAsked: string | null;
   private readonly now: () => Date;
 
   constructor(private readonly o: Gat947DriverOptions) {
     this.location = o.location;
+    this.notAsked = !o.openLink && !o.prior ? (o.notAsked ?? null) : null;
     this.now = o.now ?? (() => new Date());
     this.syncClock = o.openLink && o.clockSync !== false ? () => this.setClock() : undefined;
   }

@@ -79,12 +79,15 @@ export interface SimUsbOptions {
   accessDenied?: boolean;
   /** The kernel's usb-storage driver is bound when the device is opened. */
   kernelDriverActive?: boolean;
+  /** Its port path from the root hub (sysfs names it "<bus>-<ports joined by .>"); default [2]. */
+  portNumbers?: number[];
 }
 
 export class SimUsbRecorder implements UsbDevicePort {
   deviceDescriptor: { idVendor: number; idProduct: number };
   busNumber: number;
   deviceAddress: number;
+  portNumbers: number[];
   interfaces: UsbInterfacePort[] | undefined;
   readonly iface: SimInterface;
   readonly faults: InjectedFault[] = [];
@@ -105,8 +108,14 @@ export class SimUsbRecorder implements UsbDevicePort {
     this.deviceDescriptor = { idVendor: o.vendorId ?? 0x1234, idProduct: o.productId ?? 0x5678 };
     this.busNumber = o.busNumber ?? 1;
     this.deviceAddress = o.deviceAddress ?? 7;
+    this.portNumbers = o.portNumbers ?? [2];
     this.passwordBytes = o.passwordBytes ?? 16;
     this.iface = new SimInterface(this, o.kernelDriverActive ?? true);
+  }
+
+  /** node-usb's descriptor of the active configuration, as the kernel has it (no open needed). */
+  get configDescriptor(): { interfaces: Array<Array<{ bInterfaceClass: number }>> } {
+    return { interfaces: [[{ bInterfaceClass: this.iface.descriptor.bInterfaceClass }]] };
   }
 
   inject(f: InjectedFault): void {
