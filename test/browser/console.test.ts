@@ -98,6 +98,7 @@ async function approve(page: Page, s: Station, requester: string, reason: string
   await card.getByRole('button', { name: '同意', exact: true }).click();
   await page.getByRole('dialog').getByRole('button', { name: '确认同意' }).click();
   await expect.poll(() => card.count()).toBe(0);
+  await page.getByRole('dialog').waitFor({ state: 'hidden' });
 }
 
 if (problems.length === 0) describe('the station console in chromium (issue 15)', () => {
@@ -290,6 +291,26 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     await check(page, '09-evidence-proxy');
     expect(ledger(s.home, 'access.viewed', hevc.id).length).toBeGreaterThan(0);
   }, 180_000);
+
+  it('speaks English when asked, and signs out', async () => {
+    await page.goto(`${s.url}/docks`);
+    await page.getByLabel('界面语言').selectOption('en');
+    await expect.poll(() => page.getByRole('heading', { name: 'Dock board' }).count()).toBe(1);
+    expect(await page.getByRole('article', { name: 'Recorder ZFY002' }).textContent()).toContain('NOT READY');
+    await check(page, '10-docks-en');
+    await page.getByLabel('Language').selectOption('zh-CN');
+    await expect.poll(() => page.getByRole('heading', { name: '采集看板' }).count()).toBe(1);
+
+    await page.getByRole('button', { name: '退出登录' }).click();
+    await page.waitForURL((u) => u.pathname === '/login');
+    // The session is over on the server too: the next page asks to sign in again.
+    await page.goto(`${s.url}/requests`);
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/requests');
+    const db = new Database(join(s.home, 'catalog.db'), { readonly: true });
+    const operatorId = db.prepare<[string], { id: string }>('SELECT id FROM users WHERE name = ?').get(OPERATOR.name)!.id;
+    db.close();
+    expect(ledger(s.home, 'session.signed-out', operatorId)).toHaveLength(1);
+  });
 
   it('left no script error or refused resource in the page', () => {
     expect(errors).toEqual([]);
