@@ -32,8 +32,8 @@ export interface Image {
 export interface Mount {
   /** The mount point. */
   at: string;
-  kind: 'exfat' | 'fat32' | 'throttle';
-  /** The FUSE server's pid (ours: started by this lab). */
+  kind: 'exfat' | 'fat32' | 'throttle' | 'tmpfs';
+  /** The FUSE server's pid (ours: started by this lab); 0 for a tmpfs, which has none. */
   pid: number;
   /** The loop device under an exFAT mount. */
   loop: string | null;
@@ -204,6 +204,23 @@ export class Lab {
   }
 
   /**
+   * A size-limited file system (tmpfs of `sizeMb` MiB) at `at`: a disk that fills up
+   * (ENOSPC) where a test wants it to, e.g. under a vault. `resize` grows or shrinks it.
+   */
+  async tmpfs(at: string, sizeMb: number): Promise<Mount> {
+    await mkdir(at, { recursive: true });
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0700`, 'custody-lab', resolve(at)]);
+    const mount: Mount = { at: resolve(at), kind: 'tmpfs', pid: 0, loop: null };
+    this.mounts.push(mount);
+    return mount;
+  }
+
+  async resize(m: Mount, sizeMb: number): Promise<void> {
+    if (m.kind !== 'tmpfs') throw new Error(`lab: only a tmpfs can be resized, not the ${m.kind} at ${m.at}`);
+    await run('mount', ['-o', `remount,size=${sizeMb}m`, m.at]);
+  }
+
+  /**
    * Take a mount away. `lazy` is a pulled cable: the mount leaves the namespace at once,
    * its files open now stay readable until closed, and the server exits after that.
    */
@@ -243,7 +260,7 @@ export class Lab {
       }
     }
     for (const m of this.mounts) {
-      if (alive(m.pid)) {
+      if (m.pid > 0 && alive(m.pid)) {
         // Give a server whose files are still open a moment, then stop it by its pid.
         await until(`server ${m.pid}`, async () => !alive(m.pid), 3000).catch(() => {
           try {
