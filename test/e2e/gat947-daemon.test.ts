@@ -225,25 +225,28 @@ describe('GA/T 947.4 recorders on USB, through the daemon (issue 16)', () => {
     const s = await station(dir, 1);
     const bus = new SimUsbBus();
     const files = await new SimHostFiles(dir).init();
+    // C (port 1-4) is plugged in, not mounted, when custody starts: it is asked at start.
+    // The station holds another password than the recorder's.
+    const stateC = new SimRecorderState({ info: { serial: 'ZFYC01' }, password: 'not-the-one' });
+    const devC = new SimUsbRecorder(stateC, { vendorId: 0xabcd, productId: 0x0001, busNumber: 1, deviceAddress: 11, portNumbers: [4] });
+    await files.usbDevice('1-4', { idVendor: 'abcd', idProduct: '0001', busnum: '1', devnum: '11' });
+    bus.present(devC);
+
     const lines: string[] = [];
     const daemon = await makeDaemon(s, { bus, files }, lines);
-    await daemon.start();
-    const url = daemon.apiAddress()!.url;
     const events: ActivityEvent[] = [];
     daemon.activity.subscribe((e) => events.push(e));
+    const endedC = ended(daemon, (l) => l === 'usb:1-4');
+    await daemon.start();
+    const url = daemon.apiAddress()!.url;
     const liveDocks = async (): Promise<Array<{ dockId: string; location: string; serial: string | null; state: string; reasons: string[] }>> => {
       const res = await fetch(`${url}/api/v1/docks`, { headers: { authorization: `Bearer ${s.token}` } });
       expect(res.status).toBe(200);
       return ((await res.json()) as { items: Array<{ dockId: string; location: string; serial: string | null; state: string; reasons: string[] }> }).items;
     };
 
-    // C (port 1-4): the station holds another password than the recorder's.
-    const stateC = new SimRecorderState({ info: { serial: 'ZFYC01' }, password: 'not-the-one' });
-    const devC = new SimUsbRecorder(stateC, { vendorId: 0xabcd, productId: 0x0001, busNumber: 1, deviceAddress: 11, portNumbers: [4] });
-    await files.usbDevice('1-4', { idVendor: 'abcd', idProduct: '0001', busnum: '1', devnum: '11' });
-    const endedC = ended(daemon, (l) => l === 'usb:1-4');
-    bus.plug(devC);
     const c = await endedC;
+    expect(devC.events).toContain('claim');
     expect(c.identity).toBeNull();
     expect(c.assessment.state).toBe('not-ready');
     expect(c.assessment.reasons.map((r) => r.code)).toEqual(['RECORDER_UNIDENTIFIED', 'STORAGE_NOT_MOUNTED', 'HEALTH_UNREADABLE']);
