@@ -19,7 +19,7 @@ import { DeviceDetection, DockManager, DriverRegistry, parseProfiles, type DockC
 import { UsbPreDock } from '../../src/devices/usb-predock.js';
 import { SimRecorderState } from '../helpers/gat947/state.js';
 import { SimTcpRecorder } from '../helpers/gat947/tcp-sim.js';
-import { SIM_COMMANDS, SimUsbRecorder } from '../helpers/gat947/usb-sim.js';
+import { SIM_COMMANDS, SimUsbRecorder, type InjectedFault } from '../helpers/gat947/usb-sim.js';
 import { rig, writeTree } from '../helpers/ingest-fixtures.js';
 import { waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -82,6 +82,83 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     expect(preDock.take({ vendorId: 0x1234, productId: 0x5678, serial: null, manufacturer: null, product: null, busNumber: 1, deviceAddress: 5, kernelName: '1-3' })).toBeNull();
     // Not a GA/T 947.4 USB model: nothing is asked.
     expect(await preDock.attached({ vendorId: 0x1111, productId: 0x2222, busNumber: 1, deviceAddress: 5, portNumbers: [4] })).toBeNull();
+  });
+
+  it('every USB fault before the mount ends in a typed error, a log line and a dock at usb:<port> — never a hang', async () => {
+    const dir = await tempDir();
+    const profiles = parseProfiles(
+      `profiles:\n  - id: m\n    name: m\n    usb: ["1234:5678"]\n    driver: gat947\n    clockSync: true\n    gat947: { usb: { timeoutMs: 200 }, password: { env: PW }, commands: { getTime: ${SIM_COMMANDS.getTime} } }\n  - id: generic-mass-storage\n    name: generic\n`,
+      'p',
+    );
+    const r = await rig(dir);
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+    const manager = new DockManager({
+      catalog: r.catalog,
+      ingest: r.service({ settings: { settleSeconds: 0, perRecorder: 1 } }),
+      activity: new ActivityBus(),
+      profiles,
+      thresholds,
+      syncClock: true,
+      dropProfile: 'generic-mass-storage',
+      log,
+    });
+    manager.start();
+    stops.push(async () => {
+      await manager.stop(0);
+      r.close();
+    });
+    const mountinfo = join(dir, 'mountinfo');
+    await writeFile(mountinfo, '28 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n');
+    const devs = new Map<number, SimUsbRecorder>();
+    const preDock = new UsbPreDock({
+      profiles,
+      catalog: r.catalog,
+      log,
+      gat947: { zone: 'Asia/Shanghai', env: { PW: '000000' }, findUsbDevice: async (_b, a) => devs.get(a) ?? null },
+      syncClock: true,
+      docks: manager,
+      mountInfoFile: mountinfo,
+      sysRoot: join(dir, 'sys'),
+    });
+    // Each fault on SetMSDC, the last call before the mount (the earlier calls succeed).
+    const cases: Array<[InjectedFault, string]> = [
+      [{ fault: 'stall', phase: 'cbw', command: SIM_COMMANDS.setMsdc }, 'GAT947_STALL'],
+      [{ fault: 'short', phase: 'data', command: SIM_COMMANDS.setMsdc }, 'GAT947_SHORT_TRANSFER'],
+      [{ fault: 'wrong-tag', phase: 'csw', command: SIM_COMMANDS.setMsdc }, 'GAT947_CSW_TAG'],
+      [{ fault: 'bad-csw', phase: 'csw', command: SIM_COMMANDS.setMsdc }, 'GAT947_CSW_INVALID'],
+      [{ fault: 'csw-failed', phase: 'csw', command: SIM_COMMANDS.setMsdc }, 'GAT947_COMMAND_FAILED'],
+      [{ fault: 'phase-error', phase: 'csw', command: SIM_COMMANDS.setMsdc }, 'GAT947_PHASE_ERROR'],
+      [{ fault: 'timeout', command: SIM_COMMANDS.setMsdc }, 'GAT947_TIMEOUT'],
+      [{ fault: 'hang', command: SIM_COMMANDS.setMsdc }, 'GAT947_TIMEOUT'],
+    ];
+    let port = 10;
+    for (const [fault, code] of cases) {
+      port += 1;
+      const state = new SimRecorderState({ info: { serial: `ZFY${port}` }, battery: 90, sd: { totalBytes: 64e9, freeBytes: 60e9 }, clockOffsetMs: 0, zone: 'Asia/Shanghai' });
+      const dev = new SimUsbRecorder(state, { busNumber: 1, deviceAddress: port, portNumbers: [port] });
+      devs.set(port, dev);
+      dev.inject(fault);
+      const location = `usb:1-${port}`;
+      const ended = new Promise<DockOutcome>((resolve) => manager.on('ended', (o: DockOutcome) => o.location === location && resolve(o)));
+      const started = Date.now();
+      const reading = await preDock.attached({ vendorId: 0x1234, productId: 0x5678, busNumber: 1, deviceAddress: port, portNumbers: [port] });
+      expect(reading, fault.fault).toMatchObject({ identity: { serial: `ZFY${port}` }, msdc: false, msdcError: { code } });
+      // No call waits longer than a few transfer timeouts.
+      expect(Date.now() - started, fault.fault).toBeLessThan(3000);
+      const o = await ended;
+      expect(o.identity?.serial, fault.fault).toBe(`ZFY${port}`);
+      expect(o.assessment.reasons.map((x) => x.code), fault.fault).toEqual(['STORAGE_NOT_MOUNTED']);
+      const row = r.catalog.db.prepare<[string], { location: string; health_state: string; reasons: string; session_status: string }>('SELECT location, health_state, reasons, session_status FROM docks WHERE id = ?').get(o.dockId)!;
+      expect(row, fault.fault).toMatchObject({ location, health_state: 'not-ready', session_status: 'not-run' });
+      expect(row.reasons, fault.fault).toContain(code);
+      expect(lines.some((l) => l.includes('could not be switched to mass storage') && l.includes(code)), fault.fault).toBe(true);
+      // The kernel driver it detached is given back.
+      expect(dev.iface.kernelDriverActive, fault.fault).toBe(true);
+      // Unplugged: the dock ends.
+      preDock.detached({ vendorId: 0x1234, productId: 0x5678, busNumber: 1, deviceAddress: port, portNumbers: [port] });
+      await waitFor(`the undock of ${location}`, async () => r.catalog.db.prepare<[string], { undock_reason: string | null }>('SELECT undock_reason FROM docks WHERE id = ?').get(o.dockId)?.undock_reason === 'usb-detach');
+    }
   });
 
   it('a GA/T 947.4 recorder met already mounted (no reading before the mount): identity from the USB serial, 未检测 unchecked, the drift estimated; TCP: a clock that cannot be set is kept on the dock and ledgered', async () => {
