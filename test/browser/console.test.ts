@@ -25,6 +25,7 @@ const run = promisify(execFile);
 
 const OPERATOR = { name: 'caiji01', role: 'operator', password: 'Caiji-2026-pw' };
 const SUPERVISOR = { name: 'kezhang', role: 'supervisor', password: 'Kezhang-2026-pw' };
+const AUDITOR = { name: 'shenji01', role: 'auditor', password: 'Shenji-2026-pw' };
 
 interface Item {
   id: string;
@@ -111,7 +112,7 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'custody-console-'));
-    s = await station(dir, [OPERATOR, SUPERVISOR]);
+    s = await station(dir, [OPERATOR, SUPERVISOR, AUDITOR]);
     browser = await launch();
     operator = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } });
     page = await operator.newPage();
@@ -243,6 +244,21 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     const viewed = ledger(s.home, 'access.viewed', clip.id);
     expect(viewed.length).toBeGreaterThan(0);
     expect(viewed.some((v) => v.data.range !== null), 'a ranged read was registered').toBe(true);
+    // An auditor sees each registered view of the item: when, by whom, which bytes.
+    const third = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } });
+    try {
+      const aud = await third.newPage();
+      await signIn(aud, s.url, AUDITOR.name, AUDITOR.password);
+      await aud.goto(`${s.url}/evidence/${clip.id}`);
+      const views = aud.getByTestId('views');
+      await expect.poll(() => views.textContent()).toContain('调阅登记（查看）');
+      expect(await views.textContent()).toMatch(/第 \d+–\d+ 字节/);
+      expect(await views.textContent()).toContain(`user:`);
+      await check(aud, '08c-evidence-views-auditor');
+    } finally {
+      await third.close();
+    }
+
     // Search results show a thumbnail only where the grant allows it: this clip's.
     await page.goto(`${s.url}/evidence?device=ZFY001`);
     const thumbs = page.getByRole('img', { name: '记录仪 ZFY001 的资料缩略图' });
