@@ -184,7 +184,9 @@ export class DriverRegistry {
 
   /**
    * `readings`: what GA/T 947.4 recorders said over USB before their storage was
-   * mounted (UsbPreDock); the dock of that mount is served from it.
+   * mounted (UsbPreDock); the dock of that mount is served from it. Used only when
+   * the caller gives no `prior` in the context (the dock manager takes the reading
+   * itself, to keep the clock sync before the mount on the dock row).
    */
   constructor(opts: { gat947?: Gat947Environment; readings?: PriorReadings; creationTimeOf?: (localPath: string) => Promise<Date | null> } = {}) {
     const creationTimeOf = opts.creationTimeOf;
