@@ -181,6 +181,21 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     await expect.poll(() => page.getByRole('article', { name: '记录仪 ZFY002' }).locator('[data-outcome]').count(), { timeout: 10_000 }).toBe(1);
   }, 180_000);
 
+  it('shows a recorder pulled mid-collection as pulled, by more than colour', async () => {
+    await dock(s, 'ZFY003', ['--clips', '6', '--seconds', '1', '--clip-bytes', String(96 * 1024 * 1024), '--officer', '100004', '--unit', '350200']);
+    const card = page.getByRole('article', { name: '记录仪 ZFY003' });
+    // Part-way through its collection, the recorder goes away.
+    await expect
+      .poll(async () => Number((await card.getByRole('progressbar').getAttribute('aria-valuenow').catch(() => null)) ?? 0), { timeout: 60_000, interval: 20 })
+      .toBeGreaterThan(0);
+    await rm(join(s.media, 'ZFY003'), { recursive: true, force: true });
+    await expect.poll(() => card.locator('[data-outcome]').getAttribute('data-outcome').catch(() => null), { timeout: 60_000 }).toBe('pulled');
+    expect(await card.textContent()).toContain('记录仪已拔出，采集未完成');
+    expect(await card.textContent()).toContain('未采集的文件将在下次接入时继续采集。');
+    expect(await page.evaluate(borderOf('ZFY003'))).toBeGreaterThanOrEqual(4);
+    await check(page, '03b-docks-pulled');
+  }, 120_000);
+
   it('finds the clips of a recorder, newest first, with cursor paging', async () => {
     const fromApi = await api<{ items: Item[] }>(s, '/api/v1/evidence?device=ZFY001&limit=500');
     expect(fromApi.items.length).toBeGreaterThanOrEqual(4);
