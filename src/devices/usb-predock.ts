@@ -86,6 +86,8 @@ export class UsbPreDock {
   private readonly busy = new Set<string>();
   /** The address of the USB device that last went from each port (a device that comes later has another). */
   private readonly detachedPorts = new Map<string, number>();
+  /** The address of the USB device at each port now, as attach and detach events said (any device). */
+  private readonly present = new Map<string, number>();
   /** Ports with a dock at `usb:<port>` open (storage never mounted). */
   private readonly unmountedDocks = new Set<string>();
   private readonly log: Logger;
@@ -104,12 +106,14 @@ export class UsbPreDock {
 
   /** A USB device attached (or present at start). Resolves with the reading, or null when it is not a GA/T 947.4 USB model or was not asked. */
   async attached(d: UsbDeviceRef): Promise<PreDockReading | null> {
-    const profile = this.profileOf(d);
-    if (!profile || !d.portNumbers || d.portNumbers.length === 0) return null;
+    if (!d.portNumbers || d.portNumbers.length === 0) return null;
     const port = portOf(d);
     // Gone before it could be looked at: nothing to ask, nothing to record.
     if (this.detachedPorts.get(port) === d.deviceAddress) return null;
     this.detachedPorts.delete(port);
+    this.present.set(port, d.deviceAddress);
+    const profile = this.profileOf(d);
+    if (!profile) return null;
     // Already read and switched: this attach is it coming back as mass storage, to be
     // mounted and docked, not asked again (that would detach usb-storage once more).
     if (this.busy.has(port) || this.readings.has(port)) return null;
@@ -137,6 +141,7 @@ export class UsbPreDock {
     if (!d.portNumbers || d.portNumbers.length === 0) return;
     const port = portOf(d);
     this.detachedPorts.set(port, d.deviceAddress);
+    if (this.present.get(port) === d.deviceAddress) this.present.delete(port);
     this.endUnmountedDock(port, 'usb-detach');
   }
 
@@ -176,8 +181,9 @@ export class UsbPreDock {
       usb: { vendorId: d.vendorId, productId: d.productId, serial: null, manufacturer: null, product: null, busNumber: d.busNumber, deviceAddress: d.deviceAddress, kernelName: r.port },
       reading: r,
     });
-    // Pulled while it was being asked: the dock (made on the next turn) ends at once.
-    if (this.detachedPorts.get(r.port) === d.deviceAddress) setImmediate(() => this.endUnmountedDock(r.port, 'usb-detach'));
+    // Nothing at its port any more (pulled while it was being asked, or after it
+    // switched): the dock (made on the next turn) ends at once.
+    if (!this.present.has(r.port)) setImmediate(() => this.endUnmountedDock(r.port, 'usb-detach'));
   }
 
   private async read(profile: RecorderProfile, port: string, d: UsbDeviceRef): Promise<PreDockReading> {

@@ -80,6 +80,20 @@ describe('a GA/T 947.4 recorder docked over USB (issue 16)', () => {
     await waitFor('the mount-wait error', async () => lines.some((l) => l.includes('no storage of it was mounted')), 5000);
     expect(handed[1]).toMatchObject({ location: 'usb:1-3', reading: { msdc: true, identity: { serial: 'ZFY0001' }, notMounted: expect.stringMatching(/within 1 s/) } });
     expect(preDock.take({ vendorId: 0x1234, productId: 0x5678, serial: null, manufacturer: null, product: null, busNumber: 1, deviceAddress: 5, kernelName: '1-3' })).toBeNull();
+    // Plugged in again (address 7): asked and switched; it comes back as mass storage
+    // (address 8) and is pulled before anything is mounted: its dock ends at once.
+    ended.length = 0;
+    dev.deviceAddress = 7;
+    const ref = (deviceAddress: number) => ({ vendorId: 0x1234, productId: 0x5678, busNumber: 1, deviceAddress, portNumbers: [3] });
+    expect(await preDock.attached(ref(7))).toMatchObject({ msdc: true });
+    // (the dock of the last time, never unplugged as far as custody heard, is over)
+    expect(ended).toEqual([['usb:1-3', 'usb-detach']]);
+    preDock.detached(ref(7));
+    expect(await preDock.attached(ref(8))).toBeNull();
+    preDock.detached(ref(8));
+    await waitFor('the second mount-wait', async () => handed.length === 3, 5000);
+    await waitFor('its end', async () => ended.length === 2);
+    expect(ended[1]).toEqual(['usb:1-3', 'usb-detach']);
     // Not a GA/T 947.4 USB model: nothing is asked.
     expect(await preDock.attached({ vendorId: 0x1111, productId: 0x2222, busNumber: 1, deviceAddress: 5, portNumbers: [4] })).toBeNull();
   });
