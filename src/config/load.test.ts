@@ -30,6 +30,16 @@ describe('loadConfig', () => {
     expect(c.timezone).toBe('Europe/Berlin');
   });
 
+  it('takes every IANA zone Node.js knows, canonical names and aliases alike, and only those', () => {
+    const h = home();
+    for (const tz of ['Asia/Shanghai', 'UTC', 'Asia/Calcutta', 'Asia/Chongqing', 'asia/shanghai']) {
+      expect(loadConfig({ home: h, env: { CUSTODY_TIMEZONE: tz } }).timezone, tz).toBe(tz);
+    }
+    for (const tz of ['Mars/Olympus', 'Asia/Shanghai ', '']) {
+      expect(() => loadConfig({ home: h, env: { CUSTODY_TIMEZONE: tz } }), JSON.stringify(tz)).toThrow(/timezone/);
+    }
+  });
+
   it('tells an old config file what a renamed key is now called (api.trustProxy), beside other problems', () => {
     const h = home();
     writeFileSync(join(h, 'custody.yaml'), 'api:\n  trustProxy: true\n  nonsense: 1\n');
