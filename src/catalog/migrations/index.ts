@@ -12,12 +12,13 @@ import { m011 } from './011-usb-devices.js';
 import { m012 } from './012-case-numbers-per-unit.js';
 import { m013 } from './013-sessions.js';
 import { m014 } from './014-evidence-proxies.js';
+import { m015 } from './015-dock-reason-details.js';
 import type { Migration } from './types.js';
 
 export type { Migration };
 
 /** Every migration, in order. Append only; never edit one that has shipped. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015];
 
 for (const [i, m] of migrations.entries()) {
   if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
