@@ -83,6 +83,8 @@ function fault(e: unknown): Fault {
  */
 export class UsbPreDock {
   private readonly readings = new Map<string, PreDockReading>();
+  /** Readings whose mount did not come within mountWaitSeconds, for a mount that comes later while the device stays. */
+  private readonly late = new Map<string, PreDockReading>();
   private readonly busy = new Set<string>();
   /** The address of the USB device that last went from each port (a device that comes later has another). */
   private readonly detachedPorts = new Map<string, number>();
@@ -142,6 +144,7 @@ export class UsbPreDock {
     const port = portOf(d);
     this.detachedPorts.set(port, d.deviceAddress);
     if (this.present.get(port) === d.deviceAddress) this.present.delete(port);
+    if (!this.present.has(port)) this.late.delete(port);
     this.endUnmountedDock(port, 'usb-detach');
   }
 
@@ -188,6 +191,7 @@ export class UsbPreDock {
 
   private async read(profile: RecorderProfile, port: string, d: UsbDeviceRef): Promise<PreDockReading> {
     const log = this.log.child({ port, profile: profile.id });
+    this.late.delete(port);
     const usb: UsbDeviceInfo = {
       vendorId: d.vendorId,
       productId: d.productId,
@@ -248,6 +252,7 @@ export class UsbPreDock {
       setTimeout(() => {
         if (this.readings.get(port) !== r) return;
         this.readings.delete(port);
+        this.late.set(port, r);
         log.error({ serial: r.identity?.serial ?? null, waitSeconds }, 'recorder switched to mass storage but no storage of it was mounted under a watched root (udev rules installed?)');
         this.dockUnmounted(r, d, notMountedReason(r, waitSeconds));
       }, waitSeconds * 1000).unref();
@@ -320,13 +325,24 @@ export class UsbPreDock {
     }
   }
 
-  /** The reading for the USB device behind a new mount, taken once. */
+  /**
+   * The reading for the USB device behind a new mount, taken once. A mount that comes
+   * after mountWaitSeconds still gets it (the recorder was asked before it); its
+   * `usb:<port>` dock, which says the mount did not come in time, stays until it is unplugged.
+   */
   take(usb: UsbDeviceInfo | null): PreDockReading | null {
     if (!usb) return null;
-    const r = this.readings.get(usb.kernelName);
-    if (!r) return null;
-    this.readings.delete(usb.kernelName);
-    return r;
+    const port = usb.kernelName;
+    const r = this.readings.get(port);
+    if (r) {
+      this.readings.delete(port);
+      return r;
+    }
+    const late = this.late.get(port);
+    if (!late) return null;
+    this.late.delete(port);
+    this.log.warn({ port, serial: late.identity?.serial ?? null }, 'recorder storage mounted after its mountWaitSeconds: docked from the reading taken before the mount');
+    return { ...late, notMounted: null };
   }
 }
 

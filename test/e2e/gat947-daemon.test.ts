@@ -322,6 +322,17 @@ describe('GA/T 947.4 recorders on USB, through the daemon (issue 16)', () => {
     expect(e.identity).toMatchObject({ serial: 'ZFYE01' });
     expect(e.assessment.reasons.map((r) => r.message)).toContainEqual(expect.stringMatching(/^switched to mass storage, but no storage of it was mounted under a watched root within 1 s/));
     expect(lines.join('')).toMatch(/no storage of it was mounted/);
+    // Its storage is mounted after all, late: that mount is docked from the reading taken
+    // before it (the device was asked), not as a recorder nobody asked.
+    const mountE = join(s.media, 'custody', 'sde1');
+    await writeTree(mountE, { 'DCIM/ZFYE01_20261201080000_0001.MP4': 1000 });
+    const endedLate = ended(daemon, (l) => l === mountE);
+    await files.mount('1-6', 65, mountE);
+    const late = await endedLate;
+    expect(late.identity).toMatchObject({ serial: 'ZFYE01' });
+    expect(late.health).toMatchObject({ batteryPercent: 90, clockDriftMethod: 'device-clock' });
+    expect(late.assessment.reasons.map((r) => r.code)).not.toContain('DEVICE_NOT_ASKED');
+    expect(late.report).toMatchObject({ status: 'complete', ingested: 1 });
 
     // F (port 1-7): pulled in the middle of a command — the dock is made and ended at once.
     const stateF = new SimRecorderState({ info: { serial: 'ZFYF01' }, password: 'pw-2468' });
