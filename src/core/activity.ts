@@ -10,7 +10,29 @@ export interface DockInfo {
   verdict: 'ready' | 'not-ready' | null;
   /** 就绪 / 未就绪 / 未检测: the three-state verdict; `verdict` is what it counts as. */
   state?: 'ready' | 'not-ready' | 'unchecked' | null;
+  /** Why not ready, one sentence each, as the daemon logs them. */
   reasons: string[];
+  /**
+   * The same reasons as code, sentence and figures (issue 15: the pre-duty check's
+   * HealthReason), in the same order; what a reader decides or translates by. Absent:
+   * readers take the sentences, with code null.
+   */
+  reasonDetails?: DockReasonDetail[];
+  /** Who the recorder is issued to, as registered after this dock (absent: not known to this publisher). */
+  officer?: string | null;
+  unit?: string | null;
+  /** What the pre-duty check read (null: not read). */
+  batteryPercent?: number | null;
+  storageFreeBytes?: number | null;
+  /** Positive: the recorder's clock ahead of the station's; read before any clock sync. */
+  clockDriftMs?: number | null;
+}
+
+/** One reason a dock is not ready: a stable code (null when only the sentence is known), the sentence and its figures. */
+export interface DockReasonDetail {
+  code: string | null;
+  message: string;
+  params: Record<string, string | number | boolean | null>;
 }
 
 export interface DockProgress {

@@ -1,6 +1,6 @@
 import type { Db } from '../catalog/index.js';
 import type { IdentityConflict } from './driver.js';
-import type { HealthState, Verdict } from './health-check.js';
+import { type HealthReason, type HealthState, isHealthReasonCode, type RecordedReason, type Verdict } from './health-check.js';
 
 /** A recorder's service status (the rules' Att.1 Art.14). */
 export const RECORDER_STATUSES = ['in-service', 'reported-damaged', 'in-repair', 'retired'] as const;
@@ -29,9 +29,16 @@ export interface DockRecord {
   clockSyncError: string | null;
   /**
    * Why not ready, one sentence each (column `reasons`, a JSON array of strings, as
-   * the API shows it). The stable codes are in the `device.docked` ledger entry.
+   * the API shows it, for scripts and people). Readers that decide or translate use
+   * `reasonDetails`.
    */
   reasons: string[];
+  /**
+   * The same reasons, in the same order, as code, sentence and figures (column
+   * `reason_details`, migration 015). A dock recorded before has code null and no
+   * figures: only its sentence is known (its codes are in its `device.docked` entry).
+   */
+  reasonDetails: RecordedReason[];
   clockSyncedAt: string | null;
   /** complete | paused | aborted | recorder-gone | failed | interrupted (daemon stopped mid-way) | null (running). */
   sessionStatus: string | null;
@@ -70,6 +77,8 @@ export interface DockRow {
   storage_free_bytes: number | null;
   verdict: Verdict | null;
   reasons: string;
+  /** Migration 015; NULL for docks recorded before, absent from queries that name their columns without it. */
+  reason_details?: string | null;
   clock_synced_at: string | null;
   session_status: string | null;
   files_ingested: number;
@@ -96,13 +105,38 @@ interface RecorderRow {
   status_note: string | null;
 }
 
-function parseReasons(text: string): string[] {
+function parseJsonArray(text: string | null | undefined): unknown[] | null {
+  if (text === null || text === undefined) return null;
   try {
     const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.map(String) : [];
+    return Array.isArray(v) ? v : null;
   } catch {
-    return [];
+    return null;
   }
+}
+
+function parseReasons(text: string): string[] {
+  return (parseJsonArray(text) ?? []).map(String);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One stored figure: a scalar, as HealthReasonParams has them. */
+const isFigure = (v: unknown): v is string | number | boolean | null => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+
+/**
+ * A dock's reasons as code, sentence and figures: from `reason_details` when the dock
+ * has it, else from its sentences with code null (docks recorded before migration 015).
+ * A code this version does not know reads as null, so readers fall back to the sentence.
+ */
+function parseReasonDetails(details: string | null | undefined, reasons: string[]): RecordedReason[] {
+  const stored = parseJsonArray(details);
+  if (!stored) return reasons.map((message) => ({ code: null, message, params: {} }));
+  return stored.map((v) => {
+    if (!isObject(v)) return { code: null, message: String(v), params: {} };
+    const params = isObject(v.params) ? Object.fromEntries(Object.entries(v.params).filter(([, x]) => isFigure(x))) : {};
+    return { code: isHealthReasonCode(v.code) ? v.code : null, message: typeof v.message === 'string' ? v.message : '', params: params as RecordedReason['params'] };
+  });
 }
 
 /** A dock row as a domain record; the one mapping, used by the registry and the API. */
@@ -124,6 +158,7 @@ export function dockFromRow(r: DockRow): DockRecord {
     identityConflicts: r.identity_conflicts ? (JSON.parse(r.identity_conflicts) as IdentityConflict[]) : null,
     clockSyncError: r.clock_sync_error ?? null,
     reasons: parseReasons(r.reasons),
+    reasonDetails: parseReasonDetails(r.reason_details, parseReasons(r.reasons)),
     clockSyncedAt: r.clock_synced_at,
     sessionStatus: r.session_status,
     filesIngested: r.files_ingested,
@@ -148,7 +183,11 @@ function deviceFromRow(r: RecorderRow): DeviceRecord {
   };
 }
 
-export type NewDock = Omit<DockRecord, 'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested' | 'undockReason' | 'pulled' | 'clockSyncError'>;
+/** A dock as recorded at its check: its reasons as the check gave them (both columns are made from them). */
+export type NewDock = Omit<
+  DockRecord,
+  'undockedAt' | 'clockSyncedAt' | 'sessionStatus' | 'filesIngested' | 'filesFailed' | 'bytesIngested' | 'undockReason' | 'pulled' | 'clockSyncError' | 'reasons' | 'reasonDetails'
+> & { reasons: readonly HealthReason[] };
 
 /**
  * The device registry and dock history in the catalog (tables `recorders` and
@@ -161,9 +200,9 @@ export class DeviceRepo {
   constructor(db: Db) {
     this.q = {
       insertDock: db.prepare(`INSERT INTO docks (id, recorder_serial, location, docked_at, battery_percent, device_clock, clock_drift_ms,
-        storage_total_bytes, storage_free_bytes, verdict, reasons, health_state, clock_drift_method, identity_conflicts)
+        storage_total_bytes, storage_free_bytes, verdict, reasons, reason_details, health_state, clock_drift_method, identity_conflicts)
         VALUES (@id, @recorderSerial, @location, @dockedAt, @batteryPercent, @deviceClock, @clockDriftMs,
-        @storageTotalBytes, @storageFreeBytes, @verdict, @reasons, @healthState, @clockDriftMethod, @identityConflicts)`),
+        @storageTotalBytes, @storageFreeBytes, @verdict, @reasons, @reasonDetails, @healthState, @clockDriftMethod, @identityConflicts)`),
       clockSyncFailed: db.prepare('UPDATE docks SET clock_sync_error = ? WHERE id = ?'),
       endSession: db.prepare(`UPDATE docks SET session_status = @status, files_ingested = @ingested, files_failed = @failed,
         bytes_ingested = @bytes WHERE id = @id`),
@@ -186,7 +225,12 @@ export class DeviceRepo {
   }
 
   insertDock(d: NewDock): void {
-    this.q.insertDock.run({ ...d, reasons: JSON.stringify(d.reasons), identityConflicts: d.identityConflicts ? JSON.stringify(d.identityConflicts) : null });
+    this.q.insertDock.run({
+      ...d,
+      reasons: JSON.stringify(d.reasons.map((r) => r.message)),
+      reasonDetails: JSON.stringify(d.reasons.map(({ code, message, params }) => ({ code, message, params }))),
+      identityConflicts: d.identityConflicts ? JSON.stringify(d.identityConflicts) : null,
+    });
   }
 
   setClockSyncFailed(id: string, error: string): void {

@@ -401,7 +401,7 @@ export class DockManager extends EventEmitter {
         healthState: assessment.state,
         clockDriftMethod: driftMethod,
         identityConflicts: identity?.conflicts?.length ? identity.conflicts : null,
-        reasons: assessment.reasons.map((r) => r.message),
+        reasons: assessment.reasons,
       });
       // A GA/T 947.4 USB recorder's clock is set before its mount (UsbPreDock, ledgered
       // then): the dock keeps that it was, or why not (a clock not set raises a flag).
@@ -479,12 +479,15 @@ export class DockManager extends EventEmitter {
       skipped: null,
       failed: null,
     };
-    this.publishDock(dock, null, dockedAt, assessment);
+    this.publishDock(dock, null, dockedAt, check);
     this.emit('docked', { ...outcome });
     return outcome;
   }
 
-  private publishDock(dock: Dock, sessionId: string | null, dockedAt: string, assessment: HealthAssessment): void {
+  /** The live dock, with what the board shows of it (who it is issued to, what the check read), so no one need ask for it per dock. */
+  private publishDock(dock: Dock, sessionId: string | null, dockedAt: string, check: DockCheck): void {
+    const { assessment, health } = check;
+    const registered = dock.serial ? this.repo.recorder(dock.serial) : null;
     this.deps.activity.publish({
       type: 'dock',
       dock: {
@@ -496,6 +499,12 @@ export class DockManager extends EventEmitter {
         verdict: assessment.verdict,
         state: assessment.state,
         reasons: assessment.reasons.map((r) => r.message),
+        reasonDetails: assessment.reasons.map(({ code, message, params }) => ({ code, message, params })),
+        officer: registered?.officer ?? null,
+        unit: registered?.unit ?? null,
+        batteryPercent: health?.batteryPercent ?? null,
+        storageFreeBytes: health?.storageFreeBytes ?? null,
+        clockDriftMs: health?.clockDriftMs ?? null,
       },
     });
   }
@@ -512,7 +521,7 @@ export class DockManager extends EventEmitter {
     dockedAt: string,
     outcome: DockOutcome,
   ): Promise<SessionReport | null> {
-    const { identity, health, identifyError, assessment } = check;
+    const { identity, health, identifyError } = check;
     if (sameRecorder.length > 0) {
       dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
       await Promise.all(sameRecorder);
@@ -528,7 +537,7 @@ export class DockManager extends EventEmitter {
     try {
       const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
       dock.session = session;
-      this.publishDock(dock, session.id, dockedAt, assessment);
+      this.publishDock(dock, session.id, dockedAt, check);
       session.on('progress', (p: SessionProgress) =>
         this.deps.activity.publish({
           type: 'progress',

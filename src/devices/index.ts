@@ -18,7 +18,18 @@ export { sourceError } from './source-error.js';
 export { loadProfiles, parseProfiles, ProfileSet, BUNDLED_PROFILES_FILE, GAT947_DRIVER, usbKey, type RecorderProfile, type IdentitySource } from './profiles.js';
 export { parseMountInfo, readMountInfo, mountAt, mountsBelow, isMountPoint, type MountEntry } from './mountinfo.js';
 export { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
-export { assessHealth, type HealthThresholds, type HealthAssessment, type HealthReason, type HealthReasonCode, type Verdict } from './health-check.js';
+export {
+  assessHealth,
+  HEALTH_REASON_CODES,
+  isHealthReasonCode,
+  type HealthThresholds,
+  type HealthAssessment,
+  type HealthReason,
+  type HealthReasonCode,
+  type HealthReasonParams,
+  type RecordedReason,
+  type Verdict,
+} from './health-check.js';
 export { DriverRegistry, folderDriverFor, gat947DriverFor, type DriverContext, type DriverFactory, type Gat947Environment } from './drivers.js';
 export { Gat947Driver, Gat947Error, isGat947Error, gat947ParamsSchema, type Gat947ErrorCode, type Gat947Params } from './gat947/index.js';
 export { DeviceDetection, type DetectionOptions, type DockCandidate, type UndockReason } from './detection.js';

@@ -197,6 +197,11 @@ describe('docking through detection (issue 4)', () => {
     const dock = new DeviceRepo(s.rig.catalog.db).dock(o.dockId)!;
     expect(dock).toMatchObject({ recorderSerial: 'ZFY001', batteryPercent: 12, clockDriftMs: 300_000, verdict: 'not-ready', sessionStatus: 'complete', filesIngested: 3, undockedAt: null });
     expect(dock.reasons).toEqual(['battery 12 % is below 30 %', 'device clock +300 s (ahead of the station) is beyond ±30 s']);
+    // Issue 15: the same reasons as codes and figures, kept with the dock.
+    expect(dock.reasonDetails).toEqual([
+      { code: 'BATTERY_LOW', message: dock.reasons[0], params: { batteryPercent: 12, minBatteryPercent: 30 } },
+      { code: 'CLOCK_DRIFT', message: dock.reasons[1], params: { driftMs: 300_000, driftSeconds: 300, maxClockDriftSeconds: 30, estimated: false } },
+    ]);
     expect(dock.clockSyncedAt).not.toBeNull();
     const [docked] = ledger(s, 'device.docked');
     expect(docked!.subject).toBe('ZFY001');
@@ -214,6 +219,19 @@ describe('docking through detection (issue 4)', () => {
     expect(kinds.filter((k) => k === 'ingested')).toHaveLength(3);
     expect(kinds[kinds.length - 1]).toBe('undock');
     expect(s.events.find((e) => e.type === 'dock')).toMatchObject({ dock: { serial: 'ZFY001', verdict: 'not-ready', reasons: dock.reasons } });
+    // Every dock event carries the codes and figures, who the recorder is issued to and what the check read (issue 15).
+    const registered = new DeviceRepo(s.rig.catalog.db).recorder('ZFY001')!;
+    expect(registered.officer).toBe('100001');
+    for (const e of s.events.filter((x) => x.type === 'dock')) {
+      expect(e.dock).toMatchObject({
+        reasonDetails: dock.reasonDetails,
+        officer: registered.officer,
+        unit: registered.unit,
+        batteryPercent: 12,
+        storageFreeBytes: dock.storageFreeBytes,
+        clockDriftMs: 300_000,
+      });
+    }
 
     // Taking the recorder away closes its dock.
     const undocked = once<{ dockId: string; midSession: boolean }>(s.manager, 'undocked');

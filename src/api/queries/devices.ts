@@ -34,7 +34,7 @@ interface RecorderRow {
 
 const RECORDER_COLUMNS = 'serial, model, officer, unit, status, status_changed_at, status_note, first_seen, last_seen';
 const DOCK_COLUMNS = `id, recorder_serial, location, docked_at, undocked_at, battery_percent, device_clock, clock_drift_ms, storage_total_bytes,
-  storage_free_bytes, verdict, reasons, clock_synced_at, session_status, files_ingested, files_failed, bytes_ingested, undock_reason, pulled,
+  storage_free_bytes, verdict, reasons, reason_details, clock_synced_at, session_status, files_ingested, files_failed, bytes_ingested, undock_reason, pulled,
   health_state, clock_drift_method`;
 
 /** The registry's mapping, without the serial the API already puts around it. */

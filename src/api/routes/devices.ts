@@ -1,11 +1,26 @@
 import Type from 'typebox';
 import { HiddenError, inScope, type Principal } from '../../access/index.js';
 import { type ActivityEvent, type DockInfo, type DockProgress, NotFoundError } from '../../core/index.js';
+import { HEALTH_REASON_CODES, isHealthReasonCode } from '../../devices/index.js';
 import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, Label, Nullable, Serial } from '../schemas.js';
 
 const DeviceStatus = Type.Enum(['in-service', 'reported-damaged', 'in-repair', 'retired']);
+
+/** One pre-duty reason as code, sentence and figures (issue 15; docs/devices.md has the codes and their params). */
+const ReasonDetail = Type.Object({
+  code: Nullable(
+    Type.Enum([...HEALTH_REASON_CODES], { description: 'the stable reason code; null for a dock recorded before codes were kept with it (only its sentence is known)' }),
+  ),
+  message: Type.String({ description: 'the sentence the daemon logs (English; its wording may change: read code and params)' }),
+  params: Type.Record(Type.String(), Nullable(Type.Union([Type.String(), Type.Number(), Type.Boolean()])), {
+    description:
+      'the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {}',
+  }),
+});
+const ReasonDetails = Type.Array(ReasonDetail, { description: 'the reasons again, in the same order, as code, sentence and figures: what a console translates' });
+const Reasons = Type.Array(Type.String(), { description: 'why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails)' });
 
 const Dock = Type.Object({
   id: Type.String(),
@@ -24,7 +39,8 @@ const Dock = Type.Object({
     }),
   ),
   clockDriftMethod: Nullable(Type.String({ description: 'how clockDriftMs was found: device-clock, status-file, or newest-file-estimate (a lower bound)' })),
-  reasons: Type.Array(Type.String()),
+  reasons: Reasons,
+  reasonDetails: ReasonDetails,
   clockSyncedAt: Nullable(Type.String()),
   sessionStatus: Nullable(Type.String()),
   filesIngested: Type.Integer(),
@@ -57,7 +73,13 @@ const LiveDock = Type.Object({
   dockedAt: Type.String(),
   verdict: Nullable(Type.Enum(['ready', 'not-ready'])),
   state: Type.Optional(Nullable(Type.Enum(['ready', 'not-ready', 'unchecked'], { description: '就绪 / 未就绪 / 未检测; verdict is what it counts as' }))),
-  reasons: Type.Array(Type.String()),
+  reasons: Reasons,
+  reasonDetails: ReasonDetails,
+  officer: Nullable(Type.String({ description: 'who the recorder is issued to, as registered' })),
+  unit: Nullable(Type.String()),
+  batteryPercent: Nullable(Type.Number({ description: 'as the pre-duty check read it; null: not read' })),
+  storageFreeBytes: Nullable(Type.Integer()),
+  clockDriftMs: Nullable(Type.Integer({ description: 'positive: the recorder ahead of the station; measured before any clock sync' })),
   progress: Nullable(
     Type.Object({
       filesDone: Type.Integer(),
@@ -73,6 +95,25 @@ const LiveDock = Type.Object({
 /** Events a slow client has not read past this are not queued: the stream is closed. */
 const MAX_BUFFERED = 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
+
+/**
+ * A live dock as GET /docks and the `dock` event give it: every field present (a
+ * publisher that did not say sends null), the reasons' details from the sentences
+ * (code null) when the publisher gave none; a code the API does not list reads as null.
+ */
+function liveDock(d: DockInfo) {
+  return {
+    ...d,
+    reasonDetails: d.reasonDetails
+      ? d.reasonDetails.map((r) => ({ ...r, code: isHealthReasonCode(r.code) ? r.code : null }))
+      : d.reasons.map((message) => ({ code: null, message, params: {} })),
+    officer: d.officer ?? null,
+    unit: d.unit ?? null,
+    batteryPercent: d.batteryPercent ?? null,
+    storageFreeBytes: d.storageFreeBytes ?? null,
+    clockDriftMs: d.clockDriftMs ?? null,
+  };
+}
 
 /** The serial an activity event is about (null: not known yet). */
 function serialOf(e: ActivityEvent): string | null {
@@ -188,7 +229,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
         .docks()
         .filter((d) => serialVisible(p, d.dock.serial))
         .map((d: { dock: DockInfo; progress: DockProgress | null }) => ({
-          ...d.dock,
+          ...liveDock(d.dock),
           progress: d.progress
             ? {
                 filesDone: d.progress.filesDone,
@@ -214,7 +255,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
         tags: ['devices'],
         summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag',
         description:
-          'text/event-stream; each event has `event: <type>` and `data: <JSON>`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
+          'text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event\'s data is a dock as GET /docks gives it, without `progress`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
         response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...COMMON_ERRORS },
       },
     },
@@ -250,7 +291,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       const unsubscribe = ctx.activity.subscribe((e) => {
         if (!eventVisible(p, e)) return;
         const { type, ...rest } = e;
-        const data = type === 'dock' ? e.dock : type === 'progress' ? e.progress : type === 'flag' ? e.flag : rest;
+        const data = type === 'dock' ? liveDock(e.dock) : type === 'progress' ? e.progress : type === 'flag' ? e.flag : rest;
         write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       });
       const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);

@@ -2656,7 +2656,18 @@ export interface paths {
                                     verdict: ("ready" | "not-ready") | null;
                                     healthState: ("ready" | "not-ready" | "unchecked") | null;
                                     clockDriftMethod: string | null;
+                                    /** @description why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails) */
                                     reasons: string[];
+                                    /** @description the reasons again, in the same order, as code, sentence and figures: what a console translates */
+                                    reasonDetails: {
+                                        code: ("RECORDER_UNIDENTIFIED" | "STORAGE_NOT_MOUNTED" | "DEVICE_NOT_ASKED" | "RECORDER_NOT_IN_SERVICE" | "HEALTH_UNREADABLE" | "BATTERY_UNKNOWN" | "BATTERY_LOW" | "STORAGE_UNKNOWN" | "STORAGE_LOW" | "CLOCK_UNKNOWN" | "CLOCK_DRIFT") | null;
+                                        /** @description the sentence the daemon logs (English; its wording may change: read code and params) */
+                                        message: string;
+                                        /** @description the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {} */
+                                        params: {
+                                            [key: string]: (string | number | boolean) | null;
+                                        };
+                                    }[];
                                     clockSyncedAt: string | null;
                                     sessionStatus: string | null;
                                     filesIngested: number;
@@ -2798,7 +2809,18 @@ export interface paths {
                                     verdict: ("ready" | "not-ready") | null;
                                     healthState: ("ready" | "not-ready" | "unchecked") | null;
                                     clockDriftMethod: string | null;
+                                    /** @description why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails) */
                                     reasons: string[];
+                                    /** @description the reasons again, in the same order, as code, sentence and figures: what a console translates */
+                                    reasonDetails: {
+                                        code: ("RECORDER_UNIDENTIFIED" | "STORAGE_NOT_MOUNTED" | "DEVICE_NOT_ASKED" | "RECORDER_NOT_IN_SERVICE" | "HEALTH_UNREADABLE" | "BATTERY_UNKNOWN" | "BATTERY_LOW" | "STORAGE_UNKNOWN" | "STORAGE_LOW" | "CLOCK_UNKNOWN" | "CLOCK_DRIFT") | null;
+                                        /** @description the sentence the daemon logs (English; its wording may change: read code and params) */
+                                        message: string;
+                                        /** @description the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {} */
+                                        params: {
+                                            [key: string]: (string | number | boolean) | null;
+                                        };
+                                    }[];
                                     clockSyncedAt: string | null;
                                     sessionStatus: string | null;
                                     filesIngested: number;
@@ -2822,7 +2844,18 @@ export interface paths {
                                 verdict: ("ready" | "not-ready") | null;
                                 healthState: ("ready" | "not-ready" | "unchecked") | null;
                                 clockDriftMethod: string | null;
+                                /** @description why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails) */
                                 reasons: string[];
+                                /** @description the reasons again, in the same order, as code, sentence and figures: what a console translates */
+                                reasonDetails: {
+                                    code: ("RECORDER_UNIDENTIFIED" | "STORAGE_NOT_MOUNTED" | "DEVICE_NOT_ASKED" | "RECORDER_NOT_IN_SERVICE" | "HEALTH_UNREADABLE" | "BATTERY_UNKNOWN" | "BATTERY_LOW" | "STORAGE_UNKNOWN" | "STORAGE_LOW" | "CLOCK_UNKNOWN" | "CLOCK_DRIFT") | null;
+                                    /** @description the sentence the daemon logs (English; its wording may change: read code and params) */
+                                    message: string;
+                                    /** @description the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {} */
+                                    params: {
+                                        [key: string]: (string | number | boolean) | null;
+                                    };
+                                }[];
                                 clockSyncedAt: string | null;
                                 sessionStatus: string | null;
                                 filesIngested: number;
@@ -2958,7 +2991,23 @@ export interface paths {
                                 dockedAt: string;
                                 verdict: ("ready" | "not-ready") | null;
                                 state?: ("ready" | "not-ready" | "unchecked") | null;
+                                /** @description why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails) */
                                 reasons: string[];
+                                /** @description the reasons again, in the same order, as code, sentence and figures: what a console translates */
+                                reasonDetails: {
+                                    code: ("RECORDER_UNIDENTIFIED" | "STORAGE_NOT_MOUNTED" | "DEVICE_NOT_ASKED" | "RECORDER_NOT_IN_SERVICE" | "HEALTH_UNREADABLE" | "BATTERY_UNKNOWN" | "BATTERY_LOW" | "STORAGE_UNKNOWN" | "STORAGE_LOW" | "CLOCK_UNKNOWN" | "CLOCK_DRIFT") | null;
+                                    /** @description the sentence the daemon logs (English; its wording may change: read code and params) */
+                                    message: string;
+                                    /** @description the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {} */
+                                    params: {
+                                        [key: string]: (string | number | boolean) | null;
+                                    };
+                                }[];
+                                officer: string | null;
+                                unit: string | null;
+                                batteryPercent: number | null;
+                                storageFreeBytes: number | null;
+                                clockDriftMs: number | null;
                                 progress: {
                                     filesDone: number;
                                     filesTotal: number;
@@ -3055,7 +3104,7 @@ export interface paths {
         };
         /**
          * Live events as Server-Sent Events: dock, progress, ingested, undock, flag
-         * @description text/event-stream; each event has `event: <type>` and `data: <JSON>`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.
+         * @description text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event's data is a dock as GET /docks gives it, without `progress`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.
          */
         get: {
             parameters: {
