@@ -1,4 +1,4 @@
-import type { paths } from './schema';
+import type { paths } from './schema.js';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 type Ok<P extends keyof paths, M extends 'get' | 'post'> = paths[P][M] extends { responses: { 200: infer R } } ? Json<R> : never;
@@ -8,6 +8,8 @@ export type EvidenceSummary = Ok<'/api/v1/evidence', 'get'>['items'][number];
 export type EvidenceDetail = Ok<'/api/v1/evidence/{id}', 'get'>;
 export type EvidenceQuery = NonNullable<paths['/api/v1/evidence']['get']['parameters']['query']>;
 export type LiveDock = Ok<'/api/v1/docks', 'get'>['items'][number];
+/** One pre-duty reason: stable code (null for a dock recorded before codes were kept), the daemon's sentence, its figures. */
+export type ReasonDetail = LiveDock['reasonDetails'][number];
 export type Device = Ok<'/api/v1/devices/{id}', 'get'>['device'];
 export type DockRecord = Ok<'/api/v1/devices/{id}', 'get'>['docks'][number];
 export type AccessRequest = Ok<'/api/v1/access-requests', 'get'>['items'][number];

@@ -1,6 +1,6 @@
 import { computed, reactive, ref } from 'vue';
 import { api, data } from '../api/client';
-import type { DockRecord, LiveDock, ProgressEvent, UndockEvent } from '../api/types';
+import type { DockRecord, LiveDock, ProgressEvent, ReasonDetail, UndockEvent } from '../api/types';
 
 /** How long a recorder stays on the board after its dock ended. */
 export const RECENT_MS = 15 * 60_000;
@@ -13,9 +13,10 @@ export interface DockCard {
   location: string;
   dockedAt: string;
   state: DockState;
-  reasons: string[];
+  /** Why not ready: code, sentence and figures (a code null: only the sentence is known). */
+  reasons: ReasonDetail[];
   progress: ProgressEvent | null;
-  /** From GET /devices/{serial}: who it is issued to, and what the check read. */
+  /** Who it is issued to, and what the check read: from the dock event (or GET /devices/{serial} when the event lacks them). */
   officer: string | null;
   unit: string | null;
   batteryPercent: number | null;
@@ -45,21 +46,30 @@ function stateOf(d: { verdict: 'ready' | 'not-ready' | null; state?: DockState |
   return d.state ?? d.verdict;
 }
 
+/** The reasons as codes and figures; from the sentences (code null) when a dock came without them. */
+function reasonsOf(d: { reasons: string[]; reasonDetails?: ReasonDetail[] | undefined }): ReasonDetail[] {
+  return d.reasonDetails ?? d.reasons.map((message) => ({ code: null, message, params: {} }));
+}
+
+/** Whether a live dock (event or GET /docks) says who the recorder is issued to and what its check read (issue 15); if not, GET /devices/{serial} does. */
+const hasFacts = (d: Partial<LiveDock>): boolean => d.batteryPercent !== undefined && d.officer !== undefined;
+
 function card(d: LiveDock): DockCard {
   const cur = docks.get(d.dockId);
+  const facts = hasFacts(d);
   return {
     dockId: d.dockId,
     serial: d.serial,
     location: d.location,
     dockedAt: d.dockedAt,
     state: stateOf(d),
-    reasons: d.reasons,
+    reasons: reasonsOf(d),
     progress: cur?.progress ?? (d.progress ? { dockId: d.dockId, serial: d.serial, ...d.progress } : null),
-    officer: cur?.officer ?? null,
-    unit: cur?.unit ?? null,
-    batteryPercent: cur?.batteryPercent ?? null,
-    storageFreeBytes: cur?.storageFreeBytes ?? null,
-    clockDriftMs: cur?.clockDriftMs ?? null,
+    officer: facts ? d.officer : (cur?.officer ?? null),
+    unit: facts ? d.unit : (cur?.unit ?? null),
+    batteryPercent: facts ? d.batteryPercent : (cur?.batteryPercent ?? null),
+    storageFreeBytes: facts ? d.storageFreeBytes : (cur?.storageFreeBytes ?? null),
+    clockDriftMs: facts ? d.clockDriftMs : (cur?.clockDriftMs ?? null),
     ingested: cur?.ingested ?? 0,
     result: cur?.result ?? null,
   };
@@ -72,7 +82,7 @@ function fromRecord(serial: string, officer: string | null, unit: string | null,
     location: d.location,
     dockedAt: d.dockedAt,
     state: d.healthState ?? d.verdict,
-    reasons: d.reasons,
+    reasons: reasonsOf(d),
     progress: null,
     officer,
     unit,
@@ -123,7 +133,7 @@ async function resync(): Promise<void> {
     for (const d of live.items) {
       const known = docks.has(d.dockId);
       docks.set(d.dockId, card(d));
-      if (!known) void fillFromDevice(d.dockId, d.serial);
+      if (!known && !hasFacts(d)) void fillFromDevice(d.dockId, d.serial);
     }
     for (const dev of recent.items) {
       const d = dev.lastDock;
@@ -148,7 +158,8 @@ const handlers: Record<string, (d: unknown) => void> = {
     const d = raw as LiveDock;
     const known = docks.has(d.dockId);
     docks.set(d.dockId, card({ ...d, progress: null }));
-    if (!known) void fillFromDevice(d.dockId, d.serial);
+    // The event says who and what the check read; only an event without them needs the record.
+    if (!known && !hasFacts(d)) void fillFromDevice(d.dockId, d.serial);
   },
   progress(raw) {
     const p = raw as ProgressEvent;
