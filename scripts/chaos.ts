@@ -1,6 +1,7 @@
 /**
- * The fault campaign (issue 17): `npm run chaos` (full: 52 kills and one of each other
- * fault), `npm run chaos -- --trim` (10 kills, one of each other fault, a few minutes),
+ * The fault campaign (issue 17): `npm run chaos` (full: 52 kills of ingest and the daemon,
+ * 5 mid-checkpoint, one of each other fault), `npm run chaos -- --trim` (10 kills, one of
+ * each other fault, about a minute),
  * `--seed N` to replay a run, `--only daemon-kill,pull` for some faults, `--keep` to keep
  * the stations. Needs the recorder lab (root, FUSE, loop devices, Debian's
  * exfat/fat tools and python3-fusepy) and the built CLI (`npm run build`).

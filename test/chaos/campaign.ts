@@ -16,11 +16,14 @@
  * Everything started here is stopped by its own pid (CLI and daemon children, and the
  * lab's FUSE servers, mounts and loop devices in Lab.close()), also when a check fails.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import Database from 'better-sqlite3';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes, createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { simulateRecorder } from '../../src/devices/simulate.js';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { Lab, type Mount } from '../lab/lab.js';
@@ -44,6 +47,8 @@ export interface CampaignOptions {
   ingestKills: number;
   /** SIGKILLs of the daemon with lab recorders docked. */
   daemonKills: number;
+  /** SIGKILLs of a process in the middle of checkpointing the catalog's WAL. */
+  walKills: number;
   /** Only these faults (names as in FAULTS); all when absent. */
   only?: string[] | undefined;
   /** A scratch folder (the campaign leaves it; the caller removes it). */
@@ -51,10 +56,10 @@ export interface CampaignOptions {
   log: (line: string) => void;
 }
 
-export const FAULTS = ['ingest-kill', 'daemon-kill', 'pull', 'eio', 'vault-full'] as const;
+export const FAULTS = ['ingest-kill', 'daemon-kill', 'pull', 'eio', 'vault-full', 'redis-kill', 'wal-kill'] as const;
 
-export const FULL = { ingestKills: 40, daemonKills: 12 };
-export const TRIM = { ingestKills: 7, daemonKills: 3 };
+export const FULL = { ingestKills: 40, daemonKills: 12, walKills: 5 };
+export const TRIM = { ingestKills: 7, daemonKills: 3, walKills: 1 };
 
 export interface FaultResult {
   fault: string;
@@ -75,6 +80,7 @@ export interface CampaignReport {
   ms: number;
 }
 
+const WAL_WRITER = fileURLToPath(new URL('./wal-writer.ts', import.meta.url));
 const ENV = { CUSTODY_INGEST_CONCURRENCY: '2', CUSTODY_INGEST_READ_BUFFER_KB: '256' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -170,6 +176,8 @@ class Campaign {
       if (want('pull')) await this.pull();
       if (want('eio')) await this.eio();
       if (want('vault-full')) await this.vaultFull();
+      if (want('redis-kill')) await this.redisKill();
+      if (want('wal-kill')) await this.walKills();
     } finally {
       for (const c of this.live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await Promise.all([...this.live].map(exitOf));
@@ -243,12 +251,12 @@ class Campaign {
       const image = await this.lab.makeImage(serial, 'exfat', 128, serial);
       const stage = join(dir, `card-${serial}`);
       await this.lab.mount(image, stage);
-      const rec = await simulateRecorder({ out: stage, serial, clips: 3, seconds: 1, clipBytes: Math.round((2 + this.r() * 3) * 1024 * 1024), officer: '100001', unit: '350200000000' });
+      const rec = await simulateRecorder({ out: stage, serial, clips: 4, seconds: 1, clipBytes: Math.round((3 + this.r() * 3) * 1024 * 1024), officer: '100001', unit: '350200000000' });
       const files = new Map<string, string>();
       for (const f of rec.files) files.set(f.relPath, (await sha256File(f.path))!);
       cards.push({ serial, dir: stage, files });
       // Two recorders share one USB controller, the third has its own.
-      await this.lab.throttle(stage, join(root, serial), { rate: 30, unlink: true, ...(serial !== 'REC3' ? { bus, busRate: 35 } : {}) });
+      await this.lab.throttle(stage, join(root, serial), { rate: 20, unlink: true, ...(serial !== 'REC3' ? { bus, busRate: 35 } : {}) });
     }
     const env = {
       ...ENV,
@@ -260,7 +268,18 @@ class Campaign {
     };
     let landed = 0;
     let checks = 0;
+    let refills = 0;
+    const left = async (): Promise<number> => {
+      let n = 0;
+      for (const card of cards) for (const p of card.files.keys()) if ((await sha256File(join(card.dir, ...p.split('/')))) !== null) n++;
+      return n;
+    };
     while (landed < this.o.daemonKills) {
+      if ((await left()) === 0) {
+        // Everything was collected: the recorders come back from duty with more footage.
+        refills++;
+        for (const card of cards) await writeBatch(card, 10 + refills, 3, this.r, 2, 5);
+      }
       // The daemon starts, docks, checks and copies in about 1–6 s.
       const at = Math.round(800 + this.r() * 5000);
       const child = this.start(['daemon', '--home', home], env);
@@ -281,13 +300,13 @@ class Campaign {
     const io = collect(child, join(dir, 'daemon.log'));
     const total = cards.reduce((n, c) => n + c.files.size, 0);
     try {
+      // Started (its SIGTERM handler in place) before it is judged or stopped.
+      await waitFor('the daemon to start', async () => io.out().includes('custody daemon started') || child.exitCode !== null, 60_000, 20);
       await waitFor(
         'the restarted daemon to collect and wipe every recorder',
         async () => {
           if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${io.err().slice(0, 800)}`);
-          let left = 0;
-          for (const card of cards) for (const p of card.files.keys()) if ((await sha256File(join(card.dir, ...p.split('/')))) !== null) left++;
-          return left === 0;
+          return (await left()) === 0;
         },
         180_000,
         250,
@@ -305,7 +324,7 @@ class Campaign {
       fault: 'SIGKILL of the daemon, 3 exFAT recorders docked (2 on one USB bus), wiping',
       injected: landed,
       checks,
-      outcome: `${landed} kills; restarted, the daemon docked the recorders again and collected and wiped all ${total} files (${c.evidence} items)`,
+      outcome: `${landed} kills (recorders refilled ${refills} times when collected); restarted, the daemon docked the recorders again and collected and wiped all ${total} files (${c.evidence} items)`,
       ms: Date.now() - t0,
     });
   }
@@ -403,13 +422,215 @@ class Campaign {
       ms: Date.now() - t0,
     });
   }
+
+  /** Our own redis-server on a free loopback port (never the shared one), with an append-only file. */
+  private async redis(dir: string, port: number): Promise<ChildProcess> {
+    await mkdir(dir, { recursive: true });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    await waitFor(
+      `redis-server on port ${port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited ${child.exitCode}`);
+        return new Promise<boolean>((r) => {
+          const c = createServer();
+          c.once('error', () => r(true)); // the port is taken: by our redis, which we started on it
+          c.listen(port, '127.0.0.1', () => c.close(() => r(false)));
+        });
+      },
+      10_000,
+      20,
+    );
+    return child;
+  }
+
+  /**
+   * Redis SIGKILLed under the BullMQ job runner while the daemon ingests: the vault work
+   * must go on without it, and once Redis is back the follow-ups (analysis) of every
+   * item must be done, by the running daemon or by the sweep of its next start.
+   */
+  private async redisKill(): Promise<void> {
+    const t0 = Date.now();
+    const dir = join(this.o.dir, 'redis-kill');
+    const home = join(dir, 'home');
+    const root = join(dir, 'M');
+    await mkdir(root, { recursive: true });
+    await init(home);
+    const port = await new Promise<number>((r) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => r(p));
+      });
+    });
+    let redis = await this.redis(join(dir, 'redis'), port);
+    const cards: Card[] = [];
+    for (const serial of ['RDS1', 'RDS2']) {
+      const cardDir = join(dir, `card-${serial}`);
+      const rec = await simulateRecorder({ out: cardDir, serial, clips: 4, seconds: 1, clipBytes: 2 * 1024 * 1024, officer: '100001', unit: '350200000000' });
+      const files = new Map<string, string>();
+      for (const f of rec.files) files.set(f.relPath, (await sha256File(f.path))!);
+      cards.push({ serial, dir: cardDir, files });
+    }
+    const env = {
+      ...ENV,
+      CUSTODY_DEVICES_MOUNT_ROOTS: root,
+      CUSTODY_API_PORT: '0',
+      CUSTODY_DEVICES_RESCAN_SECONDS: '3600',
+      CUSTODY_INGEST_WIPE_AFTER_INGEST: 'true',
+      CUSTODY_JOBS_REDIS_URL: `redis://127.0.0.1:${port}`,
+      CUSTODY_JOBS_PREFIX: 'chaos',
+      CUSTODY_LOG_LEVEL: 'info',
+    };
+    const count = (sql: string): number => {
+      const db = new Database(join(home, 'catalog.db'), { readonly: true });
+      try {
+        db.pragma('busy_timeout = 5000');
+        return (db.prepare(sql).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const total = cards.reduce((n, c) => n + c.files.size, 0);
+    const evidence = (): number => count('SELECT count(*) AS n FROM evidence');
+    const analysed = (): number => count("SELECT count(DISTINCT subject) AS n FROM ledger WHERE type = 'evidence.analysed'");
+    const onRecorders = async (): Promise<number> => {
+      let left = 0;
+      for (const card of cards) for (const p of card.files.keys()) if ((await sha256File(join(card.dir, ...p.split('/')))) !== null) left++;
+      return left;
+    };
+    let daemon = this.start(['daemon', '--home', home], env);
+    let io = collect(daemon, join(dir, 'daemon.log'));
+    const alive = (): void => {
+      if (daemon.exitCode !== null) throw new Error(`the daemon exited ${daemon.exitCode} while Redis was away: ${io.err().slice(0, 800)}`);
+    };
+    await waitFor('the daemon to start', async () => (alive(), io.out().includes('custody daemon started')), 60_000, 20);
+    for (const card of cards) await this.lab.throttle(card.dir, join(root, card.serial), { rate: 12, unlink: true });
+    const killAfter = 1 + Math.floor(this.r() * 4);
+    await waitFor(`${killAfter} items committed`, async () => (alive(), evidence() >= killAfter), 60_000, 20);
+    redis.kill('SIGKILL');
+    await exitOf(redis);
+    const atKill = evidence();
+    // Ingest does not need Redis: every recorder is collected and wiped while it is away.
+    await waitFor('every recorder collected and wiped with Redis away', async () => (alive(), (await onRecorders()) === 0), 120_000, 250);
+    await sleep(500);
+    alive();
+    const mid = await this.check('Redis killed under the job runner', home, cards, false);
+    redis = await this.redis(join(dir, 'redis'), port);
+    let how = 'the running daemon reconnected and did them';
+    try {
+      await waitFor('every item analysed once Redis is back', async () => (alive(), analysed() >= total), 60_000, 250);
+    } catch {
+      // Work queued while Redis was down may be lost with it: the next start's sweep queues it again.
+      how = 'after a restart, the sweep queued what was lost and the daemon did it';
+      daemon.kill('SIGTERM');
+      await exitOf(daemon);
+      daemon = this.start(['daemon', '--home', home], env);
+      io = collect(daemon, join(dir, 'daemon.log'));
+      await waitFor('every item analysed after the restart', async () => (alive(), analysed() >= total), 120_000, 250);
+    }
+    daemon.kill('SIGTERM');
+    const code = await exitOf(daemon);
+    if (code !== 0) throw new Error(`the daemon did not stop cleanly on SIGTERM (exit ${code}): ${io.err().slice(0, 800)}`);
+    await this.check('the follow-ups after Redis came back', home, cards, true);
+    redis.kill('SIGTERM');
+    await exitOf(redis);
+    this.results.push({
+      fault: 'Redis SIGKILLed under the BullMQ job runner mid-ingest (own redis-server, append-only file)',
+      injected: 1,
+      checks: 2,
+      outcome: `killed after ${atKill} of ${total} items: the daemon stayed up and collected and wiped the rest (${mid.evidence} items) without it; Redis restarted, all ${total} analyses done — ${how}`,
+      ms: Date.now() - t0,
+    });
+  }
+
+  /** The wal-writer on `home`'s catalog; resolves with its "checkpoint" and "done" lines as they come. */
+  private walWriter(home: string): { child: ChildProcess; checkpointing: Promise<void>; done: Promise<number | null>; out: () => string } {
+    const child = spawn(process.execPath, ['--import', 'tsx', WAL_WRITER, join(home, 'catalog.db'), '32'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    const io = collect(child);
+    const exited = exitOf(child);
+    const checkpointing = waitFor('the WAL checkpoint to start', async () => {
+      if (io.out().includes('checkpoint ')) return true;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the WAL writer exited before its checkpoint: ${io.err().slice(0, 800)}`);
+      return false;
+    }, 60_000, 1).then(() => undefined);
+    const done = exited.then(() => {
+      const m = /done (\d+)/.exec(io.out());
+      return m ? Number(m[1]) : null;
+    });
+    return { child, checkpointing, done, out: io.out };
+  }
+
+  /**
+   * SIGKILL in the middle of a WAL checkpoint of the station's catalog (a 32 MiB log
+   * being copied back into the database), then the station opened as after a crash.
+   */
+  private async walKills(): Promise<void> {
+    const t0 = Date.now();
+    const { home, card, rec } = await this.station('wal-kill', 'WAL1', 4);
+    await this.lab.throttle(card.dir, rec, { rate: 30, unlink: true });
+    const first = await this.ingest(home, rec, card.serial);
+    if (first.code !== 0 || first.report.status !== 'complete') throw new Error(`the WAL station's first ingest failed: ${JSON.stringify(first.report).slice(0, 800)}`);
+    await this.check('the WAL station before its kills', home, [card], true);
+    // How long a checkpoint of that log takes here, measured once without a kill.
+    const calibration = this.walWriter(home);
+    const took = await calibration.done;
+    if (took === null) throw new Error('the WAL writer did not finish its calibration checkpoint');
+    let landed = 0;
+    let missed = 0;
+    let checks = 1;
+    while (landed < this.o.walKills) {
+      const w = this.walWriter(home);
+      await w.checkpointing;
+      const at = this.r() * took;
+      await sleep(at);
+      w.child.kill('SIGKILL');
+      await w.done;
+      // It counts only if the checkpoint had not returned (its "done" line never came).
+      if (w.out().includes('done ')) {
+        missed++;
+        if (missed > 10) throw new Error(`ten WAL checkpoints ended before their kill (a checkpoint takes ${took} ms here)`);
+        continue;
+      }
+      landed++;
+      // Opened as after the crash: SQLite recovers from the log; the catalog is whole and says what it said.
+      const db = new Database(join(home, 'catalog.db'));
+      try {
+        const ok = db.pragma('integrity_check', { simple: true });
+        if (ok !== 'ok') throw new Error(`after a SIGKILL mid-checkpoint (seed ${this.o.seed}) the catalog fails integrity_check: ${String(ok)}`);
+        const scratch = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'chaos_wal_scratch'").get() as { n: number };
+        if (scratch.n !== 0) throw new Error('after a SIGKILL mid-checkpoint the last commit before it (the scratch table dropped) is lost');
+      } finally {
+        db.close();
+      }
+      await this.check(`WAL checkpoint kill ${landed} at ${at.toFixed(0)} of ${took} ms`, home, [card], true);
+      checks++;
+      this.o.log(`wal-kill ${landed}/${this.o.walKills} at ${at.toFixed(0)} of ${took} ms: catalog whole`);
+    }
+    await writeBatch(card, 2, 3, this.r, 1, 2);
+    const again = await this.ingest(home, rec, card.serial);
+    if (again.code !== 0 || again.report.status !== 'complete') throw new Error(`ingest after the checkpoint kills did not finish: ${JSON.stringify(again.report).slice(0, 800)}`);
+    await this.check('the ingest after the checkpoint kills', home, [card], true);
+    checks++;
+    this.results.push({
+      fault: 'SIGKILL during an SQLite WAL checkpoint of the catalog (32 MiB log, TRUNCATE)',
+      injected: landed,
+      checks,
+      outcome: `${landed} kills within a ${took} ms checkpoint (${missed} checkpoints finished first): integrity_check ok, the last commit kept, custody opened the catalog and the next ingest finished`,
+      ms: Date.now() - t0,
+    });
+  }
 }
 
 /** Run the whole campaign; throws (after stopping everything it started) at the first broken invariant. */
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const t0 = Date.now();
   const startedAt = new Date().toISOString();
-  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills`);
+  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills`);
   const c = new Campaign(o);
   await c.run();
   return { seed: o.seed, startedAt, results: c.results, kills: c.kills, ms: Date.now() - t0 };
