@@ -233,6 +233,17 @@ describe('console sign-in (issue 15)', () => {
     expect(both.statusCode).toBe(200);
   });
 
+  it("tells the console the station's preview policy, so a list shows a video's frame without a grant only where the station allows it", async () => {
+    rig = await apiRig();
+    await withPassword('alice', 'operator', 'alice-secret-1');
+    expect(body<{ previews: string }>(await signIn('alice', 'alice-secret-1')).previews).toBe('none');
+    await rig.close();
+    rig = await apiRig({ CUSTODY_API_PREVIEWS: 'video-frames' });
+    await withPassword('alice', 'operator', 'alice-secret-1');
+    const cookie = cookieOf(await signIn('alice', 'alice-secret-1'));
+    expect(body<{ previews: string }>(await asConsole(cookie, { url: '/api/v1/session' })).previews).toBe('video-frames');
+  });
+
   it('user names are unique among active users (a name is what a person signs in with)', async () => {
     rig = await apiRig();
     rig.user('alice', 'operator');

@@ -25,6 +25,9 @@ const SessionUser = Type.Object({
 
 const SessionBody = Type.Object({
   user: SessionUser,
+  previews: Type.Enum(['none', 'video-frames'], {
+    description: "the station's preview policy (api.previews): with video-frames a video's small thumbnail is served without a grant (and registered)",
+  }),
   idleExpiresAt: Nullable(Type.String({ description: 'when the session ends without a request (null: signed in with a token)' })),
   expiresAt: Nullable(Type.String({ description: 'when the session ends in any case' })),
 });
@@ -93,7 +96,7 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       }
       void reply.setCookie(SESSION_COOKIE, r.token, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
       ctx.log.info({ user: r.principal.id, ip: req.ip, session: r.session.ref }, 'signed in');
-      return { user: userOf(r.principal), idleExpiresAt: r.session.idleExpiresAt, expiresAt: r.session.expiresAt };
+      return { user: userOf(r.principal), previews: ctx.config.api.previews, idleExpiresAt: r.session.idleExpiresAt, expiresAt: r.session.expiresAt };
     },
   );
 
@@ -107,7 +110,12 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       const p = principalOf(req);
       const cookie = sessionCookieOf(req);
       const s = cookie !== undefined && req.headers.authorization === undefined ? sessions.authenticate(cookie) : null;
-      return { user: userOf(p), idleExpiresAt: s?.ok ? s.session.idleExpiresAt : null, expiresAt: s?.ok ? s.session.expiresAt : null };
+      return {
+        user: userOf(p),
+        previews: ctx.config.api.previews,
+        idleExpiresAt: s?.ok ? s.session.idleExpiresAt : null,
+        expiresAt: s?.ok ? s.session.expiresAt : null,
+      };
     },
   );
 

@@ -36,6 +36,11 @@ export interface paths {
                                 /** @description what the user may do (the console offers only these) */
                                 permissions: string[];
                             };
+                            /**
+                             * @description the station's preview policy (api.previews): with video-frames a video's small thumbnail is served without a grant (and registered)
+                             * @enum {unknown}
+                             */
+                            previews: "none" | "video-frames";
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
                         };
@@ -143,6 +148,11 @@ export interface paths {
                                 /** @description what the user may do (the console offers only these) */
                                 permissions: string[];
                             };
+                            /**
+                             * @description the station's preview policy (api.previews): with video-frames a video's small thumbnail is served without a grant (and registered)
+                             * @enum {unknown}
+                             */
+                            previews: "none" | "video-frames";
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
                         };

@@ -8,6 +8,8 @@ import type { SessionBody, SessionUser } from '../api/types';
  */
 export const session = reactive({
   user: null as SessionUser | null,
+  /** The station's preview policy: with video-frames a video's thumbnail needs no grant. */
+  previews: 'none' as SessionBody['previews'],
   /** Has GET /session been asked once since the page loaded? */
   checked: false,
 });
@@ -27,7 +29,9 @@ export async function loadSession(): Promise<SessionUser | null> {
     return null;
   }
   if (!res?.ok) throw await errorOf(res);
-  session.user = ((await res.json()) as SessionBody).user;
+  const body = (await res.json()) as SessionBody;
+  session.user = body.user;
+  session.previews = body.previews;
   return session.user;
 }
 
@@ -39,7 +43,9 @@ export async function signIn(username: string, password: string): Promise<Sessio
     body: JSON.stringify({ username, password }),
   }).catch(() => undefined);
   if (!res?.ok) throw await errorOf(res);
-  session.user = ((await res.json()) as SessionBody).user;
+  const body = (await res.json()) as SessionBody;
+  session.user = body.user;
+  session.previews = body.previews;
   session.checked = true;
   return session.user;
 }
