@@ -1,7 +1,8 @@
 /**
  * The fault campaign (issue 17): `npm run chaos` (full: 52 kills of ingest and the daemon,
- * 5 mid-checkpoint, one of each other fault), `npm run chaos -- --trim` (10 kills, one of
- * each other fault, about a minute),
+ * 5 mid-checkpoint, 3 of each of purge, export, ledger seal and checkpoint, one of each
+ * other fault), `npm run chaos -- --trim` (5 kills of ingest and the daemon, one of each
+ * other fault: what `npm test` runs, about two minutes),
  * `--seed N` to replay a run, `--only daemon-kill,pull` for some faults, `--keep` to keep
  * the stations. Needs the recorder lab (root, FUSE, loop devices, Debian's
  * exfat/fat tools and python3-fusepy) and the built CLI (`npm run build`).

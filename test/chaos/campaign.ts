@@ -10,24 +10,33 @@
  *   exFAT lab recorders docked (wiping), then restarted;
  * - `pull`: the recorder's mount lazily unmounted mid-copy (a pulled cable);
  * - `eio`: a read of one file failing with EIO mid-file;
- * - `vault-full`: the vault on a small tmpfs that fills up mid-copy.
+ * - `vault-full`: the vault on a small tmpfs that fills up mid-copy;
+ * - `redis-kill`: Redis SIGKILLed under the BullMQ job runner mid-ingest;
+ * - `wal-kill`: SIGKILL in the middle of a WAL checkpoint of the catalog;
+ * - `admin-kill`: SIGKILL at seeded moments of `custody purge`, `custody export`,
+ *   `custody ledger seal` and `custody ledger checkpoint`;
+ * - `export-full`: an export's destination disk filling up mid-copy;
+ * - `store-away`: the S3 object store (a private Swift) slow, then stopped mid-ingest and started again.
  * After the faults of a station, a clean run must finish the work (the final check).
  *
  * Everything started here is stopped by its own pid (CLI and daemon children, and the
  * lab's FUSE servers, mounts and loop devices in Lab.close()), also when a check fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes, createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulateRecorder } from '../../src/devices/simulate.js';
+import { CONTENT_PREFIX } from '../../src/vault/store.js';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { Lab, type Mount } from '../lab/lab.js';
-import { checkInvariants, sha256File, type Card, type CheckResult } from './invariants.js';
+import { checkInvariants, sha256File, type Card, type CheckOptions, type CheckResult } from './invariants.js';
 
 /** Seeded PRNG (mulberry32): the same seed gives the same kill moments and file sizes. */
 export function rng(seed: number): () => number {
@@ -49,6 +58,8 @@ export interface CampaignOptions {
   daemonKills: number;
   /** SIGKILLs of a process in the middle of checkpointing the catalog's WAL. */
   walKills: number;
+  /** SIGKILLs of each of `custody purge`, `custody export`, `custody ledger seal` and `custody ledger checkpoint`. */
+  adminKills: number;
   /** Only these faults (names as in FAULTS); all when absent. */
   only?: string[] | undefined;
   /** A scratch folder (the campaign leaves it; the caller removes it). */
@@ -56,10 +67,16 @@ export interface CampaignOptions {
   log: (line: string) => void;
 }
 
-export const FAULTS = ['ingest-kill', 'daemon-kill', 'pull', 'eio', 'vault-full', 'redis-kill', 'wal-kill'] as const;
+export const FAULTS = ['ingest-kill', 'daemon-kill', 'pull', 'eio', 'vault-full', 'redis-kill', 'wal-kill', 'admin-kill', 'export-full', 'store-away'] as const;
 
-export const FULL = { ingestKills: 40, daemonKills: 12, walKills: 5 };
-export const TRIM = { ingestKills: 7, daemonKills: 3, walKills: 1 };
+export const FULL = { ingestKills: 40, daemonKills: 12, walKills: 5, adminKills: 3 };
+export const TRIM = { ingestKills: 3, daemonKills: 2, walKills: 1, adminKills: 1 };
+
+/** The faults trimmed in test/chaos/chaos-later.test.ts (chaos.test.ts runs the others). */
+export const LATER: readonly string[] = ['admin-kill', 'export-full', 'store-away'];
+
+/** The station's own commands killed by `admin-kill`, each `adminKills` times. */
+export const ADMIN_OPS = ['purge', 'export', 'seal', 'checkpoint'] as const;
 
 export interface FaultResult {
   fault: string;
@@ -81,6 +98,8 @@ export interface CampaignReport {
 }
 
 const WAL_WRITER = fileURLToPath(new URL('./wal-writer.ts', import.meta.url));
+const SWIFT_SCRIPT = fileURLToPath(new URL('../../scripts/test-s3-swift.sh', import.meta.url));
+const run = promisify(execFile);
 const ENV = { CUSTODY_INGEST_CONCURRENCY: '2', CUSTODY_INGEST_READ_BUFFER_KB: '256' };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -103,6 +122,16 @@ function collect(child: ChildProcess, logFile?: string): { out: () => string; er
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return { out: () => out, err: () => err };
+}
+
+function countIn(home: string, sql: string): number {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return (db.prepare(sql).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -146,9 +175,9 @@ class Campaign {
     return child;
   }
 
-  private async check(what: string, home: string, cards: Card[], final: boolean, wipe = true): Promise<CheckResult> {
+  private async check(what: string, home: string, cards: Card[], final: boolean, wipe = true, more: Pick<CheckOptions, 'env' | 'objects'> = {}): Promise<CheckResult> {
     try {
-      return await checkInvariants(home, cards, { final, wipe });
+      return await checkInvariants(home, cards, { final, wipe, ...more });
     } catch (e) {
       throw new Error(`after ${what} (seed ${this.o.seed}): ${(e as Error).message}`, { cause: e });
     }
@@ -178,6 +207,8 @@ class Campaign {
       if (want('vault-full')) await this.vaultFull();
       if (want('redis-kill')) await this.redisKill();
       if (want('wal-kill')) await this.walKills();
+      if (want('admin-kill') || want('export-full')) await this.adminKills(want('admin-kill'), want('export-full'));
+      if (want('store-away')) await this.storeAway();
     } finally {
       for (const c of this.live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await Promise.all([...this.live].map(exitOf));
@@ -624,13 +655,370 @@ class Campaign {
       ms: Date.now() - t0,
     });
   }
+  /**
+   * SIGKILL at seeded moments of the station's own commands — `custody purge`,
+   * `custody export` (a protected case, an approved request), `custody ledger seal` and
+   * `custody ledger checkpoint` — each given fresh work first, then the same invariants,
+   * each fault's own check, and the next run of the command finishing the work. Then
+   * (`export-full`) an export whose destination disk fills up mid-copy.
+   */
+  private async adminKills(kills: boolean, full: boolean): Promise<void> {
+    const t0 = Date.now();
+    const dir = join(this.o.dir, 'admin');
+    const home = join(dir, 'home');
+    const burner = join(dir, 'burner');
+    await mkdir(burner, { recursive: true });
+    await init(home);
+    const env = { ...ENV, CUSTODY_RETENTION_MIN_DAYS_AFTER_INGEST: '0', CUSTODY_RETENTION_NOTICE_DAYS: '0', CUSTODY_ARCHIVE_DESTINATION_ROOTS: burner };
+    const cli = async (args: string[]): Promise<string> => {
+      const r = await runCli([...args, '--home', home], env);
+      if (r.code !== 0) throw new Error(`custody ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.slice(0, 800)} ${r.stdout.slice(0, 400)}`);
+      return r.stdout;
+    };
+    const cards: Card[] = [];
+    // Footage recorded in January 2026 (file names are local time): past its six months,
+    // so purgeable; each batch in its own folder, never ingested twice.
+    const batch = async (count: number): Promise<string[]> => {
+      const card: Card = { serial: 'ADM1', dir: join(dir, 'cards', `b${cards.length + 1}`), files: new Map() };
+      const n = cards.length + 1;
+      for (let i = 1; i <= count; i++) {
+        const rel = `DCIM/ADM1_202601${String(1 + (n % 28)).padStart(2, '0')}08${String(i).padStart(2, '0')}00_${String(n * 100 + i).padStart(4, '0')}.MP4`;
+        const buf = randomBytes(Math.round((0.3 + this.r() * 1.2) * 1024 * 1024));
+        const p = join(card.dir, ...rel.split('/'));
+        await mkdir(dirname(p), { recursive: true });
+        await writeFile(p, buf);
+        await utimes(p, new Date('2026-01-10T00:30:00Z'), new Date('2026-01-10T00:30:00Z'));
+        card.files.set(rel, sha(buf));
+      }
+      cards.push(card);
+      const out = JSON.parse(await cli(['ingest', card.dir, '--serial', card.serial, '--officer', '0417', '--unit', 'U1', '--no-follow-up', '--json'])) as { items: Array<{ evidenceId: string }> };
+      return out.items.map((i) => i.evidenceId);
+    };
+    const kase = (JSON.parse(await cli(['cases', 'create', '--number', 'XM-2026-CHAOS', '--name', '故障演练', '--unit', 'U1', '--json'])) as { id: string }).id;
+    await cli(['cases', 'hold', kase, '--reason', 'dispute']);
+    const tokenFile = async (role: string): Promise<string> => {
+      const { token } = JSON.parse(await cli(['users', 'add', '--name', role, '--role', role, '--json'])) as { token: string };
+      const f = join(dir, `${role}.token`);
+      await writeFile(f, token, { mode: 0o600 });
+      return f;
+    };
+    const archivist = await tokenFile('archivist');
+    const supervisor = await tokenFile('supervisor');
+    // The first item of each batch goes to the held case (so it is exported, never purged).
+    const linked = async (ids: string[], all = false): Promise<void> => {
+      await cli(['cases', 'link', kase, ...(all ? ids : ids.slice(0, 1))]);
+    };
+    await linked(await batch(3));
+    // An export is an access: a fresh request for the case, approved by someone else.
+    const approve = async (): Promise<void> => {
+      const { id } = JSON.parse(await cli(['requests', 'ask', '--case', kase, '--reason', '归档', '--token-file', archivist, '--json'])) as { id: string };
+      await cli(['requests', 'approve', id, '--token-file', supervisor]);
+    };
+    let exports = 0;
+    const exportArgs = (root: string): string[] => {
+      exports++;
+      return ['export', '--case', kase, '--to', join(root, `e${exports}-a`), '--to', join(root, `e${exports}-b`), '--maker', '档案员', '--token-file', archivist, '--json'];
+    };
+    const verifierKey = (await cli(['ledger', 'checkpoint', '--verifier-key'])).trim();
+    // Every copy published under its final name verifies as read back; temp copies are only ever `.…partial`.
+    const copiesCheck = async (root: string): Promise<{ good: number; partial: number }> => {
+      let good = 0;
+      let partial = 0;
+      for (const dest of await readdir(root).catch(() => [] as string[])) {
+        for (const name of await readdir(join(root, dest)).catch(() => [] as string[])) {
+          if (name.startsWith('.') && name.endsWith('.partial')) {
+            partial++;
+            continue;
+          }
+          const v = await runCli(['verify-export', join(root, dest, name), '--key', verifierKey, '--json']);
+          if (v.code !== 0) throw new Error(`export copy ${dest}/${name} is published but does not verify (seed ${this.o.seed}): ${v.stdout.slice(0, 600)} ${v.stderr.slice(0, 300)}`);
+          good++;
+        }
+      }
+      // A copy the ledger reports good is there and verifies.
+      const db = new Database(join(home, 'catalog.db'), { readonly: true });
+      try {
+        db.pragma('busy_timeout = 5000');
+        for (const row of db.prepare<[], { data: string }>("SELECT data FROM ledger WHERE type = 'export.created'").all()) {
+          const d = JSON.parse(row.data) as { copies: Array<{ destination: string; dir: string | null; ok: boolean }> };
+          for (const c of d.copies) {
+            if (!c.ok) continue;
+            const v = await runCli(['verify-export', join(c.destination, c.dir ?? ''), '--key', verifierKey, '--json']);
+            if (v.code !== 0) throw new Error(`export copy ${c.destination}/${c.dir} is recorded good in export.created but does not verify: ${v.stdout.slice(0, 600)}`);
+          }
+        }
+      } finally {
+        db.close();
+      }
+      return { good, partial };
+    };
+    // Node's start, measured once: the kill moments fall after it, within each command's own time.
+    const t = Date.now();
+    await cli(['--version']);
+    const startup = Date.now() - t;
+    const ops: Record<(typeof ADMIN_OPS)[number], { prepare: () => Promise<void>; args: () => string[] }> = {
+      purge: { prepare: async () => void (await linked(await batch(4))), args: () => ['purge', '--force', '--json'] },
+      export: { prepare: async () => void (await linked(await batch(2)), await approve()), args: () => exportArgs(burner) },
+      seal: { prepare: async () => void (await batch(2)), args: () => ['ledger', 'seal'] },
+      checkpoint: { prepare: async () => void (await batch(2)), args: () => ['ledger', 'checkpoint', '--json'] },
+    };
+    const counts: string[] = [];
+    let checks = 0;
+    let landedAll = 0;
+    if (kills) {
+      for (const op of ADMIN_OPS) {
+        const o = ops[op];
+        // How long the command takes here, once without a kill.
+        await o.prepare();
+        const c0 = Date.now();
+        await cli(o.args());
+        const took = Math.max(1, Date.now() - c0 - startup);
+        let landed = 0;
+        let missed = 0;
+        while (landed < this.o.adminKills) {
+          await o.prepare();
+          const at = Math.round(startup * 0.8 + this.r() * (took + startup * 0.2));
+          const child = this.start([...o.args(), '--home', home], env);
+          const io = collect(child);
+          const exited = exitOf(child);
+          const done = await Promise.race([exited.then(() => true), sleep(at).then(() => false)]);
+          if (done) {
+            if ((await exited) !== 0) throw new Error(`custody ${op} failed before its kill: ${io.err().slice(0, 800)} ${io.out().slice(0, 400)}`);
+            missed++;
+            this.o.log(`admin-kill: ${op} finished before its kill at ${at} ms (not counted)`);
+            if (missed > 10 * this.o.adminKills) throw new Error(`custody ${op} finished before its kill ${missed} times (it takes ${took} ms after a ${startup} ms start)`);
+            continue;
+          }
+          child.kill('SIGKILL');
+          await exited;
+          landed++;
+          landedAll++;
+          this.kills++;
+          const c = await this.check(`SIGKILL of custody ${op} at ${at} ms`, home, cards, false, false);
+          const copies = await copiesCheck(burner);
+          checks++;
+          const purged = countIn(home, "SELECT count(*) AS n FROM evidence WHERE status = 'purged'");
+          this.o.log(`admin-kill ${op} ${landed}/${this.o.adminKills} at ${at} ms (of ${startup} + ${took}): ${c.evidence} in the vault (${purged} purged), ${copies.good} export copies verify, ${copies.partial} temp copies`);
+          // The next run finishes the work.
+          await cli(op === 'export' ? (await approve(), o.args()) : o.args());
+          await this.check(`the ${op} run after its kill`, home, cards, true, false);
+          await copiesCheck(burner);
+          checks++;
+        }
+        counts.push(`${op} ${landed} (${missed} runs finished first; ${took} ms after a ${startup} ms start)`);
+      }
+      this.results.push({
+        fault: 'SIGKILL during `custody purge`, `custody export`, `custody ledger seal`, `custody ledger checkpoint`',
+        injected: landedAll,
+        checks,
+        outcome: `kills: ${counts.join('; ')}. After each: the invariants (a purged item's object gone only with its evidence.purged entry, verify --deep over the sealed segments and checkpoints) and every published or recorded export copy verifying as read back; the next run of the command finished the work`,
+        ms: Date.now() - t0,
+      });
+    }
+    if (full) await this.exportFull({ home, burner, cards, cli, batch, linked, approve, exportArgs, copiesCheck });
+  }
+
+  /** The export's destination disk (a small tmpfs) filling up mid-copy, then grown: the next export finishes. */
+  private async exportFull(s: {
+    home: string;
+    burner: string;
+    cards: Card[];
+    cli: (args: string[]) => Promise<string>;
+    batch: (count: number) => Promise<string[]>;
+    linked: (ids: string[], all?: boolean) => Promise<void>;
+    approve: () => Promise<void>;
+    exportArgs: (root: string) => string[];
+    copiesCheck: (root: string) => Promise<{ good: number; partial: number }>;
+  }): Promise<void> {
+    const t0 = Date.now();
+    await s.linked(await s.batch(4), true);
+    await s.approve();
+    const disc = join(s.burner, 'disc');
+    const m = await this.lab.tmpfs(disc, 2);
+    const r = await runCli([...s.exportArgs(disc), '--home', s.home], { ...ENV, CUSTODY_ARCHIVE_DESTINATION_ROOTS: s.burner });
+    const text = `${r.stdout} ${r.stderr}`;
+    if (r.code === 0 || !/EXPORT_DISK_FULL|ENOSPC|disk full|no space/i.test(text)) throw new Error(`an export onto a full disk did not fail as disk full (exit ${r.code}): ${text.slice(0, 800)}`);
+    await this.check('the export disk filling up', s.home, s.cards, false, false);
+    const after = await s.copiesCheck(disc);
+    if (after.partial > 0) throw new Error(`an export that failed on a full disk left ${after.partial} temp copies behind`);
+    await this.lab.resize(m, 64);
+    await s.approve();
+    const again = JSON.parse(await s.cli(s.exportArgs(disc))) as { ok: boolean; copies: Array<{ ok: boolean }> };
+    if (!again.ok || again.copies.some((c) => !c.ok)) throw new Error(`the export after the disk grew did not finish: ${JSON.stringify(again).slice(0, 800)}`);
+    const good = await s.copiesCheck(disc);
+    await this.check('the export after the disk grew', s.home, s.cards, true, false);
+    const code = /EXPORT_DISK_FULL/.exec(text)?.[0] ?? 'ENOSPC';
+    this.results.push({
+      fault: 'export destination disk full mid-copy (2 MiB tmpfs, ENOSPC)',
+      injected: 1,
+      checks: 2,
+      outcome: `the export failed with ${code} (exit ${r.code}), no copy published or reported good and no temp copy left (${after.good} copies there); grown to 64 MiB, the next export wrote ${good.good} verified copies`,
+      ms: Date.now() - t0,
+    });
+  }
+  /**
+   * The S3 object store (a private OpenStack Swift, its S3 API on a loopback port, started
+   * by scripts/test-s3-swift.sh) slow, then gone mid-ingest and back: custody reaches it
+   * through a forwarder of ours that can hold every chunk a while (requests delayed), and
+   * Swift's proxy server — the S3 endpoint — is stopped by its pid and started again on
+   * its port with the same configuration and data.
+   */
+  private async storeAway(): Promise<void> {
+    const t0 = Date.now();
+    const dir = join(this.o.dir, 'store-away');
+    const home = join(dir, 'home');
+    await mkdir(dir, { recursive: true });
+    const started = await run('bash', [SWIFT_SCRIPT, 'start'], { env: { ...process.env, SWIFT_OWNER_PID: String(process.pid) }, timeout: 180_000 }).catch((e: unknown) => {
+      throw new Error(`could not start Swift: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`, { cause: e });
+    });
+    const swiftEnv: Record<string, string> = {};
+    for (const line of started.stdout.split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m) swiftEnv[m[1]!] = m[2]!;
+    }
+    const swiftDir = swiftEnv.SWIFT_DIR!;
+    // As the adapter does (docs/object-stores.md): the SDK's Node 20 notice is not news here.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const upstream = Number(new URL(swiftEnv.SWIFT_S3_ENDPOINT!).port);
+    let proxy: ChildProcess | null = null;
+    let delayMs = 0;
+    const sockets = new Set<Socket>();
+    // Our forwarder: each chunk either way held delayMs (in order), so every request is late.
+    const forwarder = createServer((down) => {
+      const up = connect(upstream, '127.0.0.1');
+      sockets.add(down).add(up);
+      const pipe = (from: Socket, to: Socket): void => {
+        from.on('data', (d: Buffer) => (delayMs > 0 ? setTimeout(() => to.writable && to.write(d), delayMs) : to.write(d)));
+        from.on('end', () => (delayMs > 0 ? setTimeout(() => to.end(), delayMs) : to.end()));
+        from.on('error', () => to.destroy());
+        from.on('close', () => {
+          sockets.delete(from);
+          setTimeout(() => to.destroy(), delayMs);
+        });
+      };
+      pipe(down, up);
+      pipe(up, down);
+    });
+    const port = await new Promise<number>((r) => forwarder.listen(0, '127.0.0.1', () => r((forwarder.address() as { port: number }).port)));
+    const client = new S3Client({
+      endpoint: swiftEnv.SWIFT_S3_ENDPOINT!,
+      region: swiftEnv.SWIFT_S3_REGION!,
+      forcePathStyle: true,
+      credentials: { accessKeyId: swiftEnv.SWIFT_S3_ACCESS_KEY_ID!, secretAccessKey: swiftEnv.SWIFT_S3_SECRET_ACCESS_KEY! },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      const bucket = `chaos-${this.o.seed.toString(36)}-${Date.now().toString(36)}`;
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      const env = {
+        ...ENV,
+        CUSTODY_VAULT_KIND: 's3',
+        CUSTODY_VAULT_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        CUSTODY_VAULT_S3_BUCKET: bucket,
+        CUSTODY_VAULT_S3_PREFIX: 'station-1/',
+        CUSTODY_VAULT_S3_PROFILE: 'swift',
+        CUSTODY_VAULT_S3_REGION: swiftEnv.SWIFT_S3_REGION!,
+        CUSTODY_VAULT_S3_ACCESS_KEY_ID: swiftEnv.SWIFT_S3_ACCESS_KEY_ID!,
+        CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: swiftEnv.SWIFT_S3_SECRET_ACCESS_KEY!,
+      };
+      const r0 = await runCli(['init', '--home', home], env);
+      if (r0.code !== 0) throw new Error(`custody init (S3 vault) failed: ${r0.stderr}`);
+      // Every key under the object namespace is a whole content object (read back and hashed).
+      const objects = async (): Promise<{ names: Set<string>; problems: string[] }> => {
+        const names = new Set<string>();
+        const problems: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `station-1/${CONTENT_PREFIX}`, ContinuationToken: token }));
+          for (const o of page.Contents ?? []) {
+            const name = o.Key!.split('/').pop()!;
+            const body = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+            const h = sha(Buffer.from(await body.Body!.transformToByteArray()));
+            if (o.Key !== `station-1/${CONTENT_PREFIX}${name.slice(0, 2)}/${name.slice(2, 4)}/${name}` || h !== name) problems.push(`bucket key ${o.Key} is not a whole content object (its bytes hash to ${h})`);
+            else names.add(name);
+          }
+          token = page.NextContinuationToken;
+        } while (token);
+        return { names, problems };
+      };
+      const check = (what: string, final: boolean): Promise<CheckResult> => this.check(what, home, [card], final, true, { env, objects });
+      const card: Card = { serial: 'S3C1', dir: join(dir, 'card'), files: new Map() };
+      // Slow: every chunk held 200 ms each way.
+      await writeBatch(card, 1, 2, this.r, 0.5, 1.5);
+      delayMs = 200;
+      const s0 = Date.now();
+      const slow = await this.ingest(home, card.dir, card.serial, env);
+      const slowMs = Date.now() - s0;
+      delayMs = 0;
+      if (slow.code !== 0 || slow.report.status !== 'complete') throw new Error(`ingest into a slow object store did not finish: ${JSON.stringify(slow.report).slice(0, 800)}`);
+      await check('ingest into a slow object store', true);
+      // Gone: Swift's S3 endpoint stopped after a seeded number of items.
+      await writeBatch(card, 2, 5, this.r, 1, 2);
+      const before = countIn(home, 'SELECT count(*) AS n FROM evidence');
+      const after = 1 + Math.floor(this.r() * 3);
+      const child = this.start(['ingest', card.dir, '--home', home, '--serial', card.serial, '--wipe', '--no-follow-up', '--json'], env);
+      const io = collect(child);
+      const exited = exitOf(child);
+      await waitFor(`${after} items into the bucket`, async () => {
+        if (child.exitCode !== null) throw new Error(`ingest ended before the store went away: ${io.out().slice(0, 800)}`);
+        return countIn(home, 'SELECT count(*) AS n FROM evidence') >= before + after;
+      }, 60_000, 10);
+      const [pid] = (await readFile(join(swiftDir, 'run', 'proxy.pid'), 'utf8')).split(' ');
+      process.kill(Number(pid), 'SIGTERM');
+      await waitFor('the Swift proxy to stop', async () => {
+        try {
+          process.kill(Number(pid), 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 30_000, 20);
+      const g0 = Date.now();
+      const code = await Promise.race([exited, sleep(300_000).then(() => 'hung' as const)]);
+      if (code === 'hung') throw new Error('ingest did not end within 5 minutes of the object store going away');
+      const goneMs = Date.now() - g0;
+      const report = JSON.parse(io.out() || '{}') as { status?: string; ingested?: number; errors?: Array<{ code: string }> };
+      const codes = [...new Set((report.errors ?? []).map((e) => e.code))];
+      if (report.status === 'complete' && codes.length === 0) throw new Error(`ingest reported complete with its object store gone: ${io.out().slice(0, 800)}`);
+      // Started again: the same proxy server, configuration and data, on its port.
+      proxy = spawn('swift-proxy-server', [join(swiftDir, 'etc', 'proxy-server.conf'), '-v'], { stdio: 'ignore' });
+      this.live.add(proxy);
+      const p = proxy;
+      p.once('exit', () => this.live.delete(p));
+      await waitFor('Swift to answer again', async () => {
+        if (p.exitCode !== null) throw new Error(`swift-proxy-server exited ${p.exitCode}`);
+        return fetch(`${swiftEnv.SWIFT_S3_ENDPOINT!}/healthcheck`).then((r) => r.ok, () => false);
+      }, 60_000, 100);
+      const mid = await check('the object store going away mid-ingest', false);
+      const again = await this.ingest(home, card.dir, card.serial, env);
+      if (again.code !== 0 || again.report.status !== 'complete') throw new Error(`the run after the object store came back did not finish: ${JSON.stringify(again.report).slice(0, 800)}`);
+      const fin = await check('the run after the object store came back', true);
+      this.results.push({
+        fault: 'S3 object store (Swift) slow (every chunk held 200 ms) and then stopped mid-ingest, started again',
+        injected: 2,
+        checks: 3,
+        outcome: `slow: 2 files ingested and wiped in ${(slowMs / 1000).toFixed(1)} s; stopped after ${after} items: ingest ended ${report.status ?? '?'} (exit ${String(code)}, ${report.ingested ?? 0} ingested, ${codes.join(', ') || 'no error code'}) ${(goneMs / 1000).toFixed(1)} s later, ${mid.onRecorders} files left on the recorder; Swift started again, the next run took ${String(again.report.ingested)}, ${fin.evidence} items each once`,
+        ms: Date.now() - t0,
+      });
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => forwarder.close(r));
+      if (proxy && proxy.exitCode === null && proxy.signalCode === null) {
+        proxy.kill('SIGTERM');
+        await exitOf(proxy);
+      }
+      await run('bash', [SWIFT_SCRIPT, 'stop', swiftDir], { timeout: 60_000 });
+    }
+  }
 }
 
 /** Run the whole campaign; throws (after stopping everything it started) at the first broken invariant. */
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const t0 = Date.now();
   const startedAt = new Date().toISOString();
-  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills`);
+  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills, ${o.adminKills} kills of each of ${ADMIN_OPS.join(', ')}`);
   const c = new Campaign(o);
   await c.run();
   return { seed: o.seed, startedAt, results: c.results, kills: c.kills, ms: Date.now() - t0 };

@@ -1,6 +1,7 @@
 /**
- * Issue 17: the fault campaign, trimmed (10 SIGKILLs of ingest and of the daemon, a
- * pulled recorder, EIO mid-file, a full vault, Redis killed, a kill mid-checkpoint), so `npm test` runs it; `npm run chaos`
+ * Issue 17: the fault campaign, trimmed (5 SIGKILLs of ingest and of the daemon, a
+ * pulled recorder, EIO mid-file, a full vault, Redis killed, a kill mid-checkpoint), so
+ * `npm test` runs it (the later faults are in chaos-later.test.ts); `npm run chaos`
  * is the full run. The seed is printed; CUSTODY_CHAOS_SEED replays one. Needs the
  * recorder lab: in CI its absence is a failure; elsewhere the campaign is left out with a message.
  */
@@ -8,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 import { labProblems } from '../lab/lab.js';
-import { TRIM, reportTable, runCampaign } from './campaign.js';
+import { FAULTS, LATER, TRIM, reportTable, runCampaign } from './campaign.js';
 
 const labMissing = await labProblems();
 
@@ -18,7 +19,7 @@ if (labMissing.length === 0) describe('the fault campaign, trimmed (issue 17)', 
     console.log(`chaos: seed ${seed} (replay: CUSTODY_CHAOS_SEED=${seed}, or npm run chaos -- --trim --seed ${seed})`);
     const lines: string[] = [];
     const dir = await tempDir('custody-chaos-');
-    const report = await runCampaign({ seed, ...TRIM, dir, log: (l) => lines.push(l) })
+    const report = await runCampaign({ seed, ...TRIM, only: FAULTS.filter((f) => !LATER.includes(f)), dir, log: (l) => lines.push(l) })
       .catch((e: unknown) => {
         console.error(`chaos failed with seed ${seed}:\n${lines.join('\n')}`);
         throw e;

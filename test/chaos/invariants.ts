@@ -58,6 +58,7 @@ interface EvidenceRow {
   recorder_serial: string;
   source_path: string;
   wiped_at: string | null;
+  status: string;
 }
 
 interface Entry {
@@ -75,6 +76,13 @@ export interface CheckOptions {
   final: boolean;
   /** The station wipes (ingest --wipe, ingest.wipeAfterIngest). */
   wipe: boolean;
+  /** The station's CUSTODY_* settings (an S3 vault), for `custody verify --deep`. */
+  env?: Record<string, string>;
+  /**
+   * The content objects of a vault that is not on this file system (an S3 bucket): their
+   * names, and each key under the object namespace that is not a whole content object.
+   */
+  objects?: () => Promise<{ names: Set<string>; problems: string[] }>;
 }
 
 export interface CheckResult {
@@ -97,7 +105,12 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
 
   // No partial object is visible: every object is named by the hash of its whole bytes.
   const objects = new Set<string>();
-  for (const p of await walk(objectsDir)) {
+  if (o.objects) {
+    const listed = await o.objects();
+    for (const n of listed.names) objects.add(n);
+    problems.push(...listed.problems);
+  }
+  for (const p of o.objects ? [] : await walk(objectsDir)) {
     const rel = relative(objectsDir, p).split('/');
     const name = rel[rel.length - 1]!;
     if (rel.length !== 4 || rel[0] !== 'sha256' || !HEX64.test(name) || rel[1] !== name.slice(0, 2) || rel[2] !== name.slice(2, 4)) {
@@ -118,7 +131,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
   let entries: Entry[];
   try {
     db.pragma('busy_timeout = 10000');
-    rows = db.prepare<[], EvidenceRow>('SELECT id, sha256, size, recorder_serial, source_path, wiped_at FROM evidence').all();
+    rows = db.prepare<[], EvidenceRow>('SELECT id, sha256, size, recorder_serial, source_path, wiped_at, status FROM evidence').all();
     entries = db
       .prepare<[], { seq: number; type: string; subject: string | null; data: string }>(
         "SELECT seq, type, subject, data FROM ledger WHERE type IN ('evidence.ingested', 'evidence.wipe-intended', 'evidence.wiped', 'evidence.purged') ORDER BY seq",
@@ -133,6 +146,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
   const ingested = new Map<string, Entry>();
   const intents = new Map<string, Entry[]>();
   const wipes = new Map<string, Entry[]>();
+  const purges = new Map<string, Entry[]>();
   for (const e of entries) {
     if (!e.subject) {
       problems.push(`ledger entry ${e.seq} (${e.type}) has no subject`);
@@ -142,7 +156,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
       if (ingested.has(e.subject)) problems.push(`evidence ${e.subject} is ingested twice in the ledger`);
       ingested.set(e.subject, e);
     } else {
-      const to = e.type === 'evidence.wipe-intended' ? intents : e.type === 'evidence.wiped' ? wipes : null;
+      const to = e.type === 'evidence.wipe-intended' ? intents : e.type === 'evidence.wiped' ? wipes : e.type === 'evidence.purged' ? purges : null;
       if (!to) continue;
       if (!ingested.has(e.subject)) problems.push(`${e.type} ${e.seq} for ${e.subject} comes before (or without) its evidence.ingested`);
       to.set(e.subject, [...(to.get(e.subject) ?? []), e]);
@@ -160,7 +174,15 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
       const intent = intents.get(r.id)?.[0];
       if (!intent || intent.seq > x.seq) problems.push(`evidence ${r.id} was wiped (entry ${x.seq}) with no intent committed before it`);
     }
-    if (!objects.has(r.sha256)) problems.push(`evidence ${r.id} (${r.source_path}) has no object ${r.sha256} in the vault`);
+    // A purge's objects are gone only with their entries: an item is marked purged with
+    // its evidence.purged entry in one transaction, and its object deleted after.
+    const p = purges.get(r.id) ?? [];
+    if (p.length > 1) problems.push(`evidence ${r.id} is purged ${p.length} times in the ledger`);
+    if ((r.status === 'purged') !== (p.length > 0)) problems.push(`evidence ${r.id}: catalog status ${r.status} but ${p.length} evidence.purged entries`);
+    if (r.status !== 'purged' && !objects.has(r.sha256)) problems.push(`evidence ${r.id} (${r.source_path}) has no object ${r.sha256} in the vault`);
+    if (r.status === 'purged' && o.final && objects.has(r.sha256) && !rows.some((x) => x.sha256 === r.sha256 && x.status !== 'purged')) {
+      problems.push(`evidence ${r.id} is purged but its object ${r.sha256} is still in the vault after the run that should finish the work`);
+    }
   }
   for (const id of ingested.keys()) if (!byId.has(id)) problems.push(`ledger entry evidence.ingested ${id} has no catalog row`);
   // Once per recorder: two recorders may hold the same bytes (a photo of a blank scene).
@@ -211,7 +233,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
   }
 
   // custody verify --deep passes.
-  const v = await runCli(['verify', '--deep', '--json', '--home', home]);
+  const v = await runCli(['verify', '--deep', '--json', '--home', home], o.env ?? {});
   let ok = false;
   try {
     ok = (JSON.parse(v.stdout) as { ok?: boolean }).ok === true;

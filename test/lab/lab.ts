@@ -19,6 +19,7 @@ import { parseMountInfo } from '../../src/devices/mountinfo.js';
 
 const run = promisify(execFile);
 const THROTTLE = join(dirname(fileURLToPath(import.meta.url)), 'throttlefs.py');
+const SWIFT_CHECK = fileURLToPath(new URL('../../scripts/test-s3-swift.sh', import.meta.url));
 /** Debian's python3, which has python3-fusepy (not whatever python3 is first on PATH). */
 const PYTHON = '/usr/bin/python3';
 
@@ -86,6 +87,12 @@ export async function labProblems(): Promise<string[]> {
     () => false,
   );
   if (!fusepy) problems.push(`${PYTHON} cannot import fusepy (Debian package python3-fusepy)`);
+  // The campaign's object-store fault runs a private Swift (scripts/test-s3-swift.sh names what it lacks).
+  const swift = await run('bash', [SWIFT_CHECK, 'check']).then(
+    () => null,
+    (e: unknown) => String((e as { stderr?: string }).stderr ?? e).trim(),
+  );
+  if (swift) problems.push(swift);
   return problems;
 }
 
