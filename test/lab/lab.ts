@@ -55,6 +55,8 @@ export interface ThrottleOptions {
   unlink?: boolean;
   /** A deletion matching the glob is done, then its reply waits this many seconds (implies `unlink`). */
   holdUnlink?: Array<{ glob: string; seconds: number }>;
+  /** The recorder's status file at the root (e.g. RECORDER.JSON) may be rewritten, as a station's clock sync does; nothing else. */
+  statusFile?: string;
   /** A file the server appends "delay PATH" / "unlinked PATH" to as each delayed open / held deletion happens. */
   events?: string;
 }
@@ -196,6 +198,7 @@ export class Lab {
     for (const f of o.shrink ?? []) args.push('--shrink', `${f.path}@${f.offset}`);
     if (o.unlink) args.push('--unlink');
     for (const h of o.holdUnlink ?? []) args.push('--hold-unlink', `${h.glob}=${h.seconds}`);
+    if (o.statusFile) args.push('--status-file', o.statusFile);
     if (o.events) args.push('--events', o.events);
     let stderr = '';
     const child = spawn(PYTHON, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -20,6 +20,10 @@ MOUNTPOINT and serves it unchanged, except:
                          a deletion of a path matching GLOB is done, then its reply waits
                          (the deleting process sits between its unlink and what follows,
                          for a test to kill it there); implies --unlink;
+ --status-file NAME     the recorder's status file NAME at the root (and its
+                         sync temp .NAME.sync.tmp) may be written, created and
+                         renamed onto NAME, as a station's clock sync does;
+                         everything else stays read-only;
   --events FILE          a line is appended to FILE as each delayed open starts
                          ("delay PATH") and as each held deletion is done ("unlinked
                          PATH"), so a test knows the process is waiting.
@@ -104,7 +108,8 @@ def glob_delay(spec):
 
 
 class Throttle(Operations):
-    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None, unlinks=False, holds=()):
+    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None, unlinks=False, holds=(), status=None):
+        self.status = (status, f'.{status}.sync.tmp') if status else ()
         self.source = os.path.realpath(source)
         self.unlinks = unlinks or bool(holds)
         self.holds = list(holds)
@@ -143,7 +148,12 @@ class Throttle(Operations):
 
     def open(self, path, flags):
         if flags & (os.O_WRONLY | os.O_RDWR):
-            raise FuseOSError(errno.EROFS)
+            if self._rel(path) not in self.status:
+                raise FuseOSError(errno.EROFS)
+            try:
+                return os.open(self._real(path), flags)
+            except OSError as e:
+                raise FuseOSError(e.errno)
         rel = self._rel(path)
         for glob, seconds in self.delays:
             if fnmatch.fnmatchcase(rel, glob):
@@ -202,7 +212,33 @@ class Throttle(Operations):
                 time.sleep(seconds)
         return 0
 
-    rmdir = mkdir = rename = chmod = chown = truncate = create = write = symlink = link = utimens = _ro
+    # The status file (--status-file) alone is written: a clock sync's temp file created
+    # and written, then renamed onto the status file.
+    def create(self, path, mode, fi=None):
+        if self._rel(path) not in self.status:
+            raise FuseOSError(errno.EROFS)
+        return os.open(self._real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+
+    def write(self, path, data, offset, fh):
+        if self._rel(path) not in self.status:
+            raise FuseOSError(errno.EROFS)
+        return os.pwrite(fh, data, offset)
+
+    def truncate(self, path, length, fh=None):
+        if self._rel(path) not in self.status:
+            raise FuseOSError(errno.EROFS)
+        os.truncate(self._real(path), length)
+
+    def rename(self, old, new):
+        if self._rel(old) not in self.status or self._rel(new) not in self.status:
+            raise FuseOSError(errno.EROFS)
+        os.rename(self._real(old), self._real(new))
+
+    def fsync(self, path, datasync, fh):
+        os.fsync(fh)
+        return 0
+
+    rmdir = mkdir = chmod = chown = symlink = link = utimens = _ro
 
 
 def main():
@@ -218,6 +254,7 @@ def main():
     p.add_argument('--shrink', type=at_offset, action='append', default=[])
     p.add_argument('--unlink', action='store_true')
     p.add_argument('--hold-unlink', type=glob_delay, action='append', default=[])
+    p.add_argument('--status-file')
     p.add_argument('--events')
     p.add_argument('--fsname', default='custody-lab')
     a = p.parse_args()
@@ -228,10 +265,10 @@ def main():
         if not a.bus_rate:
             p.error('--bus needs --bus-rate')
         limits.append(SharedBucket(a.bus, a.bus_rate * MB))
-    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events, a.unlink, a.hold_unlink)
+    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events, a.unlink, a.hold_unlink, a.status_file)
     # Foreground, so the caller's pid is the server; read-only unless deletions pass, and
     # the source's own names.
-    FUSE(ops, a.mountpoint, foreground=True, ro=not ops.unlinks, fsname=a.fsname, subtype='custody-lab')
+    FUSE(ops, a.mountpoint, foreground=True, ro=not (ops.unlinks or ops.status), fsname=a.fsname, subtype='custody-lab')
     return 0
 
 
