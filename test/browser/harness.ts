@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type Page, type Response } from 'playwright-core';
-import { CLI, runCli, startCli, waitFor } from '../helpers/cli.js';
+import { CLI, runCli, waitFor } from '../helpers/cli.js';
+import { startDaemon, type Daemon } from '../helpers/daemon.js';
 import { AXE_RUN } from './in-page.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -52,50 +53,11 @@ export async function setPassword(home: string, name: string, password: string):
  * The built daemon for a whole test file (test/helpers/daemon.ts stops its daemons after
  * each test; these flows share one station across tests and stop it in afterAll).
  */
-export interface FileDaemon {
-  lines: Array<Record<string, unknown>>;
-  stderr: () => string;
-  stop(): Promise<number | null>;
-}
-
-function startFileDaemon(home: string, env: Record<string, string>): FileDaemon {
-  const child = startCli(['daemon', '--home', home], env);
-  const lines: Array<Record<string, unknown>> = [];
-  let buf = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // Not a log line; the daemon writes none such.
-      }
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    lines,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
-
 export interface Station {
   home: string;
   media: string;
   url: string;
-  daemon: FileDaemon;
+  daemon: Daemon;
   /** A bearer token of an auditor, for checking what the API says beside the page. */
   token: string;
   stop(): Promise<void>;
@@ -115,7 +77,7 @@ export async function station(dir: string, users: Array<{ name: string; role: st
   }
   const auditor = await runCli(['users', 'add', '--name', 'test-auditor', '--role', 'auditor', '--json', '--home', home]);
   const { token } = JSON.parse(auditor.stdout) as { token: string };
-  const daemon = startFileDaemon(home, { CUSTODY_DEVICES_MOUNT_ROOTS: media, CUSTODY_API_PORT: '0', CUSTODY_DEVICES_RESCAN_SECONDS: '2', CUSTODY_DEVICES_USB: 'false', ...env });
+  const daemon = startDaemon(home, { CUSTODY_DEVICES_MOUNT_ROOTS: media, CUSTODY_API_PORT: '0', CUSTODY_DEVICES_RESCAN_SECONDS: '2', CUSTODY_DEVICES_USB: 'false', ...env }, { acrossTests: true });
   const started = await waitFor('the daemon to start', async () => daemon.lines.find((l) => l.msg === 'custody daemon started'), 30_000, 20).catch((e: unknown) => {
     throw new Error(`${String(e)}\n${daemon.stderr()}`);
   });

@@ -11,18 +11,27 @@ export interface Daemon {
   stray: string[];
   stderr: () => string;
   exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after 20 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
 }
 
 const running: ChildProcess[] = [];
-afterEach(() => {
-  // A test that failed before stopping its daemon must not leave it running.
-  for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+// Under vitest only: the browser harness is also used by npm run bench:console.
+if (process.env.VITEST) {
+  afterEach(() => {
+    // A test that failed before stopping its daemon must not leave it running.
+    for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+}
 
-/** Start the built daemon on `home` with these CUSTODY_* variables (and no others). */
-export function startDaemon(home: string, env: Record<string, string>): Daemon {
+/**
+ * Start the built daemon on `home` with these CUSTODY_* variables (and no others). It is
+ * killed after the test that started it, unless `acrossTests` (a daemon started in
+ * beforeAll for several tests): then the caller stops it in afterAll.
+ */
+export function startDaemon(home: string, env: Record<string, string>, opts: { acrossTests?: boolean } = {}): Daemon {
   const child = startCli(['daemon', '--home', home], env);
-  running.push(child);
+  if (!opts.acrossTests) running.push(child);
   const lines: Array<Record<string, unknown>> = [];
   const stray: string[] = [];
   let buf = '';
@@ -42,5 +51,18 @@ export function startDaemon(home: string, env: Record<string, string>): Daemon {
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, stray, stderr: () => err, exited };
+  return {
+    child,
+    lines,
+    stray,
+    stderr: () => err,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
 }
