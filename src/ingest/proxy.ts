@@ -14,6 +14,9 @@ export const PROXY_JOB = 'evidence.proxy' satisfies JobName;
 
 export type ProxyStatus = 'pending' | 'ready' | 'failed';
 
+/** A proxy as made and stored: its object and media, as the row and `evidence.proxied` keep them. */
+export type MadeProxy = { sha256: string; size: number } & ProxyMedia;
+
 /** A row of `evidence_proxies` (migration 014). */
 export interface ProxyRecord {
   evidenceId: string;
@@ -95,6 +98,11 @@ export class ProxyRepo {
          WHERE evidence_id = @id`,
       ),
       failed: db.prepare("UPDATE evidence_proxies SET status = @status, error = @error, updated_at = @now WHERE evidence_id = @id AND status <> 'ready'"),
+      inUse: db.prepare<{ key: string }, { n: number }>(
+        `SELECT (SELECT count(*) FROM evidence WHERE status = 'live' AND (thumbnail_sha256 = @key OR sha256 = @key))
+              + (SELECT count(*) FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id
+                  WHERE e.status = 'live' AND p.status = 'ready' AND p.proxy_sha256 = @key) AS n`,
+      ),
       pending: db.prepare<[number], { evidence_id: string }>(
         "SELECT evidence_id FROM evidence_proxies WHERE status = 'pending' ORDER BY created_at, evidence_id LIMIT ?",
       ),
@@ -116,19 +124,17 @@ export class ProxyRepo {
     this.q.attempt.run({ id: evidenceId, now });
   }
 
-  ready(evidenceId: string, made: { sha256: string; size: number } & ProxyMedia, now: string): void {
-    this.q.ready.run({
-      id: evidenceId,
-      sha256: made.sha256,
-      size: made.size,
-      container: made.container,
-      videoCodec: made.videoCodec,
-      audioCodec: made.audioCodec,
-      width: made.width,
-      height: made.height,
-      durationMs: made.durationMs,
-      now,
-    });
+  ready(evidenceId: string, made: MadeProxy, now: string): void {
+    this.q.ready.run({ id: evidenceId, ...made, now });
+  }
+
+  /**
+   * Whether a live item uses these bytes as its content, thumbnail or ready proxy (the
+   * purge's rule for derived objects, retention/purge.ts): a proxy made for an item
+   * that is gone meanwhile is deleted only when nothing live uses its bytes.
+   */
+  inUse(sha256: string): boolean {
+    return this.q.inUse.get({ key: sha256 })!.n > 0;
   }
 
   /** An attempt failed: `final` when no retry follows (status failed), else it stays pending with the error. */
@@ -198,42 +204,41 @@ export function proxyHandler(deps: ProxyDeps) {
       proxies.attempt(id, now());
     });
     try {
-      const made = await withLocalCopy(deps.store, contentKey(ev.sha256), ctx.signal, async (file) => {
+      const made = await withLocalCopy(deps.store, contentKey(ev.sha256), ctx.signal, async (file): Promise<MadeProxy> => {
         const dir = await mkdtemp(join(tmpdir(), 'custody-proxy-'));
         try {
           const out = join(dir, `proxy.${EXTENSION[plan.proxy]}`);
           const info = await deps.media.makeProxy(file, out, plan.proxy, { signal: ctx.signal, durationMs: ev.durationMs });
           const put = await deps.store.putContent(createReadStream(out), { signal: ctx.signal });
-          return { ...info, sha256: put.sha256, size: put.size };
+          const { container, videoCodec, audioCodec, width, height, durationMs } = info;
+          return { sha256: put.sha256, size: put.size, container, videoCodec, audioCodec, width, height, durationMs };
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
       });
-      deps.catalog.tx(() => {
+      const recorded = deps.catalog.tx(() => {
         const current = repo.get(id);
-        if (!current || current.status !== 'live' || proxies.get(id)?.status === 'ready') return;
+        if (!current || current.status !== 'live' || proxies.get(id)?.status === 'ready') return false;
         proxies.ready(id, made, now());
         ledgerOf(deps.catalog).append({
           type: 'evidence.proxied',
           actor: 'custody:media',
           subject: id,
-          data: {
-            sha256: ev.sha256,
-            kind: plan.proxy,
-            reason: plan.reason,
-            proxy: {
-              sha256: made.sha256,
-              size: made.size,
-              container: made.container,
-              videoCodec: made.videoCodec,
-              audioCodec: made.audioCodec,
-              width: made.width,
-              height: made.height,
-              durationMs: made.durationMs,
-            },
-          },
+          data: { sha256: ev.sha256, kind: plan.proxy, reason: plan.reason, proxy: made },
         });
+        return true;
       });
+      if (!recorded) {
+        // Purged (or given a proxy by another attempt) while this one was made: a copy
+        // of its footage must not outlive it in the vault unrecorded.
+        try {
+          if (!proxies.inUse(made.sha256)) await deps.store.delete(contentKey(made.sha256));
+          ctx.log.info({ evidenceId: id, proxy: made.sha256 }, 'proxy made for an item that no longer needs it; deleted');
+        } catch (e) {
+          ctx.log.error({ evidenceId: id, proxy: made.sha256, err: e }, 'a proxy made for an item that no longer needs it could not be deleted');
+        }
+        return;
+      }
       ctx.log.info({ evidenceId: id, proxy: made.sha256, size: made.size, width: made.width, height: made.height }, 'proxy made');
     } catch (e) {
       // The runner retries anything but a CustodyError that says a retry cannot help.

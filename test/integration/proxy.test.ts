@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
-import { IngestService, ProxyRepo, createFollowUps, type FollowUps } from '../../src/ingest/index.js';
+import { IngestService, ProxyRepo, createFollowUps, proxyHandler, type FollowUps } from '../../src/ingest/index.js';
 import { JOBS, SqliteJobRunner } from '../../src/jobs/index.js';
 import { verifyVault, type LedgerEntry } from '../../src/ledger/index.js';
 import { MediaTools } from '../../src/media/index.js';
@@ -244,6 +244,41 @@ describe('browser-playable proxies (issue 15, the player)', { timeout: 120_000 }
     await rm(file);
     const gone = await verifyVault({ catalog: r.catalog, store: r.store });
     expect(gone.problems).toEqual([expect.objectContaining({ code: 'OBJECT_MISSING', key, seq: expect.any(Number) })]);
+    await r.close();
+  });
+});
+
+describe('a proxy finished after its item was purged (issue 15)', () => {
+  it('is deleted, not left in the vault unrecorded; a copy whose bytes a live item uses stays', async () => {
+    const r = await apiRig();
+    const item = await r.seed({ bytes: 2000 });
+    const proxies = new ProxyRepo(r.catalog.db);
+    let output: Buffer = Buffer.from('an H.264 proxy made while the purge ran');
+    let purged = item.id;
+    // ffmpeg is not what is tested: the proxy is written as it would be, and the purge
+    // takes the item while it is being made.
+    const purging = {
+      async makeProxy(_file: string, out: string) {
+        await writeFile(out, output);
+        r.catalog.db.prepare("UPDATE evidence SET status = 'purged', purged_at = '2026-11-27T08:00:00Z' WHERE id = ?").run(purged);
+        return { container: 'mp4', videoCodec: 'h264', audioCodec: null, width: 1280, height: 720, durationMs: 1000 };
+      },
+    } as unknown as MediaTools;
+    const handler = proxyHandler({ catalog: r.catalog, store: r.store, media: purging, log: silentLogger });
+    const ctx = { signal: new AbortController().signal, log: silentLogger, attempt: 1 };
+    await handler({ evidenceId: item.id }, ctx);
+    expect(await r.store.stat(contentKey(sha(output)))).toBeNull();
+    expect(proxiedEntries(r)).toEqual([]);
+    expect(proxies.get(item.id)?.status).not.toBe('ready');
+
+    // The same bytes as a live item's content: kept.
+    const other = await r.seed({ bytes: 3000 });
+    const live = await r.seed({ bytes: 1500 });
+    output = live.content;
+    purged = other.id;
+    await proxyHandler({ catalog: r.catalog, store: r.store, media: purging, log: silentLogger })({ evidenceId: other.id }, ctx);
+    expect(await r.store.stat(contentKey(live.sha256))).not.toBeNull();
+    expect(proxiedEntries(r)).toEqual([]);
     await r.close();
   });
 });
