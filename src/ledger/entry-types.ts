@@ -161,6 +161,7 @@ export const LEDGER_ENTRY_TYPES = {
   'user.revoked': z.object({ name: str, role: str, unit: nstr }),
   'user.token-issued': z.object({ tokenExpiresAt: nstr }),
   'user.password-set': z.object({ reset: bool, sessionsEnded: num }),
+  'user.role-changed': z.object({ name: str, from: z.object({ role: str, unit: nstr }), to: z.object({ role: str, unit: nstr }) }),
   'session.signed-in': z.object({ session: str, ip: str, userAgent: nstr, expiresAt: str }),
   'session.signed-out': z.object({ session: str }),
 
@@ -202,6 +203,24 @@ export const LEDGER_ENTRY_TYPES = {
     subjects: z.array(nstr).optional(),
     from: str.optional(),
     to: str.optional(),
+  }),
+
+  // Backup and restore (docs/operations.md): a catalog snapshot is an object in the
+  // vault named by its hash and the ledger size it holds; a restored station says so.
+  'catalog.snapshot-taken': z.object({ key: str, sha256: str, size: num, ledgerSize: num, schemaVersion: num, reason: z.enum(['manual', 'schedule', 'migration', 'restore']) }),
+  'catalog.snapshot-deleted': z.object({ key: str, sha256: str, ledgerSize: num, takenAt: str, rule: str }),
+  'station.restored': z.object({
+    vault: z.object({ kind: str, location: str }),
+    snapshot: z.object({ key: str, sha256: str, ledgerSize: num }).nullable(),
+    sealedThrough: num,
+    replayed: num,
+    keyRestored: bool,
+  }),
+  'key.rotated': z.object({
+    from: z.object({ fingerprint: str, publicKey: nstr }),
+    to: z.object({ fingerprint: str, publicKey: str }),
+    origin: str,
+    reason: str,
   }),
 
   'vault.verified': z.object({
