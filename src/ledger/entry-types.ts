@@ -233,6 +233,16 @@ export const LEDGER_ENTRY_TYPES = {
     error: nstr,
     durationMs: num,
   }),
+  // The daemon's rolling deep verification (docs/operations.md): each object that failed
+  // its re-hash, and each pass that ended.
+  'vault.object-failed': z.object({
+    key: str,
+    sha256: str,
+    size: num,
+    code: z.enum(['OBJECT_MISSING', 'OBJECT_SIZE_MISMATCH', 'OBJECT_HASH_MISMATCH', 'OBJECT_UNREADABLE']),
+    message: str,
+  }),
+  'vault.rolling-verified': z.object({ passStartedAt: str, objects: num, bytes: num, failures: num, durationMs: num }),
 } as const satisfies Record<string, z.ZodType<Record<string, unknown>>>;
 
 /** A ledger entry type this custody writes. */
