@@ -275,6 +275,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    verification: z
+      .object({
+        /** The daemon's rolling deep verification re-hashes every object once per this many days (0: off). */
+        rollingPeriodDays: z.number().min(0).max(3650).default(30),
+        /** …never reading faster than this (MiB/s), whatever the period asks. */
+        rollingMaxMbPerSecond: z.number().min(0.1).max(10_000).default(20),
+      })
+      .strict()
+      .prefault({}),
+    monitoring: z
+      .object({
+        /** An S3 vault's capacity (its bucket quota) in GiB, for /metrics and the bucket-nearly-full alert; 0: not known. */
+        vaultQuotaGb: z.number().min(0).default(0),
+        /** `custody doctor` reports a disk with less free than this percentage. */
+        minFreePercent: z.number().min(0).max(100).default(10),
+        /** `custody doctor` reports a newest catalog snapshot older than this many hours. */
+        snapshotMaxAgeHours: z.number().min(1).max(8760).default(26),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
