@@ -31,6 +31,7 @@ export {
   type LedgerSealerOptions,
   type SealedSegment,
 } from './segments.js';
-export { rebuildLedger, type RebuildOptions, type RebuildResult } from './rebuild.js';
+export { EvidenceRebuilder, rebuildLedger, scanSegments, type RebuildOptions, type RebuildResult, type ScanVisitor } from './rebuild.js';
+export { CatalogRowWindow, recordSegment, sealedThrough } from './segments.js';
 export { exportLedger, type ExportOptions as LedgerExportOptions, type ExportResult as LedgerExportResult } from './export.js';
 export { verifyVault, type VerifyOptions, type VerifyPhase, type VerifyProblem, type VerifyProgress, type VerifyResult } from './verify.js';

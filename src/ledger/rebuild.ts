@@ -41,7 +41,7 @@ export interface RebuildResult {
   evidence: { rebuilt: number; skipped: number; reason?: string };
 }
 
-interface ScanVisitor {
+export interface ScanVisitor {
   entry?(e: LedgerEntry, seg: { key: string }): VerifyProblem | null;
   segmentDone?(seg: SealedSegment): void;
 }
@@ -52,7 +52,7 @@ interface ScanVisitor {
  * entry, that the entry's range matches its key, and that the chain holds. Stops at
  * the first problem. Reads each object once, a line at a time.
  */
-async function scanSegments(
+export async function scanSegments(
   store: ObjectStore,
   visit: ScanVisitor,
   progress: (segments: number, entries: number) => void,
@@ -241,7 +241,7 @@ function optInt(v: unknown): number | null | undefined {
  * browser-playable proxies (`evidence.proxied`, issue 15): the purge and `verify` follow
  * them, and the console plays them.
  */
-class EvidenceRebuilder {
+export class EvidenceRebuilder {
   rebuilt = 0;
   skipped = 0;
   private readonly q;
