@@ -91,8 +91,23 @@ export const configSchema = z
       .object({
         /** Entries per sealed ledger segment object. */
         segmentEntries: z.number().int().min(10).max(1_000_000).default(1000),
-        /** The daemon seals a partial segment this often (seconds); 0 disables the timer. */
-        sealIntervalSeconds: z.number().int().min(0).default(300),
+        /**
+         * The daemon seals a partial segment this often (seconds); 0 disables the timer.
+         * What is not yet sealed is lost with the workstation: this is the recovery point
+         * (docs/operations.md).
+         */
+        sealIntervalSeconds: z.number().int().min(0).default(60),
+      })
+      .strict()
+      .prefault({}),
+    backup: z
+      .object({
+        /** The daemon snapshots the catalog into the vault this often (hours; 0: only by hand and after migrations). */
+        intervalHours: z.number().int().min(0).max(24 * 7).default(24),
+        /** Snapshots kept: the newest of each of the last keepDaily days that have one … */
+        keepDaily: z.number().int().min(1).max(365).default(7),
+        /** … and the newest of each of the last keepWeekly ISO weeks that have one. */
+        keepWeekly: z.number().int().min(0).max(520).default(4),
       })
       .strict()
       .prefault({}),
