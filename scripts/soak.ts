@@ -20,12 +20,10 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { randomBytes, createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DateTime } from 'luxon';
 import { simulateRecorder } from '../src/devices/simulate.js';
 import { runCli, startCli, waitFor } from '../test/helpers/cli.js';
 import { checkInvariants, sha256File, type Card } from '../test/chaos/invariants.js';
@@ -47,14 +45,15 @@ if (!(MINUTES > 0 && MINUTES <= 240) || !(Number.isInteger(RECORDERS) && RECORDE
   process.exit(2);
 }
 const GROUP = Math.max(1, Math.ceil(RECORDERS / 4));
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Recorder extends Card {
   slot: string;
   mount: Mount | null;
-  clip: Buffer;
+  officer: string;
+  /** The number of the recorder's next file, and the true time its last recording ended. */
   next: number;
+  lastEnd: number;
   docks: number;
 }
 
@@ -80,23 +79,40 @@ function slope(points: Array<[number, number]>): number {
 }
 
 /**
- * New footage on a recorder coming back from duty: its own clip padded to 4–8 MiB,
- * numbered on from its last file and named (as the recorder does, in local time) a
- * second apart from two minutes ago, so numbers and times both go on from its last file.
+ * New footage on a recorder coming back from duty, made by the recorder simulator itself:
+ * `count` clips numbered on from its last file (`firstNumber`) and recorded (`recordedAt`)
+ * after its last recording, so the numbers, the names and the media's own creation time
+ * all go on from its last file, as a recorder's do. Each clip is padded to 4–8 MiB of
+ * random bytes (distinct content). The simulator writes into a folder of its own; its
+ * clips are moved onto the card (its audio file and photos, which follow the clips in its
+ * numbering, are left out, and so are their numbers).
  */
-async function refill(r: Recorder, count: number): Promise<void> {
-  const t = Date.now() - 120_000;
-  for (let i = 0; i < count; i++) {
-    const n = r.next++;
-    const at = new Date(t + i * 1000);
-    const rel = `DCIM/100MEDIA/${r.serial}_${DateTime.fromJSDate(at, { zone: 'Asia/Shanghai' }).toFormat('yyyyMMddHHmmss')}_${String(n).padStart(4, '0')}.MP4`;
-    const buf = Buffer.concat([r.clip, randomBytes((4 + Math.floor(Math.random() * 4)) * 1024 * 1024)]);
-    const p = join(r.dir, ...rel.split('/'));
-    await mkdir(join(r.dir, 'DCIM', '100MEDIA'), { recursive: true });
-    await writeFile(p, buf);
-    await utimes(p, at, at);
-    r.files.set(rel, sha(buf));
+async function refill(r: Recorder, count: number, work: string): Promise<void> {
+  // Recorded from ten minutes ago at the earliest, and after the recorder's last recording.
+  const recordedAt = new Date(Math.ceil(Math.max(r.lastEnd + 5_000, Date.now() - 600_000) / 1000) * 1000);
+  const out = join(work, `${r.serial}-${r.next}`);
+  const sim = await simulateRecorder({
+    out,
+    serial: r.serial,
+    clips: count,
+    seconds: 1,
+    gapSeconds: 3,
+    recordedAt,
+    firstNumber: r.next,
+    clipBytes: (4 + Math.floor(Math.random() * 4)) * 1024 * 1024,
+    officer: r.officer,
+    unit: '350200000000',
+    concurrency: 1,
+  });
+  for (const f of sim.files.filter((x) => x.kind === 'video')) {
+    const to = join(r.dir, ...f.relPath.split('/'));
+    await mkdir(dirname(to), { recursive: true });
+    await rename(f.path, to);
+    r.files.set(f.relPath, (await sha256File(to))!);
+    r.next = f.number + 1;
+    r.lastEnd = f.recordedStart.getTime() + f.durationMs;
   }
+  await rm(out, { recursive: true, force: true });
 }
 
 async function onCard(r: Recorder): Promise<number> {
@@ -131,10 +147,9 @@ try {
     const sim = await simulateRecorder({ out: cardDir, serial, clips: 1, seconds: 1, recordedAt: new Date(Date.now() - 600_000), officer: String(100000 + i), unit: '350200000000' });
     const files = new Map<string, string>();
     for (const f of sim.files) files.set(f.relPath, (await sha256File(f.path))!);
-    const clip = await readFile(sim.files.find((f) => f.kind === 'video')!.path);
-    // Refills are numbered on from the simulator's last file, as a recorder numbers its footage.
-    const next = Math.max(...sim.files.map((f) => f.number)) + 1;
-    const r: Recorder = { serial, dir: cardDir, files, slot: join(root, serial), mount: null, clip, next, docks: 0 };
+    // Refills are numbered and recorded on from the simulator's last file.
+    const last = sim.files[sim.files.length - 1]!;
+    const r: Recorder = { serial, dir: cardDir, files, slot: join(root, serial), mount: null, officer: String(100000 + i), next: last.number + 1, lastEnd: last.recordedStart.getTime() + last.durationMs, docks: 0 };
     // No refill before its first dock: that dock takes the simulator's files alone, and
     // each later one only footage numbered and timed on from them.
     recorders.push(r);
@@ -199,7 +214,7 @@ try {
         if (r.mount && (await onCard(r)) === 0) {
           await lab.unmount(r.mount);
           r.mount = null;
-          await refill(r, 2 + Math.floor(Math.random() * 3));
+          await refill(r, 2 + Math.floor(Math.random() * 3), join(dir, 'refills'));
         }
       }
       const group = recorders.slice((wave % 4) * GROUP, (wave % 4) * GROUP + GROUP);
