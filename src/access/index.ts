@@ -14,4 +14,4 @@ export {
 } from './access-requests.js';
 export { Audit, DenialLedger, PreviewLedger, PREVIEWS_PER_ENTRY, type Denial, type Repeats, type AuthFailure } from './audit.js';
 export { hashPassword, verifyPassword, passwordProblems, generatePassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './passwords.js';
-export { SessionsService, SESSION_RE, type SessionInfo, type SessionOptions, type SignInResult, type SessionAuthResult } from './sessions.js';
+export { SessionsService, SESSION_RE, type SessionInfo, type SessionOptions, type SignInResult, type SessionAuthResult, type SignIn } from './sessions.js';

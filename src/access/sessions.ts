@@ -38,6 +38,20 @@ export interface SessionInfo {
   userAgent: string | null;
 }
 
+/** One sign-in of a user, as the ledger recorded it, with what became of its session. */
+export interface SignIn {
+  at: string;
+  /** The session's public reference. */
+  session: string;
+  ip: string;
+  userAgent: string | null;
+  expiresAt: string | null;
+  /** open: still signed in; ended: signed out, expired or ended by a password change or revocation; unknown: its row was pruned. */
+  state: 'open' | 'ended' | 'unknown';
+  endedAt: string | null;
+  endReason: string | null;
+}
+
 export type SignInResult =
   | { ok: true; token: string; principal: Principal; session: SessionInfo }
   | { ok: false; reason: Extract<AuthFailureReason, 'bad-password'>; userId: string | null };
@@ -113,6 +127,10 @@ export class SessionsService {
       endForUser: db.prepare<[string, string, string, string]>(
         'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL AND id_hash <> ?',
       ),
+      signIns: db.prepare<[string, number], { time: string; data: string }>(
+        "SELECT time, data FROM ledger WHERE subject = ? AND type = 'session.signed-in' ORDER BY seq DESC LIMIT ?",
+      ),
+      byRef: db.prepare<[string], Row>('SELECT * FROM sessions WHERE substr(id_hash, 1, 16) = ?'),
       open: db.prepare<{ now: string }, Row>('SELECT * FROM sessions WHERE ended_at IS NULL AND idle_expires_at > @now AND expires_at > @now ORDER BY created_at DESC'),
       prune: db.prepare<[string]>('DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?'),
       expireStale: db.prepare<{ now: string }>(
@@ -205,6 +223,30 @@ export class SessionsService {
   endForUser(userId: string, reason: 'password-changed' | 'user-revoked', keepToken: string | null = null): number {
     const keep = keepToken !== null && SESSION_RE.test(keepToken) ? hashSession(keepToken) : '';
     return this.q.endForUser.run(rfc3339(this.now()), reason, userId, keep).changes;
+  }
+
+  /**
+   * A user's sign-ins, newest first, from the ledger (the sessions table forgets ended
+   * sessions after a while; the ledger does not), each with its session's state.
+   */
+  signInsOf(userId: string, limit: number): SignIn[] {
+    const now = rfc3339(this.now());
+    return this.q.signIns.all(userId, limit).map((e) => {
+      const d = JSON.parse(e.data) as { session?: string; ip?: string; userAgent?: string | null; expiresAt?: string };
+      const ref = d.session ?? '';
+      const row = ref ? this.q.byRef.get(ref) : undefined;
+      const open = row !== undefined && row.ended_at === null && row.idle_expires_at > now && row.expires_at > now;
+      return {
+        at: e.time,
+        session: ref,
+        ip: d.ip ?? '',
+        userAgent: d.userAgent ?? null,
+        expiresAt: d.expiresAt ?? null,
+        state: row === undefined ? 'unknown' : open ? 'open' : 'ended',
+        endedAt: row?.ended_at ?? (row && !open ? (row.idle_expires_at < row.expires_at ? row.idle_expires_at : row.expires_at) : null),
+        endReason: row?.end_reason ?? (row && !open ? 'expired' : null),
+      };
+    });
   }
 
   /** Open sessions, newest first (for administrators). */

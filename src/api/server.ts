@@ -33,6 +33,7 @@ import { ledgerRoutes } from './routes/ledger.js';
 import { retentionRoutes } from './routes/retention.js';
 import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
+import { userRoutes } from './routes/users.js';
 import { VerifyRunner } from './verify-runner.js';
 import { DEFAULT_CONSOLE_DIR, isPageRequest, serveConsole } from './console.js';
 
@@ -315,7 +316,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   void app.register(fastifyCookie);
 
   // Each route module is a plugin that receives the services built above.
-  for (const routes of [sessionRoutes, healthRoutes, evidenceRoutes, accessRequestRoutes, deviceRoutes, ledgerRoutes, statsRoutes, caseRoutes, retentionRoutes, exportRoutes, flagRoutes, complianceRoutes]) {
+  for (const routes of [sessionRoutes, healthRoutes, evidenceRoutes, accessRequestRoutes, deviceRoutes, ledgerRoutes, statsRoutes, caseRoutes, retentionRoutes, exportRoutes, flagRoutes, complianceRoutes, userRoutes]) {
     void app.register(routes, ctx);
   }
 

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   ASSIGNMENT_ENDED: { http: 409, retryable: false, meaning: 'the assignment has already ended' },
   CASE_NUMBER_TAKEN: { http: 409, retryable: false, meaning: 'the case number is already in use in the case\'s unit (numbers are unique per unit, and among the bureau-wide cases)' },
   CASE_NUMBER_AMBIGUOUS: { http: 409, retryable: false, meaning: 'a case named by a number that several units use: the message lists them with their ids; name the case by its id' },
+  USER_SELF_REVOKE: { http: 409, retryable: false, meaning: 'an administrator revoking themselves (another administrator does it)' },
   HOLD_STATE: { http: 409, retryable: false, meaning: 'the hold is not in the state the operation needs (release not asked, or already released)' },
   PURGE_RUNNING: { http: 409, retryable: true, meaning: 'a purge run is already in progress' },
   EXPORT_RUNNING: { http: 409, retryable: true, meaning: 'an export is already running' },

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { actorOf, HiddenError, inScope } from '../../access/index.js';
+import { actorOf, HiddenError, inScope, type Principal } from '../../access/index.js';
 import { FLAG_RULES, FLAG_STATES, type Flag } from '../../compliance/index.js';
 import { NotFoundError } from '../../core/index.js';
 import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
@@ -25,12 +25,18 @@ export const FlagBody = Type.Object({
   resolvedBy: Nullable(Type.String()),
   approvedBy: Nullable(Type.String()),
   resolution: Nullable(Type.String()),
+  aboutCaller: Type.Boolean({
+    description: "the flag is about one of the caller's own officer numbers (an officer linked to the caller's user): the caller may not resolve it (403 FLAG_SELF_APPROVAL)",
+  }),
 });
 
 /** GET /flags and POST /flags/{id}/resolve (docs/compliance.md). */
 export const flagRoutes: ApiRoutes = (app, ctx, done) => {
   // Every change names the caller as its actor.
   const { compliance } = ctx;
+  /** The caller's own officer numbers, so a page need not offer what the API refuses. */
+  const own = (p: Principal): Set<string> => new Set(compliance.assignments.officers().filter((o) => o.userId === p.id).map((o) => o.number));
+  const forCaller = (f: Flag, mine: Set<string>) => ({ ...f, aboutCaller: f.officer !== null && mine.has(f.officer) });
 
   app.get(
     `${API_PREFIX}/flags`,
@@ -65,7 +71,8 @@ export const flagRoutes: ApiRoutes = (app, ctx, done) => {
       );
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
-      return { items, next: rows.length > limit && last ? encodeCursor('flags', [last.raisedAt, last.id]) : null };
+      const mine = own(p);
+      return { items: items.map((f) => forCaller(f, mine)), next: rows.length > limit && last ? encodeCursor('flags', [last.raisedAt, last.id]) : null };
     },
   );
 
@@ -80,7 +87,7 @@ export const flagRoutes: ApiRoutes = (app, ctx, done) => {
       const f = compliance.flags.get(req.params.id);
       if (!f) throw new NotFoundError('flag', req.params.id);
       if (!inScope(p, f.unit)) throw new HiddenError('flag', req.params.id);
-      return f;
+      return forCaller(f, own(p));
     },
   );
 
@@ -106,7 +113,7 @@ export const flagRoutes: ApiRoutes = (app, ctx, done) => {
         type: 'flag',
         flag: { id: done.id, rule: done.rule, state: done.state, unit: done.unit, serial: done.recorderSerial, officer: done.officer, summary: done.summary },
       });
-      return done;
+      return forCaller(done, own(p));
     },
   );
   done();

@@ -2687,6 +2687,15 @@ export interface paths {
                                     /** @description the recorder was taken away while its check or session was still running */
                                     pulled: boolean;
                                 } | null;
+                                /** @description the statuses it may change to (reported damaged → in repair → in service, or retired) */
+                                nextStatuses: ("in-service" | "reported-damaged" | "in-repair" | "retired")[];
+                                repair: {
+                                    /** @description when the damage was discovered (reported) */
+                                    reportedAt: string;
+                                    /** @description reportedAt plus compliance.repairDeadlineHours: handed in for repair by then (Art. 14) */
+                                    dueBy: string;
+                                    overdue: boolean;
+                                } | null;
                             }[];
                             next: string | null;
                         };
@@ -2840,6 +2849,15 @@ export interface paths {
                                     /** @description the recorder was taken away while its check or session was still running */
                                     pulled: boolean;
                                 } | null;
+                                /** @description the statuses it may change to (reported damaged → in repair → in service, or retired) */
+                                nextStatuses: ("in-service" | "reported-damaged" | "in-repair" | "retired")[];
+                                repair: {
+                                    /** @description when the damage was discovered (reported) */
+                                    reportedAt: string;
+                                    /** @description reportedAt plus compliance.repairDeadlineHours: handed in for repair by then (Art. 14) */
+                                    dueBy: string;
+                                    overdue: boolean;
+                                } | null;
                             };
                             docks: {
                                 id: string;
@@ -2969,6 +2987,330 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change a recorder's status with a note (Art. 14: reported damaged → in repair → in service, or retired); ledgered as device.status-changed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        status: "in-service" | "reported-damaged" | "in-repair" | "retired";
+                        /** @description why: the damage seen, the repair ticket, … */
+                        note: string;
+                        /**
+                         * Format: date-time
+                         * @description for reported-damaged: when the damage was discovered (default now); the Art. 14 deadline counts from it
+                         */
+                        discoveredAt?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            changed: boolean;
+                            device: {
+                                serial: string;
+                                model: string | null;
+                                officer: string | null;
+                                unit: string | null;
+                                /** @enum {unknown} */
+                                status: "in-service" | "reported-damaged" | "in-repair" | "retired";
+                                statusChangedAt: string | null;
+                                statusNote: string | null;
+                                firstSeen: string;
+                                lastSeen: string;
+                                lastDock: {
+                                    id: string;
+                                    location: string;
+                                    dockedAt: string;
+                                    undockedAt: string | null;
+                                    batteryPercent: number | null;
+                                    deviceClock: string | null;
+                                    clockDriftMs: number | null;
+                                    storageTotalBytes: number | null;
+                                    storageFreeBytes: number | null;
+                                    verdict: ("ready" | "not-ready") | null;
+                                    healthState: ("ready" | "not-ready" | "unchecked") | null;
+                                    clockDriftMethod: string | null;
+                                    /** @description why not ready, one sentence each, as the daemon logs them (kept for scripts; see reasonDetails) */
+                                    reasons: string[];
+                                    /** @description the reasons again, in the same order, as code, sentence and figures: what a console translates */
+                                    reasonDetails: {
+                                        code: ("RECORDER_UNIDENTIFIED" | "STORAGE_NOT_MOUNTED" | "DEVICE_NOT_ASKED" | "RECORDER_NOT_IN_SERVICE" | "HEALTH_UNREADABLE" | "BATTERY_UNKNOWN" | "BATTERY_LOW" | "STORAGE_UNKNOWN" | "STORAGE_LOW" | "CLOCK_UNKNOWN" | "CLOCK_DRIFT") | null;
+                                        /** @description the sentence the daemon logs (English; its wording may change: read code and params) */
+                                        message: string;
+                                        /** @description the figures the sentence is made of, by code: BATTERY_LOW {batteryPercent, minBatteryPercent}; STORAGE_LOW {freeBytes, requiredBytes, shiftHours, recordingGbPerHour}; CLOCK_DRIFT {driftMs, driftSeconds, maxClockDriftSeconds, estimated}; CLOCK_UNKNOWN {estimated}; HEALTH_UNREADABLE {error}; RECORDER_NOT_IN_SERVICE {status}; DEVICE_NOT_ASKED and STORAGE_NOT_MOUNTED {detail}; the others and code null: {} */
+                                        params: {
+                                            [key: string]: (string | number | boolean) | null;
+                                        };
+                                    }[];
+                                    clockSyncedAt: string | null;
+                                    sessionStatus: string | null;
+                                    filesIngested: number;
+                                    filesFailed: number;
+                                    bytesIngested: number;
+                                    undockReason: string | null;
+                                    /** @description the recorder was taken away while its check or session was still running */
+                                    pulled: boolean;
+                                } | null;
+                                /** @description the statuses it may change to (reported damaged → in repair → in service, or retired) */
+                                nextStatuses: ("in-service" | "reported-damaged" | "in-repair" | "retired")[];
+                                repair: {
+                                    /** @description when the damage was discovered (reported) */
+                                    reportedAt: string;
+                                    /** @description reportedAt plus compliance.repairDeadlineHours: handed in for repair by then (Art. 14) */
+                                    dueBy: string;
+                                    overdue: boolean;
+                                } | null;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/unknown-usb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * USB devices the daemon saw attached that no recorder profile matches: what a station needs to give a model its profile (custody devices learn)
+         * @description Bureau-wide: a unit-scoped caller gets an empty list (a USB device has no unit).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description VID:PID, lower-case hex */
+                                usbId: string;
+                                vendorId: number;
+                                productId: number;
+                                manufacturer: string | null;
+                                product: string | null;
+                                serial: string | null;
+                                /** @description bInterfaceClass of each interface (8: mass storage, 6: still image, 255: vendor) */
+                                interfaceClasses: number[];
+                                firstSeen: string;
+                                lastSeen: string;
+                                timesSeen: number;
+                            }[];
+                            profilesSource: string;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/docks": {
         parameters: {
             query?: never;
@@ -3018,6 +3360,12 @@ export interface paths {
                                 batteryPercent: number | null;
                                 storageFreeBytes: number | null;
                                 clockDriftMs: number | null;
+                                paused: {
+                                    /** @description VAULT_UNAVAILABLE */
+                                    code: string;
+                                    message: string;
+                                    since: string;
+                                } | null;
                                 progress: {
                                     filesDone: number;
                                     filesTotal: number;
@@ -3852,6 +4200,8 @@ export interface paths {
                         "application/json": {
                             from: string;
                             to: string;
+                            /** @description the configured upload deadline `late` is judged by */
+                            uploadDeadlineHours: number;
                             units: {
                                 unit: string | null;
                                 files: number;
@@ -3861,7 +4211,7 @@ export interface paths {
                                     averageHours: number | null;
                                     maxHours: number | null;
                                 };
-                                /** @description items handed in more than 24 h after recording ended (Art. 9) */
+                                /** @description items handed in more than uploadDeadlineHours (compliance.uploadDeadlineHours) after recording ended (Art. 9), as the compliance report counts them */
                                 late: number;
                             }[];
                             officers: {
@@ -3874,7 +4224,7 @@ export interface paths {
                                     averageHours: number | null;
                                     maxHours: number | null;
                                 };
-                                /** @description items handed in more than 24 h after recording ended (Art. 9) */
+                                /** @description items handed in more than uploadDeadlineHours (compliance.uploadDeadlineHours) after recording ended (Art. 9), as the compliance report counts them */
                                 late: number;
                             }[];
                         };
@@ -5725,6 +6075,8 @@ export interface paths {
                                 resolvedBy: string | null;
                                 approvedBy: string | null;
                                 resolution: string | null;
+                                /** @description the flag is about one of the caller's own officer numbers (an officer linked to the caller's user): the caller may not resolve it (403 FLAG_SELF_APPROVAL) */
+                                aboutCaller: boolean;
                             }[];
                             next: string | null;
                         };
@@ -5852,6 +6204,8 @@ export interface paths {
                             resolvedBy: string | null;
                             approvedBy: string | null;
                             resolution: string | null;
+                            /** @description the flag is about one of the caller's own officer numbers (an officer linked to the caller's user): the caller may not resolve it (403 FLAG_SELF_APPROVAL) */
+                            aboutCaller: boolean;
                         };
                     };
                 };
@@ -6001,6 +6355,8 @@ export interface paths {
                             resolvedBy: string | null;
                             approvedBy: string | null;
                             resolution: string | null;
+                            /** @description the flag is about one of the caller's own officer numbers (an officer linked to the caller's user): the caller may not resolve it (403 FLAG_SELF_APPROVAL) */
+                            aboutCaller: boolean;
                         };
                     };
                 };
@@ -6664,7 +7020,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Per unit and officer: assignments, clips, hours recorded, on-time rate, median and worst upload delay, open flags by rule
+         * Per unit and officer: assignments, clips, hours recorded, on-time rate, median and worst upload delay, delays by bucket, open flags by rule; timeliness per day; device health
          * @description Footage recorded in [from, to); default the last 30 days, at most 366 days.
          */
         get: {
@@ -6691,6 +7047,10 @@ export interface paths {
                             to: string;
                             timezone: string;
                             uploadDeadlineHours: number;
+                            maxClockDriftSeconds: number;
+                            repairDeadlineHours: number;
+                            /** @description lower bounds of the upload-delay buckets in hours: bucket i holds delays above bound i up to and including bound i+1 (the first from 0, the last open) */
+                            delayBucketsHours: number[];
                             units: {
                                 unit: string | null;
                                 assignments: number;
@@ -6701,6 +7061,8 @@ export interface paths {
                                     medianHours: number | null;
                                     worstHours: number | null;
                                 };
+                                /** @description clips per upload-delay bucket, in the order of delayBucketsHours */
+                                delayBuckets: number[];
                                 openFlags: {
                                     "late-upload": number;
                                     "missing-upload": number;
@@ -6723,6 +7085,8 @@ export interface paths {
                                     medianHours: number | null;
                                     worstHours: number | null;
                                 };
+                                /** @description clips per upload-delay bucket, in the order of delayBucketsHours */
+                                delayBuckets: number[];
                                 openFlags: {
                                     "late-upload": number;
                                     "missing-upload": number;
@@ -6732,6 +7096,50 @@ export interface paths {
                                     "repair-overdue": number;
                                     "attribution-conflict": number;
                                 };
+                            }[];
+                            /** @description per unit, per local day with footage: clips and how many were handed in on time */
+                            timeliness: {
+                                unit: string | null;
+                                days: {
+                                    /** @description YYYY-MM-DD in the station's time zone, by recorded start */
+                                    day: string;
+                                    clips: number;
+                                    onTime: number;
+                                    onTimeRate: number;
+                                }[];
+                            }[];
+                            /** @description device health: each recorder of the units reported on (by its registered unit), from its pre-duty checks at the docks in the period */
+                            devices: {
+                                serial: string;
+                                unit: string | null;
+                                officer: string | null;
+                                model: string | null;
+                                status: string;
+                                repair: {
+                                    reportedAt: string;
+                                    dueBy: string;
+                                    overdue: boolean;
+                                } | null;
+                                /** @description docks in the period */
+                                docks: number;
+                                verdicts: {
+                                    ready: number;
+                                    notReady: number;
+                                    unchecked: number;
+                                };
+                                battery: {
+                                    first: number | null;
+                                    last: number | null;
+                                    min: number | null;
+                                    changePerWeek: number | null;
+                                };
+                                clockDrift: {
+                                    lastMs: number | null;
+                                    worstMs: number | null;
+                                    /** @description docks whose drift exceeded maxClockDriftSeconds */
+                                    overLimit: number;
+                                };
+                                lastDockedAt: string | null;
                             }[];
                         };
                     };
@@ -6770,6 +7178,660 @@ export interface paths {
                 };
                 /** @description every error answer has this shape */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Users (administrators), oldest first; never their tokens or passwords */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description include revoked users */
+                    all?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                /** @enum {unknown} */
+                                role: "operator" | "supervisor" | "archivist" | "auditor" | "admin";
+                                unit: string | null;
+                                createdAt: string;
+                                createdBy: string;
+                                revokedAt: string | null;
+                                revokedBy: string | null;
+                                /** @description whether the user can sign in to the console */
+                                hasPassword: boolean;
+                                passwordSetAt: string | null;
+                                tokenExpiresAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Add a user with a role and unit, and a one-time console password
+         * @description The password is random and shown only in this answer: hand it to the user, who changes it after signing in (POST /session/password). An active user of the same name is 400 INVALID_INPUT. Ledgered as user.created, then user.password-set (reset: true). The user's API token is not shown: issue one with `custody users token` when the user needs it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @enum {unknown} */
+                        role: "operator" | "supervisor" | "archivist" | "auditor" | "admin";
+                        unit?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: string;
+                                name: string;
+                                /** @enum {unknown} */
+                                role: "operator" | "supervisor" | "archivist" | "auditor" | "admin";
+                                unit: string | null;
+                                createdAt: string;
+                                createdBy: string;
+                                revokedAt: string | null;
+                                revokedBy: string | null;
+                                /** @description whether the user can sign in to the console */
+                                hasPassword: boolean;
+                                passwordSetAt: string | null;
+                                tokenExpiresAt: string | null;
+                            };
+                            password: string;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One user */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            /** @enum {unknown} */
+                            role: "operator" | "supervisor" | "archivist" | "auditor" | "admin";
+                            unit: string | null;
+                            createdAt: string;
+                            createdBy: string;
+                            revokedAt: string | null;
+                            revokedBy: string | null;
+                            /** @description whether the user can sign in to the console */
+                            hasPassword: boolean;
+                            passwordSetAt: string | null;
+                            tokenExpiresAt: string | null;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a user for good: their token stops working and their sessions end
+         * @description Revoking a revoked user changes nothing (changed: false). An administrator cannot revoke themselves (409 USER_SELF_REVOKE): another administrator does it. Ledgered as user.revoked.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: string;
+                                name: string;
+                                /** @enum {unknown} */
+                                role: "operator" | "supervisor" | "archivist" | "auditor" | "admin";
+                                unit: string | null;
+                                createdAt: string;
+                                createdBy: string;
+                                revokedAt: string | null;
+                                revokedBy: string | null;
+                                /** @description whether the user can sign in to the console */
+                                hasPassword: boolean;
+                                passwordSetAt: string | null;
+                                tokenExpiresAt: string | null;
+                            };
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/sign-ins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's console sign-ins, newest first (from the ledger's session.signed-in), each with its session's state */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                at: string;
+                                /** @description the session's reference, as the ledger names it */
+                                session: string;
+                                ip: string;
+                                userAgent: string | null;
+                                expiresAt: string | null;
+                                /**
+                                 * @description unknown: the ended session was pruned from the sessions table
+                                 * @enum {unknown}
+                                 */
+                                state: "open" | "ended" | "unknown";
+                                endedAt: string | null;
+                                endReason: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
