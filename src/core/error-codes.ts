@@ -71,6 +71,10 @@ export const ERROR_CODES = {
   DEMO_TIMEOUT: { http: 500, retryable: false, meaning: 'the demo waited too long for the daemon' },
   KEY_UNREADABLE: { http: 500, retryable: false, meaning: 'the station key cannot be read' },
   NOTHING_TO_REBUILD: { http: 500, retryable: false, meaning: 'no catalog and no ledger segments in the vault: nothing to rebuild from' },
+  SNAPSHOT_FAILED: { http: 500, retryable: true, meaning: 'a catalog snapshot could not be made or stored (nothing was ledgered)' },
+  RESTORE_HOME_NOT_EMPTY: { http: 500, retryable: false, meaning: 'custody restore into a home that already holds a catalog (a restore never overwrites one)' },
+  RESTORE_VAULT_BROKEN: { http: 500, retryable: false, meaning: 'the vault\'s sealed ledger segments are not one unbroken chain, or hold no ledger: nothing was restored' },
+  RESTORE_KEY_MISMATCH: { http: 500, retryable: false, meaning: 'the key given to custody restore is not the station key the ledger names' },
   VAULT_NOT_INTACT: { http: 500, retryable: false, meaning: 'init refused: the existing vault\'s ledger does not verify' },
 
   // --- the vault ---
