@@ -28,7 +28,9 @@ const LAYERS = {
   // dock manager runs the session. The one two-way pair left (docs/architecture.md).
   ingest: ['core', 'config', 'catalog', 'vault', 'jobs', 'media', 'ledger', 'devices'],
   devices: ['core', 'config', 'catalog', 'media', 'ledger', 'ingest'],
-  api: ['core', 'config', 'catalog', 'vault', 'jobs', 'ledger', 'access', 'proof', 'compliance', 'retention', 'archive', 'devices', 'ingest'],
+  // The rolling deep verification, the station's figures for /metrics and the doctor's checks (docs/operations.md).
+  monitoring: ['core', 'config', 'catalog', 'vault', 'ledger'],
+  api: ['core', 'config', 'catalog', 'vault', 'jobs', 'ledger', 'access', 'proof', 'compliance', 'retention', 'archive', 'devices', 'ingest', 'monitoring'],
 };
 LAYERS.cli = [...Object.keys(LAYERS), 'root'];
 // The root's files (station.ts, daemon.ts) may import one another.

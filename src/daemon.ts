@@ -5,6 +5,7 @@ import { type ActivityBus, errorMessage, type Logger } from './core/index.js';
 import type { DeviceDetection, DockManager, DriverRegistry, ProfileSet } from './devices/index.js';
 import type { FollowUps, IngestService } from './ingest/index.js';
 import type { ObjectStore } from './vault/index.js';
+import { RollingVerifier } from './monitoring/index.js';
 import { buildStation, type Station, type StationHost } from './station.js';
 
 /** Who the ledger says acted, for everything the daemon does on its own. */
@@ -106,6 +107,16 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   let apiAddress: { host: string; port: number; url: string } | null = null;
 
   const graceMs = config.devices.stopGraceSeconds * 1000;
+  // The rolling deep verification (docs/operations.md): every object re-hashed over
+  // verification.rollingPeriodDays at a bounded rate, resuming where it stopped.
+  const rolling = new RollingVerifier({
+    catalog,
+    store,
+    log: log.child({ module: 'verification' }),
+    actor: DAEMON_ACTOR,
+    periodDays: config.verification.rollingPeriodDays,
+    maxBytesPerSecond: config.verification.rollingMaxMbPerSecond * 2 ** 20,
+  });
   const components: Component[] = [
     {
       // Closed with the catalog by the station, after everything else has stopped.
@@ -161,6 +172,12 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
         await lockFollower?.stop();
         await purgeScheduler.stop();
       },
+    },
+    {
+      // Background reading at a bounded rate; stopped before the store closes, its place saved.
+      name: 'verification',
+      start: async () => rolling.start(),
+      stop: () => rolling.stop(),
     },
     {
       // Before the docks, so it hears every ingest and undock; stopped after them, so

@@ -18,6 +18,7 @@ import { API_PREFIX, type ApiContext } from './context.js';
 import { toHttpError } from './errors.js';
 import { IntegrityReporter } from './integrity.js';
 import { ApiMetrics } from './metrics.js';
+import { stationFigures } from '../monitoring/index.js';
 import { DeviceQueries } from './queries/devices.js';
 import { EvidenceQueries } from './queries/evidence.js';
 import { StatsQueries } from './queries/stats.js';
@@ -150,7 +151,7 @@ function validators(): { text: Ajv; json: Ajv } {
 export function createApiServer(deps: ApiServerDeps): ApiServer {
   const { config, catalog, store, log, activity } = deps;
   const apiLog = log.child({ module: 'api' });
-  const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats });
+  const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats, figures: stationFigures({ config, catalog }) });
   const { users, audit } = deps.services;
   const limiter = new FailedAuthLimiter({
     limit: config.api.authFailureLimit,
