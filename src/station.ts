@@ -243,7 +243,14 @@ export function buildStation(opts: StationOptions): Station {
     return {
       ...services,
       scanner: new ComplianceScanner({ rules: services.rules, activity, log: log.child({ module: 'compliance' }), intervalMinutes: config.compliance.scanIntervalMinutes }),
-      report: (range) => complianceReport(c, { ...range, timezone: settings.timezone, uploadDeadlineHours: settings.uploadDeadlineHours }),
+      report: (range) =>
+        complianceReport(c, {
+          ...range,
+          timezone: settings.timezone,
+          uploadDeadlineHours: settings.uploadDeadlineHours,
+          maxClockDriftSeconds: settings.maxClockDriftSeconds,
+          repairDeadlineHours: settings.repairDeadlineHours,
+        }),
     };
   });
 

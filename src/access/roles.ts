@@ -19,6 +19,8 @@ export type Permission =
   | 'access.decide'
   /** Recorders, their health history, live docks and the event stream. */
   | 'devices.read'
+  /** Change a recorder's status: report it damaged, hand it in for repair, back in service, retire it (Art. 14). */
+  | 'devices.write'
   /** Per-unit and per-officer statistics. */
   | 'stats.read'
   /** The ledger and the record of refused sign-ins. */
@@ -55,11 +57,11 @@ const ALL: readonly Permission[] = ['evidence.read', 'access.request', 'devices.
  * approved grant: that is checked per item, not here.
  */
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
-  operator: new Set([...ALL, 'cases.read', 'assignments.write']),
-  supervisor: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
+  operator: new Set([...ALL, 'cases.read', 'assignments.write', 'devices.write']),
+  supervisor: new Set([...ALL, 'assignments.write', 'devices.write', 'flags.resolve', 'access.decide', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs']),
   archivist: new Set([...ALL, 'ledger.read', 'cases.read', 'cases.write', 'cases.export', 'retention.read', 'retention.runs']),
   auditor: new Set([...ALL, 'ledger.read', 'ledger.verify', 'cases.read', 'retention.read', 'retention.runs']),
-  admin: new Set([...ALL, 'assignments.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs', 'cases.export', 'users.manage']),
+  admin: new Set([...ALL, 'assignments.write', 'devices.write', 'flags.resolve', 'access.decide', 'ledger.read', 'ledger.verify', 'cases.read', 'cases.write', 'holds.manage', 'holds.release', 'retention.read', 'retention.runs', 'cases.export', 'users.manage']),
 };
 
 /** Permissions that span every unit: a unit-scoped user never has them. */

@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, type Logger, NotFoundError } from '../core/index.js';
 import type { ArchiveService, CaseSource } from '../archive/index.js';
 import type { Compliance } from '../compliance/index.js';
+import type { DeviceRegistry, UsbSeenRepo } from '../devices/index.js';
 import type { SignedCheckpoint } from '../proof/index.js';
 import type { CasesService, ObjectLockSync, PurgeService, RetentionView } from '../retention/index.js';
 import type { ObjectStore } from '../vault/index.js';
@@ -52,6 +53,9 @@ export interface ApiContext {
   evidence: EvidenceRepo;
   evidenceQueries: EvidenceQueries;
   devices: DeviceQueries;
+  /** Recorder status changes (ledgered) and the USB devices seen without a profile (issue 19). */
+  deviceRegistry: DeviceRegistry;
+  usbSeen: UsbSeenRepo;
   stats: StatsQueries;
   verify: VerifyRunner;
   metrics: ApiMetrics;

@@ -19,6 +19,7 @@ import { toHttpError } from './errors.js';
 import { IntegrityReporter } from './integrity.js';
 import { ApiMetrics } from './metrics.js';
 import { stationFigures } from '../monitoring/index.js';
+import { DeviceRegistry, UsbSeenRepo } from '../devices/index.js';
 import { DeviceQueries } from './queries/devices.js';
 import { EvidenceQueries } from './queries/evidence.js';
 import { StatsQueries } from './queries/stats.js';
@@ -177,7 +178,9 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     evidence: new EvidenceRepo(catalog.db),
     evidenceQueries: new EvidenceQueries(catalog.db),
     devices: new DeviceQueries(catalog.db),
-    stats: new StatsQueries(catalog.db),
+    deviceRegistry: new DeviceRegistry(catalog),
+    usbSeen: new UsbSeenRepo(catalog.db),
+    stats: new StatsQueries(catalog.db, config.compliance.uploadDeadlineHours),
     verify: new VerifyRunner({ catalog, store, log: apiLog }),
     metrics,
     streams: new Set(),

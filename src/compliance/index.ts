@@ -10,7 +10,7 @@ export {
 export { FlagsService, FlagResolveError, FLAG_RULES, FLAG_STATES, type Approver, type Finding, type Flag, type FlagFilter, type FlagRule, type FlagState } from './flags.js';
 export { ComplianceRules, fileNumber, type ComplianceSettings } from './rules/index.js';
 export { ComplianceScanner } from './scanner.js';
-export { parseLocalTime, startOfLocalDay, localText } from './time.js';
+export { parseLocalTime, startOfLocalDay, localText, plusHours } from './time.js';
 export { createCompliance, type Compliance, type ComplianceOptions } from './compliance.js';
-export { complianceReport, type ComplianceFigures, type ComplianceReport } from './report.js';
+export { complianceReport, delayBucketsHours, type ComplianceFigures, type ComplianceReport, type DeviceHealth, type TimelinessDay } from './report.js';
 export { parseCsv } from './csv.js';

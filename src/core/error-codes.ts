@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   FLAG_RESOLVED: { http: 409, retryable: false, meaning: 'the flag was already resolved' },
   ASSIGNMENT_OVERLAP: { http: 409, retryable: false, meaning: 'the recorder is already assigned to someone for part of that time' },
   ASSIGNMENT_ENDED: { http: 409, retryable: false, meaning: 'the assignment has already ended' },
+  RECORDER_STATUS_TRANSITION: { http: 409, retryable: false, meaning: 'a recorder status change the repair workflow does not allow (reported damaged → in repair → in service, or retired; a retired recorder stays retired)' },
   CASE_NUMBER_TAKEN: { http: 409, retryable: false, meaning: 'the case number is already in use in the case\'s unit (numbers are unique per unit, and among the bureau-wide cases)' },
   CASE_NUMBER_AMBIGUOUS: { http: 409, retryable: false, meaning: 'a case named by a number that several units use: the message lists them with their ids; name the case by its id' },
   USER_SELF_REVOKE: { http: 409, retryable: false, meaning: 'an administrator revoking themselves (another administrator does it)' },

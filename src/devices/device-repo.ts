@@ -6,6 +6,19 @@ import { type HealthReason, type HealthState, isHealthReasonCode, type RecordedR
 export const RECORDER_STATUSES = ['in-service', 'reported-damaged', 'in-repair', 'retired'] as const;
 export type RecorderServiceStatus = (typeof RECORDER_STATUSES)[number];
 
+/**
+ * The changes a recorder's status may make (Att.1 Art.14): a recorder in service is
+ * reported damaged (报修) or retired (报废); a reported one is handed in for repair
+ * (维修中) or retired; a repaired one goes back in service (在用) or is retired. A
+ * retired recorder stays retired. Every path (CLI, API, console) goes through this.
+ */
+export const RECORDER_STATUS_NEXT: Readonly<Record<RecorderServiceStatus, readonly RecorderServiceStatus[]>> = {
+  'in-service': ['reported-damaged', 'retired'],
+  'reported-damaged': ['in-repair', 'retired'],
+  'in-repair': ['in-service', 'retired'],
+  retired: [],
+};
+
 /** One dock of a recorder: its pre-duty health snapshot, verdict and what the session did. */
 export interface DockRecord {
   id: string;

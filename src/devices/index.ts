@@ -34,7 +34,7 @@ export { DriverRegistry, folderDriverFor, gat947DriverFor, type DriverContext, t
 export { Gat947Driver, Gat947Error, isGat947Error, gat947ParamsSchema, type Gat947ErrorCode, type Gat947Params } from './gat947/index.js';
 export { DeviceDetection, type DetectionOptions, type DockCandidate, type UndockReason } from './detection.js';
 export { DockManager, type DockManagerDeps, type DockOutcome } from './dock-manager.js';
-export { DeviceRepo, RECORDER_STATUSES, dockFromRow, type DockRecord, type DockRow, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';
+export { DeviceRepo, RECORDER_STATUS_NEXT, RECORDER_STATUSES, dockFromRow, type DockRecord, type DockRow, type DeviceRecord, type RecorderServiceStatus } from './device-repo.js';
 export { DeviceRegistry, isRecorderStatus, type DeviceSummary, type DeviceDetail } from './registry.js';
 export { udevRules, UDEV_DEFAULTS, type UdevOptions } from './udev.js';
 export { UsbPreDock, type PreDockReading, type UsbPreDockDeps } from './usb-predock.js';

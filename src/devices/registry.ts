@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/index.js';
-import { NotFoundError, rfc3339, UsageError } from '../core/index.js';
-import { DeviceRepo, RECORDER_STATUSES, type DeviceRecord, type DockRecord, type RecorderServiceStatus } from './device-repo.js';
+import { CustodyError, NotFoundError, rfc3339, UsageError } from '../core/index.js';
+import { DeviceRepo, RECORDER_STATUS_NEXT, RECORDER_STATUSES, type DeviceRecord, type DockRecord, type RecorderServiceStatus } from './device-repo.js';
 import { ledgerOf } from '../ledger/index.js';
 
 export interface DeviceSummary extends DeviceRecord {
@@ -40,23 +40,47 @@ export class DeviceRegistry {
   }
 
   /**
-   * Change a recorder's status (in service, reported damaged, in repair, retired).
-   * Returns false when it already had that status (nothing is recorded then).
+   * Change a recorder's status (in service, reported damaged, in repair, retired),
+   * along RECORDER_STATUS_NEXT only. Returns changed false when it already had that
+   * status with that note (nothing is recorded then); the same status with another
+   * note is refused, so a second report cannot move the Art. 14 deadline.
+   *
+   * `since`, for a report of damage: when the damage was discovered (Art. 14's
+   * deadline counts from it), not in the future nor before the recorder's last status
+   * change; default now. It is the status's time (`statusChangedAt`).
    */
-  setStatus(serial: string, status: string, opts: { actor: string; note?: string | null }): { changed: boolean; device: DeviceRecord } {
+  setStatus(serial: string, status: string, opts: { actor: string; note?: string | null; since?: string | null }): { changed: boolean; device: DeviceRecord } {
     if (!isRecorderStatus(status)) throw new UsageError(`status must be one of ${RECORDER_STATUSES.join(', ')}; got "${status}"`);
     const note = opts.note?.trim() ? opts.note.trim() : null;
     return this.catalog.tx(() => {
       const before = this.repo.recorder(serial);
       if (!before) throw new NotFoundError('recorder', serial);
-      if (before.status === status && before.statusNote === note) return { changed: false, device: before };
-      const at = rfc3339(this.catalog.clock.now());
+      if (before.status === status && before.statusNote === note && !opts.since) return { changed: false, device: before };
+      if (!RECORDER_STATUS_NEXT[before.status].includes(status)) {
+        const allowed = RECORDER_STATUS_NEXT[before.status];
+        throw new CustodyError(
+          'RECORDER_STATUS_TRANSITION',
+          `recorder ${serial} is ${before.status}: it can ${allowed.length ? `become ${allowed.join(' or ')}` : 'not change status any more'}, not ${status}`,
+        );
+      }
+      const now = rfc3339(this.catalog.clock.now());
+      let at = now;
+      if (opts.since) {
+        if (status !== 'reported-damaged') throw new CustodyError('INVALID_INPUT', 'a discovery time is given only with a report of damage (reported-damaged)');
+        const since = Date.parse(opts.since);
+        if (Number.isNaN(since)) throw new CustodyError('INVALID_INPUT', `discovery time "${opts.since}" is not a date-time`);
+        if (since > Date.parse(now)) throw new CustodyError('INVALID_INPUT', 'the damage cannot have been discovered in the future');
+        if (before.statusChangedAt && since < Date.parse(before.statusChangedAt)) {
+          throw new CustodyError('INVALID_INPUT', `the damage cannot have been discovered before the recorder's last status change (${before.statusChangedAt})`);
+        }
+        at = rfc3339(new Date(since));
+      }
       this.repo.setStatus(serial, status, note, at);
       ledgerOf(this.catalog).append({
         type: 'device.status-changed',
         actor: opts.actor,
         subject: serial,
-        data: { from: before.status, to: status, note },
+        data: at === now ? { from: before.status, to: status, note } : { from: before.status, to: status, note, since: at },
       });
       return { changed: true, device: this.repo.recorder(serial)! };
     });

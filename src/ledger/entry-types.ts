@@ -155,7 +155,7 @@ export const LEDGER_ENTRY_TYPES = {
     msdcError: fault.nullable(),
     switchedToMassStorage: bool,
   }),
-  'device.status-changed': z.object({ from: str, to: str, note: nstr }),
+  'device.status-changed': z.object({ from: str, to: str, note: nstr, since: str.optional() }),
 
   'user.created': z.object({ name: str, role: str, unit: nstr, tokenExpiresAt: nstr }),
   'user.revoked': z.object({ name: str, role: str, unit: nstr }),

@@ -138,6 +138,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
         'cases.write',
         'compliance.read',
         'devices.read',
+        'devices.write',
         'evidence.read',
         'flags.resolve',
         'holds.manage',
@@ -481,14 +482,16 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     const report = body<{ units: Record<string, unknown>[]; officers: Record<string, unknown>[]; from: string; to: string }>(await r.call(admin.token, { url: '/api/v1/stats' }));
     expect(report.from).toBe('2026-10-28T08:00:00.000Z');
     expect(report.to).toBe('2026-11-27T08:00:00.000Z');
+    // The delay runs from the end of recording: the start plus the duration when the
+    // recorder gave no end, as the compliance report and rules take it (issue 19).
     expect(report.units).toEqual([
-      { unit: 'U1', files: 3, bytes: 600, hoursRecorded: 1.5, uploadDelay: { averageHours: 27.333, maxHours: 50 }, late: 2 },
-      { unit: 'U2', files: 1, bytes: 400, hoursRecorded: 0.167, uploadDelay: { averageHours: 1, maxHours: 1 }, late: 0 },
+      { unit: 'U1', files: 3, bytes: 600, hoursRecorded: 1.5, uploadDelay: { averageHours: 26.833, maxHours: 50 }, late: 2 },
+      { unit: 'U2', files: 1, bytes: 400, hoursRecorded: 0.167, uploadDelay: { averageHours: 0.833, maxHours: 0.833 }, late: 0 },
     ]);
     expect(report.officers).toEqual([
-      { unit: 'U1', officer: '0417', files: 2, bytes: 300, hoursRecorded: 1.5, uploadDelay: { averageHours: 16, maxHours: 30 }, late: 1 },
+      { unit: 'U1', officer: '0417', files: 2, bytes: 300, hoursRecorded: 1.5, uploadDelay: { averageHours: 15.25, maxHours: 29 }, late: 1 },
       { unit: 'U1', officer: '0418', files: 1, bytes: 300, hoursRecorded: 0, uploadDelay: { averageHours: 50, maxHours: 50 }, late: 1 },
-      { unit: 'U2', officer: '0520', files: 1, bytes: 400, hoursRecorded: 0.167, uploadDelay: { averageHours: 1, maxHours: 1 }, late: 0 },
+      { unit: 'U2', officer: '0520', files: 1, bytes: 400, hoursRecorded: 0.167, uploadDelay: { averageHours: 0.833, maxHours: 0.833 }, late: 0 },
     ]);
     const scoped = body<{ units: { unit: string }[] }>(await r.call(sup.token, { url: '/api/v1/stats?from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z' }));
     expect(scoped.units.map((u) => u.unit)).toEqual(['U1']);

@@ -8,7 +8,7 @@ export interface StatsFigures {
   hoursRecorded: number;
   /** Upload delay: ingested time minus the end of recording (its start when the end is unknown). */
   uploadDelay: { averageHours: number | null; maxHours: number | null };
-  /** Items handed in more than 24 hours after recording ended (Art. 9). */
+  /** Items handed in more than the upload deadline (compliance.uploadDeadlineHours) after recording ended (Art. 9). */
   late: number;
 }
 
@@ -24,6 +24,8 @@ export interface UnitStats extends StatsFigures {
 export interface StatsReport {
   from: string;
   to: string;
+  /** The deadline `late` was judged by (compliance.uploadDeadlineHours). */
+  uploadDeadlineHours: number;
   units: UnitStats[];
   officers: OfficerStats[];
 }
@@ -39,7 +41,17 @@ interface Row {
   late: number;
 }
 
-const DELAY_H = `(julianday(ingested_at) - julianday(coalesce(recorded_end_corrected, recorded_end, recorded_at))) * 24.0`;
+/**
+ * The end of recording as the compliance rules and report take it (docs/compliance.md):
+ * the drift-corrected end, else the recorder's end, else the start plus the duration,
+ * else the start.
+ */
+const END = `coalesce(recorded_end_corrected, recorded_end,
+  strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at, '+' || (duration_ms / 1000.0) || ' seconds'), recorded_at)`;
+/** Whole milliseconds from the end of recording to ingest (rounded, so exactly the deadline is not read as a hair over it). */
+const DELAY_MS = `CAST(round((julianday(ingested_at) - julianday(${END})) * 86400000.0) AS INTEGER)`;
+/** The upload delay in hours, never below 0 (a recorder clock ahead of the station), as the compliance report has it. */
+const DELAY_H = `(max(0, ${DELAY_MS}) / 3600000.0)`;
 
 const round = (n: number, digits = 3): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -50,10 +62,18 @@ const round = (n: number, digits = 3): number => Math.round(n * 10 ** digits) / 
 export class StatsQueries {
   private readonly stmt;
 
-  constructor(db: Db) {
-    this.stmt = db.prepare<{ from: string; to: string; scope: string | null; unit: string | null }, Row>(
+  /**
+   * `uploadDeadlineHours`: the configured deadline (compliance.uploadDeadlineHours),
+   * so that `late` counts what the compliance report counts as not on time: handed in
+   * strictly later than the deadline after the end of recording (issue 19).
+   */
+  constructor(
+    db: Db,
+    private readonly uploadDeadlineHours: number,
+  ) {
+    this.stmt = db.prepare<{ from: string; to: string; scope: string | null; unit: string | null; deadlineMs: number }, Row>(
       `SELECT unit, officer, count(*) AS files, total(size) AS bytes, total(duration_ms) AS duration_ms,
-         total(${DELAY_H}) AS delay_sum_h, max(${DELAY_H}) AS delay_max_h, total(${DELAY_H} > 24) AS late
+         total(${DELAY_H}) AS delay_sum_h, max(${DELAY_H}) AS delay_max_h, total(${DELAY_MS} > @deadlineMs) AS late
        FROM evidence INDEXED BY evidence_time
        WHERE recorded_at >= @from AND recorded_at < @to
          AND (@scope IS NULL OR unit = @scope) AND (@unit IS NULL OR unit = @unit)
@@ -62,7 +82,7 @@ export class StatsQueries {
   }
 
   report(scopeUnit: string | null, from: string, to: string, unit: string | undefined): StatsReport {
-    const rows = this.stmt.all({ from, to, scope: scopeUnit, unit: unit ?? null });
+    const rows = this.stmt.all({ from, to, scope: scopeUnit, unit: unit ?? null, deadlineMs: Math.round(this.uploadDeadlineHours * 3_600_000) });
     const figures = (files: number, bytes: number, durationMs: number, delaySum: number, delayMax: number | null, late: number): StatsFigures => ({
       files,
       bytes,
@@ -86,6 +106,7 @@ export class StatsQueries {
     return {
       from,
       to,
+      uploadDeadlineHours: this.uploadDeadlineHours,
       units: [...units.entries()].map(([unitName, u]) => ({ unit: unitName, ...figures(u.files, u.bytes, u.ms, u.sum, u.max, u.late) })),
       officers,
     };

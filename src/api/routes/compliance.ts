@@ -30,6 +30,7 @@ const Figures = {
   hoursRecorded: Type.Number(),
   onTimeRate: Nullable(Type.Number()),
   uploadDelay: Type.Object({ medianHours: Nullable(Type.Number()), worstHours: Nullable(Type.Number()) }),
+  delayBuckets: Type.Array(Type.Integer(), { description: 'clips per upload-delay bucket, in the order of delayBucketsHours' }),
   openFlags: Type.Object(Object.fromEntries(FLAG_RULES.map((r) => [r, Type.Integer()]))),
 };
 
@@ -219,7 +220,7 @@ export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
       config: { access: 'compliance.read' },
       schema: {
         tags: ['compliance'],
-        summary: 'Per unit and officer: assignments, clips, hours recorded, on-time rate, median and worst upload delay, open flags by rule',
+        summary: 'Per unit and officer: assignments, clips, hours recorded, on-time rate, median and worst upload delay, delays by bucket, open flags by rule; timeliness per day; device health',
         description: `Footage recorded in [from, to); default the last 30 days, at most ${MAX_DAYS} days.`,
         querystring: Type.Object({ from: Type.Optional(DateTime), to: Type.Optional(DateTime), unit: Type.Optional(Label) }, { additionalProperties: false }),
         response: {
@@ -228,8 +229,41 @@ export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
             to: Type.String(),
             timezone: Type.String(),
             uploadDeadlineHours: Type.Number(),
+            maxClockDriftSeconds: Type.Number(),
+            repairDeadlineHours: Type.Number(),
+            delayBucketsHours: Type.Array(Type.Number(), {
+              description: 'lower bounds of the upload-delay buckets in hours: bucket i holds delays above bound i up to and including bound i+1 (the first from 0, the last open)',
+            }),
             units: Type.Array(Type.Object({ unit: Nullable(Type.String()), ...Figures })),
             officers: Type.Array(Type.Object({ unit: Nullable(Type.String()), officer: Nullable(Type.String()), name: Nullable(Type.String()), ...Figures })),
+            timeliness: Type.Array(
+              Type.Object({
+                unit: Nullable(Type.String()),
+                days: Type.Array(Type.Object({ day: Type.String({ description: 'YYYY-MM-DD in the station\'s time zone, by recorded start' }), clips: Type.Integer(), onTime: Type.Integer(), onTimeRate: Type.Number() })),
+              }),
+              { description: 'per unit, per local day with footage: clips and how many were handed in on time' },
+            ),
+            devices: Type.Array(
+              Type.Object({
+                serial: Type.String(),
+                unit: Nullable(Type.String()),
+                officer: Nullable(Type.String()),
+                model: Nullable(Type.String()),
+                status: Type.String(),
+                repair: Nullable(Type.Object({ reportedAt: Type.String(), dueBy: Type.String(), overdue: Type.Boolean() }, { description: 'a recorder reported damaged: since when, and the Art. 14 deadline' })),
+                docks: Type.Integer({ description: 'docks in the period' }),
+                verdicts: Type.Object({ ready: Type.Integer(), notReady: Type.Integer(), unchecked: Type.Integer() }),
+                battery: Type.Object({
+                  first: Nullable(Type.Number()),
+                  last: Nullable(Type.Number()),
+                  min: Nullable(Type.Number()),
+                  changePerWeek: Nullable(Type.Number({ description: 'least-squares trend of the battery at dock, percentage points per week' })),
+                }),
+                clockDrift: Type.Object({ lastMs: Nullable(Type.Integer()), worstMs: Nullable(Type.Integer()), overLimit: Type.Integer({ description: 'docks whose drift exceeded maxClockDriftSeconds' }) }),
+                lastDockedAt: Nullable(Type.String()),
+              }),
+              { description: 'device health: each recorder of the units reported on (by its registered unit), from its pre-duty checks at the docks in the period' },
+            ),
           }),
           ...COMMON_ERRORS,
         },
@@ -248,6 +282,8 @@ export const complianceRoutes: ApiRoutes = (app, ctx, done) => {
         scopeUnit: p.unit,
         timezone: ctx.config.timezone,
         uploadDeadlineHours: ctx.config.compliance.uploadDeadlineHours,
+        maxClockDriftSeconds: ctx.config.compliance.maxClockDriftSeconds,
+        repairDeadlineHours: ctx.config.compliance.repairDeadlineHours,
       });
     },
   );

@@ -11,7 +11,7 @@ const Figures = {
   bytes: Type.Integer(),
   hoursRecorded: Type.Number(),
   uploadDelay: Type.Object({ averageHours: Nullable(Type.Number()), maxHours: Nullable(Type.Number()) }),
-  late: Type.Integer({ description: 'items handed in more than 24 h after recording ended (Art. 9)' }),
+  late: Type.Integer({ description: 'items handed in more than uploadDeadlineHours (compliance.uploadDeadlineHours) after recording ended (Art. 9), as the compliance report counts them' }),
 };
 
 export const statsRoutes: ApiRoutes = (app, ctx, done) => {
@@ -31,6 +31,7 @@ export const statsRoutes: ApiRoutes = (app, ctx, done) => {
           200: Type.Object({
             from: Type.String(),
             to: Type.String(),
+            uploadDeadlineHours: Type.Number({ description: 'the configured upload deadline `late` is judged by' }),
             units: Type.Array(Type.Object({ unit: Nullable(Type.String()), ...Figures })),
             officers: Type.Array(Type.Object({ unit: Nullable(Type.String()), officer: Nullable(Type.String()), ...Figures })),
           }),
