@@ -26,6 +26,16 @@ export interface DockInfo {
   storageFreeBytes?: number | null;
   /** Positive: the recorder's clock ahead of the station's; read before any clock sync. */
   clockDriftMs?: number | null;
+  /** Set while the dock's collection is paused (the vault unavailable): it resumes by itself when the cause is gone. */
+  paused?: DockPause | null;
+}
+
+/** Why a dock's collection is paused, and since when; the files stay on the recorder meanwhile. */
+export interface DockPause {
+  /** The error code that paused it (VAULT_UNAVAILABLE). */
+  code: string;
+  message: string;
+  since: string;
 }
 
 /** One reason a dock is not ready: a stable code (null when only the sentence is known), the sentence and its figures. */

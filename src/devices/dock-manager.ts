@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
-import { type ActivityBus, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
+import { type ActivityBus, type DockPause, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
 import { registerRecorder, type IngestedItem, type IngestService, type IngestSession, type SessionProgress, type SessionReport } from '../ingest/index.js';
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
@@ -98,7 +98,13 @@ interface Dock {
   pulled: boolean;
   /** Its row has its undock time and its `device.undocked` entry. */
   closed: boolean;
+  /** Set while its collection waits for the vault to answer again: ends the wait at once (undock, stop). */
+  wake: (() => void) | null;
 }
+
+/** Waits between checks of a vault that went away: doubling from the first to the last. */
+const VAULT_RETRY_FIRST_MS = 2_000;
+const VAULT_RETRY_MAX_MS = 30_000;
 
 /**
  * Turns docked recorders into ingest sessions: picks the model profile and driver,
@@ -198,6 +204,7 @@ export class DockManager extends EventEmitter {
           midSession: false,
           pulled: false,
           closed: false,
+          wake: null,
         };
         this.docks.set(location, dock);
         // run() never rejects: a dock that fails ends with a failed 'ended' event.
@@ -219,6 +226,7 @@ export class DockManager extends EventEmitter {
     this.docks.delete(location);
     this.leaving.add(dock);
     dock.gone = reason;
+    dock.wake?.();
     if (!dock.ended) dock.pulled = true;
     if (dock.session && !dock.ended) {
       dock.midSession = true;
@@ -238,6 +246,7 @@ export class DockManager extends EventEmitter {
    */
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
+    for (const d of [...this.docks.values(), ...this.leaving]) d.wake?.();
     await this.deps.ingest.stop(graceMs);
     await Promise.all([...this.docks.values(), ...this.leaving].map((d) => d.flow));
     // Recorders still docked are docked again, as new docks, when custody starts.
@@ -485,7 +494,7 @@ export class DockManager extends EventEmitter {
   }
 
   /** The live dock, with what the board shows of it (who it is issued to, what the check read), so no one need ask for it per dock. */
-  private publishDock(dock: Dock, sessionId: string | null, dockedAt: string, check: DockCheck): void {
+  private publishDock(dock: Dock, sessionId: string | null, dockedAt: string, check: DockCheck, paused: DockPause | null = null): void {
     const { assessment, health } = check;
     const registered = dock.serial ? this.repo.recorder(dock.serial) : null;
     this.deps.activity.publish({
@@ -505,6 +514,7 @@ export class DockManager extends EventEmitter {
         batteryPercent: health?.batteryPercent ?? null,
         storageFreeBytes: health?.storageFreeBytes ?? null,
         clockDriftMs: health?.clockDriftMs ?? null,
+        paused,
       },
     });
   }
@@ -521,7 +531,7 @@ export class DockManager extends EventEmitter {
     dockedAt: string,
     outcome: DockOutcome,
   ): Promise<SessionReport | null> {
-    const { identity, health, identifyError } = check;
+    const { identity, identifyError } = check;
     if (sameRecorder.length > 0) {
       dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
       await Promise.all(sameRecorder);
@@ -534,6 +544,23 @@ export class DockManager extends EventEmitter {
     const notMounted = driver ? null : (dock.prior?.notMounted ?? 'its storage was not mounted');
     outcome.skipped = sessionSkipReason({ identified: identity !== null, identifyError, gone: dock.gone !== null, accepting: this.accepting, notMounted });
     if (!identity || !driver || outcome.skipped !== null) return null;
+    // A session that paused because the vault went away (VAULT_UNAVAILABLE: an S3
+    // endpoint down) leaves the recorder docked and its files on it: the dock shows the
+    // pause, waits for the vault to answer and runs a new session, which skips what was
+    // committed. The counts are the dock's, over its sessions.
+    let taken: Pick<SessionReport, 'ingested' | 'bytes' | 'items'> = { ingested: 0, bytes: 0, items: [] };
+    for (;;) {
+      const report = await this.session(dock, driver, check, dockedAt, outcome);
+      if (report) taken = { ingested: taken.ingested + report.ingested, bytes: taken.bytes + report.bytes, items: [...taken.items, ...report.items] };
+      const merged = report ? { ...report, ...taken } : null;
+      if (report?.status !== 'paused' || report.error?.code !== 'VAULT_UNAVAILABLE' || dock.gone || !this.accepting) return merged;
+      if (!(await this.waitForVault(dock, report, dockedAt, check))) return merged;
+    }
+  }
+
+  private async session(dock: Dock, driver: RecorderDriver, check: DockCheck, dockedAt: string, outcome: DockOutcome): Promise<SessionReport | null> {
+    const { identity, health } = check;
+    if (!identity) return null;
     try {
       const { session, done } = this.deps.ingest.start(driver, { actor: this.actor, snapshot: { identity, health } });
       dock.session = session;
@@ -561,6 +588,33 @@ export class DockManager extends EventEmitter {
       outcome.skipped = errorMessage(e);
       dock.log.error({ err: e }, 'ingest session could not run');
       return null;
+    }
+  }
+
+  /**
+   * The dock paused for the vault (its live state says so: `paused` with the code and
+   * since when), checked again after 2, 4, 8 … at most 30 s. True once the vault answers;
+   * false when the recorder went or custody stops first.
+   */
+  private async waitForVault(dock: Dock, report: SessionReport, dockedAt: string, check: DockCheck): Promise<boolean> {
+    const error = report.error!;
+    const since = rfc3339(this.deps.catalog.clock.now());
+    this.publishDock(dock, report.sessionId, dockedAt, check, { code: error.code, message: error.message, since });
+    dock.log.warn({ serial: dock.serial, code: error.code, ingested: report.ingested }, 'vault unavailable: collection paused, resumed when the vault answers; nothing is wiped meanwhile');
+    for (let wait = VAULT_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, VAULT_RETRY_MAX_MS)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        dock.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      dock.wake = null;
+      if (dock.gone || !this.accepting) return false;
+      if (await this.deps.ingest.storeAvailable()) {
+        dock.log.info({ serial: dock.serial, pausedSince: since }, 'vault answers again: collection resumed');
+        return true;
+      }
     }
   }
 

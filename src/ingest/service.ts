@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import { type Clock, type Logger, Semaphore, systemClock } from '../core/index.js';
 import type { RecorderDriver } from '../devices/index.js';
-import type { ObjectStore } from '../vault/index.js';
+import { contentKey, type ObjectStore } from '../vault/index.js';
 import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 
 export interface IngestServiceDeps {
@@ -68,6 +68,19 @@ export class IngestService {
       return report;
     });
     return { session, done };
+  }
+
+  /**
+   * Whether the vault answers (an object looked up; missing is an answer). What a dock
+   * paused by VAULT_UNAVAILABLE asks before it runs a new session.
+   */
+  async storeAvailable(): Promise<boolean> {
+    try {
+      await this.deps.store.stat(contentKey('0'.repeat(64)));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async ingest(driver: RecorderDriver, opts: { actor: string }): Promise<SessionReport> {

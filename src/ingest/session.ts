@@ -491,6 +491,12 @@ export class IngestSession extends EventEmitter {
     if (e instanceof VaultFullError) {
       this.stop({ path: file.path, code, message }, 'graceful', 'paused');
       this.log.error({ file: file.path, err: e }, 'vault is full: session paused, nothing is wiped');
+    } else if (code === 'VAULT_UNAVAILABLE') {
+      // The store went away (an S3 endpoint down, the vault's folder gone): every file
+      // left would fail the same way, so the session pauses like a full vault; what was
+      // committed stays, the rest is taken when the store answers again.
+      this.stop({ path: file.path, code, message }, 'graceful', 'paused');
+      this.log.error({ file: file.path, err: e }, 'vault unavailable: session paused, nothing is wiped');
     } else if (e instanceof SourceFileError && !(await this.driver.present())) {
       this.stop({ path: file.path, code: 'RECORDER_GONE', message: `recorder ${this.driver.location} disappeared` }, 'abort', 'recorder-gone');
       this.log.warn({ file: file.path }, 'recorder pulled mid-session');

@@ -80,6 +80,12 @@ const LiveDock = Type.Object({
   batteryPercent: Nullable(Type.Number({ description: 'as the pre-duty check read it; null: not read' })),
   storageFreeBytes: Nullable(Type.Integer()),
   clockDriftMs: Nullable(Type.Integer({ description: 'positive: the recorder ahead of the station; measured before any clock sync' })),
+  paused: Nullable(
+    Type.Object(
+      { code: Type.String({ description: 'VAULT_UNAVAILABLE' }), message: Type.String(), since: Type.String() },
+      { description: 'set while the collection is paused because the vault does not answer; it resumes by itself when the vault is back, nothing is wiped meanwhile' },
+    ),
+  ),
   progress: Nullable(
     Type.Object({
       filesDone: Type.Integer(),
@@ -112,6 +118,7 @@ function liveDock(d: DockInfo) {
     batteryPercent: d.batteryPercent ?? null,
     storageFreeBytes: d.storageFreeBytes ?? null,
     clockDriftMs: d.clockDriftMs ?? null,
+    paused: d.paused ?? null,
   };
 }
 
