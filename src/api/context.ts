@@ -4,7 +4,7 @@ import { type AccessRequests, type Audit, type DenialLedger, HiddenError, inScop
 import type { Catalog, Evidence, EvidenceRepo } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { type ActivityBus, CustodyError, type Logger, NotFoundError } from '../core/index.js';
-import type { ArchiveService, CaseSource } from '../archive/index.js';
+import type { ArchiveService, CaseSource, ExportJobs, ExportRecords } from '../archive/index.js';
 import type { Compliance } from '../compliance/index.js';
 import type { DeviceRegistry, UsbSeenRepo } from '../devices/index.js';
 import type { SignedCheckpoint } from '../proof/index.js';
@@ -84,6 +84,10 @@ export interface ApiContext {
    * station key, which is read then; an unreadable key is tried again next time).
    */
   archive(): Promise<ArchiveService>;
+  /** Archival exports started through the API, run as jobs in this process (issue 19). */
+  exportJobs: ExportJobs;
+  /** What the ledger recorded of each export (labels, handover sheet, later checks). */
+  exportRecords: ExportRecords;
 }
 
 /** A route module: a typed fastify plugin that receives the services it uses. */

@@ -36,6 +36,7 @@ import { retentionRoutes } from './routes/retention.js';
 import { sessionRoutes } from './routes/session.js';
 import { statsRoutes } from './routes/stats.js';
 import { userRoutes } from './routes/users.js';
+import { ExportJobs, ExportRecords } from '../archive/index.js';
 import { VerifyRunner } from './verify-runner.js';
 import { DEFAULT_CONSOLE_DIR, isPageRequest, serveConsole } from './console.js';
 
@@ -195,6 +196,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     compliance: deps.services.compliance,
     objectLock: deps.services.objectLock,
     archive: deps.services.archive,
+    exportJobs: new ExportJobs({ catalog, archive: deps.services.archive, log: apiLog.child({ module: 'export-jobs' }), copies: config.archive.copies }),
+    exportRecords: new ExportRecords(catalog, store),
   };
   const authenticator = createAuthenticator({ users, sessions: ctx.sessions, audit, limiter, metrics, log: apiLog });
 
@@ -347,6 +350,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     context: ctx,
     hasConsole: consolePage !== null,
     async start() {
+      // Exports left queued or running by a station that stopped are interrupted, never resumed or reported good.
+      ctx.exportJobs.recover('custody:api');
       metrics.start();
       sweep();
       sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS);
@@ -366,6 +371,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       stopping ??= (async () => {
         clearInterval(sweepTimer);
         ctx.verify.stop();
+        const exportsStopped = ctx.exportJobs.stop();
         for (const close of [...ctx.streams]) close();
         let timer: NodeJS.Timeout | undefined;
         const closed = app.close();
@@ -374,6 +380,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         clearTimeout(timer);
         if (app.server.listening) app.server.closeAllConnections();
         await closed;
+        await exportsStopped;
         try {
           denials.flush(true);
           ctx.previews.flush(true);

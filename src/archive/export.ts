@@ -77,6 +77,26 @@ export interface ExportRequest {
   access: ExportAccess;
   iso?: boolean;
   signal?: AbortSignal;
+  /** The export's id (a job gives its own, so its status and the ledger name one export); default a new UUIDv7. */
+  exportId?: string;
+  /** Called as the copies progress (often: throttle what it does). */
+  onProgress?: (copies: readonly CopyProgress[]) => void;
+}
+
+/**
+ * How one copy is getting on. `verified` only once the copy, read back from its
+ * destination, passed every check; `failed` with the copy's error in the result.
+ */
+export interface CopyProgress {
+  copy: number;
+  phase: 'waiting' | 'writing' | 'verifying' | 'verified' | 'failed';
+  files: number;
+  filesTotal: number;
+  bytes: number;
+  bytesTotal: number;
+  /** Payload files and bytes checked as read back from the destination. */
+  checkedFiles: number;
+  checkedBytes: number;
 }
 
 /** What authorizeExport found: the access request that lets this user export these items. */
@@ -154,6 +174,11 @@ export class ArchiveService {
     this.source = new CaseSource(o.catalog.db);
   }
 
+  /** The station's checkpoint verifier key the copies carry (null: none readable). */
+  get verifierKey(): string | null {
+    return this.o.verifierKey ?? null;
+  }
+
   /**
    * One export: the request checked, the items chosen, the ledger excerpt (and its
    * proofs) taken, the vault objects checked, each item registered as accessed, then
@@ -164,10 +189,13 @@ export class ArchiveService {
     const { kase, dests, xorriso } = await this.checkRequest(req);
     const live = this.exportable(kase, req.access);
     const now = this.o.now?.() ?? new Date();
-    const exportId = uuidv7({ msecs: now.getTime() });
+    const exportId = req.exportId ?? uuidv7({ msecs: now.getTime() });
     const excerpt = await this.ledgerExcerpt(kase, live);
     const items = this.exportItems(live);
     const bytes = items.reduce((s, i) => s + i.size, 0);
+    const progress: CopyProgress[] = dests.map((_d, i) => ({ copy: i + 1, phase: 'waiting', files: 0, filesTotal: items.length, bytes: 0, bytesTotal: bytes, checkedFiles: 0, checkedBytes: 0 }));
+    const report = (): void => req.onProgress?.(progress);
+    report();
     await this.checkSources(items);
     this.registerAccess(req, kase, items, exportId, dests.length);
 
@@ -189,13 +217,15 @@ export class ArchiveService {
     const copies: CopyResult[] = [];
     for (const [i, dest] of dests.entries()) {
       const copy = i + 1;
-      copies.push(
-        await this.writeCopy({ req, dest, given: req.destinations[i]!, copy, copies: dests.length, exportId, manifest: manifestOf(copy), excerpt, baggingDate, xorriso, vaultDev, devs }),
-      );
+      const p = progress[i]!;
+      const r = await this.writeCopy({ req, dest, given: req.destinations[i]!, copy, copies: dests.length, exportId, manifest: manifestOf(copy), excerpt, baggingDate, xorriso, vaultDev, devs, progress: p, report });
+      p.phase = r.ok ? 'verified' : 'failed';
+      report();
+      copies.push(r);
     }
 
     const ok = copies.every((c) => c.ok);
-    const entry = this.recordExport(req, kase, { exportId, held, items, bytes, checkpointSize: excerpt.checkpoint?.size ?? null, ok, copies });
+    const entry = this.recordExport(req, kase, { exportId, createdAt: now.toISOString(), held, items, bytes, checkpointSize: excerpt.checkpoint?.size ?? null, ok, copies });
     await this.o.afterExport?.().catch((e: unknown) => this.o.log.error({ err: e }, 'no checkpoint after the export'));
     return { ok, exportId, case: kase, items: items.length, bytes, checkpointSize: excerpt.checkpoint?.size ?? null, held, copies, seq: entry.seq };
   }
@@ -327,6 +357,8 @@ export class ArchiveService {
     xorriso: string | null;
     vaultDev: number | null;
     devs: Map<number, number>;
+    progress: CopyProgress;
+    report: () => void;
   }): Promise<CopyResult> {
     const { req, dest, given, copy, exportId, excerpt } = c;
     const log = this.o.log;
@@ -349,11 +381,26 @@ export class ArchiveService {
         finalDir,
         tempDir: join(dest, `.${bagName}.partial`),
         ...(req.signal ? { signal: req.signal } : {}),
+        onProgress: (files, bytes) => {
+          c.progress.phase = 'writing';
+          c.progress.files = files;
+          c.progress.bytes = bytes;
+          c.report();
+        },
       });
+      c.progress.phase = 'verifying';
+      c.report();
       r.dir = join(given, bagName);
       r.tagManifestSha256 = written.tagManifestSha256;
       // Read back from the destination: the whole bag, every checksum, the excerpt and proofs.
-      const check = await verifyExport(finalDir, this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {});
+      const check = await verifyExport(finalDir, {
+        ...(this.o.verifierKey ? { verifierKey: this.o.verifierKey } : {}),
+        onFile: (_path, size) => {
+          c.progress.checkedFiles++;
+          c.progress.checkedBytes += size;
+          c.report();
+        },
+      });
       const readBack = await sha256File(join(finalDir, 'tagmanifest-sha256.txt'));
       r.problems = check.problems.map((p) => ({ ...p, message: scrub(p.message) }));
       if (readBack !== written.tagManifestSha256) r.problems.push({ code: 'TAG_MANIFEST_CHANGED', path: 'tagmanifest-sha256.txt', message: 'the tag manifest read back differs from the one written' });
@@ -377,7 +424,7 @@ export class ArchiveService {
   private recordExport(
     req: ExportRequest,
     kase: CaseRecord,
-    x: { exportId: string; held: boolean; items: readonly ExportItem[]; bytes: number; checkpointSize: number | null; ok: boolean; copies: readonly CopyResult[] },
+    x: { exportId: string; createdAt: string; held: boolean; items: readonly ExportItem[]; bytes: number; checkpointSize: number | null; ok: boolean; copies: readonly CopyResult[] },
   ): LedgerEntry {
     return this.o.catalog.tx(() =>
       ledgerOf(this.o.catalog).append({
@@ -386,6 +433,7 @@ export class ArchiveService {
         subject: kase.id,
         data: {
           exportId: x.exportId,
+          createdAt: x.createdAt,
           caseNumber: kase.number,
           caseName: kase.name,
           held: x.held,

@@ -48,6 +48,8 @@ export interface ExportReport {
 export interface VerifyExportOptions {
   /** A verifier key string the caller trusts, instead of the one in the bag. */
   verifierKey?: string;
+  /** Called after each payload file is checked (for progress). */
+  onFile?: (path: string, bytes: number) => void;
 }
 
 const FIELDS = 'actor,data,hash,prev,seq,subject,time,type';
@@ -110,7 +112,7 @@ function checkLedgerLines(text: string, problems: ExportProblem[]): Map<number, 
 
 /** Verify an export copy (or any bag) in `dir`. Never throws for a bad copy. */
 export async function verifyExport(dir: string, opts: VerifyExportOptions = {}): Promise<ExportReport> {
-  const bag = await validateBag(dir);
+  const bag = await validateBag(dir, opts.onFile ? { onFile: opts.onFile } : {});
   const problems: ExportProblem[] = [...bag.problems];
   const { problems: _p, checksums, ok: _ok, ...bagSummary } = bag;
   const report: ExportReport = { ok: false, dir, bag: bagSummary, custody: null, problems };

@@ -31,6 +31,8 @@ export interface CopyInput {
   finalDir: string;
   tempDir: string;
   signal?: AbortSignal;
+  /** Called as payload bytes are written: files finished and bytes written so far. */
+  onProgress?: (files: number, bytes: number) => void;
 }
 
 export class ExportWriteError extends CustodyError {}
@@ -40,10 +42,14 @@ class DualHash extends Transform {
   readonly sha256 = createHash('sha256');
   readonly sha512 = createHash('sha512');
   bytes = 0;
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super();
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.sha256.update(chunk);
     this.sha512.update(chunk);
     this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
     cb(null, chunk);
   }
 }
@@ -77,10 +83,12 @@ export async function writeCopy(c: CopyInput): Promise<{ tagManifestSha256: stri
     const m256: string[] = [];
     const m512: string[] = [];
     let payloadBytes = 0;
+    let files = 0;
     for (const item of c.manifest.items) {
       const target = join(c.tempDir, item.path);
       await mkdir(dirname(target), { recursive: true });
-      const hash = new DualHash();
+      const before = payloadBytes;
+      const hash = new DualHash(c.onProgress ? (n) => c.onProgress!(files, before + n) : undefined);
       const src = await c.store.get(contentKey(item.sha256));
       // 'wx': never over anything; flush: fsync before close.
       await pipeline(src, hash, createWriteStream(target, { flags: 'wx', flush: true }), ...(c.signal ? [{ signal: c.signal }] : []));
@@ -91,6 +99,8 @@ export async function writeCopy(c: CopyInput): Promise<{ tagManifestSha256: stri
       m256.push(`${got}  ${item.path}\n`);
       m512.push(`${hash.sha512.digest('hex')}  ${item.path}\n`);
       payloadBytes += hash.bytes;
+      files++;
+      c.onProgress?.(files, payloadBytes);
     }
     await syncDir(join(c.tempDir, 'data'));
 

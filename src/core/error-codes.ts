@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   EXPORT_RUNNING: { http: 409, retryable: true, meaning: 'an export is already running' },
   EXPORT_EMPTY: { http: 409, retryable: false, meaning: 'the case has no live item to export' },
   EXPORT_ISO_UNAVAILABLE: { http: 409, retryable: false, meaning: 'ISO images were asked for, but xorriso is not installed' },
+  EXPORT_COPY_MISMATCH: { http: 409, retryable: false, meaning: 'recording the check of a folder that is not a copy of that export' },
   EVIDENCE_PURGED: { http: 410, retryable: false, meaning: 'the item was purged under retention; its record remains' },
   BODY_TOO_LARGE: { http: 413, retryable: false, meaning: 'a request body over 64 KiB' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, meaning: 'a request body that is not application/json' },
@@ -221,6 +222,9 @@ export const ERROR_CODES = {
   EXPORT_SOURCE_MISSING: { http: 500, retryable: false, meaning: 'a vault object for an export is missing or of the wrong size' },
   EXPORT_UNRECORDED: { http: 500, retryable: false, meaning: 'an item to export has no evidence.ingested entry in the ledger' },
   EXPORT_WRITE_FAILED: { http: 500, retryable: false, meaning: 'an export copy cannot be written' },
+  EXPORT_INTERRUPTED: { http: 500, retryable: true, meaning: 'an export job the station stopped in (shown on the job; nothing of it is recorded as a copy)' },
+  EXPORT_COPY_FAILED: { http: 500, retryable: true, meaning: 'an export job ended with a copy not written or not verified (shown on the job; each copy says why)' },
+  EXPORT_FAILED: { http: 500, retryable: true, meaning: 'an export job stopped on a system error (shown on the job; details in the log)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A code custody may throw: a key of the registry. */

@@ -75,9 +75,18 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
       headers: auth,
       body: JSON.stringify({ destinations: [join(burner, 'disc-1'), join(burner, 'disc-2')], maker: '档案员 刘' }),
     });
-    const text = await res.text();
-    expect(res.status, text).toBe(201);
-    const r = JSON.parse(text) as { held: boolean; ok: boolean; seq: number; checkpointSize: number; copies: Array<{ ok: boolean; dir: string }> };
+    // Issue 19: the export runs as a job; its status endpoint says when it ended.
+    const started = await res.text();
+    expect(res.status, started).toBe(202);
+    const jobId = (JSON.parse(started) as { id: string }).id;
+    let view: { job: { status: string; result: unknown } };
+    for (;;) {
+      view = (await (await fetch(`${url}/api/v1/exports/${jobId}`, { headers: auth })).json()) as typeof view;
+      if (!['queued', 'running'].includes(view.job.status)) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(view.job.status).toBe('done');
+    const r = view.job.result as { held: boolean; ok: boolean; seq: number; checkpointSize: number; copies: Array<{ ok: boolean; dir: string }> };
     expect(r.ok).toBe(true);
     expect(r.held).toBe(true);
     // The daemon's CheckpointService signed the checkpoint the copies carry (follow-up

@@ -29,6 +29,15 @@ const code = (res: { body: string }): string => body<Err>(res).error.code;
 const entries = (r: ApiRig): LedgerEntry[] => [...r.catalog.ledger.entries()];
 const post = (r: ApiRig, token: string, url: string, payload: unknown = {}) => r.call(token, { method: 'POST', url, payload });
 
+/** Issue 19: an export runs as a job; its result, once it ended, as the old synchronous answer was (201). */
+async function exported(r: ApiRig, token: string, url: string, payload: unknown): Promise<{ statusCode: number; body: string }> {
+  const started = await post(r, token, url, payload);
+  if (started.statusCode !== 202) return started;
+  await r.server.context.exportJobs.settled();
+  const res = await r.call(token, { url: `/api/v1/exports/${body<{ id: string }>(started).id}` });
+  return { statusCode: res.statusCode === 200 ? 201 : res.statusCode, body: JSON.stringify(body<{ job: { result: unknown } }>(res).job.result) };
+}
+
 /** A case row (as the API would create it), with items linked, optionally held. */
 function makeCase(r: ApiRig, opts: { number: string; unit: string | null; items: string[]; held?: boolean }): string {
   const id = uuidv7();
@@ -103,7 +112,7 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     expect(code(stale)).toBe('EXPORT_APPROVER_INVALID');
 
     const requestId = await granted(r, archivist, supervisor, { caseId });
-    const res = await post(r, archivist.token, exportUrl, dest);
+    const res = await exported(r, archivist.token, exportUrl, dest);
     expect(res.statusCode, res.body).toBe(201);
     const out = body<{ ok: boolean; exportId: string; items: number; copies: Array<{ dir: string }> }>(res);
     expect(out).toMatchObject({ ok: true, items: 1 });
@@ -492,7 +501,7 @@ describe('issue 14: access rules on every path', { timeout: 60_000 }, () => {
     await granted(r, admin, r.user('领导', 'supervisor'), { caseId });
     // A file where the first copy's folder should be: writing it fails in the system.
     await writeFile(join(roots, 'blocked'), 'not a folder');
-    const res = await post(r, admin.token, `/api/v1/cases/${caseId}/exports`, { destinations: [join(roots, 'blocked', 'disc'), join(roots, 'ok')], maker: 'm' });
+    const res = await exported(r, admin.token, `/api/v1/cases/${caseId}/exports`, { destinations: [join(roots, 'blocked', 'disc'), join(roots, 'ok')], maker: 'm' });
     expect(res.statusCode, res.body).toBe(201);
     const out = body<{ ok: boolean; copies: Array<{ ok: boolean; error: { code: string; message: string } | null }> }>(res);
     expect(out.ok).toBe(false);
