@@ -21,6 +21,10 @@ export const router = createRouter({
     { path: '/evidence', component: () => import('./pages/evidence/EvidenceSearch.vue'), meta: { needs: 'evidence.read', title: 'nav.evidence' } },
     { path: '/evidence/:id', component: () => import('./pages/evidence/EvidenceDetail.vue'), props: true, meta: { needs: 'evidence.read', title: 'evidence.detailTitle' } },
     { path: '/requests', component: () => import('./pages/requests/RequestsPage.vue'), meta: { needs: 'access.request', title: 'nav.requests' } },
+    { path: '/flags', component: () => import('./pages/flags/FlagsPage.vue'), meta: { needs: 'compliance.read', title: 'flags.title' } },
+    { path: '/cases', component: () => import('./pages/cases/CasesPage.vue'), meta: { needs: 'cases.read', title: 'cases.title' } },
+    { path: '/cases/:id', component: () => import('./pages/cases/CaseDetail.vue'), props: true, meta: { needs: 'cases.read', title: 'cases.detailPageTitle' } },
+    { path: '/users', component: () => import('./pages/users/UsersPage.vue'), meta: { needs: 'users.manage', title: 'users.title' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'notFound.title' } },
   ],
 });

@@ -15,3 +15,10 @@ export const ACCESS_REQUEST = { reasonMax: 2000, itemsMax: 100, noteMax: 2000 };
 export const MEDIA_TYPES = ['video', 'audio', 'photo'] as const;
 export const FLAG_RULES = ['late-upload', 'missing-upload', 'sequence-gap', 'recording-gap', 'clock-drift', 'repair-overdue', 'attribution-conflict', 'any'] as const;
 export const PAGE_SIZE = 50;
+/** Resolving a flag (POST /flags/{id}/resolve). */
+export const FLAG_RESOLUTION = { reasonMax: 4000 };
+/** Cases and holds (POST /cases, /cases/{id}/evidence, /cases/{id}/holds, …/release-request). */
+export const CASE = { numberMax: 64, nameMax: 200, linkMax: 500, holdTextMax: 2000, releaseReasonMax: 2000 };
+export const HOLD_REASONS = ['dispute', 'obstruction', 'sensitive', 'other'] as const;
+/** Adding a user (POST /users). */
+export const USER = { nameMax: 100, unitMax: 64 };

@@ -5837,6 +5837,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/exports/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where exports may be written: the folders of archive.destinationRoots, and how many copies an export makes */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            roots: string[];
+                            copies: number;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/{id}/exports": {
         parameters: {
             query?: never;
@@ -5847,8 +5950,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Write the archival copies of a case (BagIt, each verified as read back)
-         * @description An export is an access: the case must be protected by an unreleased hold (else 403 EXPORT_CASE_NOT_PROTECTED) and the caller must hold an approved, unexpired access request for the case (POST /access-requests {caseId}; else 403 EXPORT_GRANT_REQUIRED) approved by someone who may approve for the case's unit (else 403 EXPORT_APPROVER_INVALID). Only the items of that request in the caller's scope are exported, each registered as access.exported before it is written. One copy per destination (archive.copies of them), each a folder resolving inside archive.destinationRoots with no symlink below the root. Answers 201 when the export ran: ok tells whether every copy was written and verified; a failed copy is named with its error, the others reported as they are. The export is ledgered as export.created.
+         * Start the archival copies of a case as a job (BagIt, each verified as read back)
+         * @description An export is an access: the case must be protected by an unreleased hold (else 403 EXPORT_CASE_NOT_PROTECTED) and the caller must hold an approved, unexpired access request for the case (POST /access-requests {caseId}; else 403 EXPORT_GRANT_REQUIRED) approved by someone who may approve for the case's unit (else 403 EXPORT_APPROVER_INVALID). Only the items of that request in the caller's scope are exported, each registered as access.exported before it is written. One copy per destination (archive.copies of them), each a folder resolving inside archive.destinationRoots with no symlink below the root. These are checked before answering; the export then runs as a job: 202 with the job, whose status GET /exports/{id} gives (one export at a time: 409 EXPORT_RUNNING). The export is ledgered as export.created.
          */
         post: {
             parameters: {
@@ -5871,47 +5974,649 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the job id, which is also the export id */
+                            id: string;
+                            caseId: string;
+                            caseNumber: string;
+                            caseName: string;
+                            caseUnit: string | null;
+                            actor: string;
+                            maker: string;
+                            destinations: string[];
+                            iso: boolean;
+                            /** @description done: every copy written and verified; failed: a copy failed (see result) or the export was refused when it started (error); interrupted: the station stopped while it ran — nothing of it is recorded */
+                            status: "queued" | "running" | "done" | "failed" | "interrupted";
+                            progress: {
+                                copy: number;
+                                /** @description verified only once the copy, read back from its destination, passed every check */
+                                phase: "waiting" | "writing" | "verifying" | "verified" | "failed";
+                                files: number;
+                                filesTotal: number;
+                                bytes: number;
+                                bytesTotal: number;
+                                /** @description payload files checked as read back */
+                                checkedFiles: number;
+                                checkedBytes: number;
+                            }[];
+                            result: {
+                                /** @description every copy written and verified; false: see each copy */
+                                ok: boolean;
+                                exportId: string;
+                                caseId: string;
+                                items: number;
+                                bytes: number;
+                                checkpointSize: number | null;
+                                /** @description the case was protected by an unreleased hold */
+                                held: boolean;
+                                /** @description seq of the export.created ledger entry */
+                                seq: number;
+                                copies: {
+                                    copy: number;
+                                    destination: string;
+                                    dir: string | null;
+                                    /** @description written, read back from its destination and verified */
+                                    ok: boolean;
+                                    verified: boolean;
+                                    tagManifestSha256: string | null;
+                                    problems: {
+                                        code: string;
+                                        path?: string;
+                                        seq?: number;
+                                        message: string;
+                                    }[];
+                                    error: {
+                                        code: string;
+                                        message: string;
+                                    } | null;
+                                    warnings: string[];
+                                    iso: {
+                                        path: string;
+                                        size: number;
+                                        sha256: string;
+                                    } | null;
+                                }[];
+                            } | null;
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            createdAt: string;
+                            startedAt: string | null;
+                            finishedAt: string | null;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export jobs started through the API, newest first (of one case with caseId), within the caller's units */
+        get: {
+            parameters: {
+                query?: {
+                    caseId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description the job id, which is also the export id */
+                                id: string;
+                                caseId: string;
+                                caseNumber: string;
+                                caseName: string;
+                                caseUnit: string | null;
+                                actor: string;
+                                maker: string;
+                                destinations: string[];
+                                iso: boolean;
+                                /** @description done: every copy written and verified; failed: a copy failed (see result) or the export was refused when it started (error); interrupted: the station stopped while it ran — nothing of it is recorded */
+                                status: "queued" | "running" | "done" | "failed" | "interrupted";
+                                progress: {
+                                    copy: number;
+                                    /** @description verified only once the copy, read back from its destination, passed every check */
+                                    phase: "waiting" | "writing" | "verifying" | "verified" | "failed";
+                                    files: number;
+                                    filesTotal: number;
+                                    bytes: number;
+                                    bytesTotal: number;
+                                    /** @description payload files checked as read back */
+                                    checkedFiles: number;
+                                    checkedBytes: number;
+                                }[];
+                                result: {
+                                    /** @description every copy written and verified; false: see each copy */
+                                    ok: boolean;
+                                    exportId: string;
+                                    caseId: string;
+                                    items: number;
+                                    bytes: number;
+                                    checkpointSize: number | null;
+                                    /** @description the case was protected by an unreleased hold */
+                                    held: boolean;
+                                    /** @description seq of the export.created ledger entry */
+                                    seq: number;
+                                    copies: {
+                                        copy: number;
+                                        destination: string;
+                                        dir: string | null;
+                                        /** @description written, read back from its destination and verified */
+                                        ok: boolean;
+                                        verified: boolean;
+                                        tagManifestSha256: string | null;
+                                        problems: {
+                                            code: string;
+                                            path?: string;
+                                            seq?: number;
+                                            message: string;
+                                        }[];
+                                        error: {
+                                            code: string;
+                                            message: string;
+                                        } | null;
+                                        warnings: string[];
+                                        iso: {
+                                            path: string;
+                                            size: number;
+                                            sha256: string;
+                                        } | null;
+                                    }[];
+                                } | null;
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An export: its job (status, progress per copy, result) and, once recorded, its record (labels, handover sheet, later checks)
+         * @description job is null for an export made with the CLI (custody export); record is null until the export is recorded (export.created), and stays null for an export that was refused at its start or interrupted.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            job: {
+                                /** @description the job id, which is also the export id */
+                                id: string;
+                                caseId: string;
+                                caseNumber: string;
+                                caseName: string;
+                                caseUnit: string | null;
+                                actor: string;
+                                maker: string;
+                                destinations: string[];
+                                iso: boolean;
+                                /** @description done: every copy written and verified; failed: a copy failed (see result) or the export was refused when it started (error); interrupted: the station stopped while it ran — nothing of it is recorded */
+                                status: "queued" | "running" | "done" | "failed" | "interrupted";
+                                progress: {
+                                    copy: number;
+                                    /** @description verified only once the copy, read back from its destination, passed every check */
+                                    phase: "waiting" | "writing" | "verifying" | "verified" | "failed";
+                                    files: number;
+                                    filesTotal: number;
+                                    bytes: number;
+                                    bytesTotal: number;
+                                    /** @description payload files checked as read back */
+                                    checkedFiles: number;
+                                    checkedBytes: number;
+                                }[];
+                                result: {
+                                    /** @description every copy written and verified; false: see each copy */
+                                    ok: boolean;
+                                    exportId: string;
+                                    caseId: string;
+                                    items: number;
+                                    bytes: number;
+                                    checkpointSize: number | null;
+                                    /** @description the case was protected by an unreleased hold */
+                                    held: boolean;
+                                    /** @description seq of the export.created ledger entry */
+                                    seq: number;
+                                    copies: {
+                                        copy: number;
+                                        destination: string;
+                                        dir: string | null;
+                                        /** @description written, read back from its destination and verified */
+                                        ok: boolean;
+                                        verified: boolean;
+                                        tagManifestSha256: string | null;
+                                        problems: {
+                                            code: string;
+                                            path?: string;
+                                            seq?: number;
+                                            message: string;
+                                        }[];
+                                        error: {
+                                            code: string;
+                                            message: string;
+                                        } | null;
+                                        warnings: string[];
+                                        iso: {
+                                            path: string;
+                                            size: number;
+                                            sha256: string;
+                                        } | null;
+                                    }[];
+                                } | null;
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                createdAt: string;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                            } | null;
+                            record: {
+                                exportId: string;
+                                caseId: string;
+                                caseNumber: string;
+                                caseName: string;
+                                /** @description 制作单位: the making unit */
+                                organization: string;
+                                /** @description 制作人 */
+                                maker: string;
+                                /** @description 制作时间: when the copies were made */
+                                createdAt: string;
+                                actor: string;
+                                items: number;
+                                bytes: number;
+                                held: boolean;
+                                ok: boolean;
+                                checkpoint: {
+                                    size: number;
+                                    root: string | null;
+                                    origin: string | null;
+                                } | null;
+                                copies: {
+                                    copy: number;
+                                    copies: number;
+                                    destination: string;
+                                    dir: string | null;
+                                    ok: boolean;
+                                    verified: boolean;
+                                    tagManifestSha256: string | null;
+                                    error: string | null;
+                                }[];
+                                seq: number;
+                                recordedAt: string;
+                                verifications: {
+                                    seq: number;
+                                    time: string;
+                                    actor: string;
+                                    copy: number | null;
+                                    ok: boolean;
+                                    /** @description the copy's tag manifest is the one recorded for it at export */
+                                    matches: boolean;
+                                    tagManifestSha256: string | null;
+                                    problems: number;
+                                    codes: string[];
+                                    key: ("given" | "bag") | null;
+                                    via: "cli" | "api";
+                                }[];
+                            } | null;
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description every error answer has this shape */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. ACCESS_GRANT_REQUIRED */
+                                code: string;
+                                message: string;
+                                requestId?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/{id}/verifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a copy of this export where it is mounted now (custody verify-export) and record the result against the export
+         * @description dir is the copy's folder as mounted on the station (a re-mounted disc), inside archive.destinationRoots. The check is custody verify-export's, with the station's verifier key; ok only when the copy verifies and its tag manifest is the one recorded for that copy. Recorded as export.verified (201), also when it does not verify. A folder that is not a copy of this export: 409 EXPORT_COPY_MISMATCH.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dir: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": {
-                            /** @description every copy written and verified; false: see each copy */
-                            ok: boolean;
-                            exportId: string;
-                            caseId: string;
-                            items: number;
-                            bytes: number;
-                            checkpointSize: number | null;
-                            /** @description the case was protected by an unreleased hold */
-                            held: boolean;
-                            /** @description seq of the export.created ledger entry */
                             seq: number;
-                            copies: {
-                                copy: number;
-                                destination: string;
-                                dir: string | null;
-                                /** @description written, read back from its destination and verified */
-                                ok: boolean;
-                                verified: boolean;
-                                tagManifestSha256: string | null;
-                                problems: {
-                                    code: string;
-                                    path?: string;
-                                    seq?: number;
-                                    message: string;
-                                }[];
-                                error: {
-                                    code: string;
-                                    message: string;
-                                } | null;
-                                warnings: string[];
-                                iso: {
-                                    path: string;
-                                    size: number;
-                                    sha256: string;
-                                } | null;
+                            copy: number | null;
+                            ok: boolean;
+                            matches: boolean;
+                            problems: {
+                                code: string;
+                                path?: string;
+                                seq?: number;
+                                message: string;
                             }[];
                         };
                     };
