@@ -11,7 +11,7 @@ import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 import { registerRecorder } from './recorders.js';
 import { ledgerOf } from '../ledger/index.js';
-import { WipeIntents, type WipeIntent } from './wipe-intents.js';
+import { abandonWipe, WipeIntents, type WipeAbandonReason, type WipeIntent } from './wipe-intents.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -216,9 +216,11 @@ export class IngestSession extends EventEmitter {
     // `evidence.wiped`): each is settled below, once the listing shows whether the file is gone.
     const intents = new Map(this.intents.open(identity.serial).map((i) => [i.evidenceId, i]));
     const stillThere = new Set<string>();
+    const listed = new Map<string, RecorderFile>();
     for await (const f of this.driver.listFiles()) {
       const mediaType = mediaTypeOf(f.path);
       if (!mediaType) continue;
+      listed.set(f.path, f);
       const known = this.repo.bySource(identity.serial, f.path).find((e) => e.size === f.size && e.sourceMtimeMs === f.mtimeMs);
       if (known) {
         this.report.skipped++;
@@ -227,12 +229,17 @@ export class IngestSession extends EventEmitter {
         if (this.deps.settings.wipeAfterIngest && known.wipedAt === null && known.status === 'live') {
           // A previous run committed the evidence but stopped before its wipe.
           await this.wipe(identity, f, known.id, known.sha256, intended);
+        } else if (intended) {
+          // Meant to be wiped by a run that stopped, but this station no longer wipes it: it stays, and the intent is closed.
+          this.abandonIntent(identity, intents.get(known.id)!, 'not-wiping', f);
         }
         continue;
       }
       todo.push({ ...f, mediaType });
     }
-    await this.settleIntents(identity, [...intents.values()].filter((i) => !stillThere.has(i.evidenceId)));
+    // An intent whose path shows another file (size or time) did not delete it: closed, and that file is new footage.
+    for (const i of intents.values()) if (!stillThere.has(i.evidenceId) && listed.has(i.sourcePath)) this.abandonIntent(identity, i, 'changed', listed.get(i.sourcePath)!);
+    await this.settleIntents(identity, [...intents.values()].filter((i) => !stillThere.has(i.evidenceId) && !listed.has(i.sourcePath)));
     this.filesTotal = todo.length;
     this.bytesTotal = todo.reduce((n, f) => n + f.size, 0);
     this.emitProgress(true);
@@ -454,6 +461,9 @@ export class IngestSession extends EventEmitter {
       this.log.info({ file: file.path, evidenceId }, 'wiped from recorder');
       return true;
     } catch (e) {
+      if (intended && isCustodyError(e) && e.code === 'WIPE_SOURCE_MISMATCH') {
+        this.abandonIntent(identity, { evidenceId, sha256, sourcePath: file.path, reread: true }, 'changed', file);
+      }
       this.report.errors.push({ path: file.path, code: isCustodyError(e) ? e.code : 'WIPE_FAILED', message: `not wiped: ${errorMessage(e)}` });
       this.log.warn({ file: file.path, err: e }, 'wipe failed; the file stays on the recorder');
       return false;
@@ -478,6 +488,16 @@ export class IngestSession extends EventEmitter {
     for (const i of gone) {
       this.recordWiped(i.evidenceId, { sha256: i.sha256, recorder: identity.serial, sourcePath: i.sourcePath, reread: i.reread, resumed: true });
       this.log.warn({ file: i.sourcePath, evidenceId: i.evidenceId }, 'a wipe interrupted before its commit is recorded now');
+    }
+  }
+
+  /** Close an open intent without a wipe (see WipeAbandonReason); a failure to record it leaves it open for the next session. */
+  private abandonIntent(identity: RecorderIdentity, intent: WipeIntent, reason: WipeAbandonReason, seen: RecorderFile): void {
+    try {
+      abandonWipe(this.deps.catalog, this.deps.actor, intent, identity.serial, reason, { size: seen.size, mtimeMs: seen.mtimeMs });
+      this.log.warn({ file: intent.sourcePath, evidenceId: intent.evidenceId, reason }, 'an open wipe intent is closed without a wipe; the file stays on the recorder');
+    } catch (e) {
+      this.log.error({ err: e, file: intent.sourcePath }, 'could not close an open wipe intent');
     }
   }
 

@@ -60,6 +60,7 @@ export const LEDGER_ENTRY_TYPES = {
   'evidence.attributed': z.object({ officer: str, unit: nstr, assignmentId: str, source: str }),
   'evidence.wipe-intended': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool }),
   'evidence.wiped': z.object({ sha256: str, recorder: str, sourcePath: str, reread: bool, resumed: bool }).partial(),
+  'evidence.wipe-abandoned': z.object({ sha256: str, recorder: str, sourcePath: str, reason: z.enum(['changed', 'not-wiping']), seen: z.object({ size: num, mtimeMs: num }).nullable() }),
   'evidence.corrupt': z.object({ sha256: str, size: num, kind: z.enum(['size', 'hash']), actualSize: num.optional(), actualSha256: str.optional(), proxy: bool.optional() }),
   'evidence.purge-announced': z.object({ sha256: str, retentionDate: str, dueAt: str, runId: str }),
   'evidence.purged': z.object({
