@@ -134,7 +134,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
     rows = db.prepare<[], EvidenceRow>('SELECT id, sha256, size, recorder_serial, source_path, wiped_at, status FROM evidence').all();
     entries = db
       .prepare<[], { seq: number; type: string; subject: string | null; data: string }>(
-        "SELECT seq, type, subject, data FROM ledger WHERE type IN ('evidence.ingested', 'evidence.wipe-intended', 'evidence.wiped', 'evidence.purged') ORDER BY seq",
+        "SELECT seq, type, subject, data FROM ledger WHERE type IN ('evidence.ingested', 'evidence.wipe-intended', 'evidence.wiped', 'evidence.wipe-abandoned', 'evidence.purged') ORDER BY seq",
       )
       .all()
       .map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
@@ -147,6 +147,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
   const intents = new Map<string, Entry[]>();
   const wipes = new Map<string, Entry[]>();
   const purges = new Map<string, Entry[]>();
+  const abandons = new Map<string, Entry[]>();
   for (const e of entries) {
     if (!e.subject) {
       problems.push(`ledger entry ${e.seq} (${e.type}) has no subject`);
@@ -156,7 +157,7 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
       if (ingested.has(e.subject)) problems.push(`evidence ${e.subject} is ingested twice in the ledger`);
       ingested.set(e.subject, e);
     } else {
-      const to = e.type === 'evidence.wipe-intended' ? intents : e.type === 'evidence.wiped' ? wipes : e.type === 'evidence.purged' ? purges : null;
+      const to = e.type === 'evidence.wipe-intended' ? intents : e.type === 'evidence.wiped' ? wipes : e.type === 'evidence.purged' ? purges : e.type === 'evidence.wipe-abandoned' ? abandons : null;
       if (!to) continue;
       if (!ingested.has(e.subject)) problems.push(`${e.type} ${e.seq} for ${e.subject} comes before (or without) its evidence.ingested`);
       to.set(e.subject, [...(to.get(e.subject) ?? []), e]);
@@ -214,8 +215,12 @@ export async function checkInvariants(home: string, cards: Card[], o: CheckOptio
         continue;
       }
       const done = (wipes.get(row.id) ?? []).length > 0;
-      const intended = (intents.get(row.id) ?? []).length > 0;
-      if (!done && !intended) problems.push(`${card.serial} ${path} left the recorder with no wipe entry or intent in the ledger`);
+      // An intent is open when no evidence.wipe-abandoned came after its latest one.
+      const lastIntent = (intents.get(row.id) ?? []).at(-1)?.seq ?? 0;
+      const lastAbandon = (abandons.get(row.id) ?? []).at(-1)?.seq ?? 0;
+      const intended = lastIntent > lastAbandon;
+      if (!done && lastAbandon > 0 && !intended) problems.push(`${card.serial} ${path} left the recorder though its wipe intent was abandoned (the file was to stay)`);
+      if (!done && !intended && lastAbandon === 0) problems.push(`${card.serial} ${path} left the recorder with no wipe entry or intent in the ledger`);
       if (!done && intended) {
         openIntents++;
         if (o.final) problems.push(`${card.serial} ${path}: its wipe intent is still open after the run that should finish the work`);
