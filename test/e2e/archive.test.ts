@@ -76,9 +76,9 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
       body: JSON.stringify({ destinations: [join(burner, 'disc-1'), join(burner, 'disc-2')], maker: '档案员 刘' }),
     });
     // Issue 19: the export runs as a job; its status endpoint says when it ended.
-    const started = await res.text();
-    expect(res.status, started).toBe(202);
-    const jobId = (JSON.parse(started) as { id: string }).id;
+    const jobStarted = await res.text();
+    expect(res.status, jobStarted).toBe(202);
+    const jobId = (JSON.parse(jobStarted) as { id: string }).id;
     let view: { job: { status: string; result: unknown } };
     for (;;) {
       view = (await (await fetch(`${url}/api/v1/exports/${jobId}`, { headers: auth })).json()) as typeof view;
@@ -112,6 +112,16 @@ describe('archival export through the daemon (e2e, issue 8)', { timeout: 180_000
     const bad = await runCli(['verify-export', r.copies[0]!.dir, '--key', stranger]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/CHECKPOINT_INVALID/);
+    // Issue 19: the first copy, re-mounted, checked and recorded against the export as the archivist.
+    const recorded = await runCli(['verify-export', r.copies[0]!.dir, '--key', key, '--record', '--json', '--home', home], { CUSTODY_TOKEN: users.token });
+    expect(recorded.code, recorded.stderr).toBe(0);
+    expect(JSON.parse(recorded.stdout)).toMatchObject({ ok: true, recorded: { ok: true, matches: true } });
+    // Without a token nothing is recorded.
+    const anonymous = await runCli(['verify-export', r.copies[0]!.dir, '--record', '--home', home]);
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toMatch(/CUSTODY_TOKEN/);
+    const lines = (await cli('ledger', 'export')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; actor: string; data: Record<string, unknown> });
+    expect(lines.filter((e) => e.type === 'export.verified').map((e) => e.data)).toEqual([expect.objectContaining({ copy: 1, ok: true, matches: true, via: 'cli' })]);
     // The station still verifies, export.created included.
     await cli('verify');
   });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { verifyExport, type ExportProblem, type ExportReport } from '../../archive/index.js';
-import { EXIT_PROBLEM, globals, output } from '../context.js';
+import { tagManifestDigest, verifyExport, type ExportProblem, type ExportReport } from '../../archive/index.js';
+import { NotFoundError, UsageError } from '../../core/index.js';
+import { actingUser, asUser, EXIT_PROBLEM, globals, output, withRuntime, type ActingOptions } from '../context.js';
 
 /**
  * `custody verify-export DIR`: check an archival copy with the copy alone — no custody
@@ -33,9 +34,49 @@ function human(r: ExportReport): string {
   return lines.join('\n');
 }
 
-export async function verifyExportCommand(dir: string, opts: { key?: string }, cmd: Command): Promise<void> {
+/**
+ * `--record` (issue 19): the result is recorded against the export on this station
+ * (`export.verified`, about the case), as a custody user who may export (archivist,
+ * admin) and sees the case: a burned disc re-mounted and checked, on the station.
+ * Whether the copy is the one recorded: its tag manifest's SHA-256 against the export's.
+ */
+async function record(dir: string, r: ExportReport, opts: ActingOptions, cmd: Command): Promise<{ seq: number; ok: boolean; matches: boolean }> {
+  const exportId = r.custody?.exportId;
+  if (!exportId) throw new UsageError(`${dir} is not a custody export copy: there is no export to record the check against`);
+  const digest = await tagManifestDigest(dir);
+  let out = { seq: 0, ok: false, matches: false };
+  await withRuntime(globals(cmd), async (rt) => {
+    const p = await actingUser(rt, opts, 'verify-export --record');
+    const { can, inScope, actorOf, AccessDeniedError, HiddenError } = await import('../../access/index.js');
+    const { ExportRecords } = await import('../../archive/index.js');
+    const records = new ExportRecords(rt.catalog, rt.store);
+    const entry = await asUser(rt, p, 'verify-export --record', async () => {
+      if (!can(p, 'cases.export')) throw new AccessDeniedError('FORBIDDEN', `role ${p.role} may not do this (needs cases.export)`);
+      const rec = await records.get(exportId);
+      if (!rec) throw new NotFoundError('export', exportId);
+      const kase = (await rt.station.caseSource()).findCase(rec.caseId);
+      if (!inScope(p, kase?.unit ?? null)) throw new HiddenError('export', exportId);
+      return records.recordVerification({ exportId, report: r, tagManifestSha256: digest, actor: actorOf(p), via: 'cli' });
+    });
+    const d = entry.data as { ok: boolean; matches: boolean };
+    out = { seq: entry.seq, ok: d.ok, matches: d.matches };
+  });
+  return out;
+}
+
+export async function verifyExportCommand(dir: string, opts: { key?: string; record?: boolean } & ActingOptions, cmd: Command): Promise<void> {
   const g = globals(cmd);
   const r = await verifyExport(dir, opts.key === undefined ? {} : { verifierKey: opts.key });
+  if (opts.record) {
+    const rec = await record(dir, r, opts, cmd);
+    const text = `${human(r)}\n  recorded: export.verified at seq ${rec.seq}${rec.matches ? '' : ' — NOT the copy recorded for this export (its tag manifest differs)'}`;
+    output(g, { ...r, recorded: rec }, text);
+    if (!rec.ok) {
+      process.stderr.write(`custody: ${r.ok ? 'the copy verifies but is not the one recorded for its export' : `export does not verify: ${r.problems.length} problem(s)`}\n`);
+      process.exitCode = EXIT_PROBLEM;
+    }
+    return;
+  }
   output(g, r, human(r));
   if (!r.ok) {
     process.stderr.write(`custody: export does not verify: ${r.problems.length} problem(s); first: ${describe(r.problems[0]!)}\n`);
