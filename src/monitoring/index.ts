@@ -14,3 +14,4 @@ export {
   type RollingVerifyState,
 } from './rolling-verify.js';
 export { diskSpace, stationFigures, type DiskSpace, type StationFigures } from './figures.js';
+export { clockSync, runCommand, runDoctor, type CheckStatus, type CommandRunner, type DoctorCheck, type DoctorDeps } from './doctor.js';

@@ -1,0 +1,142 @@
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { doctorText } from '../../src/cli/commands/doctor.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ledgerOf } from '../../src/ledger/index.js';
+import { runDoctor, type CommandRunner, type DoctorCheck } from '../../src/monitoring/index.js';
+import { ensureStationKey, FsObjectStore } from '../../src/vault/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// Issue 20: `custody doctor` checks a station and says what to fix, in English and
+// Chinese; what it cannot tell (the clock with no time service to ask) is "unknown".
+
+/** A station home as `custody init` leaves it, with its own mount root and USB bus folder. */
+async function station(extra: Record<string, string> = {}) {
+  const dir = await tempDir('custody-doctor-');
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true, mode: 0o750 });
+  await chmod(home, 0o750);
+  const mounts = join(dir, 'media');
+  await mkdir(mounts);
+  const usb = join(dir, 'usb');
+  await mkdir(join(usb, '001'), { recursive: true });
+  await writeFile(join(usb, '001', '002'), '');
+  const config = loadConfig({ home, env: { CUSTODY_DEVICES_MOUNT_ROOTS: JSON.stringify([mounts]), ...extra } });
+  const catalog = Catalog.open(join(home, 'catalog.db'));
+  await chmod(join(home, 'catalog.db'), 0o640);
+  await ensureStationKey(home);
+  const store = new FsObjectStore({ root: config.vault.fs.path, fsync: false });
+  await store.init();
+  return { dir, home, config, catalog, store, usb };
+}
+
+const answers =
+  (table: Record<string, { code: number; stdout: string } | null>): CommandRunner =>
+  async (cmd) =>
+    table[cmd] ?? null;
+
+const byId = (checks: DoctorCheck[]): Record<string, DoctorCheck> => Object.fromEntries(checks.map((c) => [c.id, c]));
+
+/** A snapshot as `custody backup` records it (docs/ledger.md); the doctor reads only its time. */
+function snapshotTaken(catalog: Catalog): void {
+  catalog.tx(() =>
+    ledgerOf(catalog).append({
+      type: 'catalog.snapshot-taken',
+      actor: 'test',
+      subject: null,
+      data: { key: 'catalog/snapshots/x.db', sha256: 'a'.repeat(64), size: 1, ledgerSize: 1, schemaVersion: 1, reason: 'manual' },
+    }),
+  );
+}
+
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('custody doctor (issue 20)', () => {
+  it('passes a healthy station: permissions, space, clock, USB, mounts, Redis, vault, snapshot', async () => {
+    const s = await station({ CUSTODY_JOBS_REDIS_URL: 'redis://127.0.0.1:6379' });
+    snapshotTaken(s.catalog);
+    const checks = await runDoctor({
+      config: s.config,
+      catalog: s.catalog,
+      store: async () => s.store,
+      run: answers({ timedatectl: { code: 0, stdout: 'yes\n' } }),
+      paths: { usbBusDir: s.usb, timesyncFlag: join(s.dir, 'no-flag') },
+    });
+    const c = byId(checks);
+    for (const id of ['home', 'catalog-file', 'catalog', 'key', 'vault', 'clock', 'usb', 'mounts', 'redis', 'snapshot']) expect(c[id]?.status, `${id}: ${c[id]?.detail}`).toBe('ok');
+    // Free space is the machine's: read, whatever it is.
+    expect(['ok', 'fail']).toContain(c['home-space']!.status);
+    expect(c['home-space']!.detail).toMatch(/GB free of .* GB/);
+    expect(c.usb!.detail).toContain('1 USB device node(s)');
+    expect(c.verification!.status).toBe('unknown');
+    s.catalog.close();
+  });
+
+  it('says what to fix, in English and Chinese, and "unknown" when nothing can tell the clock', async () => {
+    const s = await station({ CUSTODY_JOBS_REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, CUSTODY_DEVICES_DROP_FOLDERS: JSON.stringify(['/nonexistent-drop']) });
+    await chmod(s.home, 0o777);
+    await chmod(join(s.home, 'keys', 'station.ed25519.pem'), 0o644);
+    const checks = await runDoctor({
+      config: { ...s.config, devices: { ...s.config.devices, mountRoots: ['/nonexistent-mounts'] } },
+      catalog: s.catalog,
+      store: async () => s.store,
+      run: answers({}),
+      paths: { usbBusDir: join(s.dir, 'no-usb'), timesyncFlag: join(s.dir, 'no-flag') },
+    });
+    const c = byId(checks);
+    expect(c.home).toMatchObject({ status: 'warn', fix: `chmod 0750 ${s.home}` });
+    expect(c.home!.fixZh).toBe(`执行 chmod 0750 ${s.home}`);
+    expect(c.key).toMatchObject({ status: 'warn', fix: `chmod 0600 ${join(s.home, 'keys', 'station.ed25519.pem')}` });
+    expect(c.clock).toMatchObject({ status: 'unknown' });
+    expect(c.clock!.detail).toContain('is not known');
+    expect(c.usb!.status).toBe('warn');
+    expect(c.mounts!.status).toBe('fail');
+    expect(c.redis!.status).toBe('fail');
+    expect(c.redis!.fixZh).toContain('启动 Redis');
+    expect(c.snapshot).toMatchObject({ status: 'fail' });
+    expect(c.snapshot!.fixZh).toContain('custody backup');
+
+    const text = doctorText(s.home, checks);
+    expect(text).toContain('✗ FAIL');
+    expect(text).toContain('工作站时钟同步');
+    expect(text).toContain('处理：执行 chmod 0750');
+    expect(text).toMatch(/\d+ to fix, \d+ to look at \(\d+ 项需处理，\d+ 项需关注\)\./);
+    s.catalog.close();
+  });
+
+  it('reads the clock from timedatectl, else chronyc, else systemd-timesyncd', async () => {
+    const s = await station();
+    const flag = join(s.dir, 'synchronized');
+    const clock = async (run: CommandRunner) =>
+      byId(await runDoctor({ config: s.config, catalog: s.catalog, store: async () => s.store, run, paths: { usbBusDir: s.usb, timesyncFlag: flag } })).clock!;
+    expect((await clock(answers({ timedatectl: { code: 0, stdout: 'no\n' } }))).status).toBe('fail');
+    expect((await clock(answers({ chronyc: { code: 0, stdout: 'Reference ID    : C0A80101\nLeap status     : Normal\n' } }))).status).toBe('ok');
+    expect((await clock(answers({ chronyc: { code: 0, stdout: 'Leap status     : Not synchronised\n' } }))).status).toBe('fail');
+    await writeFile(flag, '');
+    const byFlag = await clock(answers({}));
+    expect(byFlag.status).toBe('ok');
+    expect(byFlag.detail).toContain('systemd-timesyncd');
+    s.catalog.close();
+  });
+
+  it('reports a snapshot older than monitoring.snapshotMaxAgeHours', async () => {
+    const s = await station();
+    snapshotTaken(s.catalog);
+    const later = new Date(Date.now() + 30 * 3_600_000);
+    const c = byId(await runDoctor({ config: s.config, catalog: s.catalog, store: async () => s.store, run: answers({}), paths: { usbBusDir: s.usb }, now: () => later }));
+    expect(c.snapshot!.status).toBe('fail');
+    expect(c.snapshot!.detail).toMatch(/older than monitoring\.snapshotMaxAgeHours \(26 h\)/);
+    s.catalog.close();
+  });
+});
