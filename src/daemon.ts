@@ -74,6 +74,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     config,
     log,
     actor: DAEMON_ACTOR,
+    // Its checkpoints cover only sealed entries, so a restore from the vault extends them (issue 20).
+    sealBeforeCheckpoint: true,
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.drivers ? { drivers: opts.drivers } : {}),
     ...(opts.host ? { host: opts.host } : {}),
@@ -89,17 +91,19 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Signed checkpoints of the ledger's Merkle tree (docs/proofs.md): on a timer, after
     // significant events, and a final one at a clean stop.
     const checkpoints = await station.checkpoints();
+    // Catalog snapshots into the vault: daily and after a migration (issue 20).
+    const backups = await station.backups();
     const followUps = await station.followUps();
     const [sealer, ingest, compliance, retention] = await Promise.all([station.sealer(), station.ingest(), station.compliance(), station.retention()]);
     // The API uses the station's compliance and purge services (one of each per process)
     // and serves the daemon's own checkpoints.
     const api = await station.api({ checkpoints });
-    built = { devices, catalog, store, checkpoints, followUps, sealer, ingest, compliance, retention, api };
+    built = { devices, catalog, store, checkpoints, backups, followUps, sealer, ingest, compliance, retention, api };
   } catch (e) {
     await station.close().catch(() => undefined);
     throw e;
   }
-  const { devices, catalog, store, checkpoints, followUps, sealer, ingest, compliance, retention, api } = built;
+  const { devices, catalog, store, checkpoints, backups, followUps, sealer, ingest, compliance, retention, api } = built;
   const { docks, detection, profiles } = devices;
   const complianceScanner = compliance.scanner;
   const { scheduler: purgeScheduler, objectLock: lockSync } = retention;
@@ -135,6 +139,12 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       name: 'checkpoints',
       start: async () => checkpoints.start(),
       stop: () => checkpoints.stop(),
+    },
+    {
+      // Stopped before the checkpoints and the sealer, so a snapshot's entry is sealed and signed.
+      name: 'backups',
+      start: async () => backups.start(),
+      stop: () => backups.stop(),
     },
     {
       name: 'jobs',

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { AccessRequests, Audit, SessionsService, UsersService } from './access/index.js';
 import type { ApiCheckpoints, ApiServer, ApiServerDeps } from './api/index.js';
 import type { ArchiveService, CaseSource } from './archive/index.js';
+import type { SnapshotScheduler } from './backup/index.js';
 import { Catalog, catalogPath } from './catalog/index.js';
 import type { ComplianceReport, ComplianceRules, ComplianceScanner, AssignmentsService, FlagsService } from './compliance/index.js';
 import type { Config } from './config/index.js';
@@ -43,6 +44,11 @@ export interface StationOptions {
   store?: ObjectStore;
   /** The host's USB bus, mount table and sysfs; default: the machine's own (see StationHost). */
   host?: StationHost;
+  /**
+   * Seal the ledger before each checkpoint (the daemon): a checkpoint then never covers
+   * an entry the vault does not hold, so a station restored from the vault extends it.
+   */
+  sealBeforeCheckpoint?: boolean;
 }
 
 /**
@@ -137,6 +143,8 @@ export interface Station {
   sealer(): Promise<LedgerSealer>;
   /** Signed checkpoints of the ledger with the station key (on a timer and after significant events, once started). */
   checkpoints(): Promise<CheckpointService>;
+  /** Catalog snapshots into the vault: now (`custody backup`), or every backup.intervalHours and after a migration once started (docs/operations.md). */
+  backups(): Promise<SnapshotScheduler>;
   access(): Promise<AccessServices>;
   compliance(): Promise<ComplianceServices>;
   retention(): Promise<RetentionServices>;
@@ -212,15 +220,34 @@ export function buildStation(opts: StationOptions): Station {
   });
 
   const checkpoints = once(async () => {
-    const { CheckpointService, loadStationSigner, witnessesFor } = await import('./proof/index.js');
-    const signer = await loadStationSigner(config.home, config.checkpoints.origin);
+    const { CheckpointService, keyHistory, loadStationSigner, witnessesFor } = await import('./proof/index.js');
+    // A station restored without its key signs with a new one under the origin it kept (issue 20).
+    const history = keyHistory(catalogOf());
+    const signer = await loadStationSigner(config.home, config.checkpoints.origin, history);
     return new CheckpointService({
       catalog: catalogOf(),
       store: await storeOf(),
       signer,
+      previousKeys: history.previous,
+      ...(opts.sealBeforeCheckpoint ? { beforeIssue: async () => void (await (await sealer()).seal({ partial: true })) } : {}),
       log: log.child({ module: 'checkpoints' }),
       witnesses: witnessesFor(config.checkpoints.witnesses, config.home, signer.name),
       intervalSeconds: config.checkpoints.intervalSeconds,
+    });
+  });
+
+  const backups = once(async () => {
+    const { SnapshotScheduler } = await import('./backup/index.js');
+    return new SnapshotScheduler({
+      catalog: catalogOf(),
+      store: await storeOf(),
+      home: config.home,
+      actor,
+      log: log.child({ module: 'backup' }),
+      intervalHours: config.backup.intervalHours,
+      keepDaily: config.backup.keepDaily,
+      keepWeekly: config.backup.keepWeekly,
+      timezone: config.timezone,
     });
   });
 
@@ -453,6 +480,7 @@ export function buildStation(opts: StationOptions): Station {
     store: storeOf,
     sealer,
     checkpoints,
+    backups,
     access,
     compliance,
     retention,

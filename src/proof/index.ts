@@ -48,5 +48,5 @@ export {
   type ExtendsResult,
   type InclusionBundle,
 } from './bundles.js';
-export { defaultOrigin, loadStationPublicKey, loadStationSigner, resolveOrigin, stationVerifier, trustedVerifier } from './keys.js';
+export { defaultOrigin, keyHistory, loadStationPublicKey, loadStationSigner, resolveOrigin, stationTrust, stationVerifier, trustedVerifier, type KeyHistory } from './keys.js';
 export { checkWitnesses, witnessesFor, type WitnessCheck } from './witnesses-check.js';

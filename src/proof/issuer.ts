@@ -7,7 +7,7 @@ import { checkpointKey, latestCheckpointKey, putCheckpoint, putTreeState, readCh
 import { ProofError } from './errors.js';
 import { LEDGER_START, LedgerTree } from './ledger-tree.js';
 import { Frontier } from './merkle.js';
-import { formatVerifierKey, splitNote, type NoteSigner } from './note.js';
+import { ed25519Verifier, formatVerifierKey, splitNote, type NoteSigner, type NoteVerifier } from './note.js';
 import type { FolderWitness } from './witness.js';
 import { ledgerOf } from '../ledger/index.js';
 
@@ -16,6 +16,8 @@ export interface CheckpointIssuerOptions {
   store: ObjectStore;
   /** The station key; its key name is the checkpoint origin. */
   signer: NoteSigner;
+  /** Keys the station signed with before a rotation (the ledger's `key.rotated`): the vault's older checkpoints verify with them. */
+  previousKeys?: readonly Uint8Array[];
   witnesses?: readonly FolderWitness[];
   log: Logger;
 }
@@ -66,6 +68,7 @@ export class CheckpointIssuer {
   private readonly catalog: Catalog;
   private readonly store: ObjectStore;
   private readonly signer: NoteSigner;
+  private readonly previous: NoteVerifier[];
   private readonly witnesses: readonly FolderWitness[];
   private readonly log: Logger;
   private head: Head | null = null;
@@ -74,6 +77,7 @@ export class CheckpointIssuer {
     this.catalog = opts.catalog;
     this.store = opts.store;
     this.signer = opts.signer;
+    this.previous = (opts.previousKeys ?? []).map((k) => ed25519Verifier(opts.signer.name, k));
     this.witnesses = opts.witnesses ?? [];
     this.log = opts.log;
   }
@@ -94,7 +98,7 @@ export class CheckpointIssuer {
 
   /** Verify a checkpoint as this station's (signature by its key, its origin). */
   open(note: string | Uint8Array): SignedCheckpoint {
-    return openCheckpoint(note, { publicKey: this.signer.publicKey, origin: this.origin });
+    return openCheckpoint(note, { publicKey: this.signer.publicKey, verifiers: this.previous, origin: this.origin });
   }
 
   /**

@@ -12,6 +12,14 @@ export interface CheckpointServiceOptions {
   catalog: Catalog;
   store: ObjectStore;
   signer: NoteSigner;
+  /** Keys the station signed with before a rotation (issue 20; see CheckpointIssuerOptions). */
+  previousKeys?: readonly Uint8Array[];
+  /**
+   * Run before each checkpoint is signed: the station seals the ledger first, so a
+   * checkpoint never covers an entry the vault does not hold (a restore from the vault
+   * then always extends the last checkpoint).
+   */
+  beforeIssue?: () => Promise<void>;
   witnesses?: readonly FolderWitness[];
   log: Logger;
   /** Issue a checkpoint this often when the ledger grew (config checkpoints.intervalSeconds); 0: no timer. */
@@ -30,6 +38,7 @@ export class CheckpointService {
   private readonly catalog: Catalog;
   private readonly log: Logger;
   private readonly intervalMs: number;
+  private readonly beforeIssue: () => Promise<void>;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -42,6 +51,7 @@ export class CheckpointService {
     this.catalog = opts.catalog;
     this.log = opts.log;
     this.intervalMs = opts.intervalSeconds * 1000;
+    this.beforeIssue = opts.beforeIssue ?? (() => Promise.resolve());
   }
 
   get origin(): string {
@@ -64,7 +74,10 @@ export class CheckpointService {
    * extend the last checkpoint or a witness's: nothing is signed then.
    */
   issueIfGrown(): Promise<IssueResult | null> {
-    const run = this.chain.then(() => this.issuer.issue());
+    const run = this.chain.then(async () => {
+      await this.beforeIssue();
+      return this.issuer.issue();
+    });
     this.chain = run.catch(() => undefined); // the next call waits for this one, whatever its outcome
     return run;
   }
@@ -109,8 +122,9 @@ export class CheckpointService {
   private background(): void {
     if (this.backgroundQueued) return;
     this.backgroundQueued = true;
-    const run = this.chain.then(() => {
+    const run = this.chain.then(async () => {
       this.backgroundQueued = false;
+      await this.beforeIssue();
       return this.issuer.issue();
     });
     this.chain = run.then(

@@ -545,6 +545,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   verifyExport,
   exportCase,
   requests,
+  backup,
+  restore,
+  key,
 ];
 
 /**

@@ -15,7 +15,7 @@ import {
   proveConsistency,
   proveInclusion,
   readCheckpointNote,
-  stationVerifier,
+  stationTrust,
   trustedVerifier,
   witnessesFor,
   type ConsistencyBundle,
@@ -109,8 +109,9 @@ export async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): P
   await withRuntime(g, async (rt) => {
     // The key to trust: an auditor's own copy (--key), else the station's public key file.
     const origin = rt.config.checkpoints.origin;
-    const verifier = opts.key !== undefined ? await trustedVerifier(opts.key, origin) : await stationVerifier(rt.config.home, origin);
-    const trust = { verifiers: [verifier], origin: verifier.name };
+    // Without --key: the station key and every key it rotated from (key.rotated, issue 20).
+    const trust = opts.key !== undefined ? await trustedVerifier(opts.key, origin).then((v) => ({ verifiers: [v], origin: v.name })) : await stationTrust(rt.config.home, origin, rt.catalog);
+    const verifier = { name: trust.origin };
 
     // The whole ledger as it is now, lines taken as they are: the tree to hold the
     // saved checkpoints against.
@@ -134,7 +135,7 @@ export async function consistencyCommand(opts: ConsistencyOpts, cmd: Command): P
       }
       if (cp) {
         from = { ...checkExtends(tree, cp), file: opts.from! };
-        if (from.ok) bundle = await bundleToLatest(rt, verifier, tree, cp, problems);
+        if (from.ok) bundle = await bundleToLatest(rt, trust, tree, cp, problems);
       }
       if (from && !from.ok) problems.push(`${from.code}: ${from.reason}`);
     }
@@ -172,14 +173,14 @@ function describeChecked(from: { file: string; size1: number } | null, witnesses
  * A proof an auditor can keep: from the saved checkpoint to the vault's latest
  * signed one, which must itself match the ledger.
  */
-async function bundleToLatest(rt: Runtime, verifier: NoteVerifier, tree: MerkleTree, from: SignedCheckpoint, problems: string[]): Promise<ConsistencyBundle | null> {
+async function bundleToLatest(rt: Runtime, trust: { verifiers: NoteVerifier[]; origin: string }, tree: MerkleTree, from: SignedCheckpoint, problems: string[]): Promise<ConsistencyBundle | null> {
   const key = await latestCheckpointKey(rt.store);
   const size = key === null ? null : parseCheckpointKey(key);
   if (size === null || size < from.size || size > tree.size) return null;
   const note = await readCheckpointNote(rt.store, size);
   if (note === null) return null;
   try {
-    return proveConsistency(tree, from, openCheckpoint(note, { verifiers: [verifier], origin: verifier.name }));
+    return proveConsistency(tree, from, openCheckpoint(note, trust));
   } catch (e) {
     problems.push(`${e instanceof ProofError ? e.code : 'ERROR'}: the vault's latest checkpoint ${key}: ${errorMessage(e)}`);
     return null;

@@ -70,10 +70,11 @@ async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; p
   if (dirs.length === 0) return { checks: [], problems: [] };
   try {
     // The proof module is loaded only when there are witnesses to hold the ledger against.
-    const { LedgerTree, checkWitnesses, stationVerifier, witnessesFor } = await import('../../proof/index.js');
-    const verifier = await stationVerifier(rt.config.home, rt.config.checkpoints.origin);
+    const { LedgerTree, checkWitnesses, stationTrust, witnessesFor } = await import('../../proof/index.js');
+    // The station key and any it rotated from (key.rotated, issue 20).
+    const trust = await stationTrust(rt.config.home, rt.config.checkpoints.origin, rt.catalog);
     const tree = LedgerTree.build(ledgerOf(rt.catalog), { strict: false }).tree;
-    const checks = await checkWitnesses(tree, witnessesFor(dirs, rt.config.home, verifier.name), { verifiers: [verifier], origin: verifier.name });
+    const checks = await checkWitnesses(tree, witnessesFor(dirs, rt.config.home, trust.origin), trust);
     const problems = checks
       .filter((c) => c.reachable && !c.ok)
       .map((c) => ({ code: c.code ?? 'WITNESS_INCONSISTENT', key: c.dir, message: `the ledger does not extend witness ${c.dir}: ${c.reason ?? 'inconsistent'}` }));
