@@ -114,6 +114,12 @@ const verify: CommandSpec = {
   load: () => import('./verify.js').then((m) => m.verifyCommand),
 };
 
+const doctor: CommandSpec = {
+  name: 'doctor',
+  description: 'check the station and say what to fix: permissions of the home, catalog and key, free space, clock synchronisation, USB and mount access, Redis and S3, the last catalog snapshot (docs/operations.md); exit 1 when a check fails',
+  load: () => import('./doctor.js').then((m) => m.doctorCommand),
+};
+
 const ledger: CommandSpec = {
   name: 'ledger',
   description: 'the hash-chained ledger: export, seal, rebuild, checkpoints and proofs',
@@ -531,6 +537,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ingest,
   simulate,
   verify,
+  doctor,
   ledger,
   serve,
   users,
