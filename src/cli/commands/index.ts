@@ -531,6 +531,35 @@ const requests: CommandSpec = {
   ],
 };
 
+const backup: CommandSpec = {
+  name: 'backup',
+  description: 'snapshot the catalog into the vault now (ledgered with its hash and the ledger size it holds); old snapshots are pruned (docs/operations.md)',
+  load: () => import('./backup.js').then((m) => m.backupCommand),
+};
+
+const restore: CommandSpec = {
+  name: 'restore',
+  description: "rebuild a lost station into a new --home from its vault alone: the newest snapshot, then every sealed ledger entry after it (docs/operations.md)",
+  options: [
+    { flags: '--from <vault>', description: 'an fs vault folder; without it, the vault --config describes (e.g. S3)' },
+    { flags: '--key <file>', description: 'the station key kept offline (custody key export); without it a new key is made and the rotation ledgered' },
+  ],
+  load: () => import('./restore.js').then((m) => m.restoreCommand),
+};
+
+const key: CommandSpec = {
+  name: 'key',
+  description: "the station's signing key",
+  subcommands: [
+    {
+      name: 'export',
+      description: 'write the station key (PEM, mode 0600) to a new file, to keep offline for custody restore --key',
+      options: [{ flags: '--out <file>', description: 'the file to create', required: true }],
+      load: () => import('./key.js').then((m) => m.keyExportCommand),
+    },
+  ],
+};
+
 /** The commands in the order `custody --help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
   init,
