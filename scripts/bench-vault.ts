@@ -4,9 +4,11 @@
  * - put: FsObjectStore.putContent of one large file, fsync on (production), against
  *   the two-pass baseline `openssl dgst -sha256` + `cp` + `sync` of the same file;
  * - ledger: appending evidence.ingested entries, one per transaction (what ingest
- *   does) and batched;
+ *   does) and batched, the batched run also with the Merkle upkeep the daemon does (a
+ *   strict LedgerTree over a Frontier fed by every committed entry, as
+ *   CheckpointService does);
  * - verify: verifyVault (non-deep) over the appended ledger, every entry referencing
- *   its own object;
+ *   its own object, with the time of its ledger phase (the chain) on its own;
  * - swift: the S3 store (swift profile, production part size and queue) putting and
  *   getting the same file on a single-node OpenStack Swift on loopback, started by
  *   scripts/test-s3-swift.sh, beside the fs put. Skipped, with the reason printed, when
@@ -27,7 +29,8 @@ import { FsObjectStore } from '../src/vault/index.js';
 import { hashStream } from '../src/vault/index.js';
 import { S3ObjectStore } from '../src/vault/s3-store.js';
 import { contentKey } from '../src/vault/index.js';
-import { verifyVault } from '../src/ledger/index.js';
+import { verifyVault, type VerifyPhase } from '../src/ledger/index.js';
+import { Frontier, LEDGER_START, LedgerTree } from '../src/proof/index.js';
 import { benchProof, type ProofBenchResult } from './bench-proof.js';
 import { startSwift, swiftAvailability } from '../test/helpers/swift.js';
 import {
@@ -196,11 +199,15 @@ interface LedgerArgs {
   catalog: string;
   entries: number;
   perTx: number;
+  /** Keep the checkpoint frontier up with every committed entry, as the daemon does. */
+  merkle?: boolean;
 }
 
-async function stepLedger(a: LedgerArgs): Promise<{ m: Measured; count: number }> {
+async function stepLedger(a: LedgerArgs): Promise<{ m: Measured; count: number; merkleSize: number | null }> {
   const catalog = Catalog.open(a.catalog);
   try {
+    const tree = a.merkle ? LedgerTree.extending(new Frontier(), LEDGER_START, { strict: true }) : null;
+    if (tree) catalog.ledger.onAppend((e) => tree.add(e));
     // Hashes are known before the append in production too (computed while copying).
     const refs = Array.from({ length: a.entries }, (_, i) => {
       const c = objectContent(i);
@@ -217,7 +224,7 @@ async function stepLedger(a: LedgerArgs): Promise<{ m: Measured; count: number }
         });
       }
     });
-    return { m, count: catalog.ledger.count() };
+    return { m, count: catalog.ledger.count(), merkleSize: tree ? tree.size : null };
   } finally {
     catalog.close();
   }
@@ -228,12 +235,33 @@ interface VerifyArgs {
   root: string;
 }
 
-async function stepVerify(a: VerifyArgs): Promise<{ m: Measured; ok: boolean; entries: number; objects: number; problems: number }> {
+interface VerifyOut {
+  m: Measured;
+  ok: boolean;
+  entries: number;
+  objects: number;
+  problems: number;
+  /** Wall seconds of each phase (from the progress reports). */
+  phaseS: Partial<Record<VerifyPhase, number>>;
+}
+
+async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
   const catalog = Catalog.open(a.catalog);
   const store = new FsObjectStore({ root: a.root, fsync: true });
   try {
-    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false }));
-    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted };
+    const phaseS: Partial<Record<VerifyPhase, number>> = {};
+    let phase: VerifyPhase | null = null;
+    let since = 0;
+    const onProgress = (p: { phase: VerifyPhase }): void => {
+      if (p.phase === phase) return;
+      const now = performance.now();
+      if (phase) phaseS[phase] = (now - since) / 1000;
+      phase = p.phase;
+      since = now;
+    };
+    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false, onProgress }));
+    if (phase) phaseS[phase as VerifyPhase] = (performance.now() - since) / 1000;
+    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted, phaseS };
   } finally {
     catalog.close();
   }
@@ -286,6 +314,8 @@ async function main(): Promise<void> {
       'proof-entries': { type: 'string', default: '1000000' },
       dir: { type: 'string' },
       cold: { type: 'boolean', default: false },
+      'skip-swift': { type: 'boolean', default: false },
+      'ledger-only': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -294,7 +324,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--keep] [--json]\n',
+      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--skip-swift] [--ledger-only: no put, baseline or Swift] [--keep] [--json]\n',
     );
     return;
   }
@@ -331,7 +361,8 @@ async function main(): Promise<void> {
     const put: PutResultOut[] = [];
     const base: Measured[] = [];
     let baselineSha = '';
-    for (let r = 0; r < runs; r++) {
+    const putRuns = values['ledger-only'] ? 0 : runs;
+    for (let r = 0; r < putRuns; r++) {
       const doPut = async (): Promise<void> => {
         settle(cold);
         const root = join(dir, `vault-${r}`);
@@ -364,7 +395,7 @@ async function main(): Promise<void> {
     const baseS = median(base.map((b) => b.wallS));
     const sameHash = put.every((p) => p.sha256 === baselineSha && p.size === bytes);
 
-    const swift = await benchSwift(file, runs, cold, log);
+    const swift: SwiftBench = values['skip-swift'] || values['ledger-only'] ? { measured: false, reason: 'skipped (--skip-swift)' } : await benchSwift(file, runs, cold, log);
     const swiftResult = swift.measured
       ? {
           endpoint: 'single-node OpenStack Swift (s3api) on 127.0.0.1, profile swift, 16 MiB parts, queue 2',
@@ -386,6 +417,14 @@ async function main(): Promise<void> {
       entries,
       perTx: batch,
     } satisfies LedgerArgs);
+    log(`ledger: ${entries} entries, ${batch} per transaction, with the Merkle upkeep …`);
+    settle(cold);
+    const merkle = await runChild<{ m: Measured; count: number; merkleSize: number | null }>(SCRIPT, 'ledger', {
+      catalog: join(dir, 'ledger-merkle', 'catalog.db'),
+      entries,
+      perTx: batch,
+      merkle: true,
+    } satisfies LedgerArgs);
 
     log(`writing ${entries} small objects for verify …`);
     const root = join(dir, 'ledger-1', 'vault');
@@ -394,7 +433,7 @@ async function main(): Promise<void> {
     await writeObjects(store, entries);
     log('verify …');
     settle(cold);
-    const verify = await runChild<{ m: Measured; ok: boolean; entries: number; objects: number; problems: number }>(SCRIPT, 'verify', {
+    const verify = await runChild<VerifyOut>(SCRIPT, 'verify', {
       catalog: catalogA,
       root,
     } satisfies VerifyArgs);
@@ -422,7 +461,7 @@ async function main(): Promise<void> {
         cpuS: round(median(put.map((p) => p.m.cpuS)), 2),
         sysS: round(median(put.map((p) => p.m.sysS)), 2),
         maxRssMiB: maxOf(put.map((p) => p.m)),
-        startRssMiB: round(put[0]!.m.startRssMiB, 0),
+        startRssMiB: round(put[0]?.m.startRssMiB ?? null, 0),
         allSeconds: put.map((p) => round(p.m.wallS, 3)),
         sha256MatchesOpenssl: sameHash,
       },
@@ -453,7 +492,16 @@ async function main(): Promise<void> {
           sysS: round(batched.m.sysS, 2),
           maxRssMiB: round(batched.m.maxRssMiB, 0),
         },
-        countsOk: perTx.count === entries && batched.count === entries,
+        batchedMerkle: {
+          perTx: batch,
+          seconds: round(merkle.m.wallS, 2),
+          perS: round(entries / merkle.m.wallS, 0),
+          cpuS: round(merkle.m.cpuS, 2),
+          cpuUsPerEntry: round((merkle.m.cpuS * 1e6) / entries, 1),
+          sysS: round(merkle.m.sysS, 2),
+          maxRssMiB: round(merkle.m.maxRssMiB, 0),
+        },
+        countsOk: perTx.count === entries && batched.count === entries && merkle.count === entries && merkle.merkleSize === entries,
       },
       proof,
       verify: {
@@ -464,6 +512,9 @@ async function main(): Promise<void> {
         problems: verify.problems,
         seconds: round(verify.m.wallS, 2),
         perS: round(verify.entries / verify.m.wallS, 0),
+        ledgerPhaseSeconds: round(verify.phaseS.ledger ?? null, 3),
+        ledgerPhasePerS: verify.phaseS.ledger ? round(verify.entries / verify.phaseS.ledger, 0) : null,
+        objectsPhaseSeconds: round(verify.phaseS.objects ?? null, 3),
         cpuS: round(verify.m.cpuS, 2),
         sysS: round(verify.m.sysS, 2),
         maxRssMiB: round(verify.m.maxRssMiB, 0),
@@ -493,7 +544,10 @@ async function main(): Promise<void> {
               : []),
             ['ledger append, 1 entry/tx', `${entries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
             [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
+            [`ledger append, ${batch} entries/tx, Merkle upkeep`, `${entries} entries`, r.ledger.batchedMerkle.seconds, `${r.ledger.batchedMerkle.perS} /s`, r.ledger.batchedMerkle.cpuS, r.ledger.batchedMerkle.sysS, r.ledger.batchedMerkle.maxRssMiB],
             ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
+            ['  of which: ledger phase (chain)', `${r.verify.entries} entries`, r.verify.ledgerPhaseSeconds, `${r.verify.ledgerPhasePerS} /s`, null, null, null],
+            ['  of which: objects phase (stat)', `${r.verify.objects} objects`, r.verify.objectsPhaseSeconds, null, null, null, null],
             ...(proof
               ? [
                   ['append with Merkle upkeep, 1 entry/tx', '2000 entries', null, `${proof.append.perSecond} /s`, null, null, null],

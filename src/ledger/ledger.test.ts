@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
-import { GENESIS_PREV, canonicalJson, canonicalLine, entryHash } from './ledger.js';
+import { GENESIS_PREV, canonicalJson, canonicalLine, entryHash, hashInputOf, isCanonicalDataText, lineOf } from './ledger.js';
 
 function catalog(): Catalog {
   const t = new Date('2026-11-27T06:00:00.000Z');
@@ -82,6 +82,58 @@ describe('ledger', () => {
       const { hash, ...rest } = e;
       expect(entryHash(rest)).toBe(hash);
     }
+    c.close();
+  });
+
+  // Issue 18: appends, the chain check and the segment lines build the canonical text
+  // of an entry from its fields and the canonical text of its data; it must be byte for
+  // byte canonicalJson of the whole entry.
+  it('builds the canonical hash input and line field by field, as canonicalJson does', () => {
+    const datas: Array<Record<string, unknown>> = [
+      {},
+      { b: 1e21, a: 0.1, c: '执法记录仪', d: -0, e: [3, { z: null, y: true }], f: 'quote " backslash \\ tab \t nul \u0000 del \u007f' },
+      { '\u00e9': 1, e: 2, E: 3, '10': 4, '9': 5, emoji: '😀', lone: '\ud800' },
+    ];
+    for (const data of datas) {
+      for (const subject of [null, 'ev-"1"\n']) {
+        const dataJson = canonicalJson(data);
+        const fields = { seq: 12, time: '2026-11-27T06:00:00.000Z', type: 'evidence.ingested', actor: 'cli:张三 "x"', subject, data, prev: GENESIS_PREV };
+        expect(hashInputOf(12, fields.time, fields.type, fields.actor, subject, dataJson, fields.prev)).toBe(canonicalJson(fields));
+        expect(lineOf(12, fields.time, fields.type, fields.actor, subject, dataJson, fields.prev, 'ab'.repeat(32))).toBe(canonicalJson({ ...fields, hash: 'ab'.repeat(32) }));
+        expect(isCanonicalDataText(dataJson)).toBe(true);
+      }
+    }
+  });
+
+  it('tells a data column in canonical form from every other form', () => {
+    for (const text of ['{}', '{"a":1,"b":[1,"x",null]}', '{"a":1e+21,"b":0.1,"c":-5}', '{"s":"\\u0000\\"é😀"}']) {
+      expect(isCanonicalDataText(JSON.parse(JSON.stringify(text)))).toBe(true);
+    }
+    for (const text of ['{"b":1,"a":2}', '{ "a":1}', '{"a":1.0}', '{"a":1E21}', '{"a":-0}', '{"a":"\\u0041"}', '{"a":1e999}', '[1]', 'null', '"x"', '{"a":1', '{"a":{"d":1,"c":2}}']) {
+      expect(isCanonicalDataText(text)).toBe(false);
+      // The definition it is a fast form of: the text is canonicalJson of what it parses to.
+      let same = false;
+      try {
+        const v = JSON.parse(text) as unknown;
+        same = v !== null && typeof v === 'object' && !Array.isArray(v) && canonicalJson(v) === text;
+      } catch {
+        same = false;
+      }
+      expect(same).toBe(false);
+    }
+  });
+
+  it('hands out appended entries frozen, whose hash and line are what their fields give', () => {
+    const c = catalog();
+    const a = c.ledger.append({ type: 'evidence.ingested', actor: 'test', subject: 'e1', data: { sha256: 'x', size: 5, recorder: { serial: 'A', model: null }, dropped: undefined } });
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(Object.isFrozen(a.data)).toBe(true);
+    expect(Object.isFrozen(a.data.recorder)).toBe(true);
+    expect(a.data).toEqual({ sha256: 'x', size: 5, recorder: { serial: 'A', model: null } });
+    const copy = JSON.parse(JSON.stringify(a)) as typeof a;
+    expect(entryHash(a)).toBe(entryHash(copy));
+    expect(canonicalLine(a)).toBe(canonicalLine(copy));
+    expect(c.ledger.get(1)).toEqual(a);
     c.close();
   });
 });

@@ -37,16 +37,106 @@ export function canonicalJson(value: unknown): string {
   return s;
 }
 
+// The canonical forms of an entry, written out field by field. RFC 8785 orders an
+// object's keys by their UTF-16 code units — actor, data, hash, prev, seq, subject,
+// time, type — and writes strings and numbers as JSON.stringify does (which is what
+// `canonicalize` calls for them), so given the canonical text of `data` these are
+// byte for byte what canonicalJson of the whole entry gives (a test holds them to it),
+// without walking and re-serialising data for every hash, line and check.
+const q = (s: string): string => JSON.stringify(s);
+const nq = (s: string | null): string => (s === null ? 'null' : JSON.stringify(s));
+
+/** The canonical JSON of an entry without its hash, from its fields and the canonical text of its data. */
+export function hashInputOf(seq: number, time: string, type: string, actor: string, subject: string | null, dataJson: string, prev: string): string {
+  return `{"actor":${q(actor)},"data":${dataJson},"prev":${q(prev)},"seq":${JSON.stringify(seq)},"subject":${nq(subject)},"time":${q(time)},"type":${q(type)}}`;
+}
+
+/** The canonical line of an entry, from its fields and the canonical text of its data. */
+export function lineOf(seq: number, time: string, type: string, actor: string, subject: string | null, dataJson: string, prev: string, hash: string): string {
+  return `{"actor":${q(actor)},"data":${dataJson},"hash":${q(hash)},"prev":${q(prev)},"seq":${JSON.stringify(seq)},"subject":${nq(subject)},"time":${q(time)},"type":${q(type)}}`;
+}
+
+/**
+ * Entries this process made by appending, with the canonical text of their data. Such
+ * an entry is frozen, data and all, so what was hashed at the append is still what it
+ * holds: its hash needs no recomputing and its line no re-serialising when the Merkle
+ * upkeep, the sealer or a listener asks for them right after.
+ */
+const appended = new WeakMap<LedgerEntry, string>();
+
+function deepFreeze(v: unknown): void {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+}
+
 /** hash = SHA-256 of the canonical JSON of the entry without its hash. */
 export function entryHash(e: UnhashedEntry): string {
+  const dataJson = appended.get(e as LedgerEntry);
+  if (dataJson !== undefined) return (e as LedgerEntry).hash;
   const { seq, time, type, actor, subject, data, prev } = e;
   return sha256Hex(canonicalJson({ seq, time, type, actor, subject, data, prev }));
 }
 
 /** The entry's line in `custody ledger export` and in sealed segments (no newline). */
 export function canonicalLine(e: LedgerEntry): string {
+  const dataJson = appended.get(e);
+  if (dataJson !== undefined) return lineOf(e.seq, e.time, e.type, e.actor, e.subject, dataJson, e.prev, e.hash);
   const { seq, time, type, actor, subject, data, prev, hash } = e;
   return canonicalJson({ seq, time, type, actor, subject, data, prev, hash });
+}
+
+/**
+ * Whether a stored data column is exactly the canonical JSON of an object — as every
+ * append writes it. Then the entry's hash input and line can be built from the row's
+ * text as it is (hashInputOf, lineOf); a column in any other form (hand-edited, or
+ * not an object) is read the slow way, by parsing and canonicalising it, so it is
+ * judged exactly as before.
+ */
+export function isCanonicalDataText(text: string): boolean {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const out = canonicalOfParsed(v);
+  return out === text;
+}
+
+/**
+ * RFC 8785 text of a value JSON.parse returned (null, booleans, finite numbers,
+ * strings, arrays, plain objects), or null when it has none (a number JSON.parse made
+ * infinite). Equal to canonicalJson for such values (a test holds it to it); used
+ * where every entry of a ledger is checked, where canonicalize's generality costs.
+ */
+function canonicalOfParsed(v: unknown): string | null {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'number' && !Number.isFinite(v)) return null;
+    return JSON.stringify(v);
+  }
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const s = canonicalOfParsed(v[i]);
+      if (s === null) return null;
+      out += i === 0 ? s : ',' + s;
+    }
+    return out + ']';
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const s = canonicalOfParsed(o[k]);
+    if (s === null) return null;
+    out += (i === 0 ? '' : ',') + JSON.stringify(k) + ':' + s;
+  }
+  return out + '}';
 }
 
 /** A ledger row exactly as stored: `data` is the text in the column, not yet parsed. */
@@ -76,6 +166,7 @@ const TYPE_RE = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
  */
 export class Ledger implements TxObserver {
   private readonly stmtHead;
+  private readonly stmtLast;
   private readonly stmtInsert;
   private readonly stmtGet;
   private readonly stmtRange;
@@ -88,8 +179,9 @@ export class Ledger implements TxObserver {
     private readonly clock: Clock = systemClock,
   ) {
     this.stmtHead = db.prepare<[], RawLedgerRow>('SELECT * FROM ledger ORDER BY seq DESC LIMIT 1');
-    this.stmtInsert = db.prepare(
-      'INSERT INTO ledger (seq, time, type, actor, subject, data, prev, hash) VALUES (@seq, @time, @type, @actor, @subject, @data, @prev, @hash)',
+    this.stmtLast = db.prepare<[], [number, string]>('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').raw();
+    this.stmtInsert = db.prepare<[number, string, string, string, string | null, string, string, string]>(
+      'INSERT INTO ledger (seq, time, type, actor, subject, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.stmtGet = db.prepare<[number], RawLedgerRow>('SELECT * FROM ledger WHERE seq = ?');
     this.stmtRange = db.prepare<[number, number], RawLedgerRow>('SELECT * FROM ledger WHERE seq >= ? AND seq <= ? ORDER BY seq');
@@ -104,24 +196,23 @@ export class Ledger implements TxObserver {
     if (!TYPE_RE.test(input.type)) throw new LedgerError('LEDGER_BAD_TYPE', `bad ledger entry type "${input.type}"`);
     // The data as it will be hashed (undefined fields dropped), checked against its
     // type's schema first: a wrong shape never enters the chain.
-    const data = JSON.parse(canonicalJson(input.data ?? {})) as Record<string, unknown>;
+    const dataJson = canonicalJson(input.data ?? {});
+    const data = JSON.parse(dataJson) as Record<string, unknown>;
     const problems = entryDataProblems(input.type, data);
     if (problems.length > 0) {
       throw new LedgerError('LEDGER_ENTRY_INVALID', `refusing a ${input.type} ledger entry: ${problems.join('; ')}`, { details: { type: input.type, problems } });
     }
+    deepFreeze(data);
+    const subject = input.subject ?? null;
     const run = (): LedgerEntry => {
-      const head = this.stmtHead.get();
-      const unhashed: UnhashedEntry = {
-        seq: head ? head.seq + 1 : 1,
-        time: rfc3339(this.clock.now()),
-        type: input.type,
-        actor: input.actor,
-        subject: input.subject ?? null,
-        data,
-        prev: head ? head.hash : GENESIS_PREV,
-      };
-      const entry: LedgerEntry = { ...unhashed, hash: entryHash(unhashed) };
-      this.stmtInsert.run({ ...entry, data: canonicalJson(entry.data) });
+      const last = this.stmtLast.get();
+      const seq = last ? last[0] + 1 : 1;
+      const prev = last ? last[1] : GENESIS_PREV;
+      const time = rfc3339(this.clock.now());
+      const hash = sha256Hex(hashInputOf(seq, time, input.type, input.actor, subject, dataJson, prev));
+      this.stmtInsert.run(seq, time, input.type, input.actor, subject, dataJson, prev, hash);
+      const entry: LedgerEntry = Object.freeze({ seq, time, type: input.type, actor: input.actor, subject, data, prev, hash });
+      appended.set(entry, dataJson);
       return entry;
     };
     const entry = this.db.inTransaction ? run() : this.db.transaction(run).immediate();

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Catalog, Db } from '../catalog/index.js';
 import { LedgerError, errorMessage, rfc3339, sha256Hex, type Logger } from '../core/index.js';
-import { GENESIS_PREV, canonicalLine, entryHash, ledgerOf, type LedgerEntry, type RawLedgerRow } from './ledger.js';
+import { GENESIS_PREV, canonicalLine, entryHash, isCanonicalDataText, ledgerOf, lineOf, type LedgerEntry, type RawLedgerRow } from './ledger.js';
 import type { ObjectStore } from '../vault/index.js';
 
 /** Every sealed segment object lives under this prefix, and nothing else does. */
@@ -72,6 +72,8 @@ export function entryFromRaw(r: RawLedgerRow): LedgerEntry {
 
 /** The canonical line of a stored row, or null when the row cannot be read as an entry. */
 export function rawCanonicalLine(r: RawLedgerRow): string | null {
+  // A data column in canonical form (as appends write it) goes into the line as it is.
+  if (isCanonicalDataText(r.data)) return lineOf(r.seq, r.time, r.type, r.actor, r.subject, r.data, r.prev, r.hash);
   try {
     return canonicalLine(entryFromRaw(r));
   } catch {

@@ -2,7 +2,9 @@ import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/index.js';
-import { appendEntries, ingest, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
+import { appendEntries, dropLedgerTriggers, ingest, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
+import { sha256Hex } from '../core/index.js';
+import { hashInputOf } from './ledger.js';
 import { LedgerSealer, segmentKey } from './segments.js';
 import { verifyVault, type VerifyProgress } from './verify.js';
 
@@ -96,5 +98,35 @@ describe('verifyVault', () => {
     expect(r.problems).toHaveLength(2);
     expect(r.problemsOmitted).toBe(3);
     expect(r.ok).toBe(false);
+  });
+
+  // Issue 18: the chain check hashes a row from its columns as they are when its data
+  // column is in canonical form, and reads any other row the full way, so a row is
+  // judged as it was before the fast path.
+  it('judges a data column in another form than the canonical one exactly as before', async () => {
+    const v = await testVault();
+    appendEntries(v.catalog, 6);
+    await seal(v, 3);
+    dropLedgerTriggers(v.catalog);
+    const db = v.catalog.db;
+    // The same data in another form (spaces, keys out of order): the entry's content is
+    // unchanged, so its hash still holds, and so does its sealed line.
+    db.prepare(`UPDATE ledger SET data = '{ "note": "执法记录仪", "i": 1 }' WHERE seq = 2`).run();
+    expect(await verifyVault({ catalog: v.catalog, store: v.store })).toMatchObject({ ok: true, entries: 6, segments: 2 });
+
+    // Other data with a hash recomputed over the column's own (non-canonical) text: the
+    // entry's hash is the hash of its canonical form, so this is a changed entry.
+    const row = db.prepare<[], { seq: number; time: string; type: string; actor: string; subject: string | null; prev: string }>('SELECT * FROM ledger WHERE seq = 4').get()!;
+    const forged = '{"note":"x", "i":3}';
+    db.prepare('UPDATE ledger SET data = ?, hash = ? WHERE seq = 4').run(forged, sha256Hex(hashInputOf(row.seq, row.time, row.type, row.actor, row.subject, forged, row.prev)));
+    // A data column that is not an object at all.
+    db.prepare(`UPDATE ledger SET data = '[1,2]' WHERE seq = 6`).run();
+    const r = await verifyVault({ catalog: v.catalog, store: v.store });
+    expect(r.problems.map((p) => [p.code, p.seq])).toEqual([
+      ['LEDGER_HASH_MISMATCH', 4],
+      ['LEDGER_PREV_MISMATCH', 5],
+      ['LEDGER_BAD_ENTRY', 6],
+      ['SEGMENT_LINE_MISMATCH', 4], // one line problem per segment: 4..6 is one
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Catalog } from '../catalog/index.js';
-import { errorMessage } from '../core/index.js';
+import { errorMessage, sha256Hex } from '../core/index.js';
 import { SHA256_HEX } from '../core/index.js';
 import { hashStream } from '../vault/index.js';
 import {
@@ -15,7 +15,7 @@ import {
   type SealedSegment,
   type SegmentRow,
 } from './segments.js';
-import type { RawLedgerRow } from './ledger.js';
+import { hashInputOf, isCanonicalDataText } from './ledger.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 
 export interface VerifyProblem {
@@ -121,11 +121,23 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   };
 }
 
-/** Recompute every entry's hash and prev link, and check seq runs 1..n with no gap. */
+/** A ledger row as the chain check reads it: seq, time, type, actor, subject, data, prev, hash. */
+type ChainRow = [number, string, string, string, string | null, string, string, string];
+
+/**
+ * Recompute every entry's hash and prev link, and check seq runs 1..n with no gap.
+ *
+ * Rows are read a page at a time as arrays, one reused statement, and each is hashed
+ * from its columns as they are: when the data column is in canonical form (as every
+ * append writes it) the entry's canonical text is its columns put together
+ * (hashInputOf), with nothing parsed into an entry or serialised again. Any other row
+ * (a data column in another form, or a hash that does not match) is read the full way
+ * (entryFromRaw, ChainCursor), so it is judged exactly as before.
+ */
 async function verifyChain(catalog: Catalog, problems: Problems, progress: (p: VerifyProgress) => void): Promise<number> {
   const db = catalog.db;
   const total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger').get()!.n;
-  const page = db.prepare<[number, number], RawLedgerRow>('SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?');
+  const page = db.prepare<[number, number], ChainRow>('SELECT seq, time, type, actor, subject, data, prev, hash FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?').raw();
   const cursor = new ChainCursor();
   let after = 0;
   let read = 0;
@@ -134,33 +146,43 @@ async function verifyChain(catalog: Catalog, problems: Problems, progress: (p: V
     const rows = page.all(after, PAGE);
     if (rows.length === 0) break;
     for (const row of rows) {
+      const [seq, time, type, actor, subject, data, prev, hash] = row;
       read++;
-      after = row.seq;
-      if (row.seq !== cursor.expectSeq) {
-        const missing = row.seq - cursor.expectSeq;
+      after = seq;
+      if (seq !== cursor.expectSeq) {
+        const missing = seq - cursor.expectSeq;
         problems.add({
           code: 'LEDGER_SEQ_GAP',
           seq: cursor.expectSeq,
           message:
             missing === 1
-              ? `entry ${cursor.expectSeq} is missing from the catalog ledger (the next entry is ${row.seq})`
-              : `entries ${cursor.expectSeq}..${row.seq - 1} are missing from the catalog ledger`,
+              ? `entry ${cursor.expectSeq} is missing from the catalog ledger (the next entry is ${seq})`
+              : `entries ${cursor.expectSeq}..${seq - 1} are missing from the catalog ledger`,
         });
         // The link across a gap cannot be checked; carry on from the entry found.
-        cursor.expectSeq = row.seq;
-        cursor.prevHash = row.prev;
+        cursor.expectSeq = seq;
+        cursor.prevHash = prev;
+      }
+      if (sha256Hex(hashInputOf(seq, time, type, actor, subject, data, prev)) === hash && isCanonicalDataText(data)) {
+        // The hash is the hash of the entry: only the link remains (as ChainCursor.check).
+        if (prev !== cursor.prevHash) {
+          problems.add({ code: 'LEDGER_PREV_MISMATCH', seq, message: `entry ${seq} has prev ${prev}, but the entry before it hashes to ${cursor.prevHash}` });
+        }
+        cursor.expectSeq = seq + 1;
+        cursor.prevHash = hash;
+        continue;
       }
       let entry;
       try {
-        entry = entryFromRaw(row);
+        entry = entryFromRaw({ seq, time, type, actor, subject, data, prev, hash });
       } catch (e) {
-        problems.add({ code: 'LEDGER_BAD_ENTRY', seq: row.seq, message: `entry ${row.seq} cannot be read: ${errorMessage(e)}` });
-        cursor.expectSeq = row.seq + 1;
-        cursor.prevHash = row.hash;
+        problems.add({ code: 'LEDGER_BAD_ENTRY', seq, message: `entry ${seq} cannot be read: ${errorMessage(e)}` });
+        cursor.expectSeq = seq + 1;
+        cursor.prevHash = hash;
         continue;
       }
       const p = cursor.check(entry);
-      if (p) problems.add({ code: p.code, seq: row.seq, message: p.message });
+      if (p) problems.add({ code: p.code, seq, message: p.message });
       // Link the next entry to the hash this one records, so one edit is one problem.
       cursor.advance(entry);
     }
