@@ -108,6 +108,7 @@ export class UsersService {
       endSessions: db.prepare<[string, string, string, string]>(
         'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL AND id_hash <> ?',
       ),
+      setRole: db.prepare<[string, string | null, string]>('UPDATE users SET role = ?, unit = ? WHERE id = ? AND revoked_at IS NULL'),
       rotate: db.prepare<[string, string, string | null, string]>(
         'UPDATE users SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ? AND revoked_at IS NULL',
       ),
@@ -171,6 +172,28 @@ export class UsersService {
       ledgerOf(this.catalog).append({ type: 'user.token-issued', actor, subject: id, data: { tokenExpiresAt: expires } });
     });
     return { user: this.require(id), token };
+  }
+
+  /**
+   * Change what a user may do: their role and unit (issue 20). Ledgered as
+   * `user.role-changed` with the role and unit before and after, in the same
+   * transaction, so a station restored from its vault gives the user the same rights.
+   * Returns changed: false (nothing ledgered) when both are already so.
+   */
+  changeRole(id: string, input: { role: string; unit?: string | null }, actor: string): { user: User; changed: boolean } {
+    if (!isRole(input.role)) throw new InvalidInputError(`role must be one of operator, supervisor, archivist, auditor, admin (got "${input.role}")`);
+    const unit = input.unit === undefined ? undefined : input.unit === null || input.unit.trim() === '' ? null : input.unit.trim();
+    if (unit && (unit.length > 64 || CONTROL.test(unit))) throw new InvalidInputError('unit must be 1 to 64 printable characters');
+    const changed = this.catalog.tx(() => {
+      const user = this.require(id);
+      if (user.revokedAt !== null) throw new InvalidInputError(`user ${id} is revoked; add a new user instead`);
+      const to = { role: input.role as Role, unit: unit === undefined ? user.unit : unit };
+      if (to.role === user.role && to.unit === user.unit) return false;
+      this.q.setRole.run(to.role, to.unit, id);
+      ledgerOf(this.catalog).append({ type: 'user.role-changed', actor, subject: id, data: { name: user.name, from: { role: user.role, unit: user.unit }, to } });
+      return true;
+    });
+    return { user: this.require(id), changed };
   }
 
   /**

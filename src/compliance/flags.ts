@@ -185,6 +185,8 @@ export class FlagsService {
           seen: f.seen,
           summary: f.summary,
           dueBy,
+          // Every item the flag names (flag_evidence), so a restore from the ledger names them too (issue 20).
+          ...(f.evidenceIds?.length ? { evidenceIds: [...new Set([...(f.evidenceId ? [f.evidenceId] : []), ...f.evidenceIds])].sort() } : {}),
         },
       });
       return this.get(id)!;

@@ -129,6 +129,7 @@ export const LEDGER_ENTRY_TYPES = {
     seen: obj,
     summary: str,
     dueBy: str,
+    evidenceIds: ids.optional(),
   }),
   'flag.escalated': z.object({ rule: str, dueBy: str, unit: nstr, officer: nstr }),
   'flag.resolved': z.object({ rule: str, officer: nstr, unit: nstr, reason: str, approvedBy: str, stateBefore: str }),
