@@ -37,7 +37,7 @@ function lateUpload(f: FlagLike, _fmt: SeenFormat): Said {
   const files = Array.isArray(s.files) ? (s.files as Array<{ file?: unknown }>).map((x) => str(x.file)).filter((x): x is string => x !== null) : [file];
   const serial = f.recorderSerial ?? '—';
   if (count <= 1) return { key: 'lateOne', params: { file, serial, delay: hours(delay), limit: hours(limit) } };
-  return { key: 'lateMany', params: { count, serial, delay: hours(delay), limit: hours(limit), files: files.slice(0, 3).join('、') } };
+  return { key: 'lateMany', params: { count, serial, delay: hours(delay), limit: hours(limit), files: files.slice(0, 3).join('、') + (count > 3 ? '…' : '') } };
 }
 
 function missingUpload(f: FlagLike, fmt: SeenFormat): Said {
