@@ -31,10 +31,13 @@ export class WipeIntents {
 
   constructor(db: Db) {
     this.q = db.prepare<[string], { id: string; sha256: string; source_path: string; data: string }>(
+      // CROSS JOIN keeps this order, and `+type` keeps the ledger's type index out of it
+      // (the planner would otherwise walk every intent ever committed): the recorder's
+      // unwiped items, then each one's entries by subject.
       `SELECT e.id, e.sha256, e.source_path, l.data FROM evidence e INDEXED BY evidence_unwiped
-         JOIN ledger l ON l.subject = e.id AND l.type = 'evidence.wipe-intended'
+         CROSS JOIN ledger l ON l.subject = e.id AND +l.type = 'evidence.wipe-intended'
         WHERE e.recorder_serial = ? AND e.wiped_at IS NULL
-          AND NOT EXISTS (SELECT 1 FROM ledger a WHERE a.subject = e.id AND a.type = 'evidence.wipe-abandoned' AND a.seq > l.seq)
+          AND NOT EXISTS (SELECT 1 FROM ledger a WHERE a.subject = e.id AND +a.type = 'evidence.wipe-abandoned' AND a.seq > l.seq)
         ORDER BY l.seq`,
     );
   }
