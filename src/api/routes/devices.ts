@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Type from 'typebox';
-import { HiddenError, inScope, type Principal } from '../../access/index.js';
+import { actorOf, HiddenError, inScope, type Principal } from '../../access/index.js';
+import { plusHours } from '../../compliance/index.js';
 import { type ActivityEvent, type DockInfo, type DockProgress, NotFoundError } from '../../core/index.js';
-import { HEALTH_REASON_CODES, isHealthReasonCode } from '../../devices/index.js';
+import { HEALTH_REASON_CODES, isHealthReasonCode, loadProfiles, RECORDER_STATUS_NEXT } from '../../devices/index.js';
 import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, Label, Nullable, Serial } from '../schemas.js';
@@ -63,6 +66,30 @@ const Device = Type.Object({
   firstSeen: Type.String(),
   lastSeen: Type.String(),
   lastDock: Nullable(Dock),
+  nextStatuses: Type.Array(DeviceStatus, { description: 'the statuses it may change to (reported damaged → in repair → in service, or retired)' }),
+  repair: Nullable(
+    Type.Object(
+      {
+        reportedAt: Type.String({ description: 'when the damage was discovered (reported)' }),
+        dueBy: Type.String({ description: 'reportedAt plus compliance.repairDeadlineHours: handed in for repair by then (Art. 14)' }),
+        overdue: Type.Boolean(),
+      },
+      { description: 'for a recorder reported damaged: its Art. 14 repair deadline; null otherwise' },
+    ),
+  ),
+});
+
+const UsbDevice = Type.Object({
+  usbId: Type.String({ description: 'VID:PID, lower-case hex' }),
+  vendorId: Type.Integer(),
+  productId: Type.Integer(),
+  manufacturer: Nullable(Type.String()),
+  product: Nullable(Type.String()),
+  serial: Nullable(Type.String()),
+  interfaceClasses: Type.Array(Type.Integer(), { description: 'bInterfaceClass of each interface (8: mass storage, 6: still image, 255: vendor)' }),
+  firstSeen: Type.String(),
+  lastSeen: Type.String(),
+  timesSeen: Type.Integer(),
 });
 
 const LiveDock = Type.Object({
@@ -138,9 +165,19 @@ function serialOf(e: ActivityEvent): string | null {
 }
 
 export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
+  /** The statuses a recorder may go to, and for one reported damaged its Art. 14 deadline (issue 19). */
+  const withRepair = <D extends { status: keyof typeof RECORDER_STATUS_NEXT; statusChangedAt: string | null }>(d: D) => {
+    const since = d.status === 'reported-damaged' ? d.statusChangedAt : null;
+    const dueBy = since === null ? null : plusHours(since, ctx.config.compliance.repairDeadlineHours, ctx.config.timezone);
+    return {
+      ...d,
+      nextStatuses: [...RECORDER_STATUS_NEXT[d.status]],
+      repair: since === null || dueBy === null ? null : { reportedAt: since, dueBy, overdue: ctx.catalog.clock.now().getTime() > Date.parse(dueBy) },
+    };
+  };
   /** A scoped caller sees the recorder's last dock made while it was in their unit (issue 14). */
-  const inUnit = <D extends { serial: string; unit: string | null; lastDock: unknown }>(p: Principal, d: D): D =>
-    p.unit === null ? d : { ...d, lastDock: ctx.devices.docks(d.serial, null, 1, { unit: p.unit, current: d.unit })[0] ?? null };
+  const inUnit = <D extends { serial: string; unit: string | null; lastDock: unknown; status: keyof typeof RECORDER_STATUS_NEXT; statusChangedAt: string | null }>(p: Principal, d: D) =>
+    withRepair(p.unit === null ? d : { ...d, lastDock: ctx.devices.docks(d.serial, null, 1, { unit: p.unit, current: d.unit })[0] ?? null });
   /** Is a recorder (by serial) in the caller's scope? Unidentified recorders: only for unscoped users. */
   const serialVisible = (p: Principal, serial: string | null): boolean => {
     if (p.unit === null) return true;
@@ -217,6 +254,57 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       const docks = rows.slice(0, limit);
       const last = docks[docks.length - 1];
       return { device: inUnit(p, device), docks, next: rows.length > limit && last ? encodeCursor(tag, [last.dockedAt, last.id]) : null };
+    },
+  );
+
+  app.post(
+    `${API_PREFIX}/devices/:id/status`,
+    {
+      config: { access: 'devices.write' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Change a recorder\'s status with a note (Art. 14: reported damaged → in repair → in service, or retired); ledgered as device.status-changed',
+        params: Type.Object({ id: Serial }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            status: DeviceStatus,
+            note: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'why: the damage seen, the repair ticket, …' }),
+            discoveredAt: Type.Optional(
+              Type.String({ format: 'date-time', maxLength: 40, description: 'for reported-damaged: when the damage was discovered (default now); the Art. 14 deadline counts from it' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ changed: Type.Boolean(), device: Device }), 404: ErrorBody, 409: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const device = ctx.devices.get(req.params.id);
+      if (!device) throw new NotFoundError('device', req.params.id);
+      if (!inScope(p, device.unit)) throw new HiddenError('device', req.params.id);
+      const r = ctx.deviceRegistry.setStatus(device.serial, req.body.status, { actor: actorOf(p), note: req.body.note, since: req.body.discoveredAt ?? null });
+      return { changed: r.changed, device: inUnit(p, ctx.devices.get(device.serial)!) };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/devices/unknown-usb`,
+    {
+      config: { access: 'devices.read' },
+      schema: {
+        tags: ['devices'],
+        summary: 'USB devices the daemon saw attached that no recorder profile matches: what a station needs to give a model its profile (custody devices learn)',
+        description: 'Bureau-wide: a unit-scoped caller gets an empty list (a USB device has no unit).',
+        response: { 200: Type.Object({ items: Type.Array(UsbDevice), profilesSource: Type.String() }), ...COMMON_ERRORS },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const file = ctx.config.devices.profilesFile ? resolve(ctx.config.home, ctx.config.devices.profilesFile) : undefined;
+      // A station file not written yet (no model learned): the bundled profiles are those in force.
+      const profiles = loadProfiles(file && existsSync(file) ? file : undefined);
+      return { items: p.unit === null ? ctx.usbSeen.unknown(profiles) : [], profilesSource: profiles.source };
     },
   );
 
