@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /** Who a recorder is. Unknown fields are null, never invented. */
@@ -82,6 +83,12 @@ export interface RecorderDriver {
   listFiles(): AsyncIterable<RecorderFile>;
   stat(path: string): Promise<RecorderFile>;
   open(path: string, opts?: { highWaterMark?: number; signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * The file opened for reading, as `open` would (same checks, same errors), for the
+   * vault to read with its own buffers (the ingest copy). Absent when the driver has
+   * no file to hand out; ingest then reads `open`'s stream.
+   */
+  readonly openFile?: ((path: string) => Promise<FileHandle>) | undefined;
   /** A local filesystem path for tools that need one (ffprobe), when the driver has one. */
   localPath(path: string): string | null;
   delete(path: string): Promise<void>;

@@ -1,5 +1,5 @@
 import { constants, createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, statfs, unlink, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CustodyError, SourceFileError, errorMessage } from '../core/index.js';
@@ -236,17 +236,20 @@ export class FolderDriver implements RecorderDriver {
   }
 
   async open(path: string, opts: { highWaterMark?: number; signal?: AbortSignal } = {}): Promise<Readable> {
-    let fh;
+    const fh = await this.openFile(path);
+    return createReadStream('', { fd: fh, highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
+  }
+
+  readonly openFile = async (path: string): Promise<FileHandle> => {
     try {
       // O_NOFOLLOW: a file swapped for a symlink between listing and opening is refused.
-      fh = await open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW);
+      return await open(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (e) {
       // A path refused before the open keeps its own code (RECORDER_BAD_PATH).
       if (e instanceof SourceFileError) throw e;
       throw sourceError(e, path);
     }
-    return createReadStream('', { fd: fh, highWaterMark: opts.highWaterMark ?? 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
-  }
+  };
 
   localPath(path: string): string {
     return this.abs(path);

@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
 import { type Clock, CustodyError, type ErrorCode, errorMessage, isCustodyError, type Logger, ObjectCorruptError, rfc3339, type Semaphore, SourceFileError, VaultFullError } from '../core/index.js';
 import { type RecorderDriver, type RecorderFile, type RecorderHealth, type RecorderIdentity, sourceError } from '../devices/index.js';
-import { hashStream, type ObjectStore } from '../vault/index.js';
+import { hashStream, type FileSource, type ObjectStore, type PutBody, type PutOptions, type PutResult, type StagedPut } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 import { registerRecorder } from './recorders.js';
 import { ledgerOf } from '../ledger/index.js';
 import { abandonWipe, WipeIntents, type WipeAbandonReason, type WipeIntent } from './wipe-intents.js';
+import { type CommitWindow, DEFAULT_COMMIT_WINDOW, GroupCommit } from './group-commit.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -24,6 +24,8 @@ export interface IngestSettings {
   readBufferKb: number;
   /** Files of one recorder in flight at once (each also needs a global slot). */
   perRecorder: number;
+  /** Group commit of finished files (default {@link DEFAULT_COMMIT_WINDOW}). */
+  commitWindow?: CommitWindow | undefined;
 }
 
 export interface IngestedItem {
@@ -92,6 +94,22 @@ interface PlannedFile extends RecorderFile {
   mediaType: MediaType;
 }
 
+type Header = { creationTime: Date | null; durationMs: number | null };
+
+/** A file copied and checked, waiting for its group commit: staged (fs) or already put (stores without staging). */
+interface Copied {
+  file: PlannedFile;
+  header: Header;
+  staged: StagedPut | null;
+  put: PutResult | null;
+}
+
+/** What a group commit did with one file. */
+type Committed =
+  | { kind: 'ingested'; item: IngestedItem }
+  | { kind: 'duplicate'; sha256: string; evidenceId: string }
+  | { kind: 'failed'; error: unknown };
+
 const PROGRESS_INTERVAL_MS = 250;
 
 /**
@@ -100,6 +118,10 @@ const PROGRESS_INTERVAL_MS = 250;
  * Safety invariants:
  * - an `evidence.ingested` entry is written only after the object is published and
  *   checked, in the same transaction as the catalog row;
+ * - files are committed in groups (group commit): the objects of a group are synced
+ *   and published together, then their rows and entries go in one transaction; a
+ *   file is reported, announced ('file') or wiped only after its group's transaction
+ *   committed, so a crash before it leaves the group unrecorded and on the recorder;
  * - a file is deleted from the recorder only after that transaction committed, and
  *   (by default) after a second read of the source hashed the same, and after its
  *   `evidence.wipe-intended` entry committed: every wipe is in the ledger;
@@ -132,6 +154,9 @@ export class IngestSession extends EventEmitter {
   private bytesDone = 0;
   private startedAt = 0;
   private lastProgress = 0;
+  private readonly commits: GroupCommit<Copied, Committed>;
+  /** What follows each commit (report, wipe): awaited before the session ends. */
+  private readonly afterCommits = new Set<Promise<void>>();
 
   constructor(
     readonly driver: RecorderDriver,
@@ -141,6 +166,7 @@ export class IngestSession extends EventEmitter {
     this.repo = new EvidenceRepo(deps.catalog.db);
     this.intents = new WipeIntents(deps.catalog.db);
     this.log = deps.log.child({ session: this.id, recorder: driver.location });
+    this.commits = new GroupCommit((group) => this.commitGroup(group), deps.settings.commitWindow ?? DEFAULT_COMMIT_WINDOW);
   }
 
   get signal(): AbortSignal {
@@ -266,11 +292,23 @@ export class IngestSession extends EventEmitter {
       }
     };
     const n = Math.max(1, Math.min(this.deps.settings.perRecorder, plan.length));
-    await Promise.all(Array.from({ length: n }, worker));
+    try {
+      await Promise.all(Array.from({ length: n }, worker));
+    } finally {
+      // Whatever the workers handed over is committed (or dropped, when aborted) and
+      // its wipe done before the session reports.
+      await this.commits.idle();
+      while (this.afterCommits.size > 0) await Promise.all([...this.afterCommits]);
+    }
   }
 
+  /**
+   * Copy one file into the vault (staged, not yet durable) under the worker's slot and
+   * hand it to the group commit; the worker goes on with the next file meanwhile.
+   */
   private async ingestOne(identity: RecorderIdentity, file: PlannedFile): Promise<void> {
     const now = this.deps.clock.now();
+    let copied: Copied | null = null;
     try {
       if (file.size === 0) throw new SourceFileError('SOURCE_EMPTY', `${file.path} is empty (0 bytes)`);
       if (now.getTime() - file.mtimeMs < this.deps.settings.settleSeconds * 1000) {
@@ -278,32 +316,122 @@ export class IngestSession extends EventEmitter {
       }
       const before = await this.driver.stat(file.path);
       const header = await this.readHeader(file);
-      const sha256Size = await this.copy(file, before);
+      copied = { file, header, ...(await this.copy(file, before)) };
       const after = await this.driver.stat(file.path);
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed while it was copied`);
       }
-      const { sha256, size } = sha256Size;
-      const dup = this.repo.byRecorderSha(identity.serial, sha256);
-      if (dup) {
-        // Same bytes from this recorder already in the vault (renamed or re-stamped file).
-        this.deps.catalog.tx(() => this.repo.clearFailure(identity.serial, file.path));
-        this.report.skipped++;
-        this.log.info({ file: file.path, sha256, evidenceId: dup.id }, 'already in the vault under another name');
-        this.fileDone(file.size);
-        return;
-      }
-      const item = this.record(identity, file, sha256, size, header);
-      this.report.ingested++;
-      this.report.bytes += size;
-      this.log.info({ file: file.path, bytes: size, sha256, evidenceId: item.evidenceId }, 'ingested');
-      if (this.deps.settings.wipeAfterIngest) item.wiped = await this.wipe(identity, file, item.evidenceId, sha256);
-      this.report.items.push(item);
-      this.emit('file', item);
-      this.fileDone(file.size);
     } catch (e) {
+      if (copied?.staged) await this.discard(copied.staged);
       this.fileDone(file.size);
       await this.fail(identity, file, e);
+      return;
+    }
+    // Unsynced work is bounded: wait while a full commit window is already waiting.
+    await this.commits.room();
+    const done: Promise<void> = this.commits
+      .add(copied, file.size)
+      .catch((error: unknown): Committed => ({ kind: 'failed', error }))
+      .then((c) => this.afterCommit(identity, file, c))
+      .catch((e: unknown) => this.log.error({ file: file.path, err: e }, 'after-commit step failed'))
+      .finally(() => this.afterCommits.delete(done));
+    this.afterCommits.add(done);
+  }
+
+  /**
+   * One group commit: the group's objects made durable and published together (one
+   * sync per file, one per folder, for the group), then every row and ledger entry in
+   * one transaction. Until that transaction commits, nothing of the group is reported,
+   * announced or wiped.
+   */
+  private async commitGroup(group: Copied[]): Promise<Committed[]> {
+    const { store, catalog } = this.deps;
+    if (this.signal.aborted) {
+      // Rolled back: the copies are dropped; the next run redoes them.
+      await Promise.all(group.map((c) => (c.staged ? this.discard(c.staged) : undefined)));
+      const error = this.signal.reason as unknown;
+      return group.map(() => ({ kind: 'failed', error }));
+    }
+    const out: Committed[] = group.map(() => ({ kind: 'failed', error: new Error('not committed') }));
+    const staged = group.map((c, i) => ({ c, i })).filter(({ c }) => c.staged !== null);
+    if (staged.length > 0) {
+      const published = await store.publishStaged!(staged.map(({ c }) => c.staged!));
+      staged.forEach(({ c, i }, k) => {
+        const p = published[k]!;
+        if (p.ok) c.put = p.put;
+        else out[i] = { kind: 'failed', error: p.error };
+      });
+    }
+    const ready = group.map((c, i) => ({ c, i })).filter(({ c }) => c.put !== null);
+    if (ready.length === 0) return out;
+    const identity = this.identity!;
+    try {
+      catalog.tx(() => {
+        const ingestedAt = rfc3339(catalog.clock.now());
+        registerRecorder(catalog, this.repo, identity, this.deps.actor, ingestedAt);
+        for (const { c, i } of ready) {
+          const { sha256, size } = c.put!;
+          // Same bytes from this recorder already in the vault (renamed or re-stamped
+          // file), also earlier in this very group.
+          const dup = this.repo.byRecorderSha(identity.serial, sha256);
+          if (dup) {
+            this.repo.clearFailure(identity.serial, c.file.path);
+            out[i] = { kind: 'duplicate', sha256, evidenceId: dup.id };
+          } else {
+            out[i] = { kind: 'ingested', item: this.record(identity, c.file, sha256, size, c.header, ingestedAt) };
+          }
+        }
+      });
+    } catch (e) {
+      // Nothing of the group was recorded (one transaction): every file of it fails.
+      for (const { i } of ready) out[i] = { kind: 'failed', error: e };
+    }
+    return out;
+  }
+
+  /** After a file's group committed (or failed): report it, then wipe it when asked. */
+  private async afterCommit(identity: RecorderIdentity, file: PlannedFile, c: Committed): Promise<void> {
+    if (c.kind === 'failed') {
+      this.fileDone(file.size);
+      await this.fail(identity, file, c.error);
+      return;
+    }
+    if (c.kind === 'duplicate') {
+      this.report.skipped++;
+      this.log.info({ file: file.path, sha256: c.sha256, evidenceId: c.evidenceId }, 'already in the vault under another name');
+      this.fileDone(file.size);
+      return;
+    }
+    const { item } = c;
+    this.report.ingested++;
+    this.report.bytes += item.size;
+    this.log.info({ file: file.path, bytes: item.size, sha256: item.sha256, evidenceId: item.evidenceId }, 'ingested');
+    if (this.deps.settings.wipeAfterIngest) item.wiped = await this.withSlot(() => this.wipe(identity, file, item.evidenceId, item.sha256), false);
+    this.report.items.push(item);
+    this.emit('file', item);
+    this.fileDone(file.size);
+  }
+
+  /** Run fn under one of the service's I/O slots (a wipe re-reads the source); `aborted` when the session is. */
+  private async withSlot<T>(fn: () => Promise<T>, aborted: T): Promise<T> {
+    let release: () => void;
+    try {
+      release = await this.deps.slots.acquire(this.signal);
+    } catch {
+      return aborted;
+    }
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  private async discard(staged: StagedPut): Promise<void> {
+    try {
+      await this.deps.store.discardStaged?.(staged);
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not remove a dropped copy from the vault temp folder; the next start does');
     }
   }
 
@@ -320,34 +448,50 @@ export class IngestSession extends EventEmitter {
   }
 
   /**
-   * Read the source once, hashing while it is written into the vault. Errors of the
-   * recorder are turned into SourceFileError where they happen, so a failure of the
-   * vault (say ENOSPC) is never mistaken for one of the recorder, or the reverse.
+   * Read the source once, hashing while it is written into the vault: staged for the
+   * group commit when the store can (fs), else put whole. A driver that hands out the
+   * file is read by the vault with its own reused buffers; others through their
+   * stream. Errors of the recorder are turned into SourceFileError where they happen,
+   * so a failure of the vault (say ENOSPC) is never mistaken for one of the recorder,
+   * or the reverse.
    */
-  private async copy(file: PlannedFile, before: RecorderFile): Promise<{ sha256: string; size: number }> {
-    const highWaterMark = this.deps.settings.readBufferKb * 1024;
-    let raw: Readable;
+  private async copy(file: PlannedFile, before: RecorderFile): Promise<{ staged: StagedPut | null; put: PutResult | null }> {
+    const bufferBytes = this.deps.settings.readBufferKb * 1024;
+    const toSourceError = (e: unknown): Error => (isCustodyError(e) ? e : sourceError(e, file.path));
+    let body: PutBody;
+    let close: () => Promise<void>;
     try {
-      raw = await this.driver.open(file.path, { highWaterMark });
+      if (this.driver.openFile) {
+        const handle = await this.driver.openFile(file.path);
+        body = { handle, readError: toSourceError } satisfies FileSource;
+        close = () => handle.close();
+      } else {
+        const raw = await this.driver.open(file.path, { highWaterMark: bufferBytes });
+        const source = new PassThrough({ highWaterMark: bufferBytes });
+        raw.once('error', (e) => source.destroy(toSourceError(e)));
+        source.once('close', () => raw.destroy());
+        raw.pipe(source);
+        body = source;
+        close = async () => void source.destroy();
+      }
     } catch (e) {
-      throw isCustodyError(e) ? e : sourceError(e, file.path);
+      throw toSourceError(e);
     }
-    const source = new PassThrough({ highWaterMark });
-    raw.once('error', (e) => source.destroy(isCustodyError(e) ? e : sourceError(e, file.path)));
-    source.once('close', () => raw.destroy());
-    raw.pipe(source);
     let last = 0;
+    const opts: PutOptions = {
+      expectedSize: before.size,
+      signal: this.signal,
+      bufferBytes,
+      onProgress: (n) => {
+        this.bytesDone += n - last;
+        last = n;
+        this.emitProgress(false);
+      },
+    };
     try {
-      const put = await this.deps.store.putContent(source, {
-        expectedSize: before.size,
-        signal: this.signal,
-        onProgress: (n) => {
-          this.bytesDone += n - last;
-          last = n;
-          this.emitProgress(false);
-        },
-      });
-      return { sha256: put.sha256, size: put.size };
+      const { store } = this.deps;
+      if (store.stage && store.publishStaged) return { staged: await store.stage(body, opts), put: null };
+      return { staged: null, put: await store.putContent(body, opts) };
     } catch (e) {
       this.bytesDone -= last;
       if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
@@ -355,17 +499,18 @@ export class IngestSession extends EventEmitter {
       }
       throw e;
     } finally {
-      source.destroy();
+      await close().catch(() => undefined);
     }
   }
 
-  /** The catalog row and its ledger entry, in one transaction. */
+  /** The catalog row and its ledger entry; called inside the group's transaction. */
   private record(
     identity: RecorderIdentity,
     file: PlannedFile,
     sha256: string,
     size: number,
-    header: { creationTime: Date | null; durationMs: number | null },
+    header: Header,
+    ingestedAt: string,
   ): IngestedItem {
     const drift = this.health?.clockDriftMs ?? null;
     const t = recordedTime({
@@ -379,56 +524,52 @@ export class IngestSession extends EventEmitter {
     const id = uuidv7();
     const iso = (d: Date | null): string | null => (d ? rfc3339(d) : null);
     const { catalog } = this.deps;
-    catalog.tx(() => {
-      const ingestedAt = rfc3339(catalog.clock.now());
-      registerRecorder(catalog, this.repo, identity, this.deps.actor, ingestedAt);
-      const row = {
-        id,
+    const row = {
+      id,
+      sha256,
+      size,
+      mediaType: file.mediaType,
+      recorderSerial: identity.serial,
+      officer: identity.officer,
+      unit: identity.unit,
+      sourcePath: file.path,
+      sourceName: basename(file.path),
+      sourceMtimeMs: file.mtimeMs,
+      recordedStart: rfc3339(t.start),
+      recordedEnd: iso(t.end),
+      recordedSource: t.source,
+      clockDriftMs: drift,
+      recordedStartCorrected: iso(t.startCorrected),
+      recordedEndCorrected: iso(t.endCorrected),
+      ingestedAt,
+      sessionId: this.id,
+      durationMs: header.durationMs,
+    };
+    this.repo.insert(row);
+    this.repo.clearFailure(identity.serial, file.path);
+    ledgerOf(catalog).append({
+      type: 'evidence.ingested',
+      actor: this.deps.actor,
+      subject: id,
+      data: {
         sha256,
         size,
         mediaType: file.mediaType,
-        recorderSerial: identity.serial,
+        recorder: { serial: identity.serial, model: identity.model },
         officer: identity.officer,
         unit: identity.unit,
         sourcePath: file.path,
-        sourceName: basename(file.path),
-        sourceMtimeMs: file.mtimeMs,
-        recordedStart: rfc3339(t.start),
-        recordedEnd: iso(t.end),
-        recordedSource: t.source,
+        sourceName: row.sourceName,
+        sourceMtime: rfc3339(new Date(file.mtimeMs)),
+        recordedStart: row.recordedStart,
+        recordedEnd: row.recordedEnd,
+        recordedSource: row.recordedSource,
         clockDriftMs: drift,
-        recordedStartCorrected: iso(t.startCorrected),
-        recordedEndCorrected: iso(t.endCorrected),
+        recordedStartCorrected: row.recordedStartCorrected,
+        recordedEndCorrected: row.recordedEndCorrected,
         ingestedAt,
         sessionId: this.id,
-        durationMs: header.durationMs,
-      };
-      this.repo.insert(row);
-      this.repo.clearFailure(identity.serial, file.path);
-      ledgerOf(catalog).append({
-        type: 'evidence.ingested',
-        actor: this.deps.actor,
-        subject: id,
-        data: {
-          sha256,
-          size,
-          mediaType: file.mediaType,
-          recorder: { serial: identity.serial, model: identity.model },
-          officer: identity.officer,
-          unit: identity.unit,
-          sourcePath: file.path,
-          sourceName: row.sourceName,
-          sourceMtime: rfc3339(new Date(file.mtimeMs)),
-          recordedStart: row.recordedStart,
-          recordedEnd: row.recordedEnd,
-          recordedSource: row.recordedSource,
-          clockDriftMs: drift,
-          recordedStartCorrected: row.recordedStartCorrected,
-          recordedEndCorrected: row.recordedEndCorrected,
-          ingestedAt,
-          sessionId: this.id,
-        },
-      });
+      },
     });
     return { evidenceId: id, sha256, path: file.path, size, recordedAt: rfc3339(t.start), wiped: false };
   }

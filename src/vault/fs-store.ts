@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, stat, unlink, link, rm, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, stat, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
 import {
   CustodyError,
   errorMessage,
@@ -14,18 +14,23 @@ import {
   VaultFullError,
 } from '../core/index.js';
 import { join, dirname } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import {
   assertSafeKey,
   assertSafePrefix,
   contentKey,
+  isFileSource,
   type ByteRange,
+  type FileSource,
   type ObjectInfo,
   type ObjectStore,
+  type PublishOutcome,
+  type PutBody,
   type PutOptions,
   type PutResult,
+  type StagedPut,
 } from './store.js';
 import { hashStream } from './read-back.js';
 
@@ -55,6 +60,21 @@ let selfOwner: Promise<string> | null = null;
 function ownerTag(): Promise<string> {
   selfOwner ??= processStart(process.pid).then((start) => `${process.pid}-${start ?? '0'}`);
   return selfOwner;
+}
+
+/** A staged put of the fs store: its temp file, still open (to be synced) when fsync is on. */
+interface FsStaged extends StagedPut {
+  readonly tmp: string;
+  readonly key: string;
+  fh: FileHandle | null;
+  /** The vault root it was staged in. */
+  readonly root: string;
+}
+
+/** Write the first `length` bytes of buf at the file's position, however many calls it takes. */
+async function writeAll(fh: FileHandle, buf: Buffer, length: number): Promise<void> {
+  let off = 0;
+  while (off < length) off += (await fh.write(buf, off, length - off, null)).bytesWritten;
 }
 
 /** Temp names: `<pid>-<start>.<uuid>.part`. */
@@ -143,74 +163,234 @@ export class FsObjectStore implements ObjectStore {
     return join(this.root, TMP_DIR, `${await ownerTag()}.${randomUUID()}.part`);
   }
 
-  async putContent(body: Readable, opts: PutOptions = {}): Promise<PutResult> {
-    const tmp = await this.tempPath();
-    const hasher = new HashingPassThrough({ highWaterMark: this.hwm, onProgress: opts.onProgress });
-    let published = false;
-    try {
-      // 'wx': a fresh temp file; flush: fsync before close, so the bytes are durable
-      // before the object is published.
-      const out = createWriteStream(tmp, { flags: 'wx', flush: this.fsync, highWaterMark: this.hwm });
-      await pipeline(body, hasher, out, opts.signal ? { signal: opts.signal } : {});
+  async putContent(body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
+    const staged = await this.stage(body, opts);
+    const [outcome] = await this.publishStaged([staged]);
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.put;
+  }
 
-      const sha256 = hasher.digest;
-      const size = hasher.bytes;
+  /**
+   * Write the body to a fresh temp file while hashing it: one read of the source. The
+   * temp file is neither synced nor published here; {@link publishStaged} does both for
+   * a group, so a group of small files shares its syncs.
+   */
+  async stage(body: PutBody, opts: PutOptions = {}): Promise<StagedPut> {
+    const tmp = await this.tempPath();
+    let fh: FileHandle | null = null;
+    try {
+      // 'wx': a fresh temp file, never someone else's.
+      fh = await open(tmp, 'wx');
+      const { sha256, size } = isFileSource(body) ? await this.copyFile(body, fh, opts) : await this.copyStream(body, fh, opts);
       if (opts.expectedSize !== undefined && opts.expectedSize !== size) {
         throw new ObjectCorruptError(`stream gave ${size} bytes, expected ${opts.expectedSize}`, { expectedSize: opts.expectedSize, size });
       }
       if (opts.expectedSha256 !== undefined && opts.expectedSha256 !== sha256) {
         throw new ObjectCorruptError(`stream hashed to ${sha256}, expected ${opts.expectedSha256}`, { expected: opts.expectedSha256, sha256 });
       }
-      const key = contentKey(sha256);
-      const created = await this.publish(tmp, key, size);
-      published = true;
-      if (created) {
-        try {
-          await this.checkStored(key, sha256, size);
-        } catch (e) {
-          // What this put stored is not what it was given: take it down again, so a
-          // damaged copy never stands under the content's name (where every later put
-          // of the same content would take it as already there).
-          await rm(this.pathOf(key), { force: true });
-          throw e;
-        }
+      if (!this.fsync) {
+        await fh.close();
+        fh = null;
       }
-      return { key, sha256, size, created };
+      // With fsync on, the handle stays open until publishStaged syncs it.
+      const staged: FsStaged = { sha256, size, tmp, key: contentKey(sha256), fh, root: this.root };
+      return staged;
     } catch (e) {
+      await fh?.close().catch(() => undefined);
+      await rm(tmp, { force: true });
       throw this.writeError(e, tmp);
-    } finally {
-      if (!published) await rm(tmp, { force: true });
     }
   }
 
-  /** Link tmp into place; returns false when the object already existed. Removes tmp. */
-  private async publish(tmp: string, key: string, size: number): Promise<boolean> {
-    const final = this.pathOf(key);
-    const dir = dirname(final);
-    await mkdir(dir, { recursive: true });
-    let created = true;
-    try {
-      await link(tmp, final);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      created = false;
-    }
-    await unlink(tmp);
-    if (created) {
-      // The object's name is durable once its folder is synced. The temp name's removal
-      // need not be: were a crash to bring it back, it is only a second name for the
-      // same bytes in .tmp, which init() tidies.
-      if (this.fsync) await this.syncDir(dir);
-    } else {
-      const st = await stat(final);
-      if (st.size !== size) {
-        throw new ObjectCorruptError(`stored object ${key} has ${st.size} bytes, its content has ${size}: the vault copy is damaged`, {
-          key,
-          storedSize: st.size,
-          size,
-        });
+  async discardStaged(staged: StagedPut): Promise<void> {
+    const s = this.own(staged);
+    await s.fh?.close().catch(() => undefined);
+    s.fh = null;
+    await rm(s.tmp, { force: true });
+  }
+
+  /**
+   * Make a group of staged puts durable and publish them: every temp file synced (in
+   * parallel, so the filesystem commits them together), linked into place, then each
+   * folder that gained a name (and the parent of any folder created) synced once for
+   * the group. An object's name is durable only after that last step; only then does
+   * an outcome say ok.
+   */
+  async publishStaged(staged: StagedPut[]): Promise<PublishOutcome[]> {
+    const items = staged.map((s) => this.own(s));
+    const errors = new Map<FsStaged, Error>();
+    const fail = (s: FsStaged, e: unknown): void => {
+      if (!errors.has(s)) errors.set(s, this.writeError(e, s.tmp));
+    };
+    // 1. The bytes: fsync (flush) and close every temp file.
+    await Promise.all(
+      items.map(async (s) => {
+        const fh = s.fh;
+        s.fh = null;
+        if (!fh) return;
+        try {
+          if (this.fsync) await fh.sync();
+        } catch (e) {
+          fail(s, e);
+        } finally {
+          await fh.close().catch((e: unknown) => fail(s, e));
+        }
+      }),
+    );
+    // 2. The names: link each into place (one at a time: two puts of one content in a
+    // group must see each other's link).
+    const dirs = new Set<string>();
+    const created = new Map<FsStaged, boolean>();
+    for (const s of items) {
+      if (errors.has(s)) continue;
+      try {
+        created.set(s, await this.link(s, dirs));
+      } catch (e) {
+        fail(s, e);
       }
     }
+    // 3. The folders, once each for the group.
+    if (this.fsync && dirs.size > 0) {
+      const dirErrors = new Map<string, unknown>();
+      await Promise.all(
+        [...dirs].map((d) =>
+          this.syncDir(d).catch((e: unknown) => {
+            dirErrors.set(d, e);
+          }),
+        ),
+      );
+      if (dirErrors.size > 0) {
+        // Which names depend on which folder is not worth tracking for a failure this
+        // rare: the whole group is failed, and its new names taken down again.
+        const [first] = dirErrors.values();
+        for (const s of items) {
+          if (errors.has(s)) continue;
+          if (created.get(s)) await rm(this.pathOf(s.key), { force: true }).catch(() => undefined);
+          fail(s, first);
+        }
+      }
+    }
+    // 4. What was stored is what was given.
+    const out: PublishOutcome[] = [];
+    for (const s of items) {
+      try {
+        const err = errors.get(s);
+        if (err) throw err;
+        const isNew = created.get(s)!;
+        if (isNew) {
+          try {
+            await this.checkStored(s.key, s.sha256, s.size);
+          } catch (e) {
+            // What this put stored is not what it was given: take it down again, so a
+            // damaged copy never stands under the content's name (where every later put
+            // of the same content would take it as already there).
+            await rm(this.pathOf(s.key), { force: true });
+            throw e;
+          }
+        }
+        out.push({ ok: true, put: { key: s.key, sha256: s.sha256, size: s.size, created: isNew } });
+      } catch (e) {
+        out.push({ ok: false, error: this.writeError(e, s.tmp) });
+      } finally {
+        await rm(s.tmp, { force: true }).catch(() => undefined);
+      }
+    }
+    return out;
+  }
+
+  private own(staged: StagedPut): FsStaged {
+    const s = staged as FsStaged;
+    if (s.root !== this.root || typeof s.tmp !== 'string') throw new VaultError('VAULT_WRITE_FAILED', 'a staged put of another store');
+    return s;
+  }
+
+  /**
+   * One pass over a file with two reused buffers: the next chunk is read while this one
+   * is hashed and written, so the source is read once, each byte is copied into user
+   * space once, and nothing is allocated per chunk.
+   */
+  private async copyFile(src: FileSource, out: FileHandle, opts: PutOptions): Promise<{ sha256: string; size: number }> {
+    const n = Math.max(64 * 1024, opts.bufferBytes ?? this.hwm);
+    let a = Buffer.allocUnsafeSlow(n);
+    let b = Buffer.allocUnsafeSlow(n);
+    const hash = createHash('sha256');
+    const readErr = src.readError ?? ((e: unknown) => e as Error);
+    const read = (buf: Buffer, position: number): Promise<number> =>
+      src.handle.read(buf, 0, n, position).then(
+        (r) => r.bytesRead,
+        (e: unknown) => {
+          throw readErr(e);
+        },
+      );
+    let size = 0;
+    let got = await read(a, 0);
+    while (got > 0) {
+      opts.signal?.throwIfAborted();
+      size += got;
+      const next = read(b, size);
+      try {
+        hash.update(a.subarray(0, got));
+        await writeAll(out, a, got);
+      } catch (e) {
+        await next.catch(() => 0);
+        throw e;
+      }
+      opts.onProgress?.(size);
+      got = await next;
+      [a, b] = [b, a];
+    }
+    return { sha256: hash.digest('hex'), size };
+  }
+
+  private async copyStream(body: Readable, out: FileHandle, opts: PutOptions): Promise<{ sha256: string; size: number }> {
+    const hasher = new HashingPassThrough({ highWaterMark: this.hwm, onProgress: opts.onProgress });
+    // Writes to the open temp file, which stays open for publishStaged to sync.
+    const ws = new Writable({
+      highWaterMark: this.hwm,
+      write: (chunk: Buffer, _enc, cb) => {
+        writeAll(out, chunk, chunk.length).then(() => cb(), cb);
+      },
+    });
+    await pipeline(body, hasher, ws, opts.signal ? { signal: opts.signal } : {});
+    return { sha256: hasher.digest, size: hasher.bytes };
+  }
+
+  /** Link a synced temp file into place; false when the object already existed. Adds the folders to sync. */
+  private async link(s: FsStaged, dirs: Set<string>): Promise<boolean> {
+    const final = this.pathOf(s.key);
+    const dir = dirname(final);
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) {
+      // New folders are names in their parents: each is synced, from the parent of the first one down.
+      for (let d = dir; d.length >= first.length; d = dirname(d)) dirs.add(d);
+      dirs.add(dirname(first));
+    }
+    try {
+      await link(s.tmp, final);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = await stat(final);
+      if (st.size !== s.size) {
+        throw new ObjectCorruptError(`stored object ${s.key} has ${st.size} bytes, its content has ${s.size}: the vault copy is damaged`, {
+          key: s.key,
+          storedSize: st.size,
+          size: s.size,
+        });
+      }
+      return false;
+    }
+    // The temp name's removal need not be durable: were a crash to bring it back, it is
+    // only a second name for the same bytes in .tmp, which init() tidies.
+    dirs.add(dir);
+    return true;
+  }
+
+  /** Link tmp into place and sync its folder (putNamed); returns false when the object already existed. Removes tmp. */
+  private async publish(tmp: string, key: string, size: number): Promise<boolean> {
+    const dirs = new Set<string>();
+    const created = await this.link({ tmp, key, size, sha256: '', fh: null, root: this.root }, dirs);
+    await unlink(tmp);
+    if (this.fsync) for (const d of dirs) await this.syncDir(d);
     return created;
   }
 

@@ -33,8 +33,10 @@ import { S3_PROFILES, objectLockUse, type S3Profile, type S3ProfileName } from '
 import {
   assertSafeKey,
   assertSafePrefix,
+  bodyStream,
   contentKey,
   type ByteRange,
+  type PutBody,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
@@ -394,7 +396,8 @@ export class S3ObjectStore implements ObjectStore {
 
   // ---- content puts -------------------------------------------------------------
 
-  async putContent(body: Readable, opts: PutOptions = {}): Promise<PutResult> {
+  async putContent(input: PutBody, opts: PutOptions = {}): Promise<PutResult> {
+    const body = bodyStream(input, MiB);
     const tmpKey = `${this.prefix}${TMP_DIR}${randomUUID()}`;
     const partSize = this.partSizeFor(opts.expectedSize);
     const sha = new HashingPassThrough({ highWaterMark: MiB });

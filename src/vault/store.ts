@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { SHA256_HEX, VaultError } from '../core/index.js';
 
 export interface ObjectInfo {
@@ -14,6 +15,53 @@ export interface PutResult {
   created: boolean;
 }
 
+/**
+ * A file the store reads itself, with its own reused buffers: no stream and no
+ * allocation per chunk (the ingest copy path). The store reads from offset 0 to the end
+ * and never closes the handle.
+ */
+export interface FileSource {
+  readonly handle: FileHandle;
+  /** Turns a read error into the caller's own (a recorder's SourceFileError, say). */
+  readonly readError?: (e: unknown) => Error;
+}
+
+/** What a put stores: a stream, or an open file the store reads itself. */
+export type PutBody = Readable | FileSource;
+
+export function isFileSource(body: PutBody): body is FileSource {
+  return !(body instanceof Readable) && typeof (body as FileSource).handle?.read === 'function';
+}
+
+/** A FileSource as a stream, for stores that take streams (S3). */
+export function bodyStream(body: PutBody, highWaterMark = 1024 * 1024): Readable {
+  if (!isFileSource(body)) return body;
+  const s = body.handle.createReadStream({ start: 0, autoClose: false, highWaterMark });
+  if (!body.readError) return s;
+  const map = body.readError;
+  const out = new Readable({ read: () => s.resume(), highWaterMark });
+  s.on('data', (c) => {
+    if (!out.push(c)) s.pause();
+  });
+  s.once('end', () => out.push(null));
+  s.once('error', (e) => out.destroy(map(e)));
+  out.once('close', () => s.destroy());
+  return out;
+}
+
+/**
+ * A put whose bytes are written and hashed but neither durable nor published yet
+ * ({@link ObjectStore.stage}); its store's `publishStaged` makes a group of them
+ * durable and published together, `discardStaged` drops one.
+ */
+export interface StagedPut {
+  readonly sha256: string;
+  readonly size: number;
+}
+
+/** The outcome of one staged put in a published group. */
+export type PublishOutcome = { ok: true; put: PutResult } | { ok: false; error: Error };
+
 export interface PutOptions {
   /** When known, a mismatch fails the put and nothing is published. */
   expectedSha256?: string;
@@ -21,6 +69,8 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Called as bytes are written (for progress). */
   onProgress?: (bytesSoFar: number) => void;
+  /** Copy buffer size in bytes for a FileSource (the store's own when omitted). */
+  bufferBytes?: number;
 }
 
 export interface ByteRange {
@@ -52,7 +102,20 @@ export interface ObjectStore {
    * contentKey(sha256), and check what was stored (size and hash, with a full
    * read-back when the store is configured for it) before resolving.
    */
-  putContent(body: Readable, opts?: PutOptions): Promise<PutResult>;
+  putContent(body: PutBody, opts?: PutOptions): Promise<PutResult>;
+
+  /**
+   * Group commit, for stores where durability costs a sync per object (fs): write and
+   * hash now (checking expectedSize/expectedSha256 as putContent does), make durable
+   * and publish later, many at once, with {@link ObjectStore.publishStaged}. Nothing
+   * staged is visible or durable before it is published; a crash leaves only temp
+   * files, which init() removes. Stores without it publish in putContent.
+   */
+  stage?(body: PutBody, opts?: PutOptions): Promise<StagedPut>;
+  /** Make staged puts durable (data and names) and publish them; one outcome per put, in order. */
+  publishStaged?(staged: StagedPut[]): Promise<PublishOutcome[]>;
+  /** Drop a staged put that will not be published. */
+  discardStaged?(staged: StagedPut): Promise<void>;
 
   /**
    * Store a small immutable named object (ledger segments, checkpoints). Identical

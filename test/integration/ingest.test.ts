@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { VaultFullError } from '../../src/core/errors.js';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
-import { contentKey, type ObjectStore } from '../../src/vault/index.js';
+import { contentKey, type ObjectStore, type PutBody } from '../../src/vault/index.js';
 import { FaultyDriver, rig, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -206,14 +206,12 @@ describe('ingest pipeline', () => {
     await writeTree(rec, { 'a.mp4': 1000, 'b.mp4': 1000, 'c.mp4': 1000 });
     const r = await rig(dir);
     let puts = 0;
+    // Ingest copies each file into the vault with stage (published later by its group commit).
     const full: ObjectStore = Object.create(r.store, {
-      putContent: {
-        value: async (body: Readable, opts: object) => {
-          if (++puts >= 2) {
-            body.resume();
-            throw new VaultFullError('vault disk is full (test): ENOSPC');
-          }
-          return r.store.putContent(body, opts);
+      stage: {
+        value: async (body: PutBody, opts: object) => {
+          if (++puts >= 2) throw new VaultFullError('vault disk is full (test): ENOSPC');
+          return r.store.stage(body, opts);
         },
       },
     });
@@ -279,12 +277,12 @@ describe('ingest pipeline', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const counting: ObjectStore = Object.create(r.store, {
-      putContent: {
-        value: async (body: Readable, opts: object) => {
+      stage: {
+        value: async (body: PutBody, opts: object) => {
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
           try {
-            return await r.store.putContent(body, opts);
+            return await r.store.stage(body, opts);
           } finally {
             inFlight--;
           }

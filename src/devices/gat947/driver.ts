@@ -212,6 +212,10 @@ export class Gat947Driver implements RecorderDriver {
     return this.o.files.open(path, opts);
   }
 
+  get openFile(): RecorderDriver['openFile'] {
+    return this.o.files.openFile;
+  }
+
   localPath(path: string): string | null {
     return this.o.files.localPath(path);
   }

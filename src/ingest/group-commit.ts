@@ -1,0 +1,93 @@
+/** How much finished work may wait for one group commit. */
+export interface CommitWindow {
+  /** Files in one group (and the most that may wait uncommitted). */
+  files: number;
+  /** Bytes in one group (and the most that may wait uncommitted): bounds unsynced data. */
+  bytes: number;
+}
+
+export const DEFAULT_COMMIT_WINDOW: CommitWindow = { files: 64, bytes: 256 * 1024 * 1024 };
+
+interface Waiting<T, R> {
+  item: T;
+  bytes: number;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit: items handed in while a group is being committed wait and go together
+ * in the next one, so the fixed cost of a commit (the syncs, the transaction) is shared
+ * by as many items as arrived during the last one. No timer: an item that finds the
+ * committer idle is committed at once, alone, and a burst of small items settles into
+ * groups of the window's size. `add` resolves with the item's own outcome once its
+ * group's commit has returned; `room` makes producers wait while a full window is
+ * already waiting.
+ */
+export class GroupCommit<T, R> {
+  private queue: Array<Waiting<T, R>> = [];
+  private queuedBytes = 0;
+  private running: Promise<void> | null = null;
+  private readonly roomWaiters: Array<() => void> = [];
+
+  constructor(
+    /** Commit one group; returns one outcome per item, in order. A throw fails the whole group. */
+    private readonly commit: (items: T[]) => Promise<R[]>,
+    private readonly window: CommitWindow,
+  ) {}
+
+  add(item: T, bytes: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, bytes, resolve, reject });
+      this.queuedBytes += bytes;
+      this.kick();
+    });
+  }
+
+  /** Resolves when fewer than a full window of items wait. */
+  async room(): Promise<void> {
+    while (this.queue.length >= this.window.files || this.queuedBytes >= this.window.bytes) {
+      await new Promise<void>((r) => this.roomWaiters.push(r));
+    }
+  }
+
+  /** Resolves once everything handed in has been committed (or failed). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private kick(): void {
+    if (this.running || this.queue.length === 0) return;
+    this.running = this.loop().finally(() => {
+      this.running = null;
+      this.kick();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.take();
+      let outcomes: R[];
+      try {
+        outcomes = await this.commit(group.map((w) => w.item));
+      } catch (e) {
+        for (const w of group) w.reject(e);
+        continue;
+      }
+      group.forEach((w, i) => w.resolve(outcomes[i]!));
+    }
+  }
+
+  private take(): Array<Waiting<T, R>> {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < this.window.files && (n === 0 || bytes + this.queue[n]!.bytes <= this.window.bytes)) {
+      bytes += this.queue[n]!.bytes;
+      n++;
+    }
+    const group = this.queue.splice(0, n);
+    this.queuedBytes -= bytes;
+    for (const r of this.roomWaiters.splice(0)) r();
+    return group;
+  }
+}
