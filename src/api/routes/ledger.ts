@@ -1,8 +1,9 @@
+import { PassThrough } from 'node:stream';
 import Type from 'typebox';
 import { actorOf } from '../../access/index.js';
 import { NotFoundError } from '../../core/index.js';
-import { latestCheckpoint } from '../../proof/index.js';
-import { entryFromRaw, rawCanonicalLine, type RawLedgerRow } from '../../ledger/index.js';
+import { latestCheckpoint, parseCheckpoint, splitNote, witnessesFor } from '../../proof/index.js';
+import { entryFromRaw, exportLedger, ledgerOf, rawCanonicalLine, type RawLedgerRow } from '../../ledger/index.js';
 import { API_PREFIX, type ApiRoutes, principalOf } from '../context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { COMMON_ERRORS, Cursor, ErrorBody, LedgerEntry, Nullable } from '../schemas.js';
@@ -111,6 +112,117 @@ export const ledgerRoutes: ApiRoutes = (app, ctx, done) => {
       const note = ctx.checkpoints ? await ctx.checkpoints.latest() : await latestCheckpoint(ctx.store);
       if (note === null) throw new NotFoundError('checkpoint', 'latest (none issued yet)');
       return reply.type('text/plain; charset=utf-8').send(note);
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/ledger/checkpoint/summary`,
+    {
+      config: { access: 'ledger.read' },
+      schema: {
+        tags: ['ledger'],
+        summary: 'The latest signed checkpoint, read: size, root, the entry it ends at, who signed it, and what each witness holds',
+        description:
+          'The note itself is GET /ledger/checkpoint. lastEntry is the entry the checkpoint covers last (its time is when the ledger reached that size); head is the ledger\'s newest entry now. Each configured witness (checkpoints.witnesses) is named by its folder\'s last part, with the size of the latest checkpoint it holds (null: none yet or not reachable).',
+        response: {
+          200: Type.Object({
+            checkpoint: Nullable(
+              Type.Object({
+                origin: Type.String(),
+                size: Type.Integer(),
+                root: Type.String({ description: 'base64 Merkle root' }),
+                signers: Type.Array(Type.String()),
+                lastEntry: Nullable(Type.Object({ seq: Type.Integer(), time: Type.String(), hash: Type.String() })),
+              }),
+            ),
+            head: Nullable(Type.Object({ seq: Type.Integer(), time: Type.String(), hash: Type.String() })),
+            witnesses: Type.Array(Type.Object({ name: Type.String(), reachable: Type.Boolean(), size: Nullable(Type.Integer()) })),
+          }),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    async () => {
+      const note = ctx.checkpoints ? await ctx.checkpoints.latest() : await latestCheckpoint(ctx.store);
+      const ledger = ledgerOf(ctx.catalog);
+      const at = (seq: number): { seq: number; time: string; hash: string } | null => {
+        const e = seq > 0 ? ledger.get(seq) : null;
+        return e ? { seq: e.seq, time: e.time, hash: e.hash } : null;
+      };
+      const headSeq = (db.prepare('SELECT max(seq) AS seq FROM ledger').get() as { seq: number | null }).seq ?? 0;
+      let checkpoint = null;
+      if (note !== null) {
+        const split = splitNote(note);
+        const cp = parseCheckpoint(split.text);
+        checkpoint = { origin: cp.origin, size: cp.size, root: cp.root.toString('base64'), signers: split.signatures.map((x) => x.name), lastEntry: at(cp.size) };
+      }
+      const witnesses = [];
+      for (const w of witnessesFor(ctx.config.checkpoints.witnesses, ctx.config.home, checkpoint?.origin ?? ctx.config.checkpoints.origin)) {
+        const name = w.dir.split('/').filter(Boolean).pop() ?? w.dir;
+        try {
+          const latest = await w.latest();
+          witnesses.push({ name, reachable: true, size: latest?.size ?? null });
+        } catch {
+          witnesses.push({ name, reachable: false, size: null });
+        }
+      }
+      return { checkpoint, head: at(headSeq), witnesses };
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/ledger/export`,
+    {
+      config: { access: 'ledger.read' },
+      schema: {
+        tags: ['ledger'],
+        summary: 'The whole ledger as one download, exactly as custody ledger export writes it',
+        description:
+          'One RFC 8785 canonical line per entry, in seq order, byte for byte as hashed (application/jsonl, as an attachment). Check it without custody: node scripts/verify-ledger-export.mjs <file> [--head <hash of the last entry, obtained elsewhere>] (docs/ledger.md).',
+        response: { 200: { description: 'JSON lines', content: { 'application/jsonl': { schema: { type: 'string' } } } }, ...COMMON_ERRORS },
+      },
+    },
+    async (req, reply) => {
+      const out = new PassThrough();
+      const abort = new AbortController();
+      req.raw.once('close', () => abort.abort());
+      exportLedger({ ledger: ledgerOf(ctx.catalog), out, signal: abort.signal }).then(
+        (r) => {
+          ctx.log.info({ entries: r.entries, last: r.last, sha256: r.sha256, user: req.principal?.id }, 'ledger export downloaded');
+          out.end();
+        },
+        (err: unknown) => {
+          if (!abort.signal.aborted) ctx.log.error({ err }, 'ledger export download failed');
+          out.destroy(err as Error);
+        },
+      );
+      const day = new Date().toISOString().slice(0, 10);
+      return reply
+        .type('application/jsonl; charset=utf-8')
+        .header('content-disposition', `attachment; filename="custody-ledger-${day}.jsonl"`)
+        .send(out as unknown as string);
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/ledger/verifier-key`,
+    {
+      config: { access: 'ledger.read' },
+      schema: {
+        tags: ['ledger'],
+        summary: "The station's public key, as the checkpoint verifier key (C2SP note verifier key: name+key id+Ed25519 public key)",
+        description:
+          'What checks the station\'s checkpoint signatures (custody verify-export --key, custody ledger consistency). Download it once and keep it apart from the station: a key read from the station itself proves only consistency. 404 when the station key cannot be read.',
+        response: { 200: { description: 'verifier key', content: { 'text/plain': { schema: { type: 'string' } } } }, 404: ErrorBody, ...COMMON_ERRORS },
+      },
+    },
+    async (_req, reply) => {
+      const key = (await ctx.archive()).verifierKey;
+      if (key === null) throw new NotFoundError('station key', 'verifier key');
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="custody-verifier-key.txt"')
+        .send(key + '\n');
     },
   );
 
