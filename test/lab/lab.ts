@@ -48,6 +48,8 @@ export interface ThrottleOptions {
   busRate?: number;
   /** Opening a file matching the glob waits this many seconds first. */
   delay?: Array<{ glob: string; seconds: number }>;
+  /** A read of a file matching the glob that reaches the offset waits until the file `until` exists (the test releases it). */
+  gate?: Array<{ glob: string; offset: number; until: string }>;
   eio?: Array<{ path: string; offset: number }>;
   vanish?: Array<{ path: string; offset: number }>;
   shrink?: Array<{ path: string; offset: number }>;
@@ -57,7 +59,7 @@ export interface ThrottleOptions {
   holdUnlink?: Array<{ glob: string; seconds: number }>;
   /** The recorder's status file at the root (e.g. RECORDER.JSON) may be rewritten, as a station's clock sync does; nothing else. */
   statusFile?: string;
-  /** A file the server appends "delay PATH" / "unlinked PATH" to as each delayed open / held deletion happens. */
+  /** A file the server appends "delay PATH" / "gate PATH" / "unlinked PATH" to as each delayed open / gated read / held deletion happens. */
   events?: string;
 }
 
@@ -193,6 +195,7 @@ export class Lab {
     if (o.rate) args.push('--rate', String(o.rate));
     if (o.bus) args.push('--bus', o.bus, '--bus-rate', String(o.busRate ?? 35));
     for (const d of o.delay ?? []) args.push('--delay', `${d.glob}=${d.seconds}`);
+    for (const g of o.gate ?? []) args.push('--gate', `${g.glob}@${g.offset}=${resolve(g.until)}`);
     for (const f of o.eio ?? []) args.push('--eio', `${f.path}@${f.offset}`);
     for (const f of o.vanish ?? []) args.push('--vanish', `${f.path}@${f.offset}`);
     for (const f of o.shrink ?? []) args.push('--shrink', `${f.path}@${f.offset}`);

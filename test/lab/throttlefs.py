@@ -10,6 +10,10 @@ MOUNTPOINT and serves it unchanged, except:
                          recorders on one USB controller);
   --delay GLOB=SECONDS   opening a file whose recorder path matches GLOB waits first
                          (a slow status read, so a test can pull the recorder mid-check);
+  --gate GLOB@OFFSET=FILE
+                         a read of a file matching GLOB that reaches OFFSET waits until
+                         FILE exists (a test holds the reader there for as long as it
+                         needs, e.g. until the station has seen the recorder go);
   --eio PATH@OFFSET      a read of PATH that reaches OFFSET fails with EIO;
   --vanish PATH@OFFSET   a read of PATH that reaches OFFSET removes PATH from the source
                          and fails with ENOENT (a file deleted while it is read);
@@ -25,8 +29,9 @@ MOUNTPOINT and serves it unchanged, except:
                          renamed onto NAME, as a station's clock sync does;
                          everything else stays read-only;
   --events FILE          a line is appended to FILE as each delayed open starts
-                         ("delay PATH") and as each held deletion is done ("unlinked
-                         PATH"), so a test knows the process is waiting.
+                         ("delay PATH"), as each read waits at a gate ("gate PATH") and
+                         as each held deletion is done ("unlinked PATH"), so a test
+                         knows the process is waiting.
 
 PATH and GLOB are '/'-separated and relative to the recorder's root. Runs in the
 foreground, so the pid the caller started is the FUSE server: unmounting (also lazily,
@@ -99,6 +104,14 @@ def at_offset(spec):
     return path.strip('/'), int(offset)
 
 
+def gate_spec(spec):
+    where, _, gate = spec.rpartition('=')
+    glob, _, offset = where.rpartition('@')
+    if not glob or not offset.isdigit() or not gate:
+        raise argparse.ArgumentTypeError(f'expected GLOB@OFFSET=FILE, got {spec!r}')
+    return glob.strip('/'), int(offset), gate
+
+
 def glob_delay(spec):
     glob, _, seconds = spec.rpartition('=')
     try:
@@ -108,7 +121,8 @@ def glob_delay(spec):
 
 
 class Throttle(Operations):
-    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None, unlinks=False, holds=(), status=None):
+    def __init__(self, source, limits, delays, eio, vanish, shrink, events=None, unlinks=False, holds=(), status=None, gates=()):
+        self.gates = list(gates)
         self.status = (status, f'.{status}.sync.tmp') if status else ()
         self.source = os.path.realpath(source)
         self.unlinks = unlinks or bool(holds)
@@ -173,6 +187,11 @@ class Throttle(Operations):
     def read(self, path, size, offset, fh):
         rel = self._rel(path)
         end = offset + size
+        for glob, at, gate in self.gates:
+            if end > at and fnmatch.fnmatchcase(rel, glob) and not os.path.exists(gate):
+                self._event(f'gate {rel}')
+                while not os.path.exists(gate):
+                    time.sleep(0.02)
         if rel in self.eio and offset <= self.eio[rel] < end:
             raise FuseOSError(errno.EIO)
         if rel in self.vanish and end > self.vanish[rel]:
@@ -249,6 +268,7 @@ def main():
     p.add_argument('--bus', help='file shared by the mounts of one bus')
     p.add_argument('--bus-rate', type=float, help='MB/s shared by every mount of --bus')
     p.add_argument('--delay', type=glob_delay, action='append', default=[])
+    p.add_argument('--gate', type=gate_spec, action='append', default=[])
     p.add_argument('--eio', type=at_offset, action='append', default=[])
     p.add_argument('--vanish', type=at_offset, action='append', default=[])
     p.add_argument('--shrink', type=at_offset, action='append', default=[])
@@ -265,7 +285,7 @@ def main():
         if not a.bus_rate:
             p.error('--bus needs --bus-rate')
         limits.append(SharedBucket(a.bus, a.bus_rate * MB))
-    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events, a.unlink, a.hold_unlink, a.status_file)
+    ops = Throttle(a.source, limits, a.delay, a.eio, a.vanish, a.shrink, a.events, a.unlink, a.hold_unlink, a.status_file, a.gate)
     # Foreground, so the caller's pid is the server; read-only unless deletions pass, and
     # the source's own names.
     FUSE(ops, a.mountpoint, foreground=True, ro=not (ops.unlinks or ops.status), fsname=a.fsname, subtype='custody-lab')
