@@ -65,7 +65,11 @@ export class CatalogReplayer {
           files_ingested = @ingested, files_failed = @failed, bytes_ingested = @bytes WHERE id = @id AND undocked_at IS NULL`),
       clockSynced: db.prepare('UPDATE docks SET clock_synced_at = ? WHERE id = ?'),
       clockSyncFailed: db.prepare('UPDATE docks SET clock_sync_error = ? WHERE id = ?'),
-      analysed: db.prepare('UPDATE evidence SET duration_ms = ?, thumbnail_sha256 = ?, recorded_end = coalesce(recorded_end, ?) WHERE id = ?'),
+      // As the analysis sets them: the end from the duration, and the corrected end from the corrected start.
+      analysed: db.prepare(`UPDATE evidence SET duration_ms = @duration, thumbnail_sha256 = @thumb, recorded_end = coalesce(recorded_end, @end),
+          recorded_end_corrected = coalesce(recorded_end_corrected, CASE WHEN recorded_start_corrected IS NOT NULL AND @duration IS NOT NULL
+            THEN strftime('%Y-%m-%dT%H:%M:%fZ', recorded_start_corrected, printf('%+.3f seconds', @duration / 1000.0)) END)
+        WHERE id = @id`),
       attributed: db.prepare('UPDATE evidence SET officer = ?, unit = coalesce(unit, ?) WHERE id = ? AND officer IS NULL'),
     };
   }
@@ -234,7 +238,7 @@ export class CatalogReplayer {
       }
       case 'evidence.analysed': {
         const thumb = d.thumbnail as { sha256?: unknown } | null | undefined;
-        this.q.analysed.run(n(d.durationMs), s(thumb?.sha256), s(d.recordedEnd), e.subject);
+        this.q.analysed.run({ duration: n(d.durationMs), thumb: s(thumb?.sha256), end: s(d.recordedEnd), id: e.subject });
         return true;
       }
       case 'evidence.attributed':
