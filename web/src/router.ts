@@ -25,6 +25,7 @@ export const router = createRouter({
     { path: '/cases', component: () => import('./pages/cases/CasesPage.vue'), meta: { needs: 'cases.read', title: 'cases.title' } },
     { path: '/cases/:id', component: () => import('./pages/cases/CaseDetail.vue'), props: true, meta: { needs: 'cases.read', title: 'cases.detailPageTitle' } },
     { path: '/users', component: () => import('./pages/users/UsersPage.vue'), meta: { needs: 'users.manage', title: 'users.title' } },
+    { path: '/reports', component: () => import('./pages/reports/ReportsPage.vue'), meta: { needs: 'compliance.read', title: 'reports.title' } },
     { path: '/devices', component: () => import('./pages/devices/DevicesPage.vue'), meta: { needs: 'devices.read', title: 'devices.title' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'notFound.title' } },
   ],
