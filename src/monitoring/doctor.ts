@@ -253,7 +253,7 @@ async function redisPing(url: string): Promise<string> {
 
 async function redisCheck(config: Config): Promise<DoctorCheck> {
   const title = 'Redis (jobs.redisUrl)';
-  const titleZh = 'Redis（jobs.redisUrl）';
+  const titleZh = 'Redis 任务队列';
   if (!config.jobs.redisUrl) return check('redis', title, titleZh, 'skipped', 'not configured: follow-up jobs run in-process', '未配置：后续任务在进程内运行');
   const where = (() => {
     const u = new URL(config.jobs.redisUrl);
@@ -358,8 +358,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorCheck[]> {
   checks.push(await permissions('catalog-file', 'catalog file permissions', '目录数据库文件权限', join(home, 'catalog.db'), { maxMode: 0o640, need: constants.R_OK | constants.W_OK }));
   checks.push(catalogCheck(deps));
   checks.push(await keyCheck(home));
-  checks.push(await freeSpace('home-space', 'free space (home)', '剩余空间（数据目录）', home, config.monitoring.minFreePercent));
-  if (config.vault.kind === 'fs') checks.push(await freeSpace('vault-space', 'free space (vault)', '剩余空间（证据库）', config.vault.fs.path, config.monitoring.minFreePercent));
+  checks.push(await freeSpace('home-space', 'free space of the home', '数据目录剩余空间', home, config.monitoring.minFreePercent));
+  if (config.vault.kind === 'fs') checks.push(await freeSpace('vault-space', 'free space of the vault', '证据库剩余空间', config.vault.fs.path, config.monitoring.minFreePercent));
   checks.push(await vaultCheck(config, deps.store));
   checks.push(await clockSync(run, deps.paths?.timesyncFlag ?? '/run/systemd/timesync/synchronized'));
   checks.push(await usbAccess(config, deps.paths?.usbBusDir ?? '/dev/bus/usb'));

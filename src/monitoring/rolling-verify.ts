@@ -95,8 +95,8 @@ export function readRollingVerifyState(catalog: Catalog): RollingVerifyState | n
 
 /**
  * The rolling deep verification (issue 20): re-hashes every object the vault holds for
- * a live item (its content and its browser-playable proxy) and every sealed ledger
- * segment, spread over `periodDays`, never faster than `maxBytesPerSecond`. Where it is
+ * a live item (its content and its browser-playable proxy), every catalog snapshot still
+ * kept and every sealed ledger segment, spread over `periodDays`, never faster than `maxBytesPerSecond`. Where it is
  * is kept in the catalog, so a restart goes on where it stopped. A failure (missing,
  * wrong size, changed content, unreadable) is ledgered as `vault.object-failed` and
  * logged at error; the pass goes on. A pass that ends is ledgered as
@@ -332,8 +332,9 @@ export class RollingVerifier {
 }
 
 /**
- * The content objects a live item needs: its footage and its ready proxy (one row per
- * object, however many items share its bytes).
+ * The content objects to re-hash: a live item's footage and its ready proxy, and the
+ * catalog snapshots still kept (a restore starts from one) — one row per object, however
+ * many items share its bytes.
  */
 const OBJECTS_SQL = `
   SELECT sha256, max(size) AS size FROM (
@@ -341,4 +342,8 @@ const OBJECTS_SQL = `
     UNION ALL
     SELECT p.proxy_sha256 AS sha256, p.size FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id
      WHERE p.status = 'ready' AND p.proxy_sha256 IS NOT NULL AND p.size IS NOT NULL AND e.status = 'live'
-  ) GROUP BY sha256`;
+    UNION ALL
+    SELECT json_extract(data, '$.sha256'), json_extract(data, '$.size') FROM ledger
+     WHERE type = 'catalog.snapshot-taken'
+       AND json_extract(data, '$.sha256') NOT IN (SELECT json_extract(data, '$.sha256') FROM ledger WHERE type = 'catalog.snapshot-deleted')
+  ) WHERE sha256 IS NOT NULL AND size IS NOT NULL GROUP BY sha256`;

@@ -1,5 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { silentLogger } from '../../src/core/logger.js';
@@ -198,6 +199,38 @@ describe('rolling deep verification (issue 20)', () => {
     expect(text).toMatch(/^custody_verify_rolling_progress_ratio 1$/m);
     expect(text).toMatch(/^custody_verify_rolling_last_pass_failures 2$/m);
     expect(text).toMatch(new RegExp(`^custody_verify_rolling_bytes_verified ${total}$`, 'm'));
+  });
+
+  it('re-hashes the catalog snapshots still kept, not those deleted', async () => {
+    const r = await rig();
+    await r.seed({ bytes: 1000 });
+    const snapshot = async (bytes: Buffer) => {
+      const put = await r.store.putContent(Readable.from([bytes]));
+      r.catalog.tx(() =>
+        r.catalog.ledger.append({
+          type: 'catalog.snapshot-taken',
+          actor: 'test',
+          subject: null,
+          data: { key: contentKey(put.sha256), sha256: put.sha256, size: put.size, ledgerSize: 1, schemaVersion: 1, reason: 'manual' },
+        }),
+      );
+      return put;
+    };
+    const kept = await snapshot(Buffer.alloc(3000, 1));
+    const deleted = await snapshot(Buffer.alloc(2000, 2));
+    r.catalog.tx(() =>
+      r.catalog.ledger.append({
+        type: 'catalog.snapshot-deleted',
+        actor: 'test',
+        subject: null,
+        data: { key: contentKey(deleted.sha256), sha256: deleted.sha256, ledgerSize: 1, takenAt: new Date(r.clock.t).toISOString(), rule: 'keep 7 daily, 4 weekly' },
+      }),
+    );
+    const { v, reads } = verifier(r, { periodDays: 1, maxBytesPerSecond: 1e12 });
+    const done = await v.runPass();
+    expect(done).toMatchObject({ objectsDone: 2, bytesDone: 4000, failures: 0 });
+    expect(reads).toContain(contentKey(kept.sha256));
+    expect(reads).not.toContain(contentKey(deleted.sha256));
   });
 
   it('never reads faster than its bound, even when the period asks for more', async () => {
