@@ -194,6 +194,8 @@ describe('scripts/install.sh upgrades (issue 20)', () => {
     const good = await install(await checkout(join(t, 'v3'), '0.1.0-three', "db.exec('CREATE TABLE upgrade_probe (x INTEGER) STRICT');"), args, env);
     expect(good.code, good.out).toBe(0);
     expect(good.out).toContain('upgraded custody 0.1.0-one to 0.1.0-three');
+    // The installed version has `custody backup`: the upgrade also took a ledgered snapshot into the vault.
+    expect(good.out).toContain('catalog snapshot taken into the vault (custody backup)');
     expect(await installedVersion()).toBe('0.1.0-three');
     expect(existsSync(join(root, 'opt/custody.previous'))).toBe(false);
     const c3 = await calls();
@@ -202,6 +204,10 @@ describe('scripts/install.sh upgrades (issue 20)', () => {
     const afterGood = catalogFacts(join(home, 'catalog.db'));
     expect(afterGood.userVersion).toBe(before.userVersion + 1);
     expect(afterGood.probe).toBe(true);
+    const db = new Database(join(home, 'catalog.db'), { readonly: true });
+    const reasons = db.prepare("SELECT json_extract(data, '$.reason') AS reason FROM ledger WHERE type = 'catalog.snapshot-taken'").all() as Array<{ reason: string }>;
+    db.close();
+    expect(reasons.map((r) => r.reason)).toContain('manual');
     expect(readdirSync(join(home, 'upgrades'))).toHaveLength(2);
     expect(await ready(port)).toBe(200);
   });
