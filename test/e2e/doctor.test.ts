@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+// Issue 20: `custody doctor` as the built CLI — it checks a station, says what to fix in
+// both languages, exits 1 while a check fails and 0 once it is fixed.
+
+interface Report {
+  ok: boolean;
+  home: string;
+  checks: Array<{ id: string; status: string; fix: string | null; fixZh: string | null }>;
+}
+
+describe('custody doctor (e2e, issue 20)', () => {
+  it('reports a station without a snapshot, then passes once custody backup took one', { timeout: 120_000 }, async () => {
+    const dir = await tempDir('custody-doctor-e2e-');
+    const home = join(dir, 'home');
+    const env = { CUSTODY_DEVICES_USB: 'false', CUSTODY_DEVICES_MOUNT_ROOTS: JSON.stringify([dir]) };
+    expect((await runCli(['init', '--home', home], env)).code).toBe(0);
+    await chmod(join(home, 'catalog.db'), 0o640);
+
+    const first = await runCli(['doctor', '--home', home, '--json'], env);
+    expect(first.code, first.stderr).toBe(1);
+    const report = JSON.parse(first.stdout) as Report;
+    expect(report.ok).toBe(false);
+    expect(report.home).toBe(home);
+    const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]));
+    expect(byId.snapshot).toMatchObject({ status: 'fail' });
+    expect(byId.snapshot!.fixZh).toContain('custody backup');
+    for (const id of ['home', 'catalog-file', 'catalog', 'key', 'vault', 'mounts']) expect(byId[id]!.status, id).toBe('ok');
+    expect(byId.usb!.status).toBe('skipped');
+    expect(['ok', 'fail', 'unknown']).toContain(byId.clock!.status);
+
+    const human = await runCli(['doctor', '--home', home], env);
+    expect(human.stdout).toContain('custody doctor: ');
+    expect(human.stdout).toContain('✗ FAIL');
+    expect(human.stdout).toContain('处理：运行 custody backup');
+
+    expect((await runCli(['backup', '--home', home, '--json'], env)).code).toBe(0);
+    const after = JSON.parse((await runCli(['doctor', '--home', home, '--json'], env)).stdout) as Report;
+    expect(after.checks.find((c) => c.id === 'snapshot')!.status).toBe('ok');
+    // Whatever else this machine lacks (a clock service, free space) is its own; the snapshot is fixed.
+    expect(after.ok).toBe(!after.checks.some((c) => c.status === 'fail'));
+  });
+
+  it('exits 1 with the catalog check failing for a home custody init never made', async () => {
+    const dir = await tempDir('custody-doctor-e2e-');
+    const r = await runCli(['doctor', '--home', join(dir, 'nothing'), '--json'], { CUSTODY_DEVICES_USB: 'false' });
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.checks.find((c) => c.id === 'catalog')).toMatchObject({ status: 'fail' });
+    expect(report.checks.find((c) => c.id === 'home')).toMatchObject({ status: 'fail' });
+    // It changes nothing: no home was made.
+    expect(existsSync(join(dir, 'nothing'))).toBe(false);
+  });
+});
