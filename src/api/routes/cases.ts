@@ -18,6 +18,9 @@ const HoldSchema = Type.Object({
   releasedAt: Nullable(Type.String()),
   releasedBy: Nullable(Type.String()),
   state: Type.Enum(['active', 'release-requested', 'released']),
+  names: Type.Record(Type.String(), Type.String(), {
+    description: 'the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids',
+  }),
 });
 
 const CaseSummary = Type.Object({
@@ -31,6 +34,7 @@ const CaseSummary = Type.Object({
 
 const CaseDetail = Type.Object({
   ...CaseSummary.properties,
+  createdByName: Nullable(Type.String({ description: 'the name of the user who created it (null: not a user, e.g. the CLI)' })),
   evidenceIds: Type.Array(Type.String()),
   holds: Type.Array(HoldSchema),
   held: Type.Boolean({ description: 'true while an unreleased hold protects every linked item from the purge' }),
@@ -73,10 +77,20 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
   const unitOfItem = (id: string): string | null => ctx.evidence.get(id)?.unit ?? null;
   // A case may hold items of other units (linked by a bureau-wide user): a scoped
   // caller sees only the ids of their own unit's items (issue 14).
+  /** The name of a user the ledger names as `user:<id>`; null for another actor (the CLI, the daemon). */
+  const nameOf = (actor: string | null): string | null => (actor?.startsWith('user:') ? (ctx.users.get(actor.slice(5))?.name ?? null) : null);
+  const withNames = (h: Hold) => {
+    const names: Record<string, string> = {};
+    for (const a of [h.placedBy, h.releaseRequestedBy, h.releasedBy]) {
+      const n = a === null ? null : nameOf(a);
+      if (a !== null && n !== null) names[a] = n;
+    }
+    return { ...h, names };
+  };
   const detail = (p: Principal, c: Case) => {
     const holds = cases.holdsOf(c.id);
     const ids = cases.evidenceOf(c.id).filter((id) => p.unit === null || inScope(p, unitOfItem(id)));
-    return { ...c, evidenceIds: ids, holds, held: holds.some((h) => h.state !== 'released') };
+    return { ...c, createdByName: nameOf(c.createdBy), evidenceIds: ids, holds: holds.map(withNames), held: holds.some((h) => h.state !== 'released') };
   };
   /**
    * A hold covers every item of its case: a scoped caller may not place or release one
@@ -190,7 +204,7 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
       holdsWithinScope(p, c);
       const h = cases.placeHold(c.id, { reason: req.body.reason, text: req.body.text ?? null }, actorOf(p));
       await lock?.holdsChanged(cases.evidenceOf(c.id));
-      return reply.code(201).send(h);
+      return reply.code(201).send(withNames(h));
     },
   );
 
@@ -209,7 +223,7 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
     async (req) => {
       const p = principalOf(req);
       const h = holdOf(p, req.params.id, req.params.holdId);
-      return cases.requestRelease(h.id, req.body.reason, actorOf(p));
+      return withNames(cases.requestRelease(h.id, req.body.reason, actorOf(p)));
     },
   );
 
@@ -229,7 +243,7 @@ export const caseRoutes: ApiRoutes = (app, ctx, done) => {
       const h = holdOf(p, req.params.id, req.params.holdId);
       const released = cases.approveRelease(h.id, actorOf(p));
       await lock?.holdsChanged(cases.evidenceOf(h.caseId));
-      return released;
+      return withNames(released);
     },
   );
   done();

@@ -4894,6 +4894,7 @@ export interface paths {
                             unit: string | null;
                             createdAt: string;
                             createdBy: string;
+                            createdByName: string | null;
                             evidenceIds: string[];
                             holds: {
                                 id: string;
@@ -4910,6 +4911,10 @@ export interface paths {
                                 releasedBy: string | null;
                                 /** @enum {unknown} */
                                 state: "active" | "release-requested" | "released";
+                                /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                                names: {
+                                    [key: string]: string;
+                                };
                             }[];
                             /** @description true while an unreleased hold protects every linked item from the purge */
                             held: boolean;
@@ -5036,6 +5041,7 @@ export interface paths {
                             unit: string | null;
                             createdAt: string;
                             createdBy: string;
+                            createdByName: string | null;
                             evidenceIds: string[];
                             holds: {
                                 id: string;
@@ -5052,6 +5058,10 @@ export interface paths {
                                 releasedBy: string | null;
                                 /** @enum {unknown} */
                                 state: "active" | "release-requested" | "released";
+                                /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                                names: {
+                                    [key: string]: string;
+                                };
                             }[];
                             /** @description true while an unreleased hold protects every linked item from the purge */
                             held: boolean;
@@ -5193,6 +5203,7 @@ export interface paths {
                                 unit: string | null;
                                 createdAt: string;
                                 createdBy: string;
+                                createdByName: string | null;
                                 evidenceIds: string[];
                                 holds: {
                                     id: string;
@@ -5209,6 +5220,10 @@ export interface paths {
                                     releasedBy: string | null;
                                     /** @enum {unknown} */
                                     state: "active" | "release-requested" | "released";
+                                    /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                                    names: {
+                                        [key: string]: string;
+                                    };
                                 }[];
                                 /** @description true while an unreleased hold protects every linked item from the purge */
                                 held: boolean;
@@ -5389,6 +5404,10 @@ export interface paths {
                             releasedBy: string | null;
                             /** @enum {unknown} */
                             state: "active" | "release-requested" | "released";
+                            /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                            names: {
+                                [key: string]: string;
+                            };
                         };
                     };
                 };
@@ -5545,6 +5564,10 @@ export interface paths {
                             releasedBy: string | null;
                             /** @enum {unknown} */
                             state: "active" | "release-requested" | "released";
+                            /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                            names: {
+                                [key: string]: string;
+                            };
                         };
                     };
                 };
@@ -5695,6 +5718,10 @@ export interface paths {
                             releasedBy: string | null;
                             /** @enum {unknown} */
                             state: "active" | "release-requested" | "released";
+                            /** @description the names of the users among placedBy, releaseRequestedBy and releasedBy (actor "user:<id>" → name), so a page need not show ids */
+                            names: {
+                                [key: string]: string;
+                            };
                         };
                     };
                 };
