@@ -210,6 +210,16 @@ describe('scripts/install.sh upgrades (issue 20)', () => {
     expect(reasons.map((r) => r.reason)).toContain('manual');
     expect(readdirSync(join(home, 'upgrades'))).toHaveLength(2);
     expect(await ready(port)).toBe(200);
+
+    // The upgraded daemon runs the rolling deep verification: its pass shows in /metrics
+    // (figures are read at most every 30 s, so this may take one such period).
+    let started = 0;
+    for (let i = 0; i < 600 && started === 0; i++) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      started = Number(/^custody_verify_rolling_pass_started_timestamp_seconds (\S+)$/m.exec(text)?.[1] ?? 0);
+      if (started === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(started).toBeGreaterThan(0);
   });
 
   it('refuses a Node.js outside the supported lines unless told', async () => {
