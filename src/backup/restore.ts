@@ -137,7 +137,7 @@ function keyOfPrivatePem(pem: string): { publicPem: string; publicKey: string; f
 const NOT_RESTORED = [
   'API tokens and console passwords (never in the vault): re-issue them (custody users token, a password reset)',
   'sign-in sessions',
-  'media details beyond the duration (probe results), for items ingested after the snapshot: re-analysed when asked',
+  'media details beyond the duration (the probe results), for items ingested after the snapshot',
   'the job queue, purge-run reports, ingest failures and USB devices seen after the snapshot',
 ];
 
