@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import type { Config } from '../config/index.js';
 import { errorMessage, type Logger, silentLogger } from '../core/index.js';
 import { resolveBinary, type MediaTool, type ResolvedBinary } from './binaries.js';
@@ -46,6 +46,22 @@ const INPUT_GUARDS = ['-protocol_whitelist', 'file', '-format_whitelist', FORMAT
 const MAX_PROBE_OUTPUT = 4 * 1024 * 1024;
 /** One pre-scaled PNG frame. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+type SharpFactory = (typeof import('sharp'))['default'];
+let sharpModule: Promise<SharpFactory> | null = null;
+/**
+ * sharp (libvips, some 30 modules and a native library) is loaded at the first
+ * thumbnail, not with the media tools: ingest needs only the header reader, and the
+ * one-shot `custody ingest` should not pay for an image library it may never use.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then((m) => {
+    // No decoded-image cache: it would keep file handles open on removable disks.
+    m.default.cache(false);
+    return m.default;
+  });
+  return sharpModule;
+}
+
 /** Photos are read whole (sharp needs the image); bigger than this is not a recorder photo. */
 const MAX_PHOTO_BYTES = 64 * 1024 * 1024;
 /** Decompression-bomb guard for photos: 100 megapixels. */
@@ -112,8 +128,6 @@ export class MediaTools {
     this.opts = opts;
     this.log = (opts.log ?? silentLogger).child({ module: 'media' });
     this.timeoutMs = (opts.timeoutSeconds ?? 60) * 1000;
-    // No decoded-image cache: it would keep file handles open on removable disks.
-    sharp.cache(false);
   }
 
   static fromConfig(media: Config['media'], log?: Logger): MediaTools {
@@ -246,7 +260,7 @@ export class MediaTools {
       frame = await this.frame(file, width, undefined, { signal: opts.signal, timeoutMs: left() });
     }
     if (!frame || frame.length === 0) throw new MediaError('MEDIA_THUMBNAIL_FAILED', `thumbnail ${file}: ffmpeg decoded no frame`);
-    return this.toWebp(sharp(frame), width, file);
+    return this.toWebp((await loadSharp())(frame), width, file);
   }
 
   /**
@@ -376,7 +390,7 @@ export class MediaTools {
     } finally {
       await fh.close();
     }
-    const img = sharp(buf, { limitInputPixels: MAX_PHOTO_PIXELS, failOn: 'error' });
+    const img = (await loadSharp())(buf, { limitInputPixels: MAX_PHOTO_PIXELS, failOn: 'error' });
     try {
       await img.metadata();
     } catch {

@@ -85,7 +85,6 @@ async function ingestFolder(rt: Runtime, g: GlobalOptions, root: string, dir: st
       process.off('SIGINT', onSignal);
     });
     bars.stop();
-    if (opts.followUp) await followUps.drain();
     // As the daemon does after a dock (issue 13): one late-upload flag per recorder and
     // officer for what this session brought in late, and its attribution conflicts.
     const flags = (await rt.station.compliance()).rules.checkSession(report.sessionId);
@@ -98,9 +97,21 @@ async function ingestFolder(rt: Runtime, g: GlobalOptions, root: string, dir: st
     } catch (e) {
       rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
     }
+    // The report comes as soon as the footage is safe (issue 18); probes, thumbnails and
+    // proxies follow it, or are left queued for the daemon's sweep with --no-follow-up.
     if (g.json) process.stdout.write(JSON.stringify(toJson(report, flags)) + '\n');
     else process.stdout.write(human(report, dir, flags) + '\n');
     if (report.failed > 0 || report.status !== 'complete') process.exitCode = EXIT_PROBLEM;
+    if (opts.followUp && report.ingested > 0) {
+      if (!g.json && process.stderr.isTTY) process.stderr.write('making thumbnails and reading media details …\n');
+      await followUps.drain();
+      // Seal what the follow-ups added (their evidence.analysed entries) as well.
+      try {
+        await (await rt.station.sealer()).seal({ partial: true });
+      } catch (e) {
+        rt.log.error({ err: e }, 'could not seal the ledger into the vault; it will be sealed later');
+      }
+    }
   } finally {
     await followUps.close();
   }
