@@ -23,7 +23,7 @@ import { CatalogReplayer, restoreStation, takeSnapshot } from '../src/backup/ind
 import { Catalog } from '../src/catalog/index.js';
 import { silentLogger } from '../src/core/logger.js';
 import { LedgerSealer, ledgerOf, rebuildLedger } from '../src/ledger/index.js';
-import { ensureStationKey, FsObjectStore } from '../src/vault/index.js';
+import { ensureStationKey, FsObjectStore, type PutResult } from '../src/vault/index.js';
 import { measure, type Measured } from './bench-lib.js';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, keep: { type: 'boolean', default: false } } });
@@ -46,7 +46,7 @@ async function buildStation(dir: string, vaultDir: string): Promise<{ home: stri
   let half = '';
   const t0 = Date.parse('2026-06-01T00:00:00.000Z');
   for (let i = 0; i < N; i += BATCH) {
-    const puts = [];
+    const puts: PutResult[] = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) puts.push(await store.putContent(Readable.from([Buffer.from(`bench clip ${j} `.padEnd(256, '.'))])));
     catalog.tx(() => {
       puts.forEach((put, k) => {

@@ -138,7 +138,7 @@ const NOT_RESTORED = [
   'API tokens and console passwords (never in the vault): re-issue them (custody users token, a password reset)',
   'sign-in sessions',
   'media details beyond the duration (the probe results), for items ingested after the snapshot',
-  'the job queue, purge-run reports, ingest failures and USB devices seen after the snapshot',
+  'the job queue, export jobs (each export itself is in the ledger: export.created), purge-run reports, ingest failures and USB devices seen after the snapshot',
 ];
 
 /**

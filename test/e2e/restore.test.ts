@@ -22,7 +22,7 @@ type Row = Record<string, unknown>;
 const UNIT = '350200000000';
 
 /** The tables a restore must give back, secrets and what the ledger never carries left out (docs/operations.md). */
-const TABLES: Record<string, string> = {
+const TABLES = {
   users: 'SELECT id, name, role, unit, token_expires_at, created_at, created_by, revoked_at, revoked_by FROM users ORDER BY id',
   officers: 'SELECT number, name, unit, user_id, created_at FROM officers ORDER BY number',
   assignments: 'SELECT * FROM assignments ORDER BY id',
@@ -41,12 +41,14 @@ const TABLES: Record<string, string> = {
   access_requests: 'SELECT * FROM access_requests ORDER BY id',
   access_request_items: 'SELECT * FROM access_request_items ORDER BY request_id, evidence_id',
   ledger: 'SELECT seq, hash FROM ledger ORDER BY seq',
-};
+} as const;
+type Table = keyof typeof TABLES;
+const TABLE_NAMES = Object.keys(TABLES) as Table[];
 
-function dump(home: string): Record<string, Row[]> {
+function dump(home: string): Record<Table, Row[]> {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
   try {
-    return Object.fromEntries(Object.entries(TABLES).map(([t, sql]) => [t, db.prepare(sql).all() as Row[]]));
+    return Object.fromEntries(Object.entries(TABLES).map(([t, sql]) => [t, db.prepare(sql).all() as Row[]])) as Record<Table, Row[]>;
   } finally {
     db.close();
   }
@@ -167,7 +169,7 @@ async function loseAndRestore(target: Target): Promise<void> {
   const after = dump(home2);
   // The restore's own entries (key.rotated, station.restored) come after the lost station's.
   expect(after.ledger.slice(0, before.ledger.length)).toEqual(before.ledger);
-  for (const t of Object.keys(TABLES)) if (t !== 'ledger') sameRows(t, before[t]!, after[t]!);
+  for (const t of TABLE_NAMES) if (t !== 'ledger') sameRows(t, before[t], after[t]);
   // No secret came back: tokens are re-issued.
   const denied = await runCli(['requests', 'list', '--home', home2], { ...env, CUSTODY_TOKEN: op.token });
   expect(denied.code).not.toBe(0);

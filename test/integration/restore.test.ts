@@ -73,7 +73,7 @@ async function ingest(s: Station, id: string): Promise<void> {
   });
 }
 
-const TABLES: Record<string, string> = {
+const TABLES = {
   users: 'SELECT id, name, role, unit, token_issued_at, token_expires_at, created_at, created_by, revoked_at, revoked_by FROM users ORDER BY id',
   officers: 'SELECT * FROM officers ORDER BY number',
   assignments: 'SELECT * FROM assignments ORDER BY id',
@@ -86,10 +86,12 @@ const TABLES: Record<string, string> = {
   holds: 'SELECT * FROM holds ORDER BY id',
   evidence: 'SELECT id, sha256, size, officer, unit, status FROM evidence ORDER BY id',
   ledger: 'SELECT seq, hash FROM ledger ORDER BY seq',
-};
+} as const;
+type Table = keyof typeof TABLES;
+const TABLE_NAMES = Object.keys(TABLES) as Table[];
 
-function dump(c: Catalog): Record<string, Row[]> {
-  return Object.fromEntries(Object.entries(TABLES).map(([t, sql]) => [t, c.db.prepare(sql).all() as Row[]]));
+function dump(c: Catalog): Record<Table, Row[]> {
+  return Object.fromEntries(Object.entries(TABLES).map(([t, sql]) => [t, c.db.prepare(sql).all() as Row[]])) as Record<Table, Row[]>;
 }
 
 /** Everything the services can change, through the services. */
@@ -253,7 +255,7 @@ describe('custody restore from the vault alone (issue 20)', () => {
     expect(r.notRestored[0]).toMatch(new RegExp(`after ${sealedThrough} that were not yet sealed`));
     const c2 = Catalog.open(join(home2, 'catalog.db'));
     const after = dump(c2);
-    for (const t of Object.keys(TABLES)) {
+    for (const t of TABLE_NAMES) {
       if (t === 'ledger') expect(after.ledger.slice(0, before.ledger.length)).toEqual(before.ledger);
       else expect(after[t], t).toEqual(before[t]);
     }
@@ -292,7 +294,7 @@ describe('custody restore from the vault alone (issue 20)', () => {
     expect(r).toMatchObject({ ok: true, snapshot: null, refused: {}, verify: { ok: true } });
     const c2 = Catalog.open(join(home2, 'catalog.db'));
     const after = dump(c2);
-    for (const t of Object.keys(TABLES)) if (t !== 'ledger') expect(after[t], t).toEqual(before[t]);
+    for (const t of TABLE_NAMES) if (t !== 'ledger') expect(after[t], t).toEqual(before[t]);
     c2.close();
   });
 });

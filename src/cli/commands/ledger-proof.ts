@@ -9,6 +9,7 @@ import {
   checkWitnesses,
   formatVerifierKey,
   latestCheckpointKey,
+  keyHistory,
   loadStationSigner,
   openCheckpoint,
   parseCheckpointKey,
@@ -46,9 +47,17 @@ function issuerFor(rt: Runtime): Promise<CheckpointService> {
 export async function checkpointCommand(opts: { verifierKey?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   if (opts.verifierKey) {
-    // Only the key is needed: no catalog or vault is opened.
-    const { config } = cliStation(g);
-    const signer = await loadStationSigner(config.home, config.checkpoints.origin);
+    // Only the key is needed, and the origin a key rotation kept (issue 20): the catalog
+    // is opened read-only for that, no vault.
+    const station = cliStation(g, { readonlyCatalog: true });
+    const { config } = station;
+    let history;
+    try {
+      history = keyHistory(station.catalog());
+    } finally {
+      await station.close();
+    }
+    const signer = await loadStationSigner(config.home, config.checkpoints.origin, history);
     const vkey = formatVerifierKey(signer);
     output(g, { origin: signer.name, verifierKey: vkey }, vkey);
     return;
