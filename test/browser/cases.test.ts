@@ -5,7 +5,7 @@
  * request, and a second supervisor, signed in in another browser context, approves it.
  * Every step is what the ledger and the API then say.
  */
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,6 +18,7 @@ const problems = browserProblems();
 
 const CHIEF = { name: 'kezhang', role: 'supervisor', password: 'Kezhang-2026-pw' };
 const DEPUTY = { name: 'fuzeren', role: 'supervisor', password: 'Fuzeren-2026-pw' };
+const ARCHIVIST = { name: 'dangan', role: 'archivist', password: 'Dangan-2026-pw' };
 const NUMBER = '厦执罚〔2026〕118号';
 const NAME = '某商户占道经营案';
 
@@ -48,6 +49,20 @@ function ledger(home: string, type: string): Array<{ actor: string; subject: str
   }
 }
 
+/** A signed-in API caller, as the console is: the session cookie, and for changes the CSRF header and the station's origin. */
+async function session(s: Station, who: { name: string; password: string }): Promise<<T>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>> {
+  const r = await fetch(`${s.url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-custody-csrf': '1', origin: s.url }, body: JSON.stringify({ username: who.name, password: who.password }) });
+  expect(r.status).toBe(200);
+  const cookie = r.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return async <T>(method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = { cookie, origin: s.url };
+    if (method !== 'GET') headers['x-custody-csrf'] = '1';
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${s.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+}
+
 function userId(home: string, name: string): string {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
   try {
@@ -64,7 +79,8 @@ if (problems.length === 0) describe('案件 /cases in chromium (issue 19)', () =
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'custody-cases-'));
-    s = await station(dir, [CHIEF, DEPUTY]);
+    await mkdir(join(dir, 'burner'), { recursive: true });
+    s = await station(dir, [CHIEF, DEPUTY, ARCHIVIST], { CUSTODY_ARCHIVE_DESTINATION_ROOTS: join(dir, 'burner') });
     browser = await launch();
   }, 120_000);
 
@@ -138,6 +154,36 @@ if (problems.length === 0) describe('案件 /cases in chromium (issue 19)', () =
     expect(await hold.textContent()).toContain('当事人对处罚决定提出异议，拟申请行政复议');
     await expect.poll(() => page.getByRole('status').filter({ hasText: '长期保存（保全中）' }).count()).toBe(1);
     await check(page, 'cases-03-held');
+
+    // The held case is exported (engineered through the API: 归档 is its own page); an
+    // archivist sees the export on the case, read-only.
+    const archivist = await session(s, ARCHIVIST);
+    const chiefApi = await session(s, CHIEF);
+    const asked = await archivist<{ id: string }>('POST', '/api/v1/access-requests', { caseId, reason: '刻录归档，一式两份', hours: 24 });
+    expect(asked.status).toBe(201);
+    expect((await chiefApi('POST', `/api/v1/access-requests/${asked.body.id}/approve`, {})).status).toBe(200);
+    const started = await archivist<{ id: string }>('POST', `/api/v1/cases/${caseId}/exports`, { destinations: [join(dir, 'burner', 'disc1'), join(dir, 'burner', 'disc2')], maker: '档案员 刘' });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const job = await waitFor(
+      'the export to finish',
+      async () => {
+        const j = (await archivist<{ job: { status: string } }>('GET', `/api/v1/exports/${started.body.id}`)).body;
+        return ['queued', 'running'].includes(j.job?.status) ? undefined : j;
+      },
+      120_000,
+      250,
+    );
+    expect(job.job.status, JSON.stringify(job)).toBe('done');
+    const arch = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
+    await signIn(arch, s.url, ARCHIVIST.name, ARCHIVIST.password);
+    await arch.goto(`${s.url}/cases/${caseId}`);
+    const exportRow = arch.getByRole('region', { name: '刻录归档' }).getByRole('row').filter({ hasText: '档案员 刘' });
+    await expect.poll(() => exportRow.textContent(), { timeout: 10_000 }).toContain('已完成');
+    expect(((await exportRow.textContent()) ?? '').match(/已写入并校验/g)).toHaveLength(2);
+    // Read-only here, and no hold buttons for an archivist.
+    expect(await arch.getByRole('button', { name: '申请解除' }).count()).toBe(0);
+    await check(arch, 'cases-03b-exported');
+    await arch.context().close();
 
     // Asking for its release; the one who asked is not offered to approve it.
     await hold.getByRole('button', { name: '申请解除' }).click();
