@@ -160,6 +160,31 @@ describe('compliance rules (issue 6)', () => {
     rig.catalog.close();
   });
 
+  it('sequence-gap waits for a running session to end: a file still being committed is no gap, one that never came is (issue 17)', async () => {
+    const rig = complianceRig(await tempDir());
+    const t = (m: number) => new Date(Date.parse('2026-12-04T00:00:00.000Z') + m * 60_000).toISOString();
+    const clip = (serial: string, n: string, i: number) => rig.clip({ serial, name: `${serial}_20261204080000_${n}.MP4`, start: t(i * 10), end: t(i * 10 + 5), ingestedAt: t(100) });
+    // R1 and R2 are both docked, their sessions running; files commit several at once, not in number order.
+    const docks = ['R1', 'R2'].map((serial) => {
+      const id = rig.dock(serial, t(90));
+      rig.catalog.db.prepare('UPDATE docks SET session_status = NULL WHERE id = ?').run(id);
+      return id;
+    });
+    clip('R1', '0001', 0);
+    clip('R1', '0003', 2);
+    clip('R2', '0001', 0);
+    clip('R2', '0003', 2);
+    // A scan meanwhile (another recorder undocked) judges neither.
+    expect(rig.c.rules.scan().raised.filter((f) => f.rule === 'sequence-gap')).toEqual([]);
+    // R1's 0002 comes, then both sessions end; R2's 0002 never came.
+    clip('R1', '0002', 1);
+    for (const id of docks) rig.catalog.db.prepare("UPDATE docks SET session_status = 'complete', undocked_at = ? WHERE id = ?").run(t(95), id);
+    const raised = rig.c.rules.scan().raised.filter((f) => f.rule === 'sequence-gap');
+    expect(raised.map((f) => [f.recorderSerial, f.seen.missing])).toEqual([['R2', ['0002']]]);
+    expect(rig.c.rules.scan().raised).toEqual([]);
+    rig.catalog.close();
+  });
+
   it('recording-gap within a shift, judged once the recorder was docked after it; attribution conflicts', async () => {
     const rig = complianceRig(await tempDir(), { maxGapMinutes: 30 });
     rig.c.assignments.add({ officer: '0417', name: 'Li Wei', unit: 'U1', recorder: 'R1', start: '2026-12-04 08:00', end: '2026-12-04 12:00' }, 'x');

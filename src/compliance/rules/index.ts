@@ -183,6 +183,15 @@ export class ComplianceRules {
     const top = this.db
       .prepare<[], { e: number | null; a: number | null }>('SELECT (SELECT max(rowid) FROM evidence) AS e, (SELECT max(rowid) FROM assignments) AS a')
       .get()!;
+    // Evidence of a recorder whose session is still running is not judged by every rule
+    // yet (sequence-gap waits for the session's end): the position stays before it, so the
+    // scan after its undock reads it again (the rules are idempotent).
+    const heldBack = this.db
+      .prepare<[number], { r: number | null }>(
+        'SELECT min(rowid) AS r FROM evidence WHERE rowid > ? AND recorder_serial IN (SELECT recorder_serial FROM docks WHERE undocked_at IS NULL AND session_status IS NULL)',
+      )
+      .get(scope?.evidenceAfter ?? 0)!.r;
+    if (heldBack !== null && top.e !== null) top.e = Math.min(top.e, heldBack - 1);
     const startedAt = this.ctx.now();
     this.attributeUnassigned(scope);
     const raised = [

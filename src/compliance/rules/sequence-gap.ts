@@ -72,13 +72,30 @@ export function recorderGapFindings(serial: string, rows: readonly EvRow[], ctx:
   return findings;
 }
 
+/**
+ * Recorders whose dock session is still running: their files are still being committed,
+ * several at once and not in number order, so a gap seen now may fill a moment later
+ * (issue 17: the soak raised such flags). They are judged once the session has ended
+ * (the scan after its undock; the scan's position waits for them, see `heldBack`).
+ */
+export function recordersInSession(ctx: Pick<RuleContext, 'db'>): Set<string> {
+  return new Set(
+    ctx.db
+      .prepare<[], { serial: string }>('SELECT DISTINCT recorder_serial AS serial FROM docks WHERE undocked_at IS NULL AND session_status IS NULL AND recorder_serial IS NOT NULL')
+      .all()
+      .map((r) => r.serial),
+  );
+}
+
 /** Recorders with new evidence; each is checked whole (a late file may sit between old ones). */
 export function sequenceGapFindings(ctx: RuleContext, scope?: ScanScope): Finding[] {
   const findings: Finding[] = [];
+  const busy = recordersInSession(ctx);
   const serials = ctx.db
     .prepare<[number], { serial: string }>('SELECT DISTINCT recorder_serial AS serial FROM evidence WHERE rowid > ? ORDER BY 1')
     .all(scope?.evidenceAfter ?? 0);
   for (const { serial } of serials) {
+    if (busy.has(serial)) continue;
     const rows = ctx.db.prepare<[string], EvRow>(`SELECT ${EV_COLS} FROM evidence e WHERE e.recorder_serial = ? ORDER BY e.recorded_start, e.source_name, e.id`).all(serial);
     findings.push(...recorderGapFindings(serial, rows, ctx));
   }
