@@ -156,7 +156,9 @@ if (problems.length === 0) describe('设备管理 in chromium (issue 19)', () =>
     expect(text).toContain('已报修');
     expect(text).toContain('镜头破裂，无法对焦');
     // Highlighted by more than the words: a tinted row with a thick red edge.
-    expect(await row.evaluate((tr) => getComputedStyle(tr).backgroundColor)).toBe('rgb(253, 236, 234)');
+    // (Run in the page; these tests are compiled without the DOM's types, so the window is typed here.)
+    const style = (tr: unknown) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(tr).backgroundColor;
+    expect(await row.evaluate(style)).toBe('rgb(253, 236, 234)');
 
     // Reported just now: not overdue, the time left is shown.
     await recorders.getByRole('button', { name: '变更状态：记录仪 ZFYD02' }).click();

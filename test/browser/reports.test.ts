@@ -56,6 +56,20 @@ interface Report {
   devices: Array<{ serial: string; docks: number; verdicts: { ready: number; notReady: number; unchecked: number }; battery: { first: number | null; min: number | null }; clockDrift: { overLimit: number } }>;
 }
 
+/** A canvas as far as INK reads it (these tests are compiled without the DOM's types). */
+interface Canvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
+/** How many pixels of a canvas are not transparent (run in the page). */
+const INK = (c: Canvas): number => {
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 3; i < px.length; i += 4) if (px[i]! > 0) ink++;
+  return ink;
+};
+
 const percent = (r: number | null): string => (r === null ? '—' : `${(r * 100).toFixed(1)}%`);
 const hours = (h: number | null): string => (h === null ? '—' : h.toFixed(2));
 
@@ -141,13 +155,8 @@ if (problems.length === 0) describe('合规报表 in chromium (issue 19)', () =>
     for (const name of ['按时上传率（按日、按科室）', '上传时延分布', '未处理预警（按类型）']) {
       const chart = page.getByRole('img', { name: new RegExp(`^${name.replace(/[()（）]/g, '.')}：`) });
       await expect.poll(() => chart.count()).toBe(1);
-      const drawn = await chart.locator('canvas').evaluate((c: HTMLCanvasElement) => {
-        const g = c.getContext('2d')!;
-        const px = g.getImageData(0, 0, c.width, c.height).data;
-        let ink = 0;
-        for (let i = 3; i < px.length; i += 4) if (px[i]! > 0) ink++;
-        return ink;
-      });
+      // Pixels with ink on the chart's canvas (text run in the page: these tests have no DOM types).
+      const drawn = await chart.locator('canvas').evaluate(INK);
       expect(drawn, name).toBeGreaterThan(500);
     }
     expect(await page.getByRole('img', { name: /^按时上传率/ }).getAttribute('aria-label')).toContain('执法一科按时上传率 50.0%');
