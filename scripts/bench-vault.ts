@@ -243,6 +243,8 @@ interface VerifyOut {
   problems: number;
   /** Wall seconds of each phase (from the progress reports). */
   phaseS: Partial<Record<VerifyPhase, number>>;
+  /** CPU seconds (user + system) of each phase: what a busy machine does not inflate as much. */
+  phaseCpuS: Partial<Record<VerifyPhase, number>>;
 }
 
 async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
@@ -250,18 +252,26 @@ async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
   const store = new FsObjectStore({ root: a.root, fsync: true });
   try {
     const phaseS: Partial<Record<VerifyPhase, number>> = {};
+    const phaseCpuS: Partial<Record<VerifyPhase, number>> = {};
     let phase: VerifyPhase | null = null;
     let since = 0;
+    let cpuSince = process.cpuUsage();
+    const close = (): void => {
+      if (!phase) return;
+      const cpu = process.cpuUsage(cpuSince);
+      phaseS[phase] = (performance.now() - since) / 1000;
+      phaseCpuS[phase] = (cpu.user + cpu.system) / 1e6;
+    };
     const onProgress = (p: { phase: VerifyPhase }): void => {
       if (p.phase === phase) return;
-      const now = performance.now();
-      if (phase) phaseS[phase] = (now - since) / 1000;
+      close();
       phase = p.phase;
-      since = now;
+      since = performance.now();
+      cpuSince = process.cpuUsage();
     };
     const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false, onProgress }));
-    if (phase) phaseS[phase as VerifyPhase] = (performance.now() - since) / 1000;
-    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted, phaseS };
+    close();
+    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted, phaseS, phaseCpuS };
   } finally {
     catalog.close();
   }
@@ -311,6 +321,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       entries: { type: 'string', default: '100000' },
       batch: { type: 'string', default: '1000' },
+      'single-entries': { type: 'string', default: '10000' },
       'proof-entries': { type: 'string', default: '1000000' },
       dir: { type: 'string' },
       cold: { type: 'boolean', default: false },
@@ -324,7 +335,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--skip-swift] [--ledger-only: no put, baseline or Swift] [--keep] [--json]\n',
+      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--single-entries 10000 (appended one per transaction)] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--skip-swift] [--ledger-only: no put, baseline or Swift] [--keep] [--json]\n',
     );
     return;
   }
@@ -337,6 +348,7 @@ async function main(): Promise<void> {
   const runs = int('runs', values.runs, 1);
   const entries = int('entries', values.entries, 1);
   const batch = int('batch', values.batch, 1);
+  const singleEntries = Math.min(entries, int('single-entries', values['single-entries'], 1));
   const proofEntries = int('proof-entries', values['proof-entries'], 0);
   const cold = values.cold;
   const json = values.json;
@@ -406,10 +418,10 @@ async function main(): Promise<void> {
       : null;
     const swiftNotMeasured = swift.measured ? null : swift.reason;
 
-    log(`ledger: ${entries} entries, 1 per transaction …`);
+    log(`ledger: ${singleEntries} entries, 1 per transaction …`);
     settle(cold);
     const catalogA = join(dir, 'ledger-1', 'catalog.db');
-    const perTx = await runChild<{ m: Measured; count: number }>(SCRIPT, 'ledger', { catalog: catalogA, entries, perTx: 1 } satisfies LedgerArgs);
+    const perTx = await runChild<{ m: Measured; count: number }>(SCRIPT, 'ledger', { catalog: catalogA, entries: singleEntries, perTx: 1 } satisfies LedgerArgs);
     log(`ledger: ${entries} entries, ${batch} per transaction …`);
     settle(cold);
     const batched = await runChild<{ m: Measured; count: number }>(SCRIPT, 'ledger', {
@@ -434,7 +446,8 @@ async function main(): Promise<void> {
     log('verify …');
     settle(cold);
     const verify = await runChild<VerifyOut>(SCRIPT, 'verify', {
-      catalog: catalogA,
+      // The ledger of `entries` entries appended with the Merkle upkeep.
+      catalog: join(dir, 'ledger-merkle', 'catalog.db'),
       root,
     } satisfies VerifyArgs);
 
@@ -479,7 +492,8 @@ async function main(): Promise<void> {
         entries,
         perTx1: {
           seconds: round(perTx.m.wallS, 2),
-          perS: round(entries / perTx.m.wallS, 0),
+          entries: singleEntries,
+          perS: round(singleEntries / perTx.m.wallS, 0),
           cpuS: round(perTx.m.cpuS, 2),
           sysS: round(perTx.m.sysS, 2),
           maxRssMiB: round(perTx.m.maxRssMiB, 0),
@@ -501,7 +515,7 @@ async function main(): Promise<void> {
           sysS: round(merkle.m.sysS, 2),
           maxRssMiB: round(merkle.m.maxRssMiB, 0),
         },
-        countsOk: perTx.count === entries && batched.count === entries && merkle.count === entries && merkle.merkleSize === entries,
+        countsOk: perTx.count === singleEntries && batched.count === entries && merkle.count === entries && merkle.merkleSize === entries,
       },
       proof,
       verify: {
@@ -514,6 +528,8 @@ async function main(): Promise<void> {
         perS: round(verify.entries / verify.m.wallS, 0),
         ledgerPhaseSeconds: round(verify.phaseS.ledger ?? null, 3),
         ledgerPhasePerS: verify.phaseS.ledger ? round(verify.entries / verify.phaseS.ledger, 0) : null,
+        ledgerPhaseCpuS: round(verify.phaseCpuS.ledger ?? null, 3),
+        ledgerPhasePerCpuS: verify.phaseCpuS.ledger ? round(verify.entries / verify.phaseCpuS.ledger, 0) : null,
         objectsPhaseSeconds: round(verify.phaseS.objects ?? null, 3),
         cpuS: round(verify.m.cpuS, 2),
         sysS: round(verify.m.sysS, 2),
@@ -542,11 +558,11 @@ async function main(): Promise<void> {
                   ['custody get from Swift + sha256', `${sizeMiB} MiB`, swiftResult.get.seconds, `${swiftResult.get.MBps} MB/s`, swiftResult.get.cpuS, swiftResult.get.sysS, swiftResult.get.maxRssMiB],
                 ]
               : []),
-            ['ledger append, 1 entry/tx', `${entries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
+            ['ledger append, 1 entry/tx', `${singleEntries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
             [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
             [`ledger append, ${batch} entries/tx, Merkle upkeep`, `${entries} entries`, r.ledger.batchedMerkle.seconds, `${r.ledger.batchedMerkle.perS} /s`, r.ledger.batchedMerkle.cpuS, r.ledger.batchedMerkle.sysS, r.ledger.batchedMerkle.maxRssMiB],
             ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
-            ['  of which: ledger phase (chain)', `${r.verify.entries} entries`, r.verify.ledgerPhaseSeconds, `${r.verify.ledgerPhasePerS} /s`, null, null, null],
+            ['  of which: ledger phase (chain)', `${r.verify.entries} entries`, r.verify.ledgerPhaseSeconds, `${r.verify.ledgerPhasePerS} /s (${r.verify.ledgerPhasePerCpuS} per CPU-s)`, r.verify.ledgerPhaseCpuS, null, null],
             ['  of which: objects phase (stat)', `${r.verify.objects} objects`, r.verify.objectsPhaseSeconds, null, null, null, null],
             ...(proof
               ? [

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/index.js';
 import { GENESIS_PREV, canonicalJson, canonicalLine, entryHash, hashInputOf, isCanonicalDataText, lineOf } from './ledger.js';
@@ -135,5 +136,23 @@ describe('ledger', () => {
     expect(canonicalLine(a)).toBe(canonicalLine(copy));
     expect(c.ledger.get(1)).toEqual(a);
     c.close();
+  });
+
+  it('writes plain values itself exactly as canonicalize does, and leaves the rest to it', () => {
+    const canonicalize = canonicalizeModule as unknown as (v: unknown) => string | undefined;
+    const nul = Object.create(null) as Record<string, unknown>;
+    nul.b = 1;
+    nul.a = [true, false, null];
+    const values: unknown[] = [
+      null, true, 0, -0, 1e21, 1e-7, 0.1, -12.5, 2 ** 53, '', 'é😀\u2028\ud800"\\\n',
+      [], [1, 'x', [null]], {}, { b: 1, a: 2, B: 3, _: 4, '10': 5, '9': 6, é: 7 },
+      { skip: undefined, keep: 1, nested: { z: [{ y: 1, x: 2 }], a: 'v' } },
+      nul, { toJSON: 1, a: 2 },
+      // Not plain: left to canonicalize.
+      new Date('2026-12-02T00:00:00.000Z'), { when: new Date(0) }, { j: { toJSON: () => 'x' } }, [undefined, 1],
+    ];
+    for (const v of values) expect(canonicalJson(v)).toBe(canonicalize(v));
+    expect(() => canonicalJson(Number.NaN)).toThrow();
+    expect(() => canonicalJson(undefined)).toThrow(/no JSON form/);
   });
 });

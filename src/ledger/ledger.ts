@@ -1,3 +1,4 @@
+import { hash as oneShotHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { Catalog, type Db, type TxObserver } from '../catalog/index.js';
 import { LedgerError, rfc3339, sha256Hex, systemClock, type Clock } from '../core/index.js';
@@ -32,9 +33,62 @@ export interface NewLedgerEntry {
 
 /** RFC 8785 (JCS) canonical JSON. Throws on values JSON cannot carry. */
 export function canonicalJson(value: unknown): string {
+  // Plain JSON values (what every caller of append passes) are written by
+  // canonicalOfPlain; anything else (a Date, a toJSON, undefined, a function, a
+  // non-finite number) by `canonicalize`, whose semantics that fast form follows.
+  const fast = canonicalOfPlain(value);
+  if (fast !== null) return fast;
   const s = canonicalize(value);
   if (s === undefined) throw new LedgerError('LEDGER_NOT_JSON', 'value has no JSON form');
   return s;
+}
+
+/**
+ * RFC 8785 text of a plain JSON value — null, a boolean, a finite number, a string, an
+ * array of plain values, or an object with the plain prototype (or none) and no toJSON
+ * whose own properties are plain values or undefined (left out, as JSON does) — or
+ * null for anything else. Byte for byte `canonicalize` of such a value (a test holds
+ * it to it): keys sorted by UTF-16 code units, strings and numbers as JSON.stringify
+ * writes them.
+ */
+function canonicalOfPlain(v: unknown): string | null {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : null;
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const s = canonicalOfPlain(v[i]);
+      if (s === null) return null;
+      out += i === 0 ? s : ',' + s;
+    }
+    return out + ']';
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return null;
+  const o = v as Record<string, unknown>;
+  if ('toJSON' in o) return null;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined) continue;
+    const s = canonicalOfPlain(x);
+    if (s === null) return null;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + s;
+    first = false;
+  }
+  return out + '}';
 }
 
 // The canonical forms of an entry, written out field by field. RFC 8785 orders an
@@ -71,6 +125,11 @@ function deepFreeze(v: unknown): void {
   }
 }
 
+/** SHA-256 of a string as hex, in one call (no Hash object per entry). */
+export function sha256Of(text: string): string {
+  return oneShotHash('sha256', text, 'hex');
+}
+
 /** hash = SHA-256 of the canonical JSON of the entry without its hash. */
 export function entryHash(e: UnhashedEntry): string {
   const dataJson = appended.get(e as LedgerEntry);
@@ -102,41 +161,7 @@ export function isCanonicalDataText(text: string): boolean {
     return false;
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const out = canonicalOfParsed(v);
-  return out === text;
-}
-
-/**
- * RFC 8785 text of a value JSON.parse returned (null, booleans, finite numbers,
- * strings, arrays, plain objects), or null when it has none (a number JSON.parse made
- * infinite). Equal to canonicalJson for such values (a test holds it to it); used
- * where every entry of a ledger is checked, where canonicalize's generality costs.
- */
-function canonicalOfParsed(v: unknown): string | null {
-  if (v === null || typeof v !== 'object') {
-    if (typeof v === 'number' && !Number.isFinite(v)) return null;
-    return JSON.stringify(v);
-  }
-  let out: string;
-  if (Array.isArray(v)) {
-    out = '[';
-    for (let i = 0; i < v.length; i++) {
-      const s = canonicalOfParsed(v[i]);
-      if (s === null) return null;
-      out += i === 0 ? s : ',' + s;
-    }
-    return out + ']';
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
-  out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const s = canonicalOfParsed(o[k]);
-    if (s === null) return null;
-    out += (i === 0 ? '' : ',') + JSON.stringify(k) + ':' + s;
-  }
-  return out + '}';
+  return canonicalOfPlain(v) === text;
 }
 
 /** A ledger row exactly as stored: `data` is the text in the column, not yet parsed. */
@@ -209,7 +234,7 @@ export class Ledger implements TxObserver {
       const seq = last ? last[0] + 1 : 1;
       const prev = last ? last[1] : GENESIS_PREV;
       const time = rfc3339(this.clock.now());
-      const hash = sha256Hex(hashInputOf(seq, time, input.type, input.actor, subject, dataJson, prev));
+      const hash = sha256Of(hashInputOf(seq, time, input.type, input.actor, subject, dataJson, prev));
       this.stmtInsert.run(seq, time, input.type, input.actor, subject, dataJson, prev, hash);
       const entry: LedgerEntry = Object.freeze({ seq, time, type: input.type, actor: input.actor, subject, data, prev, hash });
       appended.set(entry, dataJson);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Catalog } from '../catalog/index.js';
-import { errorMessage, sha256Hex } from '../core/index.js';
+import { errorMessage } from '../core/index.js';
 import { SHA256_HEX } from '../core/index.js';
 import { hashStream } from '../vault/index.js';
 import {
@@ -15,7 +15,7 @@ import {
   type SealedSegment,
   type SegmentRow,
 } from './segments.js';
-import { hashInputOf, isCanonicalDataText } from './ledger.js';
+import { hashInputOf, isCanonicalDataText, sha256Of } from './ledger.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 
 export interface VerifyProblem {
@@ -163,7 +163,7 @@ async function verifyChain(catalog: Catalog, problems: Problems, progress: (p: V
         cursor.expectSeq = seq;
         cursor.prevHash = prev;
       }
-      if (sha256Hex(hashInputOf(seq, time, type, actor, subject, data, prev)) === hash && isCanonicalDataText(data)) {
+      if (sha256Of(hashInputOf(seq, time, type, actor, subject, data, prev)) === hash && isCanonicalDataText(data)) {
         // The hash is the hash of the entry: only the link remains (as ChainCursor.check).
         if (prev !== cursor.prevHash) {
           problems.add({ code: 'LEDGER_PREV_MISMATCH', seq, message: `entry ${seq} has prev ${prev}, but the entry before it hashes to ${cursor.prevHash}` });
