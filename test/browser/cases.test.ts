@@ -228,7 +228,7 @@ if (problems.length === 0) describe('案件 /cases in chromium (issue 19)', () =
     await page.getByLabel('案件编号').fill(NUMBER);
     await page.getByLabel('案件名称').fill('另一案件');
     await page.getByRole('button', { name: '新建案件' }).click();
-    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('本科室已有该编号的案件，请换用其他编号。（错误代码：CASE_NUMBER_TAKEN）');
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('所属科室已有该编号的案件，请换用其他编号。（错误代码：CASE_NUMBER_TAKEN）');
     await check(page, 'cases-06-list');
     expect(errors).toEqual([]);
   }, 240_000);
