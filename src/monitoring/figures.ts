@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Catalog } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import { readRollingVerifyState, type RollingVerifyState } from './rolling-verify.js';
+import { readRollingVerifyState, type RollingVerifyState, vaultTotals } from './rolling-verify.js';
 
 /** A filesystem's size and what an unprivileged process may still write, in bytes. */
 export interface DiskSpace {
@@ -19,7 +19,7 @@ export interface StationFigures {
   homeDisk: DiskSpace | null;
   /** fs vault: its filesystem; S3 vault: monitoring.vaultQuotaGb and what is stored (null when no quota is configured). */
   vaultDisk: DiskSpace | null;
-  /** Bytes of the objects live items need (footage and proxies, each once) and of the sealed ledger segments. */
+  /** Bytes of the objects live items need (footage and proxies), the catalog snapshots kept and the sealed ledger segments. */
   vaultStoredBytes: number;
   /** Flags not yet resolved, by state. */
   flags: { open: number; escalated: number };
@@ -48,25 +48,18 @@ const seconds = (iso: string | null | undefined): number | null => {
 };
 
 /**
- * A reader of the station's figures for /metrics. The catalog queries use indexes or
- * one pass over live evidence; a scrape within `cacheMs` of the last gets the same
- * figures (Prometheus scrapes every 15–60 s; a vault of millions of items need not be
- * summed that often).
+ * A reader of the station's figures for /metrics. Every figure but one comes from an
+ * index or a small table (well under a millisecond); the vault's stored bytes take one
+ * pass over live evidence (about 0.1 s per 100,000 items, measured by
+ * scripts/bench-monitoring.ts), so that one is read at most every `storedEveryMs`
+ * (10 minutes), the rest at most every `cacheMs` (Prometheus scrapes every 15–60 s).
  */
-export function stationFigures(deps: { config: Config; catalog: Catalog; cacheMs?: number }): () => Promise<StationFigures> {
+export function stationFigures(deps: { config: Config; catalog: Catalog; cacheMs?: number; storedEveryMs?: number }): () => Promise<StationFigures> {
   const { config, catalog } = deps;
   const cacheMs = deps.cacheMs ?? 30_000;
+  const storedEveryMs = deps.storedEveryMs ?? 600_000;
   const db = catalog.db;
   const q = {
-    stored: db.prepare<[], { b: number | null }>(`
-      SELECT (SELECT coalesce(sum(size), 0) FROM (
-                SELECT max(size) AS size FROM (
-                  SELECT sha256, size FROM evidence WHERE status = 'live'
-                  UNION ALL
-                  SELECT p.proxy_sha256, p.size FROM evidence_proxies p JOIN evidence e ON e.id = p.evidence_id
-                   WHERE p.status = 'ready' AND p.proxy_sha256 IS NOT NULL AND p.size IS NOT NULL AND e.status = 'live')
-                 GROUP BY sha256))
-           + (SELECT coalesce(sum(size), 0) FROM ledger_segments) AS b`),
     flags: db.prepare<[], { state: string; n: number }>("SELECT state, count(*) AS n FROM flags WHERE state IN ('open', 'escalated') GROUP BY state"),
     lastIngest: db.prepare<[], { t: string | null }>('SELECT max(ingested_at) AS t FROM evidence'),
     lastSnapshot: db.prepare<[], { time: string }>("SELECT time FROM ledger WHERE type = 'catalog.snapshot-taken' ORDER BY seq DESC LIMIT 1"),
@@ -74,10 +67,16 @@ export function stationFigures(deps: { config: Config; catalog: Catalog; cacheMs
       "SELECT status, finished_at FROM purge_runs WHERE dry_run = 0 AND status <> 'running' ORDER BY finished_at DESC LIMIT 1",
     ),
   };
+  let stored: { at: number; bytes: number } | null = null;
+  const storedBytes = (): number => {
+    const now = Date.now();
+    if (!stored || now - stored.at >= storedEveryMs) stored = { at: now, bytes: vaultTotals(catalog).bytes };
+    return stored.bytes;
+  };
   let kept: { at: number; figures: Promise<StationFigures> } | null = null;
 
   const read = async (): Promise<StationFigures> => {
-    const stored = q.stored.get()?.b ?? 0;
+    const stored = storedBytes();
     const flags = { open: 0, escalated: 0 };
     for (const r of q.flags.all()) flags[r.state as keyof typeof flags] = r.n;
     const purge = q.lastPurge.get();

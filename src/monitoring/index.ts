@@ -4,6 +4,7 @@
  * `custody doctor`.
  */
 export {
+  ROLLING_PHASES,
   ROLLING_VERIFY_META_KEY,
   RollingVerifier,
   readRollingVerifyState,

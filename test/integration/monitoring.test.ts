@@ -94,14 +94,14 @@ describe('config/alerts.yml (issue 20)', () => {
   it("exports the station's figures from the catalog and the disks", async () => {
     const r = await rig();
     const a = await r.seed({ bytes: 1000 });
-    await r.seed({ bytes: Buffer.from(a.content) }); // the same bytes: one object
+    await r.seed({ bytes: Buffer.from(a.content) }); // the same bytes: one object, counted for each item
     await r.seed({ bytes: 500 });
     r.catalog.db
       .prepare("INSERT INTO purge_runs (id, started_at, finished_at, status, dry_run, forced, actor, refusal_code, refusal) VALUES ('p1', ?, ?, 'refused', 0, 0, 'test', 'PURGE_CLOCK_JUMP', 'the clock jumped')")
       .run('2026-11-27T03:30:00.000Z', '2026-11-27T03:30:01.000Z');
     const text = (await r.call(null, { url: '/metrics' })).body;
     const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
-    expect(value('custody_vault_stored_bytes')).toBe(1500);
+    expect(value('custody_vault_stored_bytes')).toBe(2500);
     expect(value('custody_home_filesystem_size_bytes')).toBeGreaterThan(0);
     expect(value('custody_vault_capacity_bytes')).toBeGreaterThan(0);
     expect(value('custody_vault_free_bytes')).toBeGreaterThan(0);
