@@ -45,7 +45,7 @@ export interface RestoreReport {
   home: string;
   vault: { kind: string; location: string };
   /** The snapshot restored, or null (no usable snapshot: the catalog was replayed from the first entry). */
-  snapshot: (SnapshotRecord & { passedOver?: never }) | null;
+  snapshot: SnapshotRecord | null;
   /** Newer snapshots that could not be used, with why. */
   snapshotsPassedOver: { key: string; ledgerSize: number; reason: string }[];
   /** The last sealed entry: the restored ledger holds 1..sealedThrough (then the restore's own entries). */
