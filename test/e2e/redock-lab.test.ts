@@ -143,6 +143,20 @@ async function copying(home: string, bytes: number): Promise<void> {
   );
 }
 
+/**
+ * The station is held at a gate of the throttled mount (a read of a clip past some MiB, or
+ * of the status file): it stays there, whatever the machine's load, until the test
+ * releases it — after it has pulled the recorder and the daemon has seen the mount go.
+ */
+async function atGate(daemon: Daemon, events: string): Promise<string> {
+  return until(daemon, 'the station to wait at the gate', async () => (await readFile(events, 'utf8').catch(() => '')).split('\n').find((l) => l.startsWith('gate '))?.slice(5), 60_000);
+}
+
+/** The daemon's detection has seen the recorder at `location` go (its mount left the mount table). */
+async function seenGone(daemon: Daemon, location: string): Promise<void> {
+  await until(daemon, `the daemon to see ${location} go`, async () => daemon.lines.some((l) => l.msg === 'recorder undocked' && l.location === location), 30_000);
+}
+
 async function station(dir: string): Promise<{ home: string; root: string; lab: Lab; daemon: Daemon }> {
   const home = join(dir, 'home');
   const root = join(dir, 'M');
@@ -166,13 +180,21 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
     const { home, root, lab, daemon } = await station(dir);
     try {
       const { image, files } = await recorderImage(lab, 'REC1', 48 * 1024 * 1024);
+      const card = await lab.mount(image, join(dir, 'card'));
       // The mount point exists before the recorder is mounted on it (a fixed automount
       // point): only the mount table tells that something arrived.
       const slot = join(root, 'REC1');
       await mkdir(slot);
-      const first = await lab.mount(image, slot);
-      await copying(home, 4 * 1024 * 1024);
+      // The first clip's copy is held 4 MiB in until the test lets it go: the pull lands
+      // mid-copy however slow the machine is (a fixed race lost under load once).
+      const events = join(dir, 'events.log');
+      const release = join(dir, 'release');
+      const first = await lab.throttle(card.at, slot, { gate: [{ glob: 'DCIM/*/*.MP4', offset: 4 * 1024 * 1024, until: release }], events });
+      await atGate(daemon, events);
+      await copying(home, 1);
       await lab.unmount(first, { lazy: true }); // the cable is pulled
+      await seenGone(daemon, slot);
+      await writeFile(release, '');
 
       await until(daemon, 'the pull to be recorded', async () => ledger(home, 'device.undocked').length === 1, 30_000);
       const [undocked] = ledger(home, 'device.undocked');
@@ -182,7 +204,7 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
 
       // Plugged back in at the same place, once the card's old mount has let go of it.
       await lab.settle(first);
-      await lab.mount(image, slot);
+      await lab.throttle(card.at, slot);
       await until(daemon, 'the second session to end', async () => sessionsEnded(home, 'REC1')[1]?.status === 'complete', 120_000);
       expect(ledger(home, 'device.docked')).toHaveLength(2);
       await expectAllInVaultOnce(home, 'REC1', files);
@@ -204,12 +226,16 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       const { image, files } = await recorderImage(lab, 'REC2', 2 * 1024 * 1024);
       const card = await lab.mount(image, join(dir, 'card'));
       const events = join(dir, 'events.log');
-      await writeFile(events, '');
-      // Reading the status file (battery, clock) takes 3 s: long enough to pull mid-check.
-      const slow = await lab.throttle(card.at, join(root, 'REC2'), { delay: [{ glob: 'RECORDER.JSON', seconds: 3 }], events });
-      // The model profile is picked by the file's presence; the first read is the driver's check.
-      await until(daemon, 'the pre-duty check to be reading the recorder', async () => (await readFile(events, 'utf8')).split('\n').includes('delay RECORDER.JSON'), 30_000);
+      const release = join(dir, 'release');
+      // Reading the status file (battery, clock) waits at a gate until the test lets it go:
+      // the recorder is pulled mid-check however slow the machine is (a fixed 3 s delay was
+      // a race lost under load once). The model profile is picked by the file's presence;
+      // the first read is the driver's check.
+      const slow = await lab.throttle(card.at, join(root, 'REC2'), { gate: [{ glob: 'RECORDER.JSON', offset: 0, until: release }], events });
+      expect(await atGate(daemon, events)).toBe('RECORDER.JSON');
       await lab.unmount(slow, { lazy: true });
+      await seenGone(daemon, join(root, 'REC2'));
+      await writeFile(release, '');
 
       await until(daemon, 'the pull to be recorded', async () => ledger(home, 'device.undocked').length === 1, 30_000);
       const [undocked] = ledger(home, 'device.undocked');
@@ -243,13 +269,20 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       const cardB = await lab.mount(b.image, join(dir, 'cardB'));
       // Two recorders on one USB 2.0 controller: they share its bandwidth.
       const bus = { bus: join(dir, 'usb-bus'), busRate: 16 };
-      const s1 = await lab.throttle(cardA.at, join(root, 'S1'), bus);
-      const s2 = await lab.throttle(cardB.at, join(root, 'S2'), bus);
+      // A copy is held 2 MiB into a clip until both are pulled and seen to go.
+      const events = join(dir, 'events.log');
+      const release = join(dir, 'release');
+      const gate = { gate: [{ glob: 'DCIM/*/*.MP4', offset: 2 * 1024 * 1024, until: release }], events };
+      const s1 = await lab.throttle(cardA.at, join(root, 'S1'), { ...bus, ...gate });
+      const s2 = await lab.throttle(cardB.at, join(root, 'S2'), { ...bus, ...gate });
       // Both are docked and one is copying (one copy slot: the other waits its turn).
       await until(daemon, 'both recorders to be docked', async () => ledger(home, 'device.docked').length === 2, 30_000);
-      await copying(home, 2 * 1024 * 1024);
+      await atGate(daemon, events);
       await lab.unmount(s1, { lazy: true });
       await lab.unmount(s2, { lazy: true });
+      await seenGone(daemon, join(root, 'S1'));
+      await seenGone(daemon, join(root, 'S2'));
+      await writeFile(release, '');
       await until(daemon, 'both pulls to be recorded', async () => ledger(home, 'device.undocked').length === 2, 30_000);
       expect(ledger(home, 'device.undocked').map((u) => u.data.pulled)).toEqual([true, true]);
 
@@ -281,11 +314,15 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
     try {
       const { image, files } = await recorderImage(lab, 'REC3', 24 * 1024 * 1024);
       const card = await lab.mount(image, join(dir, 'card'));
-      // 12 MB/s: a clip takes two seconds, so the kill lands mid-copy.
-      await lab.throttle(card.at, join(root, 'REC3'), { rate: 12 });
-      await copying(home, 4 * 1024 * 1024);
+      // A clip's copy is held 4 MiB in until the daemon is killed: the kill lands mid-copy.
+      const events = join(dir, 'events.log');
+      const release = join(dir, 'release');
+      await lab.throttle(card.at, join(root, 'REC3'), { rate: 12, gate: [{ glob: 'DCIM/*/*.MP4', offset: 4 * 1024 * 1024, until: release }], events });
+      await atGate(daemon, events);
+      await copying(home, 1);
       daemon.child.kill('SIGKILL');
       await daemon.exited;
+      await writeFile(release, '');
       const left = await readdir(join(home, 'vault', '.tmp'));
       expect(left.length).toBeGreaterThan(0); // the interrupted copy is there
 
