@@ -27,6 +27,10 @@ export const router = createRouter({
     { path: '/users', component: () => import('./pages/users/UsersPage.vue'), meta: { needs: 'users.manage', title: 'users.title' } },
     { path: '/reports', component: () => import('./pages/reports/ReportsPage.vue'), meta: { needs: 'compliance.read', title: 'reports.title' } },
     { path: '/devices', component: () => import('./pages/devices/DevicesPage.vue'), meta: { needs: 'devices.read', title: 'devices.title' } },
+    { path: '/exports', component: () => import('./pages/exports/ExportsPage.vue'), meta: { needs: 'cases.export', title: 'exports.title' } },
+    { path: '/exports/:id/label/:copy', component: () => import('./pages/exports/DiscLabel.vue'), props: true, meta: { needs: 'cases.export', title: 'exports.labelTitle' } },
+    { path: '/exports/:id/handover', component: () => import('./pages/exports/HandoverSheet.vue'), props: true, meta: { needs: 'cases.export', title: 'exports.handoverTitle' } },
+    { path: '/ledger', component: () => import('./pages/ledger/LedgerPage.vue'), meta: { needs: 'ledger.read', title: 'ledger.title' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'notFound.title' } },
   ],
 });
