@@ -141,6 +141,11 @@ if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () =
     expect(await done.textContent()).toContain('采集站 11 月故障停用三天，已补传，情况属实。');
     expect(await done.textContent()).toContain('已处理');
     await check(chief, 'flags-05-resolved');
+    // In English too, from the same figures.
+    await chief.getByLabel('界面语言').selectOption('en');
+    await expect.poll(() => chief.getByRole('heading', { name: 'Flags' }).count()).toBe(1);
+    expect(await chief.getByRole('article', { name: 'Late upload flag: 100001' }).textContent()).toMatch(/files from ZFYLATE1 were handed in late in one dock, up to 7\d(\.\d)? h after recording ended/);
+    await chief.getByLabel('Language').selectOption('zh-CN');
 
     const chiefId = query<{ id: string }>(s.home, 'SELECT id FROM users WHERE name = ?', CHIEF.name)[0]!.id;
     const entries = query<{ actor: string; data: string }>(s.home, "SELECT actor, data FROM ledger WHERE type = 'flag.resolved'");
