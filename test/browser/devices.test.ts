@@ -48,9 +48,9 @@ function statusChanges(home: string, serial: string): Array<{ actor: string; dat
   }
 }
 
-/** "2026-12-01T08:30" in Asia/Shanghai, as a datetime-local field takes it. */
+/** "2026-12-01 08:30" in Asia/Shanghai, as the date-time field takes it. */
 function shanghaiLocal(ms: number): string {
-  return new Date(ms + 8 * H).toISOString().slice(0, 16);
+  return new Date(ms + 8 * H).toISOString().slice(0, 16).replace('T', ' ');
 }
 /** "2026-12-01 08:30" in Asia/Shanghai, as the console writes times. */
 function shanghaiText(iso: string): string {
@@ -137,7 +137,9 @@ if (problems.length === 0) describe('设备管理 in chromium (issue 19)', () =>
     // A note is required.
     await dialog.getByRole('button', { name: '确认变更' }).click();
     await expect.poll(() => dialog.textContent()).toContain('请填写说明');
-    await dialog.getByLabel('发现损坏的时间').fill(shanghaiLocal(found));
+    const when = dialog.getByLabel('发现损坏的时间');
+    await when.fill(shanghaiLocal(found));
+    await when.press('Enter');
     await dialog.getByLabel('说明').fill('镜头破裂，无法对焦');
     await check(page, 'devices-02-report-dialog');
     await dialog.getByRole('button', { name: '确认变更' }).click();
