@@ -101,7 +101,9 @@ describe('ledger', () => {
         const fields = { seq: 12, time: '2026-11-27T06:00:00.000Z', type: 'evidence.ingested', actor: 'cli:张三 "x"', subject, data, prev: GENESIS_PREV };
         expect(hashInputOf(12, fields.time, fields.type, fields.actor, subject, dataJson, fields.prev)).toBe(canonicalJson(fields));
         expect(lineOf(12, fields.time, fields.type, fields.actor, subject, dataJson, fields.prev, 'ab'.repeat(32))).toBe(canonicalJson({ ...fields, hash: 'ab'.repeat(32) }));
-        expect(isCanonicalDataText(dataJson)).toBe(true);
+        // Integer-like keys ('10', '9') come first in a parsed object whatever the text
+        // says, so such a text is not recognised, and is read the slow way instead.
+        expect(isCanonicalDataText(dataJson)).toBe(!/"\d+":/.test(dataJson));
       }
     }
   });

@@ -161,7 +161,30 @@ export function isCanonicalDataText(text: string): boolean {
     return false;
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  return canonicalOfPlain(v) === text;
+  // JSON.parse keeps the text's key order (integer-like keys aside, which V8 puts
+  // first, so they fail the order check) and JSON.stringify writes strings and numbers
+  // as canonicalize does: with every object's keys already in sorted order, the text
+  // is canonical exactly when JSON.stringify gives it back unchanged. Both are native;
+  // nothing is sorted or concatenated in JavaScript.
+  return keysSorted(v) && JSON.stringify(v) === text;
+}
+
+/** Whether every object in a parsed JSON value has its own keys in UTF-16 code unit order. */
+function keysSorted(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!keysSorted(x)) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  let prev: string | null = null;
+  for (const k in o) {
+    if (prev !== null && !(prev < k)) return false;
+    prev = k;
+    const x = o[k];
+    if (x !== null && typeof x === 'object' && !keysSorted(x)) return false;
+  }
+  return true;
 }
 
 /** A ledger row exactly as stored: `data` is the text in the column, not yet parsed. */

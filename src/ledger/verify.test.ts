@@ -129,4 +129,12 @@ describe('verifyVault', () => {
       ['SEGMENT_LINE_MISMATCH', 4], // one line problem per segment: 4..6 is one
     ]);
   });
+
+  it('verifies an entry whose data the fast path does not recognise (integer-like keys) the full way', async () => {
+    const v = await testVault();
+    v.catalog.ledger.append({ type: 'evidence.wiped', actor: 't', subject: 'x', data: { '10': 'a', '9': 'b', z: 1 } });
+    appendEntries(v.catalog, 2);
+    await seal(v, 2);
+    expect(await verifyVault({ catalog: v.catalog, store: v.store })).toMatchObject({ ok: true, entries: 3, segments: 2 });
+  });
 });
