@@ -28,9 +28,15 @@ export interface RollingVerifyState {
   cursor: string | null;
   objectsDone: number;
   bytesDone: number;
-  /** Bytes the pass has to read, counted when it began (the schedule's denominator). */
+  /**
+   * Bytes the pass has to read (the schedule's denominator), counted when it began and
+   * again each day, so footage ingested meanwhile quickens the pace rather than
+   * stretching the pass beyond its period.
+   */
   bytesTotal: number;
   objectsTotal: number;
+  /** When bytesTotal was counted (ISO). */
+  totalsAt?: string;
   /** Objects that failed in this pass. */
   failures: number;
   /** The last pass that ended: when, in how long, with how many failures; null before the first. */
@@ -196,6 +202,7 @@ export class RollingVerifier {
         bytesDone: 0,
         bytesTotal: totals.bytes,
         objectsTotal: totals.objects,
+        totalsAt: new Date(this.now()).toISOString(),
         failures: 0,
         lastPass: st?.lastPass ?? null,
       };
@@ -218,6 +225,7 @@ export class RollingVerifier {
         break;
       }
       for (const t of batch) {
+        this.recount(st);
         await this.waitForSchedule(st, signal);
         if (signal.aborted) break;
         const failure = await this.check(t, signal);
@@ -323,6 +331,15 @@ export class RollingVerifier {
           .all(st.cursor === null ? 0 : Number(st.cursor), PAGE)
           .map((r) => ({ phase: 'segments', cursor: String(r.first_seq), key: r.key, sha256: r.sha256, size: r.size }));
     }
+  }
+
+  /** Count what the pass has to read again once a day (footage ingested meanwhile is part of the pass's bytes). */
+  private recount(st: RollingVerifyState): void {
+    if (this.now() - Date.parse(st.totalsAt ?? st.passStartedAt) < 86_400_000) return;
+    const totals = this.totals();
+    st.bytesTotal = Math.max(st.bytesTotal, totals.bytes);
+    st.objectsTotal = Math.max(st.objectsTotal, totals.objects);
+    st.totalsAt = new Date(this.now()).toISOString();
   }
 
   /** Sleep until the schedule allows the next object (never when behind it). */

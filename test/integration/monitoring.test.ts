@@ -233,6 +233,34 @@ describe('rolling deep verification (issue 20)', () => {
     expect(reads).not.toContain(contentKey(deleted.sha256));
   });
 
+  it('counts footage ingested during a pass, so the pass still ends within its period', async () => {
+    const r = await rig();
+    for (let i = 0; i < 10; i++) await r.seed({ bytes: 1000 });
+    const startedAt = r.clock.t;
+    let sleeps = 0;
+    const v = new RollingVerifier({
+      catalog: r.catalog,
+      store: r.store,
+      log: silentLogger,
+      actor: 'custody:daemon',
+      periodDays: 10,
+      maxBytesPerSecond: 1e12,
+      sleep: async (ms) => {
+        r.clock.advance(ms);
+        // A day's docks arrive while the pass runs: as much again as the vault held.
+        if (++sleeps === 1) for (let i = 0; i < 10; i++) await r.seed({ bytes: 1000 });
+      },
+    });
+    const done = await v.runPass();
+    expect(done.failures).toBe(0);
+    // Counted again after a day: the pace doubled, so the first ten took about 5 days, not 9.
+    expect(done.bytesTotal).toBe(20_000);
+    expect(done.bytesDone).toBeGreaterThanOrEqual(10_000);
+    const elapsedDays = (r.clock.t - startedAt) / 86_400_000;
+    expect(elapsedDays).toBeLessThan(((done.bytesDone - 1000) / 1000) * 0.5 + 1);
+    expect(elapsedDays).toBeLessThanOrEqual(10);
+  });
+
   it('never reads faster than its bound, even when the period asks for more', async () => {
     const r = await rig();
     for (let i = 0; i < 4; i++) await r.seed({ bytes: 1000 });
