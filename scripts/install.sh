@@ -310,6 +310,7 @@ if [ "$START" = 1 ] || [ "$WAS_ACTIVE" = 1 ]; then
     die "custody.service did not become ready: journalctl -u custody -o cat" 1
   fi
   log "custody.service is running: journalctl -u custody -f -o cat"
+  log "check the station: sudo -u $USER_NAME $CUSTODY doctor --home $HOME_DIR"
 else
   "$SYSTEMCTL" enable "$SERVICE"
   log "custody.service is enabled; start it with: systemctl start custody"
