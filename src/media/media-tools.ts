@@ -171,7 +171,9 @@ export class MediaTools {
     const { stdout } = await runTool(
       this.binary('ffprobe').path,
       ['-hide_banner', '-v', 'error', ...INPUT_GUARDS, '-of', 'json', '-show_format', '-show_streams', inputUrl(file)],
-      { timeoutMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal, maxStdoutBytes: MAX_PROBE_OUTPUT, failCode: 'MEDIA_PROBE_FAILED', what },
+      // Probes are follow-up work (the analysis, a proxy's check): niced like proxies, so
+      // dock sessions' copying and hashing come first (issue 18).
+      { timeoutMs: opts.timeoutMs ?? this.timeoutMs, signal: opts.signal, maxStdoutBytes: MAX_PROBE_OUTPUT, failCode: 'MEDIA_PROBE_FAILED', what, niceness: PROXY_NICENESS },
     );
     let json: unknown;
     try {
@@ -364,6 +366,8 @@ export class MediaTools {
         '-f', 'image2pipe', '-c:v', 'png', 'pipe:1',
       ],
       {
+        // A thumbnail is follow-up work: niced like proxies (issue 18).
+        niceness: PROXY_NICENESS,
         timeoutMs: opts.timeoutMs ?? this.timeoutMs,
         signal: opts.signal,
         maxStdoutBytes: MAX_FRAME_BYTES,
