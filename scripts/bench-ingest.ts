@@ -14,6 +14,7 @@
  * process so its CPU and peak RSS are the ingest's alone. Prints a table and a final
  * JSON line; `--json` prints only the JSON.
  */
+import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -144,6 +145,46 @@ async function generateTree(t: TreeSpec): Promise<{ bytes: number; files: number
   return { bytes, files: sim.files.length + t.smallFiles };
 }
 
+/** One tree ingested by custody, copied by the two-pass baseline and by rclone, `runs` times each. */
+interface Comparison {
+  label: string;
+  gen: { bytes: number; files: number };
+  runs: number;
+  singles: IngestOut[];
+  single: IngestOut;
+  bases: Array<{ cp: Measured; hash: Measured }>;
+  base: { cp: Measured; hash: Measured };
+  rclone: { copy: Measured; sync: Measured } | null;
+}
+
+/** The JSON figures of one comparison. */
+function summarise(c: Comparison) {
+  const { single, base, rclone } = c;
+  const baseS = base.cp.wallS + base.hash.wallS;
+  const GB = c.gen.bytes / 1e9;
+  return {
+    tree: c.gen,
+    custody: {
+      seconds: round(single.m.wallS, 2),
+      allSeconds: c.singles.map((o) => round(o.m.wallS, 2)),
+      MBps: round(mb(single.bytes) / single.m.wallS, 0),
+      cpuS: round(single.m.cpuS, 2),
+      sysS: round(single.m.sysS, 2),
+      cpuSPerGB: round(single.m.cpuS / (single.bytes / 1e9), 2),
+      maxRssMiB: round(Math.max(...c.singles.map((o) => o.m.maxRssMiB ?? 0)), 0),
+    },
+    baseline: { seconds: round(baseS, 2), cpSyncS: round(base.cp.wallS, 2), hashS: round(base.hash.wallS, 2), cpuSPerGB: round((base.cp.cpuS + base.hash.cpuS) / GB, 2) },
+    rclone: rclone && {
+      copyS: round(rclone.copy.wallS, 2),
+      syncS: round(rclone.sync.wallS, 2),
+      cpuSPerGB: round(rclone.copy.cpuS / GB, 2),
+    },
+    custodyOverBaseline: round(single.m.wallS / baseS, 3),
+    custodyOverRclone: rclone && round(single.m.wallS / rclone.copy.wallS, 3),
+    custodyOverRcloneAndSync: rclone && round(single.m.wallS / (rclone.copy.wallS + rclone.sync.wallS), 3),
+  };
+}
+
 /** The element with the median key (the lower middle one for an even count). */
 function medianBy<T>(xs: T[], key: (x: T) => number): T {
   return [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!;
@@ -158,6 +199,8 @@ async function main(): Promise<void> {
       'clip-mib': { type: 'string', default: '256' },
       'small-files': { type: 'string', default: '2000' },
       'small-kib': { type: 'string', default: '64' },
+      'large-gib': { type: 'string', default: '1' },
+      'large-clip-mib': { type: 'string', default: '128' },
       recorders: { type: 'string', default: '8' },
       'recorder-mib': { type: 'string', default: '256' },
       concurrency: { type: 'string', default: '4' },
@@ -174,7 +217,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench:ingest -- [--size-gib 2] [--clip-mib 256] [--small-files 2000] [--small-kib 64]\n' +
+      'usage: npm run bench:ingest -- [--size-gib 2] [--clip-mib 256] [--small-files 2000] [--small-kib 64] [--large-gib 1 (0 skips)] [--large-clip-mib 128]\n' +
         '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json]\n',
     );
     return;
@@ -188,6 +231,8 @@ async function main(): Promise<void> {
   const clipMiB = num('clip-mib', values['clip-mib'], 1);
   const smallFiles = num('small-files', values['small-files'], 0);
   const smallKiB = num('small-kib', values['small-kib'], 1);
+  const largeGiB = num('large-gib', values['large-gib'], 0, false);
+  const largeClipMiB = num('large-clip-mib', values['large-clip-mib'], 1);
   const recorders = num('recorders', values.recorders, 0);
   const recorderMiB = num('recorder-mib', values['recorder-mib'], 4);
   const concurrency = num('concurrency', values.concurrency, 1);
@@ -202,56 +247,80 @@ async function main(): Promise<void> {
   };
   if (cold && !canDropCaches()) usage('--cold needs to write /proc/sys/vm/drop_caches (root on Linux)');
 
+  const rclone = spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0;
+  if (!rclone) log('rclone not found (apt-get install rclone): its figures are left out');
   const before = machine();
   const { dir, cleanup } = await benchDir('custody-bench-ingest-', { parent: values.dir, keep: values.keep, log });
   try {
-    // --- one big recorder ------------------------------------------------------
+    // --- one recorder: the mixed tree, then a tree of large clips only ---------------
+    const compareOn = async (label: string, tree: string, gen: { bytes: number; files: number }): Promise<Comparison> => {
+      // Custody, baseline and rclone take turns (a different one first each run), so
+      // none always follows another's writeback; the median run is reported. Outputs
+      // are kept until every run is done: on a VM that hands freed memory back to the
+      // host (virtio-balloon free page reporting), whichever step reused just-freed
+      // page cache would otherwise be much faster than the one that did not.
+      const singles: IngestOut[] = [];
+      const bases: Array<{ cp: Measured; hash: Measured }> = [];
+      const rclones: Array<{ copy: Measured; sync: Measured }> = [];
+      for (let r = 0; r < runs; r++) {
+        const doIngest = async (): Promise<void> => {
+          settle(cold);
+          const home = join(dir, `${label}-home-${r}`);
+          const out = await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
+          singles.push(out);
+          log(`  ${label} run ${r + 1}: custody ingest ${out.m.wallS.toFixed(2)} s`);
+        };
+        const doBaseline = async (): Promise<void> => {
+          const dest = join(dir, `${label}-copy-${r}`);
+          settle(cold);
+          const cp = await timeShell(`cp -r ${sh(tree)} ${sh(dest)} && sync`);
+          const hash = await timeShell(`find ${sh(dest)} -type f -exec openssl dgst -sha256 {} + > /dev/null`);
+          bases.push({ cp, hash });
+          log(`  ${label} run ${r + 1}: baseline       ${(cp.wallS + hash.wallS).toFixed(2)} s (cp -r + sync ${cp.wallS.toFixed(2)} s, openssl ${hash.wallS.toFixed(2)} s)`);
+        };
+        const doRclone = async (): Promise<void> => {
+          if (!rclone) return;
+          const dest = join(dir, `${label}-rclone-${r}`);
+          settle(cold);
+          // rclone checks each transfer's checksum (md5 for local files) by default; it
+          // does not sync, so its sync is timed apart.
+          const copy = await timeShell(`rclone copy --config /dev/null --transfers ${concurrency} ${sh(tree)} ${sh(dest)}`);
+          const sync = await timeShell('sync');
+          rclones.push({ copy, sync });
+          log(`  ${label} run ${r + 1}: rclone copy    ${copy.wallS.toFixed(2)} s (+ sync ${sync.wallS.toFixed(2)} s)`);
+        };
+        const order = [doIngest, doBaseline, doRclone];
+        for (let k = 0; k < order.length; k++) await order[(k + r) % order.length]!();
+      }
+      for (let r = 0; r < runs; r++) {
+        for (const what of ['home', 'copy', 'rclone']) await rm(join(dir, `${label}-${what}-${r}`), { recursive: true, force: true });
+      }
+      if (!values.keep) await rm(tree, { recursive: true, force: true });
+      const single = medianBy(singles, (o) => o.m.wallS);
+      const base = medianBy(bases, (x) => x.cp.wallS + x.hash.wallS);
+      const rc = rclones.length > 0 ? medianBy(rclones, (x) => x.copy.wallS) : null;
+      return { label, gen, runs, singles, single, bases, base, rclone: rc };
+    };
+
     const clips = Math.max(1, Math.ceil((sizeGiB * GiB) / (clipMiB * MiB)));
-    const tree = join(dir, 'recorder');
+    const mixedTree = join(dir, 'recorder');
     log(`generating one recorder: ${clips} × ${clipMiB} MiB clips + ${smallFiles} × ${smallKiB} KiB files in ${dir} …`);
     let t0 = performance.now();
-    const gen = await generateTree({ out: tree, serial: 'BENCH0001', clips, clipBytes: clipMiB * MiB, smallFiles, smallBytes: smallKiB * 1024 });
+    const gen = await generateTree({ out: mixedTree, serial: 'BENCH0001', clips, clipBytes: clipMiB * MiB, smallFiles, smallBytes: smallKiB * 1024 });
     const genS = (performance.now() - t0) / 1000;
-
-    // Custody and baseline alternate (custody first on odd runs), so neither always
-    // follows the other's writeback; the median run is reported. Outputs are kept
-    // until every run is done: on a VM that hands freed memory back to the host
-    // (virtio-balloon free page reporting), whichever step reused just-freed page
-    // cache would otherwise be much faster than the one that did not.
-    const singles: IngestOut[] = [];
-    const bases: Array<{ cp: Measured; hash: Measured }> = [];
-    for (let r = 0; r < runs; r++) {
-      const doIngest = async (): Promise<void> => {
-        settle(cold);
-        const home = join(dir, `home-${r}`);
-        const out = await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
-        singles.push(out);
-        log(`  run ${r + 1}: custody ingest ${out.m.wallS.toFixed(2)} s`);
-      };
-      const doBaseline = async (): Promise<void> => {
-        const dest = join(dir, `copy-${r}`);
-        settle(cold);
-        const cp = await timeShell(`cp -r ${sh(tree)} ${sh(dest)} && sync`);
-        const hash = await timeShell(`find ${sh(dest)} -type f -exec openssl dgst -sha256 {} + > /dev/null`);
-        bases.push({ cp, hash });
-        log(`  run ${r + 1}: baseline       ${(cp.wallS + hash.wallS).toFixed(2)} s (cp -r + sync ${cp.wallS.toFixed(2)} s, openssl ${hash.wallS.toFixed(2)} s)`);
-      };
-      if (r % 2 === 0) {
-        await doIngest();
-        await doBaseline();
-      } else {
-        await doBaseline();
-        await doIngest();
-      }
+    const mixed = await compareOn('mixed', mixedTree, gen);
+    let large: Comparison | null = null;
+    if (largeGiB > 0) {
+      const largeClips = Math.max(1, Math.ceil((largeGiB * GiB) / (largeClipMiB * MiB)));
+      const largeTree = join(dir, 'recorder-large');
+      log(`generating a recorder of large clips: ${largeClips} × ${largeClipMiB} MiB …`);
+      const g = await generateTree({ out: largeTree, serial: 'BENCH0002', clips: largeClips, clipBytes: largeClipMiB * MiB, smallFiles: 0, smallBytes: 1 });
+      large = await compareOn('large', largeTree, g);
     }
-    for (let r = 0; r < runs; r++) {
-      await rm(join(dir, `home-${r}`), { recursive: true, force: true });
-      await rm(join(dir, `copy-${r}`), { recursive: true, force: true });
-    }
-    if (!values.keep) await rm(tree, { recursive: true, force: true });
-    const single = medianBy(singles, (o) => o.m.wallS);
-    const base = medianBy(bases, (b) => b.cp.wallS + b.hash.wallS);
-    const { cp, hash } = base;
+    const single = mixed.single;
+    const singles = mixed.singles;
+    const bases = mixed.bases;
+    const { cp, hash } = mixed.base;
     const baseS = cp.wallS + hash.wallS;
 
     // --- many recorders at once ------------------------------------------------
@@ -325,6 +394,8 @@ async function main(): Promise<void> {
         },
         ingestOverBaseline: round(single.m.wallS / baseS, 3),
       },
+      mixedTree: summarise(mixed),
+      largeTree: large && summarise(large),
       many: many && {
         recorders,
         tree: { bytes: manyGen.bytes, files: manyGen.files, generatedS: round(manyGen.seconds, 1) },
@@ -369,6 +440,14 @@ async function main(): Promise<void> {
           table(rows),
           '',
           `custody / baseline time, 1 recorder: ${s.ingestOverBaseline} (below 1.0: custody is faster)`,
+          ...[result.mixedTree, result.largeTree].flatMap((t, i) =>
+            t
+              ? [
+                  `${i === 0 ? 'mixed tree' : 'large clips'} (${(t.tree.bytes / GiB).toFixed(2)} GiB, ${t.tree.files} files): custody ${t.custody.seconds} s, ${t.custody.MBps} MB/s, ${t.custody.cpuSPerGB} CPU s/GB, peak RSS ${t.custody.maxRssMiB} MiB | baseline ${t.baseline.seconds} s (${t.baseline.cpuSPerGB} CPU s/GB) → custody/baseline ${t.custodyOverBaseline}` +
+                    (t.rclone ? ` | rclone copy ${t.rclone.copyS} s (+ sync ${t.rclone.syncS} s, ${t.rclone.cpuSPerGB} CPU s/GB) → custody/rclone ${t.custodyOverRclone} (with its sync ${t.custodyOverRcloneAndSync})` : ''),
+                ]
+              : [],
+          ),
           `1 recorder, median of ${runs} run(s): custody runs (s) ${s.ingest.allSeconds.join(', ')}; baseline runs (s) ${s.baseline.allSeconds.join(', ')}`,
           `statuses: ${s.ingest.statuses.join(',')}${m ? ` | ${m.statuses.join(',')}` : ''}; failed files: ${s.ingest.failed + (m?.failed ?? 0)}`,
           ...problems.map((e) => `  ${e.code} ${e.path}: ${e.message}`),
