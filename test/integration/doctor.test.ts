@@ -1,13 +1,15 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { doctorText } from '../../src/cli/commands/doctor.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ledgerOf } from '../../src/ledger/index.js';
 import { runDoctor, type CommandRunner, type DoctorCheck } from '../../src/monitoring/index.js';
-import { ensureStationKey, FsObjectStore } from '../../src/vault/index.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { ensureStationKey, FsObjectStore, openObjectStore } from '../../src/vault/index.js';
+import { startS3rver, S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY, type S3rver } from '../helpers/s3rver.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // Issue 20: `custody doctor` checks a station and says what to fix, in English and
@@ -61,6 +63,14 @@ async function closedPort(): Promise<number> {
     });
   });
 }
+
+let s3: S3rver;
+beforeAll(async () => {
+  s3 = await startS3rver();
+});
+afterAll(async () => {
+  await s3?.stop();
+});
 
 describe('custody doctor (issue 20)', () => {
   it('passes a healthy station: permissions, space, clock, USB, mounts, Redis, vault, snapshot', async () => {
@@ -137,6 +147,32 @@ describe('custody doctor (issue 20)', () => {
     const c = byId(await runDoctor({ config: s.config, catalog: s.catalog, store: async () => s.store, run: answers({}), paths: { usbBusDir: s.usb }, now: () => later }));
     expect(c.snapshot!.status).toBe('fail');
     expect(c.snapshot!.detail).toMatch(/older than monitoring\.snapshotMaxAgeHours \(26 h\)/);
+    s.catalog.close();
+  });
+
+  it('checks that an S3 vault answers (s3rver), and says what to check when it does not', async () => {
+    const s = await station();
+    const s3env = (endpoint: string, bucket: string) => ({
+      CUSTODY_VAULT_KIND: 's3',
+      CUSTODY_VAULT_S3_ENDPOINT: endpoint,
+      CUSTODY_VAULT_S3_BUCKET: bucket,
+      CUSTODY_VAULT_S3_PROFILE: 's3rver',
+      CUSTODY_VAULT_S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
+      CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
+      CUSTODY_VAULT_S3_MAX_ATTEMPTS: '1',
+    });
+    const vault = async (env: Record<string, string>) => {
+      const config = loadConfig({ home: s.home, env });
+      const checks = byId(await runDoctor({ config, catalog: s.catalog, store: () => openObjectStore(config.vault, silentLogger), run: answers({}), paths: { usbBusDir: s.usb } }));
+      expect(checks['vault-space']).toBeUndefined(); // an S3 vault has no disk here
+      return checks.vault!;
+    };
+    const ok = await vault(s3env(s3.endpoint, await s3.createBucket('doctor')));
+    expect(ok).toMatchObject({ status: 'ok', title: 'S3 vault reachable', titleZh: 'S3 证据库可访问' });
+    const gone = await vault(s3env(`http://127.0.0.1:${await closedPort()}`, 'doctor-gone'));
+    expect(gone.status).toBe('fail');
+    expect(gone.fix).toContain('vault.s3.endpoint');
+    expect(gone.fixZh).toContain('存储桶');
     s.catalog.close();
   });
 });
