@@ -256,7 +256,7 @@ export class Ledger implements TxObserver {
       const last = this.stmtLast.get();
       const seq = last ? last[0] + 1 : 1;
       const prev = last ? last[1] : GENESIS_PREV;
-      const time = rfc3339(this.clock.now());
+      const time = this.timeNow();
       const hash = sha256Of(hashInputOf(seq, time, input.type, input.actor, subject, dataJson, prev));
       this.stmtInsert.run(seq, time, input.type, input.actor, subject, dataJson, prev, hash);
       const entry: LedgerEntry = Object.freeze({ seq, time, type: input.type, actor: input.actor, subject, data, prev, hash });
@@ -270,6 +270,20 @@ export class Ledger implements TxObserver {
       else for (const l of this.listeners) l(entry);
     }
     return entry;
+  }
+
+  private lastMs = Number.NaN;
+  private lastTime = '';
+
+  /** The clock's time as RFC 3339; a batch appends many entries in one millisecond, which share one string. */
+  private timeNow(): string {
+    const d = this.clock.now();
+    const ms = d.getTime();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastTime = rfc3339(d);
+    }
+    return this.lastTime;
   }
 
   /** Call after a transaction that appended entries has committed. */
