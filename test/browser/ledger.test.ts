@@ -1,0 +1,108 @@
+/**
+ * Issue 19: 账本 /ledger in Debian's chromium against the built daemon. An auditor sees
+ * the latest signed checkpoint as the API gives it, runs "verify now" and sees it pass,
+ * and downloads the ledger export and the station's public key, which check out with
+ * scripts/verify-ledger-export.mjs and equal the CLI's verifier key; an archivist may
+ * read the page but is not offered the verification.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, waitFor } from '../helpers/cli.js';
+import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+
+const problems = browserProblems();
+const run = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('../../scripts/verify-ledger-export.mjs', import.meta.url));
+
+const AUDITOR = { name: 'shenji', role: 'auditor', password: 'Shenji-2026-pw' };
+const ARCHIVIST = { name: 'dangan', role: 'archivist', password: 'Dangan-2026-pw' };
+
+async function check(page: Page, name: string): Promise<void> {
+  await screenshot(page, name);
+  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
+}
+
+if (problems.length === 0) describe('账本 /ledger in chromium (issue 19)', () => {
+  let s: Station;
+  let browser: Browser;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'custody-ledger-'));
+    s = await station(dir, [AUDITOR, ARCHIVIST]);
+    browser = await launch();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('shows the latest checkpoint, verifies now, and gives the ledger and the key that an outsider checks', async () => {
+    const auth = { authorization: `Bearer ${s.token}` };
+    // The daemon signs a checkpoint when it starts.
+    const summary = await waitFor(
+      'a signed checkpoint',
+      async () => {
+        const r = (await (await fetch(`${s.url}/api/v1/ledger/checkpoint/summary`, { headers: auth })).json()) as { checkpoint: { size: number; root: string } | null; head: { hash: string } };
+        return r.checkpoint ? r : undefined;
+      },
+      30_000,
+      250,
+    );
+
+    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await signIn(page, s.url, AUDITOR.name, AUDITOR.password);
+    await page.getByRole('link', { name: '审计账本' }).click();
+    await page.waitForURL((u) => u.pathname === '/ledger');
+    const cp = page.getByRole('region', { name: '最新签名检查点' });
+    await expect.poll(() => cp.textContent()).toContain(summary.checkpoint!.root);
+    expect(await cp.textContent()).toContain(`${summary.checkpoint!.size} 条`);
+    await check(page, 'ledger-01');
+
+    // Verify now: a job with progress, then its result.
+    await page.getByRole('button', { name: '立即校验' }).click();
+    await expect.poll(() => page.getByRole('status', { name: '最近一次校验结果' }).textContent(), { timeout: 60_000 }).toContain('校验通过：账本与存储完整');
+    await check(page, 'ledger-02-verified');
+    const db = new Database(join(s.home, 'catalog.db'), { readonly: true });
+    const verified = db.prepare<[], { data: string }>("SELECT data FROM ledger WHERE type = 'vault.verified'").all();
+    db.close();
+    expect(verified.map((v) => (JSON.parse(v.data) as { ok: boolean }).ok)).toEqual([true]);
+
+    // The downloads, checked as an outsider would.
+    const head = (await page.getByText('最新一条的哈希值：').textContent())!.split('：')[1]!.trim();
+    const [exportDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /下载账本导出文件/ }).click()]);
+    const exported = join(dir, 'ledger.jsonl');
+    await exportDl.saveAs(exported);
+    expect(exportDl.suggestedFilename()).toMatch(/^custody-ledger-\d{4}-\d{2}-\d{2}\.jsonl$/);
+    const ok = await run(process.execPath, [SCRIPT, exported, '--head', head]);
+    expect(ok.stdout).toMatch(/^OK: \d+ entries/);
+    const [keyDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: '下载本站公钥（检查点验证密钥）' }).click()]);
+    const keyFile = join(dir, 'key.txt');
+    await keyDl.saveAs(keyFile);
+    const cliKey = await runCli(['ledger', 'checkpoint', '--verifier-key', '--home', s.home]);
+    expect((await readFile(keyFile, 'utf8')).trim()).toBe(cliKey.stdout.trim());
+    // The explanation names the script and the head hash to compare.
+    expect(await page.getByRole('region', { name: '下载与外部核验' }).textContent()).toContain(`verify-ledger-export.mjs custody-ledger-….jsonl --head ${head}`);
+
+    // An archivist reads the ledger but may not start a verification.
+    const other = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
+    await signIn(other, s.url, ARCHIVIST.name, ARCHIVIST.password);
+    await other.goto(`${s.url}/ledger`);
+    await expect.poll(() => other.getByText('你的角色可以查看校验结果，但不能发起校验。').count()).toBe(1);
+    expect(await other.getByRole('button', { name: '立即校验' }).count()).toBe(0);
+    await check(other, 'ledger-03-archivist');
+    expect(errors).toEqual([]);
+  }, 180_000);
+});
