@@ -60,6 +60,12 @@ export interface RollingVerifierDeps extends RollingVerifySettings {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** The state is saved after this many objects or this many ms, whichever comes first. */
   saveEvery?: { objects: number; ms: number };
+  /**
+   * An object that cannot be read (the store did not answer) is tried again after each of
+   * these waits before it is ledgered as unreadable: an S3 outage is not damage.
+   * Default 1, 5 and 15 minutes.
+   */
+  retryDelaysMs?: readonly number[];
 }
 
 /** One failure, as ledgered (`vault.object-failed`). */
@@ -228,7 +234,13 @@ export class RollingVerifier {
         this.recount(st);
         await this.waitForSchedule(st, signal);
         if (signal.aborted) break;
-        const failure = await this.check(t, signal);
+        let failure = await this.check(t, signal);
+        for (const delay of this.deps.retryDelaysMs ?? [60_000, 300_000, 900_000]) {
+          if (signal.aborted || failure?.code !== 'OBJECT_UNREADABLE') break;
+          log.warn({ key: t.key, retryInMs: delay }, `rolling verification: ${failure.message}; trying again`);
+          await this.sleep(delay, signal);
+          if (!signal.aborted) failure = await this.check(t, signal);
+        }
         if (signal.aborted && failure?.code === 'OBJECT_UNREADABLE') break; // cut short by stop: read again next time
         st.objectsDone++;
         st.bytesDone += t.size;

@@ -261,6 +261,43 @@ describe('rolling deep verification (issue 20)', () => {
     expect(elapsedDays).toBeLessThanOrEqual(10);
   });
 
+  it('tries an object the store cannot read again before ledgering it: an outage is not damage', async () => {
+    const r = await rig();
+    const a = await r.seed({ bytes: 1000 });
+    const b = await r.seed({ bytes: 1000 });
+    const failing = new Map([[contentKey(a.sha256), 2], [contentKey(b.sha256), Infinity]]);
+    const store = Object.create(r.store) as typeof r.store;
+    store.get = async (key, range) => {
+      const left = failing.get(key) ?? 0;
+      if (left > 0) {
+        failing.set(key, left - 1);
+        throw new Error('connect ECONNREFUSED');
+      }
+      return r.store.get(key, range);
+    };
+    const waits: number[] = [];
+    const v = new RollingVerifier({
+      catalog: r.catalog,
+      store,
+      log: silentLogger,
+      actor: 'custody:daemon',
+      periodDays: 1,
+      maxBytesPerSecond: 1e12,
+      retryDelaysMs: [60_000, 300_000, 900_000],
+      sleep: async (ms) => {
+        waits.push(ms);
+        r.clock.advance(ms);
+      },
+    });
+    const before = r.ledgerTypes().length;
+    const done = await v.runPass();
+    // a: read on its third try, no failure; b: never readable, ledgered after three retries.
+    expect(done.failures).toBe(1);
+    const failed = [...r.catalog.ledger.entries()].slice(before).filter((e) => e.type === 'vault.object-failed');
+    expect(failed.map((e) => e.data)).toEqual([expect.objectContaining({ sha256: b.sha256, code: 'OBJECT_UNREADABLE' })]);
+    expect(waits.filter((w) => [60_000, 300_000, 900_000].includes(w)).length).toBe(5);
+  });
+
   it('never reads faster than its bound, even when the period asks for more', async () => {
     const r = await rig();
     for (let i = 0; i < 4; i++) await r.seed({ bytes: 1000 });
