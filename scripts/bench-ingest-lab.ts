@@ -1,0 +1,201 @@
+/**
+ * Many recorders at USB speed: `npx tsx scripts/bench-ingest-lab.ts [-- options]` (root,
+ * FUSE and python3-fusepy, as the recorder lab needs; see test/lab/lab.ts).
+ *
+ * --recorders source folders (padded real clips from simulateRecorder plus a few small
+ * files) are each mounted through the lab's throttling pass-through mount at --rate MB/s
+ * (a recorder on USB 2.0 gives about 38), then ingested at once through one
+ * IngestService into a fresh fs vault (fsync on), in a child process so its CPU and
+ * peak RSS are its own. Prints the aggregate rate against the sources' aggregate rate
+ * (recorders × rate), peak RSS, and for each recorder the time from its session's start
+ * to its first byte copied. The sessions start as soon as the mounts are up; the
+ * daemon's detection of a new mount is not part of this figure.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Catalog } from '../src/catalog/index.js';
+import { silentLogger } from '../src/core/index.js';
+import { FolderDriver, simulateRecorder } from '../src/devices/index.js';
+import { IngestService, type IngestSettings } from '../src/ingest/index.js';
+import { MediaTools } from '../src/media/index.js';
+import { FsObjectStore } from '../src/vault/index.js';
+import { Lab, labProblems } from '../test/lab/lab.js';
+import { benchDir, busyWarning, childMain, machine, measure, MiB, parseOptions, round, runChild, table, usage, type Measured } from './bench-lib.js';
+
+const SCRIPT = fileURLToPath(import.meta.url);
+
+interface Args {
+  home: string;
+  roots: string[];
+  concurrency: number;
+}
+
+interface Out {
+  m: Measured;
+  bytes: number;
+  files: number;
+  statuses: string[];
+  failed: number;
+  /** Per recorder: seconds from its session's start to its first byte copied. */
+  firstByteS: Array<number | null>;
+}
+
+async function stepIngest(a: Args): Promise<Out> {
+  const catalog = Catalog.open(join(a.home, 'catalog.db'));
+  const store = new FsObjectStore({ root: join(a.home, 'vault'), fsync: true, readBack: 'size' });
+  await store.init();
+  const media = new MediaTools();
+  const probe = async (file: string, signal: AbortSignal) => ({ creationTime: await media.creationTimeOf(file, { signal }), durationMs: null });
+  const settings: IngestSettings = {
+    timezone: 'Asia/Shanghai',
+    wipeAfterIngest: false,
+    wipeRereadSource: true,
+    settleSeconds: 2,
+    readBufferKb: 1024,
+    perRecorder: a.concurrency,
+  };
+  const service = new IngestService({ catalog, store, log: silentLogger, concurrency: a.concurrency, settings, probe });
+  const firstByteS: Array<number | null> = a.roots.map(() => null);
+  try {
+    const { value: reports, m } = await measure(() =>
+      Promise.all(
+        a.roots.map((root, i) => {
+          const t0 = performance.now();
+          const { session, done } = service.start(new FolderDriver({ root }), { actor: 'bench' });
+          session.on('progress', (p: { bytesDone: number }) => {
+            if (firstByteS[i] === null && p.bytesDone > 0) firstByteS[i] = (performance.now() - t0) / 1000;
+          });
+          return done;
+        }),
+      ),
+    );
+    return {
+      m,
+      bytes: reports.reduce((n, r) => n + r.bytes, 0),
+      files: reports.reduce((n, r) => n + r.ingested, 0),
+      statuses: reports.map((r) => r.status),
+      failed: reports.reduce((n, r) => n + r.failed, 0),
+      firstByteS,
+    };
+  } finally {
+    catalog.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseOptions({
+    options: {
+      recorders: { type: 'string', default: '8' },
+      rate: { type: 'string', default: '38' },
+      'recorder-mib': { type: 'string', default: '256' },
+      'clip-mib': { type: 'string', default: '64' },
+      'small-files': { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '8' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const num = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) usage(`--${name} must be a number >= ${min}`);
+    return n;
+  };
+  const recorders = num('recorders', values.recorders, 1);
+  const rate = num('rate', values.rate, 1);
+  const recorderMiB = num('recorder-mib', values['recorder-mib'], 1);
+  const clipMiB = num('clip-mib', values['clip-mib'], 1);
+  const smallFiles = num('small-files', values['small-files'], 0);
+  const concurrency = num('concurrency', values.concurrency, 1);
+  const log = (s: string): void => {
+    if (!values.json) process.stderr.write(`${s}\n`);
+  };
+  const problems = await labProblems();
+  if (problems.length > 0) usage(`the recorder lab cannot run here: ${problems.join('; ')}`);
+
+  const before = machine();
+  const { dir, cleanup } = await benchDir('custody-bench-lab-', { parent: values.dir, keep: values.keep, log });
+  const lab = new Lab(join(dir, 'lab'));
+  try {
+    const clips = Math.max(1, Math.ceil(recorderMiB / clipMiB));
+    log(`generating ${recorders} recorders: ${clips} × ${clipMiB} MiB clips + ${smallFiles} small files each …`);
+    const roots: string[] = [];
+    let sourceBytes = 0;
+    for (let i = 0; i < recorders; i++) {
+      const src = join(dir, `src-${i}`);
+      const serial = `LAB${String(100 + i).padStart(5, '0')}`;
+      const sim = await simulateRecorder({ out: src, serial, clips, seconds: 2, clipBytes: clipMiB * MiB, concurrency: 2 });
+      sourceBytes += sim.files.reduce((n, f) => n + f.size, 0);
+      const photos = join(src, 'PHOTO');
+      await mkdir(photos, { recursive: true });
+      const old = new Date(Date.now() - 3600_000);
+      for (let k = 0; k < smallFiles; k++) {
+        const p = join(photos, `${serial}_20261201${String(100000 + k).slice(-6)}_${String(k).padStart(4, '0')}.JPG`);
+        await writeFile(p, randomBytes(64 * 1024));
+        await utimes(p, old, old);
+        sourceBytes += 64 * 1024;
+      }
+      roots.push(src);
+    }
+    log(`mounting them through the throttled pass-through at ${rate} MB/s each …`);
+    const mounts: string[] = [];
+    for (let i = 0; i < recorders; i++) {
+      const m = await lab.throttle(roots[i]!, join(dir, `mnt-${i}`), { rate });
+      mounts.push(m.at);
+    }
+    log(`ingesting ${recorders} recorders at once …`);
+    const out = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home'), roots: mounts, concurrency } satisfies Args);
+    const MBps = out.bytes / 1e6 / out.m.wallS;
+    const sourcesMBps = recorders * rate;
+    const result = {
+      bench: 'ingest-lab',
+      date: new Date().toISOString(),
+      machine: before,
+      loadavg1mAfter: machine().loadavg1m,
+      recorders,
+      rateMBps: rate,
+      sourceBytes,
+      seconds: round(out.m.wallS, 2),
+      bytes: out.bytes,
+      files: out.files,
+      MBps: round(MBps, 1),
+      sourcesMBps,
+      ofSources: round(MBps / sourcesMBps, 3),
+      cpuS: round(out.m.cpuS, 2),
+      cpuSPerGB: round(out.m.cpuS / (out.bytes / 1e9), 2),
+      maxRssMiB: round(out.m.maxRssMiB, 0),
+      firstByteS: out.firstByteS.map((s) => (s === null ? null : round(s, 3))),
+      statuses: out.statuses,
+      failed: out.failed,
+    };
+    const warning = busyWarning(before.loadavg1m, result.loadavg1mAfter);
+    if (!values.json) {
+      process.stdout.write(
+        [
+          '',
+          `custody ingest, ${recorders} throttled recorders — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
+          '',
+          table([
+            ['recorders', 'each MB/s', 'GB', 'seconds', 'MB/s', 'of sources', 'CPU s/GB', 'peak RSS MiB', 'first byte s (max)'],
+            [recorders, rate, round(out.bytes / 1e9, 2), result.seconds, result.MBps, result.ofSources, result.cpuSPerGB, result.maxRssMiB, Math.max(...out.firstByteS.map((s) => s ?? Infinity)).toFixed(3)],
+          ]),
+          '',
+          `statuses: ${out.statuses.join(',')}; failed files: ${out.failed}`,
+          `load average (1 min): ${before.loadavg1m} before, ${result.loadavg1mAfter} after`,
+          ...(warning ? [`WARNING: ${warning}`] : []),
+          '',
+        ].join('\n'),
+      );
+    }
+    process.stdout.write(JSON.stringify({ ...result, warning }) + '\n');
+  } finally {
+    await lab.close();
+    await rm(join(dir, 'home'), { recursive: true, force: true });
+    cleanup();
+  }
+}
+
+if (!(await childMain(process.argv, { ingest: stepIngest } as Record<string, (args: never) => Promise<unknown>>))) await main();
