@@ -15,6 +15,8 @@ import { runCli } from '../helpers/cli.js';
 import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
 
 const problems = browserProblems();
+/** A condition the page reaches, given time: the station shares its cores with other work. */
+const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number; interval?: number } = {}) => expect.poll(fn, { timeout: 20_000, ...opts });
 
 const CHIEF = { name: 'kezhang', role: 'supervisor', password: 'Kezhang-2026-pw' };
 const DEPUTY = { name: 'fuzeren', role: 'supervisor', password: 'Fuzeren-2026-pw' };
@@ -78,14 +80,14 @@ if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () =
     await signIn(chief, s.url, CHIEF.name, CHIEF.password);
     await chief.getByRole('link', { name: '预警' }).click();
     await chief.waitForURL((u) => u.pathname === '/flags');
-    await expect.poll(() => chief.getByRole('status').filter({ hasText: '实时更新中' }).count(), { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => chief.getByText('没有符合条件的预警。').count()).toBe(1);
+    await poll(() => chief.getByRole('status').filter({ hasText: '实时更新中' }).count(), { timeout: 10_000 }).toBe(1);
+    await poll(() => chief.getByText('没有符合条件的预警。').count()).toBe(1);
     await check(chief, 'flags-01-empty');
 
     // Footage recorded three days ago is handed in now: late (the limit is 24 h).
     await dock(s, 'ZFYLATE1', '100001', 3);
     const late = chief.getByRole('article', { name: '逾期上传预警：100001' });
-    await expect.poll(() => late.count(), { timeout: 60_000 }).toBe(1);
+    await poll(() => late.count(), { timeout: 60_000 }).toBe(1);
     const text = (await late.textContent()) ?? '';
     expect(text).toContain('新产生');
     const raised = JSON.parse(query<{ seen: string }>(s.home, "SELECT seen FROM flags WHERE recorder_serial = 'ZFYLATE1' AND rule = 'late-upload'")[0]!.seen) as { fileCount: number };
@@ -94,7 +96,7 @@ if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () =
     expect(text).toContain('待处理');
     // A second late recorder, about the deputy's own officer number.
     await dock(s, 'ZFYLATE2', '100009', 2);
-    await expect.poll(() => chief.getByRole('article', { name: '逾期上传预警：100009' }).count(), { timeout: 60_000 }).toBe(1);
+    await poll(() => chief.getByRole('article', { name: '逾期上传预警：100009' }).count(), { timeout: 60_000 }).toBe(1);
     await check(chief, 'flags-02-live');
 
     // The deputy is not offered the flag about themselves, only the other.
@@ -102,7 +104,7 @@ if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () =
     await signIn(deputy, s.url, DEPUTY.name, DEPUTY.password);
     await deputy.goto(`${s.url}/flags`);
     const own = deputy.getByRole('article', { name: '逾期上传预警：100009' });
-    await expect.poll(() => own.count(), { timeout: 10_000 }).toBe(1);
+    await poll(() => own.count(), { timeout: 10_000 }).toBe(1);
     expect(await own.getByRole('button', { name: '处理' }).count()).toBe(0);
     expect(await own.textContent()).toContain('该预警涉及您本人的执法证号，须由其他负责人处理。');
     expect(await deputy.getByRole('article', { name: '逾期上传预警：100001' }).getByRole('button', { name: '处理' }).count()).toBe(1);
@@ -120,30 +122,30 @@ if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () =
     await chief.getByLabel('记录仪编号').fill('ZFYLATE1');
     await chief.getByRole('button', { name: '查询' }).click();
     await chief.waitForURL((u) => u.searchParams.get('device') === 'ZFYLATE1');
-    await expect.poll(() => chief.getByRole('article').count()).toBe(query<{ n: number }>(s.home, "SELECT count(*) AS n FROM flags WHERE recorder_serial = 'ZFYLATE1'")[0]!.n);
+    await poll(() => chief.getByRole('article').count()).toBe(query<{ n: number }>(s.home, "SELECT count(*) AS n FROM flags WHERE recorder_serial = 'ZFYLATE1'")[0]!.n);
     expect(await chief.getByRole('article', { name: '逾期上传预警：100009' }).count()).toBe(0);
 
     // The chief resolves it: a reason is needed first.
     await late.getByRole('button', { name: '处理' }).click();
     const dialog = chief.getByRole('dialog');
     await dialog.getByRole('button', { name: '确认处理' }).click();
-    await expect.poll(() => dialog.getByText('请填写处理意见').count()).toBe(1);
+    await poll(() => dialog.getByText('请填写处理意见').count()).toBe(1);
     await dialog.getByLabel('处理意见（书面说明）').fill('采集站 11 月故障停用三天，已补传，情况属实。');
     await check(chief, 'flags-04-resolve-dialog');
     await dialog.getByRole('button', { name: '确认处理' }).click();
     await dialog.waitFor({ state: 'hidden' });
     // Unresolved is the default list: it is gone from it.
-    await expect.poll(() => late.count()).toBe(0);
+    await poll(() => late.count()).toBe(0);
 
     await chief.goto(`${s.url}/flags?state=resolved`);
     const done = chief.getByRole('article', { name: '逾期上传预警：100001' });
-    await expect.poll(() => done.count(), { timeout: 10_000 }).toBe(1);
+    await poll(() => done.count(), { timeout: 10_000 }).toBe(1);
     expect(await done.textContent()).toContain('采集站 11 月故障停用三天，已补传，情况属实。');
     expect(await done.textContent()).toContain('已处理');
     await check(chief, 'flags-05-resolved');
     // In English too, from the same figures.
     await chief.getByLabel('界面语言').selectOption('en');
-    await expect.poll(() => chief.getByRole('heading', { name: 'Flags' }).count()).toBe(1);
+    await poll(() => chief.getByRole('heading', { name: 'Flags' }).count()).toBe(1);
     expect(await chief.getByRole('article', { name: 'Late upload flag: 100001' }).textContent()).toMatch(/files from ZFYLATE1 were handed in late in one dock, up to 7\d(\.\d)? h after recording ended/);
     await chief.getByLabel('Language').selectOption('zh-CN');
 
