@@ -186,4 +186,27 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     expect(JSON.parse(e.data)).toMatchObject({ exportId: id, status: 'running', copies: [{ copy: 1, phase: 'verifying' }, { copy: 2, phase: 'waiting' }] });
     expect(r.server.context.exportJobs.recover('custody:api')).toBe(0);
   });
+
+  it('issue 19: a station stopping while an export runs leaves it interrupted, with nothing half-made published', async () => {
+    const { r, caseId, roots } = await setup();
+    // Enough bytes that the stop lands while the first copy is being written or checked.
+    const big = await r.seed({ name: 'BIG.MP4', unit: 'U1', bytes: 64 * 1024 * 1024 });
+    r.catalog.db.prepare("INSERT INTO case_evidence (case_id, evidence_id, linked_at, linked_by) VALUES (?, ?, ?, 'test')").run(caseId, big.id, r.clock.now().toISOString());
+    const archivist = r.user('档案员', 'archivist');
+    await grant(r, archivist, caseId);
+    const started = await r.call(archivist.token, { method: 'POST', url: `/api/v1/cases/${caseId}/exports`, payload: { destinations: [join(roots, 'disc1'), join(roots, 'disc2')], maker: 'm' } });
+    expect(started.statusCode, started.body).toBe(202);
+    const id = body<{ id: string }>(started).id;
+    await r.server.stop();
+    const row = r.catalog.db.prepare('SELECT status, result, error FROM export_jobs WHERE id = ?').get(id) as { status: string; result: string | null; error: string | null };
+    expect(row.status).toBe('interrupted');
+    expect(JSON.parse(row.error!)).toMatchObject({ code: 'EXPORT_INTERRUPTED' });
+    // No copy reported good that was not verified, and no partial folder published.
+    const result = row.result === null ? null : (JSON.parse(row.result) as { copies: Array<{ ok: boolean; verified: boolean }> });
+    for (const c of result?.copies ?? []) expect(c.ok).toBe(c.verified);
+    for (const d of ['disc1', 'disc2']) {
+      const names = await readdir(join(roots, d)).catch(() => [] as string[]);
+      expect(names.filter((n) => n.endsWith('.partial'))).toEqual([]);
+    }
+  });
 });
