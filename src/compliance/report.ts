@@ -250,10 +250,13 @@ export function complianceReport(
   };
 }
 
-/** Each recorder's docks in [from, to) and what their pre-duty checks found (issue 19). */
+/**
+ * Each recorder's docks in [from, to) and what their pre-duty checks found (issue 19);
+ * a recorder is reported under its unit as registered now.
+ */
 function deviceHealth(
   catalog: Catalog,
-  opts: { from: string; to: string; timezone: string; maxClockDriftSeconds: number; repairDeadlineHours: number; now?: string },
+  opts: { from: string; to: string; scopeUnit?: string | null | undefined; timezone: string; maxClockDriftSeconds: number; repairDeadlineHours: number; now?: string },
   unitOk: (u: string | null) => boolean,
 ): DeviceHealth[] {
   const db = catalog.db;
@@ -265,12 +268,22 @@ function deviceHealth(
     )
     .all()
     .filter((r) => unitOk(r.unit));
-  const docksOf = db.prepare<[string, string, string], { docked_at: string; verdict: string | null; health_state: string | null; battery_percent: number | null; clock_drift_ms: number | null }>(
-    `SELECT docked_at, verdict, health_state, battery_percent, clock_drift_ms FROM docks
-     WHERE recorder_serial = ? AND docked_at >= ? AND docked_at < ? ORDER BY docked_at, rowid`,
+  // For a unit-scoped caller, only the docks made while the recorder was in their unit
+  // (issue 14): the unit it reported at that dock, kept in the dock's device.docked
+  // entry; a dock without one counts as the recorder's unit now.
+  const docksOf = db.prepare<
+    { serial: string; from: string; to: string; scope: string | null; current: string | null },
+    { docked_at: string; verdict: string | null; health_state: string | null; battery_percent: number | null; clock_drift_ms: number | null }
+  >(
+    `SELECT d.docked_at, d.verdict, d.health_state, d.battery_percent, d.clock_drift_ms FROM docks d
+     WHERE d.recorder_serial = @serial AND d.docked_at >= @from AND d.docked_at < @to
+       AND (@scope IS NULL OR coalesce((SELECT json_extract(l.data, '$.identity.unit') FROM ledger l
+             WHERE l.subject = d.recorder_serial AND l.type = 'device.docked' AND json_extract(l.data, '$.dockId') = d.id LIMIT 1),
+           @current) = @scope)
+     ORDER BY d.docked_at, d.rowid`,
   );
   return recorders.map((r): DeviceHealth => {
-    const docks = docksOf.all(r.serial, opts.from, opts.to);
+    const docks = docksOf.all({ serial: r.serial, from: opts.from, to: opts.to, scope: opts.scopeUnit ?? null, current: r.unit });
     const verdicts = { ready: 0, notReady: 0, unchecked: 0 };
     const battery: Array<{ t: number; v: number }> = [];
     let lastDrift: number | null = null;

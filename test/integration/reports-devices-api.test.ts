@@ -175,6 +175,14 @@ describe('recorder status and the Art. 14 repair deadline over the API (issue 19
       },
     ]);
     expect(body<Report>(await r.call(opU2, { url: `/api/v1/reports/compliance${q}` })).devices.map((d) => d.serial)).toEqual(['ZFY009']);
+
+    // A recorder moved from U2 to U1: U1 sees only the docks made since it is theirs (issue 14).
+    dock.run('d5', 'ZFY009', '2026-11-21T00:00:00.000Z', 40, 0, 'ready', 'ready');
+    r.catalog.tx(() => r.catalog.ledger.append({ type: 'device.docked', actor: 'test', subject: 'ZFY009', data: { dockId: 'd4', identity: { unit: 'U2' } } }));
+    r.catalog.db.prepare("UPDATE recorders SET unit = 'U1' WHERE serial = 'ZFY009'").run();
+    const moved = body<Report>(await r.call(sup, { url: `/api/v1/reports/compliance${q}` })).devices.find((d) => d.serial === 'ZFY009');
+    expect(moved).toMatchObject({ docks: 1, battery: { first: 40 } });
+    expect(body<Report>(await r.call(opU2, { url: `/api/v1/reports/compliance${q}` })).devices).toEqual([]);
   });
 });
 
