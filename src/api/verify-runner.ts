@@ -35,9 +35,13 @@ export interface VerifyRunning {
 export interface VerifyStatus {
   running: VerifyRunning | null;
   last: VerifySummary | null;
+  /** A verification started through the API that a stop of the station ended before it was recorded. */
+  interrupted: Omit<VerifyRunning, 'progress'> | null;
 }
 
 const META_KEY = 'api.verify.last';
+/** The run in progress, kept until it is recorded: found at a later start, it was interrupted. */
+const META_RUNNING = 'api.verify.running';
 const KEEP_PROBLEMS = 50;
 
 /**
@@ -55,7 +59,7 @@ export class VerifyRunner {
   ) {}
 
   status(): VerifyStatus {
-    return { running: this.running ? { ...this.running } : null, last: this.last() };
+    return { running: this.running ? { ...this.running } : null, last: this.last(), interrupted: this.running ? null : this.interrupted() };
   }
 
   /** Start a verification in the background; 409 while one runs. */
@@ -64,6 +68,7 @@ export class VerifyRunner {
     const { catalog, store, log } = this.deps;
     const run: VerifyRunning = { deep: opts.deep, startedAt: rfc3339(catalog.clock.now()), startedBy: opts.actor, progress: null };
     this.running = run;
+    catalog.setMeta(META_RUNNING, JSON.stringify({ deep: run.deep, startedAt: run.startedAt, startedBy: run.startedBy }));
     this.task = (async () => {
       let summary: VerifySummary;
       try {
@@ -111,6 +116,7 @@ export class VerifyRunner {
       try {
         catalog.tx(() => {
           catalog.setMeta(META_KEY, JSON.stringify(summary));
+          catalog.setMeta(META_RUNNING, '');
           ledgerOf(catalog).append({
             type: 'vault.verified',
             actor: opts.actor,
@@ -144,6 +150,16 @@ export class VerifyRunner {
   /** For tests: resolves when the current run (if any) has been recorded. */
   async settled(): Promise<void> {
     await this.task;
+  }
+
+  private interrupted(): VerifyStatus['interrupted'] {
+    const raw = this.deps.catalog.getMeta(META_RUNNING);
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as VerifyStatus['interrupted'];
+    } catch {
+      return null;
+    }
   }
 
   private last(): VerifySummary | null {

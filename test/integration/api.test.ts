@@ -445,7 +445,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     await seeded(r);
     const auditor = r.user('Auditor', 'auditor');
     const archivist = r.user('Archivist', 'archivist');
-    expect(body(await r.call(auditor.token, { url: '/api/v1/ledger/verify' }))).toEqual({ running: null, last: null });
+    expect(body(await r.call(auditor.token, { url: '/api/v1/ledger/verify' }))).toEqual({ running: null, last: null, interrupted: null });
     expect((await r.call(archivist.token, { method: 'POST', url: '/api/v1/ledger/verify' })).statusCode).toBe(403);
 
     const started = await r.call(auditor.token, { method: 'POST', url: '/api/v1/ledger/verify', payload: { deep: true } });

@@ -75,4 +75,22 @@ describe('the ledger page routes (issue 19)', { timeout: 60_000 }, () => {
       expect((await r.call(null, { url })).statusCode).toBe(401);
     }
   });
+
+  it('says a verification the station stopped in was interrupted, until the next one is recorded', async () => {
+    const r = await apiRig();
+    rig = r;
+    const auditor = r.user('审计员', 'auditor');
+    // As a run left it when the station stopped before recording it.
+    r.catalog.setMeta('api.verify.running', JSON.stringify({ deep: true, startedAt: '2026-12-02T01:00:00Z', startedBy: `user:${auditor.id}` }));
+    expect(body(await r.call(auditor.token, { url: '/api/v1/ledger/verify' }))).toEqual({
+      running: null,
+      last: null,
+      interrupted: { deep: true, startedAt: '2026-12-02T01:00:00Z', startedBy: `user:${auditor.id}` },
+    });
+    expect((await r.call(auditor.token, { method: 'POST', url: '/api/v1/ledger/verify', payload: {} })).statusCode).toBe(202);
+    await r.server.context.verify.settled();
+    const after = body<{ interrupted: unknown; last: { ok: boolean } }>(await r.call(auditor.token, { url: '/api/v1/ledger/verify' }));
+    expect(after.interrupted).toBeNull();
+    expect(after.last.ok).toBe(true);
+  });
 });

@@ -35,7 +35,11 @@ const Running = Type.Object({
   progress: Nullable(Type.Object({ phase: Type.String(), done: Type.Integer(), total: Type.Integer() })),
 });
 
-const VerifyStatus = Type.Object({ running: Nullable(Running), last: Nullable(Summary) });
+const VerifyStatus = Type.Object({
+  running: Nullable(Running),
+  last: Nullable(Summary),
+  interrupted: Nullable(Type.Object({ deep: Type.Boolean(), startedAt: Type.String(), startedBy: Type.String() }, { description: 'a verification a stop of the station ended before its result was recorded (until the next one is recorded)' })),
+});
 
 const TYPE_FILTER = '^[a-z][a-z0-9]*(\\.[a-z][a-z0-9-]*)*$';
 

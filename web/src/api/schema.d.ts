@@ -4187,6 +4187,11 @@ export interface paths {
                                 problemCount: number;
                                 error: string | null;
                             } | null;
+                            interrupted: {
+                                deep: boolean;
+                                startedAt: string;
+                                startedBy: string;
+                            } | null;
                         };
                     };
                 };
