@@ -1,7 +1,8 @@
 import type { Catalog } from '../catalog/index.js';
-import { type Clock, type Logger, Semaphore, systemClock } from '../core/index.js';
+import { type Clock, type Logger, systemClock } from '../core/index.js';
 import type { RecorderDriver } from '../devices/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
+import { IngestSlots } from './slots.js';
 import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 
 export interface IngestServiceDeps {
@@ -9,7 +10,10 @@ export interface IngestServiceDeps {
   store: ObjectStore;
   log: Logger;
   settings: IngestSettings;
-  /** Total files copied at once across every recorder. */
+  /**
+   * Files copied at once across every recorder, beyond the one each docked recorder may
+   * always copy (see IngestSlots).
+   */
   concurrency: number;
   probe?: HeaderProbe | undefined;
   clock?: Clock;
@@ -18,17 +22,18 @@ export interface IngestServiceDeps {
 }
 
 /**
- * Runs dock sessions, many recorders at once, under one bound on total I/O. The
- * semaphore is FIFO and each session keeps at most `perRecorder` files waiting, so
- * a rack of recorders makes fair progress.
+ * Runs dock sessions, many recorders at once, under one bound on total I/O. Every
+ * docked recorder may always copy one file (its first byte never waits behind other
+ * recorders' files), `concurrency` bounds the copies beyond that, and a freed slot goes
+ * to the recorder holding the fewest, so a rack of recorders makes fair progress.
  */
 export class IngestService {
-  private readonly slots: Semaphore;
+  private readonly slots: IngestSlots;
   private readonly sessions = new Set<IngestSession>();
   private accepting = true;
 
   constructor(private readonly deps: IngestServiceDeps) {
-    this.slots = new Semaphore(deps.concurrency);
+    this.slots = new IngestSlots(deps.concurrency);
   }
 
   /**
@@ -43,7 +48,7 @@ export class IngestService {
     const session = new IngestSession(driver, {
       catalog: this.deps.catalog,
       store: this.deps.store,
-      slots: this.slots,
+      slots: this.slots.forSession(),
       log: this.deps.log,
       clock: this.deps.clock ?? systemClock,
       settings: this.deps.settings,

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { basename } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
-import { type Clock, CustodyError, type ErrorCode, errorMessage, isCustodyError, type Logger, ObjectCorruptError, rfc3339, type Semaphore, SourceFileError, VaultFullError } from '../core/index.js';
+import { type Clock, CustodyError, type ErrorCode, errorMessage, isCustodyError, type Logger, ObjectCorruptError, rfc3339, SourceFileError, VaultFullError } from '../core/index.js';
 import { type RecorderDriver, type RecorderFile, type RecorderHealth, type RecorderIdentity, sourceError } from '../devices/index.js';
 import { hashStream, type FileSource, type ObjectStore, type PutBody, type PutOptions, type PutResult, type StagedPut } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
@@ -12,6 +12,7 @@ import { registerRecorder } from './recorders.js';
 import { ledgerOf } from '../ledger/index.js';
 import { abandonWipe, WipeIntents, type WipeAbandonReason, type WipeIntent } from './wipe-intents.js';
 import { type CommitWindow, DEFAULT_COMMIT_WINDOW, GroupCommit } from './group-commit.js';
+import type { SessionSlots } from './slots.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -76,7 +77,7 @@ export interface SessionProgress {
 export interface SessionDeps {
   catalog: Catalog;
   store: ObjectStore;
-  slots: Semaphore;
+  slots: SessionSlots;
   log: Logger;
   clock: Clock;
   settings: IngestSettings;

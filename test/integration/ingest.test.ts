@@ -306,7 +306,10 @@ describe('ingest pipeline', () => {
     });
     const reports = await Promise.all(runs);
     expect(reports.map((x) => x.ingested)).toEqual([5, 5, 5, 5, 5, 5]);
-    expect(maxInFlight).toBeLessThanOrEqual(3);
+    // Issue 18: each docked recorder may always copy one file (its first byte does not
+    // wait behind the others'); a recorder's further files start only while fewer than
+    // 3 copies run, so at most 3 - 1 + 6 run at once.
+    expect(maxInFlight).toBeLessThanOrEqual(8);
     expect(maxInFlight).toBeGreaterThan(1);
     expect([...progress.values()]).toEqual([5, 5, 5, 5, 5, 5]);
     expect(evidenceCount(r)).toBe(30);
