@@ -16,6 +16,7 @@
  * Only loopback is ever targeted; every run is bounded in time.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -199,14 +200,19 @@ async function load(url: string, token: string, s: Scenario, seconds = SECONDS):
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'custody-bench-api-'));
+  // BENCH_DIR: a folder kept after the run; a catalog already seeded there is reused (no
+  // 6-minute seeding on a busy machine when comparing two builds).
+  const kept = process.env.BENCH_DIR;
+  const dir = kept ?? (await mkdtemp(join(tmpdir(), 'custody-bench-api-')));
   const home = join(dir, 'home');
+  const reuse = kept !== undefined && existsSync(catalogPath(home));
   try {
     console.log(`custody bench:api — ${ITEMS.toLocaleString('en')} evidence items, ${CONNECTIONS} connections, ${SECONDS} s per search, loopback`);
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
     const catalog = Catalog.open(catalogPath(home));
-    const seedMs = seed(catalog);
-    console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ITEMS / (seedMs / 1000)).toLocaleString('en')} rows/s, all 13 evidence indexes in place)`);
+    const seedMs = reuse ? 0 : seed(catalog);
+    if (reuse) console.log(`reusing the seeded catalog in ${home}`);
+    else console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ITEMS / (seedMs / 1000)).toLocaleString('en')} rows/s, all 13 evidence indexes in place)`);
     const users = new UsersService(catalog);
     const admin = users.create({ name: 'Bench admin', role: 'admin', tokenExpiresAt: null }, 'bench').token;
     const scoped = users.create({ name: 'Bench supervisor', role: 'supervisor', unit: unitName(6), tokenExpiresAt: null }, 'bench').token;
@@ -264,7 +270,17 @@ async function main(): Promise<void> {
     const reader = Catalog.open(catalogPath(home));
     const q = new EvidenceQueries(reader.db);
     const floors = scenarios.map((s) => sqlFloor(q, s));
+    // The same on SQLite's default 2 MiB page cache (what the catalog had before issue 18).
+    reader.db.pragma('cache_size = -2000');
+    reader.db.pragma('shrink_memory');
+    const small = new EvidenceQueries(reader.db);
+    const smallFloors = scenarios.map((s) => sqlFloor(small, s));
     reader.close();
+    for (const [i, s] of scenarios.entries()) {
+      const a = floors[i]!;
+      const b = smallFloors[i]!;
+      console.log(`  SQL floor, ${s.name}: p50 ${a.p50.toFixed(2)} / p99 ${a.p99.toFixed(2)} ms with the catalog's 32 MiB cache; ${b.p50.toFixed(2)} / ${b.p99.toFixed(2)} ms with 2 MiB`);
+    }
 
     const server = await startServer(home);
     const rows: string[][] = [];
@@ -291,7 +307,7 @@ async function main(): Promise<void> {
     console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`);
     for (const r of rows) console.log(line(r));
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (kept === undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 
