@@ -23,12 +23,6 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migrate?:
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 10000');
     db.pragma('synchronous = FULL');
-    // 32 MiB of page cache (SQLite's default is 2 MiB): a search of a catalog of a
-    // million items walks index and table pages all over a file of hundreds of MiB, and
-    // with 2 MiB nearly every page was read again from the OS for every request, so the
-    // API's p99 was many times that of the same query on a warm connection (issue 18).
-    // The cache fills only as far as pages are read; a station that never searches stays small.
-    db.pragma('cache_size = -32768');
     if (opts.migrate !== false && !opts.readonly) migrate(db);
   } catch (e) {
     db.close();
