@@ -45,6 +45,16 @@ const TABLES = {
 type Table = keyof typeof TABLES;
 const TABLE_NAMES = Object.keys(TABLES) as Table[];
 
+/** The role change made after the snapshot came back from the ledger. */
+function after0(home: string): Row {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    return db.prepare("SELECT role, unit FROM users WHERE name = '档案员'").get() as Row;
+  } finally {
+    db.close();
+  }
+}
+
 function dump(home: string): Record<Table, Row[]> {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
   try {
@@ -107,6 +117,7 @@ async function loseAndRestore(target: Target): Promise<void> {
   const sup = await user('王科长', 'supervisor', UNIT);
   const op = await user('张警官', 'operator', UNIT);
   const aud = await user('审计员', 'auditor');
+  const clerk = await user('档案员', 'operator', UNIT);
   const start = new Date(Date.now() - 2 * 86_400_000).toISOString();
   ok(await cli(['assignments', 'add', '--officer', '0417', '--recorder', 'SIM1', '--start', start, '--name', '张三', '--unit', UNIT]), 'assignments add');
 
@@ -134,6 +145,7 @@ async function loseAndRestore(target: Target): Promise<void> {
   const req = json<{ id: string }>(ok(await cli(['requests', 'ask', '--item', ev[0]!, '--reason', '复核现场', '--json'], { CUSTODY_TOKEN: op.token }), 'requests ask'));
   ok(await cli(['requests', 'approve', req.id, '--hours', '24'], { CUSTODY_TOKEN: sup.token }), 'requests approve');
   ok(await cli(['users', 'revoke', aud.id]), 'users revoke');
+  ok(await cli(['users', 'role', clerk.id, '--role', 'archivist', '--unit', '']), 'users role');
   ok(await cli(['devices', 'set-status', 'SIM1', 'reported-damaged', '--note', '屏幕破损']), 'devices set-status');
   const rec2 = join(dir, 'SIM2');
   ok(await cli(['simulate', 'recorder', '--out', rec2, '--serial', 'SIM2', '--clips', '1', '--seconds', '1']), 'simulate SIM2');
@@ -163,7 +175,8 @@ async function loseAndRestore(target: Target): Promise<void> {
     unsealedTail: { lostEntries: null },
   });
   expect(report.replayed as number).toBeGreaterThan(10);
-  expect((report.usersToReissue as Row[]).map((u) => u.name).sort()).toEqual(['张警官', '王科长', '管理员李'].sort());
+  expect((report.usersToReissue as Row[]).map((u) => u.name).sort()).toEqual(['张警官', '档案员', '王科长', '管理员李'].sort());
+  expect(after0(home2)).toEqual({ role: 'archivist', unit: null });
   expect((await stat(join(home2, 'catalog.db'))).isFile()).toBe(true);
 
   const after = dump(home2);

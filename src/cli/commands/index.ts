@@ -210,6 +210,15 @@ const users: CommandSpec = {
       load: () => import('./users.js').then((m) => m.usersRevokeCommand),
     },
     {
+      name: 'role <id>',
+      description: "change a user's role (and unit: '' for every unit); ledgered as user.role-changed",
+      options: [
+        { flags: '--role <role>', description: `one of ${L.roles.join(', ')}`, required: true },
+        { flags: '--unit <unit>', description: "limit the user to this unit (科室); '' for all units; default: unchanged" },
+      ],
+      load: () => import('./users.js').then((m) => m.usersRoleCommand),
+    },
+    {
       name: 'token <id>',
       description: 'issue a new token for a user (the old one stops working); printed once',
       options: [EXPIRES],

@@ -83,6 +83,20 @@ export async function usersRevokeCommand(id: string, _opts: unknown, cmd: Comman
   });
 }
 
+/** `custody users role ID --role R [--unit U]`: what a user may do; ledgered as user.role-changed (issue 20). */
+export async function usersRoleCommand(id: string, opts: { role: string; unit?: string }, cmd: Command): Promise<void> {
+  const g = globals(cmd);
+  await withRuntime(g, async (rt) => {
+    const svc = (await rt.station.access()).users;
+    const { user, changed } = asUsage(() => svc.changeRole(id, { role: opts.role, ...(opts.unit !== undefined ? { unit: opts.unit } : {}) }, cliActor()));
+    output(
+      g,
+      { id: user.id, role: user.role, unit: user.unit, changed },
+      changed ? `User ${user.id} (${printable(user.name)}) is now ${user.role}${user.unit ? ` of ${printable(user.unit)}` : ' of every unit'}.` : `User ${user.id} already is ${user.role}${user.unit ? ` of ${printable(user.unit)}` : ''}: nothing changed.`,
+    );
+  });
+}
+
 export async function usersTokenCommand(id: string, opts: { expiresDays?: string }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
