@@ -214,8 +214,8 @@ async function main(): Promise<void> {
     if (reuse) console.log(`reusing the seeded catalog in ${home}`);
     else console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ITEMS / (seedMs / 1000)).toLocaleString('en')} rows/s, all 13 evidence indexes in place)`);
     const users = new UsersService(catalog);
-    const admin = users.create({ name: 'Bench admin', role: 'admin', tokenExpiresAt: null }, 'bench').token;
-    const scoped = users.create({ name: 'Bench supervisor', role: 'supervisor', unit: unitName(6), tokenExpiresAt: null }, 'bench').token;
+    const admin = users.create({ name: `Bench admin ${Date.now()}`, role: 'admin', tokenExpiresAt: null }, 'bench').token;
+    const scoped = users.create({ name: `Bench supervisor ${Date.now()}`, role: 'supervisor', unit: unitName(6), tokenExpiresAt: null }, 'bench').token;
 
     const from = new Date(NOW - 30 * DAY_MS).toISOString();
     const to = new Date(NOW).toISOString();
