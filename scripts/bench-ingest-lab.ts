@@ -9,7 +9,11 @@
  * peak RSS are its own. Prints the aggregate rate against the sources' aggregate rate
  * (recorders × rate), peak RSS, and for each recorder the time from its session's start
  * to its first byte copied. The sessions start as soon as the mounts are up; the
- * daemon's detection of a new mount is not part of this figure.
+ * daemon's detection of a new mount is not part of this figure. Beside it, the time
+ * `cat` takes to read every mount at once (through mounts of their own, so neither
+ * reads from the other's page cache): what the throttled sources deliver on this machine.
+ * The child runs with UV_THREADPOOL_SIZE 16 (as the systemd unit sets it) unless the
+ * environment says otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
@@ -21,8 +25,8 @@ import { FolderDriver, simulateRecorder } from '../src/devices/index.js';
 import { IngestService, type IngestSettings } from '../src/ingest/index.js';
 import { MediaTools } from '../src/media/index.js';
 import { FsObjectStore } from '../src/vault/index.js';
-import { Lab, labProblems } from '../test/lab/lab.js';
-import { benchDir, busyWarning, childMain, machine, measure, MiB, parseOptions, round, runChild, table, usage, type Measured } from './bench-lib.js';
+import { Lab, labProblems, type Mount } from '../test/lab/lab.js';
+import { benchDir, busyWarning, childMain, machine, measure, MiB, parseOptions, round, runChild, sh, table, timeShell, usage, type Measured } from './bench-lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
@@ -113,6 +117,8 @@ async function main(): Promise<void> {
   const log = (s: string): void => {
     if (!values.json) process.stderr.write(`${s}\n`);
   };
+  // As the systemd unit runs the daemon (docs/benchmarks.md): the child inherits it.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   const problems = await labProblems();
   if (problems.length > 0) usage(`the recorder lab cannot run here: ${problems.join('; ')}`);
 
@@ -140,12 +146,21 @@ async function main(): Promise<void> {
       }
       roots.push(src);
     }
-    log(`mounting them through the throttled pass-through at ${rate} MB/s each …`);
-    const mounts: string[] = [];
-    for (let i = 0; i < recorders; i++) {
-      const m = await lab.throttle(roots[i]!, join(dir, `mnt-${i}`), { rate });
-      mounts.push(m.at);
-    }
+    const mountAll = async (tag: string): Promise<Mount[]> => {
+      const ms: Mount[] = [];
+      for (let i = 0; i < recorders; i++) ms.push(await lab.throttle(roots[i]!, join(dir, `${tag}-${i}`), { rate }));
+      return ms;
+    };
+    // What the throttled mounts deliver on this machine when merely read, all at once
+    // (their FUSE servers need CPU too): the reachable aggregate, beside the nominal one.
+    // Read through mounts of their own, unmounted afterwards, so that the ingest's reads
+    // are not served from what cat left in the page cache.
+    log(`mounting them through the throttled pass-through at ${rate} MB/s each, and reading every mount at once with cat …`);
+    const catMounts = await mountAll('cat');
+    const readAll = await timeShell(`${catMounts.map((m) => `(find ${sh(m.at)} -type f -exec cat {} + > /dev/null) &`).join(' ')} wait`);
+    const readMBps = sourceBytes / 1e6 / readAll.wallS;
+    for (const m of catMounts) await lab.unmount(m);
+    const mounts = (await mountAll('mnt')).map((m) => m.at);
     log(`ingesting ${recorders} recorders at once …`);
     const out = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home'), roots: mounts, concurrency } satisfies Args);
     const MBps = out.bytes / 1e6 / out.m.wallS;
@@ -164,12 +179,15 @@ async function main(): Promise<void> {
       MBps: round(MBps, 1),
       sourcesMBps,
       ofSources: round(MBps / sourcesMBps, 3),
+      catAllMBps: round(readMBps, 1),
+      ofCat: round(MBps / readMBps, 3),
       cpuS: round(out.m.cpuS, 2),
       cpuSPerGB: round(out.m.cpuS / (out.bytes / 1e9), 2),
       maxRssMiB: round(out.m.maxRssMiB, 0),
       firstByteS: out.firstByteS.map((s) => (s === null ? null : round(s, 3))),
       statuses: out.statuses,
       failed: out.failed,
+      uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE),
     };
     const warning = busyWarning(before.loadavg1m, result.loadavg1mAfter);
     if (!values.json) {
@@ -179,11 +197,11 @@ async function main(): Promise<void> {
           `custody ingest, ${recorders} throttled recorders — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
           '',
           table([
-            ['recorders', 'each MB/s', 'GB', 'seconds', 'MB/s', 'of sources', 'CPU s/GB', 'peak RSS MiB', 'first byte s (max)'],
-            [recorders, rate, round(out.bytes / 1e9, 2), result.seconds, result.MBps, result.ofSources, result.cpuSPerGB, result.maxRssMiB, Math.max(...out.firstByteS.map((s) => s ?? Infinity)).toFixed(3)],
+            ['recorders', 'each MB/s', 'GB', 'seconds', 'MB/s', 'of sources', 'cat of all MB/s', 'of cat', 'CPU s/GB', 'peak RSS MiB', 'first byte s (max)'],
+            [recorders, rate, round(out.bytes / 1e9, 2), result.seconds, result.MBps, result.ofSources, result.catAllMBps, result.ofCat, result.cpuSPerGB, result.maxRssMiB, Math.max(...out.firstByteS.map((s) => s ?? Infinity)).toFixed(3)],
           ]),
           '',
-          `statuses: ${out.statuses.join(',')}; failed files: ${out.failed}`,
+          `statuses: ${out.statuses.join(',')}; failed files: ${out.failed}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}`,
           `load average (1 min): ${before.loadavg1m} before, ${result.loadavg1mAfter} after`,
           ...(warning ? [`WARNING: ${warning}`] : []),
           '',
