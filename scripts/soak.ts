@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { simulateRecorder } from '../src/devices/simulate.js';
 import { runCli, startCli, waitFor } from '../test/helpers/cli.js';
+import { rng } from '../test/chaos/campaign.js';
 import { checkInvariants, sha256File, type Card } from '../test/chaos/invariants.js';
 import { Lab, requireLab, type Mount } from '../test/lab/lab.js';
 
@@ -35,13 +36,17 @@ const { values } = parseArgs({
     recorders: { type: 'string', default: '20' },
     'wave-seconds': { type: 'string', default: '60' },
     keep: { type: 'boolean', default: false },
+    seed: { type: 'string' },
   },
 });
+// The refills' sizes and counts come from one seed, printed first (the footage's bytes are random anyway).
+const SEED = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+const random = rng(SEED);
 const MINUTES = Number(values.minutes);
 const RECORDERS = Number(values.recorders);
 const WAVE_MS = Number(values['wave-seconds']) * 1000;
-if (!(MINUTES > 0 && MINUTES <= 240) || !(Number.isInteger(RECORDERS) && RECORDERS >= 1 && RECORDERS <= 40) || !(WAVE_MS >= 5000)) {
-  console.error('--minutes 0–240, --recorders 1–40, --wave-seconds at least 5');
+if (!Number.isSafeInteger(SEED) || SEED < 0 || !(MINUTES > 0 && MINUTES <= 240) || !(Number.isInteger(RECORDERS) && RECORDERS >= 1 && RECORDERS <= 40) || !(WAVE_MS >= 5000)) {
+  console.error('--minutes 0–240, --recorders 1–40, --wave-seconds at least 5, --seed a whole number');
   process.exit(2);
 }
 const GROUP = Math.max(1, Math.ceil(RECORDERS / 4));
@@ -99,7 +104,7 @@ async function refill(r: Recorder, count: number, work: string): Promise<void> {
     gapSeconds: 3,
     recordedAt,
     firstNumber: r.next,
-    clipBytes: (4 + Math.floor(Math.random() * 4)) * 1024 * 1024,
+    clipBytes: (4 + Math.floor(random() * 4)) * 1024 * 1024,
     officer: r.officer,
     unit: '350200000000',
     concurrency: 1,
@@ -178,7 +183,7 @@ try {
     const m = /"url":"(http:\/\/[^"]+)"[^\n]*HTTP API listening/.exec(out);
     return m ? m[1]! : null;
   }, 60_000, 50);
-  console.log(`soak: ${MINUTES} min, ${RECORDERS} recorders in waves of ${GROUP} every ${WAVE_MS / 1000} s; API ${api}; daemon pid ${d.pid}; in ${dir}`);
+  console.log(`soak: seed ${SEED}, ${MINUTES} min, ${RECORDERS} recorders in waves of ${GROUP} every ${WAVE_MS / 1000} s; API ${api}; daemon pid ${d.pid}; in ${dir}`);
 
   const get = async (path: string, token: string, headers: Record<string, string> = {}): Promise<{ status: number; ms: number; body: Buffer }> => {
     const t = performance.now();
@@ -214,7 +219,7 @@ try {
         if (r.mount && (await onCard(r)) === 0) {
           await lab.unmount(r.mount);
           r.mount = null;
-          await refill(r, 2 + Math.floor(Math.random() * 3), join(dir, 'refills'));
+          await refill(r, 2 + Math.floor(random() * 3), join(dir, 'refills'));
         }
       }
       const group = recorders.slice((wave % 4) * GROUP, (wave % 4) * GROUP + GROUP);

@@ -28,11 +28,12 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import Database from 'better-sqlite3';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, stat, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes, createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulateRecorder } from '../../src/devices/simulate.js';
+import { RECORDER_STATUS_FORMAT } from '../../src/devices/status-file.js';
 import { CONTENT_PREFIX } from '../../src/vault/store.js';
 import { runCli, startCli, waitFor } from '../helpers/cli.js';
 import { Lab, type Mount } from '../lab/lab.js';
@@ -60,6 +61,8 @@ export interface CampaignOptions {
   walKills: number;
   /** SIGKILLs of each of `custody purge`, `custody export`, `custody ledger seal` and `custody ledger checkpoint`. */
   adminKills: number;
+  /** The trimmed run (npm test): the store going away is checked under the daemon only, not also under the CLI. */
+  trim?: boolean;
   /** Only these faults (names as in FAULTS); all when absent. */
   only?: string[] | undefined;
   /** A scratch folder (the campaign leaves it; the caller removes it). */
@@ -70,7 +73,7 @@ export interface CampaignOptions {
 export const FAULTS = ['ingest-kill', 'daemon-kill', 'pull', 'eio', 'vault-full', 'redis-kill', 'wal-kill', 'admin-kill', 'export-full', 'store-away'] as const;
 
 export const FULL = { ingestKills: 40, daemonKills: 12, walKills: 5, adminKills: 3 };
-export const TRIM = { ingestKills: 3, daemonKills: 2, walKills: 1, adminKills: 1 };
+export const TRIM = { ingestKills: 3, daemonKills: 2, walKills: 1, adminKills: 1, trim: true };
 
 /** The faults trimmed in test/chaos/chaos-later.test.ts (chaos.test.ts runs the others). */
 export const LATER: readonly string[] = ['admin-kill', 'export-full', 'store-away'];
@@ -122,6 +125,66 @@ function collect(child: ChildProcess, logFile?: string): { out: () => string; er
   });
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return { out: () => out, err: () => err };
+}
+
+/** What a process had open just before its kill: the targets of /proc/<pid>/fd (empty once it has gone). */
+async function openFiles(pid: number | undefined): Promise<string[]> {
+  if (pid === undefined) return [];
+  const out: string[] = [];
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null);
+    if (target?.startsWith('/')) out.push(target);
+  }
+  return out;
+}
+
+/** The last line a process wrote (a pino line as its message), shortened. */
+function lastLine(text: string): string | null {
+  const line = text.trim().split('\n').filter((l) => l.trim() !== '').pop();
+  if (!line) return null;
+  try {
+    const j = JSON.parse(line) as { msg?: unknown };
+    return typeof j.msg === 'string' ? j.msg.slice(0, 120) : 'its JSON result';
+  } catch {
+    // not a log line: the command's own output
+  }
+  return line.slice(0, 120);
+}
+
+/**
+ * Which step a kill interrupted, as seen from outside: whether the process had the
+ * catalog open (before that it was still loading Node and its modules), the ledger
+ * entries it committed before the kill, the files it had open in the destination
+ * (`.partial` export copies, a sealed segment or checkpoint being written) and its last
+ * output line.
+ */
+interface KillStep {
+  loading: boolean;
+  label: string;
+}
+
+function killStep(o: { open: string[]; home: string; entries: string[]; last: string | null }): KillStep {
+  const catalogOpen = o.open.some((f) => f === join(o.home, 'catalog.db') || f.startsWith(join(o.home, 'catalog.db-')));
+  if (!catalogOpen && o.entries.length === 0 && o.last === null) return { loading: true, label: 'while Node loaded (the catalog not yet open, nothing written)' };
+  const byType = new Map<string, number>();
+  for (const t of o.entries) byType.set(t, (byType.get(t) ?? 0) + 1);
+  const entries = [...byType].map(([t, n]) => (n > 1 ? `${n}× ${t}` : t)).join(', ');
+  const other = o.open.filter((f) => !f.startsWith(join(o.home, 'catalog.db')) && !f.startsWith('/dev/') && !f.startsWith('/proc/') && !/node_modules|\/usr\//.test(f));
+  const parts = [entries ? `after ${entries}` : 'before any ledger entry'];
+  if (other.length > 0) parts.push(`with ${other.map((f) => f.split('/').slice(-2).join('/')).slice(0, 2).join(', ')} open`);
+  if (o.last) parts.push(`last line “${o.last}”`);
+  return { loading: false, label: parts.join('; ') };
+}
+
+/** The types of the ledger entries after `seq`, in order. */
+function ledgerTypesAfter(home: string, seq: number): string[] {
+  const db = new Database(join(home, 'catalog.db'), { readonly: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    return db.prepare<[number], { type: string }>('SELECT type FROM ledger WHERE seq > ? ORDER BY seq').all(seq).map((r) => r.type);
+  } finally {
+    db.close();
+  }
 }
 
 function countIn(home: string, sql: string): number {
@@ -765,6 +828,8 @@ class Campaign {
     const counts: string[] = [];
     let checks = 0;
     let landedAll = 0;
+    let loadingAll = 0;
+    const stepsByOp: string[] = [];
     if (kills) {
       for (const op of ADMIN_OPS) {
         const o = ops[op];
@@ -775,43 +840,65 @@ class Campaign {
         const took = Math.max(1, Date.now() - c0 - startup);
         let landed = 0;
         let missed = 0;
+        let loading = 0;
+        const steps: string[] = [];
         while (landed < this.o.adminKills) {
           await o.prepare();
-          const at = Math.round(startup * 0.8 + this.r() * (took + startup * 0.2));
+          // Timed from the moment the process has the catalog open (Node and its modules
+          // loaded; a kill before that interrupts no step), at a seeded point of its own time.
+          const after = Math.round(this.r() * took);
+          const seqBefore = countIn(home, 'SELECT coalesce(max(seq), 0) AS n FROM ledger');
+          const c0 = Date.now();
           const child = this.start([...o.args(), '--home', home], env);
           const io = collect(child);
           const exited = exitOf(child);
-          const done = await Promise.race([exited.then(() => true), sleep(at).then(() => false)]);
+          const catalog = join(home, 'catalog.db');
+          await waitFor(`custody ${op} to open the catalog`, async () => child.exitCode !== null || (await openFiles(child.pid)).includes(catalog), 60_000, 2);
+          const at = Date.now() - c0 + after;
+          const done = child.exitCode !== null || (await Promise.race([exited.then(() => true), sleep(after).then(() => false)]));
           if (done) {
             if ((await exited) !== 0) throw new Error(`custody ${op} failed before its kill: ${io.err().slice(0, 800)} ${io.out().slice(0, 400)}`);
             missed++;
             this.o.log(`admin-kill: ${op} finished before its kill at ${at} ms (not counted)`);
-            if (missed > 10 * this.o.adminKills) throw new Error(`custody ${op} finished before its kill ${missed} times (it takes ${took} ms after a ${startup} ms start)`);
+            if (missed > 20 * this.o.adminKills) throw new Error(`custody ${op} finished before its kill ${missed} times (it takes ${took} ms after a ${startup} ms start)`);
             continue;
           }
+          // What it had open just before the kill, then what it had committed and said.
+          const open = await openFiles(child.pid);
           child.kill('SIGKILL');
           await exited;
-          landed++;
-          landedAll++;
+          const entries = ledgerTypesAfter(home, seqBefore);
+          const step = killStep({ open, home, entries, last: lastLine(`${io.out()}\n${io.err()}`) });
           this.kills++;
-          const c = await this.check(`SIGKILL of custody ${op} at ${at} ms`, home, cards, false, false);
+          const c = await this.check(`SIGKILL of custody ${op} at ${at} ms (${step.label})`, home, cards, false, false);
           const copies = await copiesCheck(burner);
           checks++;
           const purged = countIn(home, "SELECT count(*) AS n FROM evidence WHERE status = 'purged'");
-          this.o.log(`admin-kill ${op} ${landed}/${this.o.adminKills} at ${at} ms (of ${startup} + ${took}): ${c.evidence} in the vault (${purged} purged), ${copies.good} export copies verify, ${copies.partial} temp copies`);
+          if (step.loading) {
+            // Killed before it did anything: checked like any kill, counted apart, not one of the op's kills.
+            loading++;
+            loadingAll++;
+            this.o.log(`admin-kill ${op} at ${at} ms (of ${startup} + ${took}) ${step.label}: not counted as one of its ${this.o.adminKills}`);
+          } else {
+            landed++;
+            landedAll++;
+            steps.push(step.label);
+            this.o.log(`admin-kill ${op} ${landed}/${this.o.adminKills} at ${at} ms (of ${startup} + ${took}) ${step.label}: ${c.evidence} in the vault (${purged} purged), ${copies.good} export copies verify, ${copies.partial} temp copies`);
+          }
           // The next run finishes the work.
           await cli(op === 'export' ? (await approve(), o.args()) : o.args());
           await this.check(`the ${op} run after its kill`, home, cards, true, false);
           await copiesCheck(burner);
           checks++;
         }
-        counts.push(`${op} ${landed} (${missed} runs finished first; ${took} ms after a ${startup} ms start)`);
+        stepsByOp.push(`${op}: ${steps.join(' | ')}`);
+        counts.push(`${op} ${landed} (${loading} more while Node loaded, ${missed} runs finished first; ${took} ms after a ${startup} ms start)`);
       }
       this.results.push({
         fault: 'SIGKILL during `custody purge`, `custody export`, `custody ledger seal`, `custody ledger checkpoint`',
-        injected: landedAll,
+        injected: landedAll + loadingAll,
         checks,
-        outcome: `kills: ${counts.join('; ')}. After each: the invariants (a purged item's object gone only with its evidence.purged entry, verify --deep over the sealed segments and checkpoints) and every published or recorded export copy verifying as read back; the next run of the command finished the work`,
+        outcome: `kills: ${counts.join('; ')}; ${loadingAll} while Node loaded, counted apart. Where each landed — ${stepsByOp.join('; ')}. After each: the invariants (a purged item's object gone only with its evidence.purged entry, verify --deep over the sealed segments and checkpoints) and every published or recorded export copy verifying as read back; the next run of the command finished the work`,
         ms: Date.now() - t0,
       });
     }
@@ -942,8 +1029,11 @@ class Campaign {
         } while (token);
         return { names, problems };
       };
-      const check = (what: string, final: boolean): Promise<CheckResult> => this.check(what, home, [card], final, true, { env, objects });
+      // The recorders checked: the session's, then also the daemon's.
+      const checked: Card[] = [];
+      const check = (what: string, final: boolean): Promise<CheckResult> => this.check(what, home, checked, final, true, { env, objects });
       const card: Card = { serial: 'S3C1', dir: join(dir, 'card'), files: new Map() };
+      checked.push(card);
       // Slow: every chunk held 200 ms each way.
       await writeBatch(card, 1, 2, this.r, 0.5, 1.5);
       delayMs = 200;
@@ -953,7 +1043,33 @@ class Campaign {
       delayMs = 0;
       if (slow.code !== 0 || slow.report.status !== 'complete') throw new Error(`ingest into a slow object store did not finish: ${JSON.stringify(slow.report).slice(0, 800)}`);
       await check('ingest into a slow object store', true);
-      // Gone: Swift's S3 endpoint stopped after a seeded number of items.
+      // Swift's proxy server (its S3 endpoint) stopped by its pid: the one the script started, then ours.
+      const stopProxy = async (): Promise<void> => {
+        const pid = proxy ? proxy.pid! : Number((await readFile(join(swiftDir, 'run', 'proxy.pid'), 'utf8')).split(' ')[0]);
+        process.kill(pid, 'SIGTERM');
+        await waitFor('the Swift proxy to stop', async () => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        }, 30_000, 20);
+      };
+      // Started again: the same proxy server, configuration and data, on its port.
+      const startProxy = async (): Promise<void> => {
+        proxy = spawn('swift-proxy-server', [join(swiftDir, 'etc', 'proxy-server.conf'), '-v'], { stdio: 'ignore' });
+        this.live.add(proxy);
+        const p = proxy;
+        p.once('exit', () => this.live.delete(p));
+        await waitFor('Swift to answer again', async () => {
+          if (p.exitCode !== null) throw new Error(`swift-proxy-server exited ${p.exitCode}`);
+          return fetch(`${swiftEnv.SWIFT_S3_ENDPOINT!}/healthcheck`).then((r) => r.ok, () => false);
+        }, 60_000, 100);
+      };
+      // Gone: Swift's S3 endpoint stopped after a seeded number of items (the trimmed run
+      // checks this under the daemon only, below).
+      if (!this.o.trim) {
       await writeBatch(card, 2, 5, this.r, 1, 2);
       const before = countIn(home, 'SELECT count(*) AS n FROM evidence');
       const after = 1 + Math.floor(this.r() * 3);
@@ -964,32 +1080,17 @@ class Campaign {
         if (child.exitCode !== null) throw new Error(`ingest ended before the store went away: ${io.out().slice(0, 800)}`);
         return countIn(home, 'SELECT count(*) AS n FROM evidence') >= before + after;
       }, 60_000, 10);
-      const [pid] = (await readFile(join(swiftDir, 'run', 'proxy.pid'), 'utf8')).split(' ');
-      process.kill(Number(pid), 'SIGTERM');
-      await waitFor('the Swift proxy to stop', async () => {
-        try {
-          process.kill(Number(pid), 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, 30_000, 20);
+      await stopProxy();
       const g0 = Date.now();
       const code = await Promise.race([exited, sleep(300_000).then(() => 'hung' as const)]);
       if (code === 'hung') throw new Error('ingest did not end within 5 minutes of the object store going away');
       const goneMs = Date.now() - g0;
       const report = JSON.parse(io.out() || '{}') as { status?: string; ingested?: number; errors?: Array<{ code: string }> };
       const codes = [...new Set((report.errors ?? []).map((e) => e.code))];
-      if (report.status === 'complete' && codes.length === 0) throw new Error(`ingest reported complete with its object store gone: ${io.out().slice(0, 800)}`);
+      // Paused, as a full vault pauses (VAULT_UNAVAILABLE), not complete with every file left failed.
+      if (report.status !== 'paused' || !codes.includes('VAULT_UNAVAILABLE')) throw new Error(`ingest did not pause with VAULT_UNAVAILABLE when its object store went away: ${io.out().slice(0, 800)}`);
       // Started again: the same proxy server, configuration and data, on its port.
-      proxy = spawn('swift-proxy-server', [join(swiftDir, 'etc', 'proxy-server.conf'), '-v'], { stdio: 'ignore' });
-      this.live.add(proxy);
-      const p = proxy;
-      p.once('exit', () => this.live.delete(p));
-      await waitFor('Swift to answer again', async () => {
-        if (p.exitCode !== null) throw new Error(`swift-proxy-server exited ${p.exitCode}`);
-        return fetch(`${swiftEnv.SWIFT_S3_ENDPOINT!}/healthcheck`).then((r) => r.ok, () => false);
-      }, 60_000, 100);
+      await startProxy();
       const mid = await check('the object store going away mid-ingest', false);
       const again = await this.ingest(home, card.dir, card.serial, env);
       if (again.code !== 0 || again.report.status !== 'complete') throw new Error(`the run after the object store came back did not finish: ${JSON.stringify(again.report).slice(0, 800)}`);
@@ -1001,13 +1102,94 @@ class Campaign {
         outcome: `slow: 2 files ingested and wiped in ${(slowMs / 1000).toFixed(1)} s; stopped after ${after} items: ingest ended ${report.status ?? '?'} (exit ${String(code)}, ${report.ingested ?? 0} ingested, ${codes.join(', ') || 'no error code'}) ${(goneMs / 1000).toFixed(1)} s later, ${mid.onRecorders} files left on the recorder; Swift started again, the next run took ${String(again.report.ingested)}, ${fin.evidence} items each once`,
         ms: Date.now() - t0,
       });
+      } else {
+        this.results.push({
+          fault: 'S3 object store (Swift) slow (every chunk held 200 ms)',
+          injected: 1,
+          checks: 1,
+          outcome: `2 files ingested and wiped in ${(slowMs / 1000).toFixed(1)} s`,
+          ms: Date.now() - t0,
+        });
+      }
+
+      // The same under the daemon: a recorder docked on a lab mount, Swift's proxy stopped
+      // after a seeded number of its items, the dock seen paused through the API, then Swift
+      // started again and the daemon left to finish by itself.
+      const d0 = Date.now();
+      const root = join(dir, 'M');
+      const card2: Card = { serial: 'S3D1', dir: join(dir, 'card2'), files: new Map() };
+      await writeBatch(card2, 3, 6, this.r, 1, 2);
+      // A recorder the daemon knows by its status file (the simulator's model profile).
+      const status = { format: RECORDER_STATUS_FORMAT, serial: card2.serial, model: 'SIM-DSJ-1', officer: '100001', unit: '350200000000', battery: 80, clockOffsetSeconds: 0, storageTotalBytes: 32e9, storageFreeBytes: 30e9 };
+      await writeFile(join(card2.dir, 'RECORDER.JSON'), `${JSON.stringify(status)}\n`);
+      const { token } = JSON.parse((await runCli(['users', 'add', '--name', 'chaos-admin', '--role', 'admin', '--json', '--home', home], env)).stdout) as { token: string };
+      const denv = { ...env, CUSTODY_DEVICES_MOUNT_ROOTS: root, CUSTODY_API_PORT: '0', CUSTODY_DEVICES_RESCAN_SECONDS: '3600', CUSTODY_INGEST_WIPE_AFTER_INGEST: 'true', CUSTODY_LOG_LEVEL: 'info' };
+      const daemon = this.start(['daemon', '--home', home], denv);
+      const dio = collect(daemon, join(dir, 'daemon.log'));
+      const dexited = exitOf(daemon);
+      checked.push(card2);
+      const mine = (): number => countIn(home, "SELECT count(*) AS n FROM evidence WHERE recorder_serial = 'S3D1'");
+      let paused: { code?: string; since?: string } | null = null;
+      try {
+        const api = await waitFor('the daemon to start', async () => {
+          if (daemon.exitCode !== null) throw new Error(`the daemon exited ${daemon.exitCode}: ${dio.err().slice(0, 800)}`);
+          return /"url":"(http:\/\/[^"]+)"[^\n]*HTTP API listening/.exec(dio.out())?.[1] ?? null;
+        }, 60_000, 50);
+        const docks = async (): Promise<Array<{ serial: string | null; paused: { code: string; since: string } | null }>> => {
+          const res = await fetch(`${api}/api/v1/docks`, { headers: { authorization: `Bearer ${token}` } });
+          if (res.status !== 200) throw new Error(`GET /docks answered ${res.status}`);
+          return ((await res.json()) as { items: Array<{ serial: string | null; paused: { code: string; since: string } | null }> }).items;
+        };
+        await this.lab.throttle(card2.dir, join(root, card2.serial), { rate: 20, unlink: true, statusFile: 'RECORDER.JSON' });
+        const stopAfter = 1 + Math.floor(this.r() * 3);
+        await waitFor(`${stopAfter} of the docked recorder's items`, async () => mine() >= stopAfter, 120_000, 10);
+        await stopProxy();
+        const dock = await waitFor('the dock to show it is paused', async () => (await docks()).find((x) => x.serial === card2.serial && x.paused?.code === 'VAULT_UNAVAILABLE') ?? null, 120_000, 200);
+        paused = dock.paused;
+        const atPause = mine();
+        // While paused: every file gone from the recorder is in the catalog, wiped.
+        let gone = 0;
+        for (const [rel] of card2.files) {
+          if ((await sha256File(join(card2.dir, ...rel.split('/')))) !== null) continue;
+          gone++;
+          if (countIn(home, `SELECT count(*) AS n FROM evidence WHERE recorder_serial = 'S3D1' AND source_path = '${rel}' AND wiped_at IS NOT NULL`) !== 1) throw new Error(`${rel} left the recorder while the store was away, and is not in the catalog as wiped (seed ${this.o.seed})`);
+        }
+        await startProxy();
+        await waitFor('the daemon to resume and empty the recorder', async () => {
+          if (daemon.exitCode !== null) throw new Error(`the daemon exited ${daemon.exitCode}`);
+          for (const rel of card2.files.keys()) if ((await sha256File(join(card2.dir, ...rel.split('/')))) !== null) return false;
+          return (await docks()).every((x) => x.paused === null);
+        }, 180_000, 250);
+        // Once every file is gone its wipe is committed (the unlink's commit comes right after).
+        await sleep(500);
+        daemon.kill('SIGTERM');
+        const dcode = await dexited;
+        if (dcode !== 0) throw new Error(`the daemon did not stop cleanly on SIGTERM (exit ${dcode}): ${dio.err().slice(0, 800)}`);
+        const resumed = /vault answers again: collection resumed/.test(dio.out());
+        const dfin = await check('the daemon that resumed after the object store came back', true);
+        const docksRow = countIn(home, "SELECT files_ingested AS n FROM docks WHERE recorder_serial = 'S3D1' ORDER BY docked_at DESC LIMIT 1");
+        this.results.push({
+          fault: 'S3 object store (Swift) stopped mid-ingest under the daemon, a recorder docked (wiping), started again',
+          injected: 1,
+          checks: 2,
+          outcome: `stopped after ${stopAfter} items: the dock showed paused (${paused?.code ?? '?'}) through GET /docks with ${atPause} of 6 items in, ${gone} files wiped (each stored and recorded), ${6 - gone} left on the recorder; Swift started again, the daemon ${resumed ? 'resumed by itself' : 'went on'} and collected and wiped the rest (the dock counts ${docksRow} ingested); ${dfin.evidence} items in the bucket, each once`,
+          ms: Date.now() - d0,
+        });
+      } finally {
+        if (daemon.exitCode === null && daemon.signalCode === null) {
+          daemon.kill('SIGKILL');
+          await dexited;
+        }
+      }
     } finally {
       client.destroy();
       for (const s of sockets) s.destroy();
       await new Promise((r) => forwarder.close(r));
-      if (proxy && proxy.exitCode === null && proxy.signalCode === null) {
-        proxy.kill('SIGTERM');
-        await exitOf(proxy);
+      // Set in the closures above: TypeScript cannot see that.
+      const px = proxy as ChildProcess | null;
+      if (px && px.exitCode === null && px.signalCode === null) {
+        px.kill('SIGTERM');
+        await exitOf(px);
       }
       await run('bash', [SWIFT_SCRIPT, 'stop', swiftDir], { timeout: 60_000 });
     }

@@ -1,8 +1,9 @@
 /**
  * Issue 17: the campaign's later faults, trimmed — one SIGKILL each of `custody purge`,
  * `custody export`, `custody ledger seal` and `custody ledger checkpoint`, an export's
- * destination disk filling up, and the S3 object store (a private Swift) slow and then
- * stopped mid-ingest and started again — in a file of their own (a failure names its
+ * destination disk filling up, and the S3 object store (a private Swift) slow, then
+ * stopped mid-ingest under the daemon (the dock paused, seen through the API) and started
+ * again (the daemon resumes; the full run also stops it under the CLI's session) — in a file of their own (a failure names its
  * faults and seed apart from the others').
  * The seed is printed; CUSTODY_CHAOS_SEED replays one. Needs the recorder lab and Swift:
  * in CI their absence is a failure; elsewhere the faults are left out with a message.
@@ -28,8 +29,10 @@ if (labMissing.length === 0) describe('the fault campaign, later faults, trimmed
       })
       .finally(() => rm(dir, { recursive: true, force: true }));
     console.log(reportTable(report));
-    expect(report.kills).toBe(ADMIN_OPS.length * TRIM.adminKills);
-    expect(report.results.map((r) => r.injected)).toEqual([ADMIN_OPS.length * TRIM.adminKills, 1, 2]);
+    // One kill of each command that landed on its work, and any more that landed while Node loaded (counted apart).
+    expect(report.results[0]!.injected).toBeGreaterThanOrEqual(ADMIN_OPS.length * TRIM.adminKills);
+    expect(report.kills).toBe(report.results[0]!.injected);
+    expect(report.results.slice(1).map((r) => r.injected)).toEqual([1, 1, 1]);
   }, 300_000);
 });
 
