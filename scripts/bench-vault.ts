@@ -362,8 +362,10 @@ async function main(): Promise<void> {
   try {
     const bytes = sizeMiB * MiB;
     const file = join(dir, 'source.bin');
-    log(`generating ${sizeMiB} MiB in ${dir} …`);
-    await generateFile(file, bytes);
+    if (!values['ledger-only']) {
+      log(`generating ${sizeMiB} MiB in ${dir} …`);
+      await generateFile(file, bytes);
+    }
 
     // Put and baseline alternate (custody first on odd runs), so neither always
     // follows the other's writeback. Outputs are kept until every run is done: on a
