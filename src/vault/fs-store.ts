@@ -292,7 +292,8 @@ export class FsObjectStore implements ObjectStore {
       } catch (e) {
         out.push({ ok: false, error: this.writeError(e, s.tmp) });
       } finally {
-        await rm(s.tmp, { force: true }).catch(() => undefined);
+        // One unlink (rm would lstat first): a second name of a published object, or a failed copy.
+        await unlink(s.tmp).catch(() => undefined);
       }
     }
     return out;
