@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { configLeaves } from './load.js';
+import { configLeaves } from './validate.js';
 import { configSchema } from './schema.js';
 
 const example = readFileSync(new URL('../../config/custody.example.yaml', import.meta.url), 'utf8');

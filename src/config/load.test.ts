@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/index.js';
-import { configLeaves, loadConfig, redactConfig } from './load.js';
+import { CONFIG_CACHE_FILE, loadConfig, redactConfig } from './load.js';
+import { configLeaves } from './validate.js';
 
 function home(): string {
   return mkdtempSync(join(tmpdir(), 'custody-config-'));
@@ -118,5 +119,61 @@ describe('loadConfig', () => {
     const c = loadConfig({ home: h, env: {} });
     expect(c.vault.s3?.secretAccessKey).toBe('hunter2');
     expect(JSON.stringify(redactConfig(c))).not.toContain('hunter2');
+  });
+});
+
+describe('the cache of validated configurations (issue 13: a short command need not load zod)', () => {
+  /** A station's home: the cache is kept only where a catalog is. */
+  function station(): string {
+    const h = home();
+    writeFileSync(join(h, 'catalog.db'), '');
+    return h;
+  }
+  const cacheFile = (h: string) => join(h, CONFIG_CACHE_FILE);
+
+  it('keeps the validated configuration in a station\'s home, readable by its owner only, and gives the same back', () => {
+    const h = station();
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  port: 9000\n');
+    const first = loadConfig({ home: h, env: { CUSTODY_INGEST_CONCURRENCY: '3' } });
+    expect(statSync(cacheFile(h)).mode & 0o777).toBe(0o600);
+    const second = loadConfig({ home: h, env: { CUSTODY_INGEST_CONCURRENCY: '3' } });
+    expect(second).toEqual(first);
+    expect(Object.isFrozen(second.vault)).toBe(true);
+    expect(second.api.port).toBe(9000);
+    expect(second.ingest.concurrency).toBe(3);
+  });
+
+  it('validates again when the file or a CUSTODY_ variable changes: a bad edit is refused though a good one was cached', () => {
+    const h = station();
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  port: 9000\n');
+    loadConfig({ home: h, env: {} });
+    expect(loadConfig({ home: h, env: { CUSTODY_API_PORT: '9001' } }).api.port).toBe(9001);
+    expect(() => loadConfig({ home: h, env: { CUSTODY_API_PORT: 'x' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ home: h, env: { CUSTODY_NO_SUCH_KEY: '1' } })).toThrow(/not a configuration key/);
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  port: 70000\n');
+    expect(() => loadConfig({ home: h, env: {} })).toThrow(/api\.port/);
+    writeFileSync(join(h, 'custody.yaml'), 'api:\n  port: 9002\n');
+    expect(loadConfig({ home: h, env: {} }).api.port).toBe(9002);
+  });
+
+  it('never takes an entry made for other inputs, nor a damaged file', () => {
+    const h = station();
+    loadConfig({ home: h, env: {} });
+    const entry = JSON.parse(readFileSync(cacheFile(h), 'utf8')) as { key: string; config: { api: { port: number } } };
+    // Someone's (or an old build's) entry under another key: not used.
+    writeFileSync(cacheFile(h), JSON.stringify({ key: 'f'.repeat(64), config: { ...entry.config, api: { ...entry.config.api, port: 1 } } }));
+    expect(loadConfig({ home: h, env: {} }).api.port).toBe(8470);
+    writeFileSync(cacheFile(h), '{ not json');
+    expect(loadConfig({ home: h, env: {} }).api.port).toBe(8470);
+  });
+
+  it('keeps nothing for a home without a catalog, nor a configuration holding a secret', () => {
+    const fresh = home();
+    loadConfig({ home: fresh, env: {} });
+    expect(existsSync(cacheFile(fresh))).toBe(false);
+    const h = station();
+    const s3 = { CUSTODY_VAULT_KIND: 's3', CUSTODY_VAULT_S3_BUCKET: 'evidence', CUSTODY_VAULT_S3_ENDPOINT: 'http://127.0.0.1:9', CUSTODY_VAULT_S3_ACCESS_KEY_ID: 'id', CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: 'secret' };
+    expect(loadConfig({ home: h, env: s3 }).vault.s3?.secretAccessKey).toBe('secret');
+    expect(existsSync(cacheFile(h))).toBe(false);
   });
 });

@@ -1,4 +1,6 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
 // js-yaml, not the yaml package custody uses for the files it writes: the configuration
@@ -6,74 +8,10 @@ import { homedir } from 'node:os';
 // about 30 ms of each command's start). CORE_SCHEMA is YAML 1.2's core schema, as yaml
 // reads it: no timestamps or other implicit types beyond null, booleans and numbers.
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { z } from 'zod';
 import { ConfigError, errorMessage } from '../core/index.js';
-import { configSchema, type Config } from './schema.js';
+import type { Config } from './schema.js';
 
 export const ENV_PREFIX = 'CUSTODY_';
-
-type Leaf = { path: string[]; env: string; kind: 'boolean' | 'number' | 'array' | 'string' };
-
-/** The schema inside its optional, default, prefault and nullable wrappers (zod's public unwrap()). */
-function unwrap(s: z.ZodType): z.ZodType {
-  let cur: z.ZodType = s;
-  while (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodNullable) {
-    cur = cur.unwrap() as z.ZodType;
-  }
-  return cur;
-}
-
-function toUpperSnake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-
-/** Every leaf key of the schema with its CUSTODY_ environment variable name. */
-export function configLeaves(schema: z.ZodType = configSchema, path: string[] = []): Leaf[] {
-  const s = unwrap(schema);
-  if (s instanceof z.ZodObject) {
-    return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([k, v]) => configLeaves(v, [...path, k]));
-  }
-  const kind = s instanceof z.ZodBoolean ? 'boolean' : s instanceof z.ZodNumber ? 'number' : s instanceof z.ZodArray ? 'array' : 'string';
-  return [{ path, env: ENV_PREFIX + path.map(toUpperSnake).join('_'), kind }];
-}
-
-/** Keys that were renamed, and what to write instead: an old config file gets a hint, not just "unrecognized". */
-const RENAMED_KEYS: Record<string, string> = {
-  'api.trustProxy':
-    'api.trustProxy was replaced by api.trustedProxies, a list of the proxies\' addresses or CIDRs (e.g. [127.0.0.1]); X-Forwarded-For is believed only from those',
-};
-
-function parseEnvValue(leaf: Leaf, raw: string, problems: string[]): unknown {
-  switch (leaf.kind) {
-    case 'boolean':
-      if (/^(true|1|yes|on)$/i.test(raw)) return true;
-      if (/^(false|0|no|off)$/i.test(raw)) return false;
-      problems.push(`${leaf.env}: expected true or false, got "${raw}"`);
-      return undefined;
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) {
-        problems.push(`${leaf.env}: expected a number, got "${raw}"`);
-        return undefined;
-      }
-      return n;
-    }
-    case 'array':
-      return raw.trim().startsWith('[') ? (JSON.parse(raw) as unknown) : raw.split(',').map((x) => x.trim()).filter(Boolean);
-    default:
-      return raw;
-  }
-}
-
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
-  let cur = obj;
-  for (const key of path.slice(0, -1)) {
-    const next = cur[key];
-    if (next === undefined || next === null || typeof next !== 'object') cur[key] = {};
-    cur = cur[key] as Record<string, unknown>;
-  }
-  cur[path[path.length - 1]!] = value;
-}
 
 export interface LoadOptions {
   /** --home, else CUSTODY_HOME, else ~/.custody */
@@ -92,13 +30,15 @@ export function defaultConfigPath(home: string): string {
   return join(home, 'custody.yaml');
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
+function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read config file ${file}: ${errorMessage(e)}`, [], { cause: e });
   }
+}
+
+function parseConfigText(text: string, file: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = loadYaml(text, { schema: CORE_SCHEMA, filename: file });
@@ -110,6 +50,71 @@ function readConfigFile(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+type ConfigValidator = (raw: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined) => Config;
+let validator: ConfigValidator | undefined;
+
+/** Called by validate.ts when it loads (see loadConfig). */
+export function installConfigValidator(v: ConfigValidator): void {
+  validator = v;
+}
+
+function validate(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined): Config {
+  validator ??= (createRequire(import.meta.url)('./validate.js') as { validateConfig: ConfigValidator }).validateConfig;
+  return validator(raw, env, file);
+}
+
+/** The cache of validated configurations, in the home (one entry: the last one). */
+export const CONFIG_CACHE_FILE = '.config-cache.json';
+const CACHE_FORMAT = 1;
+
+/**
+ * What a validated configuration depends on: the file's text, every CUSTODY_* variable,
+ * the validating code itself (validate and schema, as this build has them) and Node (its
+ * time-zone data). Undefined when the code's own files cannot be read: then no cache.
+ */
+function cacheKey(text: string, env: NodeJS.ProcessEnv): string | undefined {
+  const h = createHash('sha256').update(`custody-config-cache ${CACHE_FORMAT} ${process.version}\n`);
+  for (const name of ['validate', 'schema']) {
+    const source = ['js', 'ts'].map((ext) => new URL(`./${name}.${ext}`, import.meta.url)).find((u) => existsSync(u));
+    if (!source) return undefined;
+    h.update(readFileSync(source)).update('\0');
+  }
+  h.update(text).update('\0');
+  for (const name of Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX)).sort()) h.update(`${name}=${env[name]}\0`);
+  return h.digest('hex');
+}
+
+function readCache(home: string, key: string): Config | undefined {
+  try {
+    const entry = JSON.parse(readFileSync(join(home, CONFIG_CACHE_FILE), 'utf8')) as { key?: unknown; config?: unknown };
+    return entry.key === key && entry.config && typeof entry.config === 'object' ? (entry.config as Config) : undefined;
+  } catch {
+    return undefined; // none, unreadable or damaged: validate, as without a cache
+  }
+}
+
+/**
+ * Best effort, and only in a station's home (its catalog there): a home not made yet (a
+ * restore's or init's target stays untouched), or not writable by this user, keeps no
+ * cache. Never a configuration that holds a secret (an S3 key given inline or through the
+ * environment).
+ */
+function writeCache(home: string, key: string, config: Config): void {
+  if (config.vault.s3?.secretAccessKey !== undefined || !existsSync(join(home, 'catalog.db'))) return;
+  const file = join(home, CONFIG_CACHE_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, JSON.stringify({ key, config }), { mode: 0o600 });
+    renameSync(temp, file);
+  } catch {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
 /**
  * Load the configuration once: file (if any), then CUSTODY_* environment overrides,
  * validated as a whole so every problem is reported at once. The result is frozen.
@@ -118,47 +123,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   const home = resolveHome({ home: opts.home, env });
   const file = opts.configFile ? resolve(opts.configFile) : existsSync(defaultConfigPath(home)) ? defaultConfigPath(home) : undefined;
-  const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
+  const text = file ? readConfigText(file) : '';
 
-  const problems: string[] = [];
-  const leaves = configLeaves();
-  for (const leaf of leaves) {
-    const v = env[leaf.env];
-    if (v === undefined) continue;
-    try {
-      const parsed = parseEnvValue(leaf, v, problems);
-      if (parsed !== undefined) setPath(raw, leaf.path, parsed);
-    } catch (e) {
-      problems.push(`${leaf.env}: ${errorMessage(e)}`);
-    }
+  // Validation needs zod (about half of a short command's start): a configuration
+  // validated before, from the same file text, environment and code, is taken from the
+  // cache in the home instead (issue 13). A bad one is never cached, so it is refused the
+  // same way every time.
+  const key = cacheKey(text, env);
+  let c = key ? readCache(home, key) : undefined;
+  if (!c) {
+    c = validate(file ? parseConfigText(text, file) : {}, env, file);
+    if (key) writeCache(home, key, c);
   }
-  for (const name of Object.keys(env)) {
-    // CUSTODY_HOME picks the home; CUSTODY_TOKEN is the credential of the custody user a
-    // command acts as (src/cli/context.ts): neither is a configuration key.
-    if (name.startsWith(ENV_PREFIX) && name !== 'CUSTODY_HOME' && name !== 'CUSTODY_TOKEN' && !leaves.some((l) => l.env === name)) {
-      problems.push(`${name}: not a configuration key`);
-    }
-  }
-
-  // Parsed once per process: zod's just-in-time compiled object parsers would cost more
-  // to build than this one parse takes without them (issue 13, CLI start-up).
-  const result = configSchema.safeParse(raw, { jitless: true });
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const where = issue.path.length ? issue.path.join('.') : '(top level)';
-      if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) {
-          const key = [...issue.path, k].join('.');
-          problems.push(RENAMED_KEYS[key] ?? `${where}: not a configuration key: "${k}"`);
-        }
-      } else problems.push(`${where}: ${issue.message}`);
-    }
-  }
-  if (problems.length > 0 || !result.success) {
-    const source = file ? `config ${file}` : 'configuration';
-    throw new ConfigError(`invalid ${source}: ${problems.join('; ')}`, problems);
-  }
-  const c = result.data;
   const s3 = c.vault.s3;
   if (s3 && s3.secretAccessKey === undefined && s3.secretAccessKeyFile !== undefined) {
     try {

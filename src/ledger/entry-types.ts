@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { installEntryDataCheck } from './ledger.js';
 
 /**
  * Every ledger entry type custody writes, with the shape of its `data`.
@@ -275,3 +276,5 @@ export function entryDataProblems(type: string, data: unknown): string[] {
   if (r.success) return [];
   return r.error.issues.slice(0, 5).map((i) => `data${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
 }
+
+installEntryDataCheck(entryDataProblems);

@@ -18,7 +18,8 @@ export {
   type RawLedgerRow,
   type UnhashedEntry,
 } from './ledger.js';
-export { LEDGER_ENTRY_TYPES, entryDataProblems, isLedgerEntryType, type LedgerEntryType } from './entry-types.js';
+// The entry types' schemas load at the first append (ledger.ts), not with the ledger.
+export type { LedgerEntryType } from './entry-types.js';
 export {
   ChainCursor,
   LedgerSealer,

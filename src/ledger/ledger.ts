@@ -1,12 +1,32 @@
 import { hash as oneShotHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import canonicalizeModule from 'canonicalize';
 import { Catalog, type Db, type TxObserver } from '../catalog/index.js';
 import { LedgerError, rfc3339, sha256Hex, systemClock, type Clock } from '../core/index.js';
-import { entryDataProblems } from './entry-types.js';
 
 // The package is CommonJS whose typings claim an ES default export; at run time the
 // default import is the function itself.
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+type EntryDataCheck = (type: string, data: unknown) => string[];
+let entryDataCheck: EntryDataCheck | undefined;
+
+/**
+ * The entry types' schemas (./entry-types.ts) are built with zod, whose import is about
+ * half of a short command's start; a command that only reads the ledger (`custody
+ * verify`) never needs them. So they are loaded at the first append, synchronously
+ * (require of an ES module, which every supported Node does): every append is still
+ * checked against its type's schema before it enters the chain. Importing
+ * entry-types.ts installs its check here first (the test runner does, having no .js).
+ */
+export function installEntryDataCheck(check: EntryDataCheck): void {
+  entryDataCheck = check;
+}
+
+function entryDataProblems(type: string, data: unknown): string[] {
+  entryDataCheck ??= (createRequire(import.meta.url)('./entry-types.js') as { entryDataProblems: EntryDataCheck }).entryDataProblems;
+  return entryDataCheck(type, data);
+}
 
 export const GENESIS_PREV = '0'.repeat(64);
 

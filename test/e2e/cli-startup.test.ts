@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { CONFIG_CACHE_FILE } from '../../src/config/index.js';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -84,5 +85,16 @@ describe('custody starts at once (issue 13)', () => {
     }
     // Only the verify command's module of the table was loaded.
     expect(mine.filter((m) => m.startsWith('dist/cli/commands/'))).toEqual(['dist/cli/commands/index.js', 'dist/cli/commands/verify.js']);
+
+    // The first run validated the configuration (zod) and cached it in the home; the next
+    // takes it from there. Neither appends, so neither loads the entry types' schemas.
+    expect(mine).toContain('dist/config/validate.js');
+    expect((await stat(join(home, CONFIG_CACHE_FILE))).mode & 0o777).toBe(0o600);
+    const again = await runRecorded(['verify', '--home', home], join(dir, 'imports-again.txt'));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/Vault intact/);
+    expect(packages(again.modules)).not.toContain('zod');
+    for (const m of [...mine, ...own(again.modules)]) expect(m).not.toBe('dist/ledger/entry-types.js');
+    expect(own(again.modules)).not.toContain('dist/config/validate.js');
   });
 });

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Catalog } from '../../src/catalog/index.js';
-import { configSchema } from '../../src/config/index.js';
+import { configSchema } from '../../src/config/schema.js';
 import { CustodyError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { BullmqJobRunner, JOBS, SqliteJobRunner, createJobRunner, type JobContext, type JobRunner } from '../../src/jobs/index.js';
