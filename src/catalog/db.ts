@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CustodyError, errorMessage } from '../core/index.js';
 import { migrations, type Migration } from './migrations/index.js';
@@ -11,7 +11,19 @@ export type Db = Database.Database;
  * and bring its schema up to date.
  */
 export function openDatabase(file: string, opts: { readonly?: boolean; migrate?: boolean } = {}): Db {
-  if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+  if (!opts.readonly) {
+    mkdirSync(dirname(file), { recursive: true });
+    // A new catalog is made readable by the service's group only (0640, as custody doctor
+    // expects): SQLite would create it 0644 under the usual umask, and its -wal and -shm
+    // files take the catalog's mode.
+    try {
+      if (file !== ':memory:') closeSync(openSync(file, 'wx', 0o640));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new CustodyError('CATALOG_OPEN_FAILED', `cannot create catalog ${file}: ${errorMessage(e)}`, { cause: e });
+      }
+    }
+  }
   let db: Db;
   try {
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });

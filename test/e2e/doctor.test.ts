@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -20,7 +19,6 @@ describe('custody doctor (e2e, issue 20)', () => {
     const home = join(dir, 'home');
     const env = { CUSTODY_DEVICES_USB: 'false', CUSTODY_DEVICES_MOUNT_ROOTS: JSON.stringify([dir]) };
     expect((await runCli(['init', '--home', home], env)).code).toBe(0);
-    await chmod(join(home, 'catalog.db'), 0o640);
 
     const first = await runCli(['doctor', '--home', home, '--json'], env);
     expect(first.code, first.stderr).toBe(1);
