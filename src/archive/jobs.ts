@@ -98,7 +98,8 @@ export class ExportJobs {
     this.q = {
       get: db.prepare<[string], Row>(`${select} WHERE j.id = ?`),
       forCase: db.prepare<[string, number], Row>(`${select} WHERE j.case_id = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?`),
-      recent: db.prepare<[number], Row>(`${select} ORDER BY j.created_at DESC, j.id DESC LIMIT ?`),
+      // A unit's own newest, not the station's newest then filtered (a unit would see fewer).
+      recent: db.prepare<[string | null, string | null, number], Row>(`${select} WHERE (? IS NULL OR c.unit = ?) ORDER BY j.created_at DESC, j.id DESC LIMIT ?`),
       live: db.prepare<[], Row>(`${select} WHERE j.status IN ('queued', 'running')`),
       insert: db.prepare(
         `INSERT INTO export_jobs (id, case_id, actor, maker, destinations, iso, status, progress, created_at)
@@ -153,8 +154,9 @@ export class ExportJobs {
     return this.q.forCase.all(caseId, limit).map(jobOf);
   }
 
-  recent(limit = 200): ExportJob[] {
-    return this.q.recent.all(limit).map(jobOf);
+  /** The newest jobs, of the cases of one unit when `unit` is given (null: every unit's). */
+  recent(limit = 200, unit: string | null = null): ExportJob[] {
+    return this.q.recent.all(unit, unit, limit).map(jobOf);
   }
 
   /** Queue the export and start it in the background; one at a time (409 EXPORT_RUNNING). */

@@ -213,7 +213,7 @@ export const exportRoutes: ApiRoutes = (app, ctx, done) => {
     },
     async (req) => {
       const p = principalOf(req);
-      const jobs = req.query.caseId === undefined ? ctx.exportJobs.recent() : ctx.exportJobs.forCase(req.query.caseId);
+      const jobs = req.query.caseId === undefined ? ctx.exportJobs.recent(200, p.unit) : ctx.exportJobs.forCase(req.query.caseId);
       return { items: jobs.filter((j) => inScope(p, j.caseUnit)) };
     },
   );
