@@ -12,8 +12,8 @@ describe('migration 019 (a password someone else set is changed at the next sign
   it('keeps the users of before as they were, none asked to change, and takes only 0 or 1', () => {
     const db = catalogAt(18);
     db.prepare(
-      "INSERT INTO users (id, name, role, unit, token_hash, token_issued_at, created_at, created_by, password_hash, password_set_at) VALUES ('u1', '王科长', 'supervisor', '350200', 'h1', 't0', 't0', 'cli:root', 'scrypt$x', 't0')",
-    ).run();
+      "INSERT INTO users (id, name, role, unit, token_hash, token_issued_at, created_at, created_by, password_hash, password_set_at) VALUES ('u1', '王科长', 'supervisor', '350200', ?, 't0', 't0', 'cli:root', 'scrypt$x', 't0')",
+    ).run('a'.repeat(64));
     const before = db.prepare('SELECT * FROM users').all() as Array<Record<string, unknown>>;
     applyMigration(db, 19);
     expect(db.prepare('SELECT * FROM users').all()).toEqual(before.map((r) => ({ ...r, password_must_change: 0 })));
