@@ -53,11 +53,13 @@ export interface SignIn {
 }
 
 export type SignInResult =
-  | { ok: true; token: string; principal: Principal; session: SessionInfo }
+  | { ok: true; token: string; principal: Principal; session: SessionInfo; mustChangePassword: boolean }
   | { ok: false; reason: Extract<AuthFailureReason, 'bad-password'>; userId: string | null };
 
 export type SessionAuthResult =
-  | { ok: true; principal: Principal; session: SessionInfo }
+  // mustChangePassword: the user signed in with a password someone else set; until they
+  // change it, the session may only see who it is, change the password or sign out.
+  | { ok: true; principal: Principal; session: SessionInfo; mustChangePassword: boolean }
   | { ok: false; reason: Extract<AuthFailureReason, 'malformed' | 'unknown' | 'expired' | 'revoked'>; userId: string | null };
 
 interface Row {
@@ -78,6 +80,7 @@ interface JoinedRow extends Row {
   role: Role;
   unit: string | null;
   revoked_at: string | null;
+  password_must_change: number;
 }
 
 interface Candidate {
@@ -86,6 +89,7 @@ interface Candidate {
   role: Role;
   unit: string | null;
   password_hash: string | null;
+  password_must_change: number;
 }
 
 const refOf = (hash: string): string => hash.slice(0, 16);
@@ -116,11 +120,11 @@ export class SessionsService {
   ) {
     const db = catalog.db;
     this.q = {
-      byName: db.prepare<[string], Candidate>('SELECT id, name, role, unit, password_hash FROM users WHERE name = ? AND revoked_at IS NULL'),
+      byName: db.prepare<[string], Candidate>('SELECT id, name, role, unit, password_hash, password_must_change FROM users WHERE name = ? AND revoked_at IS NULL'),
       insert: db.prepare(`INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent)
         VALUES (@idHash, @userId, @now, @now, @idle, @expires, @ip, @userAgent)`),
       get: db.prepare<[string], JoinedRow>(
-        'SELECT s.*, u.name, u.role, u.unit, u.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?',
+        'SELECT s.*, u.name, u.role, u.unit, u.revoked_at, u.password_must_change FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?',
       ),
       touch: db.prepare<[string, string, string]>('UPDATE sessions SET last_seen_at = ?, idle_expires_at = ? WHERE id_hash = ? AND ended_at IS NULL'),
       end: db.prepare<[string, string, string]>('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id_hash = ? AND ended_at IS NULL'),
@@ -177,7 +181,13 @@ export class SessionsService {
     });
     if (!opened) return { ok: false, reason: 'bad-password', userId: user.id };
     const row = this.q.get.get(idHash)!;
-    return { ok: true, token, principal: { id: user.id, name: user.name, role: user.role, unit: user.unit }, session: info(row) };
+    return {
+      ok: true,
+      token,
+      principal: { id: user.id, name: user.name, role: user.role, unit: user.unit },
+      session: info(row),
+      mustChangePassword: user.password_must_change === 1,
+    };
   }
 
   /** Who holds this session cookie; keeps an active session alive (idle expiry moves on). */
@@ -200,7 +210,7 @@ export class SessionsService {
       r.last_seen_at = stamp;
       r.idle_expires_at = idle;
     }
-    return { ok: true, principal: { id: r.user_id, name: r.name, role: r.role, unit: r.unit }, session: info(r) };
+    return { ok: true, principal: { id: r.user_id, name: r.name, role: r.role, unit: r.unit }, session: info(r), mustChangePassword: r.password_must_change === 1 };
   }
 
   /** End the session this cookie holds (sign-out). False when it was not open. */

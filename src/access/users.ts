@@ -22,6 +22,8 @@ export interface User {
   /** Whether the user may sign in to the console with a password. */
   hasPassword: boolean;
   passwordSetAt: string | null;
+  /** The password was set by someone else (a reset): the user must change it at the next sign-in. */
+  passwordMustChange: boolean;
 }
 
 export interface NewUser {
@@ -48,6 +50,7 @@ interface Row {
   revoked_by: string | null;
   password_hash: string | null;
   password_set_at: string | null;
+  password_must_change: number;
 }
 
 function fromRow(r: Row): User {
@@ -64,6 +67,7 @@ function fromRow(r: Row): User {
     revokedBy: r.revoked_by,
     hasPassword: r.password_hash !== null,
     passwordSetAt: r.password_set_at,
+    passwordMustChange: r.password_must_change === 1,
   };
 }
 
@@ -104,7 +108,9 @@ export class UsersService {
       active: db.prepare<[], Row>('SELECT * FROM users WHERE revoked_at IS NULL ORDER BY created_at, id'),
       revoke: db.prepare<[string, string, string]>('UPDATE users SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL'),
       activeByName: db.prepare<[string], Row>('SELECT * FROM users WHERE name = ? AND revoked_at IS NULL ORDER BY created_at, id'),
-      setPassword: db.prepare<[string, string, string]>('UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      setPassword: db.prepare<[string, string, number, string]>(
+        'UPDATE users SET password_hash = ?, password_set_at = ?, password_must_change = ? WHERE id = ? AND revoked_at IS NULL',
+      ),
       endSessions: db.prepare<[string, string, string, string]>(
         'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL AND id_hash <> ?',
       ),
@@ -223,7 +229,9 @@ export class UsersService {
       const user = this.require(id);
       if (user.revokedAt !== null) throw new InvalidInputError(`user ${id} is revoked; add a new user instead`);
       const stamp = rfc3339(this.catalog.clock.now());
-      this.q.setPassword.run(hash, stamp, id);
+      // A password someone else set (a reset, a new user's first) is changed by its user at
+      // the next sign-in; one the user set is theirs.
+      this.q.setPassword.run(hash, stamp, opts.reset ? 1 : 0, id);
       const keep = opts.keepSession ? hashSession(opts.keepSession) : '';
       const ended = this.q.endSessions.run(stamp, 'password-changed', id, keep).changes;
       ledgerOf(this.catalog).append({ type: 'user.password-set', actor, subject: id, data: { reset: opts.reset, sessionsEnded: ended } });

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { type Audit, AuthenticationError, type AuthFailureReason, type Principal, type SessionsService, type UsersService } from '../access/index.js';
 import { CustodyError } from '../core/index.js';
 import type { Logger } from '../core/index.js';
+import { API_PREFIX } from './context.js';
 import type { ApiMetrics } from './metrics.js';
 
 interface Window {
@@ -140,6 +141,9 @@ export function csrfProblem(req: FastifyRequest): string | null {
   return null;
 }
 
+/** What a session may do while its user must change a password someone else set. */
+const PASSWORD_CHANGE_ROUTES = new Set([`GET ${API_PREFIX}/session`, `DELETE ${API_PREFIX}/session`, `POST ${API_PREFIX}/session/password`]);
+
 /** The session cookie's value, when the request carries one. */
 export function sessionCookieOf(req: FastifyRequest): string | undefined {
   // Parsed here, not by the cookie plugin's hook: authentication runs before it.
@@ -201,6 +205,9 @@ export function createAuthenticator(deps: {
           req.principal = result.principal;
           const problem = csrfProblem(req);
           if (problem !== null) throw new CustodyError('CSRF_REFUSED', `refused: ${problem}`);
+          if ('mustChangePassword' in result && result.mustChangePassword && !PASSWORD_CHANGE_ROUTES.has(`${req.method} ${req.routeOptions.url ?? ''}`)) {
+            throw new CustodyError('PASSWORD_CHANGE_REQUIRED', 'change the password you were given before anything else (POST /api/v1/session/password)');
+          }
         }
         return result.principal;
       }

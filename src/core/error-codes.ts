@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ROSTER_INVALID: { http: 400, retryable: false, meaning: 'a duty roster with bad lines (each named); nothing of it was imported' },
   AUTH_REQUIRED: { http: 401, retryable: false, meaning: 'no token, or one that is unknown, malformed, revoked or expired' },
   SIGN_IN_FAILED: { http: 401, retryable: false, meaning: 'a console sign-in whose name or password is wrong (which one is not said)' },
+  PASSWORD_CHANGE_REQUIRED: { http: 403, retryable: false, meaning: 'a console session whose user signed in with a password someone else set (a new user\'s, a reset): until it is changed, only GET and DELETE /session and POST /session/password are answered' },
   CSRF_REFUSED: { http: 403, retryable: false, meaning: 'a state-changing request with a session cookie but without the X-Custody-CSRF header or from another origin' },
   FORBIDDEN: { http: 403, retryable: false, meaning: 'the role may not do this (or a scoped user asked for something unit-wide)' },
   ACCESS_GRANT_REQUIRED: { http: 403, retryable: false, meaning: 'footage without an approved, unexpired grant for this user and item' },

@@ -120,6 +120,22 @@ if (problems.length === 0) describe('用户 /users in chromium (issue 19)', () =
     // The new user signs in, in their own browser.
     const user = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
     await signIn(user, s.url, NEW.name, password);
+    // A password someone else set: the user sets their own before anything else.
+    await user.waitForURL((u) => u.pathname === '/password');
+    expect(await user.getByText('您使用的是管理员设置的临时密码').count()).toBe(1);
+    expect(await user.getByRole('link', { name: '采集看板' }).count()).toBe(0);
+    await user.goto(`${s.url}/evidence`);
+    await user.waitForURL((u) => u.pathname === '/password');
+    await check(user, 'users-02b-must-change');
+    await user.getByLabel('当前密码').fill(password);
+    await user.getByLabel('新密码', { exact: true }).fill('Zhang-own-pw-2026');
+    await user.getByLabel('再次输入新密码').fill('Zhang-own-pw-2026');
+    await user.getByRole('button', { name: '确认修改' }).click();
+    await user.getByRole('status').filter({ hasText: '密码已修改' }).waitFor();
+    await user.getByRole('button', { name: '继续' }).click();
+    await user.waitForURL((u) => u.pathname === '/evidence');
+    expect(ledger(s.home, 'user.password-set', id).map((e) => e.data)).toEqual([{ reset: true, sessionsEnded: 0 }, { reset: false, sessionsEnded: 0 }]);
+    await user.goto(`${s.url}/docks`);
     await user.waitForURL((u) => u.pathname === '/docks');
     expect(await user.getByText(`${NEW.name} · 采集员 · ${NEW.unit}`).count()).toBe(1);
     // Not an admin: no 用户 page.
@@ -141,7 +157,7 @@ if (problems.length === 0) describe('用户 /users in chromium (issue 19)', () =
     await poll(async () => { const p = await fresh(); return p.length >= 8 && p !== password; }).toBe(true);
     const second = await fresh();
     await admin.getByRole('dialog', { name: '临时密码' }).getByRole('button', { name: '已记下，关闭' }).click();
-    expect(ledger(s.home, 'user.password-set', id).map((e) => e.data)).toEqual([{ reset: true, sessionsEnded: 0 }, { reset: true, sessionsEnded: 1 }]);
+    expect(ledger(s.home, 'user.password-set', id).map((e) => e.data)).toEqual([{ reset: true, sessionsEnded: 0 }, { reset: false, sessionsEnded: 0 }, { reset: true, sessionsEnded: 1 }]);
     await user.goto(`${s.url}/evidence`);
     await user.waitForURL((u) => u.pathname === '/login');
     expect(await signInStatus(s, NEW.name, password)).toBe(401);

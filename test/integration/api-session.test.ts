@@ -200,6 +200,45 @@ describe('console sign-in (issue 15)', () => {
     expect(body<{ sessions: { userName: string }[] }>(open).sessions.map((s) => s.userName)).toEqual(['alice']);
   });
 
+  it('a password someone else set must be changed first: until then the session may only see who it is, change it or sign out', async () => {
+    rig = await apiRig();
+    const alice = await withPassword('alice', 'operator', 'alice-secret-1');
+    const admin = rig.user('root-admin', 'admin');
+    // Her own password: nothing asked.
+    const own = await signIn('alice', 'alice-secret-1');
+    expect(body<{ mustChangePassword: boolean }>(own).mustChangePassword).toBe(false);
+    expect((await asConsole(cookieOf(own), { url: '/api/v1/evidence' })).statusCode).toBe(200);
+
+    const { password } = body<{ password: string }>(await rig.call(admin.token, { method: 'POST', url: `/api/v1/users/${alice.id}/password-reset` }));
+    const given = await signIn('alice', password);
+    expect(given.statusCode).toBe(200);
+    expect(body<{ mustChangePassword: boolean }>(given).mustChangePassword).toBe(true);
+    const c = cookieOf(given);
+    expect(body<{ mustChangePassword: boolean }>(await asConsole(c, { url: '/api/v1/session' })).mustChangePassword).toBe(true);
+    for (const req of [{ url: '/api/v1/evidence' }, { url: '/api/v1/flags' }, { method: 'POST', url: '/api/v1/access-requests', payload: { evidenceIds: ['x'], reason: 'r', hours: 1 } }]) {
+      const res = await asConsole(c, req);
+      expect(res.statusCode, req.url).toBe(403);
+      expect(body<{ error: { code: string } }>(res).error.code, req.url).toBe('PASSWORD_CHANGE_REQUIRED');
+    }
+    // Not to the same password; then to her own, and the session is a whole one.
+    const same = await asConsole(c, { method: 'POST', url: '/api/v1/session/password', payload: { currentPassword: password, newPassword: password } });
+    expect(same.statusCode).toBe(400);
+    expect(body<{ error: { message: string } }>(same).error.message).toMatch(/differ/);
+    expect((await asConsole(c, { method: 'POST', url: '/api/v1/session/password', payload: { currentPassword: password, newPassword: 'alice-secret-3' } })).statusCode).toBe(204);
+    expect(body<{ mustChangePassword: boolean }>(await asConsole(c, { url: '/api/v1/session' })).mustChangePassword).toBe(false);
+    expect((await asConsole(c, { url: '/api/v1/evidence' })).statusCode).toBe(200);
+    expect(rig.server.context.users.get(alice.id)!.passwordMustChange).toBe(false);
+    // A new user added with a one-time password is asked too; a bearer token never is.
+    const added = body<{ user: { id: string }; password: string }>(
+      await rig.call(admin.token, { method: 'POST', url: '/api/v1/users', payload: { name: '新来的', role: 'operator', unit: 'U1' } }),
+    );
+    expect(body<{ mustChangePassword: boolean }>(await signIn('新来的', added.password)).mustChangePassword).toBe(true);
+    expect((await rig.call(admin.token, { url: '/api/v1/evidence' })).statusCode).toBe(200);
+    // Signing out is allowed before the change.
+    const again = cookieOf(await signIn('新来的', added.password));
+    expect((await asConsole(again, { method: 'DELETE', url: '/api/v1/session' })).statusCode).toBe(204);
+  });
+
   it('a revoked user’s session stops at once', async () => {
     rig = await apiRig();
     const alice = await withPassword('alice', 'operator', 'alice-secret-1');

@@ -30,6 +30,7 @@ export const router = createRouter({
     { path: '/exports', component: () => import('./pages/exports/ExportsPage.vue'), meta: { needs: 'cases.export', title: 'exports.title' } },
     { path: '/exports/:id/label/:copy', component: () => import('./pages/exports/DiscLabel.vue'), props: true, meta: { needs: 'cases.export', title: 'exports.labelTitle' } },
     { path: '/exports/:id/handover', component: () => import('./pages/exports/HandoverSheet.vue'), props: true, meta: { needs: 'cases.export', title: 'exports.handoverTitle' } },
+    { path: '/password', component: () => import('./pages/password/PasswordPage.vue'), meta: { title: 'password.title' } },
     { path: '/ledger', component: () => import('./pages/ledger/LedgerPage.vue'), meta: { needs: 'ledger.read', title: 'ledger.title' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'notFound.title' } },
   ],
@@ -52,6 +53,8 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
   }
   if (to.meta.public) return session.user && to.path === '/login' ? home() : true;
   if (!session.user) return { path: '/login', query: to.fullPath === '/' ? {} : { next: to.fullPath } };
+  // A password someone else set is changed before anything else (the API answers nothing else).
+  if (session.mustChangePassword && to.path !== '/password') return { path: '/password', query: to.fullPath === '/' ? {} : { next: to.fullPath } };
   if (to.meta.needs && !can(to.meta.needs)) return home() === to.path ? true : home();
   return true;
 });

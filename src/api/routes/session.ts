@@ -30,6 +30,10 @@ const SessionBody = Type.Object({
   }),
   idleExpiresAt: Nullable(Type.String({ description: 'when the session ends without a request (null: signed in with a token)' })),
   expiresAt: Nullable(Type.String({ description: 'when the session ends in any case' })),
+  mustChangePassword: Type.Boolean({
+    description:
+      'the user signed in with a password someone else set (a new user\'s, a reset): until POST /session/password changes it, every other request of the session is 403 PASSWORD_CHANGE_REQUIRED',
+  }),
 });
 
 const SignInBody = Type.Object(
@@ -96,7 +100,13 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       }
       void reply.setCookie(SESSION_COOKIE, r.token, { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' });
       ctx.log.info({ user: r.principal.id, ip: req.ip, session: r.session.ref }, 'signed in');
-      return { user: userOf(r.principal), previews: ctx.config.api.previews, idleExpiresAt: r.session.idleExpiresAt, expiresAt: r.session.expiresAt };
+      return {
+        user: userOf(r.principal),
+        previews: ctx.config.api.previews,
+        idleExpiresAt: r.session.idleExpiresAt,
+        expiresAt: r.session.expiresAt,
+        mustChangePassword: r.mustChangePassword,
+      };
     },
   );
 
@@ -115,6 +125,7 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
         previews: ctx.config.api.previews,
         idleExpiresAt: s?.ok ? s.session.idleExpiresAt : null,
         expiresAt: s?.ok ? s.session.expiresAt : null,
+        mustChangePassword: s?.ok ? s.mustChangePassword : false,
       };
     },
   );
@@ -141,7 +152,8 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       schema: {
         tags: ['session'],
         summary: "Change one's own password",
-        description: "Needs the current password (a wrong one counts as a failed sign-in). The user's other sessions end; this one stays. Ledgered as user.password-set.",
+        description:
+          "Needs the current password (a wrong one counts as a failed sign-in) and a different new one. The user's other sessions end; this one stays, no longer asked to change (mustChangePassword). Ledgered as user.password-set.",
         body: ChangeBody,
         response: { 204: Type.Null(), ...COMMON_ERRORS },
       },
@@ -156,6 +168,8 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
         throw new InvalidInputError('the current password is wrong');
       }
       checkNewPassword(req.body.newPassword, p.name);
+      // A given password "changed" to itself would stay one someone else knows.
+      if (req.body.newPassword.normalize('NFC') === req.body.currentPassword.normalize('NFC')) throw new InvalidInputError('the new password must differ from the current one');
       users.setPassword(p.id, await hashPassword(req.body.newPassword), actorOf(p), { reset: false, keepSession: sessionCookieOf(req) ?? null });
       return reply.code(204).send(null);
     },

@@ -168,7 +168,8 @@ export async function demoCommand(opts: DemoOpts, cmd: Command): Promise<void> {
       const users = (await daemon.station.access()).users;
       const { user } = users.create({ name: 'demo', role: 'supervisor', unit: null, tokenExpiresAt: new Date(Date.now() + DAY_MS) }, 'custody:demo');
       const password = generatePassword();
-      users.setPassword(user.id, await hashPassword(password), 'custody:demo', { reset: true });
+      // The person at this terminal is the demo user: not a password someone else gave them.
+      users.setPassword(user.id, await hashPassword(password), 'custody:demo', { reset: false });
       say('');
       say(`The console (采集看板, 证据检索, 调阅申请): ${consoleUrl}/docks`);
       say(`  sign in as: demo   password: ${password}`);

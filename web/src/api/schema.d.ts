@@ -43,6 +43,8 @@ export interface paths {
                             previews: "none" | "video-frames";
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
+                            /** @description the user signed in with a password someone else set (a new user's, a reset): until POST /session/password changes it, every other request of the session is 403 PASSWORD_CHANGE_REQUIRED */
+                            mustChangePassword: boolean;
                         };
                     };
                 };
@@ -155,6 +157,8 @@ export interface paths {
                             previews: "none" | "video-frames";
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
+                            /** @description the user signed in with a password someone else set (a new user's, a reset): until POST /session/password changes it, every other request of the session is 403 PASSWORD_CHANGE_REQUIRED */
+                            mustChangePassword: boolean;
                         };
                     };
                 };
@@ -323,7 +327,7 @@ export interface paths {
         put?: never;
         /**
          * Change one's own password
-         * @description Needs the current password (a wrong one counts as a failed sign-in). The user's other sessions end; this one stays. Ledgered as user.password-set.
+         * @description Needs the current password (a wrong one counts as a failed sign-in) and a different new one. The user's other sessions end; this one stays, no longer asked to change (mustChangePassword). Ledgered as user.password-set.
          */
         post: {
             parameters: {

@@ -12,6 +12,8 @@ export const session = reactive({
   previews: 'none' as SessionBody['previews'],
   /** Has GET /session been asked once since the page loaded? */
   checked: false,
+  /** Signed in with a password someone else set: nothing else is answered until it is changed. */
+  mustChangePassword: false,
 });
 
 const SESSION = '/api/v1/session';
@@ -32,6 +34,7 @@ export async function loadSession(): Promise<SessionUser | null> {
   const body = (await res.json()) as SessionBody;
   session.user = body.user;
   session.previews = body.previews;
+  session.mustChangePassword = body.mustChangePassword;
   return session.user;
 }
 
@@ -46,8 +49,21 @@ export async function signIn(username: string, password: string): Promise<Sessio
   const body = (await res.json()) as SessionBody;
   session.user = body.user;
   session.previews = body.previews;
+  session.mustChangePassword = body.mustChangePassword;
   session.checked = true;
   return session.user;
+}
+
+/** Change one's own password (the current one is asked again); this session stays. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  const res = await fetch(`${SESSION}/password`, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', [CSRF_HEADER]: '1' },
+    body: JSON.stringify({ currentPassword, newPassword }),
+  }).catch(() => undefined);
+  if (!res?.ok) throw await errorOf(res);
+  session.mustChangePassword = false;
 }
 
 export async function signOut(): Promise<void> {
@@ -56,4 +72,5 @@ export async function signOut(): Promise<void> {
   if (res && !res.ok && res.status !== 401) throw await errorOf(res);
   if (!res) throw new ApiError(0, 'NETWORK', 'network error');
   session.user = null;
+  session.mustChangePassword = false;
 }
