@@ -149,7 +149,7 @@ export async function usersSetPasswordCommand(nameOrId: string, opts: { generate
     const updated = svc.setPassword(user.id, await hashPassword(password), cliActor(), { reset: opts.generate ?? false });
     const who = `${updated.id} (${printable(updated.name)})`;
     if (opts.generate) {
-      output(g, { id: updated.id, name: updated.name, password }, `New console password for ${who}, shown only now:\n  ${password}\nAsk the user to change it after signing in.`);
+      output(g, { id: updated.id, name: updated.name, password }, `New console password for ${who}, shown only now:\n  ${password}\nThe console asks the user to set their own at the first sign-in.`);
     } else {
       output(g, { id: updated.id, name: updated.name, passwordSetAt: updated.passwordSetAt }, `Console password set for ${who}; the user's open sessions have ended.`);
     }
