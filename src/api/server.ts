@@ -196,7 +196,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     compliance: deps.services.compliance,
     objectLock: deps.services.objectLock,
     archive: deps.services.archive,
-    exportJobs: new ExportJobs({ catalog, archive: deps.services.archive, log: apiLog.child({ module: 'export-jobs' }), copies: config.archive.copies }),
+    exportJobs: new ExportJobs({
+      catalog,
+      archive: deps.services.archive,
+      log: apiLog.child({ module: 'export-jobs' }),
+      copies: config.archive.copies,
+      onChange: (job) => activity.publish({ type: 'export', unit: job.caseUnit, job: { ...job } }),
+    }),
     exportRecords: new ExportRecords(catalog, store),
   };
   const authenticator = createAuthenticator({ users, sessions: ctx.sessions, audit, limiter, metrics, log: apiLog });

@@ -76,6 +76,8 @@ export interface ExportJobsOptions {
   log: Logger;
   /** Copies an export makes (config.archive.copies): the progress shows them before it starts. */
   copies: number;
+  /** Told each time a job is queued, its progress is saved, or it ends (the console follows it live). */
+  onChange?: (job: ExportJob) => void;
 }
 
 export interface StartExport {
@@ -173,7 +175,9 @@ export class ExportJobs {
       if (this.running?.id === id) this.running = null;
     });
     this.running = { id, abort, task };
-    return this.get(id)!;
+    const job = this.get(id)!;
+    this.o.onChange?.(job);
+    return job;
   }
 
   /** For tests and the server's stop: resolves when the running export (if any) has ended. */
@@ -193,6 +197,17 @@ export class ExportJobs {
     await r.task;
   }
 
+  /** Tell the listener the job as it now stands; a listener's failure is logged, never the export's. */
+  private changed(id: string): void {
+    if (!this.o.onChange) return;
+    try {
+      const job = this.get(id);
+      if (job) this.o.onChange(job);
+    } catch (err) {
+      this.o.log.warn({ err, exportId: id }, 'could not announce the export job');
+    }
+  }
+
   private async run(id: string, s: StartExport, signal: AbortSignal): Promise<void> {
     const { catalog, log } = this.o;
     let last = 0;
@@ -207,6 +222,7 @@ export class ExportJobs {
       lastPhases = phases;
       try {
         this.q.progress.run(JSON.stringify(p), id);
+        this.changed(id);
       } catch (err) {
         log.warn({ err, exportId: id }, 'could not save the export progress');
       }
@@ -214,6 +230,7 @@ export class ExportJobs {
     const end = (status: ExportJobState, result: ExportJobResult | null, error: { code: string; message: string } | null): void => {
       try {
         this.q.finish.run({ id, status, progress: JSON.stringify(progress), result: result ? JSON.stringify(result) : null, error: error ? JSON.stringify(error) : null, at: rfc3339(catalog.clock.now()) });
+        this.changed(id);
       } catch (err) {
         // The catalog closed under a stopping station: the next start marks the job interrupted.
         log.error({ err, exportId: id }, 'could not record how the export ended');

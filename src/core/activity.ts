@@ -61,7 +61,9 @@ export type ActivityEvent =
   | { type: 'progress'; progress: DockProgress }
   | { type: 'ingested'; dockId: string; serial: string; evidenceId: string; sha256: string; size: number; path: string }
   | { type: 'undock'; dockId: string; serial: string | null; status: string; ingested: number; failed: number; bytes: number }
-  | { type: 'flag'; flag: Record<string, unknown> };
+  | { type: 'flag'; flag: Record<string, unknown> }
+  /** An export job started, moved on or ended (issue 19): the job as GET /exports/{id} gives it; `unit` is its case's. */
+  | { type: 'export'; unit: string | null; job: Record<string, unknown> };
 
 /**
  * What is happening now, in this process: docks in progress and their events. The

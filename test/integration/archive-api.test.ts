@@ -122,6 +122,11 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     const archivist = r.user('档案员', 'archivist');
     await grant(r, archivist, caseId);
     const dests = { destinations: [join(roots, 'disc1'), join(roots, 'disc2')], maker: '档案员 刘' };
+    // The console follows the job on the event stream: each change of it is published.
+    const told: Array<{ unit: string | null; job: { id: string; status: string; progress: Array<{ phase: string }> } }> = [];
+    const unsubscribe = r.activity.subscribe((e) => {
+      if (e.type === 'export') told.push({ unit: e.unit, job: e.job as (typeof told)[number]['job'] });
+    });
     expect(body<{ roots: string[]; copies: number }>(await r.call(archivist.token, { url: '/api/v1/exports/destinations' }))).toEqual({ roots: [roots], copies: 2 });
     const started = await r.call(archivist.token, { method: 'POST', url: `/api/v1/cases/${caseId}/exports`, payload: dests });
     expect(started.statusCode, started.body).toBe(202);
@@ -131,6 +136,13 @@ describe('POST /api/v1/cases/{id}/exports (issue 8)', { timeout: 60_000 }, () =>
     expect(again.statusCode).toBe(409);
     expect(body<{ error: { code: string } }>(again).error.code).toBe('EXPORT_RUNNING');
     await r.server.context.exportJobs.settled();
+    unsubscribe();
+    expect(told.length).toBeGreaterThanOrEqual(3);
+    expect(told.every((t) => t.unit === 'U1' && t.job.id === id)).toBe(true);
+    expect(['queued', 'running']).toContain(told[0]!.job.status);
+    expect(told.at(-1)!.job.status).toBe('done');
+    expect(told.at(-1)!.job.progress.map((p) => p.phase)).toEqual(['verified', 'verified']);
+    expect(told.some((t) => t.job.status === 'running')).toBe(true);
 
     type View = {
       job: { status: string; progress: Array<{ copy: number; phase: string; files: number; filesTotal: number; bytes: number; bytesTotal: number; checkedFiles: number }>; result: { ok: boolean; copies: Array<{ dir: string }> } };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Type from 'typebox';
-import { actorOf, HiddenError, inScope, type Principal } from '../../access/index.js';
+import { actorOf, can, HiddenError, inScope, type Principal } from '../../access/index.js';
 import { plusHours } from '../../compliance/index.js';
 import { type ActivityEvent, type DockInfo, type DockProgress, NotFoundError } from '../../core/index.js';
 import { HEALTH_REASON_CODES, isHealthReasonCode, loadProfiles, RECORDER_STATUS_NEXT } from '../../devices/index.js';
@@ -161,6 +161,8 @@ function serialOf(e: ActivityEvent): string | null {
       return e.serial;
     case 'flag':
       return typeof e.flag.serial === 'string' ? e.flag.serial : null;
+    case 'export':
+      return null;
   }
 }
 
@@ -186,6 +188,8 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
     return unit !== undefined && inScope(p, unit);
   };
   const eventVisible = (p: Principal, e: ActivityEvent): boolean => {
+    // An export job: to those who may export, within their unit (a bureau-wide case: bureau-wide users).
+    if (e.type === 'export') return can(p, 'cases.export') && (p.unit === null || e.unit === p.unit);
     if (p.unit === null) return true;
     if (e.type === 'flag' && typeof e.flag.unit === 'string') return e.flag.unit === p.unit;
     return serialVisible(p, serialOf(e));
@@ -348,9 +352,9 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       config: { access: 'devices.read' },
       schema: {
         tags: ['devices'],
-        summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag',
+        summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag, export',
         description:
-          'text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event\'s data is a dock as GET /docks gives it, without `progress`. Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
+          'text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event\'s data is a dock as GET /docks gives it, without `progress`; an `export` event\'s is an export job as GET /exports gives it (sent to users who may export, within their unit). Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
         response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...COMMON_ERRORS },
       },
     },
@@ -386,7 +390,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       const unsubscribe = ctx.activity.subscribe((e) => {
         if (!eventVisible(p, e)) return;
         const { type, ...rest } = e;
-        const data = type === 'dock' ? liveDock(e.dock) : type === 'progress' ? e.progress : type === 'flag' ? e.flag : rest;
+        const data = type === 'dock' ? liveDock(e.dock) : type === 'progress' ? e.progress : type === 'flag' ? e.flag : type === 'export' ? e.job : rest;
         write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       });
       const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);
