@@ -326,7 +326,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect((await r.call(admin.token, { url: '/api/v1/devices/NOPE' })).statusCode).toBe(404);
   });
 
-  it('shows live docks and streams dock, progress, ingested, undock and flag events within scope', async () => {
+  it('shows live docks and streams dock, progress, ingested, undock, flag and export events within scope', async () => {
     const r = await rig();
     await seeded(r);
     const admin = r.user('Admin', 'admin');
@@ -367,12 +367,15 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
       return { events, done, opened, req };
     };
 
-    const a = stream(admin.token, 6);
+    const arch2 = r.user('U2 archivist', 'archivist', 'U2');
+    const a = stream(admin.token, 8);
     const b = stream(sup2.token, 2);
+    const c = stream(arch2.token, 3);
     expect(await a.opened).toBe(200);
     expect(await b.opened).toBe(200);
-    // Both streams are registered once their responses have started.
-    expect(r.server.context.streams.size).toBe(2);
+    expect(await c.opened).toBe(200);
+    // The streams are registered once their responses have started.
+    expect(r.server.context.streams.size).toBe(3);
 
     r.activity.publish(dock('ZFY001', 'd1'));
     r.activity.publish(dock('ZFY003', 'd3'));
@@ -380,11 +383,21 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     r.activity.publish({ type: 'ingested', dockId: 'd1', serial: 'ZFY001', evidenceId: 'x', sha256: 'c'.repeat(64), size: 5, path: 'A.MP4' });
     r.activity.publish({ type: 'undock', dockId: 'd1', serial: 'ZFY001', status: 'complete', ingested: 1, failed: 0, bytes: 5 });
     r.activity.publish({ type: 'flag', flag: { kind: 'late-upload', unit: 'U1', serial: 'ZFY001' } });
-    await Promise.all([a.done, b.done]);
-    expect(a.events.map((e) => e.event)).toEqual(['dock', 'dock', 'progress', 'ingested', 'undock', 'flag']);
+    // Export jobs (issue 19): to those who may export, within the case's unit.
+    r.activity.publish({ type: 'export', unit: 'U1', job: { id: 'e1', status: 'running' } });
+    r.activity.publish({ type: 'export', unit: 'U2', job: { id: 'e2', status: 'running' } });
+    await Promise.all([a.done, b.done, c.done]);
+    expect(a.events.map((e) => e.event)).toEqual(['dock', 'dock', 'progress', 'ingested', 'undock', 'flag', 'export', 'export']);
+    expect(a.events.slice(6).map((e) => e.data)).toEqual([{ id: 'e1', status: 'running' }, { id: 'e2', status: 'running' }]);
     expect(b.events.map((e) => [e.event, e.data.dockId])).toEqual([
       ['dock', 'd3'],
       ['progress', 'd3'],
+    ]);
+    // The supervisor (no cases.export) had neither export; the U2 archivist only U2's.
+    expect(c.events.map((e) => [e.event, e.data.id ?? e.data.dockId])).toEqual([
+      ['dock', 'd3'],
+      ['progress', 'd3'],
+      ['export', 'e2'],
     ]);
 
     // GET /docks: what is docked now (d1 undocked), filtered by scope.
@@ -396,7 +409,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect(body<{ items: { dockId: string }[] }>(await r.call(admin.token, { url: '/api/v1/docks' })).items.map((d) => d.dockId)).toEqual(['d3', 'd4', 'd5']);
 
     // Stopping the server ends the streams rather than waiting for them.
-    const ended = Promise.all([new Promise((res) => a.req.on('close', res)), new Promise((res) => b.req.on('close', res))]);
+    const ended = Promise.all([a, b, c].map((x) => new Promise((res) => x.req.on('close', res))));
     await r.server.stop();
     await ended;
     expect(r.server.context.streams.size).toBe(0);
