@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FsObjectStore } from './fs-store.js';
 import { contentKey, type ByteRange } from './store.js';
-import { sha256Hex } from '../core/index.js';
+import { SourceFileError, sha256Hex } from '../core/index.js';
 
 /** A disk that returns other bytes than were written (a failing controller, say). */
 class LyingDisk extends FsObjectStore {
@@ -105,5 +105,45 @@ describe('FsObjectStore temp sweep (issue 21)', () => {
     source.end();
     await put;
     expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+});
+
+describe('FsObjectStore reading an open file (one pass, two buffers)', () => {
+  it('an error reading the next chunk while one is written fails that put with the caller\'s error, not the process', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: true });
+    await store.init();
+    const file = join(mkdtempSync(join(tmpdir(), 'custody-src-')), 'A.MP4');
+    await writeFile(file, Buffer.alloc(3 * 64 * 1024, 7));
+    const real = await open(file, 'r');
+    let reads = 0;
+    // The recorder's card fails at the second chunk, at once: while the first is still being written and synced.
+    const handle = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'read') {
+          return (...args: Parameters<FileHandle['read']>) => {
+            reads++;
+            if (reads === 2) return Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+            return target.read(...args);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const mine = (e: unknown) => new SourceFileError('SOURCE_IO_ERROR', `recorder: ${(e as Error).message}`);
+      await expect(store.putContent({ handle, readError: mine }, { bufferBytes: 64 * 1024 })).rejects.toMatchObject({ code: 'SOURCE_IO_ERROR' });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+      // Nothing of it stands in the vault.
+      expect(await readdir(root, { recursive: true })).not.toContainEqual(expect.stringMatching(/^objects\/.+[0-9a-f]{64}$/));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await real.close();
+    }
   });
 });

@@ -329,6 +329,10 @@ export class FsObjectStore implements ObjectStore {
       opts.signal?.throwIfAborted();
       size += got;
       const next = read(b, size);
+      // The next read may fail (a card's EIO) while this chunk is still being written:
+      // marked handled now, so that failure is not an unhandled rejection that ends the
+      // process; it is thrown below, where it is awaited, as this put's error.
+      next.catch(() => undefined);
       try {
         hash.update(a.subarray(0, got));
         await writeAll(out, a, got);
