@@ -119,7 +119,8 @@ describe('HTTP API: the three pre-duty verdicts (issue 16)', () => {
       storageFreeBytes: 40e9,
       clockDriftMs: -3000,
     };
-    const expected = { ...full, reasonDetails: [full.reasonDetails![0], { code: null, message: 'from a later version', params: { n: 1 } }] };
+    // Not paused: a live dock says so (paused: null; issue 17's paused collection).
+    const expected = { ...full, reasonDetails: [full.reasonDetails![0], { code: null, message: 'from a later version', params: { n: 1 } }], paused: null };
 
     // The event stream: the dock event's data is the live dock without progress.
     const events: Array<{ event: string; data: Record<string, unknown> }> = [];
