@@ -129,8 +129,19 @@ export async function weigh(page: Page, load: () => Promise<void>): Promise<{ fi
 let axeSource: string | undefined;
 
 /** axe-core's serious and critical violations on the page as it is now. */
+/** Resolves (in the page) once two frames have passed and every animation has finished. */
+const AT_REST = `(async () => {
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  await Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined)));
+})()`;
+
 export async function axeViolations(page: Page): Promise<Array<{ id: string; impact: string | null; help: string; nodes: string[] }>> {
   axeSource ??= await readFile(fileURLToPath(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
+  // Judge the page at rest: a dialog fading in (Element Plus's transitions) is half
+  // transparent and not yet named for a moment, which axe would report as low contrast or
+  // a nameless dialog depending on the machine's speed. Wait a frame for a transition to
+  // begin, then for every running animation and transition to finish.
+  await page.evaluate(AT_REST);
   // The console's CSP allows only its own scripts: axe is evaluated, not added as a tag.
   await page.evaluate(axeSource);
   const violations = (await page.evaluate(AXE_RUN)) as Array<{ id: string; impact: string | null; help: string; nodes: string[] }>;

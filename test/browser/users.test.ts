@@ -122,10 +122,12 @@ if (problems.length === 0) describe('用户 /users in chromium (issue 19)', () =
     await signIn(user, s.url, NEW.name, password);
     // A password someone else set: the user sets their own before anything else.
     await user.waitForURL((u) => u.pathname === '/password');
-    expect(await user.getByText('您使用的是管理员设置的临时密码').count()).toBe(1);
+    // The page loads on demand after the address changes: wait for its words.
+    await user.getByText('您使用的是管理员设置的临时密码').waitFor();
     expect(await user.getByRole('link', { name: '采集看板' }).count()).toBe(0);
     await user.goto(`${s.url}/evidence`);
     await user.waitForURL((u) => u.pathname === '/password');
+    await user.getByLabel('当前密码').waitFor();
     await check(user, 'users-02b-must-change');
     await user.getByLabel('当前密码').fill(password);
     await user.getByLabel('新密码', { exact: true }).fill('Zhang-own-pw-2026');
