@@ -22,6 +22,8 @@ export interface DockCard {
   batteryPercent: number | null;
   storageFreeBytes: number | null;
   clockDriftMs: number | null;
+  /** Set while collection waits for the vault (VAULT_UNAVAILABLE): it resumes by itself, nothing is wiped meanwhile. */
+  paused: { code: string; message: string; since: string } | null;
   /** Files vaulted so far (event: ingested). */
   ingested: number;
   /** Set when the dock's session ended (event: undock). */
@@ -70,6 +72,7 @@ function card(d: LiveDock): DockCard {
     batteryPercent: facts ? d.batteryPercent : (cur?.batteryPercent ?? null),
     storageFreeBytes: facts ? d.storageFreeBytes : (cur?.storageFreeBytes ?? null),
     clockDriftMs: facts ? d.clockDriftMs : (cur?.clockDriftMs ?? null),
+    paused: d.paused ?? null,
     ingested: cur?.ingested ?? 0,
     result: cur?.result ?? null,
   };
@@ -89,6 +92,7 @@ function fromRecord(serial: string, officer: string | null, unit: string | null,
     batteryPercent: d.batteryPercent,
     storageFreeBytes: d.storageFreeBytes,
     clockDriftMs: d.clockDriftMs,
+    paused: null,
     ingested: d.filesIngested,
     // Ended: undocked, or its session over while the recorder is still in the dock (then
     // it counts from now, as if the page had seen it end).
