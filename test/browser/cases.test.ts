@@ -9,10 +9,11 @@ import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check, watchErrors } from './checks.js';
 
 const problems = browserProblems();
 /** A condition the page reaches, given time: the station shares its cores with other work. */
@@ -23,21 +24,6 @@ const DEPUTY = { name: 'fuzeren', role: 'supervisor', password: 'Fuzeren-2026-pw
 const ARCHIVIST = { name: 'dangan', role: 'archivist', password: 'Dangan-2026-pw' };
 const NUMBER = '厦执罚〔2026〕118号';
 const NAME = '某商户占道经营案';
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    // The refusals the test provokes on purpose answer 409.
-    if (m.type() === 'error' && !/status of (401|403|409)/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
 
 function ledger(home: string, type: string): Array<{ actor: string; subject: string; data: Record<string, unknown> }> {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
@@ -110,7 +96,7 @@ if (problems.length === 0) describe('案件 /cases in chromium (issue 19)', () =
     );
 
     const page = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
-    const errors = watchErrors(page);
+    const errors = watchErrors(page, [409]);
     await signIn(page, s.url, CHIEF.name, CHIEF.password);
     await page.getByRole('link', { name: '案件' }).click();
     await page.waitForURL((u) => u.pathname === '/cases');
@@ -203,7 +189,7 @@ if (problems.length === 0) describe('案件 /cases in chromium (issue 19)', () =
 
     // A second supervisor, signed in separately, approves it.
     const deputy = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
-    const deputyErrors = watchErrors(deputy);
+    const deputyErrors = watchErrors(deputy, [409]);
     await signIn(deputy, s.url, DEPUTY.name, DEPUTY.password);
     await deputy.goto(`${s.url}/cases`);
     await deputy.getByRole('link', { name: NUMBER }).click();

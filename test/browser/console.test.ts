@@ -17,7 +17,8 @@ import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, weigh, type Station } from './harness.js';
+import { browserProblems, launch, screenshot, signIn, station, weigh, type Station } from './harness.js';
+import { check, watchErrors } from './checks.js';
 import { borderOf, playAndSeek, SEEN_PROGRESS, WATCH_PROGRESS } from './in-page.js';
 
 const problems = browserProblems();
@@ -59,22 +60,6 @@ function ledger(home: string, type: string, subject: string): Array<{ actor: str
   } finally {
     db.close();
   }
-}
-
-/** No serious or critical accessibility problem, and the page's screenshot kept. */
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
-
-/** The console's own errors in the browser (a script error, a refused resource). */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|403)/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
 }
 
 /** Request access to one item in the page, as the requester. */

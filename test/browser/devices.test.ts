@@ -15,7 +15,8 @@ import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check } from './checks.js';
 
 const problems = browserProblems();
 
@@ -55,11 +56,6 @@ function shanghaiLocal(ms: number): string {
 /** "2026-12-01 08:30" in Asia/Shanghai, as the console writes times. */
 function shanghaiText(iso: string): string {
   return new Date(Date.parse(iso) + 8 * H).toISOString().slice(0, 16).replace('T', ' ');
-}
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
 }
 
 interface Device {

@@ -10,30 +10,17 @@ import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { ARTIFACTS, axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { ARTIFACTS, browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check, watchErrors } from './checks.js';
 
 const problems = browserProblems();
 
 const ARCHIVIST = { name: 'dangan', role: 'archivist', password: 'Dangan-2026-pw' };
 const NUMBER = '厦执罚〔2026〕207号';
 const NAME = '陈某某阻碍执法案';
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|403|409)/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
 
 function ledger(home: string, type: string): Array<{ actor: string; subject: string; data: Record<string, unknown> }> {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
@@ -117,7 +104,7 @@ if (problems.length === 0) describe('归档 /exports in chromium (issue 19)', ()
     expect((await fetch(`${s.url}/api/v1/cases/${caseId}/holds`, { method: 'POST', headers: asBoss, body: JSON.stringify({ reason: 'obstruction' }) })).status).toBe(201);
 
     const page = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
-    const errors = watchErrors(page);
+    const errors = watchErrors(page, [409]);
     await signIn(page, s.url, ARCHIVIST.name, ARCHIVIST.password);
     // The archivist's own request for the case (with the session, as the 调阅申请 page sends it), approved by the supervisor.
     const asked = await page.request.post(`${s.url}/api/v1/access-requests`, { headers: { 'X-Custody-CSRF': '1', origin: s.url }, data: { caseId, reason: '长期保存归档' } });

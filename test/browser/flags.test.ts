@@ -9,10 +9,11 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check, watchErrors } from './checks.js';
 
 const problems = browserProblems();
 /** A condition the page reaches, given time: the station shares its cores with other work. */
@@ -36,20 +37,6 @@ function query<T>(home: string, sql: string, ...args: string[]): T[] {
   } finally {
     db.close();
   }
-}
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|403)/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
 }
 
 if (problems.length === 0) describe('预警 /flags in chromium (issue 19)', () => {

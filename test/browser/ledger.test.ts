@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check } from './checks.js';
 
 const problems = browserProblems();
 const run = promisify(execFile);
@@ -23,11 +24,6 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/verify-ledger-export.mjs', i
 
 const AUDITOR = { name: 'shenji', role: 'auditor', password: 'Shenji-2026-pw' };
 const ARCHIVIST = { name: 'dangan', role: 'archivist', password: 'Dangan-2026-pw' };
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
 
 if (problems.length === 0) describe('账本 /ledger in chromium (issue 19)', () => {
   let s: Station;

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, waitFor } from '../helpers/cli.js';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check } from './checks.js';
 
 const problems = browserProblems();
 
@@ -33,11 +34,6 @@ async function api<T>(s: Station, path: string): Promise<T> {
   const r = await fetch(s.url + path, { headers: { authorization: `Bearer ${s.token}` } });
   expect(r.status, `${path}: ${r.status}`).toBe(200);
   return (await r.json()) as T;
-}
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
 }
 
 interface Figures {

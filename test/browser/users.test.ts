@@ -8,9 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, browserProblems, launch, screenshot, signIn, station, type Station } from './harness.js';
+import { browserProblems, launch, signIn, station, type Station } from './harness.js';
+import { check, watchErrors } from './checks.js';
 
 const problems = browserProblems();
 /** A condition the page reaches, given time: the station shares its cores with other work. */
@@ -18,20 +19,6 @@ const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number; interval?: 
 
 const ADMIN = { name: 'xitong', role: 'admin', password: 'Xitong-2026-pw' };
 const NEW = { name: '张三', unit: '350200' };
-
-async function check(page: Page, name: string): Promise<void> {
-  await screenshot(page, name);
-  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
-}
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|403)/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
 
 function ledger(home: string, type: string, subject: string): Array<{ actor: string; data: Record<string, unknown> }> {
   const db = new Database(join(home, 'catalog.db'), { readonly: true });
