@@ -36,6 +36,16 @@ export const router = createRouter({
   ],
 });
 
+/**
+ * Where to go after signing in or changing the password: the page asked for (`?next=`),
+ * only when it is one of the console's own paths (never another site: no "//host"),
+ * else the first page the user may see.
+ */
+export function nextPage(query: Record<string, unknown>): string {
+  const next = query.next;
+  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : home();
+}
+
 /** The first page a user may see. */
 export function home(): string {
   if (can('devices.read')) return '/docks';
