@@ -322,6 +322,22 @@ function snapshotCheck(deps: DoctorDeps, now: Date): DoctorCheck {
   const row = deps.catalog.db.prepare<[], { time: string }>("SELECT time FROM ledger WHERE type = 'catalog.snapshot-taken' ORDER BY seq DESC LIMIT 1").get();
   const max = deps.config.monitoring.snapshotMaxAgeHours;
   if (!row) {
+    // A station newer than the snapshots' allowed age has not missed one yet: the daemon
+    // takes its first an interval after initialisation. Said, not failed, until then.
+    const first = deps.catalog.db.prepare<[], { time: string }>('SELECT time FROM ledger WHERE seq = 1').get();
+    const age = first ? (now.getTime() - Date.parse(first.time)) / 3_600_000 : Infinity;
+    if (deps.config.backup.intervalHours > 0 && age <= max) {
+      return check(
+        'snapshot',
+        title,
+        titleZh,
+        'warn',
+        `no catalog snapshot yet: the station was initialised ${age.toFixed(1)} h ago and the daemon takes the first ${deps.config.backup.intervalHours} h after that`,
+        `尚未生成目录快照：站点初始化于 ${age.toFixed(1)} 小时前，守护进程将在初始化 ${deps.config.backup.intervalHours} 小时后生成第一份`,
+        'run custody backup to take one now',
+        '如需立即生成，请运行 custody backup',
+      );
+    }
     return check('snapshot', title, titleZh, 'fail', 'no catalog snapshot was ever taken: a lost workstation would lose users, grants, flags and devices', '从未生成目录快照：工作站损坏将丢失用户、授权、预警和设备记录', 'run custody backup, and keep the daemon running (it takes one daily)', '运行 custody backup，并保持守护进程运行（每日自动生成）');
   }
   const hours = (now.getTime() - Date.parse(row.time)) / 3_600_000;

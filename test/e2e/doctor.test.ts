@@ -14,19 +14,21 @@ interface Report {
 }
 
 describe('custody doctor (e2e, issue 20)', () => {
-  it('reports a station without a snapshot, then passes once custody backup took one', { timeout: 120_000 }, async () => {
+  it('tells of a new station without a snapshot yet, then passes once custody backup took one', { timeout: 120_000 }, async () => {
     const dir = await tempDir('custody-doctor-e2e-');
     const home = join(dir, 'home');
     const env = { CUSTODY_DEVICES_USB: 'false', CUSTODY_DEVICES_MOUNT_ROOTS: JSON.stringify([dir]) };
     expect((await runCli(['init', '--home', home], env)).code).toBe(0);
 
     const first = await runCli(['doctor', '--home', home, '--json'], env);
-    expect(first.code, first.stderr).toBe(1);
     const report = JSON.parse(first.stdout) as Report;
-    expect(report.ok).toBe(false);
+    // Exit 1 exactly when a check fails (this machine's own lacks may; the new station's do not).
+    expect(first.code, first.stderr).toBe(report.checks.some((c) => c.status === 'fail') ? 1 : 0);
+    expect(report.ok).toBe(first.code === 0);
     expect(report.home).toBe(home);
     const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]));
-    expect(byId.snapshot).toMatchObject({ status: 'fail' });
+    // Just initialised: no snapshot yet, and none missed (the daemon takes the first a day on).
+    expect(byId.snapshot).toMatchObject({ status: 'warn' });
     expect(byId.snapshot!.fixZh).toContain('custody backup');
     for (const id of ['home', 'catalog-file', 'catalog', 'key', 'vault', 'mounts']) expect(byId[id]!.status, id).toBe('ok');
     expect(byId.usb!.status).toBe('skipped');
@@ -34,8 +36,8 @@ describe('custody doctor (e2e, issue 20)', () => {
 
     const human = await runCli(['doctor', '--home', home], env);
     expect(human.stdout).toContain('custody doctor: ');
-    expect(human.stdout).toContain('✗ FAIL');
-    expect(human.stdout).toContain('处理：运行 custody backup');
+    expect(human.stdout).toContain('! warn');
+    expect(human.stdout).toContain('如需立即生成，请运行 custody backup');
 
     expect((await runCli(['backup', '--home', home, '--json'], env)).code).toBe(0);
     const after = JSON.parse((await runCli(['doctor', '--home', home, '--json'], env)).stdout) as Report;

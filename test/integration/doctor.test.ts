@@ -114,6 +114,7 @@ describe('custody doctor (issue 20)', () => {
     expect(c.mounts!.status).toBe('fail');
     expect(c.redis!.status).toBe('fail');
     expect(c.redis!.fixZh).toContain('启动 Redis');
+    // No snapshot, and no ledger to say how old the station is: failed.
     expect(c.snapshot).toMatchObject({ status: 'fail' });
     expect(c.snapshot!.fixZh).toContain('custody backup');
 
@@ -137,6 +138,21 @@ describe('custody doctor (issue 20)', () => {
     const byFlag = await clock(answers({}));
     expect(byFlag.status).toBe('ok');
     expect(byFlag.detail).toContain('systemd-timesyncd');
+    s.catalog.close();
+  });
+
+  it('a station younger than monitoring.snapshotMaxAgeHours without a snapshot is told, not failed; older, it fails', async () => {
+    const s = await station();
+    s.catalog.ledger.append({ type: 'station.initialized', actor: 'cli:test', data: {} });
+    const at = (hours: number) => () => new Date(Date.now() + hours * 3_600_000);
+    const run = async (hours: number) => byId(await runDoctor({ config: s.config, catalog: s.catalog, store: async () => s.store, run: answers({}), paths: { usbBusDir: s.usb }, now: at(hours) })).snapshot!;
+    const young = await run(1);
+    expect(young.status).toBe('warn');
+    expect(young.detailZh).toContain('尚未生成目录快照');
+    expect(young.fixZh).toContain('custody backup');
+    const old = await run(30);
+    expect(old.status).toBe('fail');
+    expect(old.detail).toMatch(/no catalog snapshot was ever taken/);
     s.catalog.close();
   });
 
