@@ -182,7 +182,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     deviceRegistry: new DeviceRegistry(catalog),
     usbSeen: new UsbSeenRepo(catalog.db),
     stats: new StatsQueries(catalog.db, config.compliance.uploadDeadlineHours),
-    verify: new VerifyRunner({ catalog, store, log: apiLog }),
+    verify: new VerifyRunner({ catalog, store, log: apiLog, onChange: (status) => activity.publish({ type: 'verify', status: { ...status } }) }),
     metrics,
     streams: new Set(),
     checkpoints: deps.services.checkpoints,

@@ -49,14 +49,36 @@ const KEEP_PROBLEMS = 50;
  * The last result is kept in the catalog (meta `api.verify.last`) so it survives a
  * restart, and each finished run is ledgered as `vault.verified`.
  */
+/** How often a run's progress is told within one phase. */
+const TELL_EVERY_MS = 500;
+
 export class VerifyRunner {
   private running: VerifyRunning | null = null;
   private stopped = false;
   private task: Promise<void> | null = null;
 
+  private lastTold = 0;
+  private lastPhase = '';
+
   constructor(
-    private readonly deps: { catalog: Catalog; store: ObjectStore; log: Logger },
+    /** onChange: told when a run starts, moves on (a new phase, or every half second) and ends (the console follows it live). */
+    private readonly deps: { catalog: Catalog; store: ObjectStore; log: Logger; onChange?: (status: VerifyStatus) => void },
   ) {}
+
+  /** Tell the listener the status as it now stands; its failure is logged, never the run's. */
+  private tell(force: boolean): void {
+    if (!this.deps.onChange) return;
+    const phase = this.running?.progress?.phase ?? '';
+    const now = Date.now();
+    if (!force && phase === this.lastPhase && now - this.lastTold < TELL_EVERY_MS) return;
+    this.lastTold = now;
+    this.lastPhase = phase;
+    try {
+      this.deps.onChange(this.status());
+    } catch (err) {
+      this.deps.log.warn({ err }, 'could not announce the verification');
+    }
+  }
 
   status(): VerifyStatus {
     return { running: this.running ? { ...this.running } : null, last: this.last(), interrupted: this.running ? null : this.interrupted() };
@@ -72,7 +94,15 @@ export class VerifyRunner {
     this.task = (async () => {
       let summary: VerifySummary;
       try {
-        const r = await verifyVault({ catalog, store, deep: opts.deep, onProgress: (p) => (run.progress = p) });
+        const r = await verifyVault({
+          catalog,
+          store,
+          deep: opts.deep,
+          onProgress: (p) => {
+            run.progress = p;
+            this.tell(false);
+          },
+        });
         summary = {
           ok: r.ok,
           deep: r.deep,
@@ -137,8 +167,10 @@ export class VerifyRunner {
         log.error({ err: e }, 'could not record the verification result');
       } finally {
         this.running = null;
+        this.tell(true);
       }
     })();
+    this.tell(true);
     return { ...run };
   }
 

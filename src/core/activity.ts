@@ -63,7 +63,9 @@ export type ActivityEvent =
   | { type: 'undock'; dockId: string; serial: string | null; status: string; ingested: number; failed: number; bytes: number }
   | { type: 'flag'; flag: Record<string, unknown> }
   /** An export job started, moved on or ended (issue 19): the job as GET /exports/{id} gives it; `unit` is its case's. */
-  | { type: 'export'; unit: string | null; job: Record<string, unknown> };
+  | { type: 'export'; unit: string | null; job: Record<string, unknown> }
+  /** The station's verification (the console's 立即校验) started, moved on or ended: its status as GET /ledger/verify gives it. */
+  | { type: 'verify'; status: Record<string, unknown> };
 
 /**
  * What is happening now, in this process: docks in progress and their events. The

@@ -326,7 +326,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect((await r.call(admin.token, { url: '/api/v1/devices/NOPE' })).statusCode).toBe(404);
   });
 
-  it('shows live docks and streams dock, progress, ingested, undock, flag and export events within scope', async () => {
+  it('shows live docks and streams dock, progress, ingested, undock, flag, export and verify events within scope', async () => {
     const r = await rig();
     await seeded(r);
     const admin = r.user('Admin', 'admin');
@@ -368,7 +368,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     };
 
     const arch2 = r.user('U2 archivist', 'archivist', 'U2');
-    const a = stream(admin.token, 8);
+    const a = stream(admin.token, 9);
     const b = stream(sup2.token, 2);
     const c = stream(arch2.token, 3);
     expect(await a.opened).toBe(200);
@@ -386,14 +386,17 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     // Export jobs (issue 19): to those who may export, within the case's unit.
     r.activity.publish({ type: 'export', unit: 'U1', job: { id: 'e1', status: 'running' } });
     r.activity.publish({ type: 'export', unit: 'U2', job: { id: 'e2', status: 'running' } });
+    // The station's verification: to those who may read the (station-wide) ledger, as
+    // GET /ledger/verify: the unscoped admin, not a unit's supervisor or archivist.
+    r.activity.publish({ type: 'verify', status: { running: null, last: null, interrupted: null } });
     await Promise.all([a.done, b.done, c.done]);
-    expect(a.events.map((e) => e.event)).toEqual(['dock', 'dock', 'progress', 'ingested', 'undock', 'flag', 'export', 'export']);
-    expect(a.events.slice(6).map((e) => e.data)).toEqual([{ id: 'e1', status: 'running' }, { id: 'e2', status: 'running' }]);
+    expect(a.events.map((e) => e.event)).toEqual(['dock', 'dock', 'progress', 'ingested', 'undock', 'flag', 'export', 'export', 'verify']);
+    expect(a.events.slice(6).map((e) => e.data)).toEqual([{ id: 'e1', status: 'running' }, { id: 'e2', status: 'running' }, { running: null, last: null, interrupted: null }]);
     expect(b.events.map((e) => [e.event, e.data.dockId])).toEqual([
       ['dock', 'd3'],
       ['progress', 'd3'],
     ]);
-    // The supervisor (no cases.export) had neither export; the U2 archivist only U2's.
+    // The supervisor (no cases.export) had neither export; the U2 archivist only U2's, and no verify.
     expect(c.events.map((e) => [e.event, e.data.id ?? e.data.dockId])).toEqual([
       ['dock', 'd3'],
       ['progress', 'd3'],
@@ -461,10 +464,19 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect(body(await r.call(auditor.token, { url: '/api/v1/ledger/verify' }))).toEqual({ running: null, last: null, interrupted: null });
     expect((await r.call(archivist.token, { method: 'POST', url: '/api/v1/ledger/verify' })).statusCode).toBe(403);
 
+    // The console follows the run on the event stream: its start, progress and end are published.
+    const told: Array<{ running: { progress: { phase: string } | null } | null; last: { ok: boolean } | null }> = [];
+    const unsubscribe = r.activity.subscribe((e) => {
+      if (e.type === 'verify') told.push(e.status as (typeof told)[number]);
+    });
     const started = await r.call(auditor.token, { method: 'POST', url: '/api/v1/ledger/verify', payload: { deep: true } });
     expect(started.statusCode).toBe(202);
     expect(body(started)).toMatchObject({ running: { deep: true, startedBy: `user:${auditor.id}` } });
     await r.server.context.verify.settled();
+    unsubscribe();
+    expect(told[0]!.running).not.toBeNull();
+    expect(told.at(-1)).toMatchObject({ running: null, last: { ok: true } });
+    expect(told.some((t) => t.running?.progress?.phase !== undefined)).toBe(true);
     const status = body<{ running: unknown; last: Record<string, unknown> }>(await r.call(archivist.token, { url: '/api/v1/ledger/verify' }));
     expect(status.running).toBeNull();
     expect(status.last).toMatchObject({ ok: true, deep: true, objects: 7, problemCount: 0, problems: [], error: null, startedBy: `user:${auditor.id}` });

@@ -162,6 +162,7 @@ function serialOf(e: ActivityEvent): string | null {
     case 'flag':
       return typeof e.flag.serial === 'string' ? e.flag.serial : null;
     case 'export':
+    case 'verify':
       return null;
   }
 }
@@ -190,6 +191,8 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
   const eventVisible = (p: Principal, e: ActivityEvent): boolean => {
     // An export job: to those who may export, within their unit (a bureau-wide case: bureau-wide users).
     if (e.type === 'export') return can(p, 'cases.export') && (p.unit === null || e.unit === p.unit);
+    // The station's verification: to those who may read the ledger (as GET /ledger/verify).
+    if (e.type === 'verify') return can(p, 'ledger.read');
     if (p.unit === null) return true;
     if (e.type === 'flag' && typeof e.flag.unit === 'string') return e.flag.unit === p.unit;
     return serialVisible(p, serialOf(e));
@@ -352,9 +355,9 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       config: { access: 'devices.read' },
       schema: {
         tags: ['devices'],
-        summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag, export',
+        summary: 'Live events as Server-Sent Events: dock, progress, ingested, undock, flag, export, verify',
         description:
-          'text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event\'s data is a dock as GET /docks gives it, without `progress`; an `export` event\'s is an export job as GET /exports gives it (sent to users who may export, within their unit). Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
+          'text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event\'s data is a dock as GET /docks gives it, without `progress`; an `export` event\'s is an export job as GET /exports gives it (sent to users who may export, within their unit); a `verify` event\'s is the verification\'s status as GET /ledger/verify gives it (sent to ledger readers). Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.',
         response: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...COMMON_ERRORS },
       },
     },
@@ -390,7 +393,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
       const unsubscribe = ctx.activity.subscribe((e) => {
         if (!eventVisible(p, e)) return;
         const { type, ...rest } = e;
-        const data = type === 'dock' ? liveDock(e.dock) : type === 'progress' ? e.progress : type === 'flag' ? e.flag : type === 'export' ? e.job : rest;
+        const data = type === 'dock' ? liveDock(e.dock) : type === 'progress' ? e.progress : type === 'flag' ? e.flag : type === 'export' ? e.job : type === 'verify' ? e.status : rest;
         write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       });
       const heartbeat = setInterval(() => write(': ping\n\n'), HEARTBEAT_MS);

@@ -3465,8 +3465,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live events as Server-Sent Events: dock, progress, ingested, undock, flag, export
-         * @description text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event's data is a dock as GET /docks gives it, without `progress`; an `export` event's is an export job as GET /exports gives it (sent to users who may export, within their unit). Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.
+         * Live events as Server-Sent Events: dock, progress, ingested, undock, flag, export, verify
+         * @description text/event-stream; each event has `event: <type>` and `data: <JSON>`; a `dock` event's data is a dock as GET /docks gives it, without `progress`; an `export` event's is an export job as GET /exports gives it (sent to users who may export, within their unit); a `verify` event's is the verification's status as GET /ledger/verify gives it (sent to ledger readers). Only what happens after connecting is sent; a comment line every 15 s keeps the connection open. A client that falls more than 1 MiB behind is disconnected.
          */
         get: {
             parameters: {
