@@ -137,6 +137,8 @@ if (problems.length === 0) describe('设备管理 in chromium (issue 19)', () =>
     await when.fill(shanghaiLocal(found));
     await when.press('Enter');
     await dialog.getByLabel('说明').fill('镜头破裂，无法对焦');
+    // The date picker's own panel (a dialog without a name while it closes) is gone first.
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(1);
     await check(page, 'devices-02-report-dialog');
     await dialog.getByRole('button', { name: '确认变更' }).click();
     await dialog.waitFor({ state: 'hidden' });
