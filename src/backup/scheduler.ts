@@ -25,8 +25,10 @@ export interface SnapshotSchedulerOptions {
 /**
  * The daemon's catalog snapshots: one at start when the catalog's schema is newer than
  * the last snapshot's (a migration ran), then one every `intervalHours` after the last
- * (at start too, when one is overdue), each followed by the prune of the snapshots the
- * rule no longer keeps. A failure is logged and tried again at the next turn.
+ * (at start too, when one is overdue or none was ever taken), each followed by the
+ * prune of the snapshots the rule no longer keeps. A failure is logged and tried again
+ * at the next turn. The start's snapshot runs beside the daemon's start, not before it:
+ * intake does not wait for a copy of the catalog.
  */
 export class SnapshotScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -69,9 +71,8 @@ export class SnapshotScheduler {
   private arm(minWaitMs: number): void {
     if (!this.started || this.opts.intervalHours === 0) return;
     const now = this.opts.catalog.clock.now();
-    // A station with no snapshot yet takes its first one interval after it was initialised.
-    const first = this.opts.catalog.ledger.get(1);
-    const due = nextSnapshotDue(lastSnapshot(this.opts.catalog), this.opts.intervalHours, now, first ? new Date(first.time) : now);
+    // A station with no snapshot yet takes its first at once.
+    const due = nextSnapshotDue(lastSnapshot(this.opts.catalog), this.opts.intervalHours, now);
     // setTimeout holds at most ~24.8 days; the interval is at most a week.
     const wait = Math.max(minWaitMs, due.getTime() - now.getTime());
     this.timer = setTimeout(() => {

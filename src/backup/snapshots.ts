@@ -203,10 +203,14 @@ export async function pruneSnapshots(opts: PruneOptions): Promise<SnapshotRecord
   return gone;
 }
 
-/** When the next scheduled snapshot is due: intervalHours after the last one (or after `since`, the station's start, when there is none); never before now. */
-export function nextSnapshotDue(last: SnapshotRecord | null, intervalHours: number, now: Date, since: Date = now): Date {
-  const from = last ? Date.parse(last.takenAt) : since.getTime();
-  const due = new Date(from + intervalHours * 3_600_000);
+/**
+ * When the next scheduled snapshot is due: intervalHours after the last one; now when
+ * there is none (a fresh station, or one that never took any), so a new station is
+ * covered from its daemon's first start rather than a day later (CustodySnapshotMissed
+ * reads no snapshot as infinitely old); never before now.
+ */
+export function nextSnapshotDue(last: SnapshotRecord | null, intervalHours: number, now: Date): Date {
+  if (!last) return now;
+  const due = new Date(Date.parse(last.takenAt) + intervalHours * 3_600_000);
   return due < now ? now : due;
 }
-

@@ -323,7 +323,8 @@ function snapshotCheck(deps: DoctorDeps, now: Date): DoctorCheck {
   const max = deps.config.monitoring.snapshotMaxAgeHours;
   if (!row) {
     // A station newer than the snapshots' allowed age has not missed one yet: the daemon
-    // takes its first an interval after initialisation. Said, not failed, until then.
+    // takes its first as it starts (a station initialised but not yet started has none).
+    // Said, not failed, until then.
     const first = deps.catalog.db.prepare<[], { time: string }>('SELECT time FROM ledger WHERE seq = 1').get();
     const age = first ? (now.getTime() - Date.parse(first.time)) / 3_600_000 : Infinity;
     if (deps.config.backup.intervalHours > 0 && age <= max) {
@@ -332,8 +333,8 @@ function snapshotCheck(deps: DoctorDeps, now: Date): DoctorCheck {
         title,
         titleZh,
         'warn',
-        `no catalog snapshot yet: the station was initialised ${age.toFixed(1)} h ago and the daemon takes the first ${deps.config.backup.intervalHours} h after that`,
-        `尚未生成目录快照：站点初始化于 ${age.toFixed(1)} 小时前，守护进程将在初始化 ${deps.config.backup.intervalHours} 小时后生成第一份`,
+        `no catalog snapshot yet: the station was initialised ${age.toFixed(1)} h ago; the daemon takes the first as it starts`,
+        `尚未生成目录快照：站点初始化于 ${age.toFixed(1)} 小时前，守护进程启动时将生成第一份`,
         'run custody backup to take one now',
         '如需立即生成，请运行 custody backup',
       );

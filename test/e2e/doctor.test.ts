@@ -27,7 +27,7 @@ describe('custody doctor (e2e, issue 20)', () => {
     expect(report.ok).toBe(first.code === 0);
     expect(report.home).toBe(home);
     const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]));
-    // Just initialised: no snapshot yet, and none missed (the daemon takes the first a day on).
+    // Just initialised: no snapshot yet, and none missed (the daemon, not yet started, takes the first as it starts).
     expect(byId.snapshot).toMatchObject({ status: 'warn' });
     expect(byId.snapshot!.fixZh).toContain('custody backup');
     for (const id of ['home', 'catalog-file', 'catalog', 'key', 'vault', 'mounts']) expect(byId[id]!.status, id).toBe('ok');

@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { liveSnapshots, nextSnapshotDue, SnapshotScheduler } from '../../src/backup/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { RollingVerifier, readRollingVerifyState } from '../../src/monitoring/index.js';
+import { RollingVerifier, readRollingVerifyState, stationFigures } from '../../src/monitoring/index.js';
 import { contentKey } from '../../src/vault/index.js';
+import { waitFor } from '../helpers/cli.js';
 import { apiRig, type ApiRig } from './api-fixtures.js';
 
 // Issue 20: monitoring — the alert rules name only metrics custody exports, and the
@@ -112,6 +115,53 @@ describe('config/alerts.yml (issue 20)', () => {
     expect(text).toMatch(/^custody_flags_unresolved\{state="escalated"\} 0$/m);
     expect(text).toMatch(/^custody_dock_sessions_finished_total\{status="failed"\} 0$/m);
     expect(value('custody_verify_rolling_progress_ratio')).toBe(0);
+  });
+});
+
+/**
+ * Whether a rule's expression holds at `nowSeconds` for a station whose only series is
+ * `metric` = `value`: the rule's own text with time() and the metric put in, so a changed
+ * rule is what is tested (only for rules that are arithmetic on one gauge).
+ */
+function holds(expr: string, metric: string, value: number, nowSeconds: number): boolean {
+  const arithmetic = expr.replaceAll('time()', String(nowSeconds)).replaceAll(metric, String(value));
+  expect(arithmetic, expr).toMatch(/^[\d\s.()*+\-<>]+$/);
+  return Boolean(new Function(`return (${arithmetic});`)());
+}
+
+describe('the first catalog snapshot of a new station', () => {
+  // A fresh install raised CustodySnapshotMissed 30 minutes after it started: the metric
+  // is 0 until the first snapshot, which the daemon took only a day after custody init.
+  it('is taken as the daemon starts, so CustodySnapshotMissed does not hold past the start', async () => {
+    const r = await rig();
+    const rule = (await loadRules()).find((x) => x.alert === 'CustodySnapshotMissed')!;
+    const metric = 'custody_catalog_snapshot_last_timestamp_seconds';
+    const figures = stationFigures({ config: loadConfig({ home: r.home, env: {} }), catalog: r.catalog, cacheMs: 0 });
+    const now = (): number => r.clock.t / 1000;
+
+    // Before the daemon's first start: no snapshot, exported as 0, which the rule reads as overdue.
+    expect((await figures()).lastSnapshotAt).toBeNull();
+    expect(holds(rule.expr, metric, 0, now())).toBe(true);
+
+    // The daemon's scheduler, as the station builds it (backup.intervalHours 24): its start takes one.
+    const scheduler = new SnapshotScheduler({ catalog: r.catalog, store: r.store, home: r.home, actor: 'custody:daemon', log: silentLogger, intervalHours: 24, keepDaily: 7, keepWeekly: 4, timezone: 'Asia/Shanghai' });
+    scheduler.start();
+    const first = await waitFor('the first snapshot', async () => liveSnapshots(r.catalog)[0], 30_000, 20);
+    await scheduler.stop();
+    expect(first).toMatchObject({ reason: 'schedule', takenAt: r.clock.now().toISOString() });
+    expect(await r.store.stat(first.key)).toMatchObject({ size: first.size });
+
+    // /metrics now says when, and the rule holds only once a day and two hours have passed.
+    const text = (await r.call(null, { url: '/metrics' })).body;
+    const value = Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value).toBe(Date.parse(first.takenAt) / 1000);
+    expect(holds(rule.expr, metric, value, now())).toBe(false);
+    expect(holds(rule.expr, metric, value, now() + 25 * 3600)).toBe(false);
+    expect(holds(rule.expr, metric, value, now() + 27 * 3600)).toBe(true);
+
+    // A later start takes none until the interval has passed since this one.
+    expect(nextSnapshotDue(first, 24, r.clock.now()).toISOString()).toBe(new Date(r.clock.t + 24 * 3_600_000).toISOString());
+    expect(nextSnapshotDue(null, 24, r.clock.now()).toISOString()).toBe(r.clock.now().toISOString());
   });
 });
 
