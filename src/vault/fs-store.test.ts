@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { type FileHandle, open, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -145,5 +145,57 @@ describe('FsObjectStore reading an open file (one pass, two buffers)', () => {
       process.off('unhandledRejection', onUnhandled);
       await real.close();
     }
+  });
+});
+
+const mkdirp = (p: string) => mkdir(p, { recursive: true });
+const rmrf = (p: string) => rm(p, { recursive: true, force: true });
+
+describe('FsObjectStore publishing a group (names thread)', () => {
+  const put = (store: FsObjectStore, data: Buffer) => store.stage(Readable.from([data]));
+
+  it('links a group in order: the second put of one content finds the first, and no temp name is left', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: true });
+    await store.init();
+    const a = Buffer.from('clip a');
+    const b = Buffer.from('clip b');
+    const staged = [await put(store, a), await put(store, b), await put(store, a)];
+    const out = await store.publishStaged(staged);
+    expect(out.map((o) => (o.ok ? o.put.created : o.error))).toEqual([true, true, false]);
+    expect(await readFile(store.filePath(contentKey(sha256Hex(a))))).toEqual(a);
+    expect(await readFile(store.filePath(contentKey(sha256Hex(b))))).toEqual(b);
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('fails only the item whose folder cannot be made, with the path in its error; the rest of the group is stored', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: true });
+    await store.init();
+    const good = Buffer.from('good clip');
+    // Find content whose first folder differs from the good one's, and put a file where that folder goes.
+    let bad = Buffer.from('bad clip 0');
+    for (let i = 1; sha256Hex(bad).slice(0, 2) === sha256Hex(good).slice(0, 2); i++) bad = Buffer.from(`bad clip ${i}`);
+    const blocked = join(root, 'objects', 'sha256', sha256Hex(bad).slice(0, 2));
+    await mkdirp(join(root, 'objects', 'sha256'));
+    await writeFile(blocked, 'not a folder');
+    const out = await store.publishStaged([await put(store, bad), await put(store, good)]);
+    expect(out[0]).toMatchObject({ ok: false, error: { code: 'VAULT_WRITE_FAILED' } });
+    expect(String((out[0] as { error: Error }).error.message)).toContain(sha256Hex(bad).slice(0, 2));
+    expect(out[1]).toMatchObject({ ok: true, put: { created: true, sha256: sha256Hex(good) } });
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('makes a remembered folder again when it was removed behind its back', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: true });
+    await store.init();
+    const data = Buffer.from('footage that comes back');
+    const key = contentKey(sha256Hex(data));
+    expect((await store.publishStaged([await put(store, data)]))[0]).toMatchObject({ ok: true, put: { created: true } });
+    // Someone removes the object and its folders (the names thread remembers the folder).
+    await rmrf(join(root, 'objects', 'sha256', sha256Hex(data).slice(0, 2)));
+    expect((await store.publishStaged([await put(store, data)]))[0]).toMatchObject({ ok: true, put: { created: true } });
+    expect(await readFile(store.filePath(key))).toEqual(data);
   });
 });

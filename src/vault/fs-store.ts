@@ -33,6 +33,7 @@ import {
   type StagedPut,
 } from './store.js';
 import { hashStream } from './read-back.js';
+import { nodeError, publishNames, type NameOutcome } from './fs-names.js';
 
 export interface FsStoreOptions {
   root: string;
@@ -237,49 +238,39 @@ export class FsObjectStore implements ObjectStore {
         }
       }),
     );
-    // 2. The names: link each into place (one at a time: two puts of one content in a
-    // group must see each other's link).
-    const dirs = new Set<string>();
-    const created = new Map<FsStaged, boolean>();
-    for (const s of items) {
-      if (errors.has(s)) continue;
+    // 2. The names, in the names thread for the whole group: each linked into place (one
+    // at a time, so two puts of one content in a group see each other's link), every
+    // folder that gained a name (and the parent of any folder created) synced once, the
+    // new names stat-ed, the temp names removed.
+    const linkable = items.filter((s) => !errors.has(s));
+    let outcomes: NameOutcome[] = [];
+    if (linkable.length > 0) {
       try {
-        created.set(s, await this.link(s, dirs));
+        outcomes = await publishNames({ fsync: this.fsync, items: linkable.map((s) => ({ tmp: s.tmp, final: this.pathOf(s.key) })) });
       } catch (e) {
-        fail(s, e);
+        for (const s of linkable) fail(s, e);
       }
     }
-    // 3. The folders, once each for the group.
-    if (this.fsync && dirs.size > 0) {
-      const dirErrors = new Map<string, unknown>();
-      await Promise.all(
-        [...dirs].map((d) =>
-          this.syncDir(d).catch((e: unknown) => {
-            dirErrors.set(d, e);
-          }),
-        ),
-      );
-      if (dirErrors.size > 0) {
-        // Which names depend on which folder is not worth tracking for a failure this
-        // rare: the whole group is failed, and its new names taken down again.
-        const [first] = dirErrors.values();
-        for (const s of items) {
-          if (errors.has(s)) continue;
-          if (created.get(s)) await rm(this.pathOf(s.key), { force: true }).catch(() => undefined);
-          fail(s, first);
-        }
-      }
-    }
-    // 4. What was stored is what was given.
+    const outcomeOf = new Map(outcomes.map((o, k) => [linkable[k]!, o]));
+    // 3. What was stored is what was given.
     const out: PublishOutcome[] = [];
     for (const s of items) {
       try {
         const err = errors.get(s);
         if (err) throw err;
-        const isNew = created.get(s)!;
+        const o = outcomeOf.get(s)!;
+        if (o.kind === 'failed' || o.kind === 'unsynced') throw nodeError(o.error);
+        if (o.kind === 'exists' && o.storedSize !== s.size) {
+          throw new ObjectCorruptError(`stored object ${s.key} has ${o.storedSize} bytes, its content has ${s.size}: the vault copy is damaged`, {
+            key: s.key,
+            storedSize: o.storedSize,
+            size: s.size,
+          });
+        }
+        const isNew = o.kind === 'created';
         if (isNew) {
           try {
-            await this.checkStored(s.key, s.sha256, s.size);
+            await this.checkStored(s.key, s.sha256, s.size, o.storedSize);
           } catch (e) {
             // What this put stored is not what it was given: take it down again, so a
             // damaged copy never stands under the content's name (where every later put
@@ -292,8 +283,8 @@ export class FsObjectStore implements ObjectStore {
       } catch (e) {
         out.push({ ok: false, error: this.writeError(e, s.tmp) });
       } finally {
-        // One unlink (rm would lstat first): a second name of a published object, or a failed copy.
-        await unlink(s.tmp).catch(() => undefined);
+        // The names thread removed the temp names it was given; a failed copy's is removed here.
+        if (!outcomeOf.has(s)) await unlink(s.tmp).catch(() => undefined);
       }
     }
     return out;
@@ -328,7 +319,11 @@ export class FsObjectStore implements ObjectStore {
     while (got > 0) {
       opts.signal?.throwIfAborted();
       size += got;
-      const next = read(b, size);
+      // A short read that brings the file to its expected size is its end: a small file
+      // is copied with one read, not two. (A file that grew meanwhile is the caller's to
+      // find, by its stat after the copy, as for growth after the last read.)
+      const atEnd = got < n && size === opts.expectedSize;
+      const next = atEnd ? Promise.resolve(0) : read(b, size);
       // The next read may fail (a card's EIO) while this chunk is still being written:
       // marked handled now, so that failure is not an unhandled rejection that ends the
       // process; it is thrown below, where it is awaited, as this put's error.
@@ -399,10 +394,11 @@ export class FsObjectStore implements ObjectStore {
     return created;
   }
 
-  private async checkStored(key: string, sha256: string, size: number): Promise<void> {
-    const st = await stat(this.pathOf(key));
-    if (st.size !== size) {
-      throw new ObjectCorruptError(`stored ${key} has ${st.size} bytes, wrote ${size}`, { key, storedSize: st.size, size });
+  /** The size check (and, with readBack full, the hash) of a new object; storedSize when it was just stat-ed. */
+  private async checkStored(key: string, sha256: string, size: number, storedSize?: number): Promise<void> {
+    const stored = storedSize ?? (await stat(this.pathOf(key))).size;
+    if (stored !== size) {
+      throw new ObjectCorruptError(`stored ${key} has ${stored} bytes, wrote ${size}`, { key, storedSize: stored, size });
     }
     if (this.readBack === 'full') {
       const got = await hashStream(await this.get(key));

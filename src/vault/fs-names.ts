@@ -1,0 +1,221 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * The names half of publishing a group of staged objects in the fs vault: folders
+ * made, each synced temp file hard-linked under its content name, the folders that
+ * gained a name synced once for the group, the new names stat-ed and the temp names
+ * removed. These are a dozen small metadata calls per object; made one by one
+ * through Node's I/O thread pool, each costs a hand-off and a wake-up of the event
+ * loop, more than the call itself. One worker thread makes them with plain
+ * synchronous calls, the whole group in one message.
+ *
+ * The worker's code is the function below, run from its source text, so it works the
+ * same from the compiled build and from TypeScript run directly; it imports nothing
+ * of the project (only node: modules, through require).
+ */
+
+export interface NameJob {
+  /** Sync the folders that gained a name (the store's fsync option). */
+  fsync: boolean;
+  items: Array<{ tmp: string; final: string }>;
+}
+
+/** What became of one item: its name created (and its stored size), already there (its size), or an error. */
+export type NameOutcome =
+  | { kind: 'created'; storedSize: number }
+  | { kind: 'exists'; storedSize: number }
+  | { kind: 'failed'; error: NameError }
+  /** Linked, but a folder sync of the group failed: the new name was taken down again. */
+  | { kind: 'unsynced'; error: NameError };
+
+/** An error of the worker, as it crosses the thread: enough to rebuild a Node error. */
+export interface NameError {
+  message: string;
+  code?: string;
+  syscall?: string;
+  path?: string;
+}
+
+interface Reply {
+  id: number;
+  out: NameOutcome[];
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
+/**
+ * The worker thread. Self-contained: it is run from its source text. Folders known to
+ * exist are remembered (a bounded set), so a mature vault, where nearly every object's
+ * folder exists, makes no mkdir call for it; a remembered folder that has gone (ENOENT
+ * on link) is forgotten and made again once.
+ */
+function namesWorker(): void {
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const { dirname } = require('node:path') as typeof import('node:path');
+  const KNOWN_MAX = 100_000;
+  const known = new Set<string>();
+  const errorOf = (e: unknown): NameError => {
+    const x = e as NodeJS.ErrnoException;
+    const out: NameError = { message: x instanceof Error ? x.message : String(e) };
+    if (typeof x?.code === 'string') out.code = x.code;
+    if (typeof x?.syscall === 'string') out.syscall = x.syscall;
+    if (typeof x?.path === 'string') out.path = x.path;
+    return out;
+  };
+  const makeDir = (dir: string, toSync: Set<string>): void => {
+    if (known.has(dir)) return;
+    const first = fs.mkdirSync(dir, { recursive: true });
+    if (first !== undefined) {
+      // New folders are names in their parents: each is synced, from the parent of the first one down.
+      for (let d = dir; d.length >= first.length; d = dirname(d)) toSync.add(d);
+      toSync.add(dirname(first));
+    }
+    if (known.size >= KNOWN_MAX) known.clear();
+    known.add(dir);
+  };
+  const syncDir = (dir: string): void => {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  parentPort!.on('message', (job: NameJob & { id: number }) => {
+    const out: NameOutcome[] = [];
+    const toSync = new Set<string>();
+    for (const { tmp, final } of job.items) {
+      const dir = dirname(final);
+      try {
+        makeDir(dir, toSync);
+        try {
+          fs.linkSync(tmp, final);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' && known.has(dir)) {
+            // A remembered folder was removed behind our back: make it again, once.
+            known.delete(dir);
+            makeDir(dir, toSync);
+            fs.linkSync(tmp, final);
+          } else if (code === 'EEXIST') {
+            out.push({ kind: 'exists', storedSize: fs.statSync(final).size });
+            continue;
+          } else {
+            throw e;
+          }
+        }
+        // The temp name's removal need not be durable: were a crash to bring it back, it
+        // is only a second name for the same bytes in .tmp, which the store's init tidies.
+        toSync.add(dir);
+        out.push({ kind: 'created', storedSize: -1 });
+      } catch (e) {
+        out.push({ kind: 'failed', error: errorOf(e) });
+      }
+    }
+    let dirError: NameError | null = null;
+    if (job.fsync) {
+      for (const d of toSync) {
+        try {
+          syncDir(d);
+        } catch (e) {
+          dirError ??= errorOf(e);
+        }
+      }
+    }
+    job.items.forEach(({ tmp, final }, i) => {
+      const o = out[i]!;
+      if (o.kind === 'exists' && dirError) out[i] = { kind: 'failed', error: dirError };
+      if (o.kind === 'created') {
+        if (dirError) {
+          // Which names depend on which folder is not worth tracking for a failure this
+          // rare: every new name of the group is taken down again.
+          try {
+            fs.rmSync(final, { force: true });
+          } catch {
+            // left for verify to find; the item is failed either way
+          }
+          out[i] = { kind: 'unsynced', error: dirError };
+        } else {
+          try {
+            o.storedSize = fs.statSync(final).size;
+          } catch (e) {
+            out[i] = { kind: 'failed', error: errorOf(e) };
+          }
+        }
+      }
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // already gone, or a second name the next init tidies
+      }
+    });
+    parentPort!.postMessage({ id: job.id, out } satisfies Reply);
+  });
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The worker's source. `__name` is defined for the case the function was compiled with
+ * esbuild's keepNames (tsx, vitest), which wraps named inner functions in a call to it.
+ */
+const SOURCE = `var __name = (f) => f;\n(${namesWorker.toString()})();\n`;
+
+/** One worker for the process, shared by every fs store; held only while it has work. */
+class NamesThread {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (out: NameOutcome[]) => void; reject: (e: unknown) => void }>();
+
+  run(job: NameJob): Promise<NameOutcome[]> {
+    const w = this.start();
+    const id = this.nextId++;
+    return new Promise<NameOutcome[]>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ id, ...job });
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(SOURCE, { eval: true, name: 'custody-vault-names' });
+    w.unref();
+    w.on('message', (r: Reply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (this.pending.size === 0) w.unref();
+      p.resolve(r.out);
+    });
+    const fail = (e: unknown): void => {
+      // The worker is gone: every group in it fails (nothing of it is reported stored;
+      // its temp files stay for the next init to tidy), and the next group starts a new one.
+      this.worker = null;
+      const err = e instanceof Error ? e : new Error(`the vault's names thread stopped (${String(e)})`);
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => {
+      if (this.worker === w) fail(new Error(`the vault's names thread exited with code ${code}`));
+    });
+    this.worker = w;
+    return w;
+  }
+}
+
+const thread = new NamesThread();
+
+/** Link, sync and stat a group's names in the names thread; one outcome per item, in order. */
+export function publishNames(job: NameJob): Promise<NameOutcome[]> {
+  return thread.run(job);
+}
+
+/** A worker's error as a Node error again (code, syscall, path), so callers classify it as before. */
+export function nodeError(e: NameError): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(e.message);
+  if (e.code !== undefined) err.code = e.code;
+  if (e.syscall !== undefined) err.syscall = e.syscall;
+  if (e.path !== undefined) err.path = e.path;
+  return err;
+}
