@@ -315,7 +315,10 @@ export class IngestSession extends EventEmitter {
       if (now.getTime() - file.mtimeMs < this.deps.settings.settleSeconds * 1000) {
         throw new SourceFileError('SOURCE_STILL_WRITING', `${file.path} was modified moments ago and may still be written`);
       }
-      const before = await this.driver.stat(file.path);
+      // The listing's stat is the file as it was before the copy: the stat after the copy
+      // must find it unchanged (a file changed since the listing fails as changed, and is
+      // taken by the next run).
+      const before: RecorderFile = file;
       const header = await this.readHeader(file);
       copied = { file, header, ...(await this.copy(file, before)) };
       const after = await this.driver.stat(file.path);
