@@ -4,9 +4,16 @@ export interface CommitWindow {
   files: number;
   /** Bytes in one group (and the most that may wait uncommitted): bounds unsynced data. */
   bytes: number;
+  /**
+   * How long a group that is not full may wait for more items once the committer is
+   * idle (ms; 0 commits at once). A transaction's own cost (its WAL sync, the index
+   * pages it rewrites) is then shared by the small files copied meanwhile, instead of
+   * the groups shrinking to the number of copy workers whenever commits keep up.
+   */
+  lingerMs?: number;
 }
 
-export const DEFAULT_COMMIT_WINDOW: CommitWindow = { files: 64, bytes: 256 * 1024 * 1024 };
+export const DEFAULT_COMMIT_WINDOW: CommitWindow = { files: 64, bytes: 256 * 1024 * 1024, lingerMs: 10 };
 
 interface Waiting<T, R> {
   item: T;
@@ -18,17 +25,20 @@ interface Waiting<T, R> {
 /**
  * Group commit: items handed in while a group is being committed wait and go together
  * in the next one, so the fixed cost of a commit (the syncs, the transaction) is shared
- * by as many items as arrived during the last one. No timer: an item that finds the
- * committer idle is committed at once, alone, and a burst of small items settles into
- * groups of the window's size. `add` resolves with the item's own outcome once its
- * group's commit has returned; `room` makes producers wait while a full window is
- * already waiting.
+ * by as many items as arrived during the last one. An item that finds the committer
+ * idle waits at most the window's lingerMs for others (a full window, or `idle()`,
+ * commits at once), and a burst of small items settles into groups of the window's
+ * size. `add` resolves with the item's own outcome once its group's commit has
+ * returned; `room` makes producers wait while a full window is already waiting.
  */
 export class GroupCommit<T, R> {
   private queue: Array<Waiting<T, R>> = [];
   private queuedBytes = 0;
   private running: Promise<void> | null = null;
   private readonly roomWaiters: Array<() => void> = [];
+  private linger: NodeJS.Timeout | null = null;
+  /** Set by idle(): nothing more is coming soon, so nothing lingers. */
+  private flushing = false;
 
   constructor(
     /** Commit one group; returns one outcome per item, in order. A throw fails the whole group. */
@@ -51,12 +61,35 @@ export class GroupCommit<T, R> {
     }
   }
 
-  /** Resolves once everything handed in has been committed (or failed). */
+  /** Resolves once everything handed in has been committed (or failed); what waits is committed at once. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    this.flushing = true;
+    try {
+      this.kick();
+      while (this.running) await this.running;
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private kick(): void {
+    if (this.running || this.queue.length === 0) return;
+    const full = this.queue.length >= this.window.files || this.queuedBytes >= this.window.bytes;
+    if (!full && !this.flushing && (this.window.lingerMs ?? 0) > 0) {
+      this.linger ??= setTimeout(() => {
+        this.linger = null;
+        this.start();
+      }, this.window.lingerMs);
+      return;
+    }
+    this.start();
+  }
+
+  private start(): void {
+    if (this.linger) {
+      clearTimeout(this.linger);
+      this.linger = null;
+    }
     if (this.running || this.queue.length === 0) return;
     this.running = this.loop().finally(() => {
       this.running = null;
