@@ -1,6 +1,7 @@
 import { computed, reactive, ref } from 'vue';
 import { api, data } from '../api/client';
 import type { DockRecord, LiveDock, ProgressEvent, ReasonDetail, UndockEvent } from '../api/types';
+import { subscribe } from './stream';
 
 /** How long a recorder stays on the board after its dock ended. */
 export const RECENT_MS = 15 * 60_000;
@@ -32,8 +33,8 @@ export interface DockCard {
 
 /** Live dock state: one store, fed by the event stream; pages read it and never poll. */
 export const docks = reactive(new Map<string, DockCard>());
-/** 'live' while the stream is open; 'connecting' before and while it reconnects; 'closed' when refused. */
-export const connection = ref<'connecting' | 'live' | 'closed'>('connecting');
+/** 'live' while the page's stream is open; 'connecting' before and while it reconnects; 'closed' when refused. */
+export { connection } from './stream';
 export const loadError = ref<unknown>(null);
 
 export const board = computed(() =>
@@ -184,39 +185,16 @@ const handlers: Record<string, (d: unknown) => void> = {
   },
 };
 
-let source: EventSource | null = null;
+let live: ReturnType<typeof subscribe> | null = null;
 let users = 0;
 let sweeper: ReturnType<typeof setInterval> | undefined;
 
-function open(): void {
-  connection.value = 'connecting';
-  const es = new EventSource('/api/v1/events', { withCredentials: true });
-  source = es;
-  es.onopen = () => {
-    connection.value = 'live';
-    // Only what happens after connecting is sent: the state before comes from GET.
-    void resync();
-  };
-  es.onerror = () => {
-    // The browser reconnects by itself unless the answer was not a stream (401, 403).
-    connection.value = es.readyState === EventSource.CLOSED ? 'closed' : 'connecting';
-  };
-  for (const [type, handle] of Object.entries(handlers)) {
-    es.addEventListener(type, (m) => {
-      try {
-        handle(JSON.parse((m as MessageEvent<string>).data));
-      } catch {
-        // A malformed event is skipped; the next resync corrects the board.
-      }
-    });
-  }
-}
-
-/** The board's pages call start() when shown and stop() when left; one stream for all. */
+/** The board's pages call start() when shown and stop() when left; they share the page's one stream. */
 export function start(): void {
   users++;
   if (users > 1) return;
-  open();
+  // Only what happens after connecting is sent: the state before comes from GET, on each (re)connection.
+  live = subscribe(Object.keys(handlers), (type, d) => handlers[type]?.(d), () => void resync());
   sweeper = setInterval(() => {
     const now = Date.now();
     for (const [id, c] of docks) if (c.result && now - c.result.endedAt > RECENT_MS) docks.delete(id);
@@ -226,13 +204,7 @@ export function start(): void {
 export function stop(): void {
   users = Math.max(0, users - 1);
   if (users > 0) return;
-  source?.close();
-  source = null;
+  live?.close();
+  live = null;
   clearInterval(sweeper);
-}
-
-/** Open the stream again after it was refused (e.g. after signing in again). */
-export function reconnect(): void {
-  source?.close();
-  open();
 }

@@ -1,6 +1,7 @@
 import { computed, reactive, ref } from 'vue';
 import { api, data } from '../api/client';
 import type { paths } from '../api/schema';
+import { subscribe } from './stream';
 
 /** A flag as GET /flags/{id} gives it (with aboutCaller: about the caller's own officer number). */
 export type Flag = paths['/api/v1/flags/{id}']['get']['responses'][200]['content']['application/json'];
@@ -19,7 +20,8 @@ export const flags = reactive(new Map<string, Flag>());
 /** Ids of flags that came over the stream since the page was opened (shown as new). */
 export const fresh = reactive(new Set<string>());
 export const filter = ref<FlagFilter>({ state: 'unresolved' });
-export const connection = ref<'connecting' | 'live' | 'closed'>('connecting');
+/** The page's one stream (stores/stream.ts). */
+export { connection } from './stream';
 export const loadError = ref<unknown>(null);
 export const hasMore = ref(false);
 
@@ -76,41 +78,28 @@ async function refresh(id: string): Promise<void> {
   }
 }
 
-let source: EventSource | null = null;
+let live: ReturnType<typeof subscribe> | null = null;
 let users = 0;
 
-function open(): void {
-  connection.value = 'connecting';
-  const es = new EventSource('/api/v1/events', { withCredentials: true });
-  source = es;
-  es.onopen = () => {
-    connection.value = 'live';
-    // Only what happens after connecting is sent: what came before, from GET.
-    void load(filter.value);
-  };
-  es.onerror = () => {
-    connection.value = es.readyState === EventSource.CLOSED ? 'closed' : 'connecting';
-  };
-  es.addEventListener('flag', (m) => {
-    try {
-      const e = JSON.parse((m as MessageEvent<string>).data) as { id?: unknown };
-      if (typeof e.id === 'string') void refresh(e.id);
-    } catch {
-      // A malformed event is skipped; the next load corrects the list.
-    }
-  });
-}
-
-/** The flags page calls start() when shown and stop() when left. */
+/** The flags page calls start() when shown and stop() when left; it shares the page's one stream. */
 export function start(): void {
   users++;
-  if (users === 1) open();
+  if (users > 1) return;
+  live = subscribe(
+    ['flag'],
+    (_type, d) => {
+      const e = d as { id?: unknown } | null;
+      if (typeof e?.id === 'string') void refresh(e.id);
+    },
+    // Only what happens after connecting is sent: what came before, from GET, on each (re)connection.
+    () => void load(filter.value),
+  );
 }
 
 export function stop(): void {
   users = Math.max(0, users - 1);
   if (users > 0) return;
-  source?.close();
-  source = null;
+  live?.close();
+  live = null;
   fresh.clear();
 }

@@ -1,39 +1,108 @@
-import { ref, type Ref } from 'vue';
+import { readonly, ref } from 'vue';
 
 /**
- * One page's subscription to some of the station's live events (GET /api/v1/events):
- * `onEvent` gets each event of the named types as parsed JSON; `onConnect` runs on each
- * (re)connection, when the page reads with GET what may have moved while it was not
- * connected (the stream sends only what happens after connecting). `close()` ends it.
+ * The station's live events (GET /api/v1/events) for the whole page: one EventSource,
+ * however many stores and pages listen, opened with the first subscription and closed
+ * with the last. The browser reconnects it by itself after a dropped connection; a
+ * stream the server refused (401, 403: the readyState is CLOSED) stays closed until
+ * `reconnect()`. Every subscriber is told of each (re)connection, in one place, because
+ * the stream sends only what happens after connecting: that is when each reads with GET
+ * what may have moved meanwhile.
  */
-export function subscribe(
-  types: readonly string[],
-  onEvent: (type: string, data: unknown) => void,
-  onConnect: () => void,
-): { connection: Ref<'connecting' | 'live' | 'closed'>; close: () => void } {
-  const connection = ref<'connecting' | 'live' | 'closed'>('connecting');
+
+export type Connection = 'connecting' | 'live' | 'closed';
+
+interface Subscriber {
+  types: ReadonlySet<string>;
+  onEvent: (type: string, data: unknown) => void;
+  onConnect: () => void;
+}
+
+const state = ref<Connection>('connecting');
+/** The page's one stream: 'live' while open; 'connecting' before (also with no subscriber yet) and while it reconnects; 'closed' when refused. */
+export const connection = readonly(state);
+
+const subscribers = new Set<Subscriber>();
+let source: EventSource | null = null;
+/** Event types the open source has a listener for (one each, dispatching to every subscriber of that type). */
+const listening = new Set<string>();
+
+function dispatch(type: string, m: Event): void {
+  let data: unknown;
+  try {
+    data = JSON.parse((m as MessageEvent<string>).data) as unknown;
+  } catch {
+    // A malformed event is skipped; the next GET corrects the page.
+    return;
+  }
+  for (const s of [...subscribers]) {
+    if (!s.types.has(type)) continue;
+    try {
+      s.onEvent(type, data);
+    } catch {
+      // One store's failure to take an event does not keep it from the others.
+    }
+  }
+}
+
+function listen(type: string): void {
+  if (!source || listening.has(type)) return;
+  listening.add(type);
+  source.addEventListener(type, (m) => dispatch(type, m));
+}
+
+function open(): void {
+  state.value = 'connecting';
   const es = new EventSource('/api/v1/events', { withCredentials: true });
+  source = es;
+  listening.clear();
   es.onopen = () => {
-    connection.value = 'live';
-    onConnect();
+    state.value = 'live';
+    for (const s of [...subscribers]) s.onConnect();
   };
   es.onerror = () => {
-    connection.value = es.readyState === EventSource.CLOSED ? 'closed' : 'connecting';
+    // The browser reconnects by itself unless the answer was not a stream (401, 403).
+    state.value = es.readyState === EventSource.CLOSED ? 'closed' : 'connecting';
   };
-  for (const type of types) {
-    es.addEventListener(type, (m) => {
-      try {
-        onEvent(type, JSON.parse((m as MessageEvent).data as string) as unknown);
-      } catch {
-        // A malformed event is skipped; the next GET corrects the page.
-      }
-    });
+  for (const s of subscribers) for (const type of s.types) listen(type);
+}
+
+function shut(): void {
+  source?.close();
+  source = null;
+  listening.clear();
+  // Not 'closed': nothing refused it, and the next page to subscribe opens it again.
+  state.value = 'connecting';
+}
+
+/**
+ * Subscribe to some of the station's live events: `onEvent` gets each event of the named
+ * types as parsed JSON; `onConnect` runs on each (re)connection of the page's stream, and
+ * once soon after subscribing when the stream is already live (the subscriber's first
+ * read). `close()` ends this subscription; the stream closes with the last one.
+ */
+export function subscribe(types: readonly string[], onEvent: (type: string, data: unknown) => void, onConnect: () => void): { connection: typeof connection; close: () => void } {
+  const sub: Subscriber = { types: new Set(types), onEvent, onConnect };
+  subscribers.add(sub);
+  if (!source) open();
+  else {
+    for (const type of sub.types) listen(type);
+    // The stream was live before this subscriber came: it reads now what it missed.
+    if (state.value === 'live') queueMicrotask(() => subscribers.has(sub) && sub.onConnect());
   }
   return {
     connection,
     close: () => {
-      es.close();
-      connection.value = 'closed';
+      if (!subscribers.delete(sub)) return;
+      // A listener of a type nobody wants any more is harmless: it dispatches to no one.
+      if (subscribers.size === 0) shut();
     },
   };
+}
+
+/** Open the page's stream again (after it was refused: e.g. after signing in again). Every subscriber is told when it connects. */
+export function reconnect(): void {
+  if (subscribers.size === 0) return;
+  shut();
+  open();
 }
