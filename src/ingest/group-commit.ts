@@ -5,10 +5,11 @@ export interface CommitWindow {
   /** Bytes in one group (and the most that may wait uncommitted): bounds unsynced data. */
   bytes: number;
   /**
-   * How long a group that is not full may wait for more items once the committer is
-   * idle (ms; 0 commits at once). A transaction's own cost (its WAL sync, the index
-   * pages it rewrites) is then shared by the small files copied meanwhile, instead of
-   * the groups shrinking to the number of copy workers whenever commits keep up.
+   * How long a group that is not full may wait for more items when the last commit
+   * ended less than this long ago (ms; 0 commits at once). In a stream of small files a
+   * transaction's own cost (its WAL sync, the index pages it rewrites) is then shared by
+   * the files copied meanwhile, instead of the groups shrinking to the number of copy
+   * workers whenever commits keep up; a file after a quiet spell is committed at once.
    */
   lingerMs?: number;
 }
@@ -26,9 +27,9 @@ interface Waiting<T, R> {
  * Group commit: items handed in while a group is being committed wait and go together
  * in the next one, so the fixed cost of a commit (the syncs, the transaction) is shared
  * by as many items as arrived during the last one. An item that finds the committer
- * idle waits at most the window's lingerMs for others (a full window, or `idle()`,
- * commits at once), and a burst of small items settles into groups of the window's
- * size. `add` resolves with the item's own outcome once its group's commit has
+ * idle right after a commit waits at most the window's lingerMs for others (a full
+ * window, or `idle()`, commits at once; after a quiet spell nothing waits), and a burst
+ * of small items settles into groups of the window's size. `add` resolves with the item's own outcome once its group's commit has
  * returned; `room` makes producers wait while a full window is already waiting.
  */
 export class GroupCommit<T, R> {
@@ -39,6 +40,8 @@ export class GroupCommit<T, R> {
   private linger: NodeJS.Timeout | null = null;
   /** Set by idle(): nothing more is coming soon, so nothing lingers. */
   private flushing = false;
+  /** When the last commit returned (performance.now()). */
+  private lastCommitEnd = -Infinity;
 
   constructor(
     /** Commit one group; returns one outcome per item, in order. A throw fails the whole group. */
@@ -75,11 +78,15 @@ export class GroupCommit<T, R> {
   private kick(): void {
     if (this.running || this.queue.length === 0) return;
     const full = this.queue.length >= this.window.files || this.queuedBytes >= this.window.bytes;
-    if (!full && !this.flushing && (this.window.lingerMs ?? 0) > 0) {
+    const linger = this.window.lingerMs ?? 0;
+    // Only a stream lingers: an item after a quiet spell (no commit ended within the
+    // linger) is committed at once, as a single file's commit always was.
+    const streaming = performance.now() - this.lastCommitEnd < linger;
+    if (!full && !this.flushing && streaming) {
       this.linger ??= setTimeout(() => {
         this.linger = null;
         this.start();
-      }, this.window.lingerMs);
+      }, linger);
       return;
     }
     this.start();
@@ -106,6 +113,8 @@ export class GroupCommit<T, R> {
       } catch (e) {
         for (const w of group) w.reject(e);
         continue;
+      } finally {
+        this.lastCommitEnd = performance.now();
       }
       group.forEach((w, i) => w.resolve(outcomes[i]!));
     }
