@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, waitFor } from '../helpers/cli.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // Issue 20: `custody doctor` as the built CLI — it checks a station, says what to fix in
@@ -44,6 +45,33 @@ describe('custody doctor (e2e, issue 20)', () => {
     expect(after.checks.find((c) => c.id === 'snapshot')!.status).toBe('ok');
     // Whatever else this machine lacks (a clock service, free space) is its own; the snapshot is fixed.
     expect(after.ok).toBe(!after.checks.some((c) => c.status === 'fail'));
+  });
+
+  it('a new station is covered by its daemon\'s first start: a snapshot is taken and /metrics says when', { timeout: 120_000 }, async () => {
+    const dir = await tempDir('custody-doctor-e2e-');
+    const home = join(dir, 'home');
+    const env = { CUSTODY_DEVICES_USB: 'false', CUSTODY_DEVICES_MOUNT_ROOTS: JSON.stringify([dir]) };
+    expect((await runCli(['init', '--home', home], env)).code).toBe(0);
+    const snapshotCheck = async () => (JSON.parse((await runCli(['doctor', '--home', home, '--json'], env)).stdout) as Report).checks.find((c) => c.id === 'snapshot')!;
+    expect((await snapshotCheck()).status).toBe('warn');
+
+    const d = startDaemon(home, { ...env, CUSTODY_API_PORT: '0' });
+    const started = await waitFor('the daemon to start', async () => d.lines.find((l) => l.msg === 'custody daemon started'), 60_000, 20);
+    const taken = await waitFor('the first snapshot', async () => d.lines.find((l) => l.msg === 'catalog snapshot stored in the vault'), 60_000, 20);
+    expect(taken).toMatchObject({ reason: 'schedule' });
+    // CustodySnapshotMissed reads this gauge (0: never); the figures are read at most every 30 s.
+    const at = await waitFor(
+      'the snapshot in /metrics',
+      async () => {
+        const text = await (await fetch(`${started.api as string}/metrics`)).text();
+        return Number(/^custody_catalog_snapshot_last_timestamp_seconds (\S+)$/m.exec(text)?.[1]) || null;
+      },
+      60_000,
+      500,
+    );
+    expect(Math.abs(at - Date.now() / 1000)).toBeLessThan(600);
+    expect(await d.stop()).toBe(0);
+    expect((await snapshotCheck()).status).toBe('ok');
   });
 
   it('exits 1 with the catalog check failing for a home custody init never made', async () => {
