@@ -193,6 +193,9 @@ function medianBy<T>(xs: T[], key: (x: T) => number): T {
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  // The ingest children get the I/O threads custody runs with (the CLI and the daemon's
+  // unit both set 16), unless the environment says otherwise.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   const { values } = parseOptions({
     options: {
       'size-gib': { type: 'string', default: '2' },
@@ -363,7 +366,15 @@ async function main(): Promise<void> {
       cache: cold
         ? 'cold: page cache dropped before the custody ingest and before the baseline'
         : 'warm: every read is served from the page cache (custody and baseline alike)',
-      settings: { fsync: true, readBack: 'size', concurrency, perRecorder, readBufferKiB, headerProbe: 'MediaTools.creationTimeOf' },
+      settings: {
+        fsync: true,
+        readBack: 'size',
+        concurrency,
+        perRecorder,
+        readBufferKiB,
+        uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE),
+        headerProbe: 'MediaTools.creationTimeOf',
+      },
       single: {
         runs,
         tree: { bytes: gen.bytes, files: gen.files, clips, clipMiB, smallFiles, smallKiB, generatedS: round(genS, 1) },
@@ -434,7 +445,7 @@ async function main(): Promise<void> {
           '',
           `custody ingest benchmark — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
           `cache: ${result.cache}`,
-          `vault: fs, fsync on, read-back size; ingest.concurrency ${concurrency}, perRecorder ${perRecorder}, read buffer ${readBufferKiB} KiB; MB = 10^6 bytes`,
+          `vault: fs, fsync on, read-back size; ingest.concurrency ${concurrency}, perRecorder ${perRecorder}, read buffer ${readBufferKiB} KiB, ${process.env.UV_THREADPOOL_SIZE} I/O threads; MB = 10^6 bytes`,
           `peak RSS is the ingest child's (a bare node process with custody loaded is ~${s.ingest.startRssMiB} MiB)`,
           '',
           table(rows),
