@@ -9,14 +9,16 @@
  *    process, so the load generator and the server do not share an event loop.
  * 3. For each search, runs autocannon on loopback for BENCH_SECONDS (default 10) with
  *    BENCH_CONNECTIONS (default 10) connections, rotating the filter values, and
- *    prints requests/s and p50/p99 latency; then runs the same query directly through
- *    the SQL layer (EvidenceQueries.search) BENCH_SQL_RUNS times and prints its p99:
- *    the floor under the HTTP figure.
+ *    prints requests/s, p50/p99 latency and the server's CPU time per request (user +
+ *    system of its process, every thread, from /proc: the figure a loaded machine
+ *    inflates least); then runs the same query directly through the SQL layer
+ *    (EvidenceQueries.searchJson, what the route calls) BENCH_SQL_RUNS times and prints
+ *    its p50 and p99: the floor under the HTTP figure.
  *
  * Only loopback is ever targeted; every run is bounded in time.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -139,7 +141,7 @@ function sqlFloor(q: EvidenceQueries, s: Scenario): { p50: number; p99: number }
   for (let i = 0; i < SQL_RUNS; i++) {
     const v = s.variants[i % s.variants.length]!;
     const t0 = performance.now();
-    q.search(v.scope, v.filter, v.after, PAGE + 1);
+    q.searchJson(v.scope, v.filter, v.after, PAGE + 1);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -153,7 +155,25 @@ function cursorAt(catalog: Catalog, where: string, params: unknown[], offset: nu
     .get(...params, offset - 1) as { t: string; id: string };
 }
 
-async function startServer(home: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
+/**
+ * CPU seconds (user + system, every thread) the server process has used so far, from
+ * /proc (Linux). The CPU a request costs the server is what a loaded machine inflates
+ * least: latency and req/s depend on what else runs on the CPUs, this barely does.
+ */
+function serverCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) start after its closing ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
+async function startServer(home: string): Promise<{ url: string; pid: number; stop: () => Promise<number | null> }> {
   // BENCH_SERVER_NODE_ARGS: extra node options for the server only, e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile the request path.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--home', home, '--port', '0', '--json', '--log-level', 'warn'], {
@@ -172,6 +192,7 @@ async function startServer(home: string): Promise<{ url: string; stop: () => Pro
   });
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise((res) => {
         child.on('exit', (code) => res(code));
@@ -289,18 +310,22 @@ async function main(): Promise<void> {
       // Warm up (JIT, schema compilation, page cache): 3 s of the first search, not counted.
       await load(server.url, admin, scenarios[0]!, 3);
       for (const [i, s] of scenarios.entries()) {
+        const cpu0 = serverCpuSeconds(server.pid);
         const r = await load(server.url, s.token === 'admin' ? admin : scoped, s);
+        const cpu1 = serverCpuSeconds(server.pid);
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${s.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
         const f = floors[i]!;
-        rows.push([s.name, Math.round(r.requests.average).toLocaleString('en'), r.latency.p50.toFixed(1), r.latency.p99.toFixed(1), f.p50.toFixed(2), f.p99.toFixed(2)]);
-        console.log(`  ${s.name}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; SQL p99 ${f.p99.toFixed(2)} ms`);
+        const cpuUs = cpu0 === null || cpu1 === null || r.requests.total === 0 ? null : ((cpu1 - cpu0) * 1e6) / r.requests.total;
+        const cpu = cpuUs === null ? '?' : Math.round(cpuUs).toLocaleString('en');
+        rows.push([s.name, Math.round(r.requests.average).toLocaleString('en'), r.latency.p50.toFixed(1), r.latency.p99.toFixed(1), cpu, f.p50.toFixed(2), f.p99.toFixed(2)]);
+        console.log(`  ${s.name}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, server ${cpu} CPU-µs/request; SQL p99 ${f.p99.toFixed(2)} ms`);
       }
     } finally {
       const code = await server.stop();
       if (code !== 0) console.error(`custody serve exited with ${code}`);
     }
 
-    const head = ['search (50 per page)', 'req/s', 'p50 ms', 'p99 ms', 'SQL p50 ms', 'SQL p99 ms'];
+    const head = ['search (50 per page)', 'req/s', 'p50 ms', 'p99 ms', 'server CPU-µs/req', 'SQL p50 ms', 'SQL p99 ms'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
     console.log('');

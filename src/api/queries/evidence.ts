@@ -68,26 +68,26 @@ export interface SearchPosition {
   id: string;
 }
 
-interface SummaryRow {
-  id: string;
-  sha256: string;
-  size: number;
-  media_type: 'video' | 'audio' | 'photo';
-  officer: string | null;
-  recorder_serial: string;
-  unit: string | null;
-  recorded_at: string;
-  recorded_end: string | null;
-  recorded_end_corrected: string | null;
-  ingested_at: string;
-  duration_ms: number | null;
-  status: 'live' | 'purged';
-  has_thumbnail: number;
-  media_json: string | null;
-}
+type ProxyStatus = 'pending' | 'ready' | 'failed';
 
-const COLUMNS = `id, sha256, size, media_type, officer, recorder_serial, unit, recorded_at, recorded_end, recorded_end_corrected,
-  ingested_at, duration_ms, status, thumbnail_sha256 IS NOT NULL AS has_thumbnail, media_json`;
+/**
+ * How an item plays (see {@link Playback}): from its probe record and, only when it is
+ * analysed, live and needs a proxy, its proxy's status (asked lazily: most items never
+ * need it). Not yet analysed: a proxy, pending (the analysis decides). Purged: nothing
+ * to play.
+ */
+function playbackOf(
+  item: { id: string; mediaType: 'video' | 'audio' | 'photo'; media: Readonly<Record<string, unknown>> | null; status: 'live' | 'purged' },
+  proxyStatus: () => ProxyStatus | undefined,
+): Playback {
+  const plan = playbackPlan(item.mediaType, item.media);
+  if (item.status !== 'live') return { kind: plan.original ? 'original' : 'proxy', status: 'none', url: null };
+  if (plan.original) return { kind: 'original', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/content` };
+  if (item.media === null) return { kind: 'proxy', status: 'pending', url: null };
+  const status = proxyStatus();
+  if (status === 'ready') return { kind: 'proxy', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/proxy` };
+  return { kind: 'proxy', status: status ?? 'none', url: null };
+}
 
 function parseMedia(json: string | null): Record<string, unknown> | null {
   if (json === null) return null;
@@ -98,23 +98,72 @@ function parseMedia(json: string | null): Record<string, unknown> | null {
   }
 }
 
-function summary(r: SummaryRow, playback: Playback): EvidenceSummary {
-  return {
-    id: r.id,
-    sha256: r.sha256,
-    size: r.size,
-    type: r.media_type,
-    officer: r.officer,
-    device: r.recorder_serial,
-    unit: r.unit,
-    recordedAt: r.recorded_at,
-    recordedEnd: r.recorded_end_corrected ?? r.recorded_end,
-    ingestedAt: r.ingested_at,
-    durationMs: r.duration_ms,
-    status: r.status,
-    thumbnail: r.has_thumbnail === 1,
-    playback,
-  };
+/** An SQL string literal of a text we wrote (not a request value). */
+const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/** The SQL function that gives an analysed item's playback as JSON text (registered on the connection). */
+const PLAYBACK_FN = 'custody_playback';
+
+/**
+ * An item of a search answer as JSON text, built by SQLite: the same fields, in the
+ * same order and of the same JSON types as the API's EvidenceSummary and Playback
+ * schemas (src/api/schemas.ts, routes/evidence.ts). An item not yet analysed plays as
+ * a pending proxy (a purged one: none), whatever its type, so that answer is a
+ * constant; an analysed one is decided by playbackOf through PLAYBACK_FN, given its
+ * proxy's status.
+ */
+const ITEM_JSON = `json_object(
+    'id', id, 'sha256', sha256, 'size', size, 'type', media_type, 'officer', officer, 'device', recorder_serial, 'unit', unit,
+    'recordedAt', recorded_at, 'recordedEnd', coalesce(recorded_end_corrected, recorded_end), 'ingestedAt', ingested_at,
+    'durationMs', duration_ms, 'status', status, 'thumbnail', json(CASE WHEN thumbnail_sha256 IS NULL THEN 'false' ELSE 'true' END),
+    'playback', json(CASE
+      WHEN media_json IS NULL THEN CASE status
+        WHEN 'live' THEN ${literal(JSON.stringify(playbackOf({ id: '', mediaType: 'video', media: null, status: 'live' }, () => undefined)))}
+        ELSE ${literal(JSON.stringify(playbackOf({ id: '', mediaType: 'video', media: null, status: 'purged' }, () => undefined)))} END
+      ELSE ${PLAYBACK_FN}(id, media_type, media_json, status,
+        CASE WHEN status = 'live' THEN (SELECT p.status FROM evidence_proxies p WHERE p.evidence_id = evidence.id) END)
+    END))`;
+
+/**
+ * The SQL of a search with these filters present. Only fixed fragments, chosen by which
+ * filters are present; every value is a named parameter (bound by searchJson).
+ */
+function searchSql(scopeUnit: string | null, f: EvidenceFilter, after: SearchPosition | null): string {
+  const col = f.time === 'recorded' ? 'recorded_at' : 'ingested_at';
+  const suffix = f.time === 'recorded' ? 'time' : 'ingested';
+  const index =
+    f.officer !== undefined
+      ? `evidence_officer_${suffix}`
+      : f.device !== undefined
+        ? `evidence_recorder_${suffix}`
+        : f.unit !== undefined || scopeUnit !== null
+          ? `evidence_unit_${suffix}`
+          : suffix === 'time'
+            ? 'evidence_time'
+            : 'evidence_ingested';
+  const where: string[] = [];
+  // A case or a flag names few items: let SQLite drive from those (their primary
+  // keys) rather than walk a time index for matches.
+  const narrow = f.caseId !== undefined || f.flag !== undefined;
+  if (f.caseId !== undefined) where.push('id IN (SELECT evidence_id FROM case_evidence WHERE case_id = @caseId)');
+  if (f.flag !== undefined) {
+    where.push(
+      // flag_evidence: every item a flag names (a late dock's flag names all its files).
+      `id IN (SELECT fe.evidence_id FROM flag_evidence fe JOIN flags f ON f.id = fe.flag_id WHERE f.state <> 'resolved'${f.flag === 'any' ? '' : ' AND f.rule = @flag'})`,
+    );
+  }
+  if (scopeUnit !== null) where.push('unit = @scope');
+  if (f.officer !== undefined) where.push('officer = @officer');
+  if (f.device !== undefined) where.push('recorder_serial = @device');
+  if (f.unit !== undefined) where.push('unit = @unit');
+  if (f.type !== undefined) where.push('media_type = @type');
+  if (f.from !== undefined) where.push(`${col} >= @from`);
+  if (f.to !== undefined) where.push(`${col} < @to`);
+  // The first term bounds the index range; the second breaks ties on id.
+  if (after) where.push(`${col} <= @ct AND (${col} < @ct OR id < @cid)`);
+  return `SELECT ${ITEM_JSON} FROM evidence ${narrow ? '' : `INDEXED BY ${index}`}
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY ${col} DESC, id DESC LIMIT @limit`;
 }
 
 /**
@@ -129,7 +178,8 @@ function summary(r: SummaryRow, playback: Playback): EvidenceSummary {
  * sort time and id, so a page — first or ten-thousandth — reads about `limit` rows.
  */
 export class EvidenceQueries {
-  private readonly cache = new Map<string, ReturnType<Db['prepare']>>();
+  /** The search statements, by which filters they have (a few dozen at most). */
+  private readonly searches = new Map<string, ReturnType<Db['prepare']>>();
   private readonly stmtLedger;
   private readonly stmtAccessCount;
   private readonly stmtFlags;
@@ -148,7 +198,17 @@ export class EvidenceQueries {
     this.stmtReadyProxy = db.prepare<[string], { sha256: string; size: number; container: 'mp4' | 'm4a' | 'jpeg' }>(
       "SELECT proxy_sha256 AS sha256, size, container FROM evidence_proxies WHERE evidence_id = ? AND status = 'ready'",
     );
-    this.stmtProxy = db.prepare<[string], { status: 'pending' | 'ready' | 'failed' }>('SELECT status FROM evidence_proxies WHERE evidence_id = ?');
+    this.stmtProxy = db.prepare<[string], { status: ProxyStatus }>('SELECT status FROM evidence_proxies WHERE evidence_id = ?');
+    // Called by SQLite while the search statement runs, so it must not use the
+    // connection itself: the proxy's status comes in as an argument.
+    db.function(PLAYBACK_FN, (id, mediaType, mediaJson, status, proxy) =>
+      JSON.stringify(
+        playbackOf(
+          { id: id as string, mediaType: mediaType as 'video' | 'audio' | 'photo', media: parseMedia(mediaJson as string), status: status as 'live' | 'purged' },
+          () => (proxy ?? undefined) as ProxyStatus | undefined,
+        ),
+      ),
+    );
   }
 
   /**
@@ -156,13 +216,7 @@ export class EvidenceQueries {
    * Not yet analysed: a proxy, pending (the analysis decides). Purged: nothing to play.
    */
   playback(item: { id: string; mediaType: 'video' | 'audio' | 'photo'; media: Readonly<Record<string, unknown>> | null; status: 'live' | 'purged' }): Playback {
-    const plan = playbackPlan(item.mediaType, item.media);
-    if (item.status !== 'live') return { kind: plan.original ? 'original' : 'proxy', status: 'none', url: null };
-    if (plan.original) return { kind: 'original', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/content` };
-    if (item.media === null) return { kind: 'proxy', status: 'pending', url: null };
-    const status = this.stmtProxy.get(item.id)?.status;
-    if (status === 'ready') return { kind: 'proxy', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/proxy` };
-    return { kind: 'proxy', status: status ?? 'none', url: null };
+    return playbackOf(item, () => this.stmtProxy.get(item.id)?.status);
   }
 
   /** The item's proxy when it is ready to be served (its object, size and container). */
@@ -180,66 +234,39 @@ export class EvidenceQueries {
    * ANDed with the filters, so a filter for another unit simply finds nothing.
    */
   search(scopeUnit: string | null, f: EvidenceFilter, after: SearchPosition | null, limit: number): EvidenceSummary[] {
-    const col = f.time === 'recorded' ? 'recorded_at' : 'ingested_at';
-    const suffix = f.time === 'recorded' ? 'time' : 'ingested';
-    const index =
-      f.officer !== undefined
-        ? `evidence_officer_${suffix}`
-        : f.device !== undefined
-          ? `evidence_recorder_${suffix}`
-          : f.unit !== undefined || scopeUnit !== null
-            ? `evidence_unit_${suffix}`
-            : suffix === 'time'
-              ? 'evidence_time'
-              : 'evidence_ingested';
+    return this.searchJson(scopeUnit, f, after, limit).map((j) => JSON.parse(j) as EvidenceSummary);
+  }
 
-    const where: string[] = [];
+  /**
+   * The same page as {@link search}, each item as its JSON text, ready to be sent.
+   *
+   * SQLite builds each item's JSON (ITEM_JSON), so a page is one string per item rather
+   * than fifteen values per item turned into JavaScript strings, mapped into objects
+   * and serialised again: that was most of a search request's CPU (docs/benchmarks.md).
+   */
+  searchJson(scopeUnit: string | null, f: EvidenceFilter, after: SearchPosition | null, limit: number): string[] {
     const params: Record<string, string | number> = { limit };
-    // A case or a flag names few items: let SQLite drive from those (their primary
-    // keys) rather than walk a time index for matches.
-    const narrow = f.caseId !== undefined || f.flag !== undefined;
-    if (f.caseId !== undefined) {
-      where.push('id IN (SELECT evidence_id FROM case_evidence WHERE case_id = @caseId)');
-      params.caseId = f.caseId;
-    }
-    if (f.flag !== undefined) {
-      where.push(
-        // flag_evidence: every item a flag names (a late dock's flag names all its files).
-        `id IN (SELECT fe.evidence_id FROM flag_evidence fe JOIN flags f ON f.id = fe.flag_id WHERE f.state <> 'resolved'${f.flag === 'any' ? '' : ' AND f.rule = @flag'})`,
-      );
-      if (f.flag !== 'any') params.flag = f.flag;
-    }
-    const eq = (column: string, name: string, value: string | undefined): void => {
-      if (value === undefined) return;
-      where.push(`${column} = @${name}`);
-      params[name] = value;
-    };
-    eq('unit', 'scope', scopeUnit ?? undefined);
-    eq('officer', 'officer', f.officer);
-    eq('recorder_serial', 'device', f.device);
-    eq('unit', 'unit', f.unit);
-    eq('media_type', 'type', f.type);
-    if (f.from !== undefined) {
-      where.push(`${col} >= @from`);
-      params.from = f.from;
-    }
-    if (f.to !== undefined) {
-      where.push(`${col} < @to`);
-      params.to = f.to;
-    }
+    if (f.caseId !== undefined) params.caseId = f.caseId;
+    if (f.flag !== undefined && f.flag !== 'any') params.flag = f.flag;
+    if (scopeUnit !== null) params.scope = scopeUnit;
+    if (f.officer !== undefined) params.officer = f.officer;
+    if (f.device !== undefined) params.device = f.device;
+    if (f.unit !== undefined) params.unit = f.unit;
+    if (f.type !== undefined) params.type = f.type;
+    if (f.from !== undefined) params.from = f.from;
+    if (f.to !== undefined) params.to = f.to;
     if (after) {
-      // The first term bounds the index range; the second breaks ties on id.
-      where.push(`${col} <= @ct AND (${col} < @ct OR id < @cid)`);
       params.ct = after.t;
       params.cid = after.id;
     }
-    const sql = `SELECT ${COLUMNS} FROM evidence ${narrow ? '' : `INDEXED BY ${index}`}
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY ${col} DESC, id DESC LIMIT @limit`;
-    const rows = this.prepare(sql).all(params) as SummaryRow[];
-    return rows.map((r) =>
-      summary(r, this.playback({ id: r.id, mediaType: r.media_type, media: parseMedia(r.media_json), status: r.status })),
-    );
+    // Which filters are present (not their values) decides the statement.
+    const shape = `${f.time}|${f.flag === 'any' ? 'any' : ''}|${Object.keys(params).join(',')}`;
+    let stmt = this.searches.get(shape);
+    if (!stmt) {
+      stmt = this.db.prepare(searchSql(scopeUnit, f, after)).pluck(true);
+      this.searches.set(shape, stmt);
+    }
+    return stmt.all(params) as string[];
   }
 
   /** The sort key of an item for a cursor. */
@@ -258,12 +285,4 @@ export class EvidenceQueries {
     };
   }
 
-  private prepare(sql: string): ReturnType<Db['prepare']> {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
-  }
 }
