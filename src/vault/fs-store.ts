@@ -302,9 +302,13 @@ export class FsObjectStore implements ObjectStore {
    * space once, and nothing is allocated per chunk.
    */
   private async copyFile(src: FileSource, out: FileHandle, opts: PutOptions): Promise<{ sha256: string; size: number }> {
-    const n = Math.max(64 * 1024, opts.bufferBytes ?? this.hwm);
+    const full = Math.max(64 * 1024, opts.bufferBytes ?? this.hwm);
+    // A file smaller than the buffer gets a buffer just larger than itself (its one read
+    // comes back short, which ends it), and the second buffer only when a second read
+    // is needed: 2,000 photos do not each allocate (and leave the collector) 2 MiB.
+    const n = opts.expectedSize !== undefined && opts.expectedSize < full ? Math.ceil((opts.expectedSize + 1) / 4096) * 4096 : full;
     let a = Buffer.allocUnsafeSlow(n);
-    let b = Buffer.allocUnsafeSlow(n);
+    let spare: Buffer<ArrayBuffer> | null = null;
     const hash = createHash('sha256');
     const readErr = src.readError ?? ((e: unknown) => e as Error);
     const read = (buf: Buffer, position: number): Promise<number> =>
@@ -323,7 +327,8 @@ export class FsObjectStore implements ObjectStore {
       // is copied with one read, not two. (A file that grew meanwhile is the caller's to
       // find, by its stat after the copy, as for growth after the last read.)
       const atEnd = got < n && size === opts.expectedSize;
-      const next = atEnd ? Promise.resolve(0) : read(b, size);
+      const b = atEnd ? null : (spare ??= Buffer.allocUnsafeSlow(n));
+      const next = b ? read(b, size) : Promise.resolve(0);
       // The next read may fail (a card's EIO) while this chunk is still being written:
       // marked handled now, so that failure is not an unhandled rejection that ends the
       // process; it is thrown below, where it is awaited, as this put's error.
@@ -337,7 +342,10 @@ export class FsObjectStore implements ObjectStore {
       }
       opts.onProgress?.(size);
       got = await next;
-      [a, b] = [b, a];
+      if (b) {
+        spare = a;
+        a = b;
+      }
     }
     return { sha256: hash.digest('hex'), size };
   }
