@@ -71,6 +71,9 @@ function fromRow(r: Row): User {
   };
 }
 
+/** How many authenticated tokens UsersService remembers (the oldest is forgotten first). */
+const KNOWN_TOKENS = 1000;
+
 // Printable text only: names and units end up in logs, tables and the ledger. The
 // bidirectional overrides are refused too: they make a name read other than it is.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -96,6 +99,16 @@ export function validateNewUser(input: NewUser, now: Date): { name: string; role
  */
 export class UsersService {
   private readonly q;
+  /**
+   * Tokens that authenticated, by their SHA-256: the user's principal and the token's
+   * expiry, as the catalog said when `knownAt` was read. Any commit since — by another
+   * process (the CLI revoking a user, changing a role, issuing a token: PRAGMA
+   * data_version moves) or by this connection (total_changes() moves) — empties it, so
+   * a change takes effect on the very next request; only a catalog unchanged since
+   * spares the row lookup. The expiry is checked on every request.
+   */
+  private readonly known = new Map<string, { principal: Principal; expiresAt: string | null }>();
+  private knownAt = '';
 
   constructor(private readonly catalog: Catalog) {
     const db = catalog.db;
@@ -118,6 +131,8 @@ export class UsersService {
       rotate: db.prepare<[string, string, string | null, string]>(
         'UPDATE users SET token_hash = ?, token_issued_at = ?, token_expires_at = ? WHERE id = ? AND revoked_at IS NULL',
       ),
+      // Changes committed by other connections, and rows changed by this one, so far.
+      catalogState: db.prepare<[], string>("SELECT data_version || '/' || total_changes() FROM pragma_data_version").pluck(true),
     };
   }
 
@@ -251,11 +266,25 @@ export class UsersService {
    */
   authenticate(token: string): AuthResult {
     if (!TOKEN_RE.test(token)) return { ok: false, reason: 'malformed', userId: null };
-    const r = this.q.byHash.get(hashToken(token));
+    const hash = hashToken(token);
+    const state = this.q.catalogState.get()!;
+    if (state !== this.knownAt) {
+      this.known.clear();
+      this.knownAt = state;
+    }
+    const known = this.known.get(hash);
+    if (known) {
+      if (known.expiresAt !== null && known.expiresAt <= rfc3339(this.catalog.clock.now())) return { ok: false, reason: 'expired', userId: known.principal.id };
+      return { ok: true, principal: { ...known.principal } };
+    }
+    const r = this.q.byHash.get(hash);
     if (!r) return { ok: false, reason: 'unknown', userId: null };
     if (r.revoked_at !== null) return { ok: false, reason: 'revoked', userId: r.id };
     if (r.token_expires_at !== null && r.token_expires_at <= rfc3339(this.catalog.clock.now())) return { ok: false, reason: 'expired', userId: r.id };
-    return { ok: true, principal: { id: r.id, name: r.name, role: r.role, unit: r.unit } };
+    const principal: Principal = { id: r.id, name: r.name, role: r.role, unit: r.unit };
+    if (this.known.size >= KNOWN_TOKENS) this.known.delete(this.known.keys().next().value!);
+    this.known.set(hash, { principal, expiresAt: r.token_expires_at });
+    return { ok: true, principal: { ...principal } };
   }
 
   private require(id: string): User {
