@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/index.js';
 import { appendEntries, dropLedgerTriggers, ingest, testVault, type TestVault } from '../../test/helpers/ledger-vault.js';
 import { sha256Hex } from '../core/index.js';
-import { hashInputOf } from './ledger.js';
+import { hashInputOf, isCanonicalDataText } from './ledger.js';
+import { isPlainCanonicalObject } from './canonical-scan.js';
+import { contentFile } from './references.js';
+import { CONTENT_PREFIX, contentKey } from '../vault/index.js';
 import { LedgerSealer, segmentKey } from './segments.js';
 import { verifyVault, type VerifyProgress } from './verify.js';
 
@@ -156,5 +159,172 @@ describe('verifyVault', () => {
     appendEntries(v.catalog, 2);
     await seal(v, 2);
     expect(await verifyVault({ catalog: v.catalog, store: v.store })).toMatchObject({ ok: true, entries: 3, segments: 2 });
+  });
+
+  // Issue 18: a large ledger's chain is checked in worker threads, a range of seq each,
+  // and its objects (non-deep, fs store) by one more; the result must be the one pass's.
+  describe('in worker threads', () => {
+    type Row = { seq: number; time: string; type: string; actor: string; subject: string | null; data: string; prev: string; hash: string };
+
+    /** 30 entries (three ranges of 10 with workers: 3) and three ingested objects, some of it tampered with. */
+    async function tampered(): Promise<TestVault> {
+      const v = await testVault();
+      appendEntries(v.catalog, 3);
+      const a = await ingest(v, 'object A', 'ev-a');
+      const b = await ingest(v, 'object B', 'ev-b');
+      await ingest(v, 'object C', 'ev-c');
+      v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-d', data: { sha256: 'nope', size: 1 } });
+      appendEntries(v.catalog, 23);
+      dropLedgerTriggers(v.catalog);
+      const db = v.catalog.db;
+      const row = (seq: number): Row => db.prepare<[number], Row>('SELECT * FROM ledger WHERE seq = ?').get(seq)!;
+      // Entry 11, the first of the second range, gets another prev and a hash that is
+      // its own: only its link breaks (checked across the boundary), and 12's link to it.
+      const r11 = row(11);
+      const prev = 'f'.repeat(64);
+      db.prepare('UPDATE ledger SET prev = ?, hash = ? WHERE seq = 11').run(prev, sha256Hex(hashInputOf(11, r11.time, r11.type, r11.actor, r11.subject, r11.data, prev)));
+      // Entry 15, in the middle of the second range, is changed.
+      db.prepare(`UPDATE ledger SET data = '{"i":99,"note":"执法记录仪"}' WHERE seq = 15`).run();
+      // Entries 20..22 are gone: a gap across the boundary of the second and third ranges.
+      db.prepare('DELETE FROM ledger WHERE seq BETWEEN 20 AND 22').run();
+      // Entry 26's data is not an object, right after a gap of one (25).
+      db.prepare('DELETE FROM ledger WHERE seq = 25').run();
+      db.prepare(`UPDATE ledger SET data = '[1]' WHERE seq = 26`).run();
+      // One object missing, one of another size.
+      await rm(v.store.filePath(a.key));
+      await rm(v.store.filePath(b.key));
+      await v.store.putContent(Readable.from([Buffer.from('object B')])); // the same bytes again
+      return v;
+    }
+
+    it('reports what one pass reports, in the same order: a changed entry mid-range, a prev mismatch at a boundary, a gap across one', async () => {
+      const v = await tampered();
+      const one = await verifyVault({ catalog: v.catalog, store: v.store, workers: 1 });
+      const many = await verifyVault({ catalog: v.catalog, store: v.store, workers: 3 });
+      expect(one.workers).toBe(0);
+      expect(many.workers).toBe(4); // three ranges of the chain, and the objects
+      expect(one.problems.map((p) => [p.code, p.seq])).toEqual([
+        ['LEDGER_PREV_MISMATCH', 11],
+        ['LEDGER_PREV_MISMATCH', 12],
+        ['LEDGER_HASH_MISMATCH', 15],
+        ['LEDGER_SEQ_GAP', 20],
+        ['LEDGER_SEQ_GAP', 25],
+        ['LEDGER_BAD_ENTRY', 26],
+        ['REFERENCE_INVALID', 7],
+        ['OBJECT_MISSING', 4],
+      ]);
+      expect(one.problems[3]!.message).toBe('entries 20..22 are missing from the catalog ledger');
+      expect(many.problems).toEqual(one.problems);
+      expect({ ...many, durationMs: 0, workers: 0 }).toEqual({ ...one, durationMs: 0 });
+    });
+
+    it('links a range whose first entry is missing and whose next is changed as one pass does (the gap, then the entry)', async () => {
+      const v = await testVault();
+      appendEntries(v.catalog, 30);
+      dropLedgerTriggers(v.catalog);
+      v.catalog.db.prepare('DELETE FROM ledger WHERE seq = 21').run();
+      v.catalog.db.prepare(`UPDATE ledger SET actor = 'someone else' WHERE seq = 22`).run();
+      const one = await verifyVault({ catalog: v.catalog, store: v.store, workers: 1 });
+      const many = await verifyVault({ catalog: v.catalog, store: v.store, workers: 3 });
+      expect(one.problems.map((p) => [p.code, p.seq])).toEqual([
+        ['LEDGER_SEQ_GAP', 21],
+        ['LEDGER_HASH_MISMATCH', 22],
+      ]);
+      expect(many.workers).toBeGreaterThanOrEqual(3);
+      expect(many.problems).toEqual(one.problems);
+    });
+
+    it('keeps the same first maxProblems problems and counts the same rest', async () => {
+      const v = await tampered();
+      for (const max of [1, 6]) {
+        const one = await verifyVault({ catalog: v.catalog, store: v.store, workers: 1, maxProblems: max });
+        const many = await verifyVault({ catalog: v.catalog, store: v.store, workers: 3, maxProblems: max });
+        expect([many.problems, many.problemsOmitted]).toEqual([one.problems, one.problemsOmitted]);
+        expect(one.problems.length + one.problemsOmitted).toBe(8);
+      }
+    });
+
+    it('passes a clean vault, counting the same', async () => {
+      const v = await testVault();
+      appendEntries(v.catalog, 12);
+      await ingest(v, 'footage one', 'ev-1');
+      await seal(v);
+      appendEntries(v.catalog, 5);
+      const r = await verifyVault({ catalog: v.catalog, store: v.store, workers: 2 });
+      expect(r).toMatchObject({ ok: true, entries: 18, objects: 1, segments: 2, unsealed: 5, problems: [], workers: 3 });
+    });
+
+    it('stats the file the fs store keeps an object in', async () => {
+      const v = await testVault();
+      const sha = sha256Hex('x');
+      expect(contentFile(v.store.filePath(CONTENT_PREFIX.slice(0, -1)), contentKey(sha))).toBe(v.store.filePath(contentKey(sha)));
+    });
+  });
+});
+
+// Issue 18: the chain check's scan of a data column may only say "canonical" where the
+// exact check does; where it cannot tell, the exact check decides.
+describe('isPlainCanonicalObject', () => {
+  it('recognises the canonical text of plain data', () => {
+    for (const text of ['{}', '{"a":1}', '{"a":[],"b":{},"c":[1,-2,true,false,null,"x"],"d":{"e":"执法记录仪"}}', '{"":0,"a":-123456789012345}']) {
+      expect([text, isPlainCanonicalObject(text)]).toEqual([text, true]);
+      expect(isCanonicalDataText(text)).toBe(true);
+    }
+  });
+
+  it('leaves to the exact check what it cannot tell, and refuses what is not canonical', () => {
+    for (const text of [
+      '{"b":1,"a":2}', // keys out of order
+      '{"a":1,"a":1}', // a key twice
+      '{"10":1,"9":2}', // integer-like keys
+      '{"__proto__":1}',
+      '{"a":-0}',
+      '{"a":01}',
+      '{"a":1.5}',
+      '{"a":1e3}',
+      '{"a":1234567890123456}', // 16 digits
+      '{"a":"\\n"}', // an escape
+      '{"a":"😀"}', // a surrogate pair
+      '{ "a":1}',
+      '{"a":1} ',
+      '[1]',
+      '"a"',
+      '{"a":1',
+      '{"a":tru}',
+      '',
+    ]) {
+      expect([text, isPlainCanonicalObject(text)]).toEqual([text, false]);
+    }
+  });
+
+  it('never says canonical where the exact check does not, over generated texts', () => {
+    let seed = 18;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const atoms = ['0', '-1', '7', '15', '1.5', '1e2', '-0', '123456789012345', '1234567890123456', 'true', 'false', 'null', '"a"', '"b"', '"\\u0041"', '"执"', '"😀"', '"\\""'];
+    const keys = ['a', 'b', 'ab', 'B', '_', '1', '10', '9', '__proto__', '', '执', 'a b'];
+    const value = (depth: number): string => {
+      const k = rnd(depth > 2 ? 1 : 4);
+      if (k === 1) return `[${Array.from({ length: rnd(3) }, () => value(depth + 1)).join(',')}]`;
+      if (k === 2) return object(depth + 1);
+      return atoms[rnd(atoms.length)]!;
+    };
+    const object = (depth: number): string => {
+      const n = rnd(4);
+      const ks = Array.from({ length: n }, () => keys[rnd(keys.length)]!);
+      if (rnd(2) === 0) ks.sort();
+      return `{${ks.map((key) => `${JSON.stringify(key)}:${value(depth)}`).join(',')}}`;
+    };
+    let plain = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const text = object(0);
+      if (isPlainCanonicalObject(text)) {
+        plain++;
+        expect([text, isCanonicalDataText(text)]).toEqual([text, true]);
+      }
+    }
+    expect(plain).toBeGreaterThan(1000); // the scan does recognise most plain texts
   });
 });

@@ -1,23 +1,25 @@
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Catalog } from '../catalog/index.js';
-import { errorMessage } from '../core/index.js';
-import { SHA256_HEX } from '../core/index.js';
-import { hashStream } from '../vault/index.js';
+import { SHA256_HEX, errorMessage } from '../core/index.js';
+import { CONTENT_PREFIX, FsObjectStore, contentKey, hashStream, type ObjectStore } from '../vault/index.js';
+import { CHAIN_START, ChainRangeCheck, linkProblems, type ChainRangeResult, type ChainWorkerData, type ChainWorkerMessage, type SeqRange } from './chain-check.js';
 import {
-  CatalogRowWindow,
-  ChainCursor,
-  SEGMENT_PREFIX,
-  SegmentReader,
-  parseSegmentKey,
-  entryFromRaw,
-  rawCanonicalLine,
-  segmentFromRow,
-  type SealedSegment,
-  type SegmentRow,
-} from './segments.js';
-import { hashInputOf, isCanonicalDataText, sha256Of } from './ledger.js';
-import { contentKey, type ObjectStore } from '../vault/index.js';
+  ReferenceTable,
+  invalidReferences,
+  judgeStat,
+  planReference,
+  type ObjectsResult,
+  type ObjectsWorkerData,
+  type ObjectsWorkerMessage,
+  type RefRow,
+  type StatOutcome,
+} from './references.js';
+import { CatalogRowWindow, SEGMENT_PREFIX, SegmentReader, parseSegmentKey, rawCanonicalLine, segmentFromRow, type SealedSegment, type SegmentRow } from './segments.js';
 
 export interface VerifyProblem {
   /** Stable: LEDGER_*, SEGMENT_*, OBJECT_*, REFERENCE_* (docs/ledger.md lists them). */
@@ -47,6 +49,14 @@ export interface VerifyOptions {
   concurrency?: number;
   /** Problems kept in the result; the rest are only counted (a wrecked vault must not exhaust memory). */
   maxProblems?: number;
+  /**
+   * Worker threads that check the hash chain, each a range of seq on its own read-only
+   * connection (and, for a non-deep verify on the fs store, one more that checks the
+   * objects meanwhile). By default one per CPU (os.availableParallelism()) for a ledger
+   * of 20,000 entries or more, and none below (starting them would cost more than they
+   * save); 1 checks everything in this thread. Given, it applies whatever the ledger's size.
+   */
+  workers?: number;
 }
 
 export interface VerifyResult {
@@ -69,10 +79,11 @@ export interface VerifyResult {
   deep: boolean;
   /** Bytes re-hashed (deep only). */
   bytesHashed: number;
+  /** Worker threads whose checks the result holds (0: all were made in the calling thread; see VerifyOptions.workers). */
+  workers: number;
   durationMs: number;
 }
 
-const PAGE = 2000;
 
 class Problems {
   readonly list: VerifyProblem[] = [];
@@ -81,6 +92,10 @@ class Problems {
   add(p: VerifyProblem): void {
     if (this.list.length < this.max) this.list.push(p);
     else this.omitted++;
+  }
+  /** Count problems found (and bounded) elsewhere, beyond those kept. */
+  addOmitted(n: number): void {
+    this.omitted += n;
   }
   get any(): boolean {
     return this.list.length > 0;
@@ -101,96 +116,158 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   const problems = new Problems(opts.maxProblems ?? 1000);
   const progress = opts.onProgress ?? (() => undefined);
 
-  const entries = await verifyChain(opts.catalog, problems, progress);
-  const { segments, through } = await verifySegments(opts.catalog, opts.store, problems, progress);
-  const refs = await verifyReferences(opts, problems, progress);
-  const proxies = await verifyProxies(opts, problems, progress);
-
-  return {
-    ok: !problems.any,
-    entries,
-    objects: refs.objects,
-    segments,
-    problems: problems.list,
-    problemsOmitted: problems.omitted,
-    purged: refs.purged,
-    proxies: proxies.proxies,
-    unsealed: Math.max(0, entries - through),
-    deep: opts.deep ?? false,
-    bytesHashed: refs.bytesHashed + proxies.bytesHashed,
-    durationMs: Math.round(performance.now() - started),
-  };
+  const db = opts.catalog.db;
+  const ledger = db.prepare<[], { n: number; lo: number | null; hi: number | null }>('SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM ledger').get()!;
+  // Workers open the catalog's file; an in-memory catalog has none.
+  const threads = db.memory ? 1 : (opts.workers ?? (ledger.n >= WORKERS_FROM ? availableParallelism() : 1));
+  const objectsWorker =
+    threads > 1 && !opts.deep && opts.store instanceof FsObjectStore
+      ? new ObjectsInWorker({ file: db.name, contentDir: opts.store.filePath(CONTENT_PREFIX.slice(0, -1)), maxProblems: opts.maxProblems ?? 1000 })
+      : null;
+  try {
+    const chain = await verifyChain(opts, ledger, threads, problems, progress);
+    const entries = chain.entries;
+    const { segments, through } = await verifySegments(opts.catalog, opts.store, problems, progress);
+    const fromWorker = objectsWorker ? await objectsWorker.result(progress) : null;
+    let refs: { objects: number; purged: number; bytesHashed: number };
+    if (fromWorker) {
+      for (const p of fromWorker.problems) problems.add(p);
+      problems.addOmitted(fromWorker.omitted);
+      refs = { objects: fromWorker.objects, purged: fromWorker.purged, bytesHashed: 0 };
+    } else {
+      refs = await verifyReferences(opts, problems, progress);
+    }
+    const proxies = await verifyProxies(opts, problems, progress);
+    return {
+      ok: !problems.any,
+      entries,
+      objects: refs.objects,
+      segments,
+      problems: problems.list,
+      problemsOmitted: problems.omitted,
+      purged: refs.purged,
+      proxies: proxies.proxies,
+      unsealed: Math.max(0, entries - through),
+      deep: opts.deep ?? false,
+      bytesHashed: refs.bytesHashed + proxies.bytesHashed,
+      workers: chain.workers + (fromWorker ? 1 : 0),
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    await objectsWorker?.stop();
+  }
 }
 
-/** A ledger row as the chain check reads it: seq, time, type, actor, subject, data, prev, hash. */
-type ChainRow = [number, string, string, string, string | null, string, string, string];
+/** Below this many entries the chain is checked in this thread (a worker takes tens of milliseconds to start). */
+const WORKERS_FROM = 20_000;
 
 /**
- * Recompute every entry's hash and prev link, and check seq runs 1..n with no gap.
- *
- * Rows are read a page at a time as arrays, one reused statement, and each is hashed
- * from its columns as they are: when the data column is in canonical form (as every
- * append writes it) the entry's canonical text is its columns put together
- * (hashInputOf), with nothing parsed into an entry or serialised again. Any other row
- * (a data column in another form, or a hash that does not match) is read the full way
- * (entryFromRaw, ChainCursor), so it is judged exactly as before.
+ * Recompute every entry's hash and prev link, and check seq runs 1..n with no gap
+ * (ChainRangeCheck). On a large ledger the seq range is split between worker threads,
+ * one per CPU, each on its own read-only connection; this thread links each range's
+ * first entry to the entry before it (linkProblems, worded as one pass words it) and
+ * takes the problems in seq order, so the result is the one pass's. The daemon's event
+ * loop stays free meanwhile. A catalog that cannot be opened by a second connection (in
+ * memory), or a worker that fails, is checked here instead: that costs time, not checks.
  */
-async function verifyChain(catalog: Catalog, problems: Problems, progress: (p: VerifyProgress) => void): Promise<number> {
-  const db = catalog.db;
-  const total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM ledger').get()!.n;
-  const page = db.prepare<[number, number], ChainRow>('SELECT seq, time, type, actor, subject, data, prev, hash FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?').raw();
-  const cursor = new ChainCursor();
-  let after = 0;
-  let read = 0;
+async function verifyChain(
+  opts: VerifyOptions,
+  { n: total, lo, hi }: { n: number; lo: number | null; hi: number | null },
+  threads: number,
+  problems: Problems,
+  progress: (p: VerifyProgress) => void,
+): Promise<{ entries: number; workers: number }> {
+  const db = opts.catalog.db;
+  const max = opts.maxProblems ?? 1000;
   progress({ phase: 'ledger', done: 0, total });
-  for (;;) {
-    const rows = page.all(after, PAGE);
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      const [seq, time, type, actor, subject, data, prev, hash] = row;
-      read++;
-      after = seq;
-      if (seq !== cursor.expectSeq) {
-        const missing = seq - cursor.expectSeq;
-        problems.add({
-          code: 'LEDGER_SEQ_GAP',
-          seq: cursor.expectSeq,
-          message:
-            missing === 1
-              ? `entry ${cursor.expectSeq} is missing from the catalog ledger (the next entry is ${seq})`
-              : `entries ${cursor.expectSeq}..${seq - 1} are missing from the catalog ledger`,
-        });
-        // The link across a gap cannot be checked; carry on from the entry found.
-        cursor.expectSeq = seq;
-        cursor.prevHash = prev;
-      }
-      if (sha256Of(hashInputOf(seq, time, type, actor, subject, data, prev)) === hash && isCanonicalDataText(data)) {
-        // The hash is the hash of the entry: only the link remains (as ChainCursor.check).
-        if (prev !== cursor.prevHash) {
-          problems.add({ code: 'LEDGER_PREV_MISMATCH', seq, message: `entry ${seq} has prev ${prev}, but the entry before it hashes to ${cursor.prevHash}` });
-        }
-        cursor.expectSeq = seq + 1;
-        cursor.prevHash = hash;
-        continue;
-      }
-      let entry;
-      try {
-        entry = entryFromRaw({ seq, time, type, actor, subject, data, prev, hash });
-      } catch (e) {
-        problems.add({ code: 'LEDGER_BAD_ENTRY', seq, message: `entry ${seq} cannot be read: ${errorMessage(e)}` });
-        cursor.expectSeq = seq + 1;
-        cursor.prevHash = hash;
-        continue;
-      }
-      const p = cursor.check(entry);
-      if (p) problems.add({ code: p.code, seq, message: p.message });
-      // Link the next entry to the hash this one records, so one edit is one problem.
-      cursor.advance(entry);
-    }
-    progress({ phase: 'ledger', done: read, total });
-    await yieldToLoop(); // hashing is synchronous: let a daemon's other work run between pages
+  let results: ChainRangeResult[] | null = null;
+  let workers = 0;
+  if (threads > 1 && lo !== null && hi !== null) {
+    const ranges = splitRange(lo, hi, threads);
+    // A worker that fails (it cannot open the catalog, say) costs time, not checks: the
+    // whole chain is then checked here, as on a small ledger.
+    results = await checkInWorkers(db.name, ranges, max, (done) => progress({ phase: 'ledger', done, total })).catch(() => null);
+    if (results) workers = ranges.length;
   }
-  return read;
+  if (!results) {
+    const check = new ChainRangeCheck(db, { from: 1, to: Number.MAX_SAFE_INTEGER }, CHAIN_START, max);
+    while (check.page()) {
+      progress({ phase: 'ledger', done: check.entries, total });
+      await yieldToLoop(); // hashing is synchronous: let a daemon's other work run between pages
+    }
+    results = [check.result()];
+  }
+  let link = CHAIN_START;
+  let entries = 0;
+  for (const r of results) {
+    entries += r.entries;
+    if (r.head) for (const p of linkProblems(link, r.head)) problems.add(p);
+    for (const p of r.problems) problems.add(p);
+    problems.addOmitted(r.omitted);
+    if (r.end) link = r.end;
+  }
+  return { entries, workers };
+}
+
+/** lo..hi in `parts` ranges of about equal width; the first starts at 1 and the last runs on (entries appended meanwhile are checked too, as in one pass). */
+function splitRange(lo: number, hi: number, parts: number): SeqRange[] {
+  const width = Math.ceil((hi - lo + 1) / parts);
+  const ranges: SeqRange[] = [];
+  for (let from = lo; from <= hi; from += width) ranges.push({ from, to: from + width - 1 });
+  ranges[0]!.from = 1;
+  ranges[ranges.length - 1]!.to = Number.MAX_SAFE_INTEGER;
+  return ranges;
+}
+
+/** Check each range in a worker thread; results in range order. Rejects (after stopping the others) if any worker fails. */
+async function checkInWorkers(file: string, ranges: SeqRange[], maxProblems: number, onProgress: (done: number) => void): Promise<ChainRangeResult[]> {
+  const done = ranges.map(() => 0);
+  const workers: Worker[] = [];
+  try {
+    return await Promise.all(
+      ranges.map(
+        (range, k) =>
+          new Promise<ChainRangeResult>((resolve, reject) => {
+            const w = startWorker('chain-worker', { file, range, maxProblems });
+            workers.push(w);
+            w.on('message', (m: ChainWorkerMessage) => {
+              if ('result' in m) {
+                resolve(m.result);
+                return;
+              }
+              done[k] = m.entries;
+              onProgress(done.reduce((a, b) => a + b, 0));
+            });
+            w.once('error', reject);
+            w.once('exit', (code) => reject(new Error(`chain worker exited with code ${code} before its result`)));
+          }),
+      ),
+    );
+  } catch (e) {
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw e;
+  }
+}
+
+/**
+ * A worker of this folder (chain-worker, objects-worker): the .js file beside this
+ * module when built; run from source (tsx, vitest: this module is a .ts file) the .ts
+ * file, loaded through tsx's hooks, which the worker registers first (a worker does not
+ * inherit a loader given to vitest).
+ */
+function startWorker(name: 'chain-worker' | 'objects-worker', data: ChainWorkerData | ObjectsWorkerData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here), { workerData: data });
+  const worker = new URL(`./${name}.ts`, here).href;
+  return new Worker(`import(${JSON.stringify(tsxApi(here))}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`, { eval: true, workerData: data });
+}
+
+/** The URL of tsx's ES module API (tsx/esm/api, as an import resolves it), from where `from` would find the package. */
+function tsxApi(from: string): string {
+  const req = createRequire(from);
+  const pkg = req.resolve('tsx/package.json');
+  const exports = (req(pkg) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return pathToFileURL(join(dirname(pkg), exports['./esm/api']!.import.default)).href;
 }
 
 /**
@@ -298,22 +375,10 @@ async function checkSegment(store: ObjectStore, seg: SealedSegment, window: Cata
   if (lineProblem) problems.add(lineProblem);
 }
 
-interface RefRow {
-  sha256: string | null;
-  first_seq: number;
-  ingests: number;
-  purges: number;
-  purged_seq: number | null;
-  size_min: number | null;
-  size_max: number | null;
-}
-
 /**
- * Every object the ledger references. `evidence.ingested` entries reference
- * data.sha256 with data.size; `evidence.purged` with data.sha256 releases one such
- * reference. An object with live references must exist with the recorded size (and
- * hash, when deep); an object whose references were all purged is reported purged,
- * and may or may not still be present.
+ * Every object the ledger references (./references.ts): REFERENCE_INVALID entries by
+ * seq, then each object by first reference, stat-ed through the store (and hashed,
+ * when deep), a few at once.
  */
 async function verifyReferences(
   opts: VerifyOptions,
@@ -321,54 +386,16 @@ async function verifyReferences(
   progress: (p: VerifyProgress) => void,
 ): Promise<{ objects: number; purged: number; bytesHashed: number }> {
   const db = opts.catalog.db;
-  const badRefs = db.prepare<[number, number], { seq: number }>(
-    `SELECT seq FROM ledger
-      WHERE type = 'evidence.ingested' AND seq > ? AND NOT coalesce(
-        json_valid(data)
-        AND json_type(data, '$.sha256') = 'text' AND length(json_extract(data, '$.sha256')) = 64
-        AND json_type(data, '$.size') = 'integer' AND json_extract(data, '$.size') >= 0, 0)
-      ORDER BY seq LIMIT ?`,
-  );
-  for (let after = 0; ; ) {
-    const rows = badRefs.all(after, PAGE);
-    for (const r of rows) {
-      problems.add({ code: 'REFERENCE_INVALID', seq: r.seq, message: `entry ${r.seq} (evidence.ingested) lacks a valid data.sha256 and data.size` });
-    }
-    if (rows.length < PAGE) break;
-    after = rows[rows.length - 1]!.seq;
-  }
-
-  // Group references by object in a temporary table: SQLite's sorter spills to disk,
-  // so a ledger of millions of objects does not become a JavaScript Map.
-  const table = `temp.verify_refs_${randomBytes(6).toString('hex')}`;
-  db.exec(`
-    CREATE TABLE ${table} AS
-    SELECT json_extract(data, '$.sha256') AS sha256,
-           min(seq) AS first_seq,
-           sum(type = 'evidence.ingested') AS ingests,
-           sum(type = 'evidence.purged') AS purges,
-           max(CASE WHEN type = 'evidence.purged' THEN seq END) AS purged_seq,
-           min(CASE WHEN type = 'evidence.ingested' AND json_type(data, '$.size') = 'integer' THEN json_extract(data, '$.size') END) AS size_min,
-           max(CASE WHEN type = 'evidence.ingested' AND json_type(data, '$.size') = 'integer' THEN json_extract(data, '$.size') END) AS size_max
-      FROM ledger
-     WHERE type IN ('evidence.ingested', 'evidence.purged')
-       AND json_valid(data) AND json_type(data, '$.sha256') = 'text'
-     GROUP BY 1
-     ORDER BY 2`);
+  invalidReferences(db, (p) => problems.add(p));
+  const table = new ReferenceTable(db);
   let objects = 0;
   let purged = 0;
   let bytesHashed = 0;
   try {
-    const total = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table} WHERE ingests > 0`).get()!.n;
-    const page = db.prepare<[number, number], RefRow & { rowid: number }>(
-      `SELECT rowid, * FROM ${table} WHERE rowid > ? AND ingests > 0 ORDER BY rowid LIMIT ?`,
-    );
+    const total = table.total;
     const concurrency = opts.concurrency ?? (opts.deep ? 2 : 8);
     progress({ phase: 'objects', done: 0, total });
-    for (let after = 0; ; ) {
-      const rows = page.all(after, 500);
-      if (rows.length === 0) break;
-      after = rows[rows.length - 1]!.rowid;
+    for (let rows = table.page(); rows.length > 0; rows = table.page()) {
       const found = await mapLimit(rows, concurrency, async (r) => {
         objects++;
         const out = await checkReference(opts.store, r, opts.deep ?? false);
@@ -380,59 +407,88 @@ async function verifyReferences(
       for (const list of found) for (const p of list) problems.add(p);
     }
   } finally {
-    db.exec(`DROP TABLE IF EXISTS ${table}`);
+    table.drop();
   }
   return { objects, purged, bytesHashed };
 }
 
-async function checkReference(
-  store: ObjectStore,
-  r: RefRow,
-  deep: boolean,
-): Promise<{ problems: VerifyProblem[]; purged: boolean; hashed: number }> {
-  const seq = r.first_seq;
-  if (r.sha256 === null || !SHA256_HEX.test(r.sha256)) {
-    // Reported per entry by REFERENCE_INVALID (or a purge naming no valid object).
-    return { problems: [], purged: false, hashed: 0 };
-  }
-  const key = contentKey(r.sha256);
-  const out: VerifyProblem[] = [];
-  const conflict = r.size_min !== r.size_max;
-  if (conflict) {
-    out.push({ code: 'REFERENCE_CONFLICT', seq, key, message: `entries record different sizes (${r.size_min} and ${r.size_max}) for ${key}` });
-  }
-  if (r.purges >= r.ingests) {
-    // Every reference released: the object may be gone, and if still present it is fine.
-    return { problems: out, purged: true, hashed: 0 };
-  }
-  // With conflicting sizes there is no one size to compare (the conflict is reported).
-  const size = conflict ? null : r.size_max;
-  let info;
+async function checkReference(store: ObjectStore, r: RefRow, deep: boolean): Promise<{ problems: VerifyProblem[]; purged: boolean; hashed: number }> {
+  const { problems, purged, key } = planReference(r);
+  if (key === null) return { problems, purged, hashed: 0 };
+  let stat: StatOutcome;
   try {
-    info = await store.stat(key);
+    const info = await store.stat(key);
+    stat = { size: info ? info.size : null };
   } catch (e) {
-    out.push({ code: 'OBJECT_UNREADABLE', seq, key, message: `cannot check ${key}: ${errorMessage(e)}` });
-    return { problems: out, purged: false, hashed: 0 };
+    stat = { error: errorMessage(e) };
   }
-  if (!info) {
-    const after = r.purged_seq !== null ? ` (a purge at ${r.purged_seq} released only one of its ${r.ingests} references)` : '';
-    out.push({ code: 'OBJECT_MISSING', seq, key, message: `object ${key}, ingested at entry ${seq}, is not in the vault${after}` });
-    return { problems: out, purged: false, hashed: 0 };
-  }
-  if (size !== null && info.size !== size) {
-    out.push({ code: 'OBJECT_SIZE_MISMATCH', seq, key, message: `object ${key} has ${info.size} bytes; entry ${seq} recorded ${size}` });
-    return { problems: out, purged: false, hashed: 0 };
-  }
-  if (!deep) return { problems: out, purged: false, hashed: 0 };
+  if (!judgeStat(r, key, stat, problems) || !deep) return { problems, purged, hashed: 0 };
   try {
     const got = await hashStream(await store.get(key));
     if (got.sha256 !== r.sha256) {
-      out.push({ code: 'OBJECT_HASH_MISMATCH', seq, key, message: `object ${key} hashes to ${got.sha256}: its content was changed` });
+      problems.push({ code: 'OBJECT_HASH_MISMATCH', seq: r.first_seq, key, message: `object ${key} hashes to ${got.sha256}: its content was changed` });
     }
-    return { problems: out, purged: false, hashed: got.size };
+    return { problems, purged, hashed: got.size };
   } catch (e) {
-    out.push({ code: 'OBJECT_UNREADABLE', seq, key, message: `cannot read ${key}: ${errorMessage(e)}` });
-    return { problems: out, purged: false, hashed: 0 };
+    problems.push({ code: 'OBJECT_UNREADABLE', seq: r.first_seq, key, message: `cannot read ${key}: ${errorMessage(e)}` });
+    return { problems, purged, hashed: 0 };
+  }
+}
+
+/**
+ * The objects phase of a non-deep verify on the fs store, run by a worker thread
+ * (./objects-worker.ts) started beside the chain check, so the two share the CPUs.
+ * Its problems are held until verify reaches the objects phase, and taken in the
+ * order the phase itself finds them.
+ */
+class ObjectsInWorker {
+  private total: number | null = null;
+  private done = 0;
+  private onProgress: ((done: number, total: number) => void) | null = null;
+  private readonly worker: Worker;
+  private readonly started: Promise<number>;
+  /** The worker's result, or the error that stopped it (never rejects: nothing is left unhandled while the chain runs). */
+  private readonly finished: Promise<ObjectsResult | { failed: unknown }>;
+
+  constructor(data: ObjectsWorkerData) {
+    this.worker = startWorker('objects-worker', data);
+    let started!: (total: number) => void;
+    this.started = new Promise((resolve) => (started = resolve));
+    this.finished = new Promise<ObjectsResult>((resolve, reject) => {
+      this.worker.on('message', (m: ObjectsWorkerMessage) => {
+        if ('result' in m) {
+          resolve(m.result);
+        } else if ('total' in m) {
+          this.total = m.total;
+          started(m.total);
+        } else {
+          this.done = m.done;
+          if (this.total !== null) this.onProgress?.(m.done, this.total);
+        }
+      });
+      this.worker.once('error', reject);
+      this.worker.once('exit', (code) => reject(new Error(`objects worker exited with code ${code} before its result`)));
+    }).catch((e: unknown) => ({ failed: e }));
+    // A worker that fails before counting its objects must not leave the phase waiting.
+    void this.finished.then((r) => {
+      if ('failed' in r) started(0);
+    });
+  }
+
+  /** Report the phase's progress and wait for the result; null if the worker failed (the phase is then run here). */
+  async result(progress: (p: VerifyProgress) => void): Promise<ObjectsResult | null> {
+    const total = await this.started;
+    progress({ phase: 'objects', done: this.done, total });
+    this.onProgress = (done, t) => progress({ phase: 'objects', done, total: t });
+    const r = await this.finished;
+    this.onProgress = null;
+    if ('failed' in r) return null;
+    progress({ phase: 'objects', done: r.objects, total });
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
   }
 }
 
