@@ -82,6 +82,40 @@ describe('GET /stats and the compliance report agree (issue 19)', () => {
   });
 });
 
+// The console took a report's days as UTC+8 whatever the station's zone. It now asks
+// GET /session for the zone and takes the days in it (web/src/pages/reports/report.ts);
+// the server counts the days in it.
+describe("the compliance report's days in the station's time zone", () => {
+  it('a station in New York: the console gets the zone from GET /session and its days hold what was recorded on them', async () => {
+    const r = await apiRig({ CUSTODY_TIMEZONE: 'America/New_York' });
+    rigs.push(r);
+    const admin = r.user('Admin', 'admin').token;
+    const zone = body<{ timezone: string }>(await r.call(admin, { url: '/api/v1/session' })).timezone;
+    expect(zone).toBe('America/New_York');
+    // Around the days 31 October and 1 November 2026 in New York (daylight saving ends on the 1st).
+    const clip = (recordedStart: string) => r.seed({ unit: 'U1', officer: '0417', recordedStart, durationMs: 60_000, ingestedAt: '2026-11-02T12:00:00.000Z' });
+    await clip('2026-10-31T03:30:00.000Z'); // 23:30 on 30 October (EDT): before
+    await clip('2026-10-31T04:30:00.000Z'); // 00:30 on 31 October: in
+    await clip('2026-11-02T04:30:00.000Z'); // 23:30 on 1 November (EST): in
+    await clip('2026-11-02T05:30:00.000Z'); // 00:30 on 2 November: after
+
+    // What the console asks for those two days in that zone (web/src/pages/reports/report.test.ts checks it makes exactly this).
+    const q = { from: '2026-10-31T00:00:00-04:00', to: '2026-11-02T00:00:00-05:00' };
+    const report = body<Report & { timezone: string; from: string; to: string }>(await r.call(admin, { url: `/api/v1/reports/compliance?from=${encodeURIComponent(q.from)}&to=${encodeURIComponent(q.to)}` }));
+    expect(report).toMatchObject({ timezone: 'America/New_York', from: '2026-10-31T04:00:00.000Z', to: '2026-11-02T05:00:00.000Z' });
+    expect(report.units.map((u) => [u.unit, u.clips])).toEqual([['U1', 2]]);
+    expect(report.timeliness).toEqual([
+      {
+        unit: 'U1',
+        days: [
+          { day: '2026-10-31', clips: 1, onTime: 0, onTimeRate: 0 },
+          { day: '2026-11-01', clips: 1, onTime: 1, onTimeRate: 1 },
+        ],
+      },
+    ]);
+  });
+});
+
 describe('recorder status and the Art. 14 repair deadline over the API (issue 19)', () => {
   it('reports damage, hands in, repairs and retires along the workflow only, ledgered, within the unit', async () => {
     const r = await apiRig();

@@ -28,6 +28,9 @@ const SessionBody = Type.Object({
   previews: Type.Enum(['none', 'video-frames'], {
     description: "the station's preview policy (api.previews): with video-frames a video's small thumbnail is served without a grant (and registered)",
   }),
+  timezone: Type.String({
+    description: "the station's time zone (config timezone, an IANA name such as Asia/Shanghai): the zone of its local days (reports, assignments, retention), which the console's reports take their days in",
+  }),
   idleExpiresAt: Nullable(Type.String({ description: 'when the session ends without a request (null: signed in with a token)' })),
   expiresAt: Nullable(Type.String({ description: 'when the session ends in any case' })),
   mustChangePassword: Type.Boolean({
@@ -103,6 +106,7 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       return {
         user: userOf(r.principal),
         previews: ctx.config.api.previews,
+        timezone: ctx.config.timezone,
         idleExpiresAt: r.session.idleExpiresAt,
         expiresAt: r.session.expiresAt,
         mustChangePassword: r.mustChangePassword,
@@ -123,6 +127,7 @@ export const sessionRoutes: ApiRoutes = (app, ctx, done) => {
       return {
         user: userOf(p),
         previews: ctx.config.api.previews,
+        timezone: ctx.config.timezone,
         idleExpiresAt: s?.ok ? s.session.idleExpiresAt : null,
         expiresAt: s?.ok ? s.session.expiresAt : null,
         mustChangePassword: s?.ok ? s.mustChangePassword : false,

@@ -41,6 +41,8 @@ export interface paths {
                              * @enum {unknown}
                              */
                             previews: "none" | "video-frames";
+                            /** @description the station's time zone (config timezone, an IANA name such as Asia/Shanghai): the zone of its local days (reports, assignments, retention), which the console's reports take their days in */
+                            timezone: string;
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
                             /** @description the user signed in with a password someone else set (a new user's, a reset): until POST /session/password changes it, every other request of the session is 403 PASSWORD_CHANGE_REQUIRED */
@@ -155,6 +157,8 @@ export interface paths {
                              * @enum {unknown}
                              */
                             previews: "none" | "video-frames";
+                            /** @description the station's time zone (config timezone, an IANA name such as Asia/Shanghai): the zone of its local days (reports, assignments, retention), which the console's reports take their days in */
+                            timezone: string;
                             idleExpiresAt: string | null;
                             expiresAt: string | null;
                             /** @description the user signed in with a password someone else set (a new user's, a reset): until POST /session/password changes it, every other request of the session is 403 PASSWORD_CHANGE_REQUIRED */

@@ -10,6 +10,8 @@ export const session = reactive({
   user: null as SessionUser | null,
   /** The station's preview policy: with video-frames a video's thumbnail needs no grant. */
   previews: 'none' as SessionBody['previews'],
+  /** The station's time zone (config `timezone`): the zone of its local days, as GET /session says. */
+  timezone: null as string | null,
   /** Has GET /session been asked once since the page loaded? */
   checked: false,
   /** Signed in with a password someone else set: nothing else is answered until it is changed. */
@@ -34,6 +36,7 @@ export async function loadSession(): Promise<SessionUser | null> {
   const body = (await res.json()) as SessionBody;
   session.user = body.user;
   session.previews = body.previews;
+  session.timezone = body.timezone;
   session.mustChangePassword = body.mustChangePassword;
   return session.user;
 }
@@ -49,6 +52,7 @@ export async function signIn(username: string, password: string): Promise<Sessio
   const body = (await res.json()) as SessionBody;
   session.user = body.user;
   session.previews = body.previews;
+  session.timezone = body.timezone;
   session.mustChangePassword = body.mustChangePassword;
   session.checked = true;
   return session.user;

@@ -1,7 +1,7 @@
 /** The compliance report's CSV (issue 19): what Excel needs to open it, and the API's figures as given. */
 import { describe, expect, it } from 'vitest';
 import zh from '../../locales/zh-CN.json';
-import { type ComplianceReport, hours, percent, reportCsv } from './report';
+import { type ComplianceReport, hours, percent, periodQuery, plusDays, reportCsv, todayIn, wallTime } from './report';
 
 /** vue-i18n's lookup and {name} interpolation, enough for the CSV's headers. */
 function t(key: string, params: Record<string, unknown> = {}): string {
@@ -65,5 +65,37 @@ describe('the compliance report as CSV (issue 19)', () => {
     expect(percent(null)).toBe('—');
     expect(hours(30.25)).toBe('30.25');
     expect(hours(null)).toBe('—');
+  });
+});
+
+// The page took a day as UTC+8 whatever the station's zone: a station in New York asked
+// for 2026-11-30 got 11:00 to 11:00 its time. Its days are now the station's own.
+describe('the report period in the station\'s time zone', () => {
+  it('takes days in Asia/Shanghai as before: from 16:00 UTC the day before', () => {
+    expect(periodQuery('2026-11-01', '2026-11-30', 'Asia/Shanghai')).toEqual({ from: '2026-11-01T00:00:00+08:00', to: '2026-12-01T00:00:00+08:00' });
+  });
+
+  it('takes days in a zone that is not UTC+8, across its change of daylight saving (a 25-hour day)', () => {
+    // New York leaves daylight saving on 1 November 2026: that day is 25 hours long.
+    const q = periodQuery('2026-10-31', '2026-11-01', 'America/New_York');
+    expect(q).toEqual({ from: '2026-10-31T00:00:00-04:00', to: '2026-11-02T00:00:00-05:00' });
+    expect((Date.parse(q.to) - Date.parse(q.from)) / 3_600_000).toBe(49);
+    expect(periodQuery('2026-12-03', '2026-12-03', 'Europe/London')).toEqual({ from: '2026-12-03T00:00:00+00:00', to: '2026-12-04T00:00:00+00:00' });
+    expect(periodQuery('2026-12-03', '2026-12-03', 'Asia/Kolkata')).toEqual({ from: '2026-12-03T00:00:00+05:30', to: '2026-12-04T00:00:00+05:30' });
+  });
+
+  it('says today as the station\'s calendar does, not the browser\'s or UTC+8\'s', () => {
+    const now = new Date('2026-12-03T02:00:00Z'); // 10:00 in Shanghai, still 2 December in Los Angeles
+    expect(todayIn('Asia/Shanghai', now)).toBe('2026-12-03');
+    expect(todayIn('America/Los_Angeles', now)).toBe('2026-12-02');
+    expect(todayIn('Pacific/Kiritimati', new Date('2026-12-02T11:00:00Z'))).toBe('2026-12-03');
+  });
+
+  it('counts calendar days without a zone, and shows an instant on the station\'s wall clock', () => {
+    expect(plusDays('2026-12-31', 1)).toBe('2027-01-01');
+    expect(plusDays('2026-03-01', -29)).toBe('2026-01-31');
+    expect(plusDays('2026-11-01', 1)).toBe('2026-11-02');
+    expect(wallTime('2026-11-02T05:00:00.000Z', 'America/New_York')).toBe('2026-11-02 00:00');
+    expect(wallTime('2026-11-02T05:00:00.000Z', 'Asia/Shanghai')).toBe('2026-11-02 13:00');
   });
 });

@@ -2,6 +2,7 @@
  * The compliance report as the page and its CSV show it: every figure is the API's
  * (GET /api/v1/reports/compliance), only formatted — nothing is counted again here.
  */
+import { DateTime } from 'luxon';
 import type { paths } from '../../api/schema';
 
 export type ComplianceReport = paths['/api/v1/reports/compliance']['get']['responses'][200]['content']['application/json'];
@@ -16,6 +17,35 @@ export const RULES: FlagRule[] = ['late-upload', 'missing-upload', 'sequence-gap
 export const percent = (r: number | null): string => (r === null ? '—' : `${(r * 100).toFixed(1)}%`);
 export const hours = (h: number | null): string => (h === null ? '—' : h.toFixed(2));
 export const openFlagCount = (r: UnitRow | OfficerRow): number => RULES.reduce((a, k) => a + (r.openFlags[k] ?? 0), 0);
+
+/**
+ * The period's days are the station's local days (config `timezone`, which GET /session
+ * names): a bureau outside UTC+8, or one whose zone keeps daylight saving, has days that
+ * neither start at 16:00 UTC nor last 24 hours each. luxon does the zone arithmetic.
+ */
+export const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Today (YYYY-MM-DD) in the zone. */
+export function todayIn(zone: string, now: Date = new Date()): string {
+  return DateTime.fromJSDate(now, { zone }).toISODate()!;
+}
+
+/** The calendar day n days after (or before) a YYYY-MM-DD day: calendar arithmetic, no zone. */
+export function plusDays(day: string, n: number): string {
+  return DateTime.fromISO(day, { zone: 'utc' }).plus({ days: n }).toISODate()!;
+}
+
+/** The query for the days first..last, both included: from the start of the first to the start of the day after the last, in the zone. */
+export function periodQuery(first: string, last: string, zone: string): { from: string; to: string } {
+  const start = (day: string): string => DateTime.fromISO(day, { zone }).startOf('day').toISO({ suppressMilliseconds: true })!;
+  return { from: start(first), to: start(plusDays(last, 1)) };
+}
+
+/** An instant as the station's clock on the wall says it: 2026-12-01 00:00. */
+export function wallTime(iso: string, zone: string): string {
+  const d = DateTime.fromISO(iso, { zone });
+  return d.isValid ? d.toFormat('yyyy-MM-dd HH:mm') : iso;
+}
 
 /** A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
 function field(v: string | number | null): string {
