@@ -57,6 +57,9 @@ function loadSharp(): Promise<SharpFactory> {
   sharpModule ??= import('sharp').then((m) => {
     // No decoded-image cache: it would keep file handles open on removable disks.
     m.default.cache(false);
+    // One libvips thread per image: thumbnails are background work beside dock sessions
+    // (sharp's own threads cannot be niced like ffmpeg).
+    m.default.concurrency(1);
     return m.default;
   });
   return sharpModule;
@@ -80,8 +83,12 @@ const PROXY_SCALE =
   'scale=w=if(gte(iw\\,ih)\\,min(iw\\,1280)\\,min(iw\\,720)):h=if(gte(iw\\,ih)\\,min(ih\\,720)\\,min(ih\\,1280))' +
   ':force_original_aspect_ratio=decrease:force_divisible_by=2';
 
-/** How much a proxy's ffmpeg yields the CPU (nice 10): it uses what is left over. */
-export const PROXY_NICENESS = 10;
+/**
+ * How much follow-up work (probes, thumbnails, proxies) yields the CPU: nice 19, the
+ * lowest priority, so it takes only what dock sessions, their hashing and the API leave
+ * over (`scripts/bench-ingest-lab.ts --follow-ups N` measures what it still costs them).
+ */
+export const PROXY_NICENESS = 19;
 
 /** The ffmpeg arguments that write a browser-playable proxy of `file` to `out` (never overwriting it). */
 export function proxyArgs(file: string, out: string, kind: ProxyKind): string[] {
