@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../catalog/index.js';
 import { errorMessage } from '../core/index.js';
-import { ReferenceTable, contentFile, invalidReferences, judgeStat, planReference, type ObjectsWorkerData, type ObjectsWorkerMessage, type StatOutcome } from './references.js';
+import { ReferenceTable, contentFile, judgeStat, planReference, type ObjectsWorkerData, type ObjectsWorkerMessage, type StatOutcome } from './references.js';
 import type { VerifyProblem } from './verify.js';
 
 const job = workerData as ObjectsWorkerData;
@@ -35,9 +35,9 @@ try {
     if (problems.length < job.maxProblems) problems.push(p);
     else omitted++;
   };
-  invalidReferences(db, add);
   const table = new ReferenceTable(db);
   try {
+    table.invalid(add);
     post({ total: table.total });
     let objects = 0;
     let purged = 0;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { sep } from 'node:path';
 import type { Db } from '../catalog/index.js';
 import { SHA256_HEX } from '../core/index.js';
 import { CONTENT_PREFIX, contentKey } from '../vault/index.js';
@@ -28,63 +28,79 @@ export interface RefRow {
 
 const PAGE = 2000;
 
-/** REFERENCE_INVALID for every `evidence.ingested` entry without a valid data.sha256 and data.size, in seq order. */
-export function invalidReferences(db: Db, add: (p: VerifyProblem) => void): void {
-  const badRefs = db.prepare<[number, number], { seq: number }>(
-    `SELECT seq FROM ledger
-      WHERE type = 'evidence.ingested' AND seq > ? AND NOT coalesce(
-        json_valid(data)
-        AND json_type(data, '$.sha256') = 'text' AND length(json_extract(data, '$.sha256')) = 64
-        AND json_type(data, '$.size') = 'integer' AND json_extract(data, '$.size') >= 0, 0)
-      ORDER BY seq LIMIT ?`,
-  );
-  for (let after = 0; ; ) {
-    const rows = badRefs.all(after, PAGE);
-    for (const r of rows) {
-      add({ code: 'REFERENCE_INVALID', seq: r.seq, message: `entry ${r.seq} (evidence.ingested) lacks a valid data.sha256 and data.size` });
-    }
-    if (rows.length < PAGE) break;
-    after = rows[rows.length - 1]!.seq;
-  }
-}
-
 /**
- * References grouped by object in a temporary table, in order of first reference:
- * SQLite's sorter spills to disk, so a ledger of millions of objects does not become
- * a JavaScript Map. Read with {@link ReferenceTable.page}; {@link ReferenceTable.drop} when done.
+ * The ledger's references, read once: every `evidence.ingested` and `evidence.purged`
+ * entry's seq, type and the JSON facts about its data.sha256 and data.size, in a
+ * temporary table (each entry's data parsed by SQLite once, not once per question),
+ * then grouped by object in another, in order of first reference. SQLite's sorter and
+ * temporary tables spill to disk, so a ledger of millions of objects does not become
+ * a JavaScript Map. Ask {@link ReferenceTable.invalid} first, then read
+ * {@link ReferenceTable.page} until it is empty; {@link ReferenceTable.drop} when done.
  */
 export class ReferenceTable {
-  private readonly name = `temp.verify_refs_${randomBytes(6).toString('hex')}`;
+  private readonly entries: string;
+  private readonly objects: string;
   private readonly stmt;
   private after = 0;
   /** Objects with at least one ingest (the ones checked). */
   readonly total: number;
 
   constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE ${this.name} AS
-      SELECT json_extract(data, '$.sha256') AS sha256,
-             min(seq) AS first_seq,
-             sum(type = 'evidence.ingested') AS ingests,
-             sum(type = 'evidence.purged') AS purges,
-             max(CASE WHEN type = 'evidence.purged' THEN seq END) AS purged_seq,
-             min(CASE WHEN type = 'evidence.ingested' AND json_type(data, '$.size') = 'integer' THEN json_extract(data, '$.size') END) AS size_min,
-             max(CASE WHEN type = 'evidence.ingested' AND json_type(data, '$.size') = 'integer' THEN json_extract(data, '$.size') END) AS size_max
-        FROM ledger
-       WHERE type IN ('evidence.ingested', 'evidence.purged')
-         AND json_valid(data) AND json_type(data, '$.sha256') = 'text'
-       GROUP BY 1
-       ORDER BY 2`);
+    const id = randomBytes(6).toString('hex');
+    this.entries = `temp.verify_ref_entries_${id}`;
+    this.objects = `temp.verify_refs_${id}`;
     try {
-      this.total = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${this.name} WHERE ingests > 0`).get()!.n;
-      this.stmt = db.prepare<[number, number], RefRow & { rowid: number }>(`SELECT rowid, * FROM ${this.name} WHERE rowid > ? AND ingests > 0 ORDER BY rowid LIMIT ?`);
+      // A column's JSON facts only where the column is JSON (json_type of anything else is an error).
+      db.exec(`
+        CREATE TABLE ${this.entries} AS
+        SELECT seq, type, json_valid(data) AS valid,
+               CASE WHEN json_valid(data) THEN json_type(data, '$.sha256') END AS sha256_type,
+               CASE WHEN json_valid(data) THEN json_extract(data, '$.sha256') END AS sha256,
+               CASE WHEN json_valid(data) THEN json_type(data, '$.size') END AS size_type,
+               CASE WHEN json_valid(data) THEN json_extract(data, '$.size') END AS size
+          FROM ledger
+         WHERE type IN ('evidence.ingested', 'evidence.purged')
+         ORDER BY seq`);
+      db.exec(`
+        CREATE TABLE ${this.objects} AS
+        SELECT sha256,
+               min(seq) AS first_seq,
+               sum(type = 'evidence.ingested') AS ingests,
+               sum(type = 'evidence.purged') AS purges,
+               max(CASE WHEN type = 'evidence.purged' THEN seq END) AS purged_seq,
+               min(CASE WHEN type = 'evidence.ingested' AND size_type = 'integer' THEN size END) AS size_min,
+               max(CASE WHEN type = 'evidence.ingested' AND size_type = 'integer' THEN size END) AS size_max
+          FROM ${this.entries}
+         WHERE valid AND sha256_type = 'text'
+         GROUP BY 1
+         ORDER BY 2`);
+      this.total = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${this.objects} WHERE ingests > 0`).get()!.n;
+      this.stmt = db.prepare<[number, number], RefRow & { rowid: number }>(`SELECT rowid, * FROM ${this.objects} WHERE rowid > ? AND ingests > 0 ORDER BY rowid LIMIT ?`);
     } catch (e) {
       this.drop();
       throw e;
     }
   }
 
-  /** The next rows (empty once all are read). */
+  /** REFERENCE_INVALID for every `evidence.ingested` entry without a valid data.sha256 and data.size, in seq order. */
+  invalid(add: (p: VerifyProblem) => void): void {
+    const bad = this.db.prepare<[number, number], { rowid: number; seq: number }>(
+      `SELECT rowid, seq FROM ${this.entries}
+        WHERE rowid > ? AND type = 'evidence.ingested'
+          AND NOT coalesce(valid AND sha256_type = 'text' AND length(sha256) = 64 AND size_type = 'integer' AND size >= 0, 0)
+        ORDER BY rowid LIMIT ?`,
+    );
+    for (let after = 0; ; ) {
+      const rows = bad.all(after, PAGE);
+      for (const r of rows) {
+        add({ code: 'REFERENCE_INVALID', seq: r.seq, message: `entry ${r.seq} (evidence.ingested) lacks a valid data.sha256 and data.size` });
+      }
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1]!.rowid;
+    }
+  }
+
+  /** The next objects (empty once all are read). */
   page(size = 500): RefRow[] {
     const rows = this.stmt.all(this.after, size);
     if (rows.length > 0) this.after = rows[rows.length - 1]!.rowid;
@@ -92,7 +108,7 @@ export class ReferenceTable {
   }
 
   drop(): void {
-    this.db.exec(`DROP TABLE IF EXISTS ${this.name}`);
+    this.db.exec(`DROP TABLE IF EXISTS ${this.objects}; DROP TABLE IF EXISTS ${this.entries}`);
   }
 }
 
@@ -151,10 +167,11 @@ export function judgeStat(r: RefRow, key: string, stat: StatOutcome, problems: V
 /**
  * The file of a content object in the fs store, given the folder of `objects/sha256`
  * (FsObjectStore.filePath of it): a content key's further parts are folders there, as
- * the store lays them out (a test holds this to FsObjectStore.filePath).
+ * the store lays them out (a test holds this to FsObjectStore.filePath). Put together
+ * with the separator rather than path.join: the parts are hex, nothing to normalise.
  */
 export function contentFile(contentDir: string, key: string): string {
-  return join(contentDir, ...key.slice(CONTENT_PREFIX.length).split('/'));
+  return contentDir + sep + key.slice(CONTENT_PREFIX.length).replaceAll('/', sep);
 }
 
 /** What an objects worker is given (./objects-worker.ts). */

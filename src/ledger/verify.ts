@@ -10,8 +10,7 @@ import { CONTENT_PREFIX, FsObjectStore, contentKey, hashStream, type ObjectStore
 import { CHAIN_START, ChainRangeCheck, linkProblems, type ChainRangeResult, type ChainWorkerData, type ChainWorkerMessage, type SeqRange } from './chain-check.js';
 import {
   ReferenceTable,
-  invalidReferences,
-  judgeStat,
+    judgeStat,
   planReference,
   type ObjectsResult,
   type ObjectsWorkerData,
@@ -386,12 +385,12 @@ async function verifyReferences(
   progress: (p: VerifyProgress) => void,
 ): Promise<{ objects: number; purged: number; bytesHashed: number }> {
   const db = opts.catalog.db;
-  invalidReferences(db, (p) => problems.add(p));
   const table = new ReferenceTable(db);
   let objects = 0;
   let purged = 0;
   let bytesHashed = 0;
   try {
+    table.invalid((p) => problems.add(p));
     const total = table.total;
     const concurrency = opts.concurrency ?? (opts.deep ? 2 : 8);
     progress({ phase: 'objects', done: 0, total });
