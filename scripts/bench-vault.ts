@@ -8,7 +8,9 @@
  *   strict LedgerTree over a Frontier fed by every committed entry, as
  *   CheckpointService does);
  * - verify: verifyVault (non-deep) over the appended ledger, every entry referencing
- *   its own object, with the time of its ledger phase (the chain) on its own;
+ *   its own object, with the time of its ledger phase (the chain) on its own: with its
+ *   worker threads (the default, or --verify-workers N) and, as the baseline, all in
+ *   one thread (workers: 1);
  * - swift: the S3 store (swift profile, production part size and queue) putting and
  *   getting the same file on a single-node OpenStack Swift on loopback, started by
  *   scripts/test-s3-swift.sh, beside the fs put. Skipped, with the reason printed, when
@@ -233,6 +235,8 @@ async function stepLedger(a: LedgerArgs): Promise<{ m: Measured; count: number; 
 interface VerifyArgs {
   catalog: string;
   root: string;
+  /** VerifyOptions.workers (undefined: verify's default). */
+  workers?: number;
 }
 
 interface VerifyOut {
@@ -241,6 +245,8 @@ interface VerifyOut {
   entries: number;
   objects: number;
   problems: number;
+  /** Worker threads the result came from (VerifyResult.workers). */
+  workers: number;
   /** Wall seconds of each phase (from the progress reports). */
   phaseS: Partial<Record<VerifyPhase, number>>;
   /** CPU seconds (user + system) of each phase: what a busy machine does not inflate as much. */
@@ -269,9 +275,18 @@ async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
       since = performance.now();
       cpuSince = process.cpuUsage();
     };
-    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false, onProgress }));
+    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false, onProgress, ...(a.workers === undefined ? {} : { workers: a.workers }) }));
     close();
-    return { m, ok: value.ok, entries: value.entries, objects: value.objects, problems: value.problems.length + value.problemsOmitted, phaseS, phaseCpuS };
+    return {
+      m,
+      ok: value.ok,
+      entries: value.entries,
+      objects: value.objects,
+      problems: value.problems.length + value.problemsOmitted,
+      workers: value.workers,
+      phaseS,
+      phaseCpuS,
+    };
   } finally {
     catalog.close();
   }
@@ -323,6 +338,7 @@ async function main(): Promise<void> {
       batch: { type: 'string', default: '1000' },
       'single-entries': { type: 'string', default: '10000' },
       'proof-entries': { type: 'string', default: '1000000' },
+      'verify-workers': { type: 'string' },
       dir: { type: 'string' },
       cold: { type: 'boolean', default: false },
       'skip-swift': { type: 'boolean', default: false },
@@ -335,7 +351,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--single-entries 10000 (appended one per transaction)] [--proof-entries 1000000 (0: skip)] [--dir PARENT] [--cold] [--skip-swift] [--ledger-only: no put, baseline or Swift] [--keep] [--json]\n',
+      'usage: npm run bench:vault -- [--size-mib 1024] [--runs 3] [--entries 100000] [--batch 1000] [--single-entries 10000 (appended one per transaction)] [--proof-entries 1000000 (0: skip)] [--verify-workers N (default: as verify chooses)] [--dir PARENT] [--cold] [--skip-swift] [--ledger-only: no put, baseline or Swift] [--keep] [--json]\n',
     );
     return;
   }
@@ -350,6 +366,7 @@ async function main(): Promise<void> {
   const batch = int('batch', values.batch, 1);
   const singleEntries = Math.min(entries, int('single-entries', values['single-entries'], 1));
   const proofEntries = int('proof-entries', values['proof-entries'], 0);
+  const verifyWorkers = values['verify-workers'] === undefined ? undefined : int('verify-workers', values['verify-workers'], 1);
   const cold = values.cold;
   const json = values.json;
   const log = (s: string): void => {
@@ -445,13 +462,15 @@ async function main(): Promise<void> {
     const store = new FsObjectStore({ root, fsync: false });
     await store.init();
     await writeObjects(store, entries);
-    log('verify …');
+    // The ledger of `entries` entries appended with the Merkle upkeep; the baseline
+    // (all in one thread) first, then with worker threads.
+    const verifyCatalog = join(dir, 'ledger-merkle', 'catalog.db');
+    log('verify, in one thread …');
     settle(cold);
-    const verify = await runChild<VerifyOut>(SCRIPT, 'verify', {
-      // The ledger of `entries` entries appended with the Merkle upkeep.
-      catalog: join(dir, 'ledger-merkle', 'catalog.db'),
-      root,
-    } satisfies VerifyArgs);
+    const verifyOne = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, workers: 1 } satisfies VerifyArgs);
+    log(`verify, ${verifyWorkers === undefined ? "with verify's default" : verifyWorkers} workers …`);
+    settle(cold);
+    const verify = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, ...(verifyWorkers === undefined ? {} : { workers: verifyWorkers }) } satisfies VerifyArgs);
 
     // The provable ledger (issue 9): appends with the Merkle tree kept up, building the
     // tree, checkpoints, proof generation and verification of every entry.
@@ -520,23 +539,10 @@ async function main(): Promise<void> {
         countsOk: perTx.count === singleEntries && batched.count === entries && merkle.count === entries && merkle.merkleSize === entries,
       },
       proof,
-      verify: {
-        deep: false,
-        entries: verify.entries,
-        objects: verify.objects,
-        ok: verify.ok,
-        problems: verify.problems,
-        seconds: round(verify.m.wallS, 2),
-        perS: round(verify.entries / verify.m.wallS, 0),
-        ledgerPhaseSeconds: round(verify.phaseS.ledger ?? null, 3),
-        ledgerPhasePerS: verify.phaseS.ledger ? round(verify.entries / verify.phaseS.ledger, 0) : null,
-        ledgerPhaseCpuS: round(verify.phaseCpuS.ledger ?? null, 3),
-        ledgerPhasePerCpuS: verify.phaseCpuS.ledger ? round(verify.entries / verify.phaseCpuS.ledger, 0) : null,
-        objectsPhaseSeconds: round(verify.phaseS.objects ?? null, 3),
-        cpuS: round(verify.m.cpuS, 2),
-        sysS: round(verify.m.sysS, 2),
-        maxRssMiB: round(verify.m.maxRssMiB, 0),
-      },
+      verify: verifyFigures(verify),
+      verifyOneThread: verifyFigures(verifyOne),
+      verifySpeedup: round(verifyOne.m.wallS / verify.m.wallS, 2),
+      verifyChainSpeedup: verify.phaseS.ledger && verifyOne.phaseS.ledger ? round(verifyOne.phaseS.ledger / verify.phaseS.ledger, 2) : null,
     };
 
     const warning = busyWarning(before.loadavg1m, result.loadavg1mAfter);
@@ -563,9 +569,8 @@ async function main(): Promise<void> {
             ['ledger append, 1 entry/tx', `${singleEntries} entries`, r.ledger.perTx1.seconds, `${r.ledger.perTx1.perS} /s`, r.ledger.perTx1.cpuS, r.ledger.perTx1.sysS, r.ledger.perTx1.maxRssMiB],
             [`ledger append, ${batch} entries/tx`, `${entries} entries`, r.ledger.batched.seconds, `${r.ledger.batched.perS} /s`, r.ledger.batched.cpuS, r.ledger.batched.sysS, r.ledger.batched.maxRssMiB],
             [`ledger append, ${batch} entries/tx, Merkle upkeep`, `${entries} entries`, r.ledger.batchedMerkle.seconds, `${r.ledger.batchedMerkle.perS} /s`, r.ledger.batchedMerkle.cpuS, r.ledger.batchedMerkle.sysS, r.ledger.batchedMerkle.maxRssMiB],
-            ['verify (non-deep)', `${r.verify.entries} entries`, r.verify.seconds, `${r.verify.perS} /s`, r.verify.cpuS, r.verify.sysS, r.verify.maxRssMiB],
-            ['  of which: ledger phase (chain)', `${r.verify.entries} entries`, r.verify.ledgerPhaseSeconds, `${r.verify.ledgerPhasePerS} /s (${r.verify.ledgerPhasePerCpuS} per CPU-s)`, r.verify.ledgerPhaseCpuS, null, null],
-            ['  of which: objects phase (stat)', `${r.verify.objects} objects`, r.verify.objectsPhaseSeconds, null, null, null, null],
+            ...verifyRows('verify (non-deep), one thread (baseline)', r.verifyOneThread),
+            ...verifyRows(`verify (non-deep), ${r.verify.workers} worker threads`, r.verify),
             ...(proof
               ? [
                   ['append with Merkle upkeep, 1 entry/tx', '2000 entries', null, `${proof.append.perSecond} /s`, null, null, null],
@@ -579,11 +584,12 @@ async function main(): Promise<void> {
           ]),
           '',
           `custody put / baseline time: ${r.putOverBaseline} (below 1.0: custody is faster)`,
+          `verify one thread / worker threads, wall time: ${r.verifySpeedup} whole, ${r.verifyChainSpeedup} the ledger phase (above 1.0: the workers are faster); the ledger phase's CPU includes its workers' start`,
           swiftResult
             ? `Swift: ${swiftResult.endpoint}; CPU and RSS are custody's only (Swift's servers share the machine); a put includes Swift's server-side copy; sha256 = openssl: ${swiftResult.sha256MatchesOpenssl}; put runs (s): ${swiftResult.put.allSeconds.join(', ')}; get runs (s): ${swiftResult.get.allSeconds.join(', ')}`
             : `Swift: not measured: ${swiftNotMeasured}`,
           `put runs (s): ${r.put.allSeconds.join(', ')}; baseline runs (s): ${r.baseline.allSeconds.join(', ')}`,
-          `checks: put sha256 = openssl: ${r.put.sha256MatchesOpenssl}; ledger counts: ${r.ledger.countsOk}; verify ok: ${r.verify.ok} (${r.verify.problems} problems, ${r.verify.objects} objects)`,
+          `checks: put sha256 = openssl: ${r.put.sha256MatchesOpenssl}; ledger counts: ${r.ledger.countsOk}; verify ok: ${r.verify.ok} and ${r.verifyOneThread.ok} (${r.verify.problems} and ${r.verifyOneThread.problems} problems, ${r.verify.objects} and ${r.verifyOneThread.objects} objects)`,
           `load average (1 min): ${before.loadavg1m} before, ${r.loadavg1mAfter} after`,
           ...(warning ? [`WARNING: ${warning}`] : []),
           '',
@@ -594,6 +600,37 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+}
+
+/** The figures of one verify run. */
+function verifyFigures(v: VerifyOut) {
+  return {
+    deep: false,
+    workers: v.workers,
+    entries: v.entries,
+    objects: v.objects,
+    ok: v.ok,
+    problems: v.problems,
+    seconds: round(v.m.wallS, 2),
+    perS: round(v.entries / v.m.wallS, 0),
+    ledgerPhaseSeconds: round(v.phaseS.ledger ?? null, 3),
+    ledgerPhasePerS: v.phaseS.ledger ? round(v.entries / v.phaseS.ledger, 0) : null,
+    ledgerPhaseCpuS: round(v.phaseCpuS.ledger ?? null, 3),
+    ledgerPhasePerCpuS: v.phaseCpuS.ledger ? round(v.entries / v.phaseCpuS.ledger, 0) : null,
+    objectsPhaseSeconds: round(v.phaseS.objects ?? null, 3),
+    cpuS: round(v.m.cpuS, 2),
+    sysS: round(v.m.sysS, 2),
+    maxRssMiB: round(v.m.maxRssMiB, 0),
+  };
+}
+
+/** The table rows of one verify run. */
+function verifyRows(title: string, v: ReturnType<typeof verifyFigures>): Array<Array<string | number | null>> {
+  return [
+    [title, `${v.entries} entries`, v.seconds, `${v.perS} /s`, v.cpuS, v.sysS, v.maxRssMiB],
+    ['  of which: ledger phase (chain)', `${v.entries} entries`, v.ledgerPhaseSeconds, `${v.ledgerPhasePerS} /s (${v.ledgerPhasePerCpuS} per CPU-s)`, v.ledgerPhaseCpuS, null, null],
+    ['  of which: objects phase (stat)', `${v.objects} objects`, v.objectsPhaseSeconds, null, null, null, null],
+  ];
 }
 
 /** Median figures of one Swift step over the runs. */
