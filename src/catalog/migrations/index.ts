@@ -18,12 +18,13 @@ import { m017 } from './017-evidence-unwiped.js';
 import { m018 } from './018-ledger-hash-unindexed.js';
 import { m019 } from './019-password-must-change.js';
 import { m020 } from './020-export-job-owner.js';
+import { m021 } from './021-evidence-playback-input.js';
 import type { Migration } from './types.js';
 
 export type { Migration };
 
 /** Every migration, in order. Append only; never edit one that has shipped. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015, m016, m017, m018, m019, m020];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015, m016, m017, m018, m019, m020, m021];
 
 for (const [i, m] of migrations.entries()) {
   if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
