@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../catalog/index.js';
-import { CustodyError, type Logger, rfc3339 } from '../core/index.js';
+import { CustodyError, type Logger, processTag, processTagAlive, rfc3339 } from '../core/index.js';
 import { ledgerOf } from '../ledger/index.js';
 import type { CaseRecord } from './case-source.js';
 import type { ArchiveService, CopyProgress, ExportAccess, ExportResult } from './export.js';
@@ -64,6 +64,8 @@ interface Row {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** processTag of the process that runs it; null for jobs of before migration 020. */
+  owner: string | null;
 }
 
 export class ExportJobError extends CustodyError {}
@@ -104,8 +106,8 @@ export class ExportJobs {
       recent: db.prepare<[string | null, string | null, number], Row>(`${select} WHERE (? IS NULL OR c.unit = ?) ORDER BY j.created_at DESC, j.id DESC LIMIT ?`),
       live: db.prepare<[], Row>(`${select} WHERE j.status IN ('queued', 'running')`),
       insert: db.prepare(
-        `INSERT INTO export_jobs (id, case_id, actor, maker, destinations, iso, status, progress, created_at)
-         VALUES (@id, @caseId, @actor, @maker, @destinations, @iso, 'queued', @progress, @at)`,
+        `INSERT INTO export_jobs (id, case_id, actor, maker, destinations, iso, status, progress, created_at, owner)
+         VALUES (@id, @caseId, @actor, @maker, @destinations, @iso, 'queued', @progress, @at, @owner)`,
       ),
       started: db.prepare(`UPDATE export_jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`),
       progress: db.prepare(`UPDATE export_jobs SET progress = ? WHERE id = ? AND status = 'running'`),
@@ -116,12 +118,14 @@ export class ExportJobs {
   }
 
   /**
-   * At start: every job left queued or running by a daemon that stopped is
-   * interrupted (and ledgered). Call once, before any export is started.
+   * At start: every job left queued or running by a process that is gone (a daemon that
+   * stopped or crashed) is interrupted (and ledgered); the jobs of a process still
+   * running are left to it. Call once, before any export is started.
    */
   recover(actor: string): number {
     const { catalog, log } = this.o;
-    const left = this.q.live.all();
+    // Another process's jobs are its own while it runs (a custody serve beside the daemon).
+    const left = this.q.live.all().filter((r) => r.owner === null || !processTagAlive(r.owner));
     if (left.length === 0) return 0;
     const at = rfc3339(catalog.clock.now());
     catalog.tx(() => {
@@ -169,7 +173,7 @@ export class ExportJobs {
     const now = catalog.clock.now();
     const id = uuidv7({ msecs: now.getTime() });
     const waiting: CopyProgress[] = s.destinations.map((_d, i) => ({ copy: i + 1, phase: 'waiting', files: 0, filesTotal: 0, bytes: 0, bytesTotal: 0, checkedFiles: 0, checkedBytes: 0 }));
-    this.q.insert.run({ id, caseId: s.kase.id, actor: s.actor, maker: s.maker.trim(), destinations: JSON.stringify(s.destinations), iso: s.iso ? 1 : 0, progress: JSON.stringify(waiting), at: rfc3339(now) });
+    this.q.insert.run({ id, caseId: s.kase.id, actor: s.actor, maker: s.maker.trim(), destinations: JSON.stringify(s.destinations), iso: s.iso ? 1 : 0, progress: JSON.stringify(waiting), at: rfc3339(now), owner: processTag() });
     const abort = new AbortController();
     const task = this.run(id, s, abort.signal).finally(() => {
       if (this.running?.id === id) this.running = null;

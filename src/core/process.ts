@@ -33,6 +33,27 @@ export function processStartSync(pid: number): string | null {
   }
 }
 
+/**
+ * `<pid>-<start>`: names a process so that a pid reused after a crash is not taken for
+ * it (`<pid>-0` where there is no /proc).
+ */
+export function processTag(pid: number = process.pid): string {
+  return `${pid}-${processStartSync(pid) ?? '0'}`;
+}
+
+/**
+ * Is the process a {@link processTag} names still running? A pid now held by another
+ * process is not; where there is no /proc, a live pid is taken as the process.
+ */
+export function processTagAlive(tag: string): boolean {
+  const m = /^(\d+)-(\d+)$/.exec(tag);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (!pidAlive(pid)) return false;
+  const start = processStartSync(pid);
+  return start === null || m[2] === '0' || start === m[2];
+}
+
 function startField(stat: string): string | null {
   // The command name (field 2) is in parentheses and may hold spaces: count after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

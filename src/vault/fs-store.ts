@@ -7,8 +7,8 @@ import {
   isDiskFull,
   type Logger,
   ObjectCorruptError,
-  pidAlive,
-  processStart,
+  processTag,
+  processTagAlive,
   sha256Hex,
   VaultError,
   VaultFullError,
@@ -56,10 +56,10 @@ const STALE_TMP_MS = 6 * 60 * 60 * 1000;
  * processStart), so a pid reused by another process after a crash is not taken for the
  * writer. Where there is no /proc, the start time is 0 and only the pid is compared.
  */
-let selfOwner: Promise<string> | null = null;
-/** `<pid>-<start>`: the prefix of every temp file this process writes. */
-function ownerTag(): Promise<string> {
-  selfOwner ??= processStart(process.pid).then((start) => `${process.pid}-${start ?? '0'}`);
+let selfOwner: string | null = null;
+/** `<pid>-<start>` (processTag): the prefix of every temp file this process writes. */
+function ownerTag(): string {
+  selfOwner ??= processTag();
   return selfOwner;
 }
 
@@ -81,16 +81,14 @@ async function writeAll(fh: FileHandle, buf: Buffer, length: number): Promise<vo
 /** Temp names: `<pid>-<start>.<uuid>.part`. */
 const OWNED_TMP = /^(\d+)-(\d+)\.[0-9a-f-]+\.part$/;
 
-/** Does a live process own this temp file? Unknown naming: decided by its age. */
-async function tempOwnerAlive(name: string, mtimeMs: number, now: number): Promise<boolean> {
+/**
+ * Does a live process own this temp file (no /proc: a live pid is taken as the owner, so
+ * a reused pid keeps a file until it exits)? Unknown naming: decided by its age.
+ */
+function tempOwnerAlive(name: string, mtimeMs: number, now: number): boolean {
   const m = OWNED_TMP.exec(name);
   if (!m) return now - mtimeMs <= STALE_TMP_MS;
-  const pid = Number(m[1]);
-  if (pid === process.pid) return `${pid}-${m[2]}` === (await ownerTag());
-  if (!pidAlive(pid)) return false;
-  const start = await processStart(pid);
-  // No /proc: a live pid is taken as the owner (a reused pid keeps a file until it exits).
-  return start === null || m[2] === '0' || start === m[2];
+  return processTagAlive(`${m[1]}-${m[2]}`);
 }
 
 /**
@@ -147,7 +145,7 @@ export class FsObjectStore implements ObjectStore {
       const p = join(dir, name);
       const st = await stat(p).catch(() => null);
       if (!st?.isFile()) continue;
-      if (await tempOwnerAlive(name, st.mtimeMs, now)) continue;
+      if (tempOwnerAlive(name, st.mtimeMs, now)) continue;
       try {
         await rm(p, { force: true });
         files++;
@@ -160,8 +158,8 @@ export class FsObjectStore implements ObjectStore {
     return { files, bytes };
   }
 
-  private async tempPath(): Promise<string> {
-    return join(this.root, TMP_DIR, `${await ownerTag()}.${randomUUID()}.part`);
+  private tempPath(): string {
+    return join(this.root, TMP_DIR, `${ownerTag()}.${randomUUID()}.part`);
   }
 
   async putContent(body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
@@ -177,7 +175,7 @@ export class FsObjectStore implements ObjectStore {
    * a group, so a group of small files shares its syncs.
    */
   async stage(body: PutBody, opts: PutOptions = {}): Promise<StagedPut> {
-    const tmp = await this.tempPath();
+    const tmp = this.tempPath();
     let fh: FileHandle | null = null;
     try {
       // 'wx': a fresh temp file, never someone else's.
@@ -442,7 +440,7 @@ export class FsObjectStore implements ObjectStore {
       if (sha256Hex(existing) === sha256) return { key, sha256, size: data.length, created: false };
       throw new VaultError('VAULT_OBJECT_EXISTS', `object ${key} already exists with other content`, { details: { key } });
     }
-    const tmp = await this.tempPath();
+    const tmp = this.tempPath();
     let created = false;
     try {
       const fh = await open(tmp, 'wx');
