@@ -10,7 +10,9 @@
  * - verify: verifyVault (non-deep) over the appended ledger, every entry referencing
  *   its own object, with the time of its ledger phase (the chain) on its own: with its
  *   worker threads (the default, or --verify-workers N) and, as the baseline, all in
- *   one thread (workers: 1);
+ *   one thread (workers: 1); both from a tsc build of src/ made for the purpose, as
+ *   the installed package runs (a worker thread of the source run would transpile
+ *   its modules first);
  * - swift: the S3 store (swift profile, production part size and queue) putting and
  *   getting the same file on a single-node OpenStack Swift on loopback, started by
  *   scripts/test-s3-swift.sh, beside the fs put. Skipped, with the reason printed, when
@@ -19,11 +21,12 @@
  * Every measured step runs in its own child process, so its CPU and peak RSS are its
  * own. Prints a table and a final JSON line; `--json` prints only the JSON.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { Catalog } from '../src/catalog/index.js';
 import { rfc3339, sha256Hex } from '../src/core/index.js';
@@ -237,6 +240,8 @@ interface VerifyArgs {
   root: string;
   /** VerifyOptions.workers (undefined: verify's default). */
   workers?: number;
+  /** A build of src/ (tsc's output) to run verify from, instead of the source through tsx. */
+  build?: string;
 }
 
 interface VerifyOut {
@@ -254,8 +259,15 @@ interface VerifyOut {
 }
 
 async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
-  const catalog = Catalog.open(a.catalog);
-  const store = new FsObjectStore({ root: a.root, fsync: true });
+  // From a build, as the installed package runs: a worker thread of the source run
+  // would load tsx and transpile its modules first (about 0.4 CPU-s each here).
+  type Modules = { Catalog: typeof Catalog; FsObjectStore: typeof FsObjectStore; verifyVault: typeof verifyVault };
+  const from = async (path: string): Promise<Record<string, unknown>> => (await import(pathToFileURL(join(a.build!, path)).href)) as Record<string, unknown>;
+  const mods: Modules = a.build
+    ? ({ ...(await from('catalog/index.js')), ...(await from('vault/index.js')), ...(await from('ledger/index.js')) } as unknown as Modules)
+    : { Catalog, FsObjectStore, verifyVault };
+  const catalog = mods.Catalog.open(a.catalog);
+  const store = new mods.FsObjectStore({ root: a.root, fsync: true });
   try {
     const phaseS: Partial<Record<VerifyPhase, number>> = {};
     const phaseCpuS: Partial<Record<VerifyPhase, number>> = {};
@@ -275,7 +287,7 @@ async function stepVerify(a: VerifyArgs): Promise<VerifyOut> {
       since = performance.now();
       cpuSince = process.cpuUsage();
     };
-    const { value, m } = await measure(() => verifyVault({ catalog, store, deep: false, onProgress, ...(a.workers === undefined ? {} : { workers: a.workers }) }));
+    const { value, m } = await measure(() => mods.verifyVault({ catalog, store, deep: false, onProgress, ...(a.workers === undefined ? {} : { workers: a.workers }) }));
     close();
     return {
       m,
@@ -465,12 +477,19 @@ async function main(): Promise<void> {
     // The ledger of `entries` entries appended with the Merkle upkeep; the baseline
     // (all in one thread) first, then with worker threads.
     const verifyCatalog = join(dir, 'ledger-merkle', 'catalog.db');
-    log('verify, in one thread …');
-    settle(cold);
-    const verifyOne = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, workers: 1 } satisfies VerifyArgs);
-    log(`verify, ${verifyWorkers === undefined ? "with verify's default" : verifyWorkers} workers …`);
-    settle(cold);
-    const verify = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, ...(verifyWorkers === undefined ? {} : { workers: verifyWorkers }) } satisfies VerifyArgs);
+    const build = buildForVerify(log);
+    let verifyOne: VerifyOut;
+    let verify: VerifyOut;
+    try {
+      log('verify, in one thread …');
+      settle(cold);
+      verifyOne = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, workers: 1, ...(build ? { build } : {}) } satisfies VerifyArgs);
+      log(`verify, ${verifyWorkers === undefined ? "with verify's default" : verifyWorkers} workers …`);
+      settle(cold);
+      verify = await runChild<VerifyOut>(SCRIPT, 'verify', { catalog: verifyCatalog, root, ...(build ? { build } : {}), ...(verifyWorkers === undefined ? {} : { workers: verifyWorkers }) } satisfies VerifyArgs);
+    } finally {
+      if (build) await rm(build, { recursive: true, force: true });
+    }
 
     // The provable ledger (issue 9): appends with the Merkle tree kept up, building the
     // tree, checkpoints, proof generation and verification of every entry.
@@ -539,6 +558,7 @@ async function main(): Promise<void> {
         countsOk: perTx.count === singleEntries && batched.count === entries && merkle.count === entries && merkle.merkleSize === entries,
       },
       proof,
+      verifyCode: build ? 'a tsc build of src/, as installed' : 'the source, through tsx',
       verify: verifyFigures(verify),
       verifyOneThread: verifyFigures(verifyOne),
       verifySpeedup: round(verifyOne.m.wallS / verify.m.wallS, 2),
@@ -584,7 +604,7 @@ async function main(): Promise<void> {
           ]),
           '',
           `custody put / baseline time: ${r.putOverBaseline} (below 1.0: custody is faster)`,
-          `verify one thread / worker threads, wall time: ${r.verifySpeedup} whole, ${r.verifyChainSpeedup} the ledger phase (above 1.0: the workers are faster); the ledger phase's CPU includes its workers' start`,
+          `verify ran ${r.verifyCode}; one thread / worker threads, wall time: ${r.verifySpeedup} whole, ${r.verifyChainSpeedup} the ledger phase (above 1.0: the workers are faster); the ledger phase's CPU includes its workers' start`,
           swiftResult
             ? `Swift: ${swiftResult.endpoint}; CPU and RSS are custody's only (Swift's servers share the machine); a put includes Swift's server-side copy; sha256 = openssl: ${swiftResult.sha256MatchesOpenssl}; put runs (s): ${swiftResult.put.allSeconds.join(', ')}; get runs (s): ${swiftResult.get.allSeconds.join(', ')}`
             : `Swift: not measured: ${swiftNotMeasured}`,
@@ -600,6 +620,24 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+}
+
+/**
+ * Build src/ with the project's own tsc into a folder of the checkout (gitignored
+ * .bench/, so its imports find node_modules), for the verify steps; null, with the
+ * reason logged, when tsc emits nothing (the steps then run the source through tsx).
+ */
+function buildForVerify(log: (s: string) => void): string | null {
+  const repo = join(dirname(SCRIPT), '..');
+  const out = join(repo, '.bench', `verify-build-${process.pid}`);
+  log('building src/ for verify (tsc) …');
+  // Type errors elsewhere in a working tree do not stop tsc's output.
+  spawnSync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json'), '--outDir', out], { stdio: 'ignore' });
+  if (!existsSync(join(out, 'ledger', 'verify.js'))) {
+    log('  tsc gave no build: verify runs from the source (its worker threads then transpile their modules first)');
+    return null;
+  }
+  return out;
 }
 
 /** The figures of one verify run. */
