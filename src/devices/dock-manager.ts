@@ -544,17 +544,19 @@ export class DockManager extends EventEmitter {
     const notMounted = driver ? null : (dock.prior?.notMounted ?? 'its storage was not mounted');
     outcome.skipped = sessionSkipReason({ identified: identity !== null, identifyError, gone: dock.gone !== null, accepting: this.accepting, notMounted });
     if (!identity || !driver || outcome.skipped !== null) return null;
-    // A session that paused because the vault went away (VAULT_UNAVAILABLE: an S3
-    // endpoint down) leaves the recorder docked and its files on it: the dock shows the
-    // pause, waits for the vault to answer and runs a new session, which skips what was
-    // committed. The counts are the dock's, over its sessions.
+    // A session that paused for the vault (VAULT_UNAVAILABLE: an S3 endpoint down;
+    // VAULT_FULL: its disk full) leaves the recorder docked and its files on it: the dock
+    // shows the pause, waits for the vault to answer (and, when full, to have room for
+    // the file that did not fit, twice over) and runs a new session, which skips what
+    // was committed. The counts are the dock's, over its sessions.
     let taken: Pick<SessionReport, 'ingested' | 'bytes' | 'items'> = { ingested: 0, bytes: 0, items: [] };
     for (;;) {
       const report = await this.session(dock, driver, check, dockedAt, outcome);
       if (report) taken = { ingested: taken.ingested + report.ingested, bytes: taken.bytes + report.bytes, items: [...taken.items, ...report.items] };
       const merged = report ? { ...report, ...taken } : null;
-      if (report?.status !== 'paused' || report.error?.code !== 'VAULT_UNAVAILABLE' || dock.gone || !this.accepting) return merged;
-      if (!(await this.waitForVault(dock, report, dockedAt, check))) return merged;
+      const code = report?.error?.code;
+      if (report?.status !== 'paused' || (code !== 'VAULT_UNAVAILABLE' && code !== 'VAULT_FULL') || dock.gone || !this.accepting) return merged;
+      if (!(await this.waitForVault(dock, driver, report, dockedAt, check))) return merged;
     }
   }
 
@@ -593,14 +595,22 @@ export class DockManager extends EventEmitter {
 
   /**
    * The dock paused for the vault (its live state says so: `paused` with the code and
-   * since when), checked again after 2, 4, 8 … at most 30 s. True once the vault answers;
-   * false when the recorder went or custody stops first.
+   * since when), checked again after 2, 4, 8 … at most 30 s. True once the vault answers
+   * (VAULT_FULL: and has room for twice the file that did not fit); false when the
+   * recorder went or custody stops first.
    */
-  private async waitForVault(dock: Dock, report: SessionReport, dockedAt: string, check: DockCheck): Promise<boolean> {
+  private async waitForVault(dock: Dock, driver: RecorderDriver, report: SessionReport, dockedAt: string, check: DockCheck): Promise<boolean> {
     const error = report.error!;
     const since = rfc3339(this.deps.catalog.clock.now());
     this.publishDock(dock, report.sessionId, dockedAt, check, { code: error.code, message: error.message, since });
-    dock.log.warn({ serial: dock.serial, code: error.code, ingested: report.ingested }, 'vault unavailable: collection paused, resumed when the vault answers; nothing is wiped meanwhile');
+    const full = error.code === 'VAULT_FULL';
+    const need = full ? 2 * ((await driver.stat(error.path).catch(() => null))?.size ?? 0) : 0;
+    dock.log.warn(
+      { serial: dock.serial, code: error.code, ingested: report.ingested, ...(full ? { needBytes: need } : {}) },
+      full
+        ? 'vault full: collection paused, resumed when the vault has room again; nothing is wiped meanwhile'
+        : 'vault unavailable: collection paused, resumed when the vault answers; nothing is wiped meanwhile',
+    );
     for (let wait = VAULT_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, VAULT_RETRY_MAX_MS)) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -611,8 +621,8 @@ export class DockManager extends EventEmitter {
       });
       dock.wake = null;
       if (dock.gone || !this.accepting) return false;
-      if (await this.deps.ingest.storeAvailable()) {
-        dock.log.info({ serial: dock.serial, pausedSince: since }, 'vault answers again: collection resumed');
+      if (full ? await this.deps.ingest.storeHasRoom(need) : await this.deps.ingest.storeAvailable()) {
+        dock.log.info({ serial: dock.serial, pausedSince: since }, full ? 'vault has room again: collection resumed' : 'vault answers again: collection resumed');
         return true;
       }
     }

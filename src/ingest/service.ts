@@ -88,6 +88,17 @@ export class IngestService {
     }
   }
 
+  /**
+   * Does the vault answer and have room for `bytes` again (after VAULT_FULL)? A store
+   * that cannot tell its free space (a bucket) has room once it answers: the next
+   * session finds out.
+   */
+  async storeHasRoom(bytes: number): Promise<boolean> {
+    if (!(await this.storeAvailable())) return false;
+    const free = this.deps.store.freeBytes ? await this.deps.store.freeBytes().catch(() => null) : null;
+    return free === null || free >= bytes;
+  }
+
   async ingest(driver: RecorderDriver, opts: { actor: string }): Promise<SessionReport> {
     return this.start(driver, opts).done;
   }

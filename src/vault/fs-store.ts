@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, stat, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, statfs, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
 import {
   CustodyError,
   errorMessage,
@@ -474,6 +474,11 @@ export class FsObjectStore implements ObjectStore {
       highWaterMark: this.hwm,
       ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {}),
     });
+  }
+
+  async freeBytes(): Promise<number | null> {
+    const s = await statfs(this.root);
+    return s.bavail * s.bsize;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

@@ -130,6 +130,12 @@ export interface ObjectStore {
   /** Size of an object, or null when it does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
 
+  /**
+   * Bytes a writer may still use on the store's disk (fs), or null where the store
+   * cannot tell (a bucket's quota is not asked for).
+   */
+  freeBytes?(): Promise<number | null>;
+
   /** Every object under a key prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
 

@@ -109,7 +109,7 @@ const LiveDock = Type.Object({
   clockDriftMs: Nullable(Type.Integer({ description: 'positive: the recorder ahead of the station; measured before any clock sync' })),
   paused: Nullable(
     Type.Object(
-      { code: Type.String({ description: 'VAULT_UNAVAILABLE' }), message: Type.String(), since: Type.String() },
+      { code: Type.String({ description: 'VAULT_UNAVAILABLE (the store does not answer) or VAULT_FULL (its disk has no room)' }), message: Type.String(), since: Type.String() },
       { description: 'set while the collection is paused because the vault does not answer; it resumes by itself when the vault is back, nothing is wiped meanwhile' },
     ),
   ),

@@ -3369,7 +3369,7 @@ export interface paths {
                                 storageFreeBytes: number | null;
                                 clockDriftMs: number | null;
                                 paused: {
-                                    /** @description VAULT_UNAVAILABLE */
+                                    /** @description VAULT_UNAVAILABLE (the store does not answer) or VAULT_FULL (its disk has no room) */
                                     code: string;
                                     message: string;
                                     since: string;

@@ -23,7 +23,7 @@ export interface DockCard {
   batteryPercent: number | null;
   storageFreeBytes: number | null;
   clockDriftMs: number | null;
-  /** Set while collection waits for the vault (VAULT_UNAVAILABLE): it resumes by itself, nothing is wiped meanwhile. */
+  /** Set while collection waits for the vault (VAULT_UNAVAILABLE, or VAULT_FULL until it has room): it resumes by itself, nothing is wiped meanwhile. */
   paused: { code: string; message: string; since: string } | null;
   /** Files vaulted so far (event: ingested). */
   ingested: number;

@@ -1,0 +1,107 @@
+/**
+ * The vault's disk full mid-ingest under the dock manager: the session pauses with
+ * VAULT_FULL, the dock stays docked and says so (GET /docks reads `paused`), nothing
+ * unstored is wiped; when the disk has room again the dock resumes by itself and
+ * finishes: every file once in the vault and the catalog.
+ *
+ * The vault is a real tmpfs of a few MiB (the recorder lab's, so root), grown while
+ * the dock waits.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { ActivityBus, type ActivityEvent, type DockInfo } from '../../src/core/activity.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { DockManager, loadProfiles, RECORDER_STATUS_FORMAT, type DockOutcome } from '../../src/devices/index.js';
+import { IngestService } from '../../src/ingest/index.js';
+import { FsObjectStore } from '../../src/vault/index.js';
+import { Lab } from '../lab/lab.js';
+import { settings, writeTree } from '../helpers/ingest-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('the vault disk full under the dock manager', () => {
+  it('pauses the dock with VAULT_FULL, says so, and resumes by itself once the disk has room: each file once, nothing unstored wiped', async () => {
+    const dir = await tempDir();
+    const lab = new Lab(join(dir, 'lab'));
+    const catalog = Catalog.open(join(dir, 'catalog.db'));
+    const activity = new ActivityBus();
+    const events: ActivityEvent[] = [];
+    let manager: DockManager | null = null;
+    try {
+      await mkdir(join(dir, 'vault'));
+      const disk = await lab.tmpfs(join(dir, 'vault'), 3);
+      const store = new FsObjectStore({ root: join(dir, 'vault'), fsync: true });
+      await store.init();
+      manager = new DockManager({
+        catalog,
+        ingest: new IngestService({ catalog, store, log: silentLogger, concurrency: 1, settings: { ...settings, settleSeconds: 0, perRecorder: 1, wipeAfterIngest: true } }),
+        activity,
+        profiles: loadProfiles(),
+        thresholds: { minBatteryPercent: 30, maxClockDriftSeconds: 30, shiftHours: 8, recordingGbPerHour: 2, unknownIsNotReady: true },
+        syncClock: false,
+        dropProfile: 'generic-mass-storage',
+        log: silentLogger,
+      });
+      const root = join(dir, 'ZFY010');
+      const files = await writeTree(root, {
+        'DCIM/20260301/ZFY010_20260301100128_0001.MP4': 1_000_000,
+        'DCIM/20260301/ZFY010_20260301100149_0002.MP4': 1_000_000,
+        'DCIM/20260301/ZFY010_20260301100210_0003.MP4': 1_000_000,
+        'DCIM/20260301/ZFY010_20260301100231_0004.MP4': 1_000_000,
+      });
+      const status = { format: RECORDER_STATUS_FORMAT, serial: 'ZFY010', model: 'SIM-DSJ-1', officer: '100001', unit: '350200000000', battery: 80, clockOffsetSeconds: 0, storageTotalBytes: 64e9, storageFreeBytes: 60e9 };
+      await writeFile(join(root, '.RECORDER.JSON.tmp'), JSON.stringify(status));
+      await rename(join(root, '.RECORDER.JSON.tmp'), join(root, 'RECORDER.JSON'));
+
+      let paused: (d: DockInfo) => void = () => undefined;
+      const pausedSeen = new Promise<DockInfo>((r) => (paused = r));
+      activity.subscribe((e) => {
+        events.push(e);
+        if (e.type === 'dock' && e.dock.paused) paused(e.dock);
+      });
+      const ended = new Promise<DockOutcome>((r) => manager!.once('ended', r));
+      manager.start();
+      manager.dock({ location: root, source: 'drop', device: null, usb: null });
+
+      const p = await pausedSeen;
+      expect(p.paused).toMatchObject({ code: 'VAULT_FULL' });
+      expect(activity.docks().map((d) => d.dock.paused?.code)).toEqual(['VAULT_FULL']);
+      expect(manager.active()).toHaveLength(1);
+      const rows = (): Array<{ source_path: string; sha256: string; wiped_at: string | null }> =>
+        catalog.db.prepare<[], { source_path: string; sha256: string; wiped_at: string | null }>('SELECT source_path, sha256, wiped_at FROM evidence ORDER BY source_path').all();
+      const onCard = async (): Promise<string[]> => (await readdir(join(root, 'DCIM', '20260301'))).map((n) => `DCIM/20260301/${n}`).sort();
+      const during = rows();
+      expect(during.length).toBeLessThan(4);
+      const left = await onCard();
+      expect(left.length).toBe(4 - during.length);
+      for (const f of left) expect(during.find((r) => r.source_path === f)).toBeUndefined();
+      // Still full a retry later: the dock stays paused (the first check is after 2 s).
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(activity.docks().map((d) => d.dock.paused?.code)).toEqual(['VAULT_FULL']);
+      expect(rows()).toHaveLength(during.length);
+
+      // Room again: the dock resumes by itself and takes the rest.
+      await lab.resize(disk, 32);
+      const o = await ended;
+      expect(o.report).toMatchObject({ status: 'complete', ingested: 4, failed: 0 });
+      expect(await onCard()).toEqual([]);
+      const after = rows();
+      expect(after.map((r) => [r.source_path, r.sha256])).toEqual(Object.entries(files).map(([f, b]) => [f, sha(b)]).sort());
+      expect(after.every((r) => r.wiped_at !== null)).toBe(true);
+      const ledger = (type: string): number => catalog.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM ledger WHERE type = ?').get(type)!.n;
+      expect(ledger('evidence.ingested')).toBe(4);
+      for (const b of Object.values(files)) expect(await store.stat(`objects/sha256/${sha(b).slice(0, 2)}/${sha(b).slice(2, 4)}/${sha(b)}`)).toMatchObject({ size: b.length });
+      expect(await readdir(join(dir, 'vault', '.tmp'))).toEqual([]);
+      const lastDock = events.filter((e): e is Extract<ActivityEvent, { type: 'dock' }> => e.type === 'dock').pop()!;
+      expect(lastDock.dock.paused ?? null).toBeNull();
+    } finally {
+      await manager?.stop(0);
+      catalog.close();
+      await lab.close();
+    }
+  }, 60_000);
+});
