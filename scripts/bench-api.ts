@@ -4,7 +4,9 @@
  * 1. Seeds a fresh catalog (temp folder) with BENCH_ITEMS evidence rows (default
  *    1,000,000) in batched transactions: 20 units, 500 officers, 400 recorders, a
  *    year of recordings. Rows only: no footage and no per-item ledger entries (the
- *    search does not read them).
+ *    search does not read them). Every item then gets the probe record the analysis
+ *    stores, and each H.265 video (a third) a ready proxy: the search reads both to
+ *    say how an item plays.
  * 2. Starts the real `custody serve` (via tsx) on 127.0.0.1, port 0, in a child
  *    process, so the load generator and the server do not share an event loop.
  * 3. For each search, runs autocannon on loopback for BENCH_SECONDS (default 10) with
@@ -18,7 +20,7 @@
  * Only loopback is ever targeted; every run is bounded in time.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +36,8 @@ const ITEMS = Number(process.env.BENCH_ITEMS ?? 1_000_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SQL_RUNS = Number(process.env.BENCH_SQL_RUNS ?? 2000);
+/** The server's log level: info, as the daemon runs by default (a log line per request). */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const PAGE = 50;
 const UNITS = 20;
 const OFFICERS = 500;
@@ -124,6 +128,39 @@ function seed(catalog: Catalog): number {
   return performance.now() - started;
 }
 
+/**
+ * Give every item the probe record the analysis follow-up stores (media_json) and, for
+ * video the browser cannot play (a third, H.265), a ready proxy: a station's items are
+ * analysed within minutes of ingest, and the search decides each item's playback from
+ * them. Run once per catalog (a catalog seeded before this step gets it when reused).
+ */
+function analyse(catalog: Catalog): number {
+  const db = catalog.db;
+  const started = performance.now();
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -1048576');
+  const stream = (type: string, codec: string, more: string): string => `{"type":"${type}","codec":"${codec}",${more}}`;
+  const video = (codec: string): string =>
+    `'{"ok":true,"kind":"video","container":"mp4","durationMs":' || duration_ms || ',"streams":[${stream('video', codec, '"width":1920,"height":1080,"frameRate":30')},${stream('audio', 'aac', '"sampleRate":16000,"channels":1')}],"creationTime":"' || recorded_start || '"}'`;
+  db.transaction(() => {
+    db.prepare(
+      `UPDATE evidence SET media_json = CASE
+        WHEN media_type = 'photo' THEN '{"ok":true,"kind":"photo","container":"jpeg","durationMs":0,"streams":[${stream('video', 'mjpeg', '"width":4000,"height":3000')}],"creationTime":"' || recorded_start || '"}'
+        WHEN media_type = 'audio' THEN '{"ok":true,"kind":"audio","container":"wav","durationMs":' || duration_ms || ',"streams":[${stream('audio', 'pcm_s16le', '"sampleRate":8000,"channels":1')}],"creationTime":null}'
+        WHEN rowid % 3 = 0 THEN ${video('hevc')}
+        ELSE ${video('h264')} END`,
+    ).run();
+    db.prepare(
+      `INSERT INTO evidence_proxies (evidence_id, source_sha256, kind, status, reason, proxy_sha256, size, container, video_codec, audio_codec, width, height, duration_ms, attempts, created_at, updated_at)
+        SELECT id, sha256, 'video', 'ready', 'hevc video', substr(sha256, 3) || 'cd', size / 4, 'mp4', 'h264', 'aac', 1280, 720, duration_ms, 1, ingested_at, ingested_at
+        FROM evidence WHERE media_type = 'video' AND rowid % 3 = 0`,
+    ).run();
+  })();
+  db.pragma('synchronous = FULL');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  return performance.now() - started;
+}
+
 interface Scenario {
   name: string;
   token: 'admin' | 'scoped';
@@ -173,14 +210,21 @@ function serverCpuSeconds(pid: number): number | null {
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 
-async function startServer(home: string): Promise<{ url: string; pid: number; stop: () => Promise<number | null> }> {
+async function startServer(home: string, logFile: string): Promise<{ url: string; pid: number; stop: () => Promise<number | null> }> {
   // BENCH_SERVER_NODE_ARGS: extra node options for the server only, e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile the request path.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--home', home, '--port', '0', '--json', '--log-level', 'warn'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+  // BENCH_SERVER_ROOT: another checkout whose `custody serve` to run against the same
+  // catalog (e.g. the commit before a change, as the baseline); default this one.
+  const serverRoot = resolve(process.env.BENCH_SERVER_ROOT ?? root);
+  // The server logs as the daemon does (log.level info: a line per request), to a file
+  // standing for journald.
+  const log = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(serverRoot, 'src/cli/main.ts'), 'serve', '--home', home, '--port', '0', '--json', '--log-level', LOG_LEVEL], {
+    cwd: serverRoot,
+    stdio: ['ignore', 'pipe', log],
     env: { ...process.env, CUSTODY_HOME: home },
   });
+  closeSync(log);
   let out = '';
   const url = await new Promise<string>((res, rej) => {
     child.stdout!.on('data', (d: Buffer) => {
@@ -188,7 +232,7 @@ async function startServer(home: string): Promise<{ url: string; pid: number; st
       const line = out.split('\n')[0];
       if (out.includes('\n') && line) res((JSON.parse(line) as { url: string }).url);
     });
-    child.on('exit', (code) => rej(new Error(`custody serve exited with ${code}`)));
+    child.on('exit', (code) => rej(new Error(`custody serve exited with ${code} (its log: ${logFile})`)));
   });
   return {
     url,
@@ -234,6 +278,9 @@ async function main(): Promise<void> {
     const seedMs = reuse ? 0 : seed(catalog);
     if (reuse) console.log(`reusing the seeded catalog in ${home}`);
     else console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s (${Math.round(ITEMS / (seedMs / 1000)).toLocaleString('en')} rows/s, all 13 evidence indexes in place)`);
+    if (catalog.db.prepare('SELECT 1 FROM evidence WHERE media_json IS NOT NULL LIMIT 1').get() === undefined) {
+      console.log(`analysed in ${(analyse(catalog) / 1000).toFixed(1)} s (a probe record for every item; a ready proxy for each H.265 video, a third of them)`);
+    }
     const users = new UsersService(catalog);
     const admin = users.create({ name: `Bench admin ${Date.now()}`, role: 'admin', tokenExpiresAt: null }, 'bench').token;
     const scoped = users.create({ name: `Bench supervisor ${Date.now()}`, role: 'supervisor', unit: unitName(6), tokenExpiresAt: null }, 'bench').token;
@@ -304,7 +351,9 @@ async function main(): Promise<void> {
       console.log(`  SQL floor, ${s.name}: p50 ${a.p50.toFixed(2)} / p99 ${a.p99.toFixed(2)} ms with the catalog's 2 MiB page cache; ${b.p50.toFixed(2)} / ${b.p99.toFixed(2)} ms with 32 MiB`);
     }
 
-    const server = await startServer(home);
+    const logFile = join(dir, 'server.log');
+    const server = await startServer(home, logFile);
+    console.log(`server: ${process.env.BENCH_SERVER_ROOT ?? 'this checkout'}, log level ${LOG_LEVEL}, its log in ${logFile}`);
     const rows: string[][] = [];
     try {
       // Warm up (JIT, schema compilation, page cache): 3 s of the first search, not counted.

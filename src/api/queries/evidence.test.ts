@@ -59,6 +59,10 @@ const ITEMS: Item[] = [
   { id: '00000000-0000-7000-8000-000000000011', startCorrected: '2026-03-01T09:59:00.000Z', endCorrected: '2026-03-01T10:29:00.000Z' },
   { id: '00000000-0000-7000-8000-000000000012', startCorrected: '2026-03-01T09:58:00.000Z', end: null, endCorrected: null },
   { id: '00000000-0000-7000-8000-000000000013', size: Number.MAX_SAFE_INTEGER, duration: 0 },
+  // The same kind of recording as item 3 (another length and time): the plan decided once serves both, each with its own URL.
+  { id: '00000000-0000-7000-8000-000000000014', media: MEDIA.h264.replace('"durationMs":1000', '"durationMs":61000,"creationTime":"2026-03-01T10:00:00Z"') },
+  // The same probe record on an item of another type.
+  { id: '00000000-0000-7000-8000-000000000015', type: 'audio', media: MEDIA.hevc },
 ];
 
 function seed(catalog: Catalog): void {

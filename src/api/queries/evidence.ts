@@ -1,7 +1,7 @@
 import type { Db } from '../../catalog/index.js';
 import type { LedgerEntry } from '../../ledger/index.js';
 import { entryFromRaw, type RawLedgerRow } from '../../ledger/index.js';
-import { playbackPlan } from '../../ingest/index.js';
+import { playbackPlan, type PlaybackPlan } from '../../ingest/index.js';
 import { API_PREFIX } from '../context.js';
 
 export type TimeField = 'recorded' | 'ingested';
@@ -71,19 +71,19 @@ export interface SearchPosition {
 type ProxyStatus = 'pending' | 'ready' | 'failed';
 
 /**
- * How an item plays (see {@link Playback}): from its probe record and, only when it is
- * analysed, live and needs a proxy, its proxy's status (asked lazily: most items never
- * need it). Not yet analysed: a proxy, pending (the analysis decides). Purged: nothing
- * to play.
+ * How an item plays (see {@link Playback}), from its playback plan (its probe record's
+ * verdict) and, only when it is analysed, live and needs a proxy, its proxy's status
+ * (asked lazily: most items never need it). Not yet analysed: a proxy, pending (the
+ * analysis decides). Purged: nothing to play.
  */
 function playbackOf(
-  item: { id: string; mediaType: 'video' | 'audio' | 'photo'; media: Readonly<Record<string, unknown>> | null; status: 'live' | 'purged' },
+  item: { id: string; status: 'live' | 'purged'; analysed: boolean },
+  plan: PlaybackPlan,
   proxyStatus: () => ProxyStatus | undefined,
 ): Playback {
-  const plan = playbackPlan(item.mediaType, item.media);
   if (item.status !== 'live') return { kind: plan.original ? 'original' : 'proxy', status: 'none', url: null };
   if (plan.original) return { kind: 'original', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/content` };
-  if (item.media === null) return { kind: 'proxy', status: 'pending', url: null };
+  if (!item.analysed) return { kind: 'proxy', status: 'pending', url: null };
   const status = proxyStatus();
   if (status === 'ready') return { kind: 'proxy', status: 'ready', url: `${API_PREFIX}/evidence/${item.id}/proxy` };
   return { kind: 'proxy', status: status ?? 'none', url: null };
@@ -101,28 +101,55 @@ function parseMedia(json: string | null): Record<string, unknown> | null {
 /** An SQL string literal of a text we wrote (not a request value). */
 const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-/** The SQL function that gives an analysed item's playback as JSON text (registered on the connection). */
-const PLAYBACK_FN = 'custody_playback';
+/**
+ * The SQL function that gives an analysed item's playback plan (registered on the
+ * connection): 1 when the original plays, 0 when it needs a proxy, 2 when its record
+ * reads as no record at all (the item counts as not analysed).
+ */
+const PLAN_FN = 'custody_playback_plan';
+const ORIGINAL = 1;
+const PROXY = 0;
+const NO_RECORD = 2;
+
+/** The playback of an item not analysed yet: the same for every such item (it has no URL). */
+const unanalysed = (status: 'live' | 'purged'): string =>
+  JSON.stringify(playbackOf({ id: '', status, analysed: false }, playbackPlan('video', null), () => undefined));
+
+const PROXY_STATUS = '(SELECT p.status FROM evidence_proxies p WHERE p.evidence_id = evidence.id)';
 
 /**
  * An item of a search answer as JSON text, built by SQLite: the same fields, in the
  * same order and of the same JSON types as the API's EvidenceSummary and Playback
- * schemas (src/api/schemas.ts, routes/evidence.ts). An item not yet analysed plays as
- * a pending proxy (a purged one: none), whatever its type, so that answer is a
- * constant; an analysed one is decided by playbackOf through PLAYBACK_FN, given its
- * proxy's status.
+ * schemas (src/api/schemas.ts, routes/evidence.ts).
+ *
+ * Its playback is playbackOf's, written in SQL (the test in evidence.test.ts holds the
+ * two together for every outcome): an item not yet analysed plays the same whatever it
+ * is; an analysed one by its plan, decided in JavaScript (playbackPlan, through
+ * PLAN_FN) from what of its probe record the plan reads (playback_input, migration 021:
+ * items recorded alike have the same, so a plan is decided once for them all), and,
+ * when it needs a proxy, by its proxy's status. A function call returning a number per
+ * item is what keeps this cheap: returning each item's playback as JSON text from
+ * JavaScript doubled the search's CPU.
  */
 const ITEM_JSON = `json_object(
     'id', id, 'sha256', sha256, 'size', size, 'type', media_type, 'officer', officer, 'device', recorder_serial, 'unit', unit,
     'recordedAt', recorded_at, 'recordedEnd', coalesce(recorded_end_corrected, recorded_end), 'ingestedAt', ingested_at,
     'durationMs', duration_ms, 'status', status, 'thumbnail', json(CASE WHEN thumbnail_sha256 IS NULL THEN 'false' ELSE 'true' END),
-    'playback', json(CASE
-      WHEN media_json IS NULL THEN CASE status
-        WHEN 'live' THEN ${literal(JSON.stringify(playbackOf({ id: '', mediaType: 'video', media: null, status: 'live' }, () => undefined)))}
-        ELSE ${literal(JSON.stringify(playbackOf({ id: '', mediaType: 'video', media: null, status: 'purged' }, () => undefined)))} END
-      ELSE ${PLAYBACK_FN}(id, media_type, media_json, status,
-        CASE WHEN status = 'live' THEN (SELECT p.status FROM evidence_proxies p WHERE p.evidence_id = evidence.id) END)
-    END))`;
+    'playback', CASE
+      WHEN media_json IS NULL THEN json(CASE status WHEN 'live' THEN ${literal(unanalysed('live'))} ELSE ${literal(unanalysed('purged'))} END)
+      WHEN status <> 'live' THEN json_object('kind', CASE ${PLAN_FN}(media_type, coalesce(playback_input, media_json)) WHEN ${ORIGINAL} THEN 'original' ELSE 'proxy' END,
+        'status', 'none', 'url', NULL)
+      ELSE CASE ${PLAN_FN}(media_type, coalesce(playback_input, media_json))
+        WHEN ${ORIGINAL} THEN json_object('kind', 'original', 'status', 'ready', 'url', ${literal(`${API_PREFIX}/evidence/`)} || id || '/content')
+        WHEN ${NO_RECORD} THEN json(${literal(unanalysed('live'))})
+        ELSE CASE ${PROXY_STATUS}
+          WHEN 'ready' THEN json_object('kind', 'proxy', 'status', 'ready', 'url', ${literal(`${API_PREFIX}/evidence/`)} || id || '/proxy')
+          ELSE json_object('kind', 'proxy', 'status', coalesce(${PROXY_STATUS}, 'none'), 'url', NULL) END
+        END
+    END)`;
+
+/** How many playback plans a search remembers per media type, by plan input (the oldest is forgotten first). */
+const PLANS = 1000;
 
 /**
  * The SQL of a search with these filters present. Only fixed fragments, chosen by which
@@ -199,16 +226,20 @@ export class EvidenceQueries {
       "SELECT proxy_sha256 AS sha256, size, container FROM evidence_proxies WHERE evidence_id = ? AND status = 'ready'",
     );
     this.stmtProxy = db.prepare<[string], { status: ProxyStatus }>('SELECT status FROM evidence_proxies WHERE evidence_id = ?');
-    // Called by SQLite while the search statement runs, so it must not use the
-    // connection itself: the proxy's status comes in as an argument.
-    db.function(PLAYBACK_FN, (id, mediaType, mediaJson, status, proxy) =>
-      JSON.stringify(
-        playbackOf(
-          { id: id as string, mediaType: mediaType as 'video' | 'audio' | 'photo', media: parseMedia(mediaJson as string), status: status as 'live' | 'purged' },
-          () => (proxy ?? undefined) as ProxyStatus | undefined,
-        ),
-      ),
-    );
+    // Called by SQLite while the search statement runs: it must not use the connection.
+    const plans = new Map<string, Map<string, number>>();
+    db.function(PLAN_FN, (mediaType, planInput) => {
+      let byInput = plans.get(mediaType as string);
+      if (!byInput) plans.set(mediaType as string, (byInput = new Map()));
+      let verdict = byInput.get(planInput as string);
+      if (verdict === undefined) {
+        const media = parseMedia(planInput as string);
+        verdict = media === null ? NO_RECORD : playbackPlan(mediaType as 'video' | 'audio' | 'photo', media).original ? ORIGINAL : PROXY;
+        if (byInput.size >= PLANS) byInput.delete(byInput.keys().next().value!);
+        byInput.set(planInput as string, verdict);
+      }
+      return verdict;
+    });
   }
 
   /**
@@ -216,7 +247,7 @@ export class EvidenceQueries {
    * Not yet analysed: a proxy, pending (the analysis decides). Purged: nothing to play.
    */
   playback(item: { id: string; mediaType: 'video' | 'audio' | 'photo'; media: Readonly<Record<string, unknown>> | null; status: 'live' | 'purged' }): Playback {
-    return playbackOf(item, () => this.stmtProxy.get(item.id)?.status);
+    return playbackOf({ id: item.id, status: item.status, analysed: item.media !== null }, playbackPlan(item.mediaType, item.media), () => this.stmtProxy.get(item.id)?.status);
   }
 
   /** The item's proxy when it is ready to be served (its object, size and container). */
