@@ -64,6 +64,8 @@ const TOKEN_KEYS = /^(access_token|token|bearer|auth|authorization|api_key|apike
 const TOKEN_TEXT = /cst_[A-Za-z0-9_%-]*/g;
 
 function decoded(s: string): string {
+  // Only %-escapes and '+' change in decoding; most parts have neither (every request's URL passes here twice).
+  if (!s.includes('%') && !s.includes('+')) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
