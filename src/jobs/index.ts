@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/index.js';
 import type { Logger } from '../core/index.js';
-import { BullmqJobRunner } from './bullmq-runner.js';
+import { DeferredBullmqRunner } from './deferred-bullmq.js';
 import { SqliteJobRunner } from './sqlite-runner.js';
 import { JOBS, type JobTable } from './table.js';
 import type { JobRunner } from './types.js';
@@ -18,7 +18,8 @@ export type {
   StopOptions,
 } from './types.js';
 export { SqliteJobRunner, type SqliteJobRunnerOptions } from './sqlite-runner.js';
-export { BullmqJobRunner, jobIdForKey, type BullmqJobRunnerOptions } from './bullmq-runner.js';
+export type { BullmqJobRunner, BullmqJobRunnerOptions } from './bullmq-runner.js';
+export { DeferredBullmqRunner } from './deferred-bullmq.js';
 export { runnerDefaults, type RunnerOptions } from './shared.js';
 export { JOBS, type JobName, type JobPayload, type JobTable } from './table.js';
 
@@ -49,7 +50,7 @@ export interface CreateJobRunnerDeps {
 export function createJobRunner({ settings, catalog, log, jobs = JOBS }: CreateJobRunnerDeps): JobRunner {
   const { redisUrl, prefix, concurrency, maxAttempts } = settings;
   if (redisUrl !== undefined) {
-    return new BullmqJobRunner({ redisUrl, prefix, concurrency, maxAttempts, jobs, log: log.child({ module: 'jobs', adapter: 'bullmq' }) });
+    return new DeferredBullmqRunner({ redisUrl, prefix, concurrency, maxAttempts, jobs, log: log.child({ module: 'jobs', adapter: 'bullmq' }) });
   }
   return new SqliteJobRunner({ catalog, concurrency, maxAttempts, jobs, log: log.child({ module: 'jobs', adapter: 'sqlite' }) });
 }

@@ -1,7 +1,7 @@
 import { Catalog } from '../../src/catalog/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { BullmqJobRunner } from '../../src/jobs/bullmq-runner.js';
 import {
-  BullmqJobRunner,
   SqliteJobRunner,
   type JobEvent,
   type JobRunner,

@@ -17,7 +17,8 @@ import { Catalog } from '../../src/catalog/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { CustodyError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { BullmqJobRunner, JOBS, SqliteJobRunner, createJobRunner, type JobContext, type JobRunner } from '../../src/jobs/index.js';
+import { BullmqJobRunner } from '../../src/jobs/bullmq-runner.js';
+import { DeferredBullmqRunner, JOBS, SqliteJobRunner, createJobRunner, type JobContext, type JobRunner } from '../../src/jobs/index.js';
 import {
   EventLog,
   TEST_REDIS_URL,
@@ -713,7 +714,9 @@ describe('createJobRunner', () => {
       const local = createJobRunner({ settings: configSchema.parse({}).jobs, catalog, log: silentLogger });
       const remote = createJobRunner({ settings: configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL } }).jobs, catalog, log: silentLogger });
       expect(local).toBeInstanceOf(SqliteJobRunner);
-      expect(remote).toBeInstanceOf(BullmqJobRunner);
+      // BullMQ's module (bullmq, ioredis) is loaded at the runner's first use.
+      expect(remote).toBeInstanceOf(DeferredBullmqRunner);
+      expect(remote.kind).toBe('bullmq');
       // Nothing was opened: stopping an unused runner is immediate.
       await Promise.all([local.stop(), remote.stop()]);
     } finally {
@@ -734,6 +737,40 @@ describe('createJobRunner', () => {
         await runner.stop();
       }
     } finally {
+      catalog.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it('the BullMQ runner the station builds runs jobs once used: handlers and listeners given before its module loaded are handed over, one removed before is not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'custody-jobs-'));
+    const catalog = Catalog.open(join(dir, 'catalog.db'));
+    const prefix = `custody-test-${randomBytes(6).toString('hex')}`;
+    const runner = createJobRunner({ settings: configSchema.parse({ jobs: { redisUrl: TEST_REDIS_URL, prefix } }).jobs, catalog, log: silentLogger });
+    try {
+      const ran: string[] = [];
+      runner.register('evidence.analyse', async (p) => void ran.push((p as { evidenceId: string }).evidenceId));
+      expect(() => runner.register('evidence.analyse', async () => undefined)).toThrow(expect.objectContaining({ code: 'JOBS_DUPLICATE_HANDLER' }));
+      const events: string[] = [];
+      const dropped: string[] = [];
+      runner.on((e) => events.push(`${e.type} ${e.name}`));
+      runner.on((e) => dropped.push(e.type))();
+      const done = new Promise<void>((r) => runner.on((e) => e.type === 'completed' && r()));
+      // Registered after the first use (the module is loading or loaded).
+      const queued = runner.enqueue('evidence.analyse', { evidenceId: 'e1' });
+      runner.register('evidence.proxy', async () => undefined);
+      await queued;
+      await runner.start();
+      await done;
+      expect(ran).toEqual(['e1']);
+      expect(events).toContain('completed evidence.analyse');
+      expect(dropped).toEqual([]);
+      expect(await runner.stats()).toMatchObject({ waiting: 0, active: 0, failed: 0 });
+    } finally {
+      await runner.stop();
+      const redis = await connectTestRedis();
+      const keys = await keysUnder(redis, prefix);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
       catalog.close();
       await rm(dir, { recursive: true, force: true });
     }
