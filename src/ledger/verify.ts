@@ -51,9 +51,10 @@ export interface VerifyOptions {
   /**
    * Worker threads that check the hash chain, each a range of seq on its own read-only
    * connection (and, for a non-deep verify on the fs store, one more that checks the
-   * objects meanwhile). By default one per CPU (os.availableParallelism()) for a ledger
-   * of 20,000 entries or more, and none below (starting them would cost more than they
-   * save); 1 checks everything in this thread. Given, it applies whatever the ledger's size.
+   * objects meanwhile). By default one per CPU (os.availableParallelism()), at most 8
+   * and one per 10,000 entries, for a ledger of 20,000 entries or more, and none below
+   * (starting them would cost more than they save); 1 checks everything in this
+   * thread. Given, it applies whatever the ledger's size.
    */
   workers?: number;
 }
@@ -118,7 +119,7 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   const db = opts.catalog.db;
   const ledger = db.prepare<[], { n: number; lo: number | null; hi: number | null }>('SELECT count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM ledger').get()!;
   // Workers open the catalog's file; an in-memory catalog has none.
-  const threads = db.memory ? 1 : (opts.workers ?? (ledger.n >= WORKERS_FROM ? availableParallelism() : 1));
+  const threads = db.memory ? 1 : (opts.workers ?? defaultWorkers(ledger.n));
   const objectsWorker =
     threads > 1 && !opts.deep && opts.store instanceof FsObjectStore
       ? new ObjectsInWorker({ file: db.name, contentDir: opts.store.filePath(CONTENT_PREFIX.slice(0, -1)), maxProblems: opts.maxProblems ?? 1000 })
@@ -157,8 +158,15 @@ export async function verifyVault(opts: VerifyOptions): Promise<VerifyResult> {
   }
 }
 
-/** Below this many entries the chain is checked in this thread (a worker takes tens of milliseconds to start). */
-const WORKERS_FROM = 20_000;
+/**
+ * One chain worker per CPU, but none below 20,000 entries and none for less than
+ * 10,000 entries each (a worker takes tens of milliseconds to start), and at most 8
+ * (each holds a connection; beyond that the objects, not the chain, take longest).
+ */
+function defaultWorkers(entries: number): number {
+  if (entries < 20_000) return 1;
+  return Math.max(1, Math.min(availableParallelism(), 8, Math.floor(entries / 10_000)));
+}
 
 /**
  * Recompute every entry's hash and prev link, and check seq runs 1..n with no gap
