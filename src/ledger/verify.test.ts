@@ -250,8 +250,24 @@ describe('verifyVault', () => {
       await ingest(v, 'footage one', 'ev-1');
       await seal(v);
       appendEntries(v.catalog, 5);
-      const r = await verifyVault({ catalog: v.catalog, store: v.store, workers: 2 });
+      const phases: string[] = [];
+      const r = await verifyVault({ catalog: v.catalog, store: v.store, workers: 2, onProgress: (p) => phases.push(p.phase) });
       expect(r).toMatchObject({ ok: true, entries: 18, objects: 1, segments: 2, unsealed: 5, problems: [], workers: 3 });
+      expect([...new Set(phases)]).toEqual(['ledger', 'segments', 'objects', 'proxies']);
+    });
+
+    it('carries the chain over a range left empty (every entry of it deleted)', async () => {
+      const v = await testVault();
+      appendEntries(v.catalog, 30);
+      dropLedgerTriggers(v.catalog);
+      // Ranges 1..10, 11..20 and 21 on: the second has no entry left.
+      v.catalog.db.prepare('DELETE FROM ledger WHERE seq BETWEEN 11 AND 20').run();
+      const one = await verifyVault({ catalog: v.catalog, store: v.store, workers: 1 });
+      const many = await verifyVault({ catalog: v.catalog, store: v.store, workers: 3 });
+      expect(one.problems.map((p) => [p.code, p.seq, p.message])).toEqual([['LEDGER_SEQ_GAP', 11, 'entries 11..20 are missing from the catalog ledger']]);
+      expect(many.workers).toBe(4);
+      expect(many.problems).toEqual(one.problems);
+      expect(many.entries).toBe(20);
     });
 
     it('stats the file the fs store keeps an object in', async () => {
