@@ -134,9 +134,9 @@ const PROXY_STATUS = '(SELECT p.status FROM evidence_proxies p WHERE p.evidence_
 const ITEM_JSON = `json_object(
     'id', id, 'sha256', sha256, 'size', size, 'type', media_type, 'officer', officer, 'device', recorder_serial, 'unit', unit,
     'recordedAt', recorded_at, 'recordedEnd', coalesce(recorded_end_corrected, recorded_end), 'ingestedAt', ingested_at,
-    'durationMs', duration_ms, 'status', status, 'thumbnail', json(CASE WHEN thumbnail_sha256 IS NULL THEN 'false' ELSE 'true' END),
+    'durationMs', duration_ms, 'status', status, 'thumbnail', CASE WHEN thumbnail_sha256 IS NULL THEN json('false') ELSE json('true') END,
     'playback', CASE
-      WHEN media_json IS NULL THEN json(CASE status WHEN 'live' THEN ${literal(unanalysed('live'))} ELSE ${literal(unanalysed('purged'))} END)
+      WHEN media_json IS NULL THEN CASE status WHEN 'live' THEN json(${literal(unanalysed('live'))}) ELSE json(${literal(unanalysed('purged'))}) END
       WHEN status <> 'live' THEN json_object('kind', CASE ${PLAN_FN}(media_type, coalesce(playback_input, media_json)) WHEN ${ORIGINAL} THEN 'original' ELSE 'proxy' END,
         'status', 'none', 'url', NULL)
       ELSE CASE ${PLAN_FN}(media_type, coalesce(playback_input, media_json))
