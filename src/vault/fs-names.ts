@@ -73,15 +73,17 @@ function namesWorker(): void {
     if (known.size >= KNOWN_MAX) known.clear();
     known.add(dir);
   };
-  const syncDir = (dir: string): void => {
-    const fd = fs.openSync(dir, 'r');
+  // Folders are synced in parallel (the file system commits them together), through
+  // this thread's own event loop: one after another, each waited for its own commit.
+  const syncDir = async (dir: string): Promise<void> => {
+    const fh = await fs.promises.open(dir, 'r');
     try {
-      fs.fsyncSync(fd);
+      await fh.sync();
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
   };
-  parentPort!.on('message', (job: NameJob & { id: number }) => {
+  parentPort!.on('message', async (job: NameJob & { id: number }) => {
     const out: NameOutcome[] = [];
     const toSync = new Set<string>();
     for (const { tmp, final } of job.items) {
@@ -114,13 +116,13 @@ function namesWorker(): void {
     }
     let dirError: NameError | null = null;
     if (job.fsync) {
-      for (const d of toSync) {
-        try {
-          syncDir(d);
-        } catch (e) {
-          dirError ??= errorOf(e);
-        }
-      }
+      await Promise.all(
+        [...toSync].map((d) =>
+          syncDir(d).catch((e: unknown) => {
+            dirError ??= errorOf(e);
+          }),
+        ),
+      );
     }
     job.items.forEach(({ tmp, final }, i) => {
       const o = out[i]!;
