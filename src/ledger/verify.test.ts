@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/index.js';
@@ -268,6 +269,27 @@ describe('verifyVault', () => {
       expect(many.workers).toBe(4);
       expect(many.problems).toEqual(one.problems);
       expect(many.entries).toBe(20);
+    });
+
+    it("judges what is at an object's path as the store's stat does (a folder is no object; a path through a file cannot be checked)", async () => {
+      const v = await testVault();
+      const folder = await ingest(v, 'becomes a folder', 'ev-1');
+      const through = await ingest(v, 'under a file', 'ev-2');
+      await rm(v.store.filePath(folder.key));
+      await mkdir(v.store.filePath(folder.key));
+      // The object's folder (objects/sha256/ab/cd) replaced by a file.
+      const dir = dirname(v.store.filePath(through.key));
+      await rm(dir, { recursive: true });
+      await writeFile(dir, 'not a folder');
+      const one = await verifyVault({ catalog: v.catalog, store: v.store, workers: 1 });
+      const many = await verifyVault({ catalog: v.catalog, store: v.store, workers: 2 });
+      expect(one.problems.map((p) => [p.code, p.seq])).toEqual([
+        ['OBJECT_MISSING', folder.entry.seq],
+        ['OBJECT_UNREADABLE', through.entry.seq],
+      ]);
+      expect(one.problems[1]!.message).toMatch(/ENOTDIR/);
+      expect(many.workers).toBe(3);
+      expect(many.problems).toEqual(one.problems);
     });
 
     it('stats the file the fs store keeps an object in', async () => {
