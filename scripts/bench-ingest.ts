@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
@@ -214,6 +214,7 @@ async function main(): Promise<void> {
       cold: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      cli: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -221,7 +222,9 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench:ingest -- [--size-gib 2] [--clip-mib 256] [--small-files 2000] [--small-kib 64] [--large-gib 1 (0 skips)] [--large-clip-mib 128]\n' +
-        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json]\n',
+        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json] [--cli]\n' +
+        '  --cli: custody is the built command as a whole process (node dist/cli/main.js ingest TREE --no-follow-up, after custody init; npm run build first),\n' +
+        '         module loading and start-up included, instead of the ingest service in a child; --concurrency and --read-buffer-kib are then the config defaults\n',
     );
     return;
   }
@@ -244,6 +247,22 @@ async function main(): Promise<void> {
   const readBufferKiB = num('read-buffer-kib', values['read-buffer-kib'], 16);
   const runs = num('runs', values.runs, 1);
   const cold = values.cold;
+  const cli = values.cli;
+  const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  if (cli && spawnSync(process.execPath, [CLI, '--version'], { stdio: 'ignore' }).status !== 0) usage(`--cli needs a build: ${CLI} does not run (npm run build)`);
+  /** The one-shot command as staff run it: its whole process measured (wall, CPU of the child). */
+  const cliIngest = async (home: string, tree: string, want: { bytes: number; files: number }): Promise<IngestOut> => {
+    const env = `CUSTODY_HOME=${sh(home)}`;
+    await timeShell(`${env} ${sh(process.execPath)} ${sh(CLI)} init > /dev/null`);
+    const report = join(home, 'bench-report.txt');
+    const m = await timeShell(`${env} ${sh(process.execPath)} ${sh(CLI)} ingest ${sh(tree)} --serial BENCH-CLI --no-follow-up > ${sh(report)}`);
+    const text = await readFile(report, 'utf8');
+    const got = /(\d+) ingested, (\d+) skipped, (\d+) failed, [\d.]+ MB \(([a-z-]+)\)/.exec(text);
+    if (!got) throw new Error(`custody ingest printed no report line: ${text.slice(0, 300)}`);
+    const files = Number(got[1]);
+    if (files !== want.files) throw new Error(`custody ingest took ${files} of the tree's ${want.files} files: ${text.slice(0, 300)}`);
+    return { m, bytes: want.bytes, files, statuses: [got[4]!], failed: Number(got[3]), errors: [] };
+  };
   const json = values.json;
   const log = (s: string): void => {
     if (!json) process.stderr.write(`${s}\n`);
@@ -269,7 +288,7 @@ async function main(): Promise<void> {
         const doIngest = async (): Promise<void> => {
           settle(cold);
           const home = join(dir, `${label}-home-${r}`);
-          const out = await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
+          const out = cli ? await cliIngest(home, tree, gen) : await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
           singles.push(out);
           log(`  ${label} run ${r + 1}: custody ingest ${out.m.wallS.toFixed(2)} s`);
         };
