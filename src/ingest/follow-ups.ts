@@ -132,7 +132,8 @@ export async function createFollowUps(deps: FollowUpsOptions): Promise<FollowUps
   const proxies = new ProxyRepo(deps.catalog.db);
   let started = false;
   const enqueueFor = async (ids: string[]): Promise<void> => {
-    for (const id of ids) await runner.enqueue(ANALYSE_JOB, { evidenceId: id }, { key: `analyse:${id}` });
+    // All at once: the in-process runner stores a session's jobs in one transaction.
+    await runner.enqueueMany(ids.map((id) => ({ name: ANALYSE_JOB, payload: { evidenceId: id }, opts: { key: `analyse:${id}` } })));
   };
   return {
     runner,

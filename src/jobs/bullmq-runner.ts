@@ -168,6 +168,13 @@ export class BullmqJobRunner implements JobRunner {
     return job.id;
   }
 
+  /** One after another, as enqueue: a key's dedupe needs each job's state first. */
+  async enqueueMany(jobs: ReadonlyArray<{ name: string; payload: JsonValue; opts?: EnqueueOptions }>): Promise<string[]> {
+    const ids: string[] = [];
+    for (const j of jobs) ids.push(await this.enqueue(j.name, j.payload, j.opts));
+    return ids;
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'new') throw new CustodyError('JOBS_ALREADY_STARTED', 'a job runner starts once; make a new one');
     this.handlers.checkComplete();

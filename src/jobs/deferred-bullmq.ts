@@ -43,6 +43,10 @@ export class DeferredBullmqRunner implements JobRunner {
     return this.runner().then((r) => r.enqueue(name, payload, opts));
   }
 
+  enqueueMany(jobs: ReadonlyArray<{ name: string; payload: JsonValue; opts?: EnqueueOptions }>): Promise<string[]> {
+    return this.runner().then((r) => r.enqueueMany(jobs));
+  }
+
   start(): Promise<void> {
     return this.runner().then((r) => r.start());
   }

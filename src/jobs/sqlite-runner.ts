@@ -158,21 +158,27 @@ export class SqliteJobRunner implements JobRunner {
   }
 
   enqueue(name: string, payload: JsonValue, opts: EnqueueOptions = {}): Promise<string> {
+    return this.enqueueMany([{ name, payload, opts }]).then(([id]) => id!);
+  }
+
+  enqueueMany(jobs: ReadonlyArray<{ name: string; payload: JsonValue; opts?: EnqueueOptions }>): Promise<string[]> {
     try {
       if (this.state === 'stopped') throw stoppedError();
-      const text = checkEnqueue(name, payload, opts);
+      const texts = jobs.map((j) => checkEnqueue(j.name, j.payload, j.opts ?? {}));
       const now = this.catalog.clock.now();
       const stamp = rfc3339(now);
-      const key = opts.key ?? null;
-      const id = this.catalog.tx(() => {
-        const r = this.st.insert.run(name, text, key, now.getTime() + Math.round(opts.delayMs ?? 0), stamp, stamp);
-        if (r.changes === 1) return Number(r.lastInsertRowid);
-        const live = this.st.liveByKey.get(key!);
-        if (!live) throw new CustodyError('JOBS_ENQUEUE_FAILED', `job ${name} with key ${key} was neither added nor found`);
-        return live.id;
-      });
-      this.wake();
-      return Promise.resolve(String(id));
+      const ids = this.catalog.tx(() =>
+        jobs.map(({ name, opts = {} }, i) => {
+          const key = opts.key ?? null;
+          const r = this.st.insert.run(name, texts[i]!, key, now.getTime() + Math.round(opts.delayMs ?? 0), stamp, stamp);
+          if (r.changes === 1) return String(r.lastInsertRowid);
+          const live = this.st.liveByKey.get(key!);
+          if (!live) throw new CustodyError('JOBS_ENQUEUE_FAILED', `job ${name} with key ${key} was neither added nor found`);
+          return String(live.id);
+        }),
+      );
+      if (ids.length > 0) this.wake();
+      return Promise.resolve(ids);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }

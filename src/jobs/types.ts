@@ -133,6 +133,13 @@ export interface JobRunner {
   enqueue(name: string, payload: JsonValue, opts?: EnqueueOptions): Promise<string>;
 
   /**
+   * Add several jobs, as enqueue adds each, and resolve with their ids in order. The
+   * in-process runner stores them in one transaction (one sync for all, not one each;
+   * none is added when one is refused); BullMQ adds them one after another.
+   */
+  enqueueMany(jobs: ReadonlyArray<{ name: string; payload: JsonValue; opts?: EnqueueOptions }>): Promise<string[]>;
+
+  /**
    * Begin taking jobs. Jobs left running by a runner that crashed are picked up
    * again. Rejects with a clear CustodyError when the store cannot be reached.
    */

@@ -157,6 +157,35 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
     expect(await runner.stats()).toEqual({ waiting: 0, active: 0, failed: 0, delayed: 0 });
   });
 
+  it('adds several jobs at once: ids in order, each key kept once (in the batch and against a live job), and each runs once', async () => {
+    const runner = store.runner({ concurrency: 1 });
+    const log = new EventLog(runner);
+    const seen: unknown[] = [];
+    runner.register('test.echo', async (payload) => {
+      seen.push(payload);
+    });
+    const live = await runner.enqueue('test.echo', { n: 0 }, { key: 'probe:ev-0' });
+    const ids = await runner.enqueueMany([
+      { name: 'test.echo', payload: { n: 1 }, opts: { key: 'probe:ev-1' } },
+      { name: 'test.echo', payload: { n: 2 }, opts: { key: 'probe:ev-0' } },
+      { name: 'test.echo', payload: { n: 3 }, opts: { key: 'probe:ev-1' } },
+      { name: 'test.echo', payload: { n: 4 } },
+    ]);
+    expect(ids).toHaveLength(4);
+    expect(ids[1]).toBe(live);
+    expect(ids[2]).toBe(ids[0]);
+    expect(new Set([live, ids[0], ids[3]]).size).toBe(3);
+    expect((await runner.stats()).waiting).toBe(3);
+    expect(await runner.enqueueMany([])).toEqual([]);
+    await runner.start();
+    await Promise.all([live, ids[0]!, ids[3]!].map((id) => log.completed(id)));
+    expect(seen).toEqual([{ n: 0 }, { n: 1 }, { n: 4 }]);
+    // A job the runner refuses refuses the call.
+    await expect(runner.enqueueMany([{ name: 'test.echo', payload: { n: 5 } }, { name: '', payload: {} }])).rejects.toMatchObject({ code: expect.stringMatching(/^JOBS_/) });
+    // In-process: one transaction, so none of that call was added.
+    if (adapter.kind === 'sqlite') expect(await runner.stats()).toMatchObject({ waiting: 0, delayed: 0 });
+  });
+
   it('keeps one live job per key, and frees the key once the job is done', async () => {
     const runner = store.runner({ concurrency: 1 });
     const log = new EventLog(runner);
