@@ -16,9 +16,10 @@
  * environment says otherwise.
  *
  * --follow-ups N: the same ingest again, on fresh mounts, while the follow-ups (probe,
- * thumbnail, proxy when needed) of an earlier batch of N real clips run as the daemon
- * runs them (in-process job runner, jobs.concurrency 2, ffmpeg at nice 10); prints the
- * rate with them ÷ the rate without (the goal is at least 0.90).
+ * thumbnail, proxy when needed) of an earlier batch of N real clips are queued as the
+ * daemon queues them (in-process job runner, jobs.concurrency 2, ffmpeg at nice 19, held
+ * while a recorder is being copied; those already running finish); prints the rate
+ * with them ÷ the rate without (the goal is at least 0.90).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
@@ -27,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { Catalog } from '../src/catalog/index.js';
 import { silentLogger } from '../src/core/index.js';
 import { FolderDriver, simulateRecorder } from '../src/devices/index.js';
-import { createFollowUps, type FollowUps, IngestService, type IngestSettings } from '../src/ingest/index.js';
+import { createFollowUps, createIngestService, type FollowUps, IngestService, type IngestSettings } from '../src/ingest/index.js';
 import { createJobRunner } from '../src/jobs/index.js';
 import { MediaTools } from '../src/media/index.js';
 import { FsObjectStore } from '../src/vault/index.js';
@@ -74,17 +75,19 @@ async function stepIngest(a: Args): Promise<Out> {
     readBufferKb: 1024,
     perRecorder: a.concurrency,
   };
-  const service = new IngestService({ catalog, store, log: silentLogger, concurrency: a.concurrency, settings, probe });
+  let service = new IngestService({ catalog, store, log: silentLogger, concurrency: a.concurrency, settings, probe });
   const firstByteS: Array<number | null> = a.roots.map(() => null);
   let followUps: FollowUps | null = null;
   let backlogItems = 0;
   if (a.backlog) {
-    const r = await service.ingest(new FolderDriver({ root: a.backlog }), { actor: 'bench' });
-    backlogItems = r.ingested;
-    // As the daemon runs them: the station's in-process runner, its default concurrency.
+    // As the daemon runs them: the station's in-process runner at its default
+    // concurrency, and the ingest service as the station composes it (follow-ups queued
+    // after each session, held while a recorder is being copied).
     const runner = createJobRunner({ settings: { prefix: 'custody', concurrency: 2, maxAttempts: 5 }, catalog, log: silentLogger });
     followUps = await createFollowUps({ catalog, store, log: silentLogger, runner, media, thumbnailWidth: 320 });
-    await followUps.sweep();
+    service = createIngestService({ catalog, store, log: silentLogger, followUps, concurrency: a.concurrency, settings });
+    const r = await service.ingest(new FolderDriver({ root: a.backlog }), { actor: 'bench' });
+    backlogItems = r.ingested;
     await runner.start();
   }
   const analysed = (): number => (catalog.db.prepare("SELECT count(*) AS n FROM ledger WHERE type = 'evidence.analysed'").get() as { n: number }).n;

@@ -19,6 +19,8 @@ export interface IngestServiceDeps {
   clock?: Clock;
   /** Called once a session has committed evidence (queue probes and thumbnails). */
   afterSession?: ((report: SessionReport) => Promise<void>) | undefined;
+  /** Told true when a first session starts and false when the last one ends (follow-ups wait meanwhile). */
+  onBusy?: ((busy: boolean) => void) | undefined;
 }
 
 /**
@@ -57,11 +59,14 @@ export class IngestService {
       snapshot: opts.snapshot,
     });
     this.sessions.add(session);
+    if (this.sessions.size === 1) this.deps.onBusy?.(true);
+    const forget = (): void => {
+      if (this.sessions.delete(session) && this.sessions.size === 0) this.deps.onBusy?.(false);
+    };
     // Forget a session the moment it ends, so a stop() that comes after its 'end' event
     // (a second stop, or one in the same tick) does not wait for an 'end' that has passed.
-    session.once('end', () => this.sessions.delete(session));
-    const done = session.run().then(async (report) => {
-      this.sessions.delete(session);
+    session.once('end', forget);
+    const done = session.run().finally(forget).then(async (report) => {
       if (report.ingested > 0 && this.deps.afterSession) {
         try {
           await this.deps.afterSession(report);

@@ -120,6 +120,9 @@ export class BullmqJobRunner implements JobRunner {
   private conn: Redis | undefined;
   private queue: Queue | undefined;
   private worker: Worker | undefined;
+  private held = false;
+  /** hold() changes, applied to the worker in order. */
+  private holding: Promise<void> = Promise.resolve();
   private workerRun: Promise<void> | undefined;
 
   constructor(o: BullmqJobRunnerOptions) {
@@ -219,10 +222,31 @@ export class BullmqJobRunner implements JobRunner {
         willRetry: !permanent && !job.finishedOn,
       });
     });
+    // Held at its start: the worker takes no job until released.
+    if (!this.held) this.runWorker(worker);
+    await worker.waitUntilReady();
+  }
+
+  private runWorker(worker: Worker): void {
     this.workerRun = worker.run().catch((err: unknown) => {
       this.log.error({ err }, 'job worker stopped with an error');
     });
-    await worker.waitUntilReady();
+  }
+
+  hold(on: boolean): Promise<void> {
+    this.held = on;
+    this.holding = this.holding
+      .then(async () => {
+        const worker = this.worker;
+        if (!worker || this.state !== 'running' || on !== this.held) return;
+        // pause() without doNotWaitActive also ends the worker's blocking fetch, so no job
+        // slips in after it; it resolves when the running jobs have finished.
+        if (on) await worker.pause();
+        else if (!this.workerRun) this.runWorker(worker);
+        else await worker.resume();
+      })
+      .catch((err: unknown) => this.log.warn({ err, hold: on }, 'could not hold or release the job worker'));
+    return this.holding;
   }
 
   stop(opts: StopOptions = {}): Promise<void> {
@@ -320,6 +344,8 @@ export class BullmqJobRunner implements JobRunner {
     this.state = 'stopping';
     const worker = this.worker;
     if (worker) {
+      // A hold waits for running jobs: no longer than the stop's own deadline.
+      await settledWithin([this.holding], deadlineMs);
       // close() stops fetching at once and resolves when running jobs have finished.
       const closing = worker.close();
       if (!(await settledWithin([closing], deadlineMs))) {

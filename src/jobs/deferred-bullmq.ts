@@ -17,6 +17,7 @@ export class DeferredBullmqRunner implements JobRunner {
   private loading: Promise<BullmqJobRunner> | null = null;
   /** The runner once its module is loaded (handlers and listeners are handed over then). */
   private real: BullmqJobRunner | null = null;
+  private held = false;
 
   constructor(private readonly opts: BullmqJobRunnerOptions) {
     this.checked = new HandlerRegistry(opts.jobs);
@@ -26,6 +27,7 @@ export class DeferredBullmqRunner implements JobRunner {
     this.loading ??= import('./bullmq-runner.js').then(({ BullmqJobRunner }) => {
       const r = new BullmqJobRunner(this.opts);
       for (const [name, handler] of this.handlers) r.register(name, handler);
+      if (this.held) void r.hold(true);
       for (const listener of this.listeners.keys()) this.listeners.set(listener, r.on(listener));
       this.real = r;
       return r;
@@ -59,6 +61,11 @@ export class DeferredBullmqRunner implements JobRunner {
 
   stats(): Promise<JobStats> {
     return this.runner().then((r) => r.stats());
+  }
+
+  hold(on: boolean): Promise<void> {
+    this.held = on;
+    return this.real ? this.real.hold(on) : Promise.resolve();
   }
 
   on(listener: JobEventListener): () => void {

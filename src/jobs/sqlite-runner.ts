@@ -132,6 +132,7 @@ export class SqliteJobRunner implements JobRunner {
   private timer: NodeJS.Timeout | undefined;
   private wakeup: NodeJS.Immediate | undefined;
   private lastPruneMs = 0;
+  private held = false;
 
   private readonly st: Statements;
 
@@ -248,6 +249,12 @@ export class SqliteJobRunner implements JobRunner {
   }
 
   /** Look at the table soon, once: coalesces many enqueues and completions into one poll. */
+  hold(on: boolean): Promise<void> {
+    this.held = on;
+    if (!on) this.wake();
+    return Promise.resolve();
+  }
+
   private wake(): void {
     if (this.state !== 'running' || this.wakeup) return;
     this.wakeup = setImmediate(() => {
@@ -265,7 +272,7 @@ export class SqliteJobRunner implements JobRunner {
     try {
       const now = this.catalog.clock.now();
       this.maybePrune(now);
-      const free = this.opts.concurrency - this.active.size;
+      const free = this.held ? 0 : this.opts.concurrency - this.active.size;
       if (free > 0) {
         const rows = this.st.claim.all(rfc3339(now), now.getTime(), free);
         rows.sort((a, b) => a.run_after - b.run_after || a.id - b.id);

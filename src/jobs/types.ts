@@ -152,6 +152,14 @@ export interface JobRunner {
   stats(): Promise<JobStats>;
 
   /**
+   * Hold (true) or release (false) the start of new jobs: running ones finish, enqueue
+   * goes on, and held jobs start once released. Resolves when the change has taken
+   * effect (BullMQ: the worker paused or resumed); never rejects. The station holds its
+   * follow-ups while recorders are being copied.
+   */
+  hold(on: boolean): Promise<void>;
+
+  /**
    * Be told when an attempt completes or fails, after the outcome is stored.
    * Listeners run synchronously and must not throw (a throw is logged and ignored).
    * Returns a function that removes the listener.

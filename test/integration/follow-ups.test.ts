@@ -7,12 +7,13 @@ import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
-import { IngestService, createFollowUps } from '../../src/ingest/index.js';
+import { IngestService, createFollowUps, createIngestService } from '../../src/ingest/index.js';
 import { createJobRunner } from '../../src/jobs/index.js';
 import { MediaTools } from '../../src/media/index.js';
 import { jobRunnerSettings } from '../../src/options.js';
 import { contentKey } from '../../src/vault/index.js';
-import { rig, settings } from '../helpers/ingest-fixtures.js';
+import { until } from '../helpers/jobs.js';
+import { FaultyDriver, rig, settings, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('follow-up media analysis', () => {
@@ -89,4 +90,58 @@ describe('follow-up media analysis', () => {
     expect([...r.catalog.ledger.entries()].filter((e) => e.type === 'evidence.analysed')).toHaveLength(report.ingested);
     r.close();
   });
+});
+
+describe('follow-ups yield to the docks (issue 18)', () => {
+  it('starts no follow-up while a recorder is being copied, and runs them once the last copy has ended', async () => {
+    const dir = await tempDir();
+    const first = join(dir, 'first');
+    await simulateRecorder({ out: first, serial: 'SIM8', clips: 2, seconds: 2, recordedAt: new Date('2026-11-20T01:00:00Z') });
+    const second = join(dir, 'second');
+    await writeTree(second, { 'DCIM/SIM9_20261120090000_0001.MP4': 10_000, 'DCIM/SIM9_20261120090100_0002.MP4': 10_000 });
+    const r = await rig(dir);
+    const config = loadConfig({ home: join(dir, 'home'), env: {} });
+    const runner = createJobRunner({ settings: jobRunnerSettings(config), catalog: r.catalog, log: silentLogger });
+    const followUps = await createFollowUps({
+      catalog: r.catalog,
+      store: r.store,
+      log: silentLogger,
+      runner,
+      media: MediaTools.fromConfig(config.media, silentLogger),
+      thumbnailWidth: config.media.thumbnailWidth,
+    });
+    // As the station builds it (src/ingest/compose.ts).
+    const service = createIngestService({ catalog: r.catalog, store: r.store, log: silentLogger, followUps, concurrency: 2, settings });
+    const analysed = (): number => (r.catalog.db.prepare("SELECT count(*) AS n FROM ledger WHERE type = 'evidence.analysed'").get() as { n: number }).n;
+    try {
+      const done = await service.ingest(new FolderDriver({ root: first }), { actor: 'test' });
+      expect(done.ingested).toBeGreaterThan(0);
+      // A second recorder docks; its copy waits at its first file until released.
+      let release!: () => void;
+      const gate = new Promise<void>((res) => (release = res));
+      let opened!: () => void;
+      const copying = new Promise<void>((res) => (opened = res));
+      const { done: secondDone } = service.start(
+        new FaultyDriver(new FolderDriver({ root: second, identity: { serial: 'SIM9' } }), {
+          beforeOpen: async () => {
+            opened();
+            await gate;
+          },
+        }),
+        { actor: 'test' },
+      );
+      await copying;
+      await runner.start();
+      // The first recorder's follow-ups were queued before; none starts while the second copies.
+      await new Promise((res) => setTimeout(res, 2_500));
+      expect(analysed()).toBe(0);
+      expect((await runner.stats()).waiting).toBe(done.ingested);
+      release();
+      expect((await secondDone).status).toBe('complete');
+      await until(async () => analysed() === done.ingested + 2, 'the follow-ups of both recorders to run');
+    } finally {
+      await followUps.close();
+      r.close();
+    }
+  }, 60_000);
 });

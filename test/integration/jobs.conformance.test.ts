@@ -186,6 +186,33 @@ describe.each([sqlite, bullmq])('JobRunner conformance: $kind', (adapter) => {
     if (adapter.kind === 'sqlite') expect(await runner.stats()).toMatchObject({ waiting: 0, delayed: 0 });
   });
 
+  it('holds the start of new jobs while held: enqueue goes on, a held job starts once released', async () => {
+    const runner = store.runner();
+    const log = new EventLog(runner);
+    const ran: unknown[] = [];
+    runner.register('test.echo', async (payload) => {
+      ran.push(payload);
+    });
+    await runner.hold(true);
+    await runner.start();
+    const a = await runner.enqueue('test.echo', { n: 1 });
+    // Held for well over a poll: nothing starts.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ran).toEqual([]);
+    expect((await runner.stats()).waiting).toBe(1);
+    await runner.hold(false);
+    await log.completed(a);
+    expect(ran).toEqual([{ n: 1 }]);
+    // Held again while running: a new job waits, released it runs.
+    await runner.hold(true);
+    const b = await runner.enqueue('test.echo', { n: 2 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ran).toEqual([{ n: 1 }]);
+    await runner.hold(false);
+    await log.completed(b);
+    expect(ran).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
   it('keeps one live job per key, and frees the key once the job is done', async () => {
     const runner = store.runner({ concurrency: 1 });
     const log = new EventLog(runner);
