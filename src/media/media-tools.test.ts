@@ -313,6 +313,17 @@ describe('creationTimeOf', () => {
     expect(info.durationMs).toBeLessThanOrEqual(1100);
   });
 
+  it('does not read audio or pictures: they have no container creation time', async () => {
+    const dir = await tempDir();
+    // An MP4 under an audio recording's name: read, it would give its time.
+    const named = join(dir, 'NOTE_0001.WAV');
+    await copyFile(await clip(dir), named);
+    expect(await media.creationTimeOf(named)).toBeNull();
+    const mp4 = join(dir, 'NOTE_0001.MP4');
+    await copyFile(named, mp4);
+    expect(await media.creationTimeOf(mp4)).toEqual(CREATED);
+  });
+
   it('asks ffprobe for other containers', async () => {
     const dir = await tempDir();
     const mkv = join(dir, 'c.mkv');

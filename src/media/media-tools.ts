@@ -65,6 +65,9 @@ function loadSharp(): Promise<SharpFactory> {
   return sharpModule;
 }
 
+/** Kinds of file with no container creation time (raw audio, pictures): creationTimeOf does not read them. */
+const NO_CONTAINER_TIME = /^\.(wav|mp3|aac|amr|flac|ogg|opus|wma|jpe?g|png|bmp|gif|heic|heif|webp|tiff?)$/i;
+
 /** Photos are read whole (sharp needs the image); bigger than this is not a recorder photo. */
 const MAX_PHOTO_BYTES = 64 * 1024 * 1024;
 /** Decompression-bomb guard for photos: 100 megapixels. */
@@ -200,6 +203,9 @@ export class MediaTools {
    * containers ask ffprobe for just the creation_time tags, under a short limit.
    */
   async creationTimeOf(file: string, opts: MediaCallOptions = {}): Promise<Date | null> {
+    // Audio and pictures carry no container creation time: not even opened (four file
+    // calls fewer per file on the ingest path of a recorder's audio notes).
+    if (NO_CONTAINER_TIME.test(extname(file))) return null;
     const timeoutMs = opts.timeoutMs ?? this.opts.creationTimeTimeoutMs ?? 5000;
     const native = await readMp4CreationTime(file, { timeoutMs, signal: opts.signal });
     if (native !== undefined) return native;
