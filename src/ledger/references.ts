@@ -82,12 +82,15 @@ export class ReferenceTable {
     }
   }
 
-  /** REFERENCE_INVALID for every `evidence.ingested` entry without a valid data.sha256 and data.size, in seq order. */
+  /**
+   * REFERENCE_INVALID for every `evidence.ingested` entry without a valid data.sha256
+   * (64 lowercase hex digits) and data.size, in seq order.
+   */
   invalid(add: (p: VerifyProblem) => void): void {
     const bad = this.db.prepare<[number, number], { rowid: number; seq: number }>(
       `SELECT rowid, seq FROM ${this.entries}
         WHERE rowid > ? AND type = 'evidence.ingested'
-          AND NOT coalesce(valid AND sha256_type = 'text' AND length(sha256) = 64 AND size_type = 'integer' AND size >= 0, 0)
+          AND NOT coalesce(valid AND sha256_type = 'text' AND length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*' AND size_type = 'integer' AND size >= 0, 0)
         ORDER BY rowid LIMIT ?`,
     );
     for (let after = 0; ; ) {

@@ -72,12 +72,15 @@ describe('verifyVault', () => {
     const put = await ingest(v, 'twelve bytes', 'ev-1');
     v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-2', data: { sha256: put.sha256, size: 13 } });
     const bad = v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-3', data: { sha256: 'nope', size: 1 } });
+    // 64 characters, but not lowercase hex: no object can be named by it either.
+    const upper = v.catalog.ledger.append({ type: 'evidence.ingested', actor: 't', subject: 'ev-4', data: { sha256: put.sha256.toUpperCase().replace(/^./, 'F'), size: 12 } });
     const r = await verifyVault({ catalog: v.catalog, store: v.store });
     expect(r.problems.map((p) => [p.code, p.seq])).toEqual([
       ['REFERENCE_INVALID', bad.seq],
+      ['REFERENCE_INVALID', upper.seq],
       ['REFERENCE_CONFLICT', put.entry.seq],
     ]);
-    expect(r.problems[1]!.message).toMatch(/12 and 13/);
+    expect(r.problems[2]!.message).toMatch(/12 and 13/);
   });
 
   it('reports segment objects the catalog does not know, and gaps between sealed segments', async () => {
