@@ -8,17 +8,14 @@
  * the dock waits.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { ActivityBus, type ActivityEvent, type DockInfo } from '../../src/core/activity.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { DockManager, loadProfiles, RECORDER_STATUS_FORMAT, type DockOutcome } from '../../src/devices/index.js';
-import { IngestService } from '../../src/ingest/index.js';
+import type { ActivityEvent } from '../../src/core/activity.js';
 import { FsObjectStore } from '../../src/vault/index.js';
 import { Lab } from '../lab/lab.js';
-import { settings, writeTree } from '../helpers/ingest-fixtures.js';
+import { pausingDock } from '../helpers/dock-pause.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -28,48 +25,19 @@ describe('the vault disk full under the dock manager', () => {
     const dir = await tempDir();
     const lab = new Lab(join(dir, 'lab'));
     const catalog = Catalog.open(join(dir, 'catalog.db'));
-    const activity = new ActivityBus();
-    const events: ActivityEvent[] = [];
-    let manager: DockManager | null = null;
+    let d: Awaited<ReturnType<typeof pausingDock>> | null = null;
     try {
       await mkdir(join(dir, 'vault'));
       const disk = await lab.tmpfs(join(dir, 'vault'), 3);
       const store = new FsObjectStore({ root: join(dir, 'vault'), fsync: true });
       await store.init();
-      manager = new DockManager({
-        catalog,
-        ingest: new IngestService({ catalog, store, log: silentLogger, concurrency: 1, settings: { ...settings, settleSeconds: 0, perRecorder: 1, wipeAfterIngest: true } }),
-        activity,
-        profiles: loadProfiles(),
-        thresholds: { minBatteryPercent: 30, maxClockDriftSeconds: 30, shiftHours: 8, recordingGbPerHour: 2, unknownIsNotReady: true },
-        syncClock: false,
-        dropProfile: 'generic-mass-storage',
-        log: silentLogger,
-      });
-      const root = join(dir, 'ZFY010');
-      const files = await writeTree(root, {
-        'DCIM/20260301/ZFY010_20260301100128_0001.MP4': 1_000_000,
-        'DCIM/20260301/ZFY010_20260301100149_0002.MP4': 1_000_000,
-        'DCIM/20260301/ZFY010_20260301100210_0003.MP4': 1_000_000,
-        'DCIM/20260301/ZFY010_20260301100231_0004.MP4': 1_000_000,
-      });
-      const status = { format: RECORDER_STATUS_FORMAT, serial: 'ZFY010', model: 'SIM-DSJ-1', officer: '100001', unit: '350200000000', battery: 80, clockOffsetSeconds: 0, storageTotalBytes: 64e9, storageFreeBytes: 60e9 };
-      await writeFile(join(root, '.RECORDER.JSON.tmp'), JSON.stringify(status));
-      await rename(join(root, '.RECORDER.JSON.tmp'), join(root, 'RECORDER.JSON'));
-
-      let paused: (d: DockInfo) => void = () => undefined;
-      const pausedSeen = new Promise<DockInfo>((r) => (paused = r));
-      activity.subscribe((e) => {
-        events.push(e);
-        if (e.type === 'dock' && e.dock.paused) paused(e.dock);
-      });
-      const ended = new Promise<DockOutcome>((r) => manager!.once('ended', r));
-      manager.start();
-      manager.dock({ location: root, source: 'drop', device: null, usb: null });
+      d = await pausingDock({ catalog, store, dir, serial: 'ZFY010', clipBytes: 1_000_000 });
+      const { manager, activity, events, root, files, pausedSeen } = d;
+      const ended = d.dock();
 
       const p = await pausedSeen;
       expect(p.paused).toMatchObject({ code: 'VAULT_FULL' });
-      expect(activity.docks().map((d) => d.dock.paused?.code)).toEqual(['VAULT_FULL']);
+      expect(activity.docks().map((x) => x.dock.paused?.code)).toEqual(['VAULT_FULL']);
       expect(manager.active()).toHaveLength(1);
       const rows = (): Array<{ source_path: string; sha256: string; wiped_at: string | null }> =>
         catalog.db.prepare<[], { source_path: string; sha256: string; wiped_at: string | null }>('SELECT source_path, sha256, wiped_at FROM evidence ORDER BY source_path').all();
@@ -81,7 +49,7 @@ describe('the vault disk full under the dock manager', () => {
       for (const f of left) expect(during.find((r) => r.source_path === f)).toBeUndefined();
       // Still full a retry later: the dock stays paused (the first check is after 2 s).
       await new Promise((r) => setTimeout(r, 2_500));
-      expect(activity.docks().map((d) => d.dock.paused?.code)).toEqual(['VAULT_FULL']);
+      expect(activity.docks().map((x) => x.dock.paused?.code)).toEqual(['VAULT_FULL']);
       expect(rows()).toHaveLength(during.length);
 
       // Room again: the dock resumes by itself and takes the rest.
@@ -99,7 +67,7 @@ describe('the vault disk full under the dock manager', () => {
       const lastDock = events.filter((e): e is Extract<ActivityEvent, { type: 'dock' }> => e.type === 'dock').pop()!;
       expect(lastDock.dock.paused ?? null).toBeNull();
     } finally {
-      await manager?.stop(0);
+      await d?.manager.stop(0);
       catalog.close();
       await lab.close();
     }

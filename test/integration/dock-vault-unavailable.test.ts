@@ -9,17 +9,14 @@
  * resets every connection while the store is "gone".
  */
 import { createHash } from 'node:crypto';
-import { readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { ActivityBus, type ActivityEvent, type DockInfo } from '../../src/core/activity.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { DockManager, loadProfiles, RECORDER_STATUS_FORMAT, type DockOutcome } from '../../src/devices/index.js';
-import { IngestService } from '../../src/ingest/index.js';
+import type { ActivityEvent } from '../../src/core/activity.js';
 import { S3ObjectStore } from '../../src/vault/s3-store.js';
-import { settings, writeTree } from '../helpers/ingest-fixtures.js';
+import { pausingDock } from '../helpers/dock-pause.js';
 import { startS3rver, S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY, type S3rver } from '../helpers/s3rver.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -83,47 +80,21 @@ describe('the object store gone mid-ingest under the dock manager (issue 17)', (
       secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
       maxAttempts: 2,
     });
-    const activity = new ActivityBus();
-    const events: ActivityEvent[] = [];
-    const manager = new DockManager({
-      catalog,
-      ingest: new IngestService({ catalog, store, log: silentLogger, concurrency: 1, settings: { ...settings, settleSeconds: 0, perRecorder: 1, wipeAfterIngest: true } }),
-      activity,
-      profiles: loadProfiles(),
-      thresholds: { minBatteryPercent: 30, maxClockDriftSeconds: 30, shiftHours: 8, recordingGbPerHour: 2, unknownIsNotReady: true },
-      syncClock: false,
-      dropProfile: 'generic-mass-storage',
-      log: silentLogger,
-    });
+    let d: Awaited<ReturnType<typeof pausingDock>> | null = null;
     try {
       await store.init();
-      const root = join(dir, 'ZFY009');
-      const files = await writeTree(root, {
-        'DCIM/20260301/ZFY009_20260301100128_0001.MP4': 300_000,
-        'DCIM/20260301/ZFY009_20260301100149_0002.MP4': 300_000,
-        'DCIM/20260301/ZFY009_20260301100210_0003.MP4': 300_000,
-        'DCIM/20260301/ZFY009_20260301100231_0004.MP4': 300_000,
-      });
-      const status = { format: RECORDER_STATUS_FORMAT, serial: 'ZFY009', model: 'SIM-DSJ-1', officer: '100001', unit: '350200000000', battery: 80, clockOffsetSeconds: 0, storageTotalBytes: 64e9, storageFreeBytes: 60e9 };
-      await writeFile(join(root, '.RECORDER.JSON.tmp'), JSON.stringify(status));
-      await rename(join(root, '.RECORDER.JSON.tmp'), join(root, 'RECORDER.JSON'));
-
+      d = await pausingDock({ catalog, store, dir, serial: 'ZFY009', clipBytes: 300_000 });
+      const { manager, activity, events, root, files, pausedSeen } = d;
       // The store goes away once the first file is committed.
-      let paused: (d: DockInfo) => void = () => undefined;
-      const pausedSeen = new Promise<DockInfo>((r) => (paused = r));
       activity.subscribe((e) => {
-        events.push(e);
         if (e.type === 'ingested' && events.filter((x) => x.type === 'ingested').length === 1) fwd.setDown(true);
-        if (e.type === 'dock' && e.dock.paused) paused(e.dock);
       });
-      const ended = new Promise<DockOutcome>((r) => manager.once('ended', r));
-      manager.start();
-      manager.dock({ location: root, source: 'drop', device: null, usb: null });
+      const ended = d.dock();
 
       const p = await pausedSeen;
       expect(p.paused).toMatchObject({ code: 'VAULT_UNAVAILABLE' });
       // The live state (GET /docks reads it) says paused, and the dock is not ended.
-      expect(activity.docks().map((d) => d.dock.paused?.code)).toEqual(['VAULT_UNAVAILABLE']);
+      expect(activity.docks().map((x) => x.dock.paused?.code)).toEqual(['VAULT_UNAVAILABLE']);
       expect(manager.active()).toHaveLength(1);
       // While paused: what is on the recorder is exactly what is not in the catalog,
       // and nothing is wiped that is not stored.
@@ -157,7 +128,7 @@ describe('the object store gone mid-ingest under the dock manager (issue 17)', (
       const lastDock = events.filter((e): e is Extract<ActivityEvent, { type: 'dock' }> => e.type === 'dock').pop()!;
       expect(lastDock.dock.paused ?? null).toBeNull();
     } finally {
-      await manager.stop(0);
+      await d?.manager.stop(0);
       await store.close();
       catalog.close();
       await fwd.close();
