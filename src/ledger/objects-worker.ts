@@ -18,11 +18,17 @@ import type { VerifyProblem } from './verify.js';
 const job = workerData as ObjectsWorkerData;
 const post = (m: ObjectsWorkerMessage): void => parentPort!.postMessage(m);
 
+/**
+ * As FsObjectStore.stat: no such file is missing, anything else that is not a file is no
+ * object, and any other error (ENOTDIR: a path through a file) cannot be checked. Not
+ * throwIfNoEntry: from Node 24 it also turns ENOTDIR into "no entry".
+ */
 function statFile(path: string): StatOutcome {
   try {
-    const st = statSync(path, { throwIfNoEntry: false });
-    return { size: st?.isFile() ? st.size : null };
+    const st = statSync(path);
+    return { size: st.isFile() ? st.size : null };
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { size: null };
     return { error: errorMessage(e) };
   }
 }
