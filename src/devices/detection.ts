@@ -1,4 +1,5 @@
-import { access, lstat, readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, lstat, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorMessage, type Logger } from '../core/index.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
@@ -530,7 +531,10 @@ export class DeviceDetection {
     try {
       let text: string;
       try {
-        text = await readFile(this.opts.mountInfoFile ?? PROC_MOUNTINFO, 'utf8');
+        // Read synchronously: a procfs read never waits on a device, while the I/O
+        // thread pool may be full of reads that a hung or pulled recorder never answers
+        // (each blocked read holds a thread); the mount table must still be seen to change.
+        text = readFileSync(this.opts.mountInfoFile ?? PROC_MOUNTINFO, 'utf8');
       } catch {
         return; // no mount table here (not Linux): folder events and rescans still work
       }

@@ -25,12 +25,15 @@ if (process.env.VITEST) {
 }
 
 /**
- * Start the built daemon on `home` with these CUSTODY_* variables (and no others). It is
- * killed after the test that started it, unless `acrossTests` (a daemon started in
- * beforeAll for several tests): then the caller stops it in afterAll.
+ * Start the built daemon on `home` with these CUSTODY_* variables (and no others), and
+ * 16 I/O threads as its systemd unit gives it (the command sets them itself on Node 22
+ * and 24, not on Node 20, where the pool exists before it runs; with 4, reads that
+ * pulled recorders never answer can hold every thread). It is killed after the test
+ * that started it, unless `acrossTests` (a daemon started in beforeAll for several
+ * tests): then the caller stops it in afterAll.
  */
 export function startDaemon(home: string, env: Record<string, string>, opts: { acrossTests?: boolean } = {}): Daemon {
-  const child = startCli(['daemon', '--home', home], env);
+  const child = startCli(['daemon', '--home', home], { UV_THREADPOOL_SIZE: '16', ...env });
   if (!opts.acrossTests) running.push(child);
   const lines: Array<Record<string, unknown>> = [];
   const stray: string[] = [];
