@@ -204,11 +204,16 @@ describe('probe', () => {
 
     const ac = new AbortController();
     const pending = slow.probe(target, { signal: ac.signal, timeoutMs: 60_000 });
-    // Wait for the child to be running (its pid file), then abort.
-    while (!(await stat(pidFile).then(() => true, () => false))) await new Promise((r) => setImmediate(r));
+    // Wait for the child to be running (its pid written: the file exists a moment before
+    // its content, and a niced child under load may be killed in between), then abort.
+    let pid = 0;
+    while (!(pid > 0)) {
+      pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (!(pid > 0)) await new Promise((r) => setImmediate(r));
+    }
     ac.abort();
     await expectMediaError(pending, 'MEDIA_ABORTED');
-    expect(alive(Number(await readFile(pidFile, 'utf8')))).toBe(false);
+    expect(alive(pid)).toBe(false);
   });
 
   it('turns garbage and runaway output into MEDIA_PROBE_FAILED', async () => {
