@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { ActivityBus, type ActivityEvent, type DockInfo } from '../../src/core/activity.js';
@@ -50,6 +50,11 @@ export async function pausingDock(opts: { catalog: Catalog; store: ObjectStore; 
     files,
     /** The first dock event that says paused. */
     pausedSeen,
+    /** The catalog's evidence rows, by source path. */
+    rows: (): Array<{ source_path: string; sha256: string; wiped_at: string | null }> =>
+      catalog.db.prepare<[], { source_path: string; sha256: string; wiped_at: string | null }>('SELECT source_path, sha256, wiped_at FROM evidence ORDER BY source_path').all(),
+    /** What is still on the recorder. */
+    onCard: async (): Promise<string[]> => (await readdir(join(root, day))).map((n) => `${day}/${n}`).sort(),
     /** Start the manager and dock the recorder; resolves with the dock's outcome when it ends. */
     dock(): Promise<DockOutcome> {
       const ended = new Promise<DockOutcome>((r) => manager.once('ended', r));

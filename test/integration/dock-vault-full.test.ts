@@ -32,16 +32,13 @@ describe('the vault disk full under the dock manager', () => {
       const store = new FsObjectStore({ root: join(dir, 'vault'), fsync: true });
       await store.init();
       d = await pausingDock({ catalog, store, dir, serial: 'ZFY010', clipBytes: 1_000_000 });
-      const { manager, activity, events, root, files, pausedSeen } = d;
+      const { manager, activity, events, files, pausedSeen, rows, onCard } = d;
       const ended = d.dock();
 
       const p = await pausedSeen;
       expect(p.paused).toMatchObject({ code: 'VAULT_FULL' });
       expect(activity.docks().map((x) => x.dock.paused?.code)).toEqual(['VAULT_FULL']);
       expect(manager.active()).toHaveLength(1);
-      const rows = (): Array<{ source_path: string; sha256: string; wiped_at: string | null }> =>
-        catalog.db.prepare<[], { source_path: string; sha256: string; wiped_at: string | null }>('SELECT source_path, sha256, wiped_at FROM evidence ORDER BY source_path').all();
-      const onCard = async (): Promise<string[]> => (await readdir(join(root, 'DCIM', '20260301'))).map((n) => `DCIM/20260301/${n}`).sort();
       const during = rows();
       expect(during.length).toBeLessThan(4);
       const left = await onCard();

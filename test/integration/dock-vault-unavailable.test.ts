@@ -9,7 +9,6 @@
  * resets every connection while the store is "gone".
  */
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,7 +83,7 @@ describe('the object store gone mid-ingest under the dock manager (issue 17)', (
     try {
       await store.init();
       d = await pausingDock({ catalog, store, dir, serial: 'ZFY009', clipBytes: 300_000 });
-      const { manager, activity, events, root, files, pausedSeen } = d;
+      const { manager, activity, events, files, pausedSeen, rows, onCard } = d;
       // The store goes away once the first file is committed.
       activity.subscribe((e) => {
         if (e.type === 'ingested' && events.filter((x) => x.type === 'ingested').length === 1) fwd.setDown(true);
@@ -98,9 +97,6 @@ describe('the object store gone mid-ingest under the dock manager (issue 17)', (
       expect(manager.active()).toHaveLength(1);
       // While paused: what is on the recorder is exactly what is not in the catalog,
       // and nothing is wiped that is not stored.
-      const rows = (): Array<{ source_path: string; sha256: string; wiped_at: string | null }> =>
-        catalog.db.prepare<[], { source_path: string; sha256: string; wiped_at: string | null }>('SELECT source_path, sha256, wiped_at FROM evidence ORDER BY source_path').all();
-      const onCard = async (): Promise<string[]> => (await readdir(join(root, 'DCIM', '20260301'))).map((n) => `DCIM/20260301/${n}`).sort();
       const during = rows();
       expect(during.length).toBeGreaterThanOrEqual(1);
       expect(during.length).toBeLessThan(4);
