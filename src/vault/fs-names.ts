@@ -54,6 +54,10 @@ function namesWorker(): void {
   const { dirname } = require('node:path') as typeof import('node:path');
   const KNOWN_MAX = 100_000;
   const known = new Set<string>();
+  // Folders made here whose names (the folder and its new parents) no sync has yet made
+  // durable: a group that links into one syncs that chain too, even when another group
+  // made the folder and is still syncing it (or failed to).
+  const fresh = new Map<string, string[]>();
   const errorOf = (e: unknown): NameError => {
     const x = e as NodeJS.ErrnoException;
     const out: NameError = { message: x instanceof Error ? x.message : String(e) };
@@ -63,12 +67,17 @@ function namesWorker(): void {
     return out;
   };
   const makeDir = (dir: string, toSync: Set<string>): void => {
-    if (known.has(dir)) return;
+    if (known.has(dir)) {
+      for (const d of fresh.get(dir) ?? []) toSync.add(d);
+      return;
+    }
     const first = fs.mkdirSync(dir, { recursive: true });
     if (first !== undefined) {
       // New folders are names in their parents: each is synced, from the parent of the first one down.
-      for (let d = dir; d.length >= first.length; d = dirname(d)) toSync.add(d);
-      toSync.add(dirname(first));
+      const chain = [dirname(first)];
+      for (let d = dir; d.length >= first.length; d = dirname(d)) chain.push(d);
+      for (const d of chain) toSync.add(d);
+      fresh.set(dir, chain);
     }
     if (known.size >= KNOWN_MAX) known.clear();
     known.add(dir);
@@ -124,6 +133,8 @@ function namesWorker(): void {
         ),
       );
     }
+    // Synced without error: the folders whose whole chain this group synced are durable.
+    if (!dirError) for (const [dir, chain] of fresh) if (chain.every((d) => toSync.has(d))) fresh.delete(dir);
     job.items.forEach(({ tmp, final }, i) => {
       const o = out[i]!;
       if (o.kind === 'exists' && dirError) out[i] = { kind: 'failed', error: dirError };
