@@ -16,3 +16,4 @@ export { PROXY_JOB, ProxyRepo, proxyHandler, type ProxyRecord, type ProxyStatus 
 /** Whether a browser plays an item as recorded (the API's playback field); the decision the proxy follow-up acts on. */
 export { playbackPlan, type PlaybackPlan, type ProxyKind } from '../media/index.js';
 export { createIngestService, type IngestServiceOptions } from './compose.js';
+export type { HoldLimits } from './follow-up-hold.js';

@@ -7,7 +7,7 @@ import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FolderDriver, simulateRecorder } from '../../src/devices/index.js';
-import { IngestService, createFollowUps, createIngestService } from '../../src/ingest/index.js';
+import { IngestService, createFollowUps, createIngestService, type HoldLimits } from '../../src/ingest/index.js';
 import { createJobRunner } from '../../src/jobs/index.js';
 import { MediaTools } from '../../src/media/index.js';
 import { jobRunnerSettings } from '../../src/options.js';
@@ -93,7 +93,8 @@ describe('follow-up media analysis', () => {
 });
 
 describe('follow-ups yield to the docks (issue 18)', () => {
-  it('starts no follow-up while a recorder is being copied, and runs them once the last copy has ended', async () => {
+  /** A first recorder ingested (its follow-ups queued), a second one docked whose copy waits at its first file until released. */
+  async function twoDocks(followUpHold?: HoldLimits) {
     const dir = await tempDir();
     const first = join(dir, 'first');
     await simulateRecorder({ out: first, serial: 'SIM8', clips: 2, seconds: 2, recordedAt: new Date('2026-11-20T01:00:00Z') });
@@ -111,37 +112,59 @@ describe('follow-ups yield to the docks (issue 18)', () => {
       thumbnailWidth: config.media.thumbnailWidth,
     });
     // As the station builds it (src/ingest/compose.ts).
-    const service = createIngestService({ catalog: r.catalog, store: r.store, log: silentLogger, followUps, concurrency: 2, settings });
+    const service = createIngestService({ catalog: r.catalog, store: r.store, log: silentLogger, followUps, concurrency: 2, settings, ...(followUpHold ? { followUpHold } : {}) });
     const analysed = (): number => (r.catalog.db.prepare("SELECT count(*) AS n FROM ledger WHERE type = 'evidence.analysed'").get() as { n: number }).n;
-    try {
-      const done = await service.ingest(new FolderDriver({ root: first }), { actor: 'test' });
-      expect(done.ingested).toBeGreaterThan(0);
-      // A second recorder docks; its copy waits at its first file until released.
-      let release!: () => void;
-      const gate = new Promise<void>((res) => (release = res));
-      let opened!: () => void;
-      const copying = new Promise<void>((res) => (opened = res));
-      const { done: secondDone } = service.start(
-        new FaultyDriver(new FolderDriver({ root: second, identity: { serial: 'SIM9' } }), {
-          beforeOpen: async () => {
-            opened();
-            await gate;
-          },
-        }),
-        { actor: 'test' },
-      );
-      await copying;
-      await runner.start();
-      // The first recorder's follow-ups were queued before; none starts while the second copies.
-      await new Promise((res) => setTimeout(res, 2_500));
-      expect(analysed()).toBe(0);
-      expect((await runner.stats()).waiting).toBe(done.ingested);
+    const done = await service.ingest(new FolderDriver({ root: first }), { actor: 'test' });
+    expect(done.ingested).toBeGreaterThan(0);
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    let opened!: () => void;
+    const copying = new Promise<void>((res) => (opened = res));
+    const { done: secondDone } = service.start(
+      new FaultyDriver(new FolderDriver({ root: second, identity: { serial: 'SIM9' } }), {
+        beforeOpen: async () => {
+          opened();
+          await gate;
+        },
+      }),
+      { actor: 'test' },
+    );
+    await copying;
+    await runner.start();
+    const close = async (): Promise<void> => {
       release();
-      expect((await secondDone).status).toBe('complete');
-      await until(async () => analysed() === done.ingested + 2, 'the follow-ups of both recorders to run');
-    } finally {
+      await secondDone.catch(() => undefined);
       await followUps.close();
       r.close();
+    };
+    return { runner, analysed, firstIngested: done.ingested, release, secondDone, close };
+  }
+
+  it('starts no follow-up while a recorder is being copied, and runs them once the last copy has ended', async () => {
+    const t = await twoDocks();
+    try {
+      // The first recorder's follow-ups were queued before; none starts while the second copies.
+      await new Promise((res) => setTimeout(res, 2_500));
+      expect(t.analysed()).toBe(0);
+      expect((await t.runner.stats()).waiting).toBe(t.firstIngested);
+      t.release();
+      expect((await t.secondDone).status).toBe('complete');
+      await until(async () => t.analysed() === t.firstIngested + 2, 'the follow-ups of both recorders to run');
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+
+  it('a hold that lasted its limit lets the follow-ups run while the docks still copy', async () => {
+    // The station's limits are ten minutes and one; here a second and a minute.
+    const t = await twoDocks({ maxHoldMs: 1_000, sliceMs: 60_000 });
+    try {
+      // Still copying (the gate is closed), yet the first recorder's follow-ups run.
+      await until(async () => t.analysed() === t.firstIngested, 'the held follow-ups to run once the hold lasted its limit');
+      t.release();
+      expect((await t.secondDone).status).toBe('complete');
+    } finally {
+      await t.close();
     }
   }, 60_000);
 });
