@@ -39,6 +39,14 @@ export interface NameError {
 interface Reply {
   id: number;
   out: NameOutcome[];
+  /** The folders the group synced. */
+  synced: string[];
+}
+
+/** A group's outcomes, and the folders it synced (for tests and tracing). */
+export interface NamesResult {
+  out: NameOutcome[];
+  synced: string[];
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
@@ -162,7 +170,7 @@ function namesWorker(): void {
         // already gone, or a second name the next init tidies
       }
     });
-    parentPort!.postMessage({ id: job.id, out } satisfies Reply);
+    parentPort!.postMessage({ id: job.id, out, synced: job.fsync ? [...toSync] : [] } satisfies Reply);
   });
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -177,12 +185,12 @@ const SOURCE = `var __name = (f) => f;\n(${namesWorker.toString()})();\n`;
 class NamesThread {
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (out: NameOutcome[]) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: NamesResult) => void; reject: (e: unknown) => void }>();
 
-  run(job: NameJob): Promise<NameOutcome[]> {
+  run(job: NameJob): Promise<NamesResult> {
     const w = this.start();
     const id = this.nextId++;
-    return new Promise<NameOutcome[]>((resolve, reject) => {
+    return new Promise<NamesResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) w.ref();
       w.postMessage({ id, ...job });
@@ -198,7 +206,7 @@ class NamesThread {
       if (!p) return;
       this.pending.delete(r.id);
       if (this.pending.size === 0) w.unref();
-      p.resolve(r.out);
+      p.resolve({ out: r.out, synced: r.synced });
     });
     const fail = (e: unknown): void => {
       // The worker is gone: every group in it fails (nothing of it is reported stored;
@@ -220,7 +228,12 @@ class NamesThread {
 const thread = new NamesThread();
 
 /** Link, sync and stat a group's names in the names thread; one outcome per item, in order. */
-export function publishNames(job: NameJob): Promise<NameOutcome[]> {
+export async function publishNames(job: NameJob): Promise<NameOutcome[]> {
+  return (await thread.run(job)).out;
+}
+
+/** As publishNames, with the folders the group synced. */
+export function publishNamesTraced(job: NameJob): Promise<NamesResult> {
   return thread.run(job);
 }
 
