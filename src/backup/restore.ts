@@ -11,12 +11,14 @@ import {
   LedgerSealer,
   canonicalJson,
   canonicalLine,
+  findUnclaimed,
   ledgerOf,
   rawCanonicalLine,
   recordSegment,
   scanSegments,
   verifyVault,
   type LedgerEntry,
+  type UnclaimedReport,
   type VerifyProblem,
 } from '../ledger/index.js';
 import { ensureStationKey, type ObjectStore } from '../vault/index.js';
@@ -37,7 +39,8 @@ export interface RestoreOptions {
   /** Who the restore's own entries name. */
   actor: string;
   log: Logger;
-  onProgress?: (p: { pass: 'scan' | 'replay'; entries: number }) => void;
+  /** Progress of each pass: entries scanned or replayed, or (unclaimed) vault objects listed. */
+  onProgress?: (p: { pass: 'scan' | 'replay' | 'unclaimed'; entries: number }) => void;
 }
 
 export interface RestoreReport {
@@ -64,6 +67,12 @@ export interface RestoreReport {
   notRestored: string[];
   /** Checkpoints in the vault beyond the sealed entries (entries signed but never sealed): normally none. */
   unsealedTail: { checkpointSize: number | null; lostEntries: number | null };
+  /**
+   * Objects in the vault no restored entry names (`findUnclaimed`): the footage of the
+   * unsealed tail (its objects were durable before its entries), a crash's leftovers,
+   * thumbnails or proxies whose entry never came. Listed (the first 100), never deleted.
+   */
+  unclaimed: UnclaimedReport;
   verify: { ok: boolean; problems: VerifyProblem[] };
   durationMs: number;
 }
@@ -290,6 +299,9 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
         data: { from, to: { fingerprint: made.fingerprint, publicKey: made.publicKey }, origin, reason: 'restored without the station key' },
       });
     }
+    // What the vault holds that no sealed entry names, before the restore's own entries (which name no object).
+    const unclaimed = await findUnclaimed({ db, store, limit: 100, onProgress: (n) => progress({ pass: 'unclaimed', entries: n }) });
+    if (unclaimed.count > 0) log.warn({ count: unclaimed.count, bytes: unclaimed.bytes }, 'the vault holds objects no sealed entry names');
     ledger.append({
       type: 'station.restored',
       actor: opts.actor,
@@ -299,6 +311,7 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
         sealedThrough: scanned.sealedThrough,
         replayed,
         keyRestored: keyGiven !== null,
+        unclaimed: { count: unclaimed.count, bytes: unclaimed.bytes },
       },
     });
     // The restore's own entries go to the vault at once.
@@ -334,6 +347,7 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
         ...NOT_RESTORED,
       ],
       unsealedTail: { checkpointSize: cpSize, lostEntries: lost },
+      unclaimed,
       verify: { ok: verified.ok, problems: verified.problems },
       durationMs: Date.now() - started,
     };

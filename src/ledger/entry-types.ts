@@ -232,6 +232,8 @@ export const LEDGER_ENTRY_TYPES = {
     sealedThrough: num,
     replayed: num,
     keyRestored: bool,
+    // Objects the vault held that no sealed entry named (the unsealed tail's footage); absent before it was counted.
+    unclaimed: z.object({ count: num, bytes: num }).optional(),
   }),
   'key.rotated': z.object({
     from: z.object({ fingerprint: str, publicKey: nstr }),

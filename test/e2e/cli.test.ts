@@ -1,5 +1,6 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -92,5 +93,24 @@ describe('custody CLI', () => {
     // The one-shot ingest sealed what it added into the vault.
     expect(JSON.parse(ver.stdout)).toMatchObject({ ok: true, objects: 5, unsealed: 0 });
     expect(JSON.parse(ver.stdout).segments).toBeGreaterThanOrEqual(1);
+
+    // Everything custody wrote (clips, photos, audio, thumbnails) is named by an entry;
+    // a photo put into the vault by hand is not: listed, and no failure.
+    const stray = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('a photo no entry names')]);
+    const sha = createHash('sha256').update(stray).digest('hex');
+    const strayFile = join(home, 'vault', 'objects', 'sha256', sha.slice(0, 2), sha.slice(2, 4), sha);
+    await mkdir(dirname(strayFile), { recursive: true });
+    await writeFile(strayFile, stray);
+    const unclaimed = await runCli(['verify', '--unclaimed', '--json', '--home', home]);
+    expect(unclaimed.code).toBe(0);
+    expect(JSON.parse(unclaimed.stdout)).toMatchObject({
+      ok: true,
+      unclaimed: { count: 1, bytes: stray.length, objects: [{ sha256: sha, size: stray.length, kind: 'photo' }] },
+    });
+    expect(JSON.parse(unclaimed.stdout).unclaimed.scanned).toBeGreaterThan(5);
+    const text = await runCli(['verify', '--unclaimed', '--home', home]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`unclaimed: 1 object\\(s\\).*\\n.*${sha}  ${stray.length} bytes  photo`));
+    expect(await readFile(strayFile)).toEqual(stray);
   });
 });

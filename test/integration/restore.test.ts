@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { LedgerSealer, ledgerOf } from '../../src/ledger/index.js';
 import { CheckpointService, keyHistory, loadStationSigner, openCheckpoint, stationTrust } from '../../src/proof/index.js';
 import { CasesService } from '../../src/retention/index.js';
-import { ensureStationKey, FsObjectStore } from '../../src/vault/index.js';
+import { contentKey, ensureStationKey, FsObjectStore } from '../../src/vault/index.js';
 import { waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -233,9 +233,11 @@ describe('custody restore from the vault alone (issue 20)', () => {
     const savedCheckpoint = (await cps.issueIfGrown())!.checkpoint;
     const saved = savedCheckpoint.note;
     const before = dump(s.catalog);
-    // Appended but never sealed: lost with the workstation.
+    // Appended but never sealed: lost with the workstation. The clip's object is in the vault.
+    await ingest(s, 'e9-lost');
     new UsersService(s.catalog).create({ name: 'never-sealed', role: 'auditor', tokenExpiresAt: null }, 'cli:root');
-    const sealedThrough = ledgerOf(s.catalog).count() - 1;
+    const lostClip = s.catalog.db.prepare<[], { sha256: string; size: number }>("SELECT sha256, size FROM evidence WHERE id = 'e9-lost'").get()!;
+    const sealedThrough = ledgerOf(s.catalog).count() - 2;
     s.catalog.close();
     // The newest snapshot's object is gone (a deletion cut short): the older one is used.
     await s.store.delete(newest.key);
@@ -253,6 +255,9 @@ describe('custody restore from the vault alone (issue 20)', () => {
       verify: { ok: true },
     });
     expect(r.notRestored[0]).toMatch(new RegExp(`after ${sealedThrough} that were not yet sealed`));
+    // The lost clip's footage is still in the vault, named by no restored entry: listed, kept.
+    expect(r.unclaimed).toMatchObject({ count: 1, bytes: lostClip.size, objects: [{ key: contentKey(lostClip.sha256), sha256: lostClip.sha256, size: lostClip.size, kind: 'unknown' }] });
+    expect(await s.store.stat(contentKey(lostClip.sha256))).not.toBeNull();
     const c2 = Catalog.open(join(home2, 'catalog.db'));
     const after = dump(c2);
     for (const t of TABLE_NAMES) {
@@ -263,6 +268,7 @@ describe('custody restore from the vault alone (issue 20)', () => {
     // The restore's own entries: the key rotation and the restore, sealed into the vault.
     const tail = [...ledgerOf(c2).entries(sealedThrough + 1)].map((e) => e.type);
     expect(tail).toEqual(['key.rotated', 'station.restored']);
+    expect([...ledgerOf(c2).entries(sealedThrough + 2)][0]!.data).toMatchObject({ unclaimed: { count: 1, bytes: lostClip.size } });
     expect(c2.db.prepare('SELECT max(last_seq) AS n FROM ledger_segments').get()).toEqual({ n: sealedThrough + 2 });
 
     // Checkpoints before the rotation verify with the old key, new ones with the new key, under one origin.

@@ -110,7 +110,10 @@ const simulate: CommandSpec = {
 const verify: CommandSpec = {
   name: 'verify',
   description: 'check the ledger hash chain, the sealed ledger segments and every object the ledger references',
-  options: [{ flags: '--deep', description: 're-hash every referenced object (reads all footage)' }],
+  options: [
+    { flags: '--deep', description: 're-hash every referenced object (reads all footage)' },
+    { flags: '--unclaimed', description: "also list the vault's objects that no ledger entry names (kept, never deleted; not a failure)" },
+  ],
   load: () => import('./verify.js').then((m) => m.verifyCommand),
 };
 

@@ -8,6 +8,7 @@ import { openObjectStore } from '../../vault/index.js';
 import { cliActor } from '../actor.js';
 import { EXIT_PROBLEM, cliLogger, globals, output } from '../context.js';
 import type { RestoreReport } from '../../backup/index.js';
+import { unclaimedLines } from './unclaimed.js';
 
 interface RestoreOpts {
   from?: string;
@@ -26,6 +27,7 @@ function human(r: RestoreReport): string {
     `  key:       ${r.key.restored ? `the station key ${r.key.fingerprint.slice(0, 16)}… (from --key)` : `a NEW station key ${r.key.fingerprint.slice(0, 16)}…, rotated from ${(r.key.rotatedFrom ?? 'unknown').slice(0, 16)}… (ledgered as key.rotated; checkpoints before it verify with the old key)`}`,
     `  verify:    ${r.verify.ok ? 'the ledger, the segments and every referenced object check out' : `${r.verify.problems.length} problem(s)`}`,
     ...r.verify.problems.slice(0, 10).map((p) => `             - ${p.code}: ${p.message}`),
+    ...unclaimedLines(r.unclaimed),
     `  users to re-issue a token or password for (custody users token <id>): ${r.usersToReissue.length}`,
     ...r.usersToReissue.map((u) => `             ${u.id}  ${u.name}  (${u.role})`),
     '  not restored:',
@@ -66,7 +68,7 @@ export async function restoreCommand(opts: RestoreOpts, cmd: Command): Promise<v
       segmentEntries: loaded.ledger.segmentEntries,
       actor: cliActor(),
       log: log.child({ module: 'restore' }),
-      ...(progress ? { onProgress: (p: { pass: string; entries: number }) => process.stderr.write(`\r  ${p.pass}: ${p.entries} entries`) } : {}),
+      ...(progress ? { onProgress: (p: { pass: string; entries: number }) => process.stderr.write(`\r  ${p.pass}: ${p.entries} ${p.pass === 'unclaimed' ? 'objects' : 'entries'}`) } : {}),
     });
     if (progress) process.stderr.write('\n');
   } finally {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { SingleBar } from 'cli-progress';
 import { errorMessage } from '../../core/index.js';
 import type { WitnessCheck } from '../../proof/index.js';
-import { ledgerOf, type VerifyProblem, type VerifyProgress, type VerifyResult, verifyVault } from '../../ledger/index.js';
+import { findUnclaimed, ledgerOf, type VerifyProblem, type VerifyProgress, type VerifyResult, verifyVault } from '../../ledger/index.js';
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
@@ -84,7 +84,7 @@ async function witnessProblems(rt: Runtime): Promise<{ checks: WitnessCheck[]; p
   }
 }
 
-export async function verifyCommand(opts: { deep?: boolean }, cmd: Command): Promise<void> {
+export async function verifyCommand(opts: { deep?: boolean; unclaimed?: boolean }, cmd: Command): Promise<void> {
   const g = globals(cmd);
   await withRuntime(g, async (rt) => {
     const bar = process.stderr.isTTY && !g.json ? await VerifyBar.create() : null;
@@ -99,13 +99,19 @@ export async function verifyCommand(opts: { deep?: boolean }, cmd: Command): Pro
     } finally {
       bar?.stop();
     }
+    // Objects no entry names: listed for an archivist, never a verify failure (docs/operations.md).
+    const unclaimed = opts.unclaimed ? await findUnclaimed({ db: rt.catalog.db, store: rt.store }) : null;
     const witnesses = await witnessProblems(rt);
     if (witnesses.problems.length > 0) result = { ...result, ok: false, problems: [...result.problems, ...witnesses.problems] };
     const { ok, entries, objects, problems, ...rest } = result;
     const witnessLines = witnesses.checks.map(
       (c) => `  witness:  ${c.dir}: ${!c.reachable ? `not reachable (${c.reason ?? ''})` : c.ok ? (c.size !== undefined ? `extends its checkpoint of ${c.size} entries` : 'no checkpoint yet') : 'INCONSISTENT'}`,
     );
-    output(g, { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks }, [humanSummary(result), ...witnessLines].join('\n'));
+    output(
+      g,
+      { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks, ...(unclaimed ? { unclaimed } : {}) },
+      [humanSummary(result), ...witnessLines, ...(unclaimed ? (await import('./unclaimed.js')).unclaimedLines(unclaimed) : [])].join('\n'),
+    );
     rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
     if (!ok) {
       const first = problems[0];
