@@ -3,7 +3,7 @@ import { ConflictError } from '../access/index.js';
 import { scrub } from '../archive/index.js';
 import { CustodyError, type Logger, rfc3339 } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
-import { ledgerOf, type VerifyProblem, type VerifyProgress, verifyVault } from '../ledger/index.js';
+import { findUnclaimed, ledgerOf, type UnclaimedKind, type VerifyProblem, type VerifyProgress, verifyVault } from '../ledger/index.js';
 
 export interface VerifySummary {
   ok: boolean;
@@ -21,6 +21,12 @@ export interface VerifySummary {
   /** The first problems found (at most 50); `problemCount` counts them all. */
   problems: VerifyProblem[];
   problemCount: number;
+  /**
+   * The vault's objects that no ledger entry names (kept, never a failure): how many, their
+   * bytes, and the first of them with what their first bytes say they are; null for a run
+   * recorded before they were counted, or one that stopped before it counted them.
+   */
+  unclaimed: { count: number; bytes: number; objects: Array<{ sha256: string; size: number; kind: UnclaimedKind }> } | null;
   /** Set when the run itself failed (the vault could not be read at all). */
   error: string | null;
 }
@@ -103,6 +109,7 @@ export class VerifyRunner {
             this.tell(false);
           },
         });
+        const unclaimed = await findUnclaimed({ db: catalog.db, store, limit: KEEP_PROBLEMS });
         summary = {
           ok: r.ok,
           deep: r.deep,
@@ -119,6 +126,7 @@ export class VerifyRunner {
           // Kept and shown to auditors: system messages and station paths stay in the log (issue 14).
           problems: r.problems.slice(0, KEEP_PROBLEMS).map((p) => ({ ...p, message: scrub(p.message) })),
           problemCount: r.problems.length + r.problemsOmitted,
+          unclaimed: { count: unclaimed.count, bytes: unclaimed.bytes, objects: unclaimed.objects.map(({ sha256, size, kind }) => ({ sha256, size, kind })) },
           error: null,
         };
       } catch (e) {
@@ -137,6 +145,7 @@ export class VerifyRunner {
           durationMs: 0,
           problems: [],
           problemCount: 0,
+          unclaimed: null,
           error: e instanceof CustodyError ? `${e.code}: ${scrub(e.message)}` : 'the verification stopped on a system error; see the log',
         };
         log.error({ err: e }, 'vault verification stopped');
@@ -157,6 +166,7 @@ export class VerifyRunner {
               objects: summary.objects,
               segments: summary.segments,
               problems: summary.problemCount,
+              ...(summary.unclaimed ? { unclaimed: summary.unclaimed.count } : {}),
               error: summary.error,
               durationMs: summary.durationMs,
             },
@@ -198,7 +208,8 @@ export class VerifyRunner {
     const raw = this.deps.catalog.getMeta(META_KEY);
     if (raw === null) return null;
     try {
-      return JSON.parse(raw) as VerifySummary;
+      const last = JSON.parse(raw) as Omit<VerifySummary, 'unclaimed'> & { unclaimed?: VerifySummary['unclaimed'] };
+      return { ...last, unclaimed: last.unclaimed ?? null };
     } catch {
       return null;
     }

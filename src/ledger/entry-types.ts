@@ -249,6 +249,8 @@ export const LEDGER_ENTRY_TYPES = {
     objects: nnum,
     segments: nnum,
     problems: nnum,
+    // Objects in the vault no entry names (kept; not a problem); absent before they were counted.
+    unclaimed: nnum.optional(),
     error: nstr,
     durationMs: num,
   }),

@@ -25,6 +25,19 @@ const Summary = Type.Object({
   durationMs: Type.Integer(),
   problems: Type.Array(Problem),
   problemCount: Type.Integer(),
+  unclaimed: Nullable(
+    Type.Object({
+      count: Type.Integer(),
+      bytes: Type.Integer(),
+      objects: Type.Array(
+        Type.Object({
+          sha256: Type.String(),
+          size: Type.Integer(),
+          kind: Type.Enum(['video', 'audio', 'photo', 'thumbnail', 'catalog-snapshot', 'unknown']),
+        }),
+      ),
+    }, { description: "the vault's objects no ledger entry names (kept, not a problem): footage whose entries were lost, or a crash's leftovers; the first 50 listed. Null: not counted by this run" }),
+  ),
   error: Nullable(Type.String()),
 });
 

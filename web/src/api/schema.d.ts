@@ -4193,6 +4193,16 @@ export interface paths {
                                     message: string;
                                 }[];
                                 problemCount: number;
+                                unclaimed: {
+                                    count: number;
+                                    bytes: number;
+                                    objects: {
+                                        sha256: string;
+                                        size: number;
+                                        /** @enum {unknown} */
+                                        kind: "video" | "audio" | "photo" | "thumbnail" | "catalog-snapshot" | "unknown";
+                                    }[];
+                                } | null;
                                 error: string | null;
                             } | null;
                             interrupted: {
