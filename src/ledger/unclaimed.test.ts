@@ -61,6 +61,24 @@ describe('objects no ledger entry names', () => {
     expect(again).toEqual({ scanned: 5, objects: [], count: 1, bytes: sqlite.length });
   });
 
+  it('an entry committed while the vault is listed claims its object (an ingest going on)', async () => {
+    const v = await testVault();
+    const early = await v.store.putContent(Readable.from([jpeg]));
+    const stray = await v.store.putContent(Readable.from([sqlite]));
+    // The ingest's entry for `early` commits once the listing has begun.
+    const store = Object.create(v.store) as typeof v.store;
+    store.list = async function* (prefix: string) {
+      let first = true;
+      for await (const o of v.store.list(prefix)) {
+        yield o;
+        if (first) v.catalog.tx(() => v.catalog.ledger.append({ type: 'evidence.ingested', actor: 'test', subject: 'ev-1', data: { sha256: early.sha256, size: early.size } }));
+        first = false;
+      }
+    };
+    const r = await findUnclaimed({ db: v.catalog.db, store });
+    expect(r).toMatchObject({ scanned: 2, count: 1, bytes: sqlite.length, objects: [{ sha256: stray.sha256, kind: 'catalog-snapshot' }] });
+  });
+
   it('tells recorder footage, thumbnails and snapshots apart by their first bytes', () => {
     expect(kindOfBytes(mp4)).toBe('video');
     expect(kindOfBytes(Buffer.from('RIFF\x10\x00\x00\x00AVI LIST', 'latin1'))).toBe('video');

@@ -41,6 +41,9 @@ export interface UnclaimedOptions {
 /** The entry fields that name a content object by its hash (src/ledger/entry-types.ts). */
 const NAMING_PATHS = ['$.sha256', '$.thumbnail.sha256', '$.proxy.sha256', '$.thumbnail'];
 
+/** Ledger entries read per slice when collecting the hashes entries name. */
+const SLICE = 20_000;
+
 /** Bytes read from each unclaimed object to tell what it is. */
 const SNIFF_BYTES = 16;
 
@@ -77,30 +80,53 @@ async function sniff(store: ObjectStore, key: string): Promise<UnclaimedKind> {
 
 /**
  * List the vault's content objects against every hash the ledger names (in a temporary
- * table: one pass over the entries, parsed by SQLite), and report the others.
+ * table: one pass over the entries, parsed by SQLite), and report the others. On a
+ * station that is ingesting, an object whose entry commits after the listing is over
+ * can still be among them.
  */
 export async function findUnclaimed(opts: UnclaimedOptions): Promise<UnclaimedReport> {
   const { db, store } = opts;
   const limit = opts.limit ?? 1000;
   const table = `temp.unclaimed_named_${randomBytes(6).toString('hex')}`;
-  const picks = NAMING_PATHS.map(
-    (p) => `SELECT json_extract(data, '${p}') AS sha256 FROM ledger WHERE json_valid(data) AND json_type(data, '${p}') = 'text'`,
-  ).join(' UNION ');
-  db.exec(`CREATE TABLE ${table} (sha256 TEXT PRIMARY KEY) WITHOUT ROWID; INSERT OR IGNORE INTO ${table} ${picks};`);
+  db.exec(`CREATE TABLE ${table} (sha256 TEXT PRIMARY KEY) WITHOUT ROWID`);
   try {
+    // A slice of the ledger at a time, the event loop let go between slices: in the
+    // daemon (a verification started from the console) the docks and the API go on.
+    const picks = NAMING_PATHS.map(
+      (p) => `SELECT json_extract(data, '${p}') FROM ledger WHERE seq > @lo AND seq <= @hi AND json_valid(data) AND json_type(data, '${p}') = 'text'`,
+    ).join(' UNION ALL ');
+    const fill = db.prepare<{ lo: number; hi: number }>(`INSERT OR IGNORE INTO ${table} ${picks}`);
+    const headStmt = db.prepare<[], { n: number | null }>('SELECT max(seq) AS n FROM ledger');
+    let done = 0;
+    const catchUp = async (): Promise<void> => {
+      const head = headStmt.get()!.n ?? 0;
+      for (; done < head; done = Math.min(head, done + SLICE)) {
+        fill.run({ lo: done, hi: Math.min(head, done + SLICE) });
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    };
+    await catchUp();
     const named = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM ${table} WHERE sha256 = ?`);
-    const report: UnclaimedReport = { scanned: 0, objects: [], count: 0, bytes: 0 };
+    const isNamed = (sha256: string | null): boolean => sha256 !== null && named.get(sha256)!.n > 0;
+    let scanned = 0;
+    let candidates: Array<{ key: string; sha256: string | null; size: number }> = [];
     for await (const o of store.list(CONTENT_PREFIX)) {
-      report.scanned++;
-      if (report.scanned % 1000 === 0) opts.onProgress?.(report.scanned);
+      scanned++;
+      if (scanned % 1000 === 0) opts.onProgress?.(scanned);
       const sha256 = shaOfContentKey(o.key);
       // A key that is not a content key is not an object custody wrote; it is reported too.
-      if (sha256 !== null && named.get(sha256)!.n > 0) continue;
-      report.count++;
-      report.bytes += o.size;
-      if (report.objects.length < limit) report.objects.push({ key: o.key, sha256: sha256 ?? '', size: o.size, kind: await sniff(store, o.key) });
+      if (!isNamed(sha256)) candidates.push({ key: o.key, sha256, size: o.size });
     }
-    opts.onProgress?.(report.scanned);
+    opts.onProgress?.(scanned);
+    // Entries committed while the vault was listed (an ingest going on: its objects are
+    // written before its entries) name some of the candidates by now.
+    await catchUp();
+    candidates = candidates.filter((c) => !isNamed(c.sha256));
+    const report: UnclaimedReport = { scanned, objects: [], count: candidates.length, bytes: 0 };
+    for (const c of candidates) {
+      report.bytes += c.size;
+      if (report.objects.length < limit) report.objects.push({ key: c.key, sha256: c.sha256 ?? '', size: c.size, kind: await sniff(store, c.key) });
+    }
     return report;
   } finally {
     db.exec(`DROP TABLE IF EXISTS ${table}`);
