@@ -15,6 +15,7 @@ import type { IntegrityReporter } from './integrity.js';
 import type { ApiMetrics } from './metrics.js';
 import type { DeviceQueries } from './queries/devices.js';
 import type { EvidenceQueries } from './queries/evidence.js';
+import type { SearchPool } from './queries/search-pool.js';
 import type { StatsQueries } from './queries/stats.js';
 import type { VerifyRunner } from './verify-runner.js';
 
@@ -52,6 +53,8 @@ export interface ApiContext {
   audit: Audit;
   evidence: EvidenceRepo;
   evidenceQueries: EvidenceQueries;
+  /** Evidence searches, run in a thread of their own (search-pool.ts). */
+  evidenceSearch: SearchPool;
   devices: DeviceQueries;
   /** Recorder status changes (ledgered) and the USB devices seen without a profile (issue 19). */
   deviceRegistry: DeviceRegistry;

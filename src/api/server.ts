@@ -22,6 +22,7 @@ import { stationFigures } from '../monitoring/index.js';
 import { DeviceRegistry, UsbSeenRepo } from '../devices/index.js';
 import { DeviceQueries } from './queries/devices.js';
 import { EvidenceQueries } from './queries/evidence.js';
+import { SearchPool } from './queries/search-pool.js';
 import { StatsQueries } from './queries/stats.js';
 import { accessRequestRoutes } from './routes/access-requests.js';
 import { caseRoutes } from './routes/cases.js';
@@ -153,6 +154,7 @@ function validators(): { text: Ajv; json: Ajv } {
 export function createApiServer(deps: ApiServerDeps): ApiServer {
   const { config, catalog, store, log, activity } = deps;
   const apiLog = log.child({ module: 'api' });
+  const evidenceQueries = new EvidenceQueries(catalog.db);
   const metrics = new ApiMetrics({ activity, jobStats: deps.jobStats, figures: stationFigures({ config, catalog }) });
   const { users, audit } = deps.services;
   const limiter = new FailedAuthLimiter({
@@ -177,7 +179,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     audit,
     access: deps.services.access,
     evidence: new EvidenceRepo(catalog.db),
-    evidenceQueries: new EvidenceQueries(catalog.db),
+    evidenceQueries,
+    evidenceSearch: new SearchPool(catalog.db, evidenceQueries, apiLog),
     devices: new DeviceQueries(catalog.db),
     deviceRegistry: new DeviceRegistry(catalog),
     usbSeen: new UsbSeenRepo(catalog.db),
@@ -386,6 +389,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         clearTimeout(timer);
         if (app.server.listening) app.server.closeAllConnections();
         await closed;
+        await ctx.evidenceSearch.close();
         await exportsStopped;
         try {
           denials.flush(true);

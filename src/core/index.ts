@@ -5,3 +5,4 @@ export * from './logger.js';
 export * from './semaphore.js';
 export * from './activity.js';
 export * from './process.js';
+export * from './module-worker.js';

@@ -1,11 +1,8 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Catalog } from '../catalog/index.js';
-import { SHA256_HEX, errorMessage } from '../core/index.js';
+import { SHA256_HEX, errorMessage, startModuleWorker } from '../core/index.js';
 import { CONTENT_PREFIX, FsObjectStore, contentKey, hashStream, type ObjectStore } from '../vault/index.js';
 import { CHAIN_START, ChainRangeCheck, linkProblems, type ChainRangeResult, type ChainWorkerData, type ChainWorkerMessage, type SeqRange } from './chain-check.js';
 import {
@@ -256,25 +253,9 @@ async function checkInWorkers(file: string, ranges: SeqRange[], maxProblems: num
   }
 }
 
-/**
- * A worker of this folder (chain-worker, objects-worker): the .js file beside this
- * module when built; run from source (tsx, vitest: this module is a .ts file) the .ts
- * file, loaded through tsx's hooks, which the worker registers first (a worker does not
- * inherit a loader given to vitest).
- */
+/** A worker of this folder (chain-worker, objects-worker), from the build or from source. */
 function startWorker(name: 'chain-worker' | 'objects-worker', data: ChainWorkerData | ObjectsWorkerData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here), { workerData: data });
-  const worker = new URL(`./${name}.ts`, here).href;
-  return new Worker(`import(${JSON.stringify(tsxApi(here))}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`, { eval: true, workerData: data });
-}
-
-/** The URL of tsx's ES module API (tsx/esm/api, as an import resolves it), from where `from` would find the package. */
-function tsxApi(from: string): string {
-  const req = createRequire(from);
-  const pkg = req.resolve('tsx/package.json');
-  const exports = (req(pkg) as { exports: Record<string, { import: { default: string } }> }).exports;
-  return pathToFileURL(join(dirname(pkg), exports['./esm/api']!.import.default)).href;
+  return startModuleWorker(import.meta.url, name, data);
 }
 
 /**

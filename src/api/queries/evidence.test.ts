@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../catalog/index.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
+import { silentLogger } from '../../core/index.js';
 import { EvidenceQueries, type EvidenceSummary } from './evidence.js';
+import { SearchPool } from './search-pool.js';
 
 /**
  * The search answer's items are built as JSON by SQLite (searchJson). They must be
@@ -207,6 +209,55 @@ describe('evidence search built as JSON by the catalog', () => {
     // Another unit's scope finds none of them; an officer filter keeps only its items.
     expect(q.searchJson('U2', { time: 'recorded' }, null, 100)).toEqual([]);
     expect(q.searchJson(null, { time: 'recorded', officer: ODD }, null, 100).map((j) => (JSON.parse(j) as EvidenceSummary).officer)).toEqual([ODD]);
+    catalog.close();
+  });
+});
+
+describe('evidence search in the search thread', () => {
+  it('gives the same pages as the calling thread, sees what was committed just before, and survives a bad search', async () => {
+    const dir = await tempDir();
+    const catalog = Catalog.open(join(dir, 'catalog.db'));
+    seed(catalog);
+    const q = new EvidenceQueries(catalog.db);
+    const pool = new SearchPool(catalog.db, q, silentLogger);
+    try {
+      for (const [scope, filter] of [
+        [null, { time: 'recorded' }],
+        [null, { time: 'ingested', type: 'video' }],
+        ['U1', { time: 'recorded', officer: ODD }],
+        [null, { time: 'recorded', from: '2026-03-01T12:00:00.000Z', to: '2026-03-01T20:00:00.000Z' }],
+      ] as const) {
+        expect(await pool.search(scope, filter, null, 100)).toEqual(q.searchJson(scope, filter, null, 100));
+      }
+      // Searches at once, each answered with its own page.
+      const pages = await Promise.all([1, 2, 3, 4, 5].map((n) => pool.search(null, { time: 'recorded' }, null, n)));
+      expect(pages.map((p) => p.length)).toEqual([1, 2, 3, 4, 5]);
+      // A row committed on the API's own connection is found by the next search.
+      catalog.db
+        .prepare(`INSERT INTO evidence (id, sha256, size, media_type, recorder_serial, officer, unit, source_path, source_name, source_mtime_ms,
+          recorded_start, recorded_source, ingested_at, session_id) VALUES ('00000000-0000-7000-8000-0000000000ff', ?, 1, 'photo', 'ZFY0001', 'NEW', 'U1',
+          'a.jpg', 'a.jpg', 0, '2026-03-05T00:00:00.000Z', 'mtime', '2026-03-05T00:00:00.000Z', 's')`)
+        .run('d'.repeat(64));
+      expect((await pool.search(null, { time: 'recorded', officer: 'NEW' }, null, 10)).map((j) => (JSON.parse(j) as EvidenceSummary).id)).toEqual([
+        '00000000-0000-7000-8000-0000000000ff',
+      ]);
+      // A search the catalog refuses is an error for that search only; the next one is answered.
+      await expect(pool.search(null, { time: 'recorded' }, null, Number.NaN)).rejects.toThrow();
+      expect(await pool.search(null, { time: 'recorded' }, null, 2)).toEqual(q.searchJson(null, { time: 'recorded' }, null, 2));
+    } finally {
+      await pool.close();
+      catalog.close();
+    }
+  });
+
+  it('searches an in-memory catalog in the calling thread, and a closed pool too', async () => {
+    const catalog = Catalog.open(':memory:');
+    seed(catalog);
+    const q = new EvidenceQueries(catalog.db);
+    const pool = new SearchPool(catalog.db, q, silentLogger);
+    expect(await pool.search(null, { time: 'recorded' }, null, 3)).toEqual(q.searchJson(null, { time: 'recorded' }, null, 3));
+    await pool.close();
+    expect(await pool.search(null, { time: 'recorded' }, null, 3)).toHaveLength(3);
     catalog.close();
   });
 });

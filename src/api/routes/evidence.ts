@@ -304,7 +304,7 @@ export const evidenceRoutes: ApiRoutes = (app, ctx, done) => {
       const after = q.cursor === undefined ? null : decodeCursor(tag, q.cursor, ['string', 'string']);
       // The items come as JSON text built by the catalog in the schema's shape (see
       // EvidenceQueries.searchJson): the answer is put together here, not serialised.
-      const items = ctx.evidenceQueries.searchJson(
+      const items = await ctx.evidenceSearch.search(
         p.unit,
         { officer: q.officer, device: q.device, unit: q.unit, type: q.type, from, to, time, caseId: q.case, flag: q.flag },
         after ? { t: after[0] as string, id: after[1] as string } : null,
