@@ -3,7 +3,7 @@ import { ConflictError } from '../access/index.js';
 import { scrub } from '../archive/index.js';
 import { CustodyError, type Logger, rfc3339 } from '../core/index.js';
 import type { ObjectStore } from '../vault/index.js';
-import { findUnclaimed, ledgerOf, type UnclaimedKind, type VerifyProblem, type VerifyProgress, verifyVault } from '../ledger/index.js';
+import { ledgerOf, unclaimedOrNull, type UnclaimedKind, type VerifyProblem, type VerifyProgress, verifyVault } from '../ledger/index.js';
 
 export interface VerifySummary {
   ok: boolean;
@@ -24,7 +24,8 @@ export interface VerifySummary {
   /**
    * The vault's objects that no ledger entry names (kept, never a failure): how many, their
    * bytes, and the first of them with what their first bytes say they are; null for a run
-   * recorded before they were counted, or one that stopped before it counted them.
+   * recorded before they were counted, one that stopped before it counted them, or one
+   * whose vault could not be listed.
    */
   unclaimed: { count: number; bytes: number; objects: Array<{ sha256: string; size: number; kind: UnclaimedKind }> } | null;
   /** Set when the run itself failed (the vault could not be read at all). */
@@ -109,7 +110,7 @@ export class VerifyRunner {
             this.tell(false);
           },
         });
-        const unclaimed = await findUnclaimed({ db: catalog.db, store, limit: KEEP_PROBLEMS });
+        const unclaimed = await unclaimedOrNull({ db: catalog.db, store, limit: KEEP_PROBLEMS, log });
         summary = {
           ok: r.ok,
           deep: r.deep,
@@ -126,7 +127,7 @@ export class VerifyRunner {
           // Kept and shown to auditors: system messages and station paths stay in the log (issue 14).
           problems: r.problems.slice(0, KEEP_PROBLEMS).map((p) => ({ ...p, message: scrub(p.message) })),
           problemCount: r.problems.length + r.problemsOmitted,
-          unclaimed: { count: unclaimed.count, bytes: unclaimed.bytes, objects: unclaimed.objects.map(({ sha256, size, kind }) => ({ sha256, size, kind })) },
+          unclaimed: unclaimed && { count: unclaimed.count, bytes: unclaimed.bytes, objects: unclaimed.objects.map(({ sha256, size, kind }) => ({ sha256, size, kind })) },
           error: null,
         };
       } catch (e) {

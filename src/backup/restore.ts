@@ -11,11 +11,11 @@ import {
   LedgerSealer,
   canonicalJson,
   canonicalLine,
-  findUnclaimed,
   ledgerOf,
   rawCanonicalLine,
   recordSegment,
   scanSegments,
+  unclaimedOrNull,
   verifyVault,
   type LedgerEntry,
   type UnclaimedReport,
@@ -70,9 +70,10 @@ export interface RestoreReport {
   /**
    * Objects in the vault no restored entry names (`findUnclaimed`): the footage of the
    * unsealed tail (its objects were durable before its entries), a crash's leftovers,
-   * thumbnails or proxies whose entry never came. Listed (the first 100), never deleted.
+   * thumbnails or proxies whose entry never came. Listed (the first 100), never deleted;
+   * null when the vault could not be listed (logged: the restore goes on).
    */
-  unclaimed: UnclaimedReport;
+  unclaimed: UnclaimedReport | null;
   verify: { ok: boolean; problems: VerifyProblem[] };
   durationMs: number;
 }
@@ -300,8 +301,8 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
       });
     }
     // What the vault holds that no sealed entry names, before the restore's own entries (which name no object).
-    const unclaimed = await findUnclaimed({ db, store, limit: 100, onProgress: (n) => progress({ pass: 'unclaimed', entries: n }) });
-    if (unclaimed.count > 0) log.warn({ count: unclaimed.count, bytes: unclaimed.bytes }, 'the vault holds objects no sealed entry names');
+    const unclaimed = await unclaimedOrNull({ db, store, limit: 100, log, onProgress: (n) => progress({ pass: 'unclaimed', entries: n }) });
+    if (unclaimed && unclaimed.count > 0) log.warn({ count: unclaimed.count, bytes: unclaimed.bytes }, 'the vault holds objects no sealed entry names');
     ledger.append({
       type: 'station.restored',
       actor: opts.actor,
@@ -311,7 +312,7 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
         sealedThrough: scanned.sealedThrough,
         replayed,
         keyRestored: keyGiven !== null,
-        unclaimed: { count: unclaimed.count, bytes: unclaimed.bytes },
+        ...(unclaimed ? { unclaimed: { count: unclaimed.count, bytes: unclaimed.bytes } } : {}),
       },
     });
     // The restore's own entries go to the vault at once.

@@ -39,7 +39,7 @@ export class FollowUpHold {
     this.busyNow = on;
     this.clearTimer();
     if (on) this.take();
-    else this.lift();
+    else this.set(false);
   }
 
   private take(): void {
@@ -56,10 +56,6 @@ export class FollowUpHold {
       this.timer.unref();
     }, this.limits.maxHoldMs);
     this.timer.unref();
-  }
-
-  private lift(): void {
-    this.set(false);
   }
 
   private set(on: boolean): void {

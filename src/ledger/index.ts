@@ -35,5 +35,5 @@ export {
 export { EvidenceRebuilder, rebuildLedger, scanSegments, type RebuildOptions, type RebuildResult, type ScanVisitor } from './rebuild.js';
 export { CatalogRowWindow, recordSegment, sealedThrough } from './segments.js';
 export { exportLedger, type ExportOptions as LedgerExportOptions, type ExportResult as LedgerExportResult } from './export.js';
-export { findUnclaimed, kindOfBytes, type UnclaimedKind, type UnclaimedObject, type UnclaimedReport } from './unclaimed.js';
+export { findUnclaimed, kindOfBytes, unclaimedOrNull, type UnclaimedKind, type UnclaimedObject, type UnclaimedReport } from './unclaimed.js';
 export { verifyVault, type VerifyOptions, type VerifyPhase, type VerifyProblem, type VerifyProgress, type VerifyResult } from './verify.js';

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ingest, testVault } from '../../test/helpers/ledger-vault.js';
-import { findUnclaimed, kindOfBytes } from './unclaimed.js';
+import { silentLogger } from '../core/index.js';
+import { findUnclaimed, kindOfBytes, unclaimedOrNull } from './unclaimed.js';
 
 const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('JFIF photo bytes')]);
 const mp4 = Buffer.concat([Buffer.from([0, 0, 0, 0x20]), Buffer.from('ftypisom clip bytes')]);
@@ -77,6 +78,22 @@ describe('objects no ledger entry names', () => {
     };
     const r = await findUnclaimed({ db: v.catalog.db, store });
     expect(r).toMatchObject({ scanned: 2, count: 1, bytes: sqlite.length, objects: [{ sha256: stray.sha256, kind: 'catalog-snapshot' }] });
+  });
+
+  it('a vault that cannot be listed gives "not counted" (null), logged, to a restore or a verification', async () => {
+    const v = await testVault();
+    const store = Object.create(v.store) as typeof v.store;
+    store.list = async function* () {
+      yield* [];
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
+    await expect(findUnclaimed({ db: v.catalog.db, store })).rejects.toThrow('ECONNREFUSED');
+    const warned: unknown[] = [];
+    const log = { ...silentLogger, warn: (...a: unknown[]) => void warned.push(a) } as unknown as typeof silentLogger;
+    expect(await unclaimedOrNull({ db: v.catalog.db, store, log })).toBeNull();
+    expect(warned).toHaveLength(1);
+    // Its temporary table went with the failure.
+    expect(v.catalog.db.prepare("SELECT count(*) AS n FROM sqlite_temp_master WHERE name LIKE 'unclaimed_named_%'").get()).toEqual({ n: 0 });
   });
 
   it('tells recorder footage, thumbnails and snapshots apart by their first bytes', () => {

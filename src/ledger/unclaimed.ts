@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../catalog/index.js';
+import type { Logger } from '../core/index.js';
 import { CONTENT_PREFIX, shaOfContentKey, type ObjectStore } from '../vault/index.js';
 
 /**
@@ -130,5 +131,19 @@ export async function findUnclaimed(opts: UnclaimedOptions): Promise<UnclaimedRe
     return report;
   } finally {
     db.exec(`DROP TABLE IF EXISTS ${table}`);
+  }
+}
+
+/**
+ * findUnclaimed where the list is a report beside other work (a restore, a verification
+ * from the console): a vault that cannot be listed is logged and gives null ("not
+ * counted"), never a failure of the work that asked.
+ */
+export async function unclaimedOrNull(opts: UnclaimedOptions & { log: Logger }): Promise<UnclaimedReport | null> {
+  try {
+    return await findUnclaimed(opts);
+  } catch (err) {
+    opts.log.warn({ err }, "the vault's objects could not be listed against the ledger; unclaimed objects not counted");
+    return null;
   }
 }

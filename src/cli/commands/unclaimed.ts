@@ -1,7 +1,8 @@
 import type { UnclaimedReport } from '../../ledger/index.js';
 
 /** The objects no sealed entry names, as restore and `custody verify --unclaimed` print them. */
-export function unclaimedLines(u: UnclaimedReport): string[] {
+export function unclaimedLines(u: UnclaimedReport | null): string[] {
+  if (u === null) return ["  unclaimed: not counted (the vault's objects could not be listed; see the log)"];
   if (u.count === 0) return [`  unclaimed: none (every one of the vault's ${u.scanned} objects is named by an entry)`];
   const mb = (n: number): string => (n / 1e6).toFixed(1);
   return [
