@@ -3,7 +3,7 @@ import { access, lstat, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorMessage, type Logger } from '../core/index.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
-import { isMountPoint, mountAt, parseMountInfo, readMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
+import { isMountPoint, mountAt, parseMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
 import { UsbWatcher, type UsbBackend, type UsbDeviceRef } from './usb-adapter.js';
 import type { PriorReading } from './drivers.js';
@@ -49,6 +49,13 @@ export interface DetectionOptions {
    * a pulled recorder whose mount point stays behind (a lazy unmount).
    */
   mountPollMs?: number;
+  /**
+   * How long one detection step (looking at a folder, a rescan) may wait on a file system
+   * before the next steps go on without it (default 10,000 ms). A recorder whose file
+   * system stops answering (a hung card, a read held by a pulled cable) must not stop
+   * every other recorder from being docked; the late step still finishes when it can.
+   */
+  stepPatienceMs?: number;
   /** Listen to USB attach/detach. */
   usb: boolean;
   /** Status-file names that make a plain folder a recorder (the simulated recorder's RECORDER.JSON). */
@@ -194,7 +201,10 @@ export class DeviceDetection {
   private mountTimer: NodeJS.Timeout | undefined;
   /** The mount table's text when last looked at, so an unchanged table costs one read. */
   private mountText: string | null = null;
-  private mountPolling = false;
+  /** Folders with a look queued, so a burst of events or polls queues one look each. */
+  private readonly lookQueued = new Set<string>();
+  /** Folders being looked at now (a look may outlast its patience: it is not started twice). */
+  private readonly looking = new Set<string>();
   private usbWatcher: UsbWatcher | null = null;
   /** Classification runs one at a time, so events about one folder never race. */
   private queue: Promise<void> = Promise.resolve();
@@ -231,7 +241,7 @@ export class DeviceDetection {
     await this.rescanNow();
     const pollMs = this.opts.mountPollMs ?? 500;
     if (pollMs > 0) {
-      this.mountTimer = setInterval(() => void this.pollMounts(), pollMs);
+      this.mountTimer = setInterval(() => this.pollMounts(), pollMs);
       this.mountTimer.unref();
     }
     if (this.opts.rescanMs > 0) {
@@ -280,27 +290,60 @@ export class DeviceDetection {
       this.mountText = null;
       this.log.debug({ location }, 'recorder gone: its location will be docked afresh');
       // A mount already back at the same place is docked now, not at the next change.
-      const table = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
-      if (table && mountAt(table, location)) await this.classify(location, this.parentFolderOf(location), table);
+      const table = this.mountTableNow();
+      if (table && mountAt(table, location)) await this.classify(location, this.parentFolderOf(location));
     });
   }
 
-  /** Look at everything again now (also runs on a timer). */
+  /** Look at everything again now (also runs on a timer); resolves once every look it queued has run. */
   rescanNow(): Promise<void> {
-    return this.enqueue(() => this.rescan());
+    return this.enqueue(() => this.rescan()).then(() => this.queue);
   }
 
+  /**
+   * Run `fn` after the steps before it. A step that waits on a file system longer than
+   * `stepPatienceMs` is left to finish on its own, and the queue goes on: one recorder
+   * that stops answering must not stop the others from being docked.
+   */
   private enqueue(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(async () => {
       if (!this.running) return;
-      try {
-        await fn();
-      } catch (e) {
-        this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again');
-      }
+      const step = fn().then(
+        () => true,
+        (e: unknown) => {
+          this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again');
+          return true;
+        },
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((res) => {
+        timer = setTimeout(() => res(false), this.opts.stepPatienceMs ?? 10_000);
+        timer.unref();
+      });
+      const done = await Promise.race([step, late]);
+      clearTimeout(timer);
+      if (!done) this.errors.warn('detect:late', { waitedMs: this.opts.stepPatienceMs ?? 10_000 }, 'a file system did not answer device detection in time; detection goes on without waiting for it');
     });
     this.queue = run;
     return run;
+  }
+
+  /**
+   * The mount table now, read synchronously: a procfs read never waits on a device, while
+   * the I/O thread pool may be full of reads that a hung or pulled recorder never answers
+   * (each blocked read holds a thread). Null where there is none (not Linux).
+   */
+  private mountTableNow(): MountEntry[] | null {
+    const text = this.mountTextNow();
+    return text === null ? null : parseMountInfo(text);
+  }
+
+  private mountTextNow(): string | null {
+    try {
+      return readFileSync(this.opts.mountInfoFile ?? PROC_MOUNTINFO, 'utf8');
+    } catch {
+      return null;
+    }
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -362,37 +405,58 @@ export class DeviceDetection {
   }
 
   private onRootEvent(ev: ShallowEvent, path: string): void {
-    if (ev === 'addDir') void this.enqueue(() => this.classify(path, null));
+    if (ev === 'addDir') this.look(path, null);
     else if (ev === 'unlinkDir') void this.enqueue(async () => this.removed(path));
   }
 
   private onContainerEvent(container: string, ev: ShallowEvent, path: string): void {
-    if (ev === 'addDir') void this.enqueue(() => this.classify(path, container));
+    if (ev === 'addDir') this.look(path, container);
     else if (ev === 'unlinkDir') void this.enqueue(async () => this.removed(path));
     else if (ev === 'add' && this.opts.statusFiles.some((f) => path === join(container, f))) {
       // A status file appeared: the "user folder" was a recorder being written.
-      void this.enqueue(() => this.classify(container, null));
+      this.look(container, null);
     }
   }
 
   // ---- classification ------------------------------------------------------
 
   /**
+   * Queue a look at one folder, as a step of its own: a recorder whose file system does
+   * not answer holds up only its own look (for `stepPatienceMs`), never the others'.
+   */
+  private look(path: string, parent: string | null): void {
+    if (this.lookQueued.has(path)) return;
+    this.lookQueued.add(path);
+    void this.enqueue(async () => {
+      this.lookQueued.delete(path);
+      await this.classify(path, parent);
+    });
+  }
+
+  /**
    * Decide what a folder under a mount root is. `parent` is the user folder it is in
    * (level 1), or null for a folder directly under a root (level 0).
    */
-  private async classify(path: string, parent: string | null, table?: MountEntry[] | null): Promise<void> {
-    const existing = this.candidates.get(path);
-    if (existing) return;
+  private async classify(path: string, parent: string | null): Promise<void> {
+    if (this.candidates.has(path) || this.looking.has(path)) return;
+    this.looking.add(path);
+    try {
+      await this.classifyNow(path, parent);
+    } finally {
+      this.looking.delete(path);
+    }
+  }
+
+  private async classifyNow(path: string, parent: string | null): Promise<void> {
     if (!(await isDir(path))) return;
-    let mounts = table === undefined ? await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO) : table;
+    let mounts = this.mountTableNow();
     let mounted = await isMountPoint(path, mounts);
     let status = mounted ? false : await this.hasStatusFile(path);
     if (status && mounts) {
       // The status file may be on a mount that came after the table was read: look at
       // the table again, or the recorder would be taken for a plain folder and its mount
       // never followed (a pull would go unnoticed).
-      const again = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
+      const again = this.mountTableNow();
       if (again && (await isMountPoint(path, again))) {
         mounts = again;
         mounted = true;
@@ -404,8 +468,24 @@ export class DeviceDetection {
       await this.closeContainer(path);
       const mount = mounted && mounts ? mountAt(mounts, path) : null;
       const usb = mount ? await usbDeviceForBlock(mount.major, mount.minor, this.opts.sysRoot) : null;
+      if (this.candidates.has(path)) return; // docked by a step that went on while this one waited
+      if (mount) {
+        // The looks above wait on the recorder's file system and on sysfs, which may be
+        // slow or held: the mount may have gone (a pull) or been replaced meanwhile. Only
+        // the mount that is there now is docked; otherwise the folder is looked at afresh.
+        const now = this.mountTableNow();
+        const there = now ? mountAt(now, path) : mount;
+        if (there?.mountId !== mount.mountId) {
+          this.look(path, parent);
+          return;
+        }
+      }
       const candidate: DockCandidate = { location: path, source: 'mount', device: mount?.source ?? null, usb };
       this.candidates.set(path, { candidate, via: mounted ? 'mount' : 'status', gone: false, mountId: mount?.mountId ?? null });
+      // Docked from a table this look read itself, which the poll may never have seen: a
+      // mount that came and went between two polls leaves the table's text as the poll
+      // last saw it. The next poll reconciles whatever it reads, so such a pull is seen.
+      if (mount) this.mountText = null;
       this.log.debug({ location: path, device: candidate.device, usb, via: mounted ? 'mount' : 'status', mountId: mount?.mountId ?? null }, 'dock candidate found');
       this.opts.onDock(candidate);
       return;
@@ -429,7 +509,7 @@ export class DeviceDetection {
     }
     for (const name of await readdir(container).catch(() => [] as string[])) {
       const p = join(container, name);
-      if (!this.candidates.has(p) && !this.pending.get(p)?.timer) await this.classify(p, container);
+      if (!this.candidates.has(p) && !this.pending.get(p)?.timer) this.look(p, container);
     }
   }
 
@@ -449,7 +529,7 @@ export class DeviceDetection {
     p.attempt++;
     p.timer = this.later(delay, () => {
       p.timer = undefined;
-      void this.enqueue(() => this.classify(path, p.parent));
+      this.look(path, p.parent);
     });
   }
 
@@ -495,25 +575,31 @@ export class DeviceDetection {
 
   // ---- rescans -------------------------------------------------------------
 
-  /** Reconcile with what is really there: new roots, missed folders, vanished mounts. */
+  /**
+   * Reconcile with what is really there: new roots, missed folders, vanished mounts. Each
+   * look at a docked recorder or a folder is a step of its own (see `look`).
+   */
   private async rescan(): Promise<void> {
     await this.ensureWatches();
-    const table = await readMountInfo(this.opts.mountInfoFile ?? PROC_MOUNTINFO);
+    const table = this.mountTableNow();
     for (const [loc, c] of [...this.candidates]) {
-      if (!(await isDir(loc))) this.undock(loc, 'removed');
-      else if (c.via === 'mount' && table === null && !(await isMountPoint(loc, null))) this.undock(loc, 'unmounted');
+      void this.enqueue(async () => {
+        if (this.candidates.get(loc) !== c) return;
+        if (!(await isDir(loc))) this.undock(loc, 'removed');
+        else if (c.via === 'mount' && table === null && !(await isMountPoint(loc, null))) this.undock(loc, 'unmounted');
+      });
     }
-    if (table) await this.reconcileMounts(table);
+    if (table) this.reconcileMounts(table);
     for (const root of this.rootWatches.keys()) {
       for (const name of await readdir(root).catch(() => [] as string[])) {
         const p = join(root, name);
-        if (!this.candidates.has(p)) await this.classify(p, null, table);
+        if (!this.candidates.has(p)) this.look(p, null);
       }
     }
     for (const container of [...this.containers.keys()]) {
       for (const name of await readdir(container).catch(() => [] as string[])) {
         const p = join(container, name);
-        if (!this.candidates.has(p)) await this.classify(p, container, table);
+        if (!this.candidates.has(p)) this.look(p, container);
       }
     }
     for (const drop of this.dropWatches.keys()) {
@@ -524,49 +610,40 @@ export class DeviceDetection {
     }
   }
 
-  /** Read the mount table; when it changed, reconcile the docks with it. */
-  private async pollMounts(): Promise<void> {
-    if (!this.running || this.mountPolling) return;
-    this.mountPolling = true;
-    try {
-      let text: string;
-      try {
-        // Read synchronously: a procfs read never waits on a device, while the I/O
-        // thread pool may be full of reads that a hung or pulled recorder never answers
-        // (each blocked read holds a thread); the mount table must still be seen to change.
-        text = readFileSync(this.opts.mountInfoFile ?? PROC_MOUNTINFO, 'utf8');
-      } catch {
-        return; // no mount table here (not Linux): folder events and rescans still work
-      }
-      if (text === this.mountText) return;
-      this.mountText = text;
-      this.log.debug({ mounts: text.split('\n').length - 1 }, 'mount table changed');
-      await this.enqueue(() => this.reconcileMounts(parseMountInfo(text)));
-    } finally {
-      this.mountPolling = false;
-    }
+  /**
+   * Read the mount table; when it changed, reconcile the docks with it. Nothing here
+   * waits on a device or on the queue: however long a step waits on a recorder's file
+   * system, a pulled recorder is seen to go within one poll.
+   */
+  private pollMounts(): void {
+    if (!this.running) return;
+    const text = this.mountTextNow();
+    if (text === null || text === this.mountText) return; // no mount table here (not Linux): folder events and rescans still work
+    this.mountText = text;
+    const table = parseMountInfo(text);
+    this.log.debug({ mounts: table.length }, 'mount table changed');
+    this.reconcileMounts(table);
   }
 
   /**
-   * Bring the docks in line with the mount table: a docked mount that is gone, or whose
-   * path now holds another mount (pulled and plugged back in), is undocked, and the new
-   * mount is classified as a new dock; a mount that appeared under a root (or a user
-   * folder of one) is classified at once, also on a folder that already existed.
+   * Bring the docks in line with the mount table, at once: a docked mount that is gone,
+   * or whose path now holds another mount (pulled and plugged back in), is undocked; a
+   * mount under a root (or a user folder of one) that is not docked — the new one among
+   * them — is queued for a look, also on a folder that already existed.
    */
-  private async reconcileMounts(table: MountEntry[]): Promise<void> {
+  private reconcileMounts(table: MountEntry[]): void {
     for (const [loc, c] of [...this.candidates]) {
       if (c.via !== 'mount') continue;
       const now = mountAt(table, loc);
       if (now && (c.mountId === null || now.mountId === c.mountId)) continue;
       if (c.gone) this.candidates.delete(loc); // its USB device already went: reported then
       else this.undock(loc, 'unmounted');
-      if (now) await this.classify(loc, this.parentFolderOf(loc), table);
     }
     for (const m of table) {
       if (this.candidates.has(m.mountPoint)) continue;
       const parent = this.levelOf(m.mountPoint);
       if (parent === undefined) continue;
-      await this.classify(m.mountPoint, parent, table);
+      this.look(m.mountPoint, parent);
     }
   }
 
