@@ -115,13 +115,26 @@ async function verifyDeep(home: string): Promise<void> {
   expect(v.code).toBe(0);
 }
 
+/** Each thread of a process: its name, the kernel function it sleeps in and its system call (a hang can then be read). */
+async function threadsOf(pid: number | undefined): Promise<string> {
+  if (pid === undefined) return '(no process)';
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const rows: string[] = [];
+  for (const t of tasks) {
+    const read = (f: string): Promise<string> => readFile(`/proc/${pid}/task/${t}/${f}`, 'utf8').then((x) => x.trim(), () => '?');
+    rows.push(`${t} ${await read('comm')}: ${await read('wchan')} [${(await read('syscall')).split(' ').slice(0, 3).join(' ')}]`);
+  }
+  const mounts = (await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('custody-test'));
+  return `${rows.join('\n')}\nits mount table (the test's mounts):\n${mounts.join('\n')}`;
+}
+
 /** Wait on a condition; when it never holds, show what the daemon said (a CI run can then be read). */
 async function until<T>(daemon: Daemon, what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
   try {
     return await waitFor(what, fn, timeoutMs, 20);
   } catch (e) {
-    const shown = daemon.lines.filter((l) => l.msg !== 'ingested').map((l) => ({ t: l.time, module: l.module, msg: l.msg, location: l.location, status: l.status, err: (l.err as { message?: string } | undefined)?.message }));
-    console.error(`daemon log while waiting for ${what}:\n${shown.map((l) => JSON.stringify(l)).join('\n')}`);
+    const shown = daemon.lines.filter((l) => l.msg !== 'ingested').map((l) => ({ t: l.time, module: l.module, msg: l.msg, location: l.location, status: l.status, via: l.via, mountId: l.mountId, err: (l.err as { message?: string } | undefined)?.message }));
+    console.error(`daemon log while waiting for ${what}:\n${shown.map((l) => JSON.stringify(l)).join('\n')}\nwhere its threads wait:\n${await threadsOf(daemon.child.pid)}`);
     throw e;
   }
 }
@@ -168,9 +181,16 @@ async function station(dir: string): Promise<{ home: string; root: string; lab: 
   return { home, root, lab, daemon };
 }
 
+/** Stop the daemon as systemd does; one that does not stop is shown (its log) and killed, and fails the test. */
 async function stop(daemon: Daemon): Promise<void> {
   daemon.child.kill('SIGTERM');
-  expect(await daemon.exited).toBe(0);
+  const code = await Promise.race([daemon.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 60_000))]);
+  if (code === 'still running') {
+    const shown = daemon.lines.slice(-60).map((l) => JSON.stringify({ t: l.time, module: l.module, msg: l.msg, location: l.location, err: (l.err as { message?: string } | undefined)?.message }));
+    console.error(`the daemon did not stop within 60 s of SIGTERM; its last log lines:\n${shown.join('\n')}`);
+    daemon.child.kill('SIGKILL');
+  }
+  expect(code).toBe(0);
 }
 
 // Registered only where the lab can run (see the end of the file for the other cases).
