@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { access, lstat, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { errorMessage, type Logger } from '../core/index.js';
+import { errorMessage, settledWithin, type Logger } from '../core/index.js';
 import { watchShallow, type ShallowEvent, type ShallowWatch } from './fs-watch.js';
 import { isMountPoint, mountAt, parseMountInfo, PROC_MOUNTINFO, type MountEntry } from './mountinfo.js';
 import { usbDeviceForBlock, type UsbDeviceInfo } from './sysfs.js';
@@ -308,21 +308,11 @@ export class DeviceDetection {
   private enqueue(fn: () => Promise<void>): Promise<void> {
     const run = this.queue.then(async () => {
       if (!this.running) return;
-      const step = fn().then(
-        () => true,
-        (e: unknown) => {
-          this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again');
-          return true;
-        },
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<false>((res) => {
-        timer = setTimeout(() => res(false), this.opts.stepPatienceMs ?? 10_000);
-        timer.unref();
-      });
-      const done = await Promise.race([step, late]);
-      clearTimeout(timer);
-      if (!done) this.errors.warn('detect:late', { waitedMs: this.opts.stepPatienceMs ?? 10_000 }, 'a file system did not answer device detection in time; detection goes on without waiting for it');
+      const patience = this.opts.stepPatienceMs ?? 10_000;
+      const step = fn().catch((e: unknown) => this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again'));
+      if (!(await settledWithin(step, patience))) {
+        this.errors.warn('detect:late', { waitedMs: patience }, 'a file system did not answer device detection in time; detection goes on without waiting for it');
+      }
     });
     this.queue = run;
     return run;
