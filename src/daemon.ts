@@ -60,6 +60,12 @@ export interface Daemon {
    * the store and the catalog. Safe to call more than once.
    */
   stop(): Promise<void>;
+  /**
+   * How many recorder reads the stop left behind, never returned (a hung card, a held
+   * FUSE read): each holds one of Node's I/O threads, and the process cannot exit
+   * normally until it returns (Node waits for its I/O threads at exit).
+   */
+  readsLeftBehind(): number;
 }
 
 /**
@@ -200,7 +206,9 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
       name: 'docks',
       start: async () => docks.start(),
       // Stops intake of files; copies in flight finish or are rolled back within the grace.
-      stop: () => docks.stop(graceMs),
+      stop: async () => {
+        leftBehind = await docks.stop(graceMs);
+      },
     },
     {
       name: 'detection',
@@ -214,6 +222,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   // then the store; the catalog closes last.
   const started: Component[] = [];
   let stopping: Promise<void> | null = null;
+  let leftBehind = 0;
 
   const stopAll = async (): Promise<void> => {
     let failed: unknown = null;
@@ -249,6 +258,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     profiles,
     api,
     apiAddress: () => apiAddress,
+    readsLeftBehind: () => leftBehind,
     async start() {
       for (const c of components) {
         try {
@@ -310,6 +320,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await stopped;
     await daemon.stop();
     log.info('custody daemon stopped');
+    const stuck = daemon.readsLeftBehind();
+    if (stuck > 0) {
+      // Everything is closed and sealed; only the threads of those reads are left, and
+      // Node's exit waits for them for ever. Nothing is in flight: end the process.
+      log.warn({ reads: stuck }, "a recorder's read never returned and holds the process: custody has closed everything and ends itself with SIGKILL");
+      log.flush();
+      process.kill(process.pid, 'SIGKILL');
+    }
     return 0;
   } catch (e) {
     log.error({ err: e }, 'custody daemon failed');

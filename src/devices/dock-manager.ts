@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
-import { type ActivityBus, type DockPause, errorMessage, isCustodyError, type Logger, rfc3339 } from '../core/index.js';
-import { registerRecorder, type IngestedItem, type IngestService, type IngestSession, type SessionProgress, type SessionReport } from '../ingest/index.js';
+import { type ActivityBus, type DockPause, errorMessage, isCustodyError, type Logger, rfc3339, settledWithin } from '../core/index.js';
+import { registerRecorder, STRAGGLER_MS, type IngestedItem, type IngestService, type IngestSession, type SessionProgress, type SessionReport } from '../ingest/index.js';
 import type { DockCandidate, UndockReason } from './detection.js';
 import { DeviceRepo } from './device-repo.js';
 import type { RecorderDriver, RecorderHealth, RecorderIdentity } from './driver.js';
@@ -242,19 +242,33 @@ export class DockManager extends EventEmitter {
 
   /**
    * Stop: no new docks; sessions stop taking files, copies in flight get `graceMs`
-   * to finish, then are rolled back; dock rows are brought up to date.
+   * to finish, then are rolled back; dock rows are brought up to date. Resolves with how
+   * many recorders' reads never returned and were left behind (see IngestService.stop).
    */
-  async stop(graceMs: number): Promise<void> {
+  async stop(graceMs: number): Promise<number> {
     this.accepting = false;
     for (const d of [...this.docks.values(), ...this.leaving]) d.wake?.();
-    await this.deps.ingest.stop(graceMs);
-    await Promise.all([...this.docks.values(), ...this.leaving].map((d) => d.flow));
+    const sessionsLeft = await this.deps.ingest.stop(graceMs, STRAGGLER_MS);
+    let leftBehind = sessionsLeft;
+    // A dock still waiting on its recorder (a check whose read never returns) after
+    // that is left behind, as after a kill: its row is closed below, and the recorder
+    // is docked again at the next start.
+    const flows = [...this.docks.values(), ...this.leaving];
+    const settled = new Set<Dock>();
+    if (!(await settledWithin(Promise.all(flows.map((d) => d.flow.then(() => void settled.add(d)))), STRAGGLER_MS))) {
+      const left = flows.filter((d) => !settled.has(d)).map((d) => d.candidate.location);
+      this.log.warn({ docks: left, waitedMs: STRAGGLER_MS }, "a recorder's read did not return: stopping without waiting for its dock; it is docked again at the next start");
+      // A dock waits on its session: the reads left behind are the docks' (at least the sessions').
+      leftBehind = Math.max(left.length, sessionsLeft);
+    }
     // Recorders still docked are docked again, as new docks, when custody starts.
     for (const d of [...this.docks.values()]) {
       this.docks.delete(d.candidate.location);
       d.gone = 'custody-stopped';
+      if (d.session && !d.ended) d.midSession = true; // its session left behind, still waiting on a read
       this.closeDock(d);
     }
+    return leftBehind;
   }
 
   private async resolveProfile(c: DockCandidate): Promise<RecorderProfile | null> {

@@ -1,4 +1,4 @@
-export { IngestService, type IngestServiceDeps } from './service.js';
+export { IngestService, STRAGGLER_MS, type IngestServiceDeps } from './service.js';
 export {
   IngestSession,
   type SessionReport,

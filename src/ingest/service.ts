@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/index.js';
-import { type Clock, type Logger, systemClock } from '../core/index.js';
+import { type Clock, type Logger, settledWithin, systemClock } from '../core/index.js';
 import type { RecorderDriver } from '../devices/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { IngestSlots } from './slots.js';
@@ -114,22 +114,28 @@ export class IngestService {
 
   /**
    * Stop intake; copies in flight get `graceMs` to finish, then are aborted (an
-   * aborted copy leaves no object and no entry).
+   * aborted copy leaves no object and no entry). A session still waiting on a recorder's
+   * read `stragglerMs` after its abort (a read that never returns) is left behind, logged:
+   * custody stops without it, as after a kill — its session is marked interrupted and its
+   * copy in flight freed at the next start. Resolves with how many were left behind.
    */
-  async stop(graceMs = 30_000): Promise<void> {
+  async stop(graceMs = 30_000, stragglerMs = STRAGGLER_MS): Promise<number> {
     this.accepting = false;
     const running = [...this.sessions];
     for (const s of running) s.stop({ path: '', code: 'SHUTDOWN', message: 'custody is stopping' }, 'graceful');
-    const all = Promise.all(running.map((s) => new Promise((r) => s.once('end', r))));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((r) => {
-      timer = setTimeout(() => r('timeout'), graceMs);
-    });
-    const outcome = await Promise.race([all, timeout]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      for (const s of running) s.stop({ path: '', code: 'SHUTDOWN', message: 'custody is stopping' }, 'abort');
-      await all;
-    }
+    const ended = new Set<IngestSession>();
+    const all = Promise.all(running.map((s) => new Promise<void>((r) => s.once('end', () => r(void ended.add(s))))));
+    if (await settledWithin(all, graceMs)) return 0;
+    for (const s of running) s.stop({ path: '', code: 'SHUTDOWN', message: 'custody is stopping' }, 'abort');
+    if (await settledWithin(all, stragglerMs)) return 0;
+    const left = running.filter((s) => !ended.has(s)).map((s) => s.id);
+    this.deps.log.warn(
+      { sessions: left, waitedMs: graceMs + stragglerMs },
+      "a recorder's read did not return after its copy was aborted: stopping without it; its session is marked interrupted and its copy in flight freed at the next start",
+    );
+    return left.length;
   }
 }
+
+/** How long a session may take to end after its abort before a stop goes on without it. */
+export const STRAGGLER_MS = 10_000;

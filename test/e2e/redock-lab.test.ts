@@ -25,8 +25,9 @@ const labMissing = await labProblems();
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-function startLabDaemon(home: string, mountRoot: string): Daemon {
+function startLabDaemon(home: string, mountRoot: string, env: Record<string, string> = {}): Daemon {
   return startDaemon(home, {
+    ...env,
     CUSTODY_DEVICES_MOUNT_ROOTS: mountRoot,
     CUSTODY_API_PORT: '0',
     // Only the mount table can notice these mounts in time: the rescan is an hour away.
@@ -165,18 +166,22 @@ async function atGate(daemon: Daemon, events: string): Promise<string> {
   return until(daemon, 'the station to wait at the gate', async () => (await readFile(events, 'utf8').catch(() => '')).split('\n').find((l) => l.startsWith('gate '))?.slice(5), 60_000);
 }
 
-/** The daemon's detection has seen the recorder at `location` go (its mount left the mount table). */
+/**
+ * The daemon has seen the recorder at `location` go: detection saw its mount leave the
+ * mount table, or its session found its files gone first and had detection forget it.
+ */
 async function seenGone(daemon: Daemon, location: string): Promise<void> {
-  await until(daemon, `the daemon to see ${location} go`, async () => daemon.lines.some((l) => l.msg === 'recorder undocked' && l.location === location), 30_000);
+  const gone = new Set(['recorder undocked', 'recorder gone: its location will be docked afresh']);
+  await until(daemon, `the daemon to see ${location} go`, async () => daemon.lines.some((l) => gone.has(l.msg as string) && l.location === location), 30_000);
 }
 
-async function station(dir: string): Promise<{ home: string; root: string; lab: Lab; daemon: Daemon }> {
+async function station(dir: string, env: Record<string, string> = {}): Promise<{ home: string; root: string; lab: Lab; daemon: Daemon }> {
   const home = join(dir, 'home');
   const root = join(dir, 'M');
   await mkdir(root, { recursive: true });
   expect((await runCli(['init', '--home', home])).code).toBe(0);
   const lab = new Lab(join(dir, 'lab'));
-  const daemon = startLabDaemon(home, root);
+  const daemon = startLabDaemon(home, root, env);
   await waitFor('the daemon to start', async () => daemon.lines.find((l) => l.msg === 'custody daemon started'), 30_000, 20);
   return { home, root, lab, daemon };
 }
@@ -186,8 +191,8 @@ async function stop(daemon: Daemon): Promise<void> {
   daemon.child.kill('SIGTERM');
   const code = await Promise.race([daemon.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 60_000))]);
   if (code === 'still running') {
-    const shown = daemon.lines.slice(-60).map((l) => JSON.stringify({ t: l.time, module: l.module, msg: l.msg, location: l.location, err: (l.err as { message?: string } | undefined)?.message }));
-    console.error(`the daemon did not stop within 60 s of SIGTERM; its last log lines:\n${shown.join('\n')}`);
+    const shown = daemon.lines.slice(-60).map((l) => JSON.stringify({ t: l.time, module: l.module, component: l.component, msg: l.msg, location: l.location, err: (l.err as { message?: string } | undefined)?.message }));
+    console.error(`the daemon did not stop within 60 s of SIGTERM; its last log lines:\n${shown.join('\n')}\nwhere its threads wait:\n${await threadsOf(daemon.child.pid)}`);
     daemon.child.kill('SIGKILL');
   }
   expect(code).toBe(0);
@@ -322,6 +327,46 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       await expectAllInVaultOnce(home, 'RECB', b.files);
     } finally {
       await stop(daemon);
+      await lab.close();
+    }
+    await verifyDeep(home);
+  }, 300_000);
+
+  it('a daemon told to stop while a recorder\'s read never returns stops all the same, and its restart finishes the recorder', async () => {
+    const dir = await tempDir();
+    // One second of grace for copies in flight, then the stop goes on without the held read.
+    const { home, root, lab, daemon } = await station(dir, { CUSTODY_DEVICES_STOP_GRACE_SECONDS: '1' });
+    let second: Daemon | null = null;
+    try {
+      const { image, files } = await recorderImage(lab, 'REC5', 24 * 1024 * 1024);
+      const card = await lab.mount(image, join(dir, 'card'));
+      // A clip's read is held 4 MiB in for as long as the test wants: a read that never returns.
+      const events = join(dir, 'events.log');
+      const release = join(dir, 'release');
+      await lab.throttle(card.at, join(root, 'REC5'), { gate: [{ glob: 'DCIM/*/*.MP4', offset: 4 * 1024 * 1024, until: release }], events });
+      await atGate(daemon, events);
+      await copying(home, 1);
+      // Told to stop: it closes everything without the read, then ends itself, as Node's
+      // own exit would wait for the thread of that read for ever.
+      daemon.child.kill('SIGTERM');
+      const code = await Promise.race([daemon.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 90_000))]);
+      if (code === 'still running') daemon.child.kill('SIGKILL');
+      expect(code).toBeNull();
+      expect(daemon.child.signalCode).toBe('SIGKILL');
+      const said = daemon.lines.map((l) => l.msg as string);
+      expect(said.filter((m) => m.startsWith("a recorder's read did not return"))).toHaveLength(2); // the session's copy, then its dock
+      expect(said.indexOf('custody daemon stopped')).toBeGreaterThan(0);
+      expect(said.at(-1)).toBe("a recorder's read never returned and holds the process: custody has closed everything and ends itself with SIGKILL");
+      await writeFile(release, '');
+
+      second = startLabDaemon(home, root);
+      await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, 'REC5').some((s) => s.status === 'complete'), 120_000);
+      const closed = ledger(home, 'device.undocked').find((u) => u.data.reason === 'custody-stopped');
+      expect(closed).toMatchObject({ subject: 'REC5', data: { midSession: true } });
+      await expectAllInVaultOnce(home, 'REC5', files);
+      expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+    } finally {
+      if (second) await stop(second);
       await lab.close();
     }
     await verifyDeep(home);
