@@ -612,7 +612,13 @@ export class DeviceDetection {
     this.mountText = text;
     const table = parseMountInfo(text);
     this.log.debug({ mounts: table.length }, 'mount table changed');
-    this.reconcileMounts(table);
+    try {
+      this.reconcileMounts(table);
+    } catch (e) {
+      // An undock handler that throws must not end the process from a timer.
+      this.mountText = null; // looked at again at the next poll
+      this.errors.warn(`detect:${errorMessage(e)}`, { err: e }, 'device detection failed; will look again');
+    }
   }
 
   /**
