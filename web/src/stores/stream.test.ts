@@ -170,4 +170,25 @@ describe('the page’s one event stream', () => {
     dockStore.stop();
     expect(open()).toEqual([]);
   });
+
+  it('keeps a read only when no event came while it was in flight: an event that came meanwhile is newer', async () => {
+    const got: unknown[] = [];
+    const sub = stream.subscribe(['verify'], (_t, d) => got.push(d), () => undefined);
+    const es = open().at(-1)!;
+    es.opened();
+    // The answer of a read made while a run was going, which ends (its event) before that answer arrives.
+    let answer!: (v: string) => void;
+    const overtaken = sub.fresh(() => new Promise<string>((r) => (answer = r)));
+    es.send('verify', { running: null, last: { ok: true } });
+    answer('running');
+    expect(await overtaken).toBeUndefined();
+    expect(got).toEqual([{ running: null, last: { ok: true } }]);
+    // A read with no event meanwhile is kept; an event of another type does not count.
+    const kept = sub.fresh(() => new Promise<string>((r) => (answer = r)));
+    es.send('dock', { dockId: 'd9' });
+    answer('idle');
+    expect(await kept).toBe('idle');
+    sub.close();
+  });
 });
+

@@ -16,6 +16,8 @@ interface Subscriber {
   types: ReadonlySet<string>;
   onEvent: (type: string, data: unknown) => void;
   onConnect: () => void;
+  /** Events given to this subscriber so far (see `fresh`). */
+  told: number;
 }
 
 const state = ref<Connection>('connecting');
@@ -37,6 +39,7 @@ function dispatch(type: string, m: Event): void {
   }
   for (const s of [...subscribers]) {
     if (!s.types.has(type)) continue;
+    s.told++;
     try {
       s.onEvent(type, data);
     } catch {
@@ -80,9 +83,19 @@ function shut(): void {
  * types as parsed JSON; `onConnect` runs on each (re)connection of the page's stream, and
  * once soon after subscribing when the stream is already live (the subscriber's first
  * read). `close()` ends this subscription; the stream closes with the last one.
+ *
+ * `fresh(read)` runs a GET of what these events also carry, and gives its answer only if
+ * no event came while it was in flight (else undefined): the answer may then be older
+ * than the event (a run that ended while the GET was answered shown as still running,
+ * for ever, as no event follows its end). Every change sends an event, so one that came
+ * meanwhile is at least as new.
  */
-export function subscribe(types: readonly string[], onEvent: (type: string, data: unknown) => void, onConnect: () => void): { connection: typeof connection; close: () => void } {
-  const sub: Subscriber = { types: new Set(types), onEvent, onConnect };
+export function subscribe(
+  types: readonly string[],
+  onEvent: (type: string, data: unknown) => void,
+  onConnect: () => void,
+): { connection: typeof connection; close: () => void; fresh: <T>(read: () => Promise<T>) => Promise<T | undefined> } {
+  const sub: Subscriber = { types: new Set(types), onEvent, onConnect, told: 0 };
   subscribers.add(sub);
   if (!source) open();
   else {
@@ -92,6 +105,11 @@ export function subscribe(types: readonly string[], onEvent: (type: string, data
   }
   return {
     connection,
+    fresh: async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+      const before = sub.told;
+      const answer = await read();
+      return sub.told === before ? answer : undefined;
+    },
     close: () => {
       if (!subscribers.delete(sub)) return;
       // A listener of a type nobody wants any more is harmless: it dispatches to no one.
