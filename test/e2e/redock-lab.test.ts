@@ -186,6 +186,19 @@ async function station(dir: string, env: Record<string, string> = {}): Promise<{
   return { home, root, lab, daemon };
 }
 
+/**
+ * A daemon started again on the station finishes the recorder: the dock the first one
+ * left open is closed and said so in the ledger (custody-stopped, mid-session, not
+ * pulled), every file is in the vault once, and no temp copy is left.
+ */
+async function finishedAfterRestart(second: Daemon, home: string, serial: string, files: Map<string, string>): Promise<void> {
+  await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, serial).some((s) => s.status === 'complete'), 120_000);
+  const closed = ledger(home, 'device.undocked').find((u) => u.data.reason === 'custody-stopped');
+  expect(closed).toMatchObject({ subject: serial, data: { midSession: true, pulled: false } });
+  await expectAllInVaultOnce(home, serial, files);
+  expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+}
+
 /** Stop the daemon as systemd does; one that does not stop is shown (its log) and killed, and fails the test. */
 async function stop(daemon: Daemon): Promise<void> {
   daemon.child.kill('SIGTERM');
@@ -360,11 +373,7 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       await writeFile(release, '');
 
       second = startLabDaemon(home, root);
-      await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, 'REC5').some((s) => s.status === 'complete'), 120_000);
-      const closed = ledger(home, 'device.undocked').find((u) => u.data.reason === 'custody-stopped');
-      expect(closed).toMatchObject({ subject: 'REC5', data: { midSession: true } });
-      await expectAllInVaultOnce(home, 'REC5', files);
-      expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+      await finishedAfterRestart(second, home, 'REC5', files);
     } finally {
       if (second) await stop(second);
       await lab.close();
@@ -394,12 +403,7 @@ if (labMissing.length === 0) describe('re-docks on real recorder file systems (i
       second = startLabDaemon(home, root);
       const freed = await until(second, 'the start-up sweep', async () => second!.lines.find((l) => l.msg === 'removed interrupted copies left in the vault temp folder by a process that stopped'), 30_000);
       expect(freed).toMatchObject({ files: left.length });
-      await until(second, 'the recorder to be finished after the restart', async () => sessionsEnded(home, 'REC3').some((s) => s.status === 'complete'), 120_000);
-      // The dock the crash left open is closed, and said so in the ledger.
-      const closed = ledger(home, 'device.undocked').find((u) => u.data.reason === 'custody-stopped');
-      expect(closed).toMatchObject({ subject: 'REC3', data: { midSession: true, pulled: false } });
-      await expectAllInVaultOnce(home, 'REC3', files);
-      expect(await readdir(join(home, 'vault', '.tmp'))).toEqual([]);
+      await finishedAfterRestart(second, home, 'REC3', files);
     } finally {
       if (second) await stop(second);
       await lab.close();
