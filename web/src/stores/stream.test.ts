@@ -191,4 +191,3 @@ describe('the page’s one event stream', () => {
     sub.close();
   });
 });
-
