@@ -32,11 +32,18 @@ export interface VerifySummary {
   error: string | null;
 }
 
+/**
+ * Where a run stands: a phase of verifyVault, then `unclaimed` while the vault is listed
+ * against the ledger (done: objects listed so far; total 0, as a listing's size is not
+ * known before it ends).
+ */
+export type RunProgress = Omit<VerifyProgress, 'phase'> & { phase: VerifyProgress['phase'] | 'unclaimed' };
+
 export interface VerifyRunning {
   deep: boolean;
   startedAt: string;
   startedBy: string;
-  progress: VerifyProgress | null;
+  progress: RunProgress | null;
 }
 
 export interface VerifyStatus {
@@ -110,7 +117,13 @@ export class VerifyRunner {
             this.tell(false);
           },
         });
-        const unclaimed = await unclaimedOrNull({ db: catalog.db, store, limit: KEEP_PROBLEMS, log });
+        // The listing of a large vault (S3 above all) takes a while: the console says so.
+        const listed = (done: number): void => {
+          run.progress = { phase: 'unclaimed', done, total: 0 };
+          this.tell(false);
+        };
+        listed(0);
+        const unclaimed = await unclaimedOrNull({ db: catalog.db, store, limit: KEEP_PROBLEMS, log, onProgress: listed });
         summary = {
           ok: r.ok,
           deep: r.deep,

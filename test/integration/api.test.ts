@@ -465,7 +465,7 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect((await r.call(archivist.token, { method: 'POST', url: '/api/v1/ledger/verify' })).statusCode).toBe(403);
 
     // The console follows the run on the event stream: its start, progress and end are published.
-    const told: Array<{ running: { progress: { phase: string } | null } | null; last: { ok: boolean } | null }> = [];
+    const told: Array<{ running: { progress: { phase: string; done: number; total: number } | null } | null; last: { ok: boolean } | null }> = [];
     const unsubscribe = r.activity.subscribe((e) => {
       if (e.type === 'verify') told.push(e.status as (typeof told)[number]);
     });
@@ -477,6 +477,9 @@ describe('HTTP API (integration: real SQLite, fs vault, fastify inject)', () => 
     expect(told[0]!.running).not.toBeNull();
     expect(told.at(-1)).toMatchObject({ running: null, last: { ok: true } });
     expect(told.some((t) => t.running?.progress?.phase !== undefined)).toBe(true);
+    // Last, the vault is listed against the ledger; the console shows that phase as it goes.
+    const phases = told.flatMap((t) => (t.running?.progress ? [t.running.progress] : []));
+    expect(phases.at(-1)).toMatchObject({ phase: 'unclaimed', total: 0 });
     const status = body<{ running: unknown; last: Record<string, unknown> }>(await r.call(archivist.token, { url: '/api/v1/ledger/verify' }));
     expect(status.running).toBeNull();
     expect(status.last).toMatchObject({ ok: true, deep: true, objects: 7, problemCount: 0, problems: [], error: null, startedBy: `user:${auditor.id}` });

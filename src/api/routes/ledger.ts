@@ -45,7 +45,13 @@ const Running = Type.Object({
   deep: Type.Boolean(),
   startedAt: Type.String(),
   startedBy: Type.String(),
-  progress: Nullable(Type.Object({ phase: Type.String(), done: Type.Integer(), total: Type.Integer() })),
+  progress: Nullable(
+    Type.Object({
+      phase: Type.String({ description: 'ledger, segments, objects, proxies; then unclaimed while the vault is listed against the ledger (done: objects listed; total 0: not known)' }),
+      done: Type.Integer(),
+      total: Type.Integer(),
+    }),
+  ),
 });
 
 const VerifyStatus = Type.Object({

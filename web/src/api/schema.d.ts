@@ -4168,6 +4168,7 @@ export interface paths {
                                 startedAt: string;
                                 startedBy: string;
                                 progress: {
+                                    /** @description ledger, segments, objects, proxies; then unclaimed while the vault is listed against the ledger (done: objects listed; total 0: not known) */
                                     phase: string;
                                     done: number;
                                     total: number;
@@ -4312,6 +4313,7 @@ export interface paths {
                                 startedAt: string;
                                 startedBy: string;
                                 progress: {
+                                    /** @description ledger, segments, objects, proxies; then unclaimed while the vault is listed against the ledger (done: objects listed; total 0: not known) */
                                     phase: string;
                                     done: number;
                                     total: number;
