@@ -132,7 +132,9 @@ let axeSource: string | undefined;
 /** Resolves (in the page) once two frames have passed and every animation has finished. */
 const AT_REST = `(async () => {
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  await Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined)));
+  // An animation that loops for ever (a moving progress bar, a spinner) never ends: not waited for.
+  const ending = document.getAnimations().filter((a) => a.effect?.getComputedTiming().endTime !== Infinity);
+  await Promise.all(ending.map((a) => a.finished.catch(() => undefined)));
 })()`;
 
 export async function axeViolations(page: Page): Promise<Array<{ id: string; impact: string | null; help: string; nodes: string[] }>> {
@@ -140,7 +142,7 @@ export async function axeViolations(page: Page): Promise<Array<{ id: string; imp
   // Judge the page at rest: a dialog fading in (Element Plus's transitions) is half
   // transparent and not yet named for a moment, which axe would report as low contrast or
   // a nameless dialog depending on the machine's speed. Wait a frame for a transition to
-  // begin, then for every running animation and transition to finish.
+  // begin, then for every running animation and transition that ends to finish.
   await page.evaluate(AT_REST);
   // The console's CSP allows only its own scripts: axe is evaluated, not added as a tag.
   await page.evaluate(axeSource);
