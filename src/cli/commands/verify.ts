@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { SingleBar } from 'cli-progress';
 import { errorMessage } from '../../core/index.js';
 import type { WitnessCheck } from '../../proof/index.js';
-import { findUnclaimed, ledgerOf, type VerifyProblem, type VerifyProgress, type VerifyResult, verifyVault } from '../../ledger/index.js';
+import { findUnclaimed, ledgerOf, type UnclaimedReport, type VerifyProblem, type VerifyProgress, type VerifyResult, verifyVault } from '../../ledger/index.js';
 import type { Runtime } from '../context.js';
 import { EXIT_PROBLEM, globals, output, withRuntime } from '../context.js';
 
@@ -100,7 +100,15 @@ export async function verifyCommand(opts: { deep?: boolean; unclaimed?: boolean 
       bar?.stop();
     }
     // Objects no entry names: listed for an archivist, never a verify failure (docs/operations.md).
-    const unclaimed = opts.unclaimed ? await findUnclaimed({ db: rt.catalog.db, store: rt.store }) : null;
+    // The listing of a large vault takes a while: on a terminal, the count listed so far.
+    let unclaimed: UnclaimedReport | null = null;
+    if (opts.unclaimed) {
+      try {
+        unclaimed = await findUnclaimed({ db: rt.catalog.db, store: rt.store, ...(bar ? { onProgress: (n: number) => process.stderr.write(`\r listing the vault: ${n} objects`) } : {}) });
+      } finally {
+        if (bar) process.stderr.write('\r\x1b[K');
+      }
+    }
     const witnesses = await witnessProblems(rt);
     if (witnesses.problems.length > 0) result = { ...result, ok: false, problems: [...result.problems, ...witnesses.problems] };
     const { ok, entries, objects, problems, ...rest } = result;
