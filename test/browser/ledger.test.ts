@@ -3,7 +3,8 @@
  * the latest signed checkpoint as the API gives it, runs "verify now" and sees it pass,
  * and downloads the ledger export and the station's public key, which check out with
  * scripts/verify-ledger-export.mjs and equal the CLI's verifier key; an archivist may
- * read the page but is not offered the verification.
+ * read the page but is not offered the verification; a run listing the vault against the
+ * ledger shows the count listed so far.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -127,6 +128,7 @@ if (problems.length === 0) describe('账本 /ledger in chromium (issue 19)', () 
     // the page says so with the count listed so far, on a moving bar. The status is the
     // API's at that moment (a test vault lists too fast to catch it).
     const listing = await (await browser.newContext({ locale: 'zh-CN', viewport: { width: 1440, height: 900 } })).newPage();
+    listing.on('pageerror', (e) => errors.push(e.message));
     await listing.route('**/api/v1/ledger/verify', async (route) => {
       if (route.request().method() !== 'GET') return route.continue();
       const running = { deep: false, startedAt: '2026-12-04T08:00:00.000Z', startedBy: 'user:1', progress: { phase: 'unclaimed', done: 12000, total: 0 } };
