@@ -137,7 +137,9 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     // Progress as it was shown, frame by frame (a collection can be quick).
     await page.evaluate(WATCH_PROGRESS);
     // ZFY001 is ready; ZFY002's clock is 120 s fast and its battery low: NOT READY, with both reasons.
-    await dock(s, 'ZFY001', ['--clips', '4', '--seconds', '1', '--clip-bytes', String(64 * 1024 * 1024), '--officer', '100001', '--unit', '350200']);
+    // 1 GiB in eight clips: its collection lasts several progress intervals (250 ms) even on
+    // a fast disk (256 MiB once went by in under one, and no part-way progress was sent).
+    await dock(s, 'ZFY001', ['--clips', '8', '--seconds', '1', '--clip-bytes', String(128 * 1024 * 1024), '--officer', '100001', '--unit', '350200']);
     await dock(s, 'ZFY002', ['--clips', '2', '--seconds', '1', '--clip-bytes', String(24 * 1024 * 1024), '--clock-offset', '120', '--battery', '12', '--officer', '100002', '--unit', '350200']);
 
     const ready = page.getByRole('article', { name: '记录仪 ZFY001' });
@@ -154,7 +156,7 @@ if (problems.length === 0) describe('the station console in chromium (issue 15)'
     await expect.poll(() => ready.locator('[data-outcome]').getAttribute('data-outcome').catch(() => null), { timeout: 60_000 }).toBe('complete');
     await expect.poll(() => notReady.locator('[data-outcome]').getAttribute('data-outcome').catch(() => null), { timeout: 60_000 }).toBe('complete');
     expect(await ready.textContent()).toContain('采集完成');
-    expect(await ready.textContent()).toMatch(/已采集 \d+ 个文件（[\d.]+ MB），失败 0 个/);
+    expect(await ready.textContent()).toMatch(/已采集 \d+ 个文件（[\d.]+ [MG]B），失败 0 个/);
     const seen = (await page.evaluate(SEEN_PROGRESS)) as Array<{ serial: string; now: number }>;
     expect(seen.some((p) => p.serial === 'ZFY001' && p.now < 100), 'ZFY001 was shown part-way through').toBe(true);
     // NOT READY stands out by more than colour: an icon, the words, a thick border.
