@@ -147,7 +147,8 @@ if (problems.length === 0) describe('归档 /exports in chromium (issue 19)', ()
     // A reload finds the job again.
     await page.reload();
     await expect.poll(() => page.getByRole('status', { name: '状态' }).textContent()).toContain('已完成');
-    expect(await page.getByRole('row').filter({ hasText: NUMBER }).count()).toBe(1);
+    // The table of recent exports is its own request, which may answer after the job's.
+    await expect.poll(() => page.getByRole('row').filter({ hasText: NUMBER }).count()).toBe(1);
 
     const view = (await (await page.request.get(`${s.url}/api/v1/exports/${exportId}`)).json()) as {
       job: { result: { copies: Array<{ dir: string; tagManifestSha256: string }> } };
