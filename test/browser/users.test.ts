@@ -126,7 +126,8 @@ if (problems.length === 0) describe('用户 /users in chromium (issue 19)', () =
     expect(ledger(s.home, 'user.password-set', id).map((e) => e.data)).toEqual([{ reset: true, sessionsEnded: 0 }, { reset: false, sessionsEnded: 0 }]);
     await user.goto(`${s.url}/docks`);
     await user.waitForURL((u) => u.pathname === '/docks');
-    expect(await user.getByText(`${NEW.name} · 采集员 · ${NEW.unit}`).count()).toBe(1);
+    // The header's user line comes with the session's own request, after the page.
+    await expect.poll(() => user.getByText(`${NEW.name} · 采集员 · ${NEW.unit}`).count()).toBe(1);
     // Not an admin: no 用户 page.
     expect(await user.getByRole('link', { name: '用户' }).count()).toBe(0);
 
