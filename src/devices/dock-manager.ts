@@ -36,6 +36,12 @@ export interface DockManagerDeps {
    * from it, and its clock sync before the mount is kept on the dock row.
    */
   readings?: { take(usb: UsbDeviceInfo | null): PriorReading | null };
+  /**
+   * How long a recorder's read may go unanswered after its dock is gone (its session
+   * aborted) before a later dock of the same recorder or place goes on without it, and
+   * before a stop does. STRAGGLER_MS by default.
+   */
+  stragglerMs?: number;
 }
 
 /** How a dock ended, for the demo, tests and the API. */
@@ -91,6 +97,9 @@ interface Dock {
   prior: PriorReading | null;
   /** Set while the dock's check or session runs. */
   flow: Promise<void>;
+  /** Resolves when the recorder goes (undock); its session is aborted then. */
+  goneSince: Promise<void>;
+  markGone: () => void;
   ended: boolean;
   /** The recorder went while its session was running. */
   midSession: boolean;
@@ -134,6 +143,7 @@ export class DockManager extends EventEmitter {
   private readonly drivers: DriverRegistry;
   private readonly actor: string;
   private readonly log: Logger;
+  private readonly stragglerMs: number;
   private accepting = false;
 
   constructor(private readonly deps: DockManagerDeps) {
@@ -143,6 +153,7 @@ export class DockManager extends EventEmitter {
     this.drivers = deps.drivers ?? new DriverRegistry();
     this.actor = deps.actor ?? 'custody:daemon';
     this.log = deps.log.child({ module: 'docks' });
+    this.stragglerMs = deps.stragglerMs ?? STRAGGLER_MS;
     if (!deps.profiles.get(deps.dropProfile)) {
       throw new Error(`devices.dropProfile names ${deps.dropProfile}, which is not a profile in ${deps.profiles.source}`);
     }
@@ -189,7 +200,9 @@ export class DockManager extends EventEmitter {
         const id = uuidv7();
         // The recorder that was at this location may still be winding down (a copy rolled
         // back, its row written): the new dock starts after it.
-        const before = [...this.leaving].filter((d) => d.candidate.location === location).map((d) => d.flow);
+        const before = [...this.leaving].filter((d) => d.candidate.location === location);
+        let markGone!: () => void;
+        const goneSince = new Promise<void>((r) => (markGone = r));
         const dock: Dock = {
           id,
           candidate,
@@ -200,6 +213,8 @@ export class DockManager extends EventEmitter {
           gone: null,
           prior: candidate.reading ?? this.deps.readings?.take(candidate.usb) ?? null,
           flow: Promise.resolve(),
+          goneSince,
+          markGone,
           ended: false,
           midSession: false,
           pulled: false,
@@ -208,12 +223,36 @@ export class DockManager extends EventEmitter {
         };
         this.docks.set(location, dock);
         // run() never rejects: a dock that fails ends with a failed 'ended' event.
-        dock.flow = Promise.all(before).then(() => this.run(dock));
+        dock.flow = this.afterEarlier(dock, before).then(() => this.run(dock));
       },
       (e: unknown) => {
         this.resolving.delete(location);
         this.log.error({ err: e, location }, 'could not choose a profile for a docked device');
       },
+    );
+  }
+
+  /**
+   * Until each earlier dock (of the same place, or of the same recorder elsewhere) is
+   * done: its flow ended, or — once its recorder is gone and its session aborted —
+   * `stragglerMs` later, when a read of the pulled recorder never returns (a file
+   * system that hangs). Then the later dock goes on beside it, logged, rather than
+   * leave the recorder's footage uncollected for as long as the read hangs. What the
+   * aborted session may still do when its read returns is harmless: its copies are
+   * rolled back and it records no failure (IngestSession.fail); it wipes nothing it had
+   * not begun to delete; a group commit already publishing finishes, and the catalog
+   * keeps one item per recorder and content (IngestSession.commitGroup).
+   */
+  private async afterEarlier(dock: Dock, earlier: readonly Dock[]): Promise<void> {
+    await Promise.all(
+      earlier.map(async (d) => {
+        const ended = await Promise.race([d.flow.then(() => true), d.goneSince.then(() => false)]);
+        if (ended || (await settledWithin(d.flow, this.stragglerMs))) return;
+        dock.log.warn(
+          { serial: d.serial, earlierDock: d.id, earlierLocation: d.candidate.location, waitedMs: this.stragglerMs },
+          "the recorder's earlier dock still waits on a read after it was pulled: going on without it (its copies in flight are rolled back)",
+        );
+      }),
     );
   }
 
@@ -226,6 +265,7 @@ export class DockManager extends EventEmitter {
     this.docks.delete(location);
     this.leaving.add(dock);
     dock.gone = reason;
+    dock.markGone();
     dock.wake?.();
     if (!dock.ended) dock.pulled = true;
     if (dock.session && !dock.ended) {
@@ -248,16 +288,16 @@ export class DockManager extends EventEmitter {
   async stop(graceMs: number): Promise<number> {
     this.accepting = false;
     for (const d of [...this.docks.values(), ...this.leaving]) d.wake?.();
-    const sessionsLeft = await this.deps.ingest.stop(graceMs, STRAGGLER_MS);
+    const sessionsLeft = await this.deps.ingest.stop(graceMs, this.stragglerMs);
     let leftBehind = sessionsLeft;
     // A dock still waiting on its recorder (a check whose read never returns) after
     // that is left behind, as after a kill: its row is closed below, and the recorder
     // is docked again at the next start.
     const flows = [...this.docks.values(), ...this.leaving];
     const settled = new Set<Dock>();
-    if (!(await settledWithin(Promise.all(flows.map((d) => d.flow.then(() => void settled.add(d)))), STRAGGLER_MS))) {
+    if (!(await settledWithin(Promise.all(flows.map((d) => d.flow.then(() => void settled.add(d)))), this.stragglerMs))) {
       const left = flows.filter((d) => !settled.has(d)).map((d) => d.candidate.location);
-      this.log.warn({ docks: left, waitedMs: STRAGGLER_MS }, "a recorder's read did not return: stopping without waiting for its dock; it is docked again at the next start");
+      this.log.warn({ docks: left, waitedMs: this.stragglerMs }, "a recorder's read did not return: stopping without waiting for its dock; it is docked again at the next start");
       // A dock waits on its session: the reads left behind are the docks' (at least the sessions').
       leftBehind = Math.max(left.length, sessionsLeft);
     }
@@ -334,8 +374,9 @@ export class DockManager extends EventEmitter {
     dock.serial = read.identity?.serial ?? null;
     // The same recorder may still be winding down at another location (pulled and put
     // into another slot before its old session ended): its session finishes first, so
-    // two sessions never copy one recorder's files at once.
-    const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended).map((d) => d.flow);
+    // two sessions never copy one recorder's files at once — unless the old one, aborted,
+    // still waits on a read that does not return (see afterEarlier).
+    const sameRecorder = dock.serial === null ? [] : [...this.docks.values(), ...this.leaving].filter((d) => d !== dock && d.serial === dock.serial && !d.ended);
     const check = this.assess(dock, read, driver);
     progress.check = check;
 
@@ -541,14 +582,14 @@ export class DockManager extends EventEmitter {
     dock: Dock,
     driver: RecorderDriver | null,
     check: DockCheck,
-    sameRecorder: readonly Promise<void>[],
+    sameRecorder: readonly Dock[],
     dockedAt: string,
     outcome: DockOutcome,
   ): Promise<SessionReport | null> {
     const { identity, identifyError } = check;
     if (sameRecorder.length > 0) {
       dock.log.info({ serial: dock.serial }, 'waiting for the same recorder\'s earlier session to end');
-      await Promise.all(sameRecorder);
+      await this.afterEarlier(dock, sameRecorder);
     }
     // The recorder may have gone during the check before detection saw its mount go.
     if (driver && identity && !dock.gone && !(await driver.present())) {

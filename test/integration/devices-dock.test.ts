@@ -43,7 +43,7 @@ afterEach(async () => {
 /** The dock manager and detection on a real catalog, vault and folders, as the daemon wires them. */
 async function station(
   dir: string,
-  opts: { profiles?: ProfileSet; drivers?: DriverRegistry; mountInfoFile?: string; sysRoot?: string; concurrency?: number; readBufferKb?: number } = {},
+  opts: { profiles?: ProfileSet; drivers?: DriverRegistry; mountInfoFile?: string; sysRoot?: string; concurrency?: number; readBufferKb?: number; stragglerMs?: number } = {},
 ): Promise<Station> {
   const r = await rig(dir);
   const profiles = opts.profiles ?? loadProfiles();
@@ -60,6 +60,7 @@ async function station(
     dropProfile: 'generic-mass-storage',
     log: testLog,
     ...(opts.drivers ? { drivers: opts.drivers } : {}),
+    ...(opts.stragglerMs !== undefined ? { stragglerMs: opts.stragglerMs } : {}),
   });
   const detection = new DeviceDetection({
     mountRoots: [join(dir, 'media')],
@@ -440,6 +441,72 @@ describe('docking through detection (issue 4)', () => {
     const o2 = await again;
     expect(o2.report).toMatchObject({ status: 'complete', ingested: 5, skipped: 1 });
     expect(evidence(s, 'ZFY5')).toHaveLength(6);
+  });
+
+  it.each([
+    ['at the same place', 'ZFY6'],
+    ['at another place', 'ZFY6-slot2'],
+  ])('collects a recorder docked again %s while a read of its pulled dock never returns, and the late read then records nothing', async (_, again) => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'media'), { recursive: true });
+    // Only the recorder is simulated: the second file's read hangs (a file system that
+    // no longer answers) until the test lets it return, long after the pull.
+    let letReturn!: () => void;
+    const hung = new Promise<void>((r) => (letReturn = r));
+    let blocked!: () => void;
+    const reading = new Promise<void>((r) => (blocked = r));
+    let opens = 0;
+    const drivers = new DriverRegistry();
+    drivers.register(
+      'hanging',
+      (ctx) =>
+        new FaultyDriver(folderDriverFor(ctx), {
+          beforeOpen: async () => {
+            if (opens++ !== 1) return;
+            blocked();
+            await hung;
+          },
+        }),
+    );
+    const profiles = parseProfiles(
+      `profiles:
+  - id: hanging-sim
+    name: simulated, one read hangs
+    detectByStatusFile: true
+    driver: hanging
+    status: { source: status-file, file: RECORDER.JSON }
+    clockSync: true
+  - id: generic-mass-storage
+    name: generic
+`,
+      'test',
+    );
+    const s = await station(dir, { profiles, drivers, concurrency: 1, stragglerMs: 300 });
+    const files: Record<string, number> = {};
+    for (let i = 1; i <= 6; i++) files[`DCIM/ZFY6_2026030110012${i}_000${i}.MP4`] = 50_000;
+    const root = join(dir, 'media', 'ZFY6');
+    await recorder(root, 'ZFY6', { files });
+    const firstUndocked = once<{ dockId: string; midSession: boolean }>(s.manager, 'undocked', () => true, 60_000);
+    const first = await once<DockOutcome>(s.manager, 'docked');
+    await reading;
+    // Pulled while the read hangs: the dock is gone, its session aborted, its read still out.
+    await rename(root, join(dir, 'pulled'));
+    await waitFor('the recorder to be seen gone', async () => s.detection.docked().length === 0);
+    const ended = s.ended((o) => o.dockId !== first.dockId);
+    await rename(join(dir, 'pulled'), join(dir, 'media', again));
+    const o = await ended;
+    expect(o.report).toMatchObject({ status: 'complete', ingested: 5, skipped: 1, failed: 0 });
+    expect(evidence(s, 'ZFY6')).toHaveLength(6);
+
+    // The hung read returns at last: the first dock ends, its copy rolled back, and it
+    // records nothing more — no second item, no failure, no temp file left.
+    letReturn();
+    const u = await firstUndocked;
+    expect(u).toMatchObject({ dockId: first.dockId, midSession: true });
+    expect(evidence(s, 'ZFY6')).toHaveLength(6);
+    expect(s.rig.catalog.db.prepare("SELECT count(*) AS n FROM ingest_failures WHERE recorder_serial = 'ZFY6'").get()).toEqual({ n: 0 });
+    expect(await readdir(join(dir, 'home', 'vault', '.tmp')).catch(() => [])).toEqual([]);
+    expect((await verifyVault({ catalog: s.rig.catalog, store: s.rig.store, deep: true })).ok).toBe(true);
   });
 
   it('after a restart, recorders still docked are docked again and their interrupted session resumes', async () => {
