@@ -63,9 +63,12 @@ describe('times in the configured zone', () => {
     expect(localText('2026-11-30T16:00:00.000Z', 'Asia/Shanghai')).toBe('2026-12-01 00:00:00 +08:00');
   });
 
-  it('adds hours in the zone (exact hours in a zone with daylight saving)', () => {
-    expect(plusHours('2026-11-30T16:00:00.000Z', 24, 'Asia/Shanghai')).toBe('2026-12-01T16:00:00.000Z');
-    expect(plusHours('2026-03-07T12:00:00.000Z', 24, 'America/New_York')).toBe('2026-03-08T12:00:00.000Z');
+  it('adds elapsed hours (24 hours across a daylight-saving change are 24 hours, not a calendar day)', () => {
+    expect(plusHours('2026-11-30T16:00:00.000Z', 24)).toBe('2026-12-01T16:00:00.000Z');
+    // New York moves its clocks forward on 8 March 2026: a calendar day there is 23 hours.
+    expect(plusHours('2026-03-07T12:00:00.000Z', 24)).toBe('2026-03-08T12:00:00.000Z');
+    expect(plusHours('2026-12-01T08:00:00+08:00', 24)).toBe('2026-12-02T00:00:00.000Z');
+    expect(plusHours('2026-12-01T08:00:00.000Z', 0.5)).toBe('2026-12-01T08:30:00.000Z');
   });
 });
 

@@ -191,7 +191,7 @@ export function complianceReport(
     if (!unitOk(c.unit)) continue;
     const end = c.end ?? c.start;
     const delay = Math.max(0, Date.parse(c.ingested_at) - Date.parse(end));
-    const onTime = Date.parse(c.ingested_at) <= Date.parse(plusHours(end, opts.uploadDeadlineHours, opts.timezone)) ? 1 : 0;
+    const onTime = Date.parse(c.ingested_at) <= Date.parse(plusHours(end, opts.uploadDeadlineHours)) ? 1 : 0;
     const ms = c.media_type === 'photo' ? 0 : (c.duration_ms ?? (c.end ? Math.max(0, Date.parse(c.end) - Date.parse(c.start)) : 0));
     const bucket = bucketOf(delay, bounds);
     for (const a of [accU(c.unit), accO(c.unit, c.officer)]) {
@@ -302,7 +302,7 @@ function deviceHealth(
       }
     }
     const since = r.status === 'reported-damaged' ? r.status_changed_at : null;
-    const dueBy = since === null ? null : plusHours(since, opts.repairDeadlineHours, opts.timezone);
+    const dueBy = since === null ? null : plusHours(since, opts.repairDeadlineHours);
     return {
       serial: r.serial,
       unit: r.unit,

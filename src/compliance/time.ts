@@ -23,9 +23,13 @@ export function startOfLocalDay(day: string, timezone: string, what = 'date'): s
   return dt.startOf('day').toUTC().toISO()!;
 }
 
-/** `iso` plus `hours`, computed in the zone (so a DST zone's "24 hours" is wall-clock hours there). */
-export function plusHours(iso: string, hours: number, timezone: string): string {
-  return DateTime.fromISO(iso, { zone: timezone }).plus({ hours }).toUTC().toISO()!;
+/**
+ * `iso` plus `hours` elapsed, as UTC ISO. Hours are elapsed time in every zone (24 hours
+ * across a daylight-saving change are 24 hours, not a calendar day), so no zone is
+ * needed; plain arithmetic, since the rules ask this for every item they judge.
+ */
+export function plusHours(iso: string, hours: number): string {
+  return new Date(Date.parse(iso) + hours * 3_600_000).toISOString();
 }
 
 /** Milliseconds between two ISO times. */

@@ -171,7 +171,7 @@ export const deviceRoutes: ApiRoutes = (app, ctx, done) => {
   /** The statuses a recorder may go to, and for one reported damaged its Art. 14 deadline (issue 19). */
   const withRepair = <D extends { status: keyof typeof RECORDER_STATUS_NEXT; statusChangedAt: string | null }>(d: D) => {
     const since = d.status === 'reported-damaged' ? d.statusChangedAt : null;
-    const dueBy = since === null ? null : plusHours(since, ctx.config.compliance.repairDeadlineHours, ctx.config.timezone);
+    const dueBy = since === null ? null : plusHours(since, ctx.config.compliance.repairDeadlineHours);
     return {
       ...d,
       nextStatuses: [...RECORDER_STATUS_NEXT[d.status]],

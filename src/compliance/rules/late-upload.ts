@@ -13,9 +13,9 @@ interface LateItem {
 
 /** The item's delay in hours when it was handed in after the deadline; null when on time. */
 export function lateness(ev: Pick<EvRow, 'ingested_at' | 'end'>, settings: { uploadDeadlineHours: number; timezone: string }): number | null {
-  const { uploadDeadlineHours: hours, timezone } = settings;
+  const { uploadDeadlineHours: hours } = settings;
   // Strictly later than the deadline: handed in exactly 24 h after is on time.
-  if (Date.parse(ev.ingested_at) <= Date.parse(plusHours(ev.end, hours, timezone))) return null;
+  if (Date.parse(ev.ingested_at) <= Date.parse(plusHours(ev.end, hours))) return null;
   return Math.round(((Date.parse(ev.ingested_at) - Date.parse(ev.end)) / 3_600_000) * 100) / 100;
 }
 

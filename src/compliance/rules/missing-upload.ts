@@ -41,7 +41,7 @@ export function shiftMissingFindings(
 
 /** Shifts in scope whose deadline has passed, not flagged yet on both counts. */
 export function missingUploadFindings(ctx: RuleContext, scope?: ScanScope): Finding[] {
-  const { uploadDeadlineHours: hours, timezone } = ctx.settings;
+  const { uploadDeadlineHours: hours } = ctx.settings;
   const now = Date.parse(ctx.now());
   const findings: Finding[] = [];
   const ended = ctx.db
@@ -53,7 +53,7 @@ export function missingUploadFindings(ctx: RuleContext, scope?: ScanScope): Find
     .all(ctx.now(), scope?.endedAfter ?? '', scope?.assignmentsAfter ?? 0);
   for (const { id } of ended) {
     const a = ctx.assignments.get(id)!;
-    const deadline = plusHours(a.endsAt!, hours, timezone);
+    const deadline = plusHours(a.endsAt!, hours);
     if (Date.parse(deadline) >= now) continue; // "more than 24 h ago"
     const clips = ctx.db
       .prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM evidence WHERE recorder_serial = ? AND recorded_at >= ? AND recorded_at < ?')

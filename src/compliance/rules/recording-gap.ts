@@ -45,7 +45,7 @@ export function shiftGapFindings(
 
 /** Whether an ended shift can be judged: its recorder docked after it, or its upload deadline has passed. */
 export function shiftJudgeable(endsAt: string, dockedAfter: number, now: number, settings: { uploadDeadlineHours: number; timezone: string }): boolean {
-  return dockedAfter > 0 || Date.parse(plusHours(endsAt, settings.uploadDeadlineHours, settings.timezone)) < now;
+  return dockedAfter > 0 || Date.parse(plusHours(endsAt, settings.uploadDeadlineHours)) < now;
 }
 
 /** Ended shifts in scope that can be judged, each checked for gaps. */

@@ -23,8 +23,8 @@ export function overdueFinding(
   assignedAt: () => { officer: string; unit: string | null } | null,
   ctx: Pick<RuleContext, 'settings' | 'local'>,
 ): Finding | null {
-  const { repairDeadlineHours: hours, timezone } = ctx.settings;
-  const deadline = plusHours(r.since, hours, timezone);
+  const { repairDeadlineHours: hours } = ctx.settings;
+  const deadline = plusHours(r.since, hours);
   if (Date.parse(deadline) >= now) return null;
   const assigned = assignedAt();
   return {
