@@ -35,6 +35,14 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migrate?:
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 10000');
     db.pragma('synchronous = FULL');
+    // Inside a transaction SQLite journals each statement that may need undoing alone
+    // (an insert into a table with a trigger, as the evidence table has), page by page.
+    // It keeps that journal in memory up to 64 KiB, then in a temporary file: with the
+    // evidence table's 13 indexes, every group commit of an ingest created one in
+    // /var/tmp and wrote it 4 KiB at a time. In memory it holds only the pages one
+    // statement changes. Large temporary tables are made on read-only connections
+    // instead (scratchConnection).
+    if (!opts.readonly) db.pragma('temp_store = MEMORY');
     if (opts.migrate !== false && !opts.readonly) migrate(db);
   } catch (e) {
     db.close();
@@ -42,6 +50,21 @@ export function openDatabase(file: string, opts: { readonly?: boolean; migrate?:
     throw new CustodyError('CATALOG_OPEN_FAILED', `cannot use catalog ${file}: ${errorMessage(e)}`, { cause: e });
   }
   return db;
+}
+
+/**
+ * A connection for large temporary tables and sorts (verify's references, the vault's
+ * listing against the ledger): read-only, on the catalog's file, where SQLite keeps
+ * temporary storage on disk past a small cache. A writable connection keeps its
+ * temporary storage in memory (openDatabase), which would hold such a table whole. The
+ * connection given is used itself when it has no file, is read-only already, or is in a
+ * transaction (another connection would not see its uncommitted rows); `close` closes
+ * only a connection opened here.
+ */
+export function scratchConnection(db: Db): { db: Db; close: () => void } {
+  if (db.memory || db.readonly || db.inTransaction) return { db, close: () => undefined };
+  const scratch = openDatabase(db.name, { readonly: true });
+  return { db: scratch, close: () => scratch.close() };
 }
 
 export function schemaVersion(db: Db): number {
