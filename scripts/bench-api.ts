@@ -7,8 +7,10 @@
  *    search does not read them). Every item then gets the probe record the analysis
  *    stores, and each H.265 video (a third) a ready proxy: the search reads both to
  *    say how an item plays.
- * 2. Starts the real `custody serve` (via tsx) on 127.0.0.1, port 0, in a child
- *    process, so the load generator and the server do not share an event loop.
+ * 2. Starts the real `custody serve` on 127.0.0.1, port 0, in a child process, so the
+ *    load generator and the server do not share an event loop: from a tsc build of
+ *    src/ made for the purpose, as the installed package runs (BENCH_SERVER_SOURCE=1:
+ *    the source through tsx, which transpiles each module at its first import).
  * 3. For each search, runs autocannon on loopback for BENCH_SECONDS (default 10) with
  *    BENCH_CONNECTIONS (default 10) connections, rotating the filter values, and
  *    prints requests/s, p50/p99 latency and the server's CPU time per request (user +
@@ -20,7 +22,7 @@
  * Only loopback is ever targeted; every run is bounded in time.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +33,7 @@ import { UsersService } from '../src/access/users.js';
 import { encodeCursor } from '../src/api/cursor.js';
 import { EvidenceQueries, type EvidenceFilter } from '../src/api/queries/evidence.js';
 import { Catalog, catalogPath } from '../src/catalog/index.js';
+import { tscBuild } from './bench-lib.js';
 
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 1_000_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -210,16 +213,20 @@ function serverCpuSeconds(pid: number): number | null {
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 
-async function startServer(home: string, logFile: string): Promise<{ url: string; pid: number; stop: () => Promise<number | null> }> {
+/**
+ * BENCH_SERVER_ROOT: another checkout whose `custody serve` to run against the same
+ * catalog (e.g. the commit before a change, as the baseline); default this one.
+ */
+const serverRoot = resolve(process.env.BENCH_SERVER_ROOT ?? root);
+
+async function startServer(home: string, logFile: string, build: string | null): Promise<{ url: string; pid: number; stop: () => Promise<number | null> }> {
   // BENCH_SERVER_NODE_ARGS: extra node options for the server only, e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile the request path.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  // BENCH_SERVER_ROOT: another checkout whose `custody serve` to run against the same
-  // catalog (e.g. the commit before a change, as the baseline); default this one.
-  const serverRoot = resolve(process.env.BENCH_SERVER_ROOT ?? root);
+  const main = build ? [join(build, 'cli', 'main.js')] : ['--import', 'tsx', join(serverRoot, 'src/cli/main.ts')];
   // The server logs as the daemon does (log.level info: a line per request), to a file
   // standing for journald.
   const log = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(serverRoot, 'src/cli/main.ts'), 'serve', '--home', home, '--port', '0', '--json', '--log-level', LOG_LEVEL], {
+  const child = spawn(process.execPath, [...nodeArgs, ...main, 'serve', '--home', home, '--port', '0', '--json', '--log-level', LOG_LEVEL], {
     cwd: serverRoot,
     stdio: ['ignore', 'pipe', log],
     env: { ...process.env, CUSTODY_HOME: home },
@@ -352,8 +359,16 @@ async function main(): Promise<void> {
     }
 
     const logFile = join(dir, 'server.log');
-    const server = await startServer(home, logFile);
-    console.log(`server: ${process.env.BENCH_SERVER_ROOT ?? 'this checkout'}, log level ${LOG_LEVEL}, its log in ${logFile}`);
+    const build = process.env.BENCH_SERVER_SOURCE === '1' ? null : tscBuild(serverRoot, 'api-build', join('cli', 'main.js'), (m) => console.log(m));
+    const dropBuild = (): void => {
+      if (build) rmSync(build, { recursive: true, force: true });
+    };
+    // The server imports some modules at their first use: its build stays until it stops.
+    const server = await startServer(home, logFile, build).catch((e: unknown) => {
+      dropBuild();
+      throw e;
+    });
+    console.log(`server: ${process.env.BENCH_SERVER_ROOT ?? 'this checkout'}, ${build ? 'a tsc build of src/' : 'the source through tsx'}, log level ${LOG_LEVEL}, its log in ${logFile}`);
     const rows: string[][] = [];
     try {
       // Warm up (JIT, schema compilation, page cache): 3 s of the first search, not counted.
@@ -371,6 +386,7 @@ async function main(): Promise<void> {
       }
     } finally {
       const code = await server.stop();
+      dropBuild();
       if (code !== 0) console.error(`custody serve exited with ${code}`);
     }
 

@@ -7,7 +7,7 @@
  * Benchmarks print figures; nothing here asserts a time. Tests never do either.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,4 +257,23 @@ export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<t
 export function usage(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
+}
+
+/**
+ * src/ of the checkout at `repo` built with its own tsc into `.bench/<tag>-<pid>` there
+ * (gitignored, so the build's imports find that checkout's node_modules): a step runs
+ * from it as the installed package runs, not through tsx, which transpiles each module
+ * the first time it is imported (in every worker thread again). Null, with the reason
+ * logged, when tsc emits no `probe` (a file of the build); the step then runs the source.
+ */
+export function tscBuild(repo: string, tag: string, probe: string, log: (s: string) => void): string | null {
+  const out = join(repo, '.bench', `${tag}-${process.pid}`);
+  log(`building ${join(repo, 'src')} (tsc) …`);
+  // Type errors elsewhere in a working tree do not stop tsc's output.
+  spawnSync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json'), '--outDir', out], { stdio: 'ignore' });
+  if (!existsSync(join(out, probe))) {
+    log(`  tsc gave no ${probe}: running the source through tsx instead`);
+    return null;
+  }
+  return out;
 }

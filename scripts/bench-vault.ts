@@ -21,11 +21,10 @@
  * Every measured step runs in its own child process, so its CPU and peak RSS are its
  * own. Prints a table and a final JSON line; `--json` prints only the JSON.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { randomFillSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { Catalog } from '../src/catalog/index.js';
@@ -55,6 +54,7 @@ import {
   sh,
   table,
   timeShell,
+  tscBuild,
   usage,
   type Measured,
 } from './bench-lib.js';
@@ -477,7 +477,7 @@ async function main(): Promise<void> {
     // The ledger of `entries` entries appended with the Merkle upkeep; the baseline
     // (all in one thread) first, then with worker threads.
     const verifyCatalog = join(dir, 'ledger-merkle', 'catalog.db');
-    const build = buildForVerify(log);
+    const build = tscBuild(join(dirname(SCRIPT), '..'), 'verify-build', join('ledger', 'verify.js'), log);
     let verifyOne: VerifyOut;
     let verify: VerifyOut;
     try {
@@ -620,24 +620,6 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
-}
-
-/**
- * Build src/ with the project's own tsc into a folder of the checkout (gitignored
- * .bench/, so its imports find node_modules), for the verify steps; null, with the
- * reason logged, when tsc emits nothing (the steps then run the source through tsx).
- */
-function buildForVerify(log: (s: string) => void): string | null {
-  const repo = join(dirname(SCRIPT), '..');
-  const out = join(repo, '.bench', `verify-build-${process.pid}`);
-  log('building src/ for verify (tsc) …');
-  // Type errors elsewhere in a working tree do not stop tsc's output.
-  spawnSync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json'), '--outDir', out], { stdio: 'ignore' });
-  if (!existsSync(join(out, 'ledger', 'verify.js'))) {
-    log('  tsc gave no build: verify runs from the source (its worker threads then transpile their modules first)');
-    return null;
-  }
-  return out;
 }
 
 /** The figures of one verify run. */
