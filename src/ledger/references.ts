@@ -34,7 +34,8 @@ const PAGE = 2000;
  * temporary table (each entry's data parsed by SQLite once, not once per question),
  * then grouped by object in another, in order of first reference. SQLite's sorter and
  * temporary tables spill to disk, so a ledger of millions of objects does not become
- * a JavaScript Map. Ask {@link ReferenceTable.invalid} first, then read
+ * a JavaScript Map — on a read-only connection (scratchConnection, or a worker's own):
+ * a writing connection keeps its temporary storage in memory. Ask {@link ReferenceTable.invalid} first, then read
  * {@link ReferenceTable.page} until it is empty; {@link ReferenceTable.drop} when done.
  */
 export class ReferenceTable {
