@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runCliOnTerminal } from '../helpers/cli.js';
 import { writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -111,6 +111,12 @@ describe('custody CLI', () => {
     const text = await runCli(['verify', '--unclaimed', '--home', home]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`unclaimed: 1 object\\(s\\).*\\n.*${sha}  ${stray.length} bytes  photo`));
+    // On a terminal the listing says how far it has got, then clears its line.
+    const scanned = JSON.parse(unclaimed.stdout).unclaimed.scanned as number;
+    const tty = await runCliOnTerminal(['verify', '--unclaimed', '--home', home]);
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toContain(`\r listing the vault: ${scanned} objects\r\x1b[K`);
+    expect(tty.stdout).toMatch(/unclaimed: 1 object\(s\)/);
     expect(await readFile(strayFile)).toEqual(stray);
   });
 });

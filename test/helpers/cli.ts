@@ -38,6 +38,18 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return collect(startCli(args, env));
 }
 
+/**
+ * Run the built CLI on a terminal of its own (util-linux `script` gives it a
+ * pseudo-terminal), as a person at the station sees it: progress lines included, stdout
+ * and stderr together in `stdout`, as the terminal shows them.
+ */
+export function runCliOnTerminal(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+  const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  return collect(spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
 /** The CLI's TypeScript source, run through tsx: for integration tests that need no build. */
 export const CLI_SOURCE = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
