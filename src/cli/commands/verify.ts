@@ -102,9 +102,14 @@ export async function verifyCommand(opts: { deep?: boolean; unclaimed?: boolean 
     // Objects no entry names: listed for an archivist, never a verify failure (docs/operations.md).
     // The listing of a large vault takes a while: on a terminal, the count listed so far.
     let unclaimed: UnclaimedReport | null = null;
+    let unclaimedError: string | null = null;
     if (opts.unclaimed) {
       try {
         unclaimed = await findUnclaimed({ db: rt.catalog.db, store: rt.store, ...(bar ? { onProgress: (n: number) => process.stderr.write(`\r listing the vault: ${n} objects`) } : {}) });
+      } catch (e) {
+        // A vault that cannot be listed (no list permission on the bucket, a listing cut
+        // off part-way) does not throw away the verification, which may have taken hours.
+        unclaimedError = errorMessage(e);
       } finally {
         if (bar) process.stderr.write('\r\x1b[K');
       }
@@ -117,13 +122,16 @@ export async function verifyCommand(opts: { deep?: boolean; unclaimed?: boolean 
     );
     output(
       g,
-      { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks, ...(unclaimed ? { unclaimed } : {}) },
-      [humanSummary(result), ...witnessLines, ...(unclaimed ? (await import('./unclaimed.js')).unclaimedLines(unclaimed) : [])].join('\n'),
+      { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks, ...(opts.unclaimed ? { unclaimed, ...(unclaimedError !== null ? { unclaimedError } : {}) } : {}) },
+      [humanSummary(result), ...witnessLines, ...(opts.unclaimed ? (await import('./unclaimed.js')).unclaimedLines(unclaimed, unclaimedError ?? undefined) : [])].join('\n'),
     );
     rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
     if (!ok) {
       const first = problems[0];
       process.stderr.write(`custody: vault does not verify: ${first ? describeProblem(first) : 'problems found'}\n`);
+      process.exitCode = EXIT_PROBLEM;
+    } else if (unclaimedError !== null) {
+      process.stderr.write(`custody: the vault verifies, but its objects could not be listed against the ledger: ${unclaimedError}\n`);
       process.exitCode = EXIT_PROBLEM;
     }
   });
