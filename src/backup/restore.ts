@@ -39,8 +39,8 @@ export interface RestoreOptions {
   /** Who the restore's own entries name. */
   actor: string;
   log: Logger;
-  /** Progress of each pass: entries scanned or replayed, or (unclaimed) vault objects listed. */
-  onProgress?: (p: { pass: 'scan' | 'replay' | 'unclaimed'; entries: number }) => void;
+  /** How far each pass has got: entries read (scan) or replayed (replay), objects listed (unclaimed). */
+  onProgress?: (p: { pass: 'scan' | 'replay' | 'unclaimed'; done: number }) => void;
 }
 
 export interface RestoreReport {
@@ -167,7 +167,7 @@ export async function restoreStation(opts: RestoreOptions): Promise<RestoreRepor
   if (existsSync(file)) throw new CustodyError('RESTORE_HOME_NOT_EMPTY', `${home} already holds a catalog (${file}); restore into a new home`);
   await store.init();
 
-  const scanned = await scanVault(store, (entries) => progress({ pass: 'scan', entries }));
+  const scanned = await scanVault(store, (done) => progress({ pass: 'scan', done }));
   // The key first: a wrong key stops the restore before anything is written.
   let keyGiven: GivenKey | null = null;
   if (opts.keyFile !== undefined) {
@@ -268,7 +268,7 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
             if (segmentKnown.get(seg.firstSeq)!.n === 0) recordSegment(db, { ...seg, sealedAt });
           });
           replayed += entries.length;
-          progress({ pass: 'replay', entries: replayed });
+          progress({ pass: 'replay', done: replayed });
         },
       },
       () => undefined,
@@ -301,7 +301,7 @@ async function restoreInto(opts: RestoreOptions, scanned: VaultScan, keyGiven: G
       });
     }
     // What the vault holds that no sealed entry names, before the restore's own entries (which name no object).
-    const unclaimed = await unclaimedOrNull({ db, store, limit: 100, log, onProgress: (n) => progress({ pass: 'unclaimed', entries: n }) });
+    const unclaimed = await unclaimedOrNull({ db, store, limit: 100, log, onProgress: (n) => progress({ pass: 'unclaimed', done: n }) });
     if (unclaimed && unclaimed.count > 0) log.warn({ count: unclaimed.count, bytes: unclaimed.bytes }, 'the vault holds objects no sealed entry names');
     ledger.append({
       type: 'station.restored',

@@ -68,7 +68,7 @@ export async function restoreCommand(opts: RestoreOpts, cmd: Command): Promise<v
       segmentEntries: loaded.ledger.segmentEntries,
       actor: cliActor(),
       log: log.child({ module: 'restore' }),
-      ...(progress ? { onProgress: (p: { pass: string; entries: number }) => process.stderr.write(`\r  ${p.pass}: ${p.entries} ${p.pass === 'unclaimed' ? 'objects' : 'entries'}`) } : {}),
+      ...(progress ? { onProgress: (p: { pass: string; done: number }) => process.stderr.write(`\r  ${p.pass}: ${p.done} ${p.pass === 'unclaimed' ? 'objects' : 'entries'}`) } : {}),
     });
     if (progress) process.stderr.write('\n');
   } finally {
