@@ -19,21 +19,25 @@ afterAll(async () => {
   await s3.stop();
 });
 
+/** The environment that makes the CLI's vault a bucket on the test's s3rver. */
+function vaultEnv(bucket: string, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    CUSTODY_VAULT_KIND: 's3',
+    CUSTODY_VAULT_S3_ENDPOINT: s3.endpoint,
+    CUSTODY_VAULT_S3_BUCKET: bucket,
+    CUSTODY_VAULT_S3_PROFILE: 's3rver',
+    CUSTODY_VAULT_S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
+    CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
+    ...more,
+  };
+}
+
 describe('ingest into an S3 vault', () => {
   it('stores, analyses and verifies every item through the CLI', async () => {
     const dir = await tempDir();
     const home = join(dir, 'home');
     const bucket = await s3.createBucket('ingest');
-    const env = {
-      CUSTODY_VAULT_KIND: 's3',
-      CUSTODY_VAULT_S3_ENDPOINT: s3.endpoint,
-      CUSTODY_VAULT_S3_BUCKET: bucket,
-      CUSTODY_VAULT_S3_PREFIX: 'station-1/',
-      CUSTODY_VAULT_S3_PROFILE: 's3rver',
-      CUSTODY_VAULT_S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
-      CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
-      CUSTODY_VAULT_S3_PART_SIZE_MB: '5',
-    };
+    const env = vaultEnv(bucket, { CUSTODY_VAULT_S3_PREFIX: 'station-1/', CUSTODY_VAULT_S3_PART_SIZE_MB: '5' });
     const init = await runCli(['init', '--home', home, '--json'], env);
     expect(init.stderr).toBe('');
     expect(JSON.parse(init.stdout)).toMatchObject({ vault: { kind: 's3', location: `s3://${bucket}/station-1/` } });
@@ -59,14 +63,7 @@ describe('ingest into an S3 vault', () => {
     const dir = await tempDir();
     const home = join(dir, 'home');
     const bucket = await s3.createBucket('nolist');
-    const env = {
-      CUSTODY_VAULT_KIND: 's3',
-      CUSTODY_VAULT_S3_ENDPOINT: s3.endpoint,
-      CUSTODY_VAULT_S3_BUCKET: bucket,
-      CUSTODY_VAULT_S3_PROFILE: 's3rver',
-      CUSTODY_VAULT_S3_ACCESS_KEY_ID: S3RVER_ACCESS_KEY_ID,
-      CUSTODY_VAULT_S3_SECRET_ACCESS_KEY: S3RVER_SECRET_ACCESS_KEY,
-    };
+    const env = vaultEnv(bucket);
     expect((await runCli(['init', '--home', home], env)).code).toBe(0);
     const rec = join(dir, 'rec');
     expect((await runCli(['simulate', 'recorder', '--out', rec, '--serial', 'S3LIST', '--clips', '1', '--seconds', '1', '--home', home], env)).code).toBe(0);

@@ -170,6 +170,45 @@ function evidence(s: Station, serial: string): Array<{ sha256: string; source_pa
     .all(serial);
 }
 
+/**
+ * A recorder model (profile `held-sim`, found by its status file) whose driver holds the
+ * second file it opens until `release` is called; `reading` resolves when that read has
+ * begun. Only the recorder is simulated: the folder driver reads the real files.
+ */
+function secondReadHeld(): { profiles: ProfileSet; drivers: DriverRegistry; reading: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let begun!: () => void;
+  const reading = new Promise<void>((r) => (begun = r));
+  let opens = 0;
+  const drivers = new DriverRegistry();
+  drivers.register(
+    'held',
+    (ctx) =>
+      new FaultyDriver(folderDriverFor(ctx), {
+        beforeOpen: async () => {
+          if (opens++ !== 1) return;
+          begun();
+          await held;
+        },
+      }),
+  );
+  const profiles = parseProfiles(
+    `profiles:
+  - id: held-sim
+    name: simulated, its second read held
+    detectByStatusFile: true
+    driver: held
+    status: { source: status-file, file: RECORDER.JSON }
+    clockSync: true
+  - id: generic-mass-storage
+    name: generic
+`,
+    'test',
+  );
+  return { profiles, drivers, reading, release };
+}
+
 describe('docking through detection (issue 4)', () => {
   it('docks a recorder that appears under a mount root: health before clock sync, verdict, ingest, sync, undock', async () => {
     const dir = await tempDir();
@@ -379,36 +418,7 @@ describe('docking through detection (issue 4)', () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'media'), { recursive: true });
     // Only the recorder is simulated: the second file's read waits until the recorder has been pulled.
-    let release!: () => void;
-    const pulled = new Promise<void>((r) => (release = r));
-    let blocked!: () => void;
-    const reading = new Promise<void>((r) => (blocked = r));
-    let opens = 0;
-    const drivers = new DriverRegistry();
-    drivers.register(
-      'gated',
-      (ctx) =>
-        new FaultyDriver(folderDriverFor(ctx), {
-          beforeOpen: async () => {
-            if (opens++ === 0) return;
-            blocked();
-            await pulled;
-          },
-        }),
-    );
-    const profiles = parseProfiles(
-      `profiles:
-  - id: gated-sim
-    name: simulated, gated
-    detectByStatusFile: true
-    driver: gated
-    status: { source: status-file, file: RECORDER.JSON }
-    clockSync: true
-  - id: generic-mass-storage
-    name: generic
-`,
-      'test',
-    );
+    const { profiles, drivers, reading, release } = secondReadHeld();
     const s = await station(dir, { profiles, drivers, concurrency: 1 });
     const ended = s.ended();
     const files: Record<string, number> = {};
@@ -451,36 +461,7 @@ describe('docking through detection (issue 4)', () => {
     await mkdir(join(dir, 'media'), { recursive: true });
     // Only the recorder is simulated: the second file's read hangs (a file system that
     // no longer answers) until the test lets it return, long after the pull.
-    let letReturn!: () => void;
-    const hung = new Promise<void>((r) => (letReturn = r));
-    let blocked!: () => void;
-    const reading = new Promise<void>((r) => (blocked = r));
-    let opens = 0;
-    const drivers = new DriverRegistry();
-    drivers.register(
-      'hanging',
-      (ctx) =>
-        new FaultyDriver(folderDriverFor(ctx), {
-          beforeOpen: async () => {
-            if (opens++ !== 1) return;
-            blocked();
-            await hung;
-          },
-        }),
-    );
-    const profiles = parseProfiles(
-      `profiles:
-  - id: hanging-sim
-    name: simulated, one read hangs
-    detectByStatusFile: true
-    driver: hanging
-    status: { source: status-file, file: RECORDER.JSON }
-    clockSync: true
-  - id: generic-mass-storage
-    name: generic
-`,
-      'test',
-    );
+    const { profiles, drivers, reading, release: letReturn } = secondReadHeld();
     const s = await station(dir, { profiles, drivers, concurrency: 1, stragglerMs: 300 });
     const files: Record<string, number> = {};
     for (let i = 1; i <= 6; i++) files[`DCIM/ZFY6_2026030110012${i}_000${i}.MP4`] = 50_000;
