@@ -305,6 +305,7 @@ export class DockManager extends EventEmitter {
     for (const d of [...this.docks.values()]) {
       this.docks.delete(d.candidate.location);
       d.gone = 'custody-stopped';
+      d.markGone();
       if (d.session && !d.ended) d.midSession = true; // its session left behind, still waiting on a read
       this.closeDock(d);
     }
