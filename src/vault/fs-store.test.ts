@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -197,5 +197,26 @@ describe('FsObjectStore publishing a group (names thread)', () => {
     await rmrf(join(root, 'objects', 'sha256', sha256Hex(data).slice(0, 2)));
     expect((await store.publishStaged([await put(store, data)]))[0]).toMatchObject({ ok: true, put: { created: true } });
     expect(await readFile(store.filePath(key))).toEqual(data);
+  });
+});
+
+describe('FsObjectStore listing', () => {
+  it('fails the listing, naming the entry, when an entry cannot be looked at, rather than leave it out', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'custody-fs-'));
+    const store = new FsObjectStore({ root, fsync: false });
+    await store.init();
+    const put = await store.putContent(Readable.from([Buffer.from('footage bytes')]));
+    const all = async (): Promise<string[]> => {
+      const keys: string[] = [];
+      for await (const o of store.list('objects/')) keys.push(o.key);
+      return keys;
+    };
+    expect(await all()).toEqual([put.key]);
+    // A link that loops cannot be stat-ed (ELOOP), whoever runs the listing (root too).
+    const loop = join(store.filePath(put.key), '..', 'loop');
+    await symlink('loop', loop);
+    await expect(all()).rejects.toThrow(/ELOOP.*loop/);
+    await rm(loop);
+    expect(await all()).toEqual([put.key]);
   });
 });

@@ -517,7 +517,14 @@ export class FsObjectStore implements ObjectStore {
       if (!relDir && name === TMP_DIR) continue;
       const rel = relDir ? `${relDir}/${name}` : name;
       if (!(rel.startsWith(prefix) || prefix.startsWith(rel + '/'))) continue;
-      const st = await stat(join(abs, name)).catch(() => null);
+      const st = await stat(join(abs, name)).catch((e: unknown) => {
+        // Gone since its folder was read (a purge, a temp file renamed): not listed. Any
+        // other failure (a disk error, a link that loops) fails the listing: an object
+        // the listing cannot see is never a silent gap in what it reports.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw e;
+      });
       if (!st) continue;
       if (st.isDirectory()) yield* this.walk(rel, prefix);
       else if (st.isFile() && rel.startsWith(prefix)) yield { key: rel, size: st.size };
