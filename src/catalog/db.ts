@@ -67,6 +67,16 @@ export function scratchConnection(db: Db): { db: Db; close: () => void } {
   return { db: scratch, close: () => scratch.close() };
 }
 
+/** Run fn with a scratch connection (scratchConnection), closed when fn settles. */
+export async function withScratchConnection<T>(db: Db, fn: (scratch: Db) => Promise<T>): Promise<T> {
+  const scratch = scratchConnection(db);
+  try {
+    return await fn(scratch.db);
+  } finally {
+    scratch.close();
+  }
+}
+
 export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { scratchConnection, type Db } from '../catalog/index.js';
+import { withScratchConnection, type Db } from '../catalog/index.js';
 import type { Logger } from '../core/index.js';
 import { CONTENT_PREFIX, shaOfContentKey, type ObjectStore } from '../vault/index.js';
 
@@ -86,18 +86,15 @@ async function sniff(store: ObjectStore, key: string): Promise<UnclaimedKind> {
  * can still be among them.
  */
 export async function findUnclaimed(opts: UnclaimedOptions): Promise<UnclaimedReport> {
+  // The table holds every hash the ledger names: on a connection whose temporary storage spills to disk.
+  return withScratchConnection(opts.db, (db) => listUnclaimed(db, opts));
+}
+
+async function listUnclaimed(db: Db, opts: UnclaimedOptions): Promise<UnclaimedReport> {
   const { store } = opts;
   const limit = opts.limit ?? 1000;
-  // The table holds every hash the ledger names: on a connection whose temporary storage spills to disk.
-  const scratch = scratchConnection(opts.db);
-  const db = scratch.db;
   const table = `temp.unclaimed_named_${randomBytes(6).toString('hex')}`;
-  try {
-    db.exec(`CREATE TABLE ${table} (sha256 TEXT PRIMARY KEY) WITHOUT ROWID`);
-  } catch (e) {
-    scratch.close();
-    throw e;
-  }
+  db.exec(`CREATE TABLE ${table} (sha256 TEXT PRIMARY KEY) WITHOUT ROWID`);
   try {
     // A slice of the ledger at a time, the event loop let go between slices: in the
     // daemon (a verification started from the console) the docks and the API go on.
@@ -139,7 +136,6 @@ export async function findUnclaimed(opts: UnclaimedOptions): Promise<UnclaimedRe
     return report;
   } finally {
     db.exec(`DROP TABLE IF EXISTS ${table}`);
-    scratch.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
-import { scratchConnection, type Catalog } from '../catalog/index.js';
+import { withScratchConnection, type Catalog, type Db } from '../catalog/index.js';
 import { SHA256_HEX, errorMessage, startModuleWorker } from '../core/index.js';
 import { CONTENT_PREFIX, FsObjectStore, contentKey, hashStream, type ObjectStore } from '../vault/index.js';
 import { CHAIN_START, ChainRangeCheck, linkProblems, type ChainRangeResult, type ChainWorkerData, type ChainWorkerMessage, type SeqRange } from './chain-check.js';
@@ -374,14 +374,16 @@ async function verifyReferences(
   progress: (p: VerifyProgress) => void,
 ): Promise<{ objects: number; purged: number; bytesHashed: number }> {
   // Its temporary tables are as large as the ledger's references: on a connection whose temporary storage spills to disk.
-  const scratch = scratchConnection(opts.catalog.db);
-  let table: ReferenceTable;
-  try {
-    table = new ReferenceTable(scratch.db);
-  } catch (e) {
-    scratch.close();
-    throw e;
-  }
+  return withScratchConnection(opts.catalog.db, (db) => checkReferences(db, opts, problems, progress));
+}
+
+async function checkReferences(
+  db: Db,
+  opts: VerifyOptions,
+  problems: Problems,
+  progress: (p: VerifyProgress) => void,
+): Promise<{ objects: number; purged: number; bytesHashed: number }> {
+  const table = new ReferenceTable(db);
   let objects = 0;
   let purged = 0;
   let bytesHashed = 0;
@@ -403,7 +405,6 @@ async function verifyReferences(
     }
   } finally {
     table.drop();
-    scratch.close();
   }
   return { objects, purged, bytesHashed };
 }
