@@ -256,6 +256,12 @@ export class DockManager extends EventEmitter {
     );
   }
 
+  /** The dock's recorder is gone: said on the dock, and to later docks waiting on it (afterEarlier). */
+  private setGone(dock: Dock, reason: UndockReason): void {
+    dock.gone = reason;
+    dock.markGone();
+  }
+
   /** The recorder at `location` went away. A running session is ended at once. */
   undock(location: string, reason: UndockReason): void {
     this.ignored.delete(location);
@@ -264,8 +270,7 @@ export class DockManager extends EventEmitter {
     if (!dock || dock.gone) return;
     this.docks.delete(location);
     this.leaving.add(dock);
-    dock.gone = reason;
-    dock.markGone();
+    this.setGone(dock, reason);
     dock.wake?.();
     if (!dock.ended) dock.pulled = true;
     if (dock.session && !dock.ended) {
@@ -304,8 +309,7 @@ export class DockManager extends EventEmitter {
     // Recorders still docked are docked again, as new docks, when custody starts.
     for (const d of [...this.docks.values()]) {
       this.docks.delete(d.candidate.location);
-      d.gone = 'custody-stopped';
-      d.markGone();
+      this.setGone(d, 'custody-stopped');
       if (d.session && !d.ended) d.midSession = true; // its session left behind, still waiting on a read
       this.closeDock(d);
     }

@@ -4,8 +4,8 @@ import type { UnclaimedReport } from '../../ledger/index.js';
  * The objects no sealed entry names, as restore and `custody verify --unclaimed` print
  * them; null when the vault could not be listed (`why`, when the caller has the reason).
  */
-export function unclaimedLines(u: UnclaimedReport | null, why?: string): string[] {
-  if (u === null) return [`  unclaimed: not counted (the vault's objects could not be listed${why === undefined ? '; see the log' : `: ${why}`})`];
+export function unclaimedLines(u: UnclaimedReport | null, why: string | null = null): string[] {
+  if (u === null) return [`  unclaimed: not counted (the vault's objects could not be listed${why === null ? '; see the log' : `: ${why}`})`];
   if (u.count === 0) return [`  unclaimed: none (every one of the vault's ${u.scanned} objects is named by an entry)`];
   const mb = (n: number): string => (n / 1e6).toFixed(1);
   return [

@@ -123,7 +123,7 @@ export async function verifyCommand(opts: { deep?: boolean; unclaimed?: boolean 
     output(
       g,
       { ok, entries, objects, problems, ...rest, witnesses: witnesses.checks, ...(opts.unclaimed ? { unclaimed, ...(unclaimedError !== null ? { unclaimedError } : {}) } : {}) },
-      [humanSummary(result), ...witnessLines, ...(opts.unclaimed ? (await import('./unclaimed.js')).unclaimedLines(unclaimed, unclaimedError ?? undefined) : [])].join('\n'),
+      [humanSummary(result), ...witnessLines, ...(opts.unclaimed ? (await import('./unclaimed.js')).unclaimedLines(unclaimed, unclaimedError) : [])].join('\n'),
     );
     rt.log.info({ ok, entries, objects, segments: result.segments, problems: problems.length, durationMs: result.durationMs }, 'verify finished');
     if (!ok) {
