@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { JobThread } from './job-thread.js';
 
 /**
  * The names half of publishing a group of staged objects in the fs vault: folders
@@ -36,17 +36,23 @@ export interface NameError {
   path?: string;
 }
 
-interface Reply {
-  id: number;
-  out: NameOutcome[];
-  /** The folders the group synced. */
-  synced: string[];
-}
-
 /** A group's outcomes, and the folders it synced (for tests and tracing). */
 export interface NamesResult {
   out: NameOutcome[];
   synced: string[];
+}
+
+/**
+ * An error as it can cross to the main thread. Self-contained: it is also part of the
+ * workers' source text (see {@link workerSource}).
+ */
+export function threadError(e: unknown): NameError {
+  const x = e as NodeJS.ErrnoException;
+  const out: NameError = { message: x instanceof Error ? x.message : String(e) };
+  if (typeof x?.code === 'string') out.code = x.code;
+  if (typeof x?.syscall === 'string') out.syscall = x.syscall;
+  if (typeof x?.path === 'string') out.path = x.path;
+  return out;
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
@@ -56,7 +62,7 @@ export interface NamesResult {
  * folder exists, makes no mkdir call for it; a remembered folder that has gone (ENOENT
  * on link) is forgotten and made again once.
  */
-function namesWorker(): void {
+function namesWorker(threadError: (e: unknown) => NameError): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   const { dirname } = require('node:path') as typeof import('node:path');
@@ -66,14 +72,6 @@ function namesWorker(): void {
   // durable: a group that links into one syncs that chain too, even when another group
   // made the folder and is still syncing it (or failed to).
   const fresh = new Map<string, string[]>();
-  const errorOf = (e: unknown): NameError => {
-    const x = e as NodeJS.ErrnoException;
-    const out: NameError = { message: x instanceof Error ? x.message : String(e) };
-    if (typeof x?.code === 'string') out.code = x.code;
-    if (typeof x?.syscall === 'string') out.syscall = x.syscall;
-    if (typeof x?.path === 'string') out.path = x.path;
-    return out;
-  };
   const makeDir = (dir: string, toSync: Set<string>): void => {
     if (known.has(dir)) {
       for (const d of fresh.get(dir) ?? []) toSync.add(d);
@@ -128,7 +126,7 @@ function namesWorker(): void {
         toSync.add(dir);
         out.push({ kind: 'created', storedSize: -1 });
       } catch (e) {
-        out.push({ kind: 'failed', error: errorOf(e) });
+        out.push({ kind: 'failed', error: threadError(e) });
       }
     }
     let dirError: NameError | null = null;
@@ -136,7 +134,7 @@ function namesWorker(): void {
       await Promise.all(
         [...toSync].map((d) =>
           syncDir(d).catch((e: unknown) => {
-            dirError ??= errorOf(e);
+            dirError ??= threadError(e);
           }),
         ),
       );
@@ -160,7 +158,7 @@ function namesWorker(): void {
           try {
             o.storedSize = fs.statSync(final).size;
           } catch (e) {
-            out[i] = { kind: 'failed', error: errorOf(e) };
+            out[i] = { kind: 'failed', error: threadError(e) };
           }
         }
       }
@@ -170,62 +168,24 @@ function namesWorker(): void {
         // already gone, or a second name the next init tidies
       }
     });
-    parentPort!.postMessage({ id: job.id, out, synced: job.fsync ? [...toSync] : [] } satisfies Reply);
+    parentPort!.postMessage({ id: job.id, result: { out, synced: job.fsync ? [...toSync] : [] } satisfies NamesResult });
   });
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
- * The worker's source. `__name` is defined for the case the function was compiled with
+ * A worker's source text: the function, called with {@link threadError}. It is given as
+ * an argument, not referred to, because a module loader that rewrites imports (vitest's)
+ * would turn a reference to an imported function into one to its module, which the
+ * worker does not have. `__name` is defined for the case the function was compiled with
  * esbuild's keepNames (tsx, vitest), which wraps named inner functions in a call to it.
  */
-const SOURCE = `var __name = (f) => f;\n(${namesWorker.toString()})();\n`;
-
-/** One worker for the process, shared by every fs store; held only while it has work. */
-class NamesThread {
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: NamesResult) => void; reject: (e: unknown) => void }>();
-
-  run(job: NameJob): Promise<NamesResult> {
-    const w = this.start();
-    const id = this.nextId++;
-    return new Promise<NamesResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, ...job });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(SOURCE, { eval: true, name: 'custody-vault-names' });
-    w.unref();
-    w.on('message', (r: Reply) => {
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      if (this.pending.size === 0) w.unref();
-      p.resolve({ out: r.out, synced: r.synced });
-    });
-    const fail = (e: unknown): void => {
-      // The worker is gone: every group in it fails (nothing of it is reported stored;
-      // its temp files stay for the next init to tidy), and the next group starts a new one.
-      this.worker = null;
-      const err = e instanceof Error ? e : new Error(`the vault's names thread stopped (${String(e)})`);
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => {
-      if (this.worker === w) fail(new Error(`the vault's names thread exited with code ${code}`));
-    });
-    this.worker = w;
-    return w;
-  }
+export function workerSource(worker: (errorOf: typeof threadError) => void): string {
+  return `var __name = (f) => f;\n(${worker.toString()})(${threadError.toString()});\n`;
 }
 
-const thread = new NamesThread();
+/** One worker for the process, shared by every fs store; held only while it has work. */
+const thread = new JobThread<NameJob, NamesResult>(workerSource(namesWorker), 'custody-vault-names', "the vault's names thread");
 
 /** Link, sync and stat a group's names in the names thread; one outcome per item, in order. */
 export async function publishNames(job: NameJob): Promise<NameOutcome[]> {

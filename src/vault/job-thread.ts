@@ -1,0 +1,73 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * A worker thread run from source text that answers one reply per job, in any order,
+ * matched by id. It is started at its first job, and holds the event loop only while
+ * it has work, so an idle thread never keeps a one-shot command from ending.
+ *
+ * The worker's script receives `{ id, ...job }` and posts `{ id, result }`.
+ */
+export class JobThread<Job extends object, Result> {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: unknown) => void }>();
+
+  /** `what` names the thread in errors ("the vault's names thread"). */
+  constructor(
+    private readonly source: string,
+    private readonly name: string,
+    private readonly what: string,
+  ) {}
+
+  run(job: Job): Promise<Result> {
+    const w = this.start();
+    const id = this.nextId++;
+    return new Promise<Result>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ id, ...job });
+    });
+  }
+
+  /**
+   * End the thread; jobs still waiting fail. Not waited for: a thread held in a read
+   * that never returns (a hung recorder) cannot be stopped, and is left unreferenced
+   * so it holds nothing else up.
+   */
+  close(): void {
+    const w = this.worker;
+    if (!w) return;
+    this.stopped(w, new Error(`${this.what} was closed`));
+    w.unref();
+    void w.terminate().catch(() => undefined);
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    // trackUnmanagedFds off: a descriptor the worker opens and hands over (a copy's temp
+    // file, synced and closed later by the caller) is the caller's, and must not be
+    // closed by Node when the worker ends, nor its number's reuse taken for a leak.
+    const w = new Worker(this.source, { eval: true, name: this.name, trackUnmanagedFds: false });
+    w.unref();
+    w.on('message', (r: { id: number; result: Result }) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (this.pending.size === 0) w.unref();
+      p.resolve(r.result);
+    });
+    // The worker is gone: every job in it fails, and the next job starts a new one.
+    w.on('error', (e) => this.stopped(w, e));
+    w.on('exit', (code) => this.stopped(w, new Error(`${this.what} exited with code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  private stopped(w: Worker, e: unknown): void {
+    if (this.worker !== w) return;
+    this.worker = null;
+    const err = e instanceof Error ? e : new Error(`${this.what} stopped (${String(e)})`);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
