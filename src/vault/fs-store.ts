@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { close as closeFd, createReadStream, fsync as fsyncFd } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, open, readdir, stat, statfs, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
 import {
   CustodyError,
@@ -24,6 +25,8 @@ import {
   isFileSource,
   type ByteRange,
   type FileSource,
+  type LocalCopier,
+  type SourceStat,
   type ObjectInfo,
   type ObjectStore,
   type PublishOutcome,
@@ -34,6 +37,8 @@ import {
 } from './store.js';
 import { hashStream } from './read-back.js';
 import { nodeError, publishNames, type NameOutcome } from './fs-names.js';
+import { COPY_THREAD_MAX_BYTES, copyThread, type CopyJob, type CopyResult } from './fs-copy.js';
+import type { JobThread } from './job-thread.js';
 
 export interface FsStoreOptions {
   root: string;
@@ -68,8 +73,45 @@ interface FsStaged extends StagedPut {
   readonly tmp: string;
   readonly key: string;
   fh: FileHandle | null;
+  /** The temp file's descriptor instead, when a copy thread wrote it. */
+  fd: number | null;
   /** The vault root it was staged in. */
   readonly root: string;
+}
+
+const syncDescriptor = promisify(fsyncFd);
+const closeDescriptor = promisify(closeFd);
+
+/** Sync (when asked) and close a staged temp file, however it is held; it is closed even when the sync fails. */
+async function closeStagedFile(s: FsStaged, sync: boolean): Promise<void> {
+  const { fh, fd } = s;
+  s.fh = null;
+  s.fd = null;
+  if (fh) {
+    try {
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } else if (fd !== null) {
+    try {
+      if (sync) await syncDescriptor(fd);
+    } finally {
+      await closeDescriptor(fd);
+    }
+  }
+}
+
+function sizeMismatch(expectedSize: number, size: number): ObjectCorruptError {
+  return new ObjectCorruptError(`stream gave ${size} bytes, expected ${expectedSize}`, { expectedSize, size });
+}
+
+/** A staged copy's size and hash against what the caller expected. */
+function checkExpected(opts: PutOptions, sha256: string, size: number): void {
+  if (opts.expectedSize !== undefined && opts.expectedSize !== size) throw sizeMismatch(opts.expectedSize, size);
+  if (opts.expectedSha256 !== undefined && opts.expectedSha256 !== sha256) {
+    throw new ObjectCorruptError(`stream hashed to ${sha256}, expected ${opts.expectedSha256}`, { expected: opts.expectedSha256, sha256 });
+  }
 }
 
 /** Write the first `length` bytes of buf at the file's position, however many calls it takes. */
@@ -181,18 +223,13 @@ export class FsObjectStore implements ObjectStore {
       // 'wx': a fresh temp file, never someone else's.
       fh = await open(tmp, 'wx');
       const { sha256, size } = isFileSource(body) ? await this.copyFile(body, fh, opts) : await this.copyStream(body, fh, opts);
-      if (opts.expectedSize !== undefined && opts.expectedSize !== size) {
-        throw new ObjectCorruptError(`stream gave ${size} bytes, expected ${opts.expectedSize}`, { expectedSize: opts.expectedSize, size });
-      }
-      if (opts.expectedSha256 !== undefined && opts.expectedSha256 !== sha256) {
-        throw new ObjectCorruptError(`stream hashed to ${sha256}, expected ${opts.expectedSha256}`, { expected: opts.expectedSha256, sha256 });
-      }
+      checkExpected(opts, sha256, size);
       if (!this.fsync) {
         await fh.close();
         fh = null;
       }
       // With fsync on, the handle stays open until publishStaged syncs it.
-      const staged: FsStaged = { sha256, size, tmp, key: contentKey(sha256), fh, root: this.root };
+      const staged: FsStaged = { sha256, size, tmp, key: contentKey(sha256), fh, fd: null, root: this.root };
       return staged;
     } catch (e) {
       await fh?.close().catch(() => undefined);
@@ -203,9 +240,51 @@ export class FsObjectStore implements ObjectStore {
 
   async discardStaged(staged: StagedPut): Promise<void> {
     const s = this.own(staged);
-    await s.fh?.close().catch(() => undefined);
-    s.fh = null;
+    await closeStagedFile(s, false).catch(() => undefined);
     await rm(s.tmp, { force: true });
+  }
+
+  localCopier(): LocalCopier {
+    const thread = copyThread();
+    return {
+      maxBytes: COPY_THREAD_MAX_BYTES,
+      stage: (path, opts) => this.stageCopied(thread, path, opts),
+      close: () => thread.close(),
+    };
+  }
+
+  /** As {@link stage}, the file at `path` copied and hashed by a copy thread. */
+  private async stageCopied(
+    thread: JobThread<CopyJob, CopyResult>,
+    path: string,
+    opts: PutOptions & { expectedSize: number; readError?: (e: unknown) => Error },
+  ): Promise<{ staged: StagedPut; after: SourceStat }> {
+    if (opts.expectedSize > COPY_THREAD_MAX_BYTES) throw new RangeError(`a copy thread takes files of at most ${COPY_THREAD_MAX_BYTES} bytes`);
+    const tmp = this.tempPath();
+    let r: CopyResult;
+    try {
+      r = await thread.run({ src: path, tmp, expectedSize: opts.expectedSize, keepOpen: this.fsync });
+    } catch (e) {
+      // The thread stopped: whatever it had written is removed.
+      await rm(tmp, { force: true });
+      throw this.writeError(e, tmp);
+    }
+    if (r.kind === 'source') {
+      const e = nodeError(r.error);
+      throw opts.readError ? opts.readError(e) : e;
+    }
+    if (r.kind === 'vault') throw this.writeError(nodeError(r.error), tmp);
+    if (r.kind === 'size') throw sizeMismatch(opts.expectedSize, r.size);
+    const staged: FsStaged = { sha256: r.sha256, size: r.size, tmp, key: contentKey(r.sha256), fh: null, fd: r.fd, root: this.root };
+    try {
+      opts.signal?.throwIfAborted();
+      checkExpected(opts, r.sha256, r.size);
+    } catch (e) {
+      await this.discardStaged(staged);
+      throw e;
+    }
+    opts.onProgress?.(r.size);
+    return { staged, after: r.after };
   }
 
   /**
@@ -222,20 +301,7 @@ export class FsObjectStore implements ObjectStore {
       if (!errors.has(s)) errors.set(s, this.writeError(e, s.tmp));
     };
     // 1. The bytes: fsync (flush) and close every temp file.
-    await Promise.all(
-      items.map(async (s) => {
-        const fh = s.fh;
-        s.fh = null;
-        if (!fh) return;
-        try {
-          if (this.fsync) await fh.sync();
-        } catch (e) {
-          fail(s, e);
-        } finally {
-          await fh.close().catch((e: unknown) => fail(s, e));
-        }
-      }),
-    );
+    await Promise.all(items.map((s) => closeStagedFile(s, this.fsync).catch((e: unknown) => fail(s, e))));
     // 2. The names, in the names thread for the whole group: each linked into place (one
     // at a time, so two puts of one content in a group see each other's link), every
     // folder that gained a name (and the parent of any folder created) synced once, the
@@ -394,7 +460,7 @@ export class FsObjectStore implements ObjectStore {
   /** Link tmp into place and sync its folder (putNamed); returns false when the object already existed. Removes tmp. */
   private async publish(tmp: string, key: string, size: number): Promise<boolean> {
     const dirs = new Set<string>();
-    const created = await this.link({ tmp, key, size, sha256: '', fh: null, root: this.root }, dirs);
+    const created = await this.link({ tmp, key, size, sha256: '', fh: null, fd: null, root: this.root }, dirs);
     await unlink(tmp);
     if (this.fsync) for (const d of dirs) await this.syncDir(d);
     return created;

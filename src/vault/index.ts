@@ -13,6 +13,8 @@ export {
   isFileSource,
   type ByteRange,
   type FileSource,
+  type LocalCopier,
+  type SourceStat,
   type PublishOutcome,
   type PutBody,
   type StagedPut,

@@ -59,6 +59,31 @@ export interface StagedPut {
   readonly size: number;
 }
 
+/** A source file's lstat, taken by a copier after it read the file. */
+export interface SourceStat {
+  size: number;
+  mtimeMs: number;
+  isFile: boolean;
+}
+
+/** Stages small local files by path in a thread of its own ({@link ObjectStore.localCopier}). */
+export interface LocalCopier {
+  /** The largest file it takes; larger ones are staged from an open file. */
+  readonly maxBytes: number;
+  /**
+   * As `stage`, for the file at a local path, opened read-only without following a
+   * symlink; with the file's lstat after it was read (`after`), for the caller to check
+   * it did not change meanwhile. Errors opening, reading or stat-ing it go through
+   * `readError`, as a FileSource's.
+   */
+  stage(
+    path: string,
+    opts: PutOptions & { expectedSize: number; readError?: (e: unknown) => Error },
+  ): Promise<{ staged: StagedPut; after: SourceStat }>;
+  /** End its thread, not waiting for a read that never returns. */
+  close(): void;
+}
+
 /** The outcome of one staged put in a published group. */
 export type PublishOutcome = { ok: true; put: PutResult } | { ok: false; error: Error };
 
@@ -116,6 +141,12 @@ export interface ObjectStore {
   publishStaged?(staged: StagedPut[]): Promise<PublishOutcome[]>;
   /** Drop a staged put that will not be published. */
   discardStaged?(staged: StagedPut): Promise<void>;
+  /**
+   * A copier of small local files for one reader (an ingest session), for stores that
+   * stage: each file is read by its path and staged in the copier's own thread, one
+   * message per file instead of a hand-off per call. Close it when the reader is done.
+   */
+  localCopier?(): LocalCopier;
 
   /**
    * Store a small immutable named object (ledger segments, checkpoints). Identical

@@ -1,0 +1,112 @@
+import { workerSource, type NameError } from './fs-names.js';
+import { JobThread } from './job-thread.js';
+import type { SourceStat } from './store.js';
+
+/**
+ * The copy half of staging a small local file in the fs vault, in a thread of its own:
+ * the source opened (read-only, a symlink refused), read whole in one call into a reused
+ * buffer, stat-ed again by its path, hashed, and written to a fresh temp file. Made through Node's I/O thread pool,
+ * these are five hand-offs and as many wake-ups of the event loop per file, and the
+ * hash on the event loop as well; for a 64 KiB photo they cost more than the copy.
+ * Here the whole file is one message each way.
+ *
+ * One thread per reader (an ingest session): a read that never returns (a recorder's
+ * hung file system) holds only that reader's thread, as it would hold one of the pool's.
+ *
+ * The worker's code is the function below, run from its source text (as the names
+ * thread's); it imports nothing of the project.
+ */
+
+/** Largest file a copy thread takes: one read into a buffer of at most this much, plus one byte. */
+export const COPY_THREAD_MAX_BYTES = 1024 * 1024;
+
+export interface CopyJob {
+  /** The source file's local path. */
+  src: string;
+  /** A fresh temp file to create ('wx') in the vault. */
+  tmp: string;
+  /** The size the source must have; a source of another size is not written. */
+  expectedSize: number;
+  /** Leave the temp file open and hand back its descriptor (to be synced later); else closed. */
+  keepOpen: boolean;
+}
+
+export type CopyResult =
+  /**
+   * Copied: the temp file holds `size` bytes hashing to sha256; `fd` is its open
+   * descriptor (keepOpen); `after` is the source as it was once read.
+   */
+  | { kind: 'copied'; sha256: string; size: number; fd: number | null; after: SourceStat }
+  /** The source did not have the expected size (it read at least `size` bytes); nothing was written. */
+  | { kind: 'size'; size: number }
+  /** Opening or reading the source failed; nothing was written. */
+  | { kind: 'source'; error: NameError }
+  /** Writing the temp file failed; it was removed. */
+  | { kind: 'vault'; error: NameError };
+
+/* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
+function copyWorker(threadError: (e: unknown) => NameError): void {
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  let buf = Buffer.allocUnsafeSlow(0);
+  const copy = (job: CopyJob): CopyResult => {
+    // One byte more than expected is asked for, so a file that grew is seen as such.
+    const want = job.expectedSize + 1;
+    if (buf.length < want) buf = Buffer.allocUnsafeSlow(Math.ceil(want / 4096) * 4096);
+    let size = 0;
+    let after: SourceStat;
+    try {
+      const src = fs.openSync(job.src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        // A read that brings the file to its expected size is its end (the file that
+        // grows afterwards is the caller's to find, by its stat after the copy).
+        while (size < want) {
+          const n = fs.readSync(src, buf, size, want - size, size);
+          if (n === 0) break;
+          size += n;
+          if (size === job.expectedSize) break;
+        }
+      } finally {
+        fs.closeSync(src);
+      }
+      // By path, as the listing saw it: a file replaced meanwhile is seen as changed.
+      const st = fs.lstatSync(job.src);
+      after = { size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() };
+    } catch (e) {
+      return { kind: 'source', error: threadError(e) };
+    }
+    if (size !== job.expectedSize) return { kind: 'size', size };
+    const sha256 = createHash('sha256').update(buf.subarray(0, size)).digest('hex');
+    let out: number | null = null;
+    try {
+      out = fs.openSync(job.tmp, 'wx');
+      for (let off = 0; off < size; ) off += fs.writeSync(out, buf, off, size - off, off);
+      if (!job.keepOpen) {
+        const fd = out;
+        out = null;
+        fs.closeSync(fd);
+      }
+      return { kind: 'copied', sha256, size, fd: out, after };
+    } catch (e) {
+      try {
+        if (out !== null) fs.closeSync(out);
+        fs.rmSync(job.tmp, { force: true });
+      } catch {
+        // left for the store's init to tidy
+      }
+      return { kind: 'vault', error: threadError(e) };
+    }
+  };
+  parentPort!.on('message', (job: CopyJob & { id: number }) => {
+    parentPort!.postMessage({ id: job.id, result: copy(job) });
+  });
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const SOURCE = workerSource(copyWorker);
+
+/** A copy thread: started at its first job, ended by close(). */
+export function copyThread(): JobThread<CopyJob, CopyResult> {
+  return new JobThread<CopyJob, CopyResult>(SOURCE, 'custody-vault-copy', "the vault's copy thread");
+}
