@@ -5,7 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { type Catalog, EvidenceRepo } from '../catalog/index.js';
 import { type Clock, CustodyError, type ErrorCode, errorMessage, isCustodyError, type Logger, ObjectCorruptError, rfc3339, SourceFileError, VaultFullError } from '../core/index.js';
 import { type RecorderDriver, type RecorderFile, type RecorderHealth, type RecorderIdentity, sourceError } from '../devices/index.js';
-import { hashStream, type FileSource, type ObjectStore, type PutBody, type PutOptions, type PutResult, type StagedPut } from '../vault/index.js';
+import { hashStream, type FileSource, type LocalCopier, type ObjectStore, type PutBody, type PutOptions, type PutResult, type StagedPut } from '../vault/index.js';
 import { mediaTypeOf, type MediaType } from './media-types.js';
 import { recordedTime } from './recorded-time.js';
 import { registerRecorder } from './recorders.js';
@@ -158,6 +158,8 @@ export class IngestSession extends EventEmitter {
   private readonly commits: GroupCommit<Copied, Committed>;
   /** What follows each commit (report, wipe): awaited before the session ends. */
   private readonly afterCommits = new Set<Promise<void>>();
+  /** The vault's copier of small files for this session, made at its first small file. */
+  private copier: LocalCopier | null = null;
 
   constructor(
     readonly driver: RecorderDriver,
@@ -300,6 +302,8 @@ export class IngestSession extends EventEmitter {
       // its wipe done before the session reports.
       await this.commits.idle();
       while (this.afterCommits.size > 0) await Promise.all([...this.afterCommits]);
+      this.copier?.close();
+      this.copier = null;
     }
   }
 
@@ -320,8 +324,9 @@ export class IngestSession extends EventEmitter {
       // taken by the next run).
       const before: RecorderFile = file;
       const header = await this.readHeader(file);
-      copied = { file, header, ...(await this.copy(file, before)) };
-      const after = await this.driver.stat(file.path);
+      const { staged, put, after: seen } = await this.copy(file, before);
+      copied = { file, header, staged, put };
+      const after = seen ?? (await this.driver.stat(file.path));
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed while it was copied`);
       }
@@ -454,14 +459,69 @@ export class IngestSession extends EventEmitter {
   /**
    * Read the source once, hashing while it is written into the vault: staged for the
    * group commit when the store can (fs), else put whole. A driver that hands out the
-   * file is read by the vault with its own reused buffers; others through their
-   * stream. Errors of the recorder are turned into SourceFileError where they happen,
+   * file is read by the vault with its own reused buffers (a small file whole, by its
+   * path, in the vault's copy thread, which also stat-s it again: `after`); others
+   * through their stream. Errors of the recorder are turned into SourceFileError where they happen,
    * so a failure of the vault (say ENOSPC) is never mistaken for one of the recorder,
    * or the reverse.
    */
-  private async copy(file: PlannedFile, before: RecorderFile): Promise<{ staged: StagedPut | null; put: PutResult | null }> {
+  private async copy(
+    file: PlannedFile,
+    before: RecorderFile,
+  ): Promise<{ staged: StagedPut | null; put: PutResult | null; after: RecorderFile | null }> {
     const bufferBytes = this.deps.settings.readBufferKb * 1024;
     const toSourceError = (e: unknown): Error => (isCustodyError(e) ? e : sourceError(e, file.path));
+    let last = 0;
+    const opts: PutOptions = {
+      expectedSize: before.size,
+      signal: this.signal,
+      bufferBytes,
+      onProgress: (n) => {
+        this.bytesDone += n - last;
+        last = n;
+        this.emitProgress(false);
+      },
+    };
+    try {
+      const local = this.copyThreadPath(file);
+      if (local !== null) {
+        const { staged, after } = await this.copier!.stage(local, { ...opts, expectedSize: before.size, readError: toSourceError });
+        if (!after.isFile) {
+          await this.discard(staged);
+          throw new SourceFileError('RECORDER_NOT_A_FILE', `${file.path} is not a regular file`);
+        }
+        // The copier's stat after the read, as the driver's stat would give it.
+        return { staged, put: null, after: { path: file.path, size: after.size, mtimeMs: Math.trunc(after.mtimeMs) } };
+      }
+      return { ...(await this.copyOpened(file, opts, toSourceError)), after: null };
+    } catch (e) {
+      this.bytesDone -= last;
+      if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
+        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * The local path of a file small enough for the vault's copy thread, when the store
+   * has one and the driver hands out files (so reading the path read-only, without
+   * following a symlink, is what its openFile does); else null.
+   */
+  private copyThreadPath(file: PlannedFile): string | null {
+    const { store } = this.deps;
+    if (!this.driver.openFile || !store.localCopier || !store.publishStaged) return null;
+    this.copier ??= store.localCopier();
+    return file.size <= this.copier.maxBytes ? this.driver.localPath(file.path) : null;
+  }
+
+  /** The source opened by the driver, then staged (or put) by the store. */
+  private async copyOpened(
+    file: PlannedFile,
+    opts: PutOptions,
+    toSourceError: (e: unknown) => Error,
+  ): Promise<{ staged: StagedPut | null; put: PutResult | null }> {
+    const bufferBytes = opts.bufferBytes!;
     let body: PutBody;
     let close: () => Promise<void>;
     try {
@@ -481,27 +541,10 @@ export class IngestSession extends EventEmitter {
     } catch (e) {
       throw toSourceError(e);
     }
-    let last = 0;
-    const opts: PutOptions = {
-      expectedSize: before.size,
-      signal: this.signal,
-      bufferBytes,
-      onProgress: (n) => {
-        this.bytesDone += n - last;
-        last = n;
-        this.emitProgress(false);
-      },
-    };
     try {
       const { store } = this.deps;
       if (store.stage && store.publishStaged) return { staged: await store.stage(body, opts), put: null };
       return { staged: null, put: await store.putContent(body, opts) };
-    } catch (e) {
-      this.bytesDone -= last;
-      if (e instanceof ObjectCorruptError && e.details && 'expectedSize' in e.details) {
-        throw new SourceFileError('SOURCE_CHANGED', `${file.path} changed size while it was copied`);
-      }
-      throw e;
     } finally {
       await close().catch(() => undefined);
     }

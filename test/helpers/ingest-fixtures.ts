@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { RecorderDriver, RecorderFile, RecorderHealth, RecorderIdentity } from '../../src/devices/driver.js';
 import { IngestService, type IngestSettings } from '../../src/ingest/index.js';
 import { FsObjectStore } from '../../src/vault/index.js';
-import type { ObjectStore } from '../../src/vault/index.js';
+import type { LocalCopier, ObjectStore, PutBody, PutOptions } from '../../src/vault/index.js';
 
 /** Write files (path → bytes or size) under root, with mtimes an hour old so they are settled. */
 export async function writeTree(root: string, files: Record<string, Buffer | number>, mtime = new Date(Date.now() - 3600_000)): Promise<Record<string, Buffer>> {
@@ -56,6 +56,23 @@ export async function rig(dir: string): Promise<Rig> {
       }),
     close: () => catalog.close(),
   };
+}
+
+/**
+ * The store with each staged copy, by either way ingest stages one (`stage`, and a
+ * local copier's `stage` for small files), made through `around`: a test's count, or
+ * its fault instead of the copy.
+ */
+export function aroundStaging(store: ObjectStore, around: <T>(copy: () => Promise<T>) => Promise<T>): ObjectStore {
+  return Object.create(store, {
+    stage: { value: (body: PutBody, opts?: PutOptions) => around(() => store.stage!(body, opts)) },
+    localCopier: {
+      value: (): LocalCopier => {
+        const c = store.localCopier!();
+        return { maxBytes: c.maxBytes, stage: (path, opts) => around(() => c.stage(path, opts)), close: () => c.close() };
+      },
+    },
+  }) as ObjectStore;
 }
 
 /**

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { EvidenceRepo } from '../../src/catalog/evidence-repo.js';
 import { VaultFullError } from '../../src/core/errors.js';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
-import { contentKey, type ObjectStore, type PutBody } from '../../src/vault/index.js';
-import { FaultyDriver, rig, writeTree } from '../helpers/ingest-fixtures.js';
+import { contentKey } from '../../src/vault/index.js';
+import { aroundStaging, FaultyDriver, rig, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -206,14 +206,10 @@ describe('ingest pipeline', () => {
     await writeTree(rec, { 'a.mp4': 1000, 'b.mp4': 1000, 'c.mp4': 1000 });
     const r = await rig(dir);
     let puts = 0;
-    // Ingest copies each file into the vault with stage (published later by its group commit).
-    const full: ObjectStore = Object.create(r.store, {
-      stage: {
-        value: async (body: PutBody, opts: object) => {
-          if (++puts >= 2) throw new VaultFullError('vault disk is full (test): ENOSPC');
-          return r.store.stage(body, opts);
-        },
-      },
+    // Ingest copies each file into the vault staged (published later by its group commit).
+    const full = aroundStaging(r.store, async (copy) => {
+      if (++puts >= 2) throw new VaultFullError('vault disk is full (test): ENOSPC');
+      return copy();
     });
     const rep = await r.service({ store: full, concurrency: 1, settings: { wipeAfterIngest: true, perRecorder: 1 } }).ingest(
       new FolderDriver({ root: rec, identity: { serial: 'S5' } }),
@@ -276,18 +272,14 @@ describe('ingest pipeline', () => {
     const r = await rig(dir);
     let inFlight = 0;
     let maxInFlight = 0;
-    const counting: ObjectStore = Object.create(r.store, {
-      stage: {
-        value: async (body: PutBody, opts: object) => {
-          inFlight++;
-          maxInFlight = Math.max(maxInFlight, inFlight);
-          try {
-            return await r.store.stage(body, opts);
-          } finally {
-            inFlight--;
-          }
-        },
-      },
+    const counting = aroundStaging(r.store, async (copy) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        return await copy();
+      } finally {
+        inFlight--;
+      }
     });
     const service = r.service({ store: counting, concurrency: 3 });
     const recorders = await Promise.all(
