@@ -15,6 +15,31 @@ export interface RecordedTime {
 // 20261120083000, 20261120_083000, 2026-11-20_08-30-00, 2026-11-20 08.30.00, …
 const NAME_TS = /(?<!\d)(20\d{2}|19\d{2})[-_.]?(\d{2})[-_.]?(\d{2})[-_. T]?(\d{2})[-_.:]?(\d{2})[-_.:]?(\d{2})(?!\d)/;
 
+const hourOffsets = new Map<string, number | null>();
+const HOUR_OFFSETS_MAX = 10_000;
+
+/**
+ * The zone's UTC offset in minutes through a whole local hour, as luxon reads the hour's
+ * first and last second; null when it differs between them (a clock change within the
+ * hour) or either is not a real time. Remembered per zone and hour: a recorder's files
+ * fall in the few hours of a shift, and luxon's zoned reading costs an Intl lookup each
+ * time (about 45 µs a file here, on the ingest's event loop).
+ */
+function offsetOfHour(zone: string, year: number, month: number, day: number, hour: number): number | null {
+  const key = `${zone} ${year} ${month} ${day} ${hour}`;
+  const known = hourOffsets.get(key);
+  if (known !== undefined) return known;
+  const first = DateTime.fromObject({ year, month, day, hour, minute: 0, second: 0 }, { zone });
+  const last = DateTime.fromObject({ year, month, day, hour, minute: 59, second: 59 }, { zone });
+  // Both ends must be the times asked for (a skipped start is moved on by luxon).
+  const exact = (dt: DateTime, minute: number, second: number): boolean =>
+    dt.isValid && dt.month === month && dt.day === day && dt.hour === hour && dt.minute === minute && dt.second === second;
+  const whole = exact(first, 0, 0) && exact(last, 59, 59) && first.offset === last.offset;
+  if (hourOffsets.size >= HOUR_OFFSETS_MAX) hourOffsets.clear();
+  hourOffsets.set(key, whole ? first.offset : null);
+  return whole ? first.offset : null;
+}
+
 /**
  * A timestamp in a recorder's file name, read as local time in the bureau's zone
  * (recorders name files by their own local clock). Null when there is none or it
@@ -24,6 +49,10 @@ export function timestampFromName(name: string, zone: string): Date | null {
   const m = NAME_TS.exec(name);
   if (!m) return null;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (mi > 59 || s > 59) return null;
+  const offset = offsetOfHour(zone, y, mo, d, h);
+  if (offset !== null) return new Date(Date.UTC(y, mo - 1, d, h, mi, s) - offset * 60_000);
+  // An hour with a clock change in it, or no such hour: luxon decides, as for every file before.
   const dt = DateTime.fromObject({ year: y, month: mo, day: d, hour: h, minute: mi, second: s }, { zone });
   if (!dt.isValid) return null;
   // Luxon rolls invalid fields over in some zones; insist the fields survived.
