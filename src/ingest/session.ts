@@ -461,9 +461,9 @@ export class IngestSession extends EventEmitter {
    * group commit when the store can (fs), else put whole. A driver that hands out the
    * file is read by the vault with its own reused buffers (a small file whole, by its
    * path, in the vault's copy thread, which also stat-s it again: `after`); others
-   * through their stream. Errors of the recorder are turned into SourceFileError where they happen,
-   * so a failure of the vault (say ENOSPC) is never mistaken for one of the recorder,
-   * or the reverse.
+   * through their stream. Errors of the recorder are turned into SourceFileError where
+   * they happen, so a failure of the vault (say ENOSPC) is never mistaken for one of the
+   * recorder, or the reverse.
    */
   private async copy(
     file: PlannedFile,
