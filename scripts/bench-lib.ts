@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -177,6 +177,8 @@ export async function childMain(argv: string[], steps: Record<string, (args: nev
 
 /** A temp folder for one run, removed at exit (also on Ctrl-C) unless kept. */
 export async function benchDir(prefix: string, opts: { parent?: string | undefined; keep: boolean; log: (s: string) => void }): Promise<{ dir: string; cleanup(): void }> {
+  // A --dir that does not exist yet is made (its own removal is left to the user).
+  if (opts.parent) await mkdir(opts.parent, { recursive: true });
   const dir = await mkdtemp(join(opts.parent ?? tmpdir(), prefix));
   let done = false;
   const cleanup = (): void => {
