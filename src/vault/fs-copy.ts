@@ -1,13 +1,14 @@
-import { workerSource, type NameError } from './fs-names.js';
-import { JobThread } from './job-thread.js';
+import { JobThread, workerSource, type ThreadError } from './job-thread.js';
 import type { SourceStat } from './store.js';
 
 /**
  * The copy half of staging a small local file in the fs vault, in a thread of its own:
  * the source opened (read-only, a symlink refused), read whole in one call into a reused
- * buffer, stat-ed again by its path, hashed, and written to a fresh temp file. Made through Node's I/O thread pool,
- * these are five hand-offs and as many wake-ups of the event loop per file, and the
- * hash on the event loop as well; for a 64 KiB photo they cost more than the copy.
+ * buffer, stat-ed again by its path, hashed, and written to a fresh temp file. Made
+ * through Node's I/O thread pool, these are six hand-offs and as many wake-ups of the
+ * event loop per file (open, read and close of the source, its stat, open and write of
+ * the temp file), and the hash on the event loop as well; for a 64 KiB photo they cost
+ * more than the copy.
  * Here the whole file is one message each way.
  *
  * One thread per reader (an ingest session): a read that never returns (a recorder's
@@ -40,12 +41,12 @@ export type CopyResult =
   /** The source did not have the expected size (it read at least `size` bytes); nothing was written. */
   | { kind: 'size'; size: number }
   /** Opening or reading the source failed; nothing was written. */
-  | { kind: 'source'; error: NameError }
+  | { kind: 'source'; error: ThreadError }
   /** Writing the temp file failed; it was removed. */
-  | { kind: 'vault'; error: NameError };
+  | { kind: 'vault'; error: ThreadError };
 
 /* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
-function copyWorker(threadError: (e: unknown) => NameError): void {
+function copyWorker(threadError: (e: unknown) => ThreadError): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');

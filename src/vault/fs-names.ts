@@ -1,4 +1,4 @@
-import { JobThread } from './job-thread.js';
+import { JobThread, workerSource, type ThreadError } from './job-thread.js';
 
 /**
  * The names half of publishing a group of staged objects in the fs vault: folders
@@ -24,35 +24,14 @@ export interface NameJob {
 export type NameOutcome =
   | { kind: 'created'; storedSize: number }
   | { kind: 'exists'; storedSize: number }
-  | { kind: 'failed'; error: NameError }
+  | { kind: 'failed'; error: ThreadError }
   /** Linked, but a folder sync of the group failed: the new name was taken down again. */
-  | { kind: 'unsynced'; error: NameError };
-
-/** An error of the worker, as it crosses the thread: enough to rebuild a Node error. */
-export interface NameError {
-  message: string;
-  code?: string;
-  syscall?: string;
-  path?: string;
-}
+  | { kind: 'unsynced'; error: ThreadError };
 
 /** A group's outcomes, and the folders it synced (for tests and tracing). */
 export interface NamesResult {
   out: NameOutcome[];
   synced: string[];
-}
-
-/**
- * An error as it can cross to the main thread. Self-contained: it is also part of the
- * workers' source text (see {@link workerSource}).
- */
-export function threadError(e: unknown): NameError {
-  const x = e as NodeJS.ErrnoException;
-  const out: NameError = { message: x instanceof Error ? x.message : String(e) };
-  if (typeof x?.code === 'string') out.code = x.code;
-  if (typeof x?.syscall === 'string') out.syscall = x.syscall;
-  if (typeof x?.path === 'string') out.path = x.path;
-  return out;
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- the worker's source text runs as a CommonJS script */
@@ -62,7 +41,7 @@ export function threadError(e: unknown): NameError {
  * folder exists, makes no mkdir call for it; a remembered folder that has gone (ENOENT
  * on link) is forgotten and made again once.
  */
-function namesWorker(threadError: (e: unknown) => NameError): void {
+function namesWorker(threadError: (e: unknown) => ThreadError): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   const { dirname } = require('node:path') as typeof import('node:path');
@@ -129,7 +108,7 @@ function namesWorker(threadError: (e: unknown) => NameError): void {
         out.push({ kind: 'failed', error: threadError(e) });
       }
     }
-    let dirError: NameError | null = null;
+    let dirError: ThreadError | null = null;
     if (job.fsync) {
       await Promise.all(
         [...toSync].map((d) =>
@@ -173,17 +152,6 @@ function namesWorker(threadError: (e: unknown) => NameError): void {
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/**
- * A worker's source text: the function, called with {@link threadError}. It is given as
- * an argument, not referred to, because a module loader that rewrites imports (vitest's)
- * would turn a reference to an imported function into one to its module, which the
- * worker does not have. `__name` is defined for the case the function was compiled with
- * esbuild's keepNames (tsx, vitest), which wraps named inner functions in a call to it.
- */
-export function workerSource(worker: (errorOf: typeof threadError) => void): string {
-  return `var __name = (f) => f;\n(${worker.toString()})(${threadError.toString()});\n`;
-}
-
 /** One worker for the process, shared by every fs store; held only while it has work. */
 const thread = new JobThread<NameJob, NamesResult>(workerSource(namesWorker), 'custody-vault-names', "the vault's names thread");
 
@@ -195,13 +163,4 @@ export async function publishNames(job: NameJob): Promise<NameOutcome[]> {
 /** As publishNames, with the folders the group synced. */
 export function publishNamesTraced(job: NameJob): Promise<NamesResult> {
   return thread.run(job);
-}
-
-/** A worker's error as a Node error again (code, syscall, path), so callers classify it as before. */
-export function nodeError(e: NameError): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(e.message);
-  if (e.code !== undefined) err.code = e.code;
-  if (e.syscall !== undefined) err.syscall = e.syscall;
-  if (e.path !== undefined) err.path = e.path;
-  return err;
 }

@@ -36,9 +36,9 @@ import {
   type StagedPut,
 } from './store.js';
 import { hashStream } from './read-back.js';
-import { nodeError, publishNames, type NameOutcome } from './fs-names.js';
+import { publishNames, type NameOutcome } from './fs-names.js';
 import { COPY_THREAD_MAX_BYTES, copyThread, type CopyJob, type CopyResult } from './fs-copy.js';
-import type { JobThread } from './job-thread.js';
+import { nodeError, type JobThread } from './job-thread.js';
 
 export interface FsStoreOptions {
   root: string;

@@ -71,3 +71,44 @@ export class JobThread<Job extends object, Result> {
     this.pending.clear();
   }
 }
+
+/** An error of the worker, as it crosses the thread: enough to rebuild a Node error. */
+export interface ThreadError {
+  message: string;
+  code?: string;
+  syscall?: string;
+  path?: string;
+}
+
+/**
+ * An error as it can cross to the main thread. Self-contained: it is also part of the
+ * workers' source text (see {@link workerSource}).
+ */
+export function threadError(e: unknown): ThreadError {
+  const x = e as NodeJS.ErrnoException;
+  const out: ThreadError = { message: x instanceof Error ? x.message : String(e) };
+  if (typeof x?.code === 'string') out.code = x.code;
+  if (typeof x?.syscall === 'string') out.syscall = x.syscall;
+  if (typeof x?.path === 'string') out.path = x.path;
+  return out;
+}
+
+/**
+ * A worker's source text: the function, called with {@link threadError}. It is given as
+ * an argument, not referred to, because a module loader that rewrites imports (vitest's)
+ * would turn a reference to an imported function into one to its module, which the
+ * worker does not have. `__name` is defined for the case the function was compiled with
+ * esbuild's keepNames (tsx, vitest), which wraps named inner functions in a call to it.
+ */
+export function workerSource(worker: (errorOf: typeof threadError) => void): string {
+  return `var __name = (f) => f;\n(${worker.toString()})(${threadError.toString()});\n`;
+}
+
+/** A worker's error as a Node error again (code, syscall, path), so callers classify it as before. */
+export function nodeError(e: ThreadError): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(e.message);
+  if (e.code !== undefined) err.code = e.code;
+  if (e.syscall !== undefined) err.syscall = e.syscall;
+  if (e.path !== undefined) err.path = e.path;
+  return err;
+}
