@@ -472,7 +472,7 @@ export class IngestSession extends EventEmitter {
     const bufferBytes = this.deps.settings.readBufferKb * 1024;
     const toSourceError = (e: unknown): Error => (isCustodyError(e) ? e : sourceError(e, file.path));
     let last = 0;
-    const opts: PutOptions = {
+    const opts: PutOptions & { expectedSize: number } = {
       expectedSize: before.size,
       signal: this.signal,
       bufferBytes,
@@ -485,7 +485,7 @@ export class IngestSession extends EventEmitter {
     try {
       const local = this.copyThreadPath(file);
       if (local !== null) {
-        const { staged, after } = await this.copier!.stage(local, { ...opts, expectedSize: before.size, readError: toSourceError });
+        const { staged, after } = await this.copier!.stage(local, { ...opts, readError: toSourceError });
         if (!after.isFile) {
           await this.discard(staged);
           throw new SourceFileError('RECORDER_NOT_A_FILE', `${file.path} is not a regular file`);
