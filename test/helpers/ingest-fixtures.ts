@@ -60,16 +60,16 @@ export async function rig(dir: string): Promise<Rig> {
 
 /**
  * The store with each staged copy, by either way ingest stages one (`stage`, and a
- * local copier's `stage` for small files), made through `around`: a test's count, or
- * its fault instead of the copy.
+ * local copier's `stage` for small files, which also gives `around` the file's path),
+ * made through `around`: a test's count, or its fault instead of the copy.
  */
-export function aroundStaging(store: ObjectStore, around: <T>(copy: () => Promise<T>) => Promise<T>): ObjectStore {
+export function aroundStaging(store: ObjectStore, around: <T>(copy: () => Promise<T>, copierPath?: string) => Promise<T>): ObjectStore {
   return Object.create(store, {
     stage: { value: (body: PutBody, opts?: PutOptions) => around(() => store.stage!(body, opts)) },
     localCopier: {
       value: (): LocalCopier => {
         const c = store.localCopier!();
-        return { maxBytes: c.maxBytes, stage: (path, opts) => around(() => c.stage(path, opts)), close: () => c.close() };
+        return { maxBytes: c.maxBytes, stage: (path, opts) => around(() => c.stage(path, opts), path), close: () => c.close() };
       },
     },
   }) as ObjectStore;

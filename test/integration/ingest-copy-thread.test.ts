@@ -13,9 +13,9 @@ import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
-import { contentKey, type LocalCopier, type ObjectStore } from '../../src/vault/index.js';
+import { contentKey } from '../../src/vault/index.js';
 import { waitFor } from '../helpers/cli.js';
-import { rig, writeTree } from '../helpers/ingest-fixtures.js';
+import { aroundStaging, rig, writeTree } from '../helpers/ingest-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Lab } from '../lab/lab.js';
 
@@ -36,18 +36,10 @@ describe('small files through the vault copy thread', () => {
       await lab.throttle(card, mnt, { gate: [{ glob: 'DCIM/a.jpg', offset: 0, until: release }], eio: [{ path: 'DCIM/b.jpg', offset: 0 }], events });
       // Every copy of this session goes through the copy thread.
       const viaThread: string[] = [];
-      const store: ObjectStore = Object.create(r.store, {
-        localCopier: {
-          value: (): LocalCopier => {
-            const c = r.store.localCopier();
-            return {
-              maxBytes: c.maxBytes,
-              stage: (path, opts) => (viaThread.push(path), c.stage(path, opts)),
-              close: () => c.close(),
-            };
-          },
-        },
-      }) as ObjectStore;
+      const store = aroundStaging(r.store, (copy, copierPath) => {
+        viaThread.push(copierPath ?? 'not through the copy thread');
+        return copy();
+      });
       const done = r
         .service({ store, concurrency: 1, settings: { perRecorder: 1 } })
         .ingest(new FolderDriver({ root: mnt, identity: { serial: 'S9' } }), { actor: 't' });
