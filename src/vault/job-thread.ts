@@ -30,16 +30,19 @@ export class JobThread<Job extends object, Result> {
   }
 
   /**
-   * End the thread; jobs still waiting fail. Not waited for: a thread held in a read
-   * that never returns (a hung recorder) cannot be stopped, and is left unreferenced
-   * so it holds nothing else up.
+   * End the thread; jobs still waiting fail. Resolves once the thread has ended (at
+   * once when none runs); callers need not wait for it: a thread held in a read that
+   * never returns (a hung recorder) cannot be stopped, so it ends only when that read
+   * returns, and it is left unreferenced meanwhile so it holds nothing else up.
    */
-  close(): void {
+  close(): Promise<void> {
     const w = this.worker;
-    if (!w) return;
+    if (!w) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     this.stopped(w, new Error(`${this.what} was closed`));
     w.unref();
     void w.terminate().catch(() => undefined);
+    return ended;
   }
 
   private start(): Worker {

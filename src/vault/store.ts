@@ -80,8 +80,11 @@ export interface LocalCopier {
     path: string,
     opts: PutOptions & { expectedSize: number; readError?: (e: unknown) => Error },
   ): Promise<{ staged: StagedPut; after: SourceStat }>;
-  /** End its thread, not waiting for a read that never returns. */
-  close(): void;
+  /**
+   * End its thread. Resolves once the thread has ended, which a read that never returns
+   * (a hung recorder) delays until it returns: callers need not wait.
+   */
+  close(): Promise<void>;
 }
 
 /** The outcome of one staged put in a published group. */
