@@ -128,7 +128,7 @@ export const configSchema = z
         wipeAfterIngest: z.boolean().default(false),
         /** Before a wipe, read the source again and require the same hash. */
         wipeRereadSource: z.boolean().default(true),
-        /** Files copied at once across all recorders (bounded total I/O). */
+        /** Files copied at once across all recorders (bounded total I/O); also the most copy threads for small files at once. */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** A file whose mtime is younger than this is treated as still being written. */
         settleSeconds: z.number().min(0).max(3600).default(2),

@@ -3,6 +3,7 @@ import { type Clock, type Logger, settledWithin, systemClock } from '../core/ind
 import type { RecorderDriver } from '../devices/index.js';
 import { contentKey, type ObjectStore } from '../vault/index.js';
 import { IngestSlots } from './slots.js';
+import { CopyThreads } from './copy-threads.js';
 import { IngestSession, type HeaderProbe, type IngestSettings, type SessionDeps, type SessionReport } from './session.js';
 
 export interface IngestServiceDeps {
@@ -12,7 +13,8 @@ export interface IngestServiceDeps {
   settings: IngestSettings;
   /**
    * Files copied at once across every recorder, beyond the one each docked recorder may
-   * always copy (see IngestSlots).
+   * always copy (see IngestSlots); also the most copy threads for small files the
+   * sessions hold at once (see CopyThreads).
    */
   concurrency: number;
   probe?: HeaderProbe | undefined;
@@ -31,11 +33,13 @@ export interface IngestServiceDeps {
  */
 export class IngestService {
   private readonly slots: IngestSlots;
+  private readonly copyThreads: CopyThreads;
   private readonly sessions = new Set<IngestSession>();
   private accepting = true;
 
   constructor(private readonly deps: IngestServiceDeps) {
     this.slots = new IngestSlots(deps.concurrency);
+    this.copyThreads = new CopyThreads(deps.concurrency);
   }
 
   /**
@@ -51,6 +55,7 @@ export class IngestService {
       catalog: this.deps.catalog,
       store: this.deps.store,
       slots: this.slots.forSession(),
+      copyThreads: this.copyThreads,
       log: this.deps.log,
       clock: this.deps.clock ?? systemClock,
       settings: this.deps.settings,
@@ -110,6 +115,11 @@ export class IngestService {
 
   get active(): IngestSession[] {
     return [...this.sessions];
+  }
+
+  /** Copy threads the sessions hold now (a thread counts until it has ended). */
+  get copyThreadsInUse(): number {
+    return this.copyThreads.inUse;
   }
 
   /**

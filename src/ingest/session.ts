@@ -13,6 +13,7 @@ import { ledgerOf } from '../ledger/index.js';
 import { abandonWipe, WipeIntents, type WipeAbandonReason, type WipeIntent } from './wipe-intents.js';
 import { type CommitWindow, DEFAULT_COMMIT_WINDOW, GroupCommit } from './group-commit.js';
 import type { SessionSlots } from './slots.js';
+import type { CopyThreads } from './copy-threads.js';
 
 /** What ingest needs to know about a file's media before it is stored (fast, header only). */
 export type HeaderProbe = (file: string, signal: AbortSignal) => Promise<{ creationTime: Date | null; durationMs: number | null }>;
@@ -83,6 +84,11 @@ export interface SessionDeps {
   settings: IngestSettings;
   probe?: HeaderProbe | undefined;
   actor: string;
+  /**
+   * The copy threads this session may take one of (the service's budget); without it,
+   * the session's copier is not bounded by anything else.
+   */
+  copyThreads?: CopyThreads | undefined;
   /**
    * Identity and health already read by the caller (the dock manager's pre-duty
    * check). The drift in it was measured before any clock sync, so it is the one that
@@ -160,6 +166,8 @@ export class IngestSession extends EventEmitter {
   private readonly afterCommits = new Set<Promise<void>>();
   /** The vault's copier of small files for this session, made at its first small file. */
   private copier: LocalCopier | null = null;
+  /** Its thread's place in the service's budget (given back once the thread has ended), once it has one. */
+  private copierPlace: (() => void) | null = null;
 
   constructor(
     readonly driver: RecorderDriver,
@@ -302,8 +310,7 @@ export class IngestSession extends EventEmitter {
       // its wipe done before the session reports.
       await this.commits.idle();
       while (this.afterCommits.size > 0) await Promise.all([...this.afterCommits]);
-      this.copier?.close();
-      this.copier = null;
+      this.endCopier();
     }
   }
 
@@ -512,7 +519,25 @@ export class IngestSession extends EventEmitter {
     const { store } = this.deps;
     if (!this.driver.openFile || !store.localCopier || !store.publishStaged) return null;
     this.copier ??= store.localCopier();
-    return file.size <= this.copier.maxBytes ? this.driver.localPath(file.path) : null;
+    if (file.size > this.copier.maxBytes) return null;
+    // The thread's place in the service's budget; none free: this file goes through the
+    // I/O thread pool, and the next small file asks again.
+    if (!this.copierPlace) {
+      const place = this.deps.copyThreads ? this.deps.copyThreads.take() : () => undefined;
+      if (!place) return null;
+      this.copierPlace = place;
+    }
+    return this.driver.localPath(file.path);
+  }
+
+  /** End the copy thread; its place in the budget is given back once it has ended (a hung read delays that). */
+  private endCopier(): void {
+    const { copier, copierPlace } = this;
+    this.copier = null;
+    this.copierPlace = null;
+    if (!copier) return;
+    const ended = copier.close();
+    if (copierPlace) void ended.then(copierPlace, copierPlace);
   }
 
   /** The source opened by the driver, then staged (or put) by the store. */

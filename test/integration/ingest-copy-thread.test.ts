@@ -7,12 +7,16 @@
  *
  * The recorder is the lab's pass-through FUSE mount (so root): it holds the first file's
  * read at a gate while the test touches the file, and fails the second file's read.
+ *
+ * The service holds at most `concurrency` copy threads at once (about 10 MiB each);
+ * recorders docked beyond them copy their small files through Node's I/O pool.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FolderDriver } from '../../src/devices/folder-driver.js';
+import type { IngestService } from '../../src/ingest/index.js';
 import { contentKey } from '../../src/vault/index.js';
 import { waitFor } from '../helpers/cli.js';
 import { aroundStaging, rig, writeTree } from '../helpers/ingest-fixtures.js';
@@ -67,6 +71,50 @@ describe('small files through the vault copy thread', () => {
     } finally {
       r.close();
       await lab.close();
+    }
+  }, 60_000);
+
+  it('holds at most ingest.concurrency copy threads at once: the other recorders copy their small files through the I/O pool, and a thread is given back once it has ended', async () => {
+    const dir = await tempDir();
+    const r = await rig(dir);
+    try {
+      const recorders = 4;
+      const cards: Array<Record<string, Buffer>> = [];
+      for (let k = 0; k < recorders; k++) cards.push(await writeTree(join(dir, `card${k}`), { 'DCIM/a.jpg': 5_000, 'DCIM/b.jpg': 6_000, 'DCIM/c.jpg': 7_000 }));
+      // Every recorder's first copy waits until each of the four has one in flight, so
+      // the four sessions are docked and copying at once.
+      let started = 0;
+      let allIn!: () => void;
+      const barrier = new Promise<void>((res) => (allIn = res));
+      const firstCopies: string[] = [];
+      let service: IngestService | null = null;
+      let mostHeld = 0;
+      const store = aroundStaging(r.store, async (copy, copierPath) => {
+        mostHeld = Math.max(mostHeld, service!.copyThreadsInUse);
+        if (started < recorders) {
+          firstCopies.push(copierPath === undefined ? 'pool' : 'thread');
+          if (++started === recorders) allIn();
+          await barrier;
+        }
+        return copy();
+      });
+      service = r.service({ store, concurrency: 2, settings: { perRecorder: 1 } });
+      const reports = await Promise.all(
+        cards.map((_, k) => service!.ingest(new FolderDriver({ root: join(dir, `card${k}`), identity: { serial: `R${k}` } }), { actor: 't' })),
+      );
+
+      // Two of the four first copies went to a copy thread, two through the pool.
+      expect(firstCopies.sort()).toEqual(['pool', 'pool', 'thread', 'thread']);
+      expect(mostHeld).toBeLessThanOrEqual(2);
+      // Either way, every file is in the vault whole.
+      expect(reports.map((x) => [x.status, x.ingested, x.failed])).toEqual(cards.map(() => ['complete', 3, 0]));
+      for (const card of cards) {
+        for (const bytes of Object.values(card)) expect(await readFile(r.store.filePath(contentKey(sha(bytes))))).toEqual(bytes);
+      }
+      // Each thread's place is given back once the thread has ended.
+      await waitFor('every copy thread to have ended', async () => service!.copyThreadsInUse === 0);
+    } finally {
+      r.close();
     }
   }, 60_000);
 });
