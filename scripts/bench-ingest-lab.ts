@@ -57,6 +57,11 @@ interface Out {
   failed: number;
   /** Per recorder: seconds from its session's start to its first byte copied. */
   firstByteS: Array<number | null>;
+  /**
+   * Per recorder: seconds from its session's start to its end. Recorders that end well
+   * before the last one leave their share of the sources' rate unused for the rest.
+   */
+  endS: number[];
   /** With a backlog: its items, and how many of their follow-ups had finished when the ingest ended. */
   followUps: { items: number; doneDuringIngest: number } | null;
 }
@@ -77,6 +82,7 @@ async function stepIngest(a: Args): Promise<Out> {
   };
   let service = new IngestService({ catalog, store, log: silentLogger, concurrency: a.concurrency, settings, probe });
   const firstByteS: Array<number | null> = a.roots.map(() => null);
+  const endS: number[] = a.roots.map(() => 0);
   let followUps: FollowUps | null = null;
   let backlogItems = 0;
   if (a.backlog) {
@@ -100,7 +106,7 @@ async function stepIngest(a: Args): Promise<Out> {
           session.on('progress', (p: { bytesDone: number }) => {
             if (firstByteS[i] === null && p.bytesDone > 0) firstByteS[i] = (performance.now() - t0) / 1000;
           });
-          return done;
+          return done.finally(() => (endS[i] = (performance.now() - t0) / 1000));
         }),
       ),
     );
@@ -111,6 +117,7 @@ async function stepIngest(a: Args): Promise<Out> {
       statuses: reports.map((r) => r.status),
       failed: reports.reduce((n, r) => n + r.failed, 0),
       firstByteS,
+      endS,
       followUps: followUps && { items: backlogItems, doneDuringIngest: analysed() },
     };
   } finally {
@@ -230,6 +237,7 @@ async function main(): Promise<void> {
       cpuSPerGB: round(out.m.cpuS / (out.bytes / 1e9), 2),
       maxRssMiB: round(out.m.maxRssMiB, 0),
       firstByteS: out.firstByteS.map((s) => (s === null ? null : round(s, 3))),
+      endS: out.endS.map((s) => round(s, 2)),
       statuses: out.statuses,
       failed: out.failed,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE),
@@ -258,6 +266,7 @@ async function main(): Promise<void> {
             [recorders, rate, round(out.bytes / 1e9, 2), result.seconds, result.MBps, result.ofSources, result.catAllMBps, result.ofCat, result.cpuSPerGB, result.maxRssMiB, Math.max(...out.firstByteS.map((s) => s ?? Infinity)).toFixed(3)],
           ]),
           '',
+          `each recorder's session ended after (s): ${result.endS.join(', ')}`,
           `statuses: ${out.statuses.join(',')}; failed files: ${out.failed}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE}`,
           ...(result.withFollowUps
             ? [
