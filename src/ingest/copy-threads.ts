@@ -1,3 +1,5 @@
+import { releaseOnce } from './slots.js';
+
 /**
  * How many of the vault's copy threads (small files, see `src/vault/fs-copy.ts`) the
  * ingest service's sessions may hold at once. Each thread is about 10 MiB of memory,
@@ -26,12 +28,7 @@ export class CopyThreads {
   take(): (() => void) | null {
     if (this.held >= this.max) return null;
     this.held++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.held--;
-    };
+    return releaseOnce(() => this.held--);
   }
 
   /** Places held now. */

@@ -47,14 +47,11 @@ export class IngestSlots {
   private grant(o: Owner): () => void {
     o.held++;
     this.held++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
+    return releaseOnce(() => {
       o.held--;
       this.held--;
       this.wake();
-    };
+    });
   }
 
   private acquire(owner: Owner, signal?: AbortSignal): Promise<() => void> {
@@ -90,4 +87,14 @@ export class IngestSlots {
       w!.resolve(this.grant(w!.owner));
     }
   }
+}
+
+/** A release that does its work the first time it is called, and nothing after. */
+export function releaseOnce(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
 }
