@@ -1,6 +1,6 @@
 import { close as closeFd, createReadStream, fsync as fsyncFd } from 'node:fs';
 import { promisify } from 'node:util';
-import { mkdir, open, readdir, stat, statfs, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, mkdir, open, readdir, stat, statfs, unlink, link, rm, readFile, type FileHandle } from 'node:fs/promises';
 import {
   CustodyError,
   errorMessage,
@@ -39,6 +39,7 @@ import { hashStream } from './read-back.js';
 import { publishNames, type NameOutcome } from './fs-names.js';
 import { COPY_THREAD_MAX_BYTES, copyThread, type CopyJob, type CopyResult } from './fs-copy.js';
 import { nodeError, type JobThread } from './job-thread.js';
+import { AlignedPool, DIRECT_ALIGN } from './aligned.js';
 
 export interface FsStoreOptions {
   root: string;
@@ -48,11 +49,19 @@ export interface FsStoreOptions {
   readBack?: 'size' | 'full';
   /** Write buffer size in bytes. */
   highWaterMark?: number;
+  /**
+   * Write large files (from an open file, of at least {@link DIRECT_MIN_BYTES}) with
+   * O_DIRECT, around the page cache (off by default). Where the file system refuses it,
+   * they are written as before.
+   */
+  directWrites?: boolean;
   /** Where init() says what it freed. */
   log?: Logger;
 }
 
 const TMP_DIR = '.tmp';
+/** Files smaller than this are written through the page cache even with directWrites. */
+export const DIRECT_MIN_BYTES = 1024 * 1024;
 /** A temp file of the old, ownerless naming untouched this long belongs to a writer that died. */
 const STALE_TMP_MS = 6 * 60 * 60 * 1000;
 
@@ -120,6 +129,11 @@ async function writeAll(fh: FileHandle, buf: Buffer, length: number): Promise<vo
   while (off < length) off += (await fh.write(buf, off, length - off, null)).bytesWritten;
 }
 
+async function writeAllAt(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+  let off = 0;
+  while (off < length) off += (await fh.write(buf, off, length - off, position + off)).bytesWritten;
+}
+
 /** Temp names: `<pid>-<start>.<uuid>.part`. */
 const OWNED_TMP = /^(\d+)-(\d+)\.[0-9a-f-]+\.part$/;
 
@@ -147,6 +161,11 @@ export class FsObjectStore implements ObjectStore {
   private readonly readBack: 'size' | 'full';
   private readonly hwm: number;
   private readonly log: Logger | undefined;
+  private readonly directWrites: boolean;
+  /** Aligned buffers for direct writes, by size. */
+  private readonly alignedPools = new Map<number, AlignedPool>();
+  /** Set once the file system has refused O_DIRECT (said once in the log). */
+  private directRefused = false;
 
   constructor(opts: FsStoreOptions) {
     this.root = opts.root;
@@ -154,6 +173,7 @@ export class FsObjectStore implements ObjectStore {
     this.fsync = opts.fsync ?? true;
     this.readBack = opts.readBack ?? 'size';
     this.hwm = opts.highWaterMark ?? 1024 * 1024;
+    this.directWrites = opts.directWrites ?? false;
     this.log = opts.log?.child({ module: 'vault' });
   }
 
@@ -217,6 +237,10 @@ export class FsObjectStore implements ObjectStore {
    * a group, so a group of small files shares its syncs.
    */
   async stage(body: PutBody, opts: PutOptions = {}): Promise<StagedPut> {
+    if (this.directWrites && !this.directRefused && isFileSource(body) && (opts.expectedSize ?? 0) >= DIRECT_MIN_BYTES) {
+      const direct = await this.openDirect();
+      if (direct) return this.stageDirect(body, direct.tmp, direct.fh, opts);
+    }
     const tmp = this.tempPath();
     let fh: FileHandle | null = null;
     try {
@@ -235,6 +259,128 @@ export class FsObjectStore implements ObjectStore {
       await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw this.writeError(e, tmp);
+    }
+  }
+
+  /** A fresh temp file opened with O_DIRECT, or null when the file system refuses it (EINVAL). */
+  private async openDirect(): Promise<{ tmp: string; fh: FileHandle } | null> {
+    const tmp = this.tempPath();
+    try {
+      return { tmp, fh: await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DIRECT, 0o666) };
+    } catch (e) {
+      // Linux checks O_DIRECT after creating the file: a refusal leaves it behind.
+      await rm(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code === 'EINVAL') {
+        this.directRefused = true;
+        this.log?.warn({ dir: dirname(tmp) }, 'the vault file system refuses O_DIRECT: large files are written through the page cache');
+        return null;
+      }
+      throw this.writeError(e, tmp);
+    }
+  }
+
+  /**
+   * As {@link stage} for a large open file, its temp file opened with O_DIRECT: whole
+   * aligned buffers are written around the page cache; the tail (not a multiple of the
+   * block), and anything after a write the file system refused, go through a second,
+   * ordinary descriptor of the same file. The group commit's sync of the first
+   * descriptor syncs the file whole (fsync is the file's, not the descriptor's).
+   */
+  private async stageDirect(src: FileSource, tmp: string, fh: FileHandle, opts: PutOptions): Promise<StagedPut> {
+    let out: FileHandle | null = fh;
+    let tail: FileHandle | null = null;
+    try {
+      const { sha256, size } = await this.copyFileDirect(src, fh, opts, async () => (tail ??= await open(tmp, 'r+')));
+      checkExpected(opts, sha256, size);
+      if (tail) {
+        const t: FileHandle = tail;
+        tail = null;
+        await t.close();
+      }
+      if (!this.fsync) {
+        await fh.close();
+        out = null;
+      }
+      const staged: FsStaged = { sha256, size, tmp, key: contentKey(sha256), fh: out, fd: null, root: this.root };
+      return staged;
+    } catch (e) {
+      await (tail as FileHandle | null)?.close().catch(() => undefined);
+      await out?.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw this.writeError(e, tmp);
+    }
+  }
+
+  /**
+   * copyFile for a direct temp file: the same single pass with two reused buffers, here
+   * aligned ones from a pool, each filled whole before it is written (a short read in
+   * the middle of a file would leave every later write unaligned).
+   */
+  private async copyFileDirect(src: FileSource, out: FileHandle, opts: PutOptions, tail: () => Promise<FileHandle>): Promise<{ sha256: string; size: number }> {
+    const want = Math.max(64 * 1024, opts.bufferBytes ?? this.hwm);
+    let pool = this.alignedPools.get(want);
+    if (!pool) this.alignedPools.set(want, (pool = new AlignedPool(want)));
+    const n = pool.size;
+    const readErr = src.readError ?? ((e: unknown) => e as Error);
+    const fill = async (buf: Buffer, position: number): Promise<number> => {
+      let got = 0;
+      while (got < n && position + got !== opts.expectedSize) {
+        let r: number;
+        try {
+          r = (await src.handle.read(buf, got, n - got, position + got)).bytesRead;
+        } catch (e) {
+          throw readErr(e);
+        }
+        if (r === 0) break;
+        got += r;
+      }
+      return got;
+    };
+    let buffered: FileHandle | null = null;
+    const write = async (buf: Buffer, length: number, position: number): Promise<void> => {
+      if (!buffered && length % DIRECT_ALIGN === 0) {
+        try {
+          await writeAllAt(out, buf, length, position);
+          return;
+        } catch (e) {
+          // Taken at the open but not for this write (or a short write left the rest
+          // unaligned): the rest goes through the page cache.
+          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        }
+      }
+      buffered ??= await tail();
+      await writeAllAt(buffered, buf, length, position);
+    };
+    let a = pool.take();
+    let b: Buffer | null = null;
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      let got = await fill(a, 0);
+      while (got > 0) {
+        opts.signal?.throwIfAborted();
+        // A buffer not filled whole is the end of the file (or its expected size).
+        const atEnd = got < n || size + got === opts.expectedSize;
+        if (!atEnd) b ??= pool.take();
+        const next = atEnd ? Promise.resolve(0) : fill(b!, size + got);
+        // Marked handled now; thrown below where it is awaited (as in copyFile).
+        next.catch(() => undefined);
+        try {
+          hash.update(a.subarray(0, got));
+          await write(a, got, size);
+        } catch (e) {
+          await next.catch(() => 0);
+          throw e;
+        }
+        size += got;
+        opts.onProgress?.(size);
+        got = await next;
+        if (!atEnd) [a, b] = [b!, a];
+      }
+      return { sha256: hash.digest('hex'), size };
+    } finally {
+      pool.give(a);
+      if (b) pool.give(b);
     }
   }
 

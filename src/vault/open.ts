@@ -12,5 +12,5 @@ export async function openObjectStore(vault: VaultOptions, log?: Logger): Promis
     const { S3ObjectStore } = await import('./s3-store.js');
     return new S3ObjectStore({ ...vault.s3!, readBack: vault.readBack, ...(log ? { log } : {}) });
   }
-  return new FsObjectStore({ root: vault.fs.path, fsync: vault.fs.fsync, readBack: vault.readBack, ...(log ? { log } : {}) });
+  return new FsObjectStore({ root: vault.fs.path, fsync: vault.fs.fsync, directWrites: vault.fs.directWrites, readBack: vault.readBack, ...(log ? { log } : {}) });
 }
