@@ -20,6 +20,8 @@
  * daemon queues them (in-process job runner, jobs.concurrency 2, ffmpeg at nice 19, held
  * while a recorder is being copied; those already running finish); prints the rate
  * with them ÷ the rate without (the goal is at least 0.90).
+ *
+ * --direct-writes: the vault writes large files with O_DIRECT (vault.fs.directWrites).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
@@ -47,6 +49,8 @@ interface Args {
    * at jobs.concurrency 2, while the measured ingest goes on.
    */
   backlog?: string;
+  /** vault.fs.directWrites. */
+  directWrites: boolean;
 }
 
 interface Out {
@@ -68,7 +72,7 @@ interface Out {
 
 async function stepIngest(a: Args): Promise<Out> {
   const catalog = Catalog.open(join(a.home, 'catalog.db'));
-  const store = new FsObjectStore({ root: join(a.home, 'vault'), fsync: true, readBack: 'size' });
+  const store = new FsObjectStore({ root: join(a.home, 'vault'), fsync: true, readBack: 'size', directWrites: a.directWrites });
   await store.init();
   const media = new MediaTools();
   const probe = async (file: string, signal: AbortSignal) => ({ creationTime: await media.creationTimeOf(file, { signal }), durationMs: null });
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
       'small-files': { type: 'string', default: '20' },
       concurrency: { type: 'string', default: '8' },
       'follow-ups': { type: 'string', default: '0' },
+      'direct-writes': { type: 'boolean', default: false },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -203,7 +208,7 @@ async function main(): Promise<void> {
     const mnt = await mountAll('mnt');
     const mounts = mnt.map((m) => m.at);
     log(`ingesting ${recorders} recorders at once …`);
-    const out = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home'), roots: mounts, concurrency } satisfies Args);
+    const out = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home'), roots: mounts, concurrency, directWrites: values['direct-writes'] } satisfies Args);
     const MBps = out.bytes / 1e6 / out.m.wallS;
     const sourcesMBps = recorders * rate;
     // The same ingest again, on fresh mounts, while the follow-ups of an earlier batch run.
@@ -214,7 +219,7 @@ async function main(): Promise<void> {
       await simulateRecorder({ out: backlog, serial: 'LAB09999', clips: backlogClips, seconds: 10, concurrency: 2 });
       for (const m of mnt) await lab.unmount(m);
       const again = (await mountAll('fu')).map((m) => m.at);
-      const o = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home-fu'), roots: again, concurrency, backlog } satisfies Args);
+      const o = await runChild<Out>(SCRIPT, 'ingest', { home: join(dir, 'home-fu'), roots: again, concurrency, backlog, directWrites: values['direct-writes'] } satisfies Args);
       withFollowUps = { ...o, MBps: o.bytes / 1e6 / o.m.wallS };
     }
     const result = {
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
       loadavg1mAfter: machine().loadavg1m,
       recorders,
       rateMBps: rate,
+      directWrites: values['direct-writes'],
       sourceBytes,
       seconds: round(out.m.wallS, 2),
       bytes: out.bytes,
@@ -259,7 +265,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         [
           '',
-          `custody ingest, ${recorders} throttled recorders — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
+          `custody ingest, ${recorders} throttled recorders${result.directWrites ? ', direct writes' : ''} — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
           '',
           table([
             ['recorders', 'each MB/s', 'GB', 'seconds', 'MB/s', 'of sources', 'cat of all MB/s', 'of cat', 'CPU s/GB', 'peak RSS MiB', 'first byte s (max)'],

@@ -61,6 +61,8 @@ interface IngestArgs {
   /** Files of one recorder in flight at once (the CLI and daemon use 2). */
   perRecorder: number;
   readBufferKiB: number;
+  /** vault.fs.directWrites. */
+  directWrites: boolean;
 }
 
 interface IngestOut {
@@ -75,7 +77,7 @@ interface IngestOut {
 async function stepIngest(a: IngestArgs): Promise<IngestOut> {
   const catalog = Catalog.open(join(a.home, 'catalog.db'));
   // As production opens it (config defaults): fsync on, size read-back.
-  const store = new FsObjectStore({ root: join(a.home, 'vault'), fsync: true, readBack: 'size' });
+  const store = new FsObjectStore({ root: join(a.home, 'vault'), fsync: true, readBack: 'size', directWrites: a.directWrites });
   await store.init();
   const media = new MediaTools();
   // The header probe production passes (createFollowUps().headerProbe); thumbnails
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       dir: { type: 'string' },
       cold: { type: 'boolean', default: false },
+      'direct-writes': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       cli: { type: 'boolean', default: false },
@@ -222,7 +225,8 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'usage: npm run bench:ingest -- [--size-gib 2] [--clip-mib 256] [--small-files 2000] [--small-kib 64] [--large-gib 1 (0 skips)] [--large-clip-mib 128]\n' +
-        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--keep] [--json] [--cli]\n' +
+        '         [--recorders 8] [--recorder-mib 256] [--concurrency 4] [--per-recorder N (default: concurrency, as custody does)] [--read-buffer-kib 1024] [--runs 3] [--dir PARENT] [--cold] [--direct-writes] [--keep] [--json] [--cli]\n' +
+        '  --direct-writes: the vault writes large files with O_DIRECT (vault.fs.directWrites)\n' +
         '  --cli: custody is the built command as a whole process (node dist/cli/main.js ingest TREE --no-follow-up, after custody init; npm run build first),\n' +
         '         module loading and start-up included, instead of the ingest service in a child; --concurrency and --read-buffer-kib are then the config defaults\n',
     );
@@ -247,6 +251,7 @@ async function main(): Promise<void> {
   const readBufferKiB = num('read-buffer-kib', values['read-buffer-kib'], 16);
   const runs = num('runs', values.runs, 1);
   const cold = values.cold;
+  const directWrites = values['direct-writes'];
   const cli = values.cli;
   const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
   if (cli && spawnSync(process.execPath, [CLI, '--version'], { stdio: 'ignore' }).status !== 0) usage(`--cli needs a build: ${CLI} does not run (npm run build)`);
@@ -288,7 +293,7 @@ async function main(): Promise<void> {
         const doIngest = async (): Promise<void> => {
           settle(cold);
           const home = join(dir, `${label}-home-${r}`);
-          const out = cli ? await cliIngest(home, tree, gen) : await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
+          const out = cli ? await cliIngest(home, tree, gen) : await runChild<IngestOut>(SCRIPT, 'ingest', { home, trees: [tree], concurrency, perRecorder, readBufferKiB, directWrites } satisfies IngestArgs);
           singles.push(out);
           log(`  ${label} run ${r + 1}: custody ingest ${out.m.wallS.toFixed(2)} s`);
         };
@@ -372,7 +377,7 @@ async function main(): Promise<void> {
       manyGen.seconds = (performance.now() - t0) / 1000;
       log(`ingesting ${recorders} recorders at once …`);
       settle(cold);
-      many = await runChild<IngestOut>(SCRIPT, 'ingest', { home: join(dir, 'home-rack'), trees, concurrency, perRecorder, readBufferKiB } satisfies IngestArgs);
+      many = await runChild<IngestOut>(SCRIPT, 'ingest', { home: join(dir, 'home-rack'), trees, concurrency, perRecorder, readBufferKiB, directWrites } satisfies IngestArgs);
       log(`  ${many.m.wallS.toFixed(2)} s`);
     }
 
@@ -388,6 +393,7 @@ async function main(): Promise<void> {
       settings: {
         fsync: true,
         readBack: 'size',
+        directWrites,
         concurrency,
         perRecorder,
         readBufferKiB,
@@ -464,7 +470,7 @@ async function main(): Promise<void> {
           '',
           `custody ingest benchmark — ${result.date} — ${before.cpus} CPUs, node ${before.node}`,
           `cache: ${result.cache}`,
-          `vault: fs, fsync on, read-back size; ingest.concurrency ${concurrency}, perRecorder ${perRecorder}, read buffer ${readBufferKiB} KiB, ${process.env.UV_THREADPOOL_SIZE} I/O threads; MB = 10^6 bytes`,
+          `vault: fs, fsync on, read-back size${directWrites ? ', direct writes' : ''}; ingest.concurrency ${concurrency}, perRecorder ${perRecorder}, read buffer ${readBufferKiB} KiB, ${process.env.UV_THREADPOOL_SIZE} I/O threads; MB = 10^6 bytes`,
           `peak RSS is the ingest child's (a bare node process with custody loaded is ~${s.ingest.startRssMiB} MiB)`,
           '',
           table(rows),
