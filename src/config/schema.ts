@@ -75,7 +75,7 @@ export const configSchema = z
             path: z.string().min(1).optional(),
             /** fsync files and folders before an object is published. */
             fsync: z.boolean().default(true),
-            /** Write large files with O_DIRECT, around the page cache (where the file system allows it). */
+            /** Write footage with O_DIRECT, around the page cache (where the file system allows it). */
             directWrites: z.boolean().default(false),
           })
           .strict()

@@ -30,6 +30,12 @@ export interface CopyJob {
   expectedSize: number;
   /** Leave the temp file open and hand back its descriptor (to be synced later); else closed. */
   keepOpen: boolean;
+  /**
+   * Write the temp file with O_DIRECT (vault.fs.directWrites): the file padded to the
+   * block from an aligned buffer, then cut to its size. Where the file system refuses
+   * it, the file is written as without it, and the result says so.
+   */
+  direct: boolean;
 }
 
 export type CopyResult =
@@ -37,7 +43,7 @@ export type CopyResult =
    * Copied: the temp file holds `size` bytes hashing to sha256; `fd` is its open
    * descriptor (keepOpen); `after` is the source as it was once read.
    */
-  | { kind: 'copied'; sha256: string; size: number; fd: number | null; after: SourceStat }
+  | { kind: 'copied'; sha256: string; size: number; fd: number | null; after: SourceStat; directRefused?: boolean }
   /** The source did not have the expected size (it read at least `size` bytes); nothing was written. */
   | { kind: 'size'; size: number }
   /** Opening or reading the source failed; nothing was written. */
@@ -50,11 +56,45 @@ function copyWorker(threadError: (e: unknown) => ThreadError): void {
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  let buf = Buffer.allocUnsafeSlow(0);
+  let ordinary = Buffer.allocUnsafeSlow(0);
+  // For O_DIRECT: memory that starts on a page (Node's own buffers do not).
+  let aligned = Buffer.allocUnsafeSlow(0);
+  const Memory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
+  const BLOCK = 4096;
+  /** Write the file with O_DIRECT, padded to the block and cut back; false (nothing left behind) where the file system refuses it. */
+  const writeDirect = (tmp: string, buf: Buffer, size: number): number | null => {
+    let out: number;
+    try {
+      out = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DIRECT, 0o666);
+    } catch (e) {
+      // Linux checks O_DIRECT after creating the file: a refusal leaves it behind.
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      fs.rmSync(tmp, { force: true });
+      return null;
+    }
+    try {
+      const padded = Math.ceil(size / BLOCK) * BLOCK;
+      buf.fill(0, size, padded);
+      for (let off = 0; off < padded; ) off += fs.writeSync(out, buf, off, padded - off, off);
+      if (padded !== size) fs.ftruncateSync(out, size);
+      return out;
+    } catch (e) {
+      fs.closeSync(out);
+      fs.rmSync(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      return null;
+    }
+  };
   const copy = (job: CopyJob): CopyResult => {
     // One byte more than expected is asked for, so a file that grew is seen as such.
     const want = job.expectedSize + 1;
-    if (buf.length < want) buf = Buffer.allocUnsafeSlow(Math.ceil(want / 4096) * 4096);
+    const room = Math.ceil(want / BLOCK) * BLOCK;
+    if (job.direct && aligned.length < room) {
+      const pages = Math.ceil(room / 65536);
+      aligned = Buffer.from(new Memory({ initial: pages, maximum: pages }).buffer, 0, pages * 65536);
+    }
+    if (!job.direct && ordinary.length < want) ordinary = Buffer.allocUnsafeSlow(room);
+    const buf = job.direct ? aligned : ordinary;
     let size = 0;
     let after: SourceStat;
     try {
@@ -80,15 +120,22 @@ function copyWorker(threadError: (e: unknown) => ThreadError): void {
     if (size !== job.expectedSize) return { kind: 'size', size };
     const sha256 = createHash('sha256').update(buf.subarray(0, size)).digest('hex');
     let out: number | null = null;
+    let directRefused = false;
     try {
-      out = fs.openSync(job.tmp, 'wx');
-      for (let off = 0; off < size; ) off += fs.writeSync(out, buf, off, size - off, off);
+      if (job.direct) {
+        out = writeDirect(job.tmp, buf, size);
+        directRefused = out === null;
+      }
+      if (out === null) {
+        out = fs.openSync(job.tmp, 'wx');
+        for (let off = 0; off < size; ) off += fs.writeSync(out, buf, off, size - off, off);
+      }
       if (!job.keepOpen) {
         const fd = out;
         out = null;
         fs.closeSync(fd);
       }
-      return { kind: 'copied', sha256, size, fd: out, after };
+      return { kind: 'copied', sha256, size, fd: out, after, ...(directRefused ? { directRefused } : {}) };
     } catch (e) {
       try {
         if (out !== null) fs.closeSync(out);

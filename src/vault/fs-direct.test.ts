@@ -86,3 +86,28 @@ describe('FsObjectStore with directWrites', () => {
     }
   });
 });
+
+describe('the copy thread with directWrites', () => {
+  it.each([
+    ['under one block', 5_000],
+    ['exactly one block', 4_096],
+    ['past a block boundary', 65_536 + 3],
+    ["the copy thread's largest file", 1024 * 1024],
+  ])('writes a small file with O_DIRECT, cut to its size: %s', async (_what, size) => {
+    const { store: s, src } = await store();
+    const data = randomBytes(size);
+    await writeFile(src, data);
+    const copier = s.localCopier();
+    try {
+      const { staged } = await copier.stage(src, { expectedSize: size });
+      const fd = (staged as unknown as { fd: number | null }).fd;
+      expect(fd).not.toBeNull();
+      expect(await isDirect(fd!)).toBe(true);
+      const [out] = await s.publishStaged([staged]);
+      expect(out).toMatchObject({ ok: true, put: { sha256: sha256Hex(data), size, created: true } });
+      expect((await readFile(s.filePath(contentKey(sha256Hex(data))))).equals(data)).toBe(true);
+    } finally {
+      await copier.close();
+    }
+  });
+});

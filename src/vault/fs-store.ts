@@ -50,9 +50,9 @@ export interface FsStoreOptions {
   /** Write buffer size in bytes. */
   highWaterMark?: number;
   /**
-   * Write large files (from an open file, of at least {@link DIRECT_MIN_BYTES}) with
-   * O_DIRECT, around the page cache (off by default). Where the file system refuses it,
-   * they are written as before.
+   * Write footage with O_DIRECT, around the page cache (off by default): files staged
+   * from an open file of at least {@link DIRECT_MIN_BYTES}, and the copy thread's small
+   * files. Where the file system refuses it, they are written as before.
    */
   directWrites?: boolean;
   /** Where init() says what it freed. */
@@ -271,12 +271,18 @@ export class FsObjectStore implements ObjectStore {
       // Linux checks O_DIRECT after creating the file: a refusal leaves it behind.
       await rm(tmp, { force: true });
       if ((e as NodeJS.ErrnoException).code === 'EINVAL') {
-        this.directRefused = true;
-        this.log?.warn({ dir: dirname(tmp) }, 'the vault file system refuses O_DIRECT: large files are written through the page cache');
+        this.refuseDirect(tmp);
         return null;
       }
       throw this.writeError(e, tmp);
     }
+  }
+
+  /** The file system refused O_DIRECT: files are written through the page cache from now on (said once). */
+  private refuseDirect(tmp: string): void {
+    if (this.directRefused) return;
+    this.directRefused = true;
+    this.log?.warn({ dir: dirname(tmp) }, 'the vault file system refuses O_DIRECT: files are written through the page cache');
   }
 
   /**
@@ -409,7 +415,7 @@ export class FsObjectStore implements ObjectStore {
     const tmp = this.tempPath();
     let r: CopyResult;
     try {
-      r = await thread.run({ src: path, tmp, expectedSize: opts.expectedSize, keepOpen: this.fsync });
+      r = await thread.run({ src: path, tmp, expectedSize: opts.expectedSize, keepOpen: this.fsync, direct: this.directWrites && !this.directRefused });
     } catch (e) {
       // The thread stopped: whatever it had written is removed.
       await rm(tmp, { force: true });
@@ -421,6 +427,7 @@ export class FsObjectStore implements ObjectStore {
     }
     if (r.kind === 'vault') throw this.writeError(nodeError(r.error), tmp);
     if (r.kind === 'size') throw sizeMismatch(opts.expectedSize, r.size);
+    if (r.directRefused) this.refuseDirect(tmp);
     const staged: FsStaged = { sha256: r.sha256, size: r.size, tmp, key: contentKey(r.sha256), fh: null, fd: r.fd, root: this.root };
     try {
       opts.signal?.throwIfAborted();
