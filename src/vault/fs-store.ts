@@ -15,7 +15,7 @@ import {
   VaultFullError,
 } from '../core/index.js';
 import { join, dirname } from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { type Readable, Writable } from 'node:stream';
 import {
@@ -127,6 +127,24 @@ function checkExpected(opts: PutOptions, sha256: string, size: number): void {
 async function writeAll(fh: FileHandle, buf: Buffer, length: number): Promise<void> {
   let off = 0;
   while (off < length) off += (await fh.write(buf, off, length - off, null)).bytesWritten;
+}
+
+/**
+ * Hash a chunk and write it while the next read (already started) runs. That read may
+ * fail (a card's EIO) while this chunk is still being written: it is marked handled
+ * here, so its failure is not an unhandled rejection that ends the process, and is
+ * thrown where the caller awaits it, as the put's error. A failed write waits for the
+ * read to settle first.
+ */
+async function hashAndWriteBeside(next: Promise<number>, hash: Hash, chunk: Buffer, write: () => Promise<void>): Promise<void> {
+  next.catch(() => undefined);
+  try {
+    hash.update(chunk);
+    await write();
+  } catch (e) {
+    await next.catch(() => 0);
+    throw e;
+  }
 }
 
 async function writeAllAt(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
@@ -369,15 +387,7 @@ export class FsObjectStore implements ObjectStore {
         const atEnd = got < n || size + got === opts.expectedSize;
         if (!atEnd) b ??= pool.take();
         const next = atEnd ? Promise.resolve(0) : fill(b!, size + got);
-        // Marked handled now; thrown below where it is awaited (as in copyFile).
-        next.catch(() => undefined);
-        try {
-          hash.update(a.subarray(0, got));
-          await write(a, got, size);
-        } catch (e) {
-          await next.catch(() => 0);
-          throw e;
-        }
+        await hashAndWriteBeside(next, hash, a.subarray(0, got), () => write(a, got, size));
         size += got;
         opts.onProgress?.(size);
         got = await next;
@@ -546,17 +556,7 @@ export class FsObjectStore implements ObjectStore {
       const atEnd = got < n && size === opts.expectedSize;
       const b = atEnd ? null : (spare ??= Buffer.allocUnsafeSlow(n));
       const next = b ? read(b, size) : Promise.resolve(0);
-      // The next read may fail (a card's EIO) while this chunk is still being written:
-      // marked handled now, so that failure is not an unhandled rejection that ends the
-      // process; it is thrown below, where it is awaited, as this put's error.
-      next.catch(() => undefined);
-      try {
-        hash.update(a.subarray(0, got));
-        await writeAll(out, a, got);
-      } catch (e) {
-        await next.catch(() => 0);
-        throw e;
-      }
+      await hashAndWriteBeside(next, hash, a.subarray(0, got), () => writeAll(out, a, got));
       opts.onProgress?.(size);
       got = await next;
       if (b) {
