@@ -4,7 +4,7 @@
  * other fault), `npm run chaos -- --trim` (5 kills of ingest and the daemon, one of each
  * other fault: what `npm test` runs, about two minutes),
  * `--seed N` to replay a run, `--only daemon-kill,pull` for some faults, `--keep` to keep
- * the stations. Needs the recorder lab (root, FUSE, loop devices, Debian's
+ * the stations, `--direct-writes` to run every station with vault.fs.directWrites. Needs the recorder lab (root, FUSE, loop devices, Debian's
  * exfat/fat tools and python3-fusepy) and the built CLI (`npm run build`).
  *
  * Prints the seed first, a line per fault, and a Markdown table at the end (for
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     trim: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     only: { type: 'string' },
+    'direct-writes': { type: 'boolean', default: false },
   },
 });
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
@@ -43,7 +44,7 @@ const dir = await mkdtemp(join(tmpdir(), 'custody-chaos-'));
 const plan = values.trim ? TRIM : FULL;
 let failed = false;
 try {
-  const report = await runCampaign({ seed, ...plan, only, dir, log: (l) => console.log(l) });
+  const report = await runCampaign({ seed, ...plan, only, dir, directWrites: values['direct-writes'], log: (l) => console.log(l) });
   console.log(`\n${reportTable(report)}`);
 } catch (e) {
   failed = true;

@@ -65,6 +65,8 @@ export interface CampaignOptions {
   trim?: boolean;
   /** Only these faults (names as in FAULTS); all when absent. */
   only?: string[] | undefined;
+  /** Every custody process writes its vault with vault.fs.directWrites (O_DIRECT). */
+  directWrites?: boolean | undefined;
   /** A scratch folder (the campaign leaves it; the caller removes it). */
   dir: string;
   log: (line: string) => void;
@@ -1205,7 +1207,9 @@ class Campaign {
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const t0 = Date.now();
   const startedAt = new Date().toISOString();
-  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills, ${o.adminKills} kills of each of ${ADMIN_OPS.join(', ')}`);
+  o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills, ${o.adminKills} kills of each of ${ADMIN_OPS.join(', ')}${o.directWrites ? '; vaults written with directWrites' : ''}`);
+  // Every station's environment starts from ENV, so the setting reaches each process.
+  if (o.directWrites) Object.assign(ENV, { CUSTODY_VAULT_FS_DIRECT_WRITES: 'true' });
   const c = new Campaign(o);
   await c.run();
   return { seed: o.seed, startedAt, results: c.results, kills: c.kills, ms: Date.now() - t0 };
