@@ -61,7 +61,7 @@ function copyWorker(threadError: (e: unknown) => ThreadError): void {
   let aligned = Buffer.allocUnsafeSlow(0);
   const Memory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
   const BLOCK = 4096;
-  /** Write the file with O_DIRECT, padded to the block and cut back; false (nothing left behind) where the file system refuses it. */
+  /** Write the file with O_DIRECT, padded to the block and cut back: its descriptor, or null (nothing left behind) where the file system refuses it. */
   const writeDirect = (tmp: string, buf: Buffer, size: number): number | null => {
     let out: number;
     try {
