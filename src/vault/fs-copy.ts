@@ -57,7 +57,8 @@ function copyWorker(threadError: (e: unknown) => ThreadError): void {
   const fs = require('node:fs') as typeof import('node:fs');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   let ordinary = Buffer.allocUnsafeSlow(0);
-  // For O_DIRECT: memory that starts on a page (Node's own buffers do not).
+  // For O_DIRECT: memory that starts on a page (Node's own buffers do not). The same
+  // WebAssembly.Memory and 4 KiB block as aligned.ts's, restated: this thread imports nothing.
   let aligned = Buffer.allocUnsafeSlow(0);
   const Memory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
   const BLOCK = 4096;

@@ -1208,11 +1208,16 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const t0 = Date.now();
   const startedAt = new Date().toISOString();
   o.log(`chaos: seed ${o.seed} (replay with --seed ${o.seed}); ${o.ingestKills} ingest kills, ${o.daemonKills} daemon kills, ${o.walKills} checkpoint kills, ${o.adminKills} kills of each of ${ADMIN_OPS.join(', ')}${o.directWrites ? '; vaults written with directWrites' : ''}`);
-  // Every station's environment starts from ENV, so the setting reaches each process.
+  // Every station's environment starts from ENV, so the setting reaches each process;
+  // it is taken out again after this campaign, so a later one in the process runs without it.
   if (o.directWrites) Object.assign(ENV, { CUSTODY_VAULT_FS_DIRECT_WRITES: 'true' });
-  const c = new Campaign(o);
-  await c.run();
-  return { seed: o.seed, startedAt, results: c.results, kills: c.kills, ms: Date.now() - t0 };
+  try {
+    const c = new Campaign(o);
+    await c.run();
+    return { seed: o.seed, startedAt, results: c.results, kills: c.kills, ms: Date.now() - t0 };
+  } finally {
+    delete (ENV as Record<string, string>).CUSTODY_VAULT_FS_DIRECT_WRITES;
+  }
 }
 
 /** The report as a Markdown table (docs/reliability.md takes it as it is). */
